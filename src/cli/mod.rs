@@ -1,0 +1,158 @@
+//! Command-line surface (DESIGN.md §9). Each subcommand lives in its own file; this one holds
+//! the argument definitions and the error-to-exit-code rule.
+
+mod card_cmd;
+mod diag;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use melli::applet::AppletError;
+use melli::transport::TransportError;
+
+/// Exit codes (DESIGN.md §9).
+pub mod exit {
+    pub const CHECK_FAILED: u8 = 1;
+    pub const BAD_INPUT: u8 = 2;
+    pub const CARD_ERROR: u8 = 3;
+}
+
+/// An error on its way to the user: one line and an exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Failure {
+            code: exit::BAD_INPUT,
+            message: message.into(),
+        }
+    }
+
+    pub fn card(message: impl Into<String>) -> Self {
+        Failure {
+            code: exit::CARD_ERROR,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<TransportError> for Failure {
+    fn from(e: TransportError) -> Self {
+        Failure::card(e.to_string())
+    }
+}
+
+impl From<AppletError> for Failure {
+    fn from(e: AppletError) -> Self {
+        Failure::card(e.to_string())
+    }
+}
+
+/// melli — personalize, read, verify and sign with the national smart ID card over PC/SC.
+///
+/// Every command that talks to a card takes --reader NAME (the full name, or any part of it that
+/// matches one reader) and otherwise uses the only reader holding a card.
+/// Exit codes: 0 success, 1 a check failed, 2 bad input or usage, 3 card or reader error.
+#[derive(Debug, Parser)]
+#[command(name = "melli", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the PC/SC readers and whether each holds a card.
+    Readers {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a melli card's reader, ATR, serial number, lifecycle state and specification version.
+    Info {
+        #[command(flatten)]
+        reader: ReaderArg,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send raw command APDUs (hex) to the card in one session and show each answer.
+    ///
+    /// Chaining, 61xx (GET RESPONSE) and 6Cxx are handled as for every melli command. Spaces
+    /// and colons inside an APDU are ignored. Example: melli apdu 00A4040C07F04D454C4C4901 00CADF0100
+    Apdu {
+        /// Command APDUs in hex, sent in order.
+        #[arg(required = true, value_name = "HEX")]
+        apdus: Vec<String>,
+        #[command(flatten)]
+        reader: ReaderArg,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The virtual card: manufacture one, or attach one to vpcd.
+    #[command(subcommand)]
+    Card(CardCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ReaderArg {
+    /// Reader to use: its full name or a part that matches only one reader.
+    #[arg(long, value_name = "NAME")]
+    pub reader: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CardCommand {
+    /// Manufacture a blank virtual card: a state file holding its serial number and its
+    /// personalization keys, diversified from the issuer's master key.
+    New {
+        /// State file to create (it must not exist yet; written with mode 0600).
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        /// Card serial number: 1 to 16 characters, digits and capital letters.
+        #[arg(long)]
+        serial: String,
+        /// The issuer's personalization master key: a file with 32 hex digits.
+        #[arg(long, value_name = "FILE")]
+        master_key: PathBuf,
+    },
+    /// Attach a virtual card to vpcd (the virtual reader of pcscd) and serve APDUs until stopped.
+    ///
+    /// The card survives power-off, reset and lost connections (it reconnects), and keeps its
+    /// state in the file after every change, so killing it loses nothing.
+    Serve {
+        /// State file made by `melli card new`.
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        /// Where vpcd listens (the reader's port; 35963 is vpcd's first reader).
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:35963")]
+        vpcd: String,
+    },
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    match cli.command {
+        Command::Readers { json } => diag::readers(json),
+        Command::Info { reader, json } => diag::info(reader.reader.as_deref(), json),
+        Command::Apdu {
+            apdus,
+            reader,
+            json,
+        } => diag::apdu(&apdus, reader.reader.as_deref(), json),
+        Command::Card(CardCommand::New {
+            state,
+            serial,
+            master_key,
+        }) => card_cmd::new(&state, &serial, &master_key),
+        Command::Card(CardCommand::Serve { state, vpcd }) => card_cmd::serve(&state, &vpcd),
+    }
+}

@@ -1,0 +1,562 @@
+//! Persian text normalization and the script checks of names (applets-spec §5.1, DESIGN §5).
+//!
+//! The same name must always be stored — and hashed into the security object — as the same
+//! bytes, whichever keyboard typed it. [`normalize_persian`] brings text to one code point per
+//! letter; [`PersianText`] and [`LatinName`] hold names that passed their script check.
+
+use std::fmt;
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Most UTF-8 bytes of a name or a birth place on the card (applets-spec §5.1).
+pub const MAX_NAME_BYTES: usize = 96;
+/// Most UTF-8 bytes of the address text on the card (applets-spec §5.4).
+pub const MAX_ADDRESS_BYTES: usize = 200;
+
+const ZWNJ: char = '\u{200C}';
+const TATWEEL: char = '\u{0640}';
+const PERSIAN_YEH: char = '\u{06CC}';
+const PERSIAN_KAF: char = '\u{06A9}';
+
+/// Brings Persian text to the one form melli stores.
+///
+/// In order:
+/// 1. Arabic presentation forms (U+FB50–U+FDFF, U+FE70–U+FEFF, as old systems produce) are
+///    replaced by their compatibility decomposition, the ordinary letters;
+/// 2. ARABIC LETTER YEH U+064A and ALEF MAKSURA U+0649 become FARSI YEH U+06CC; ARABIC LETTER
+///    KAF U+0643 becomes KEHEH U+06A9; Arabic-Indic digits U+0660–U+0669 become the Persian
+///    digits U+06F0–U+06F9; TATWEEL U+0640 is removed; ZERO WIDTH NON-JOINER U+200C is kept,
+///    TEH MARBUTA U+0629 too;
+/// 3. Unicode NFC;
+/// 4. every run of white space becomes one U+0020 SPACE, and the ends are trimmed.
+pub fn normalize_persian(text: &str) -> String {
+    let mapped: String = text
+        .chars()
+        .flat_map(|c| {
+            let decomposed: Vec<char> = if is_presentation_form(c) {
+                std::iter::once(c).nfkc().collect()
+            } else {
+                vec![c]
+            };
+            decomposed
+        })
+        .filter(|&c| c != TATWEEL)
+        .map(|c| match c {
+            '\u{064A}' | '\u{0649}' => PERSIAN_YEH,
+            '\u{0643}' => PERSIAN_KAF,
+            '\u{0660}'..='\u{0669}' => shift(c, 0x0660, 0x06F0),
+            other => other,
+        })
+        .collect();
+    collapse_whitespace(&mapped.nfc().collect::<String>())
+}
+
+/// Replaces Persian (U+06F0–U+06F9) and Arabic-Indic (U+0660–U+0669) digits by ASCII digits
+/// and leaves everything else as it is. For fields where digits are expected: codes and dates.
+pub fn ascii_digits(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\u{06F0}'..='\u{06F9}' => shift(c, 0x06F0, u32::from('0')),
+            '\u{0660}'..='\u{0669}' => shift(c, 0x0660, u32::from('0')),
+            other => other,
+        })
+        .collect()
+}
+
+/// Collapses every run of white space into one space and trims both ends.
+pub fn collapse_whitespace(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn shift(c: char, from: u32, to: u32) -> char {
+    char::from_u32(u32::from(c) - from + to).unwrap_or(c)
+}
+
+fn is_presentation_form(c: char) -> bool {
+    matches!(c, '\u{FB50}'..='\u{FDFF}' | '\u{FE70}'..='\u{FEFF}')
+}
+
+/// A letter of the Arabic script as Persian writes it (U+0600 block letters, Arabic
+/// Supplement, Arabic Extended-A), excluding digits, punctuation and signs.
+fn is_arabic_letter(c: char) -> bool {
+    matches!(c,
+        '\u{0621}'..='\u{063A}'
+        | '\u{0641}'..='\u{064A}'
+        | '\u{066E}'..='\u{066F}'
+        | '\u{0671}'..='\u{06D3}'
+        | '\u{06D5}'
+        | '\u{06EE}'..='\u{06EF}'
+        | '\u{06FA}'..='\u{06FC}'
+        | '\u{06FF}'
+        | '\u{0750}'..='\u{077F}'
+        | '\u{08A0}'..='\u{08C9}')
+}
+
+/// An Arabic combining mark that may follow a letter: harakat, hamza above/below, superscript
+/// alef.
+fn is_arabic_mark(c: char) -> bool {
+    matches!(c, '\u{064B}'..='\u{065F}' | '\u{0670}')
+}
+
+/// Why a text was refused. `Display` names the problem without the field; callers say which
+/// field it was.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    #[error("is empty")]
+    Empty,
+    #[error("is {len} bytes in UTF-8, at most {max} fit on the card")]
+    TooLong { len: usize, max: usize },
+    #[error("contains Latin letters ({found:?}); this field is written in Persian script")]
+    LatinInPersian { found: String },
+    #[error("contains {found:?} (U+{code:04X}), which is not a Persian letter")]
+    NotPersian { found: char, code: u32 },
+    #[error("contains {found:?} (U+{code:04X}); only the Latin letters A-Z, a-z, space, hyphen and apostrophe are allowed")]
+    NotLatin { found: char, code: u32 },
+    #[error("begins with {found:?}; a name begins with a letter")]
+    BadStart { found: char },
+    #[error("ends with {found:?}; a name ends with a letter")]
+    BadEnd { found: char },
+    #[error("contains the control character U+{code:04X}")]
+    Control { code: u32 },
+    #[error("is not in normalized form (expected {expected:?})")]
+    NotNormalized { expected: String },
+}
+
+impl TextError {
+    /// What the person fixing the record should do.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            TextError::Empty => "fill it in",
+            TextError::TooLong { .. } => "shorten it or use the official abbreviation",
+            TextError::LatinInPersian { .. } | TextError::NotPersian { .. } => {
+                "write it in Persian letters (spaces and ZWNJ allowed, no digits or punctuation)"
+            }
+            TextError::NotLatin { .. } => "transliterate it into plain Latin letters",
+            TextError::BadStart { .. } | TextError::BadEnd { .. } => {
+                "remove the stray character"
+            }
+            TextError::Control { .. } => "remove the control character",
+            TextError::NotNormalized { .. } => "store the text in melli's normalized form",
+        }
+    }
+}
+
+/// Persian-script text of a name or a place: Arabic-script letters (with their combining
+/// marks), single spaces and ZWNJ only; normalized by [`normalize_persian`]; non-empty; at most
+/// [`MAX_NAME_BYTES`] bytes of UTF-8.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PersianText(String);
+
+impl PersianText {
+    /// Normalizes `text` and checks it.
+    pub fn parse(text: &str) -> Result<Self, TextError> {
+        let normalized = normalize_persian(text);
+        check_persian(&normalized)?;
+        Ok(PersianText(normalized))
+    }
+
+    /// Checks text that must already be in normalized form, as read from a card: text that
+    /// [`normalize_persian`] would change is refused rather than silently changed, because the
+    /// security object hashes the stored bytes.
+    pub fn from_normalized(text: &str) -> Result<Self, TextError> {
+        let parsed = Self::parse(text)?;
+        if parsed.0 != text {
+            return Err(TextError::NotNormalized { expected: parsed.0 });
+        }
+        Ok(parsed)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn check_persian(text: &str) -> Result<(), TextError> {
+    check_len(text, MAX_NAME_BYTES)?;
+    let latin: String = text.chars().filter(char::is_ascii_alphabetic).collect();
+    if !latin.is_empty() {
+        return Err(TextError::LatinInPersian { found: latin });
+    }
+    if let Some(bad) = text
+        .chars()
+        .find(|&c| !(is_arabic_letter(c) || is_arabic_mark(c) || c == ' ' || c == ZWNJ))
+    {
+        return Err(TextError::NotPersian {
+            found: bad,
+            code: u32::from(bad),
+        });
+    }
+    check_ends(text, is_arabic_letter, |c| {
+        is_arabic_letter(c) || is_arabic_mark(c)
+    })
+}
+
+fn check_len(text: &str, max: usize) -> Result<(), TextError> {
+    if text.is_empty() {
+        return Err(TextError::Empty);
+    }
+    if text.len() > max {
+        return Err(TextError::TooLong {
+            len: text.len(),
+            max,
+        });
+    }
+    Ok(())
+}
+
+fn check_ends(
+    text: &str,
+    ok_start: impl Fn(char) -> bool,
+    ok_end: impl Fn(char) -> bool,
+) -> Result<(), TextError> {
+    if let Some(first) = text.chars().next().filter(|&c| !ok_start(c)) {
+        return Err(TextError::BadStart { found: first });
+    }
+    if let Some(last) = text.chars().next_back().filter(|&c| !ok_end(c)) {
+        return Err(TextError::BadEnd { found: last });
+    }
+    Ok(())
+}
+
+impl fmt::Display for PersianText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for PersianText {
+    type Error = TextError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<PersianText> for String {
+    fn from(value: PersianText) -> Self {
+        value.0
+    }
+}
+
+/// A name in Latin letters: ASCII letters, single spaces, hyphens and apostrophes, beginning and
+/// ending with a letter; at most [`MAX_NAME_BYTES`] bytes. White space is collapsed and the
+/// typographic apostrophe U+2019 becomes `'`. Case is kept as given.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct LatinName(String);
+
+impl LatinName {
+    /// Normalizes `text` and checks it.
+    pub fn parse(text: &str) -> Result<Self, TextError> {
+        let normalized = collapse_whitespace(&text.replace('\u{2019}', "'"));
+        check_len(&normalized, MAX_NAME_BYTES)?;
+        if let Some(bad) = normalized
+            .chars()
+            .find(|&c| !(c.is_ascii_alphabetic() || matches!(c, ' ' | '-' | '\'')))
+        {
+            return Err(TextError::NotLatin {
+                found: bad,
+                code: u32::from(bad),
+            });
+        }
+        check_ends(
+            &normalized,
+            |c| c.is_ascii_alphabetic(),
+            |c| c.is_ascii_alphabetic(),
+        )?;
+        Ok(LatinName(normalized))
+    }
+
+    /// Checks a name as read from a card: it must already be in normalized form.
+    pub fn from_normalized(text: &str) -> Result<Self, TextError> {
+        let parsed = Self::parse(text)?;
+        if parsed.0 != text {
+            return Err(TextError::NotNormalized { expected: parsed.0 });
+        }
+        Ok(parsed)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for LatinName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for LatinName {
+    type Error = TextError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<LatinName> for String {
+    fn from(value: LatinName) -> Self {
+        value.0
+    }
+}
+
+/// Free address text (street, alley, plaque, unit), usually Persian: normalized by
+/// [`normalize_persian`]; any printable characters (digits and punctuation included), no
+/// control characters; non-empty; at most [`MAX_ADDRESS_BYTES`] bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AddressText(String);
+
+impl AddressText {
+    /// Normalizes `text` and checks it.
+    pub fn parse(text: &str) -> Result<Self, TextError> {
+        let normalized = normalize_persian(text);
+        check_len(&normalized, MAX_ADDRESS_BYTES)?;
+        // Format characters other than ZWNJ/ZWJ and the marks (bidi overrides, BOM) can
+        // hide what the text says: refuse them with the control characters.
+        if let Some(bad) = normalized.chars().find(|&c| {
+            c.is_control()
+                || matches!(c, '\u{200B}' | '\u{200E}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+        }) {
+            return Err(TextError::Control {
+                code: u32::from(bad),
+            });
+        }
+        Ok(AddressText(normalized))
+    }
+
+    /// Checks address text as read from a card: it must already be in normalized form.
+    pub fn from_normalized(text: &str) -> Result<Self, TextError> {
+        let parsed = Self::parse(text)?;
+        if parsed.0 != text {
+            return Err(TextError::NotNormalized { expected: parsed.0 });
+        }
+        Ok(parsed)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AddressText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for AddressText {
+    type Error = TextError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<AddressText> for String {
+    fn from(value: AddressText) -> Self {
+        value.0
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn normalization_table() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("arabic yeh", "علي", "علی"),
+            ("alef maksura", "موسى", "موسی"),
+            ("arabic kaf", "كريم", "کریم"),
+            ("kaf and yeh", "كريمي", "کریمی"),
+            ("tatweel removed", "محـــمد", "محمد"),
+            ("zwnj kept", "علی\u{200C}رضا", "علی\u{200C}رضا"),
+            ("teh marbuta kept", "فاطمة", "فاطمة"),
+            ("spaces collapsed", "  سید   محمد\t\n", "سید محمد"),
+            ("arabic-indic digits", "پلاک ٣", "پلاک ۳"),
+            ("persian digits kept", "پلاک ۳", "پلاک ۳"),
+            // ALEF (U+0627) + HAMZA ABOVE (U+0654) composes to U+0623 under NFC.
+            ("nfc", "\u{0627}\u{0654}حمد", "\u{0623}حمد"),
+            // Presentation forms: ARABIC LETTER ALEF ISOLATED, LAM INITIAL, YEH FINAL.
+            ("presentation forms", "\u{FE8D}\u{FEDF}\u{FEF2}", "الی"),
+            ("empty", "   ", ""),
+        ];
+        for (name, input, expected) in cases {
+            assert_eq!(normalize_persian(input), *expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn ascii_digits_table() {
+        assert_eq!(ascii_digits("۰۱۲۳۴۵۶۷۸۹"), "0123456789");
+        assert_eq!(ascii_digits("٠١٢٣٤٥٦٧٨٩"), "0123456789");
+        assert_eq!(ascii_digits("12/۳٤"), "12/34");
+    }
+
+    #[test]
+    fn persian_text_accepts() {
+        for (input, stored) in [
+            ("محمد", "محمد"),
+            ("علی‌رضا", "علی\u{200C}رضا"),
+            ("سید محمد", "سید محمد"),
+            ("كاظم", "کاظم"),
+            ("مُحَمَّد", "مُحَمَّد"),
+        ] {
+            assert_eq!(PersianText::parse(input).unwrap().as_str(), stored, "{input}");
+        }
+    }
+
+    #[test]
+    fn persian_text_errors() {
+        let long = "م".repeat(49); // 98 bytes
+        let cases: Vec<(&str, &str)> = vec![
+            ("", "is empty"),
+            ("   ", "is empty"),
+            (long.as_str(), "is 98 bytes in UTF-8, at most 96 fit on the card"),
+            (
+                "Ali",
+                "contains Latin letters (\"Ali\"); this field is written in Persian script",
+            ),
+            (
+                "علی2",
+                "contains '2' (U+0032), which is not a Persian letter",
+            ),
+            (
+                "علی۲",
+                "contains '۲' (U+06F2), which is not a Persian letter",
+            ),
+            (
+                "علی، رضا",
+                "contains '،' (U+060C), which is not a Persian letter",
+            ),
+            ("\u{200C}علی", "begins with '\\u{200c}'; a name begins with a letter"),
+            ("علی\u{200C}", "ends with '\\u{200c}'; a name ends with a letter"),
+            ("\u{064E}علی", "begins with '\u{064E}'; a name begins with a letter"),
+        ];
+        for (input, message) in cases {
+            let err = PersianText::parse(input).unwrap_err();
+            assert_eq!(err.to_string(), message, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn persian_text_at_limit() {
+        let exact = "م".repeat(48); // 96 bytes
+        assert!(PersianText::parse(&exact).is_ok());
+    }
+
+    #[test]
+    fn from_normalized_refuses_unnormalized() {
+        let err = PersianText::from_normalized("علي").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "is not in normalized form (expected \"علی\")"
+        );
+        assert!(PersianText::from_normalized("علی").is_ok());
+        assert!(LatinName::from_normalized("Ali  Reza").is_err());
+        assert!(LatinName::from_normalized("Ali Reza").is_ok());
+        assert!(AddressText::from_normalized(" x").is_err());
+    }
+
+    #[test]
+    fn latin_name_accepts() {
+        for (input, stored) in [
+            ("Ali", "Ali"),
+            ("  Mohammad   Reza ", "Mohammad Reza"),
+            ("Ali-Reza", "Ali-Reza"),
+            ("O'Hara", "O'Hara"),
+            ("O\u{2019}Hara", "O'Hara"),
+        ] {
+            assert_eq!(LatinName::parse(input).unwrap().as_str(), stored);
+        }
+    }
+
+    #[test]
+    fn latin_name_errors() {
+        let long = "a".repeat(97);
+        let cases: Vec<(&str, &str)> = vec![
+            ("", "is empty"),
+            (long.as_str(), "is 97 bytes in UTF-8, at most 96 fit on the card"),
+            (
+                "علی",
+                "contains 'ع' (U+0639); only the Latin letters A-Z, a-z, space, hyphen and apostrophe are allowed",
+            ),
+            (
+                "Ali2",
+                "contains '2' (U+0032); only the Latin letters A-Z, a-z, space, hyphen and apostrophe are allowed",
+            ),
+            (
+                "Ézra",
+                "contains 'É' (U+00C9); only the Latin letters A-Z, a-z, space, hyphen and apostrophe are allowed",
+            ),
+            ("-Ali", "begins with '-'; a name begins with a letter"),
+            ("Ali'", "ends with '\\''; a name ends with a letter"),
+        ];
+        for (input, message) in cases {
+            let err = LatinName::parse(input).unwrap_err();
+            assert_eq!(err.to_string(), message, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn address_text() {
+        let a = AddressText::parse("تهران،  خيابان آزادی، پلاک ٣").unwrap();
+        assert_eq!(a.as_str(), "تهران، خیابان آزادی، پلاک ۳");
+        assert_eq!(AddressText::parse("").unwrap_err(), TextError::Empty);
+        assert_eq!(
+            AddressText::parse("a\u{202E}b").unwrap_err().to_string(),
+            "contains the control character U+202E"
+        );
+        let long = "آ".repeat(101);
+        assert_eq!(
+            AddressText::parse(&long).unwrap_err().to_string(),
+            "is 202 bytes in UTF-8, at most 200 fit on the card"
+        );
+    }
+
+    #[test]
+    fn every_error_has_a_hint() {
+        let errors = [
+            TextError::Empty,
+            TextError::TooLong { len: 1, max: 0 },
+            TextError::LatinInPersian { found: "a".into() },
+            TextError::NotPersian { found: 'a', code: 0x61 },
+            TextError::NotLatin { found: 'a', code: 0x61 },
+            TextError::BadStart { found: '-' },
+            TextError::BadEnd { found: '-' },
+            TextError::Control { code: 0 },
+            TextError::NotNormalized { expected: String::new() },
+        ];
+        for e in errors {
+            assert!(!e.hint().is_empty());
+        }
+    }
+
+    #[test]
+    fn serde_goes_through_parse() {
+        let p: PersianText = serde_json::from_str("\"علي\"").unwrap();
+        assert_eq!(p.as_str(), "علی");
+        assert!(serde_json::from_str::<LatinName>("\"علی\"").is_err());
+        assert_eq!(serde_json::to_string(&p).unwrap(), "\"علی\"");
+    }
+
+    proptest! {
+        #[test]
+        fn normalization_is_idempotent(s in "\\PC{0,40}") {
+            let once = normalize_persian(&s);
+            prop_assert_eq!(normalize_persian(&once), once.clone());
+        }
+
+        #[test]
+        fn parsed_persian_is_normalized(s in "[\u{0621}-\u{064A}\u{06A9}\u{06CC}\u{200C} ]{1,30}") {
+            if let Ok(p) = PersianText::parse(&s) {
+                prop_assert!(PersianText::from_normalized(p.as_str()).is_ok());
+                prop_assert!(!p.as_str().contains('\u{064A}'));
+                prop_assert!(!p.as_str().contains('\u{0643}'));
+                prop_assert!(!p.as_str().contains('\u{0640}'));
+            }
+        }
+    }
+}

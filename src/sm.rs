@@ -1,0 +1,367 @@
+//! The personalization secure channel, host side (applets-spec §10): per-card key
+//! diversification, mutual authentication, session keys, and ISO/IEC 7816-4 secure messaging
+//! with AES as ICAO 9303-11 §9.8 constructs it (AES-CBC encryption, AES-CMAC, send sequence
+//! counter).
+//!
+//! The card side implements the same specification in `card::` on its own; the two share no
+//! code, only the constants of `spec`.
+
+use std::fmt;
+
+use aes::cipher::block_padding::NoPadding;
+use aes::cipher::{BlockDecryptMut, BlockEncrypt, BlockEncryptMut, KeyInit, KeyIvInit};
+use aes::Aes128;
+use cmac::{Cmac, Mac};
+use sha2::{Digest, Sha256};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::apdu::{Command, Response, StatusWord, EXTENDED_MAX_NE, SHORT_MAX_NE};
+use crate::spec::{secure_channel as sc, tag};
+
+type Key = Zeroizing<[u8; sc::KEY_LEN]>;
+const BLOCK: usize = 16;
+
+/// Why secure messaging failed on the host side.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SmError {
+    #[error("the card's authentication cryptogram is wrong: this card was not made with this issuer's master key")]
+    CardNotAuthenticated,
+    #[error("the card's answer to mutual authentication is malformed ({0} bytes)")]
+    MalformedAuthentication(usize),
+    #[error("the card's secure-messaging answer has a wrong MAC: the channel is no longer trustworthy")]
+    ResponseMac,
+    #[error("the card's secure-messaging answer is malformed: {0}")]
+    MalformedResponse(&'static str),
+    #[error("the card refused secure messaging with status {0}")]
+    Refused(StatusWord),
+}
+
+/// The card's two static personalization keys, diversified from the issuer's master key and
+/// the card serial (§8, §10.1): `K = AES-CMAC(MK, constant || serial)`.
+pub struct StaticKeys {
+    enc: Key,
+    mac: Key,
+}
+
+impl fmt::Debug for StaticKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StaticKeys(REDACTED)")
+    }
+}
+
+fn cmac(key: &[u8; sc::KEY_LEN], parts: &[&[u8]]) -> Zeroizing<[u8; BLOCK]> {
+    // A 16-byte key always fits AES-128, so new_from_slice cannot fail here.
+    let mut mac = <Cmac<Aes128> as KeyInit>::new(key.into());
+    for part in parts {
+        mac.update(part);
+    }
+    Zeroizing::new(mac.finalize().into_bytes().into())
+}
+
+impl StaticKeys {
+    pub fn diversify(master: &[u8; sc::KEY_LEN], serial: &str) -> StaticKeys {
+        let derive = |constant: u8| Zeroizing::new(*cmac(master, &[&[constant], serial.as_bytes()]));
+        StaticKeys {
+            enc: derive(sc::DIVERSIFY_ENC),
+            mac: derive(sc::DIVERSIFY_MAC),
+        }
+    }
+}
+
+/// ISO/IEC 9797-1 padding method 2: `80` then zeros up to a whole block.
+fn pad(data: &mut Vec<u8>) {
+    data.push(0x80);
+    while data.len() % BLOCK != 0 {
+        data.push(0x00);
+    }
+}
+
+/// Removes method-2 padding, or `None` if it is malformed.
+fn unpad(data: &[u8]) -> Option<&[u8]> {
+    let end = data.iter().rposition(|b| *b != 0)?;
+    (data.get(end) == Some(&0x80) && data.len() - end <= BLOCK).then(|| &data[..end])
+}
+
+fn cbc_encrypt(key: &[u8; sc::KEY_LEN], iv: &[u8; BLOCK], data: &mut [u8]) {
+    let len = data.len();
+    // `data` is a whole number of blocks, so NoPadding cannot fail.
+    let _ = cbc::Encryptor::<Aes128>::new(key.into(), iv.into())
+        .encrypt_padded_mut::<NoPadding>(data, len);
+}
+
+fn cbc_decrypt(key: &[u8; sc::KEY_LEN], iv: &[u8; BLOCK], data: &mut [u8]) -> Option<()> {
+    cbc::Decryptor::<Aes128>::new(key.into(), iv.into())
+        .decrypt_padded_mut::<NoPadding>(data)
+        .ok()
+        .map(|_| ())
+}
+
+/// BER length bytes.
+fn ber_len(len: usize, out: &mut Vec<u8>) {
+    match len {
+        0..=0x7F => out.push(len as u8),
+        0x80..=0xFF => out.extend_from_slice(&[0x81, len as u8]),
+        _ => {
+            out.push(0x82);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+    }
+}
+
+fn tlv(tag: u8, value: &[u8], out: &mut Vec<u8>) {
+    out.push(tag);
+    ber_len(value.len(), out);
+    out.extend_from_slice(value);
+}
+
+/// The host's half of mutual authentication, kept between GET CHALLENGE's answer and the
+/// card's reply (§10.2).
+pub struct Authentication {
+    rnd_icc: Zeroizing<[u8; sc::NONCE_LEN]>,
+    rnd_ifd: Zeroizing<[u8; sc::NONCE_LEN]>,
+    k_ifd: Zeroizing<[u8; sc::NONCE_LEN]>,
+}
+
+impl Authentication {
+    /// Starts authentication from the card's 16-byte challenge with fresh host randoms.
+    pub fn new(rnd_icc: &[u8; sc::NONCE_LEN]) -> Authentication {
+        use rand_core::{OsRng, RngCore};
+        let mut rnd_ifd = Zeroizing::new([0u8; sc::NONCE_LEN]);
+        let mut k_ifd = Zeroizing::new([0u8; sc::NONCE_LEN]);
+        OsRng.fill_bytes(&mut *rnd_ifd);
+        OsRng.fill_bytes(&mut *k_ifd);
+        Authentication {
+            rnd_icc: Zeroizing::new(*rnd_icc),
+            rnd_ifd,
+            k_ifd,
+        }
+    }
+
+    /// The MUTUAL AUTHENTICATE command data: `E_IFD || M_IFD` where
+    /// `E_IFD = AES-CBC(K_enc, 0, RND.IFD || RND.ICC || K.IFD)` and `M_IFD = CMAC(K_mac, E_IFD)[..8]`.
+    pub fn command_data(&self, keys: &StaticKeys) -> Zeroizing<Vec<u8>> {
+        let mut s = Zeroizing::new(Vec::with_capacity(3 * sc::NONCE_LEN + sc::MAC_LEN));
+        s.extend_from_slice(&*self.rnd_ifd);
+        s.extend_from_slice(&*self.rnd_icc);
+        s.extend_from_slice(&*self.k_ifd);
+        cbc_encrypt(&keys.enc, &[0; BLOCK], &mut s);
+        let mac = cmac(&keys.mac, &[&s]);
+        s.extend_from_slice(&mac[..sc::MAC_LEN]);
+        s
+    }
+
+    /// Checks the card's answer `E_ICC || M_ICC` and derives the session.
+    pub fn finish(self, keys: &StaticKeys, answer: &[u8]) -> Result<SecureChannel, SmError> {
+        let expected_len = 3 * sc::NONCE_LEN + sc::MAC_LEN;
+        if answer.len() != expected_len {
+            return Err(SmError::MalformedAuthentication(answer.len()));
+        }
+        let (cryptogram, mac) = answer.split_at(3 * sc::NONCE_LEN);
+        let expected = cmac(&keys.mac, &[cryptogram]);
+        if !constant_time_eq(&expected[..sc::MAC_LEN], mac) {
+            return Err(SmError::CardNotAuthenticated);
+        }
+        let mut r = Zeroizing::new(cryptogram.to_vec());
+        cbc_decrypt(&keys.enc, &[0; BLOCK], &mut r).ok_or(SmError::CardNotAuthenticated)?;
+        let (rnd_icc, rest) = r.split_at(sc::NONCE_LEN);
+        let (rnd_ifd, k_icc) = rest.split_at(sc::NONCE_LEN);
+        if !constant_time_eq(rnd_icc, &*self.rnd_icc) || !constant_time_eq(rnd_ifd, &*self.rnd_ifd) {
+            return Err(SmError::CardNotAuthenticated);
+        }
+        let mut seed = Zeroizing::new([0u8; sc::NONCE_LEN]);
+        for (i, byte) in seed.iter_mut().enumerate() {
+            *byte = self.k_ifd[i] ^ k_icc[i];
+        }
+        Ok(SecureChannel::from_seed(&seed))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// An open secure channel: session keys and the send sequence counter (§10.3, §10.4).
+pub struct SecureChannel {
+    ks_enc: Key,
+    ks_mac: Key,
+    ssc: u128,
+}
+
+impl fmt::Debug for SecureChannel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecureChannel")
+            .field("keys", &"REDACTED")
+            .field("ssc", &self.ssc)
+            .finish()
+    }
+}
+
+impl SecureChannel {
+    /// `KS = SHA-256(K_seed || counter)[..16]`; SSC starts at zero.
+    fn from_seed(seed: &[u8; sc::NONCE_LEN]) -> SecureChannel {
+        let derive = |counter: u32| {
+            let mut digest = Sha256::new();
+            digest.update(seed);
+            digest.update(counter.to_be_bytes());
+            let mut out = digest.finalize();
+            let mut key = Zeroizing::new([0u8; sc::KEY_LEN]);
+            key.copy_from_slice(&out[..sc::KEY_LEN]);
+            out.zeroize();
+            key
+        };
+        SecureChannel {
+            ks_enc: derive(sc::KDF_ENC),
+            ks_mac: derive(sc::KDF_MAC),
+            ssc: 0,
+        }
+    }
+
+    fn iv(&self) -> [u8; BLOCK] {
+        let mut block = self.ssc.to_be_bytes().into();
+        Aes128::new((&*self.ks_enc).into()).encrypt_block(&mut block);
+        block.into()
+    }
+
+    fn mac(&self, parts: &[&[u8]]) -> [u8; sc::MAC_LEN] {
+        let mut input = self.ssc.to_be_bytes().to_vec();
+        for part in parts {
+            input.extend_from_slice(part);
+        }
+        pad(&mut input);
+        let full = cmac(&self.ks_mac, &[&input]);
+        let mut out = [0u8; sc::MAC_LEN];
+        out.copy_from_slice(&full[..sc::MAC_LEN]);
+        out
+    }
+
+    /// Protects a command (§10.4): encrypted data in `87` (`85` for odd INS), Le in `97`, MAC
+    /// in `8E` over the counter, the padded header and both objects.
+    pub fn wrap(&mut self, command: &Command) -> Command {
+        self.ssc = self.ssc.wrapping_add(1);
+        let cla = command.cla | crate::spec::cla::SECURE_MESSAGING;
+        let mut header = vec![cla, command.ins, command.p1, command.p2];
+        pad(&mut header);
+        let mut objects = Vec::new();
+        if !command.data_bytes().is_empty() {
+            let mut plain = Zeroizing::new(command.data_bytes().to_vec());
+            pad(&mut plain);
+            cbc_encrypt(&self.ks_enc, &self.iv(), &mut plain);
+            if command.ins & 1 == 1 {
+                tlv(tag::SM_CRYPTOGRAM_ODD, &plain, &mut objects);
+            } else {
+                let mut value = Vec::with_capacity(plain.len() + 1);
+                value.push(0x01);
+                value.extend_from_slice(&plain);
+                tlv(tag::SM_CRYPTOGRAM, &value, &mut objects);
+            }
+        }
+        if let Some(ne) = command.ne() {
+            // Le as in an unprotected APDU: 00 means 256, 0000 means 65 536.
+            let le: Vec<u8> = if ne <= SHORT_MAX_NE {
+                vec![(ne % 256) as u8]
+            } else {
+                ((ne % EXTENDED_MAX_NE) as u16).to_be_bytes().to_vec()
+            };
+            tlv(tag::SM_LE, &le, &mut objects);
+        }
+        let mac = self.mac(&[&header, &objects]);
+        tlv(tag::SM_MAC, &mac, &mut objects);
+        // The answer carries the inner data plus 87/99/8E overhead.
+        let ne = match command.ne() {
+            Some(n) if n > 200 => EXTENDED_MAX_NE,
+            _ => SHORT_MAX_NE,
+        };
+        Command::new(cla, command.ins, command.p1, command.p2)
+            .data(objects)
+            .expect(ne)
+    }
+
+    /// Checks and opens a protected response (§10.4): MAC over the counter, `87` and `99`;
+    /// returns the inner data and status word.
+    pub fn unwrap(&mut self, response: &Response) -> Result<Response, SmError> {
+        self.ssc = self.ssc.wrapping_add(1);
+        if !response.sw.is_ok() {
+            // The card answers in plain only when secure messaging itself failed (6987/6988);
+            // it has closed the channel.
+            return Err(SmError::Refused(response.sw));
+        }
+        let objects = parse_objects(&response.data)?;
+        let (mac_at, mac) = objects
+            .iter()
+            .find(|o| o.tag == tag::SM_MAC)
+            .map(|o| (o.start, o.value))
+            .ok_or(SmError::MalformedResponse("no MAC (8E)"))?;
+        let covered = &response.data[..mac_at];
+        if !constant_time_eq(&self.mac(&[covered]), mac) {
+            return Err(SmError::ResponseMac);
+        }
+        let status = objects
+            .iter()
+            .find(|o| o.tag == tag::SM_STATUS)
+            .ok_or(SmError::MalformedResponse("no status (99)"))?;
+        let sw = match status.value {
+            [sw1, sw2] => StatusWord(u16::from_be_bytes([*sw1, *sw2])),
+            _ => return Err(SmError::MalformedResponse("status (99) is not two bytes")),
+        };
+        let data = match objects
+            .iter()
+            .find(|o| o.tag == tag::SM_CRYPTOGRAM || o.tag == tag::SM_CRYPTOGRAM_ODD)
+        {
+            Some(o) => {
+                let cryptogram = if o.tag == tag::SM_CRYPTOGRAM {
+                    match o.value.split_first() {
+                        Some((0x01, c)) => c,
+                        _ => return Err(SmError::MalformedResponse("87 without padding indicator 01")),
+                    }
+                } else {
+                    o.value
+                };
+                if cryptogram.is_empty() || cryptogram.len() % BLOCK != 0 {
+                    return Err(SmError::MalformedResponse("cryptogram is not whole blocks"));
+                }
+                let mut plain = Zeroizing::new(cryptogram.to_vec());
+                cbc_decrypt(&self.ks_enc, &self.iv(), &mut plain)
+                    .ok_or(SmError::MalformedResponse("cryptogram"))?;
+                let inner = unpad(&plain).ok_or(SmError::MalformedResponse("padding"))?;
+                Zeroizing::new(inner.to_vec())
+            }
+            None => Zeroizing::new(Vec::new()),
+        };
+        Ok(Response { data, sw })
+    }
+}
+
+/// One secure-messaging data object found in a response.
+struct Object<'a> {
+    tag: u8,
+    start: usize,
+    value: &'a [u8],
+}
+
+/// Splits a response's data into single-byte-tag data objects.
+fn parse_objects(data: &[u8]) -> Result<Vec<Object<'_>>, SmError> {
+    let bad = SmError::MalformedResponse("data objects do not parse");
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < data.len() {
+        let start = pos;
+        let tag = *data.get(pos).ok_or(bad.clone())?;
+        let first = *data.get(pos + 1).ok_or(bad.clone())?;
+        let (len, header) = match first {
+            0..=0x7F => (usize::from(first), 2),
+            0x81 => (usize::from(*data.get(pos + 2).ok_or(bad.clone())?), 3),
+            0x82 => {
+                let hi = *data.get(pos + 2).ok_or(bad.clone())?;
+                let lo = *data.get(pos + 3).ok_or(bad.clone())?;
+                (usize::from(u16::from_be_bytes([hi, lo])), 4)
+            }
+            _ => return Err(bad),
+        };
+        let value = data
+            .get(pos + header..pos + header + len)
+            .ok_or(bad.clone())?;
+        out.push(Object { tag, start, value });
+        pos += header + len;
+    }
+    Ok(out)
+}

@@ -1,0 +1,240 @@
+//! Real readers through the PC/SC service (pcsc-lite's pcscd on Linux), with the `pcsc` crate.
+
+use std::ffi::CString;
+use std::time::Duration;
+
+use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
+
+use super::{Transport, TransportError};
+
+/// A reader and what it holds, as `melli readers` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReaderInfo {
+    pub name: String,
+    pub card_present: bool,
+    /// The ATR of the card in the reader, hex, when there is one.
+    pub atr: Option<String>,
+}
+
+impl From<pcsc::Error> for TransportError {
+    fn from(e: pcsc::Error) -> Self {
+        match e {
+            pcsc::Error::NoService | pcsc::Error::ServiceStopped => TransportError::NoService,
+            pcsc::Error::NoReadersAvailable | pcsc::Error::UnknownReader => {
+                TransportError::NoReaders
+            }
+            pcsc::Error::RemovedCard | pcsc::Error::NoSmartcard => TransportError::CardRemoved,
+            pcsc::Error::ResetCard => TransportError::CardReset,
+            pcsc::Error::SharingViolation => TransportError::CardInUse,
+            pcsc::Error::UnresponsiveCard | pcsc::Error::UnpoweredCard => {
+                TransportError::CardUnresponsive
+            }
+            other => TransportError::Pcsc(other.to_string()),
+        }
+    }
+}
+
+fn establish() -> Result<Context, TransportError> {
+    Ok(Context::establish(Scope::User)?)
+}
+
+fn reader_states(ctx: &Context) -> Result<Vec<ReaderState>, TransportError> {
+    let names = match ctx.list_readers_owned() {
+        Ok(names) => names,
+        Err(pcsc::Error::NoReadersAvailable) => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut states: Vec<ReaderState> = names
+        .into_iter()
+        .map(|name| ReaderState::new(name, State::UNAWARE))
+        .collect();
+    if !states.is_empty() {
+        ctx.get_status_change(Duration::ZERO, &mut states)?;
+    }
+    Ok(states)
+}
+
+fn info(state: &ReaderState) -> ReaderInfo {
+    let present = state.event_state().contains(State::PRESENT);
+    ReaderInfo {
+        name: state.name().to_string_lossy().into_owned(),
+        card_present: present,
+        atr: (present && !state.atr().is_empty()).then(|| hex::encode_upper(state.atr())),
+    }
+}
+
+/// Every reader the PC/SC service knows, with whether a card is in it.
+pub fn list_readers() -> Result<Vec<ReaderInfo>, TransportError> {
+    let ctx = establish()?;
+    Ok(reader_states(&ctx)?.iter().map(info).collect())
+}
+
+/// Picks the reader to use: the one named (exactly, or by a part of its name that matches only
+/// one reader), or else the only reader holding a card.
+fn choose_reader(readers: &[ReaderInfo], wanted: Option<&str>) -> Result<String, TransportError> {
+    if readers.is_empty() {
+        return Err(TransportError::NoReaders);
+    }
+    let names = |list: &[&ReaderInfo]| {
+        list.iter()
+            .map(|r| format!("\"{}\"", r.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let chosen = match wanted {
+        Some(name) => {
+            if let Some(exact) = readers.iter().find(|r| r.name == name) {
+                exact
+            } else {
+                let lower = name.to_lowercase();
+                let matches: Vec<&ReaderInfo> = readers
+                    .iter()
+                    .filter(|r| r.name.to_lowercase().contains(&lower))
+                    .collect();
+                match matches.as_slice() {
+                    [one] => *one,
+                    [] => {
+                        return Err(TransportError::ReaderNotFound {
+                            name: name.to_string(),
+                            present: names(&readers.iter().collect::<Vec<_>>()),
+                        })
+                    }
+                    many => {
+                        return Err(TransportError::AmbiguousReader {
+                            name: name.to_string(),
+                            matches: names(many),
+                        })
+                    }
+                }
+            }
+        }
+        None => {
+            let with_card: Vec<&ReaderInfo> = readers.iter().filter(|r| r.card_present).collect();
+            match with_card.as_slice() {
+                [one] => *one,
+                [] => return Err(TransportError::NoCard),
+                many => return Err(TransportError::SeveralCards(names(many))),
+            }
+        }
+    };
+    if !chosen.card_present {
+        return Err(TransportError::NoCardInReader(chosen.name.clone()));
+    }
+    Ok(chosen.name.clone())
+}
+
+/// A card in a PC/SC reader, held exclusively: no other program can send it APDUs (and so
+/// interleave with a PIN session or a secure channel) until this is dropped. Dropping it resets
+/// the card, so a verified PIN does not outlive the program that verified it.
+pub struct PcscTransport {
+    card: Option<pcsc::Card>,
+    reader: String,
+    atr: Vec<u8>,
+    buffer: Vec<u8>,
+    // Declared last: the context must outlive the card handle.
+    _context: Context,
+}
+
+impl PcscTransport {
+    /// Connects to the card in the reader named `reader`, or in the only reader holding one.
+    pub fn connect(reader: Option<&str>) -> Result<Self, TransportError> {
+        let context = establish()?;
+        let readers: Vec<ReaderInfo> = reader_states(&context)?.iter().map(info).collect();
+        let name = choose_reader(&readers, reader)?;
+        let cname = CString::new(name.clone()).map_err(|_| TransportError::ReaderNotFound {
+            name: name.clone(),
+            present: String::new(),
+        })?;
+        let card = context.connect(&cname, ShareMode::Exclusive, Protocols::ANY)?;
+        let atr = card.status2_owned()?.atr().to_vec();
+        Ok(PcscTransport {
+            card: Some(card),
+            reader: name,
+            atr,
+            buffer: vec![0; pcsc::MAX_BUFFER_SIZE_EXTENDED],
+            _context: context,
+        })
+    }
+}
+
+impl Transport for PcscTransport {
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let card = self.card.as_ref().ok_or(TransportError::CardRemoved)?;
+        let response = card.transmit(command, &mut self.buffer)?;
+        let out = response.to_vec();
+        // The buffer may hold secrets (a signature's input, a certificate is not, but be tidy).
+        zeroize::Zeroize::zeroize(&mut self.buffer[..out.len()]);
+        Ok(out)
+    }
+
+    fn atr(&self) -> &[u8] {
+        &self.atr
+    }
+
+    fn reader(&self) -> &str {
+        &self.reader
+    }
+}
+
+impl Drop for PcscTransport {
+    fn drop(&mut self) {
+        if let Some(card) = self.card.take() {
+            // Nothing useful can be done if the reset fails: the card is gone anyway.
+            let _ = card.disconnect(Disposition::ResetCard);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(name: &str, card: bool) -> ReaderInfo {
+        ReaderInfo {
+            name: name.to_string(),
+            card_present: card,
+            atr: None,
+        }
+    }
+
+    #[test]
+    fn picks_the_only_card() {
+        let readers = [reader("A 00 00", false), reader("B 00 00", true)];
+        assert_eq!(choose_reader(&readers, None).expect("one card"), "B 00 00");
+    }
+
+    #[test]
+    fn refuses_to_guess_between_cards() {
+        let readers = [reader("A 00 00", true), reader("B 00 00", true)];
+        let err = choose_reader(&readers, None).expect_err("two cards");
+        assert!(err.to_string().contains("--reader"), "{err}");
+    }
+
+    #[test]
+    fn matches_reader_by_part_of_its_name() {
+        let readers = [reader("Virtual PCD 00 00", true), reader("Virtual PCD 00 01", true)];
+        assert_eq!(
+            choose_reader(&readers, Some("pcd 00 01")).expect("unique part"),
+            "Virtual PCD 00 01"
+        );
+        assert!(matches!(
+            choose_reader(&readers, Some("Virtual")),
+            Err(TransportError::AmbiguousReader { .. })
+        ));
+        assert!(matches!(
+            choose_reader(&readers, Some("nope")),
+            Err(TransportError::ReaderNotFound { .. })
+        ));
+        assert!(matches!(choose_reader(&[], None), Err(TransportError::NoReaders)));
+    }
+
+    #[test]
+    fn reports_empty_named_reader() {
+        let readers = [reader("A", false)];
+        assert!(matches!(
+            choose_reader(&readers, Some("A")),
+            Err(TransportError::NoCardInReader(_))
+        ));
+        assert!(matches!(choose_reader(&readers, None), Err(TransportError::NoCard)));
+    }
+}
