@@ -232,10 +232,16 @@ impl fmt::Debug for Command {
         let mut s = f.debug_struct("Command");
         s.field(
             "header",
-            &format_args!("{:02X} {:02X} {:02X} {:02X}", self.cla, self.ins, self.p1, self.p2),
+            &format_args!(
+                "{:02X} {:02X} {:02X} {:02X}",
+                self.cla, self.ins, self.p1, self.p2
+            ),
         );
         if self.sensitive {
-            s.field("data", &format_args!("REDACTED ({} bytes)", self.data.len()));
+            s.field(
+                "data",
+                &format_args!("REDACTED ({} bytes)", self.data.len()),
+            );
         } else {
             s.field("data", &format_args!("{}", hex::encode_upper(&*self.data)));
         }
@@ -347,11 +353,15 @@ pub enum StatusError {
     ChainingNotSupported,
     #[error("command incompatible with the file structure (6981)")]
     IncompatibleFileStructure,
-    #[error("security status not satisfied (6982): verify the PIN first, or open the secure channel")]
+    #[error(
+        "security status not satisfied (6982): verify the PIN first, or open the secure channel"
+    )]
     SecurityStatusNotSatisfied,
     #[error("authentication method blocked (6983): unblock the PIN with the PUK")]
     AuthenticationBlocked,
-    #[error("conditions of use not satisfied (6985): the card's state does not allow this command now")]
+    #[error(
+        "conditions of use not satisfied (6985): the card's state does not allow this command now"
+    )]
     ConditionsNotSatisfied,
     #[error("command not allowed: no file selected (6986)")]
     NoCurrentEf,
@@ -442,12 +452,16 @@ mod tests {
             *c3.to_bytes().expect("case 3S"),
             hex("00A4040C07F04D454C4C4901")
         );
-        let c4 = Command::new(0, 0xA4, 4, 0).data(hex("F04D454C4C4901")).expect(256);
+        let c4 = Command::new(0, 0xA4, 4, 0)
+            .data(hex("F04D454C4C4901"))
+            .expect(256);
         assert_eq!(
             *c4.to_bytes().expect("case 4S"),
             hex("00A4040007F04D454C4C490100")
         );
-        let c4e = Command::new(0, 0xD6, 0, 0).data(vec![0xAB; 300]).expect(1000);
+        let c4e = Command::new(0, 0xD6, 0, 0)
+            .data(vec![0xAB; 300])
+            .expect(1000);
         let b = c4e.to_bytes().expect("case 4E");
         assert_eq!(&b[..7], &hex("00D60000 00012C")[..]);
         assert_eq!(&b[7 + 300..], &hex("03E8")[..]);
@@ -464,7 +478,9 @@ mod tests {
             Err(ApduError::BadNe(0))
         );
         assert_eq!(
-            Command::new(0, 0, 0, 0).data(vec![0; 300]).encode(Form::Short),
+            Command::new(0, 0, 0, 0)
+                .data(vec![0; 300])
+                .encode(Form::Short),
             Err(ApduError::NeedsExtended(300))
         );
     }
@@ -479,14 +495,22 @@ mod tests {
             StatusError::from(StatusWord(0x63C2)),
             StatusError::VerificationFailed(2)
         );
-        assert_eq!(StatusError::from(StatusWord(0x6100)), StatusError::BytesRemaining(256));
-        assert_eq!(StatusError::from(StatusWord(0x9123)), StatusError::Other(0x9123));
+        assert_eq!(
+            StatusError::from(StatusWord(0x6100)),
+            StatusError::BytesRemaining(256)
+        );
+        assert_eq!(
+            StatusError::from(StatusWord(0x9123)),
+            StatusError::Other(0x9123)
+        );
         assert!(StatusWord(0x9000).check().is_ok());
     }
 
     #[test]
     fn debug_redacts_sensitive_data() {
-        let c = Command::new(0, 0x20, 0, 0x81).data(b"123456".to_vec()).sensitive();
+        let c = Command::new(0, 0x20, 0, 0x81)
+            .data(b"123456".to_vec())
+            .sensitive();
         let shown = format!("{c:?}");
         assert!(!shown.contains("313233343536"), "{shown}");
         assert!(shown.contains("REDACTED"));

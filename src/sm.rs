@@ -28,7 +28,9 @@ pub enum SmError {
     CardNotAuthenticated,
     #[error("the card's answer to mutual authentication is malformed ({0} bytes)")]
     MalformedAuthentication(usize),
-    #[error("the card's secure-messaging answer has a wrong MAC: the channel is no longer trustworthy")]
+    #[error(
+        "the card's secure-messaging answer has a wrong MAC: the channel is no longer trustworthy"
+    )]
     ResponseMac,
     #[error("the card's secure-messaging answer is malformed: {0}")]
     MalformedResponse(&'static str),
@@ -60,7 +62,8 @@ fn cmac(key: &[u8; sc::KEY_LEN], parts: &[&[u8]]) -> Zeroizing<[u8; BLOCK]> {
 
 impl StaticKeys {
     pub fn diversify(master: &[u8; sc::KEY_LEN], serial: &str) -> StaticKeys {
-        let derive = |constant: u8| Zeroizing::new(*cmac(master, &[&[constant], serial.as_bytes()]));
+        let derive =
+            |constant: u8| Zeroizing::new(*cmac(master, &[&[constant], serial.as_bytes()]));
         StaticKeys {
             enc: derive(sc::DIVERSIFY_ENC),
             mac: derive(sc::DIVERSIFY_MAC),
@@ -165,7 +168,8 @@ impl Authentication {
         cbc_decrypt(&keys.enc, &[0; BLOCK], &mut r).ok_or(SmError::CardNotAuthenticated)?;
         let (rnd_icc, rest) = r.split_at(sc::NONCE_LEN);
         let (rnd_ifd, k_icc) = rest.split_at(sc::NONCE_LEN);
-        if !constant_time_eq(rnd_icc, &*self.rnd_icc) || !constant_time_eq(rnd_ifd, &*self.rnd_ifd) {
+        if !constant_time_eq(rnd_icc, &*self.rnd_icc) || !constant_time_eq(rnd_ifd, &*self.rnd_ifd)
+        {
             return Err(SmError::CardNotAuthenticated);
         }
         let mut seed = Zeroizing::new([0u8; sc::NONCE_LEN]);
@@ -311,7 +315,11 @@ impl SecureChannel {
                 let cryptogram = if o.tag == tag::SM_CRYPTOGRAM {
                     match o.value.split_first() {
                         Some((0x01, c)) => c,
-                        _ => return Err(SmError::MalformedResponse("87 without padding indicator 01")),
+                        _ => {
+                            return Err(SmError::MalformedResponse(
+                                "87 without padding indicator 01",
+                            ))
+                        }
                     }
                 } else {
                     o.value

@@ -69,15 +69,19 @@ impl FileControl {
 }
 
 /// The file bytes inside the `53` data object of an odd-INS READ BINARY answer (§6.2).
-pub fn unwrap_discretionary(bytes: &[u8]) -> Result<&[u8], String> {
+pub fn unwrap_discretionary(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let (tlv, rest) = Tlv::parse(bytes);
     let tlv = tlv.map_err(|e| format!("not BER-TLV: {e}"))?;
     if !rest.is_empty() || *tlv.tag() != tag(spec::tag::DISCRETIONARY)? {
-        return Err(format!("not one {:02X} data object", spec::tag::DISCRETIONARY));
+        return Err(format!(
+            "not one {:02X} data object",
+            spec::tag::DISCRETIONARY
+        ));
     }
-    // The value starts after the tag and length bytes.
-    let header = bytes.len() - tlv.length();
-    bytes.get(header..).ok_or_else(|| "truncated".to_string())
+    match tlv.value() {
+        Value::Primitive(value) => Ok(value.clone()),
+        Value::Constructed(_) => Err("53 is constructed".to_string()),
+    }
 }
 
 #[cfg(test)]
@@ -86,7 +90,7 @@ mod tests {
 
     #[test]
     fn parses_an_ef_fcp() {
-        let fcp = hex::decode("6214800204008102500082010183020102880102 8A0105".replace(' ', ""))
+        let fcp = hex::decode("6215800204008102500082010183020102880102 8A0105".replace(' ', ""))
             .expect("hex");
         let fc = FileControl::parse(&fcp).expect("fcp");
         assert_eq!(fc.length, 0x0400);
@@ -106,9 +110,12 @@ mod tests {
 
     #[test]
     fn unwraps_53() {
-        assert_eq!(unwrap_discretionary(&[0x53, 0x02, 0xAA, 0xBB]), Ok(&[0xAA, 0xBB][..]));
+        assert_eq!(
+            unwrap_discretionary(&[0x53, 0x02, 0xAA, 0xBB]),
+            Ok(vec![0xAA, 0xBB])
+        );
         let long: Vec<u8> = [&[0x53, 0x82, 0x01, 0x00][..], &[7u8; 256][..]].concat();
-        assert_eq!(unwrap_discretionary(&long).map(<[u8]>::len), Ok(256));
+        assert_eq!(unwrap_discretionary(&long).map(|v| v.len()), Ok(256));
         assert!(unwrap_discretionary(&[0x54, 0x01, 0x00]).is_err());
         assert!(unwrap_discretionary(&[0x53, 0x05, 0x00]).is_err());
     }

@@ -187,7 +187,8 @@ impl<T: Transport> Applet<T> {
         .data(fid.to_be_bytes().to_vec())
         .expect(256);
         let fcp = self.run("SELECT FILE", &apdu)?;
-        FileControl::parse(&fcp).map_err(|detail| AppletError::malformed("file control parameters", detail))
+        FileControl::parse(&fcp)
+            .map_err(|detail| AppletError::malformed("file control parameters", detail))
     }
 
     /// Reads a whole elementary file: SELECT it to learn its length, then READ BINARY with
@@ -203,7 +204,10 @@ impl<T: Transport> Applet<T> {
             if chunk.is_empty() {
                 return Err(AppletError::malformed(
                     "file length",
-                    format!("file {fid:04X} ended at {offset} of {} bytes", control.length),
+                    format!(
+                        "file {fid:04X} ended at {offset} of {} bytes",
+                        control.length
+                    ),
                 ));
             }
             content.extend_from_slice(&chunk);
@@ -212,7 +216,11 @@ impl<T: Transport> Applet<T> {
     }
 
     /// READ BINARY of the current file at `offset`, up to `len` bytes.
-    fn read_binary(&mut self, offset: usize, len: usize) -> Result<Zeroizing<Vec<u8>>, AppletError> {
+    fn read_binary(
+        &mut self,
+        offset: usize,
+        len: usize,
+    ) -> Result<Zeroizing<Vec<u8>>, AppletError> {
         if let Ok(short_offset) = u16::try_from(offset) {
             if short_offset <= 0x7FFF {
                 let [p1, p2] = short_offset.to_be_bytes();
@@ -235,7 +243,7 @@ impl<T: Transport> Applet<T> {
             .expect((len + 4).min(EXTENDED_MAX_NE));
         let wrapped = self.run("READ BINARY", &apdu)?;
         fcp::unwrap_discretionary(&wrapped)
-            .map(|d| Zeroizing::new(d.to_vec()))
+            .map(Zeroizing::new)
             .map_err(|detail| AppletError::malformed("READ BINARY answer", detail))
     }
 }

@@ -217,12 +217,12 @@ mod tests {
     #[test]
     fn inconsistent_lengths_are_rejected() {
         for hex in [
-            "0000",           // 00 then one byte
-            "02AA",           // Lc 2, one byte
-            "02AABBCCDD",     // Lc 2, three bytes after
-            "00000000",       // extended Lc 0 with a byte after
-            "000002AA",       // extended Lc 2, one byte
-            "000002AABBCC",   // extended Lc 2, one byte after data (Le needs 2)
+            "0000",             // 00 then one byte
+            "02AA",             // Lc 2, one byte
+            "02AABBCCDD",       // Lc 2, three bytes after
+            "00000000",         // extended Lc 0 with a byte after
+            "000002AA",         // extended Lc 2, one byte
+            "000002AABBCC",     // extended Lc 2, one byte after data (Le needs 2)
             "000002AABBCCDDEE", // extended Lc 2, three bytes after data
         ] {
             assert_eq!(decode_body(&body(hex)), None, "body {hex}");

@@ -53,6 +53,8 @@ pub enum CardError {
     },
 
     /// The vpcd address cannot be resolved.
-    #[error("vpcd address {addr:?} is not usable ({reason}): give HOST:PORT, e.g. 127.0.0.1:35963")]
+    #[error(
+        "vpcd address {addr:?} is not usable ({reason}): give HOST:PORT, e.g. 127.0.0.1:35963"
+    )]
     VpcdAddress { addr: String, reason: String },
 }

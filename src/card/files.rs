@@ -98,8 +98,14 @@ mod tests {
 
     #[test]
     fn files_are_found_by_fid_and_sfi() {
-        assert_eq!(FileSpec::by_fid(ef::PHOTO).map(|f| f.max_size), Some(20_480));
-        assert_eq!(FileSpec::by_sfi(0x1D).map(|f| f.fid), Some(ef::SECURITY_OBJECT));
+        assert_eq!(
+            FileSpec::by_fid(ef::PHOTO).map(|f| f.max_size),
+            Some(20_480)
+        );
+        assert_eq!(
+            FileSpec::by_sfi(0x1D).map(|f| f.fid),
+            Some(ef::SECURITY_OBJECT)
+        );
         assert_eq!(FileSpec::by_sfi(0x03).map(|f| f.fid), Some(ef::FINGERPRINT));
         assert_eq!(FileSpec::by_sfi(0x00), None);
         assert_eq!(FileSpec::by_sfi(0x07), None);

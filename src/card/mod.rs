@@ -1,1 +1,169 @@
-//! stub
+//! The card side: a virtual melli card that implements `applets-spec/`.
+//!
+//! [`Card`] is the card itself — bytes in, bytes out, no I/O except saving its state file —
+//! and [`vpcd`] attaches it to vsmartcard's vpcd driver so that PC/SC applications see it in a
+//! reader. The card shares nothing with the host side but [`crate::spec`]'s constants: it has
+//! its own APDU decoder, TLV encoder and status words, so that a bug on one side cannot hide
+//! behind the same bug on the other.
+//!
+//! Module map:
+//! - [`command`] decodes command APDUs, [`response`] builds responses and status words;
+//! - [`dispatch`] checks each command in the specification's order and runs it, with
+//!   [`chain`] for command chaining and one module in [`commands`] per command family;
+//! - [`session`] is what a reset forgets, [`state`] what the card keeps, [`files`] its
+//!   elementary files, [`keys`] its static keys;
+//! - [`state_file`] is the JSON format of the state, [`storage`] its atomic saving;
+//! - [`tlv`] is the card's BER-TLV encoding; [`vpcd`] the link to the reader driver.
+//!
+//! Nothing in here may panic on what arrives from outside (APDUs, state files, the network):
+//! the lints below forbid the constructs that could.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::cast_possible_truncation,
+    )
+)]
+// Tests may unwrap: a panic there is a failed test, and the lints above still hold the
+// non-test build of the same code.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+use std::fmt;
+use std::path::Path;
+
+mod chain;
+mod command;
+mod commands;
+mod dispatch;
+mod error;
+mod files;
+mod keys;
+mod response;
+mod session;
+mod state;
+mod state_file;
+mod storage;
+mod tlv;
+pub mod vpcd;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::CardError;
+
+use keys::StaticKeys;
+use session::Session;
+use state::{CardState, Serial};
+use storage::{Backing, Mode};
+
+/// A virtual melli card: its persistent state, its session, and where the state is kept.
+pub struct Card {
+    state: CardState,
+    session: Session,
+    backing: Backing,
+}
+
+impl fmt::Debug for Card {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Card")
+            .field("serial", &self.state.serial.as_str())
+            .field("lifecycle", &self.state.lifecycle)
+            .field("backing", &self.backing)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Card {
+    /// Manufactures a blank card in memory (§7 BLANK): validates the serial (1–16 characters
+    /// `[0-9A-Z]`) and derives the static keys K_enc and K_mac from the issuer's master key
+    /// (§8). The master key itself is not kept.
+    pub fn manufacture(serial: &str, master_key: &[u8; 16]) -> Result<Card, CardError> {
+        let serial = Serial::parse(serial).ok_or_else(|| CardError::InvalidSerial {
+            serial: serial.to_owned(),
+        })?;
+        let static_keys = StaticKeys::derive(master_key, &serial);
+        Ok(Card {
+            state: CardState::blank(serial, static_keys),
+            session: Session::default(),
+            backing: Backing::Memory,
+        })
+    }
+
+    /// Manufactures a blank card whose state lives in the file at `path`, created with mode
+    /// 0600. Refuses to overwrite an existing file ([`CardError::StateExists`]).
+    pub fn create_file(
+        path: &Path,
+        serial: &str,
+        master_key: &[u8; 16],
+    ) -> Result<Card, CardError> {
+        let mut card = Card::manufacture(serial, master_key)?;
+        storage::write(path, &card.state, Mode::Create)?;
+        card.backing = Backing::file(path);
+        Ok(card)
+    }
+
+    /// Loads the card whose state is in the file at `path`; every change is saved back to it.
+    /// A corrupted file gives an error naming the faulty field.
+    pub fn open_file(path: &Path) -> Result<Card, CardError> {
+        Ok(Card {
+            state: storage::read(path)?,
+            session: Session::default(),
+            backing: Backing::file(path),
+        })
+    }
+
+    /// The card serial (GET DATA `DF01`).
+    pub fn serial(&self) -> &str {
+        self.state.serial.as_str()
+    }
+
+    /// The lifecycle state byte (GET DATA `DF02`, §7).
+    pub fn lifecycle(&self) -> u8 {
+        self.state.lifecycle.byte()
+    }
+
+    /// The answer to reset (§3).
+    pub fn atr(&self) -> &'static [u8] {
+        &crate::spec::ATR
+    }
+
+    /// Power-on: a new session with nothing selected (§2).
+    pub fn power_on(&mut self) {
+        self.session = Session::default();
+    }
+
+    /// Power-off: the session is gone; the persistent state stays.
+    pub fn power_off(&mut self) {
+        self.session = Session::default();
+    }
+
+    /// Warm reset: a new session with nothing selected; the persistent state stays (§7).
+    pub fn reset(&mut self) {
+        self.session = Session::default();
+    }
+
+    /// One command APDU in, the response APDU (data, SW1, SW2) out. Never panics. A change to
+    /// the persistent state is saved before the response is returned; if saving fails, the
+    /// card answers 6581 and stays as it was before the command.
+    pub fn process(&mut self, command: &[u8]) -> Vec<u8> {
+        dispatch::process(
+            &mut self.state,
+            &mut self.session,
+            &mut self.backing,
+            command,
+        )
+        .into_bytes()
+    }
+
+    /// Why the last save of the state file failed, if one did (for the operator's log).
+    fn take_storage_failure(&mut self) -> Option<CardError> {
+        self.backing.take_failure()
+    }
+}

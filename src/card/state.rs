@@ -47,7 +47,9 @@ impl Lifecycle {
     }
 
     pub fn from_name(name: &str) -> Option<Lifecycle> {
-        Lifecycle::ALL.into_iter().find(|state| state.name() == name)
+        Lifecycle::ALL
+            .into_iter()
+            .find(|state| state.name() == name)
     }
 }
 

@@ -226,7 +226,11 @@ pub(super) fn decode(bytes: &[u8]) -> Result<CardState, DecodeError> {
         static_keys,
         pin: reference("pin", &file.pin, PIN_RULES)?,
         puk: reference("puk", &file.puk, PUK_RULES)?,
-        finger_tries_left: tries("finger.tries_left", file.finger.tries_left, pin::FINGER_TRIES)?,
+        finger_tries_left: tries(
+            "finger.tries_left",
+            file.finger.tries_left,
+            pin::FINGER_TRIES,
+        )?,
         signing_key: key_pair("key_pairs.signing", file.key_pairs.signing.as_deref())?,
         chip_auth_key: key_pair("key_pairs.chip_auth", file.key_pairs.chip_auth.as_deref())?,
         files: files(&file.files)?,
@@ -241,7 +245,10 @@ fn secret_hex(field: &str, text: &str) -> Result<Zeroizing<Vec<u8>>, DecodeError
 }
 
 /// Hex text of exactly `N` bytes.
-fn fixed_secret<const N: usize>(field: &str, text: &str) -> Result<Zeroizing<[u8; N]>, DecodeError> {
+fn fixed_secret<const N: usize>(
+    field: &str,
+    text: &str,
+) -> Result<Zeroizing<[u8; N]>, DecodeError> {
     let bytes = secret_hex(field, text)?;
     let mut out = Zeroizing::new([0u8; N]);
     if bytes.len() != N {
@@ -266,7 +273,12 @@ fn tries(field: &str, value: u64, max: u8) -> Result<u8, DecodeError> {
     u8::try_from(value)
         .ok()
         .filter(|tries| *tries <= max)
-        .ok_or_else(|| field_error(field, format!("is {value}, more than the {max} tries allowed")))
+        .ok_or_else(|| {
+            field_error(
+                field,
+                format!("is {value}, more than the {max} tries allowed"),
+            )
+        })
 }
 
 fn reference(
@@ -366,7 +378,10 @@ mod tests {
         let serial = Serial::parse("MELLI0001").unwrap();
         let keys = StaticKeys::derive(&[7; 16], &serial);
         let mut state = CardState::blank(serial, keys);
-        state.files.set_content(ef::IDENTITY, vec![0xE1, 0x00]).unwrap();
+        state
+            .files
+            .set_content(ef::IDENTITY, vec![0xE1, 0x00])
+            .unwrap();
         state
     }
 
@@ -405,8 +420,8 @@ mod tests {
         assert_eq!(decoded.puk, state.puk);
         assert_eq!(decoded.finger_tries_left, state.finger_tries_left);
         assert_eq!(
-            decoded.signing_key.map(|k| k.to_bytes()),
-            state.signing_key.map(|k| k.to_bytes())
+            decoded.signing_key.as_ref().map(|k| k.to_bytes()),
+            state.signing_key.as_ref().map(|k| k.to_bytes())
         );
         assert!(decoded.chip_auth_key.is_none());
         assert_eq!(decoded.files, state.files);
@@ -416,22 +431,47 @@ mod tests {
     #[test]
     fn every_corruption_names_its_field() {
         let good = json(&sample());
-        let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+        type Corruption = Box<dyn Fn(&mut serde_json::Value)>;
+        let cases: Vec<(&str, Corruption)> = vec![
             ("format", Box::new(|v| v["format"] = "other".into())),
-            ("format_version", Box::new(|v| v["format_version"] = 2.into())),
-            ("spec_version", Box::new(|v| v["spec_version"] = "2.0".into())),
+            (
+                "format_version",
+                Box::new(|v| v["format_version"] = 2.into()),
+            ),
+            (
+                "spec_version",
+                Box::new(|v| v["spec_version"] = "2.0".into()),
+            ),
             ("serial", Box::new(|v| v["serial"] = "melli".into())),
             ("lifecycle", Box::new(|v| v["lifecycle"] = "frozen".into())),
-            ("static_keys.enc", Box::new(|v| v["static_keys"]["enc"] = "XY".into())),
-            ("static_keys.mac", Box::new(|v| v["static_keys"]["mac"] = "0011".into())),
-            ("pin.reference", Box::new(|v| v["pin"]["reference"] = "31323334".into())),
+            (
+                "static_keys.enc",
+                Box::new(|v| v["static_keys"]["enc"] = "XY".into()),
+            ),
+            (
+                "static_keys.mac",
+                Box::new(|v| v["static_keys"]["mac"] = "0011".into()),
+            ),
+            (
+                "pin.reference",
+                Box::new(|v| v["pin"]["reference"] = "31323334".into()),
+            ),
             (
                 "pin.reference",
                 Box::new(|v| v["pin"]["reference"] = "3132333435FFFFFFFFFFFFFFFFFFFFFF".into()),
             ),
-            ("pin.tries_left", Box::new(|v| v["pin"]["tries_left"] = 4.into())),
-            ("puk.tries_left", Box::new(|v| v["puk"]["tries_left"] = 300.into())),
-            ("finger.tries_left", Box::new(|v| v["finger"]["tries_left"] = 6.into())),
+            (
+                "pin.tries_left",
+                Box::new(|v| v["pin"]["tries_left"] = 4.into()),
+            ),
+            (
+                "puk.tries_left",
+                Box::new(|v| v["puk"]["tries_left"] = 300.into()),
+            ),
+            (
+                "finger.tries_left",
+                Box::new(|v| v["finger"]["tries_left"] = 6.into()),
+            ),
             (
                 "key_pairs.signing",
                 Box::new(|v| v["key_pairs"]["signing"] = "00".repeat(32).into()),
@@ -440,10 +480,22 @@ mod tests {
                 "key_pairs.chip_auth",
                 Box::new(|v| v["key_pairs"]["chip_auth"] = "FF".repeat(32).into()),
             ),
-            ("files[0].fid", Box::new(|v| v["files"][0]["fid"] = "01".into())),
-            ("files[0].fid", Box::new(|v| v["files"][0]["fid"] = "0107".into())),
-            ("files[1].fid", Box::new(|v| v["files"][1]["fid"] = "0101".into())),
-            ("files[0101].content", Box::new(|v| v["files"][0]["content"] = "E1Z".into())),
+            (
+                "files[0].fid",
+                Box::new(|v| v["files"][0]["fid"] = "01".into()),
+            ),
+            (
+                "files[0].fid",
+                Box::new(|v| v["files"][0]["fid"] = "0107".into()),
+            ),
+            (
+                "files[1].fid",
+                Box::new(|v| v["files"][1]["fid"] = "0101".into()),
+            ),
+            (
+                "files[0101].content",
+                Box::new(|v| v["files"][0]["content"] = "E1Z".into()),
+            ),
             (
                 "files[0104].content",
                 Box::new(|v| v["files"][3]["content"] = "00".repeat(257).into()),
@@ -475,7 +527,10 @@ mod tests {
             assert!(matches!(decode_value(&value), Err(DecodeError::Syntax(_))));
         }
         assert!(matches!(decode(b""), Err(DecodeError::Syntax(_))));
-        assert!(matches!(decode(b"{\"format\""), Err(DecodeError::Syntax(_))));
+        assert!(matches!(
+            decode(b"{\"format\""),
+            Err(DecodeError::Syntax(_))
+        ));
     }
 
     #[test]

@@ -30,7 +30,8 @@ fn read_master_key(path: &Path) -> Result<Zeroizing<[u8; 16]>, Failure> {
 
 pub fn new(state: &Path, serial: &str, master_key: &Path) -> Result<ExitCode, Failure> {
     let key = read_master_key(master_key)?;
-    let card = Card::create_file(state, serial, &key).map_err(|e| Failure::bad_input(e.to_string()))?;
+    let card =
+        Card::create_file(state, serial, &key).map_err(|e| Failure::bad_input(e.to_string()))?;
     println!(
         "manufactured blank card {} in {}",
         card.serial(),
@@ -47,7 +48,9 @@ pub fn serve(state: &Path, vpcd_addr: &str) -> Result<ExitCode, Failure> {
         card.serial(),
         state.display()
     );
-    vpcd::serve(&mut card, vpcd_addr, &stop, |line| eprintln!("card: {line}"))
-        .map_err(|e| Failure::card(e.to_string()))?;
+    vpcd::serve(&mut card, vpcd_addr, &stop, |line| {
+        eprintln!("card: {line}")
+    })
+    .map_err(|e| Failure::card(e.to_string()))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -60,7 +60,9 @@ pub fn apdu(apdus: &[String], reader: Option<&str>, json: bool) -> Result<ExitCo
     let commands = apdus
         .iter()
         .enumerate()
-        .map(|(i, text)| parse_apdu(text).map_err(|e| Failure::bad_input(format!("APDU {}: {e}", i + 1))))
+        .map(|(i, text)| {
+            parse_apdu(text).map_err(|e| Failure::bad_input(format!("APDU {}: {e}", i + 1)))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let mut channel = CardChannel::new(PcscTransport::connect(reader)?);
     let mut exchanges = Vec::with_capacity(commands.len());

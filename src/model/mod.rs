@@ -1,1 +1,39 @@
 //! Domain values of the enrolment record, parsed once at the edge (DESIGN.md §5, §8).
+//!
+//! Each value has its own type that can only hold valid data: [`NationalCode`], [`PostalCode`],
+//! [`JalaliDate`], [`PersianText`], [`LatinName`], [`FaceImage`], [`FingerTemplate`], … An
+//! [`EnrolmentRecord`] (JSON) becomes a [`ValidRecord`] through
+//! [`EnrolmentRecord::validate`], whose errors are one line each: `FIELD: what — what to do`.
+//! [`Identity`] and [`Address`] encode and decode the TLV data groups DG1 and DG4 on the host
+//! side.
+
+pub mod address;
+pub mod certificate_number;
+pub mod data_group;
+pub mod enrolment;
+pub mod fingerprint;
+pub mod identity;
+pub mod jalali;
+pub mod national_code;
+pub mod photo;
+pub mod postal_code;
+pub mod text;
+pub mod tracking_code;
+
+#[cfg(test)]
+mod fixtures;
+
+pub use address::Address;
+pub use certificate_number::{CertificateNumber, CertificateNumberError};
+pub use data_group::DataGroupError;
+pub use enrolment::{EnrolmentRecord, ValidRecord, ValidationError, Warning};
+pub use fingerprint::{
+    CaptureInfo, FingerTemplate, FingerView, FingerprintError, Minutia, MinutiaKind,
+};
+pub use identity::{Gender, GenderError, Identity};
+pub use jalali::{JalaliDate, JalaliDateError};
+pub use national_code::{NationalCode, NationalCodeError};
+pub use photo::{FaceImage, PhotoError};
+pub use postal_code::{PostalCode, PostalCodeError, PostalCodeWarning};
+pub use text::{AddressText, LatinName, PersianText, TextError};
+pub use tracking_code::{TrackingCode, TrackingCodeError};

@@ -9,7 +9,9 @@ use super::text::ascii_digits;
 ///
 /// Check digit: with `r = Σ d[i]·(10 − i) mod 11` over the first nine digits (`i = 0..=8`),
 /// the tenth digit is `r` when `r < 2`, else `11 − r`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct NationalCode([u8; 10]);
 
@@ -189,8 +191,14 @@ mod tests {
         let cases = [
             ("", "is empty"),
             ("   ", "is empty"),
-            ("00123456x9", "contains 'x'; a national code has digits only"),
-            ("0012345.79", "contains '.'; a national code has digits only"),
+            (
+                "00123456x9",
+                "contains 'x'; a national code has digits only",
+            ),
+            (
+                "0012345.79",
+                "contains '.'; a national code has digits only",
+            ),
             ("012345679", "has 9 digits, a national code has 10"),
             ("00123456790", "has 11 digits, a national code has 10"),
             (
@@ -245,7 +253,9 @@ mod tests {
             "re-type the code from the birth certificate"
         );
         assert!(!NationalCodeError::Empty.hint().is_empty());
-        assert!(!NationalCodeError::WrongLength { count: 1 }.hint().is_empty());
+        assert!(!NationalCodeError::WrongLength { count: 1 }
+            .hint()
+            .is_empty());
     }
 
     proptest! {

@@ -22,7 +22,9 @@ pub enum PostalCodeError {
     NotDigit { found: char },
     #[error("has {count} digits, a postal code has 10")]
     WrongLength { count: usize },
-    #[error("has the digit {digit} at position {position}; the first five digits are never 0 or 2")]
+    #[error(
+        "has the digit {digit} at position {position}; the first five digits are never 0 or 2"
+    )]
     ZeroOrTwoInFirstFive { digit: u8, position: usize },
     #[error("begins with four equal digits ({prefix}), which no postal code does")]
     FirstFourEqual { prefix: String },
@@ -39,6 +41,7 @@ impl PostalCodeError {
 }
 
 /// A rule that the postal code breaks but that is not confirmed, so it is only reported.
+/// `Display` says what; the advice is always to check the code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PostalCodeWarning {
     /// The fifth digit is 5.
@@ -51,11 +54,11 @@ impl fmt::Display for PostalCodeWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PostalCodeWarning::FifthDigitFive => f.write_str(
-                "the fifth digit is 5, which some sources say never happens (unconfirmed) — check the code",
+                "the fifth digit is 5, which some sources say never happens (unconfirmed)",
             ),
             PostalCodeWarning::TwoInLastFive { position } => write!(
                 f,
-                "has a 2 at position {position}, which some sources say never appears in the last five digits (unconfirmed) — check the code"
+                "has a 2 at position {position}, which some sources say never appears in the last five digits (unconfirmed)"
             ),
         }
     }
@@ -252,11 +255,11 @@ mod tests {
         }
         assert_eq!(
             PostalCodeWarning::FifthDigitFive.to_string(),
-            "the fifth digit is 5, which some sources say never happens (unconfirmed) — check the code"
+            "the fifth digit is 5, which some sources say never happens (unconfirmed)"
         );
         assert_eq!(
             PostalCodeWarning::TwoInLastFive { position: 7 }.to_string(),
-            "has a 2 at position 7, which some sources say never appears in the last five digits (unconfirmed) — check the code"
+            "has a 2 at position 7, which some sources say never appears in the last five digits (unconfirmed)"
         );
     }
 

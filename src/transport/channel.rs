@@ -265,10 +265,10 @@ mod tests {
     fn reads_capabilities_from_atr() {
         let caps = Capabilities::from_atr(&MELLI_ATR);
         assert!(caps.extended && caps.chaining);
-        // vsmartcard's iso7816 card: 3B 8A 80 01 80 31 ... no card capabilities.
-        let vicc = hex::decode("3B8A8001807361C0210000000000AA").expect("hex");
-        let caps = Capabilities::from_atr(&vicc);
-        assert!(caps.extended);
+        // Capabilities announcing chaining but short lengths only (third byte 80).
+        let short_only = hex::decode("3B8580018073000080").expect("hex");
+        let caps = Capabilities::from_atr(&short_only);
+        assert!(caps.chaining && !caps.extended);
         assert_eq!(Capabilities::from_atr(&[0x3B]), Capabilities::BASIC);
         assert_eq!(Capabilities::from_atr(&[]), Capabilities::BASIC);
         assert_eq!(
@@ -286,19 +286,28 @@ mod tests {
             .expect("sent");
         assert_eq!(&*r.data, &[0xAA, 0xBB, 0xCC, 0xDD, 0xEE]);
         assert!(r.sw.is_ok());
-        assert_eq!(ch.transport().sent[1], hex::decode("00C0000003").expect("hex"));
+        assert_eq!(
+            ch.transport().sent[1],
+            hex::decode("00C0000003").expect("hex")
+        );
         assert_eq!(ch.traffic().apdus, 2);
     }
 
     #[test]
     fn resends_with_the_exact_le() {
-        let t = Scripted::new(&[0x3B, 0x00], &["6C20", &format!("{}9000", "11".repeat(32))]);
+        let t = Scripted::new(
+            &[0x3B, 0x00],
+            &["6C20", &format!("{}9000", "11".repeat(32))],
+        );
         let mut ch = CardChannel::new(t);
         let r = ch
             .send(&Command::new(0, 0x84, 0, 0).expect(256))
             .expect("sent");
         assert_eq!(r.data.len(), 32);
-        assert_eq!(ch.transport().sent[1], hex::decode("0084000020").expect("hex"));
+        assert_eq!(
+            ch.transport().sent[1],
+            hex::decode("0084000020").expect("hex")
+        );
     }
 
     #[test]
@@ -343,7 +352,10 @@ mod tests {
         let mut ch = CardChannel::new(t);
         ch.send(&Command::new(0, 0xB0, 0, 0).expect(4000))
             .expect("sent");
-        assert_eq!(ch.transport().sent[0], hex::decode("00B0000000").expect("hex"));
+        assert_eq!(
+            ch.transport().sent[0],
+            hex::decode("00B0000000").expect("hex")
+        );
     }
 
     #[test]

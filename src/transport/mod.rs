@@ -41,7 +41,9 @@ pub enum TransportError {
     NoService,
     #[error("no card reader found: connect a reader, or start vpcd's virtual reader with pcscd")]
     NoReaders,
-    #[error("no card in any reader: insert a card (or start a virtual card with `melli card serve`)")]
+    #[error(
+        "no card in any reader: insert a card (or start a virtual card with `melli card serve`)"
+    )]
     NoCard,
     #[error("no card in reader \"{0}\": insert a card and try again")]
     NoCardInReader(String),
@@ -49,7 +51,9 @@ pub enum TransportError {
     ReaderNotFound { name: String, present: String },
     #[error("cards are present in several readers ({0}): choose one with --reader NAME")]
     SeveralCards(String),
-    #[error("the reader name \"{name}\" matches several readers ({matches}): give more of the name")]
+    #[error(
+        "the reader name \"{name}\" matches several readers ({matches}): give more of the name"
+    )]
     AmbiguousReader { name: String, matches: String },
     #[error("the card is in use by another program: close it and try again")]
     CardInUse,

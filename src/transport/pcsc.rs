@@ -212,7 +212,10 @@ mod tests {
 
     #[test]
     fn matches_reader_by_part_of_its_name() {
-        let readers = [reader("Virtual PCD 00 00", true), reader("Virtual PCD 00 01", true)];
+        let readers = [
+            reader("Virtual PCD 00 00", true),
+            reader("Virtual PCD 00 01", true),
+        ];
         assert_eq!(
             choose_reader(&readers, Some("pcd 00 01")).expect("unique part"),
             "Virtual PCD 00 01"
@@ -225,7 +228,10 @@ mod tests {
             choose_reader(&readers, Some("nope")),
             Err(TransportError::ReaderNotFound { .. })
         ));
-        assert!(matches!(choose_reader(&[], None), Err(TransportError::NoReaders)));
+        assert!(matches!(
+            choose_reader(&[], None),
+            Err(TransportError::NoReaders)
+        ));
     }
 
     #[test]
@@ -235,6 +241,9 @@ mod tests {
             choose_reader(&readers, Some("A")),
             Err(TransportError::NoCardInReader(_))
         ));
-        assert!(matches!(choose_reader(&readers, None), Err(TransportError::NoCard)));
+        assert!(matches!(
+            choose_reader(&readers, None),
+            Err(TransportError::NoCard)
+        ));
     }
 }

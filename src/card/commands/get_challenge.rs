@@ -1,0 +1,39 @@
+//! GET CHALLENGE `00 84 00 00 Le` (spec §6.7): Ne random bytes, 1 to 32.
+
+use rand_core::{OsRng, RngCore};
+use zeroize::Zeroizing;
+
+use crate::card::command::Command;
+use crate::card::dispatch::{params_zero, Ctx, Entry, Presence, Shape};
+use crate::card::response::{Reply, Status};
+use crate::spec::{ins, secure_channel::NONCE_LEN, CHALLENGE_MAX};
+
+pub(in crate::card) const ENTRY: Entry = Entry {
+    ins: ins::GET_CHALLENGE,
+    shape: Shape {
+        data: Presence::Forbidden,
+        le: Presence::Required,
+    },
+    before_selection: true,
+    check_params: params_zero,
+    run,
+};
+
+/// Ne above 32 (Le `00` included) is answered 6C20. A 16-byte challenge is kept for MUTUAL
+/// AUTHENTICATE (§10 step 1); the next command, whatever it is, consumes it.
+fn run(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
+    let count = command.ne();
+    if count > CHALLENGE_MAX {
+        return Err(Status::wrong_le(
+            u8::try_from(CHALLENGE_MAX).unwrap_or(u8::MAX),
+        ));
+    }
+    let mut challenge = vec![0u8; count];
+    OsRng
+        .try_fill_bytes(&mut challenge)
+        .map_err(|_| Status::NO_PRECISE_DIAGNOSIS)?;
+    ctx.session.challenge = <[u8; NONCE_LEN]>::try_from(challenge.as_slice())
+        .ok()
+        .map(Zeroizing::new);
+    Ok(Reply::data(challenge))
+}

@@ -1,0 +1,83 @@
+//! GET DATA `00 CA P1-P2=tag` (spec §6.6): the card's public data objects.
+
+use crate::card::command::Command;
+use crate::card::dispatch::{any_params, Ctx, Entry, Presence, Shape};
+use crate::card::response::{Reply, Status};
+use crate::card::state::{CardState, Lifecycle};
+use crate::card::tlv;
+use crate::spec::{data_object, ef, ins, MAX_COMMAND_DATA, MAX_RESPONSE_DATA};
+
+pub(in crate::card) const ENTRY: Entry = Entry {
+    ins: ins::GET_DATA,
+    shape: Shape {
+        data: Presence::Forbidden,
+        le: Presence::Optional,
+    },
+    before_selection: false,
+    // P1-P2 is the tag; an unknown tag is "reference not found" (6A88), judged by `run`.
+    check_params: any_params,
+    run,
+};
+
+/// `DFxx` objects are returned bare (value only); `7F66` and `7F61` as whole data objects.
+/// A terminated card still tells its serial and lifecycle state, nothing else (§5).
+fn run(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
+    let tag = command.p1p2();
+    let state = ctx.state();
+    let still_told = matches!(tag, data_object::SERIAL | data_object::LIFECYCLE);
+    if state.lifecycle == Lifecycle::Terminated && !still_told {
+        return Err(Status::CONDITIONS_NOT_SATISFIED);
+    }
+    let value = match tag {
+        data_object::SERIAL => state.serial.as_str().as_bytes().to_vec(),
+        data_object::LIFECYCLE => vec![state.lifecycle.byte()],
+        data_object::SPEC_VERSION => {
+            let (major, minor) = state.spec_version;
+            vec![major, minor]
+        }
+        data_object::RETRY_COUNTERS => vec![
+            state.pin.tries_left,
+            state.puk.tries_left,
+            state.finger_tries_left,
+        ],
+        data_object::EXTENDED_LENGTH_INFO => extended_length_info(),
+        data_object::BIT_GROUP => biometric_information_template(state)?,
+        _ => return Err(Status::REFERENCE_NOT_FOUND),
+    };
+    Ok(Reply::data(value))
+}
+
+/// `7F66 { 02 02 <max command data per APDU>; 02 02 <max response data> }` (ISO/IEC 7816-4
+/// §12.7.1; values of §4.3 and §4.4).
+fn extended_length_info() -> Vec<u8> {
+    const INTEGER: u16 = 0x02;
+    let limit = |n: usize| u16::try_from(n).unwrap_or(u16::MAX).to_be_bytes();
+    let mut inner = Vec::new();
+    tlv::push(&mut inner, INTEGER, &limit(MAX_COMMAND_DATA));
+    tlv::push(&mut inner, INTEGER, &limit(MAX_RESPONSE_DATA));
+    tlv::object(data_object::EXTENDED_LENGTH_INFO, &inner)
+}
+
+/// The biometric information template group `7F61` (ISO/IEC 7816-11) describing the enrolled
+/// fingerprint, laid out as §6.6 gives it; 6A88 while no template is enrolled (DG3 empty).
+/// The finger subtype is `00` (unknown) until match-on-card reads it from the record.
+fn biometric_information_template(state: &CardState) -> Result<Vec<u8>, Status> {
+    let enrolled = state
+        .files
+        .content(ef::FINGERPRINT)
+        .is_some_and(|template| !template.is_empty());
+    if !enrolled {
+        return Err(Status::REFERENCE_NOT_FOUND);
+    }
+    let mut header = Vec::new();
+    tlv::push(&mut header, 0x81, &[0x08]); // biometric type: fingerprint
+    tlv::push(&mut header, 0x82, &[0x00]); // biometric subtype: unknown
+    tlv::push(&mut header, 0x87, &[0x01, 0x01]); // format owner: ISO/IEC JTC 1 SC 37
+    tlv::push(&mut header, 0x88, &[0x00, 0x02]); // format type: 19794-2 finger minutiae
+    tlv::push(&mut header, 0x83, &[crate::spec::reference::FINGER]); // VERIFY P2
+    let template = tlv::object(0x7F60, &tlv::object(0xA1, &header));
+    let mut group = Vec::new();
+    tlv::push(&mut group, 0x02, &[0x01]); // number of templates
+    group.extend_from_slice(&template);
+    Ok(tlv::object(data_object::BIT_GROUP, &group))
+}

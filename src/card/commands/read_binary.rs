@@ -1,0 +1,190 @@
+//! READ BINARY `00 B0` and `00 B1` (spec §6.2, ISO/IEC 7816-4 §11.3.3).
+//!
+//! `B0` addresses the current EF with a 15-bit offset in P1-P2, or a file by short EF
+//! identifier with an 8-bit offset. `B1` names the file by FID in P1-P2 (`0000`: the current
+//! EF) and carries the offset in data object `54`, so any offset up to 16 777 215 can be read;
+//! the file bytes come back in data object `53`. Neither uses `61xx`: a read returns at most
+//! Ne bytes, and the host reads on from where it stopped.
+
+use crate::card::command::{Command, Le};
+use crate::card::dispatch::{any_params, Ctx, Entry, Presence, Shape};
+use crate::card::files::FileSpec;
+use crate::card::response::{Reply, Status};
+use crate::card::tlv;
+use crate::spec::{ins, tag, MAX_RESPONSE_DATA};
+
+pub(in crate::card) const ENTRY: Entry = Entry {
+    ins: ins::READ_BINARY,
+    shape: Shape {
+        data: Presence::Forbidden,
+        le: Presence::Required,
+    },
+    before_selection: false,
+    check_params,
+    run: run_even,
+};
+
+pub(in crate::card) const ENTRY_ODD: Entry = Entry {
+    ins: ins::READ_BINARY_ODD,
+    shape: Shape {
+        data: Presence::Required,
+        le: Presence::Required,
+    },
+    before_selection: false,
+    // P1-P2 is a file identifier, judged by `run_odd` (6A82 when unknown).
+    check_params: any_params,
+    run: run_odd,
+};
+
+/// P1 bit 8: short EF identifier in P1 bits 5-1.
+const BY_SFI: u8 = 0x80;
+/// P1 bits 7-6, which must be zero when P1 carries an SFI.
+const SFI_RFU: u8 = 0x60;
+const SFI_MASK: u8 = 0x1F;
+/// The offset bits of P1-P2 when P1 bit 8 is clear.
+const OFFSET_MASK: u16 = 0x7FFF;
+/// P1-P2 of `B1` that means "the current EF".
+const CURRENT_EF: u16 = 0x0000;
+
+fn check_params(command: &Command<'_>) -> Result<(), Status> {
+    if command.p1() & BY_SFI != 0 && command.p1() & SFI_RFU != 0 {
+        Err(Status::INCORRECT_P1P2)
+    } else {
+        Ok(())
+    }
+}
+
+fn run_even(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
+    ctx.refuse_if_terminated()?;
+    let (fid, offset) = if command.p1() & BY_SFI != 0 {
+        let file = FileSpec::by_sfi(command.p1() & SFI_MASK).ok_or(Status::FILE_NOT_FOUND)?;
+        ctx.session.current_ef = Some(file.fid);
+        (file.fid, usize::from(command.p2()))
+    } else {
+        (current_ef(ctx)?, usize::from(command.p1p2() & OFFSET_MASK))
+    };
+    let content = readable_content(ctx, fid)?;
+    read(content, offset, command.le, Encoding::Bare)
+}
+
+fn run_odd(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
+    ctx.refuse_if_terminated()?;
+    let fid = match command.p1p2() {
+        CURRENT_EF => current_ef(ctx)?,
+        fid => {
+            let file = FileSpec::by_fid(fid).ok_or(Status::FILE_NOT_FOUND)?;
+            ctx.session.current_ef = Some(file.fid);
+            file.fid
+        }
+    };
+    let content = readable_content(ctx, fid)?;
+    let offset = offset_object(command.data).ok_or(Status::INCORRECT_DATA)?;
+    read(content, offset, command.le, Encoding::Discretionary)
+}
+
+fn current_ef(ctx: &Ctx<'_>) -> Result<u16, Status> {
+    ctx.session.current_ef.ok_or(Status::NO_CURRENT_EF)
+}
+
+/// The content of file `fid`, or 6982 for the file that is never read (DG3, §5).
+fn readable_content<'c>(ctx: &'c Ctx<'_>, fid: u16) -> Result<&'c [u8], Status> {
+    let file = FileSpec::by_fid(fid).ok_or(Status::FILE_NOT_FOUND)?;
+    if !file.readable() {
+        return Err(Status::SECURITY_STATUS_NOT_SATISFIED);
+    }
+    ctx.state().files.content(fid).ok_or(Status::FILE_NOT_FOUND)
+}
+
+/// `54 L offset`, the offset in one to three big-endian bytes.
+fn offset_object(data: &[u8]) -> Option<usize> {
+    let offset = match *tlv::single(data, tag::OFFSET)? {
+        [a] => u32::from(a),
+        [a, b] => u32::from(u16::from_be_bytes([a, b])),
+        [a, b, c] => u32::from_be_bytes([0, a, b, c]),
+        _ => return None,
+    };
+    usize::try_from(offset).ok()
+}
+
+/// How the file bytes travel in the response.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    /// As they are (`B0`).
+    Bare,
+    /// Inside data object `53`, which counts against Ne too (`B1`).
+    Discretionary,
+}
+
+/// Reads `content` from `offset`: 6B00 past the end; at the end, 6282 and no data. Otherwise
+/// as many bytes as Ne (and the largest response) allow, with 6282 when Le asked for an exact
+/// count that the end of the file cut short.
+fn read(content: &[u8], offset: usize, le: Le, encoding: Encoding) -> Result<Reply, Status> {
+    let rest = content.get(offset..).ok_or(Status::WRONG_P1P2)?;
+    if rest.is_empty() {
+        return Ok(Reply::warning(Vec::new(), Status::END_OF_FILE));
+    }
+    let ne = le.ne().unwrap_or(0);
+    let budget = ne.min(MAX_RESPONSE_DATA);
+    let (data, count) = match encoding {
+        Encoding::Bare => {
+            let count = rest.len().min(budget);
+            (rest.get(..count).unwrap_or_default().to_vec(), count)
+        }
+        Encoding::Discretionary => {
+            // Ne must leave room at least for `53 00`.
+            let count = fitting_in_object(rest.len(), budget).ok_or(Status::WRONG_LENGTH)?;
+            let bytes = rest.get(..count).unwrap_or_default();
+            (tlv::object(tag::DISCRETIONARY.into(), bytes), count)
+        }
+    };
+    let cut_short = le.is_explicit() && count == rest.len() && data.len() < ne;
+    Ok(if cut_short {
+        Reply::warning(data, Status::END_OF_FILE)
+    } else {
+        Reply::data(data)
+    })
+}
+
+/// The most of `available` bytes that fit, with their `53` tag and length, in `budget` bytes.
+fn fitting_in_object(available: usize, budget: usize) -> Option<usize> {
+    let mut count = available.min(budget.checked_sub(2)?);
+    while tlv::header_len(count).saturating_add(count) > budget {
+        count = count.checked_sub(1)?;
+    }
+    Some(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_fit_their_budget() {
+        assert_eq!(fitting_in_object(10, 1), None);
+        assert_eq!(fitting_in_object(10, 2), Some(0));
+        assert_eq!(fitting_in_object(10, 256), Some(10));
+        assert_eq!(fitting_in_object(1000, 129), Some(127));
+        assert_eq!(fitting_in_object(1000, 130), Some(127));
+        assert_eq!(fitting_in_object(1000, 131), Some(128));
+        assert_eq!(fitting_in_object(1000, 256), Some(253));
+        assert_eq!(fitting_in_object(100_000, 65_533), Some(65_529));
+        for budget in 2..600 {
+            let count = fitting_in_object(100_000, budget).unwrap();
+            assert!(tlv::header_len(count) + count <= budget);
+            assert!(tlv::header_len(count + 1) + count + 1 > budget);
+        }
+    }
+
+    #[test]
+    fn offsets_in_one_to_three_bytes() {
+        assert_eq!(offset_object(&[0x54, 0x01, 0x10]), Some(0x10));
+        assert_eq!(offset_object(&[0x54, 0x02, 0x01, 0x00]), Some(0x100));
+        assert_eq!(
+            offset_object(&[0x54, 0x03, 0xFF, 0xFF, 0xFF]),
+            Some(0xFF_FFFF)
+        );
+        assert_eq!(offset_object(&[0x54, 0x00]), None);
+        assert_eq!(offset_object(&[0x54, 0x04, 0, 0, 0, 1]), None);
+        assert_eq!(offset_object(&[0x53, 0x01, 0x10]), None);
+    }
+}

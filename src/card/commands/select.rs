@@ -1,0 +1,115 @@
+//! SELECT `00 A4` (spec §6.1, ISO/IEC 7816-4 §11.2.2): the application by its AID, or one of
+//! its elementary files by file identifier, answering the FCP template when asked.
+
+use crate::card::command::Command;
+use crate::card::dispatch::{Ctx, Entry, Presence, Shape};
+use crate::card::files::FileSpec;
+use crate::card::response::{Reply, Status};
+use crate::card::tlv;
+use crate::spec::{ins, select, tag, AID};
+
+pub(in crate::card) const ENTRY: Entry = Entry {
+    ins: ins::SELECT,
+    shape: Shape {
+        data: Presence::Required,
+        le: Presence::Optional,
+    },
+    before_selection: true,
+    check_params,
+    run,
+};
+
+/// FCP data objects (ISO/IEC 7816-4 §7.4.3, Table 12).
+mod fcp {
+    pub const DATA_LENGTH: u16 = 0x80;
+    pub const FILE_SIZE: u16 = 0x81;
+    pub const DESCRIPTOR: u16 = 0x82;
+    pub const FILE_ID: u16 = 0x83;
+    pub const DF_NAME: u16 = 0x84;
+    pub const SFI: u16 = 0x88;
+    pub const LIFECYCLE: u16 = 0x8A;
+    /// File descriptor byte of a DF.
+    pub const DF: u8 = 0x38;
+    /// File descriptor byte of a working EF with transparent structure.
+    pub const TRANSPARENT_EF: u8 = 0x01;
+}
+
+/// P1 `04` (by DF name), `00` or `02` (by FID); P2 `00` / `04` (FCP) or `0C` (no data).
+fn check_params(command: &Command<'_>) -> Result<(), Status> {
+    let p1_known = matches!(
+        command.p1(),
+        select::P1_BY_NAME | select::P1_BY_FID | select::P1_EF_UNDER_DF
+    );
+    let p2_known = matches!(
+        command.p2(),
+        select::P2_FCI | select::P2_FCP | select::P2_NO_DATA
+    );
+    if p1_known && p2_known {
+        Ok(())
+    } else {
+        Err(Status::INCORRECT_P1P2)
+    }
+}
+
+/// A failed selection (6700, 6A82) leaves the current selection as it was.
+fn run(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
+    let fcp = if command.p1() == select::P1_BY_NAME {
+        select_application(ctx, command.data)?
+    } else {
+        select_file(ctx, command.data)?
+    };
+    Ok(if command.p2() == select::P2_NO_DATA {
+        Reply::ok()
+    } else {
+        Reply::data(fcp)
+    })
+}
+
+/// The data must be the AID exactly (no partial names). Selecting it starts a fresh
+/// application session.
+fn select_application(ctx: &mut Ctx<'_>, name: &[u8]) -> Result<Vec<u8>, Status> {
+    if name != AID {
+        return Err(Status::FILE_NOT_FOUND);
+    }
+    ctx.session.start_application();
+    Ok(application_fcp(ctx.state().lifecycle.byte()))
+}
+
+/// The data must be two bytes (else 6700); before the application is selected no file can be
+/// found (6A82), nor can the MF (3F00) or any FID the application lacks.
+fn select_file(ctx: &mut Ctx<'_>, data: &[u8]) -> Result<Vec<u8>, Status> {
+    let fid = <[u8; 2]>::try_from(data)
+        .map(u16::from_be_bytes)
+        .map_err(|_| Status::WRONG_LENGTH)?;
+    if !ctx.session.selected {
+        return Err(Status::FILE_NOT_FOUND);
+    }
+    let file = FileSpec::by_fid(fid).ok_or(Status::FILE_NOT_FOUND)?;
+    let state = ctx.state();
+    let length = state.files.content(fid).map_or(0, <[u8]>::len);
+    let fcp = file_fcp(file, length, state.lifecycle.byte());
+    ctx.session.current_ef = Some(fid);
+    Ok(fcp)
+}
+
+/// `62 { 82 01 38; 84 AID; 8A LCS }`.
+fn application_fcp(lifecycle: u8) -> Vec<u8> {
+    let mut inner = Vec::new();
+    tlv::push(&mut inner, fcp::DESCRIPTOR, &[fcp::DF]);
+    tlv::push(&mut inner, fcp::DF_NAME, &AID);
+    tlv::push(&mut inner, fcp::LIFECYCLE, &[lifecycle]);
+    tlv::object(tag::FCP.into(), &inner)
+}
+
+/// `62 { 80 02 current length; 81 02 maximum size; 82 01 01; 83 02 FID; 88 01 SFI; 8A LCS }`.
+fn file_fcp(file: FileSpec, length: usize, lifecycle: u8) -> Vec<u8> {
+    let two_bytes = |n: usize| u16::try_from(n).unwrap_or(u16::MAX).to_be_bytes();
+    let mut inner = Vec::new();
+    tlv::push(&mut inner, fcp::DATA_LENGTH, &two_bytes(length));
+    tlv::push(&mut inner, fcp::FILE_SIZE, &two_bytes(file.max_size));
+    tlv::push(&mut inner, fcp::DESCRIPTOR, &[fcp::TRANSPARENT_EF]);
+    tlv::push(&mut inner, fcp::FILE_ID, &file.fid.to_be_bytes());
+    tlv::push(&mut inner, fcp::SFI, &[file.sfi()]);
+    tlv::push(&mut inner, fcp::LIFECYCLE, &[lifecycle]);
+    tlv::object(tag::FCP.into(), &inner)
+}

@@ -1,0 +1,944 @@
+//! ISO/IEC 19794-2:2005 finger minutiae records ("FMR"), the format of the fingerprint data
+//! group and of the live template sent for match-on-card (DESIGN §5, applets-spec §5).
+//!
+//! Layout (all integers big-endian):
+//!
+//! ```text
+//! record header, 24 bytes
+//!   4  format identifier "FMR\0"
+//!   4  version " 20\0"
+//!   4  length of the whole record in bytes
+//!   2  capture equipment: certification (4 bits) | device type id (12 bits)
+//!   2  image width in pixels      2  image height in pixels
+//!   2  x resolution (pixels/cm)   2  y resolution (pixels/cm)
+//!   1  number of finger views (≥ 1)
+//!   1  reserved, 0
+//! each finger view
+//!   1  finger position (0 unknown, 1–5 right thumb…little, 6–10 left thumb…little)
+//!   1  view number (high 4 bits) | impression type (low 4 bits)
+//!   1  finger quality 0–100
+//!   1  number of minutiae
+//!   6  per minutia: type (2 bits: 00 other, 01 ridge ending, 10 bifurcation) | x (14 bits);
+//!      reserved (2 bits, 0) | y (14 bits); angle (1 byte, units of 360/256 degrees,
+//!      counter-clockwise); quality (1 byte, 0–100, 0 = not reported)
+//!   2  extended data block length, then that many bytes (kept, not interpreted)
+//! ```
+//!
+//! The 2005 edition always has a four-byte record length (ANSI INCITS 378's two-or-six-byte
+//! length is a different format and is refused by the version check).
+//!
+//! Error messages number views and minutiae from 1, as a person counts.
+
+use std::fmt;
+
+/// The first four bytes of every record.
+pub const FORMAT_ID: [u8; 4] = *b"FMR\0";
+/// The version field of ISO/IEC 19794-2:2005.
+pub const VERSION_2005: [u8; 4] = *b" 20\0";
+/// Length of the record header.
+pub const HEADER_LEN: usize = 24;
+/// Length of a finger view header.
+pub const VIEW_HEADER_LEN: usize = 4;
+/// Length of one minutia.
+pub const MINUTIA_LEN: usize = 6;
+/// Largest coordinate a minutia can carry (14 bits).
+pub const MAX_COORDINATE: u16 = 0x3FFF;
+/// Impression types of the 2005 edition: live-scan plain, live-scan rolled, non-live plain,
+/// non-live rolled, swipe, live-scan contactless.
+pub const IMPRESSION_TYPES: [u8; 6] = [0, 1, 2, 3, 8, 9];
+
+/// Kind of a minutia.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum MinutiaKind {
+    /// `00`: other (neither reported as ending nor as bifurcation).
+    Other,
+    /// `01`: ridge ending.
+    RidgeEnding,
+    /// `10`: ridge bifurcation.
+    Bifurcation,
+}
+
+impl MinutiaKind {
+    fn code(self) -> u16 {
+        match self {
+            MinutiaKind::Other => 0,
+            MinutiaKind::RidgeEnding => 1,
+            MinutiaKind::Bifurcation => 2,
+        }
+    }
+}
+
+/// One minutia: where a ridge ends or splits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Minutia {
+    pub kind: MinutiaKind,
+    /// Column in pixels, from the left edge; less than the image width.
+    pub x: u16,
+    /// Row in pixels, from the top edge; less than the image height.
+    pub y: u16,
+    /// Ridge direction in units of 360/256 degrees (1.40625°), counter-clockwise from the x axis.
+    pub angle: u8,
+    /// 0–100; 0 means not reported.
+    pub quality: u8,
+}
+
+impl Minutia {
+    /// The ridge direction in degrees, 0 ≤ angle < 360.
+    pub fn angle_degrees(&self) -> f64 {
+        f64::from(self.angle) * 360.0 / 256.0
+    }
+}
+
+/// One impression of one finger and its minutiae.
+///
+/// Plain data: [`FingerTemplate::new`] and [`FingerTemplate::parse`] check every field, and a
+/// template hands out its views only by shared reference, so the views inside a template are
+/// always valid.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct FingerView {
+    /// 0 unknown; 1–5 right thumb, index, middle, ring, little; 6–10 the same on the left.
+    pub finger_position: u8,
+    /// 0–15; distinguishes several views of the same finger.
+    pub view_number: u8,
+    /// One of [`IMPRESSION_TYPES`].
+    pub impression_type: u8,
+    /// 0–100.
+    pub quality: u8,
+    /// At most 255.
+    pub minutiae: Vec<Minutia>,
+    /// The extended data block (ridge counts, core and delta, zonal quality), kept as it was;
+    /// at most 65 535 bytes.
+    pub extended_data: Vec<u8>,
+}
+
+impl fmt::Debug for FingerView {
+    // Biometric data stay out of logs: only the shape of the view is shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FingerView")
+            .field("finger_position", &self.finger_position)
+            .field("view_number", &self.view_number)
+            .field("impression_type", &self.impression_type)
+            .field("quality", &self.quality)
+            .field("minutiae", &self.minutiae.len())
+            .field("extended_data", &self.extended_data.len())
+            .finish()
+    }
+}
+
+/// The image the minutiae were found in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CaptureInfo {
+    /// Certification flags (high 4 bits) and capture device type id (low 12 bits); 0 when
+    /// not reported.
+    pub capture_equipment: u16,
+    pub width: u16,
+    pub height: u16,
+    /// Pixels per centimetre (197 ≈ 500 dpi).
+    pub x_resolution: u16,
+    pub y_resolution: u16,
+}
+
+/// A well-formed ISO/IEC 19794-2:2005 finger minutiae record.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct FingerTemplate {
+    capture: CaptureInfo,
+    views: Vec<FingerView>,
+}
+
+impl fmt::Debug for FingerTemplate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FingerTemplate")
+            .field("capture", &self.capture)
+            .field("views", &self.views)
+            .finish()
+    }
+}
+
+/// What is wrong with a finger minutiae record. `Display` says it without naming the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FingerprintError {
+    #[error("the record is {len} bytes, shorter than the {HEADER_LEN}-byte header of a finger minutiae record")]
+    TooShort { len: usize },
+    #[error("the record does not begin with \"FMR\\0\" (it begins with {}), so it is not an ISO/IEC 19794-2 finger minutiae record", hex_bytes(found))]
+    FormatId { found: [u8; 4] },
+    #[error(
+        "the record has version {}, only \" 20\\0\" (ISO/IEC 19794-2:2005) is supported",
+        hex_bytes(found)
+    )]
+    Version { found: [u8; 4] },
+    #[error("the record header says {declared} bytes but the record has {actual}")]
+    LengthMismatch { declared: u64, actual: usize },
+    #[error("the image size is {width}x{height}; width and height must not be 0")]
+    ImageSize { width: u16, height: u16 },
+    #[error("the resolution is {x}x{y} pixels/cm; it must not be 0")]
+    Resolution { x: u16, y: u16 },
+    #[error("the record has no finger views")]
+    NoViews,
+    #[error("the record has {count} finger views, at most 255 fit")]
+    TooManyViews { count: usize },
+    #[error("the reserved header byte is 0x{value:02X}, it must be 0")]
+    ReservedByte { value: u8 },
+    #[error("the record ends inside {what}")]
+    Truncated { what: String },
+    #[error("the record has {count} bytes after its last finger view")]
+    TrailingBytes { count: usize },
+    #[error("view {view} has finger position {value}; positions run from 0 (unknown) to 10")]
+    FingerPosition { view: usize, value: u8 },
+    #[error("view {view} has view number {value}; view numbers run from 0 to 15")]
+    ViewNumber { view: usize, value: u8 },
+    #[error("view {view} has impression type {value}; known types are 0, 1, 2, 3, 8 and 9")]
+    ImpressionType { view: usize, value: u8 },
+    #[error("view {view} has quality {value}; quality runs from 0 to 100")]
+    ViewQuality { view: usize, value: u8 },
+    #[error("view {view} repeats finger position {position} view number {number}")]
+    DuplicateView {
+        view: usize,
+        position: u8,
+        number: u8,
+    },
+    #[error("view {view} has {count} minutiae, at most 255 fit")]
+    TooManyMinutiae { view: usize, count: usize },
+    #[error("view {view} has {len} bytes of extended data, at most 65535 fit")]
+    ExtendedDataTooLong { view: usize, len: usize },
+    #[error("minutia {index} of view {view} has the reserved type 3")]
+    MinutiaType { view: usize, index: usize },
+    #[error("minutia {index} of view {view} has its reserved bits set")]
+    MinutiaReserved { view: usize, index: usize },
+    #[error(
+        "minutia {index} of view {view} lies outside the {width}x{height} image (x {x}, y {y})"
+    )]
+    MinutiaOutside {
+        view: usize,
+        index: usize,
+        x: u16,
+        y: u16,
+        width: u16,
+        height: u16,
+    },
+    #[error("minutia {index} of view {view} has quality {value}; quality runs from 0 to 100")]
+    MinutiaQuality {
+        view: usize,
+        index: usize,
+        value: u8,
+    },
+}
+
+impl FingerprintError {
+    /// What the person fixing the record should do.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            FingerprintError::TooShort { .. }
+            | FingerprintError::LengthMismatch { .. }
+            | FingerprintError::Truncated { .. }
+            | FingerprintError::TrailingBytes { .. } => {
+                "the file is cut short or padded: export the template from the scanner again"
+            }
+            FingerprintError::FormatId { .. } | FingerprintError::Version { .. } => {
+                "export the template as ISO/IEC 19794-2:2005 (FMR, version 20)"
+            }
+            _ => "the scanner software wrote an invalid template: capture the finger again",
+        }
+    }
+}
+
+fn hex_bytes(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A cursor over the record that reports where it ran out.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(
+        &mut self,
+        n: usize,
+        what: impl FnOnce() -> String,
+    ) -> Result<&'a [u8], FingerprintError> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&end| end <= self.bytes.len())
+            .ok_or_else(|| FingerprintError::Truncated { what: what() })?;
+        let out = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(out)
+    }
+
+    fn u8(&mut self, what: impl FnOnce() -> String) -> Result<u8, FingerprintError> {
+        Ok(self.take(1, what)?[0])
+    }
+
+    fn u16(&mut self, what: impl FnOnce() -> String) -> Result<u16, FingerprintError> {
+        let b = self.take(2, what)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+}
+
+impl FingerTemplate {
+    /// Builds a template from its parts, checking every field.
+    pub fn new(capture: CaptureInfo, views: Vec<FingerView>) -> Result<Self, FingerprintError> {
+        check_capture(&capture)?;
+        if views.is_empty() {
+            return Err(FingerprintError::NoViews);
+        }
+        if views.len() > 255 {
+            return Err(FingerprintError::TooManyViews { count: views.len() });
+        }
+        for (i, view) in views.iter().enumerate() {
+            let n = i + 1;
+            check_view_header(n, view)?;
+            if views[..i].iter().any(|earlier| {
+                earlier.finger_position == view.finger_position
+                    && earlier.view_number == view.view_number
+            }) {
+                return Err(FingerprintError::DuplicateView {
+                    view: n,
+                    position: view.finger_position,
+                    number: view.view_number,
+                });
+            }
+            if view.minutiae.len() > 255 {
+                return Err(FingerprintError::TooManyMinutiae {
+                    view: n,
+                    count: view.minutiae.len(),
+                });
+            }
+            if view.extended_data.len() > usize::from(u16::MAX) {
+                return Err(FingerprintError::ExtendedDataTooLong {
+                    view: n,
+                    len: view.extended_data.len(),
+                });
+            }
+            for (j, m) in view.minutiae.iter().enumerate() {
+                check_minutia(&capture, n, j + 1, m)?;
+            }
+        }
+        Ok(FingerTemplate { capture, views })
+    }
+
+    /// Parses and checks a record.
+    pub fn parse(bytes: &[u8]) -> Result<Self, FingerprintError> {
+        if bytes.len() < HEADER_LEN {
+            return Err(FingerprintError::TooShort { len: bytes.len() });
+        }
+        let mut r = Reader { bytes, pos: 0 };
+        let found: [u8; 4] = field4(r.take(4, header)?);
+        if found != FORMAT_ID {
+            return Err(FingerprintError::FormatId { found });
+        }
+        let found: [u8; 4] = field4(r.take(4, header)?);
+        if found != VERSION_2005 {
+            return Err(FingerprintError::Version { found });
+        }
+        let declared = u32::from_be_bytes(field4(r.take(4, header)?));
+        if u64::from(declared) != bytes.len() as u64 {
+            return Err(FingerprintError::LengthMismatch {
+                declared: u64::from(declared),
+                actual: bytes.len(),
+            });
+        }
+        let capture = CaptureInfo {
+            capture_equipment: r.u16(header)?,
+            width: r.u16(header)?,
+            height: r.u16(header)?,
+            x_resolution: r.u16(header)?,
+            y_resolution: r.u16(header)?,
+        };
+        check_capture(&capture)?;
+        let view_count = r.u8(header)?;
+        let reserved = r.u8(header)?;
+        if view_count == 0 {
+            return Err(FingerprintError::NoViews);
+        }
+        if reserved != 0 {
+            return Err(FingerprintError::ReservedByte { value: reserved });
+        }
+
+        let mut views = Vec::with_capacity(usize::from(view_count));
+        for n in 1..=usize::from(view_count) {
+            let view_header = r.take(VIEW_HEADER_LEN, || format!("the header of view {n}"))?;
+            let minutia_count = usize::from(view_header[3]);
+            let mut minutiae = Vec::with_capacity(minutia_count);
+            for j in 1..=minutia_count {
+                let m = r.take(MINUTIA_LEN, || format!("minutia {j} of view {n}"))?;
+                let xw = u16::from_be_bytes([m[0], m[1]]);
+                let yw = u16::from_be_bytes([m[2], m[3]]);
+                let kind = match xw >> 14 {
+                    0 => MinutiaKind::Other,
+                    1 => MinutiaKind::RidgeEnding,
+                    2 => MinutiaKind::Bifurcation,
+                    _ => return Err(FingerprintError::MinutiaType { view: n, index: j }),
+                };
+                if yw >> 14 != 0 {
+                    return Err(FingerprintError::MinutiaReserved { view: n, index: j });
+                }
+                minutiae.push(Minutia {
+                    kind,
+                    x: xw & MAX_COORDINATE,
+                    y: yw & MAX_COORDINATE,
+                    angle: m[4],
+                    quality: m[5],
+                });
+            }
+            let ext_len = r.u16(|| format!("the extended data length of view {n}"))?;
+            let extended_data = r
+                .take(usize::from(ext_len), || {
+                    format!("the extended data of view {n}")
+                })?
+                .to_vec();
+            views.push(FingerView {
+                finger_position: view_header[0],
+                view_number: view_header[1] >> 4,
+                impression_type: view_header[1] & 0x0F,
+                quality: view_header[2],
+                minutiae,
+                extended_data,
+            });
+        }
+        if r.pos != bytes.len() {
+            return Err(FingerprintError::TrailingBytes {
+                count: bytes.len() - r.pos,
+            });
+        }
+        Self::new(capture, views)
+    }
+
+    /// The record as ISO/IEC 19794-2:2005 bytes. `parse(t.to_bytes()) == t` for every template.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let len = self.encoded_len();
+        let mut out = Vec::with_capacity(len);
+        out.extend_from_slice(&FORMAT_ID);
+        out.extend_from_slice(&VERSION_2005);
+        // A template holds at most 255 views of at most 255 minutiae and 65 535 bytes of
+        // extended data, so its length fits in 32 bits.
+        out.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
+        let c = &self.capture;
+        for v in [
+            c.capture_equipment,
+            c.width,
+            c.height,
+            c.x_resolution,
+            c.y_resolution,
+        ] {
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        // At most 255 views (checked in `new`).
+        out.push(self.views.len() as u8);
+        out.push(0);
+        for view in &self.views {
+            out.push(view.finger_position);
+            out.push(view.view_number << 4 | view.impression_type);
+            out.push(view.quality);
+            out.push(view.minutiae.len() as u8);
+            for m in &view.minutiae {
+                out.extend_from_slice(&(m.kind.code() << 14 | m.x).to_be_bytes());
+                out.extend_from_slice(&m.y.to_be_bytes());
+                out.push(m.angle);
+                out.push(m.quality);
+            }
+            out.extend_from_slice(&(view.extended_data.len() as u16).to_be_bytes());
+            out.extend_from_slice(&view.extended_data);
+        }
+        out
+    }
+
+    fn encoded_len(&self) -> usize {
+        HEADER_LEN
+            + self
+                .views
+                .iter()
+                .map(|v| {
+                    VIEW_HEADER_LEN + MINUTIA_LEN * v.minutiae.len() + 2 + v.extended_data.len()
+                })
+                .sum::<usize>()
+    }
+
+    /// The capture equipment, image size and resolution.
+    pub fn capture(&self) -> CaptureInfo {
+        self.capture
+    }
+
+    pub fn width(&self) -> u16 {
+        self.capture.width
+    }
+
+    pub fn height(&self) -> u16 {
+        self.capture.height
+    }
+
+    /// Horizontal resolution in pixels per centimetre.
+    pub fn x_resolution(&self) -> u16 {
+        self.capture.x_resolution
+    }
+
+    /// Vertical resolution in pixels per centimetre.
+    pub fn y_resolution(&self) -> u16 {
+        self.capture.y_resolution
+    }
+
+    /// The finger views, at least one.
+    pub fn views(&self) -> &[FingerView] {
+        &self.views
+    }
+
+    /// Every minutia of every view, in record order.
+    pub fn minutiae(&self) -> impl Iterator<Item = &Minutia> {
+        self.views.iter().flat_map(|v| v.minutiae.iter())
+    }
+
+    /// How many minutiae the record holds in all.
+    pub fn minutia_count(&self) -> usize {
+        self.views.iter().map(|v| v.minutiae.len()).sum()
+    }
+}
+
+impl TryFrom<&[u8]> for FingerTemplate {
+    type Error = FingerprintError;
+    fn try_from(bytes: &[u8]) -> Result<Self, Self::Error> {
+        Self::parse(bytes)
+    }
+}
+
+fn header() -> String {
+    String::from("the header")
+}
+
+fn field4(bytes: &[u8]) -> [u8; 4] {
+    let mut out = [0u8; 4];
+    out.copy_from_slice(&bytes[..4]);
+    out
+}
+
+fn check_capture(c: &CaptureInfo) -> Result<(), FingerprintError> {
+    if c.width == 0 || c.height == 0 {
+        return Err(FingerprintError::ImageSize {
+            width: c.width,
+            height: c.height,
+        });
+    }
+    if c.x_resolution == 0 || c.y_resolution == 0 {
+        return Err(FingerprintError::Resolution {
+            x: c.x_resolution,
+            y: c.y_resolution,
+        });
+    }
+    Ok(())
+}
+
+fn check_view_header(n: usize, view: &FingerView) -> Result<(), FingerprintError> {
+    if view.finger_position > 10 {
+        return Err(FingerprintError::FingerPosition {
+            view: n,
+            value: view.finger_position,
+        });
+    }
+    if view.view_number > 15 {
+        return Err(FingerprintError::ViewNumber {
+            view: n,
+            value: view.view_number,
+        });
+    }
+    if !IMPRESSION_TYPES.contains(&view.impression_type) {
+        return Err(FingerprintError::ImpressionType {
+            view: n,
+            value: view.impression_type,
+        });
+    }
+    if view.quality > 100 {
+        return Err(FingerprintError::ViewQuality {
+            view: n,
+            value: view.quality,
+        });
+    }
+    Ok(())
+}
+
+fn check_minutia(
+    c: &CaptureInfo,
+    view: usize,
+    index: usize,
+    m: &Minutia,
+) -> Result<(), FingerprintError> {
+    if m.x >= c.width || m.y >= c.height {
+        return Err(FingerprintError::MinutiaOutside {
+            view,
+            index,
+            x: m.x,
+            y: m.y,
+            width: c.width,
+            height: c.height,
+        });
+    }
+    if m.quality > 100 {
+        return Err(FingerprintError::MinutiaQuality {
+            view,
+            index,
+            value: m.quality,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn capture() -> CaptureInfo {
+        CaptureInfo {
+            capture_equipment: 0,
+            width: 500,
+            height: 500,
+            x_resolution: 197,
+            y_resolution: 197,
+        }
+    }
+
+    fn minutia(x: u16, y: u16) -> Minutia {
+        Minutia {
+            kind: MinutiaKind::RidgeEnding,
+            x,
+            y,
+            angle: 64,
+            quality: 60,
+        }
+    }
+
+    fn view(minutiae: Vec<Minutia>) -> FingerView {
+        FingerView {
+            finger_position: 2,
+            view_number: 0,
+            impression_type: 0,
+            quality: 80,
+            minutiae,
+            extended_data: vec![],
+        }
+    }
+
+    fn sample() -> FingerTemplate {
+        let ms = (0..8).map(|i| minutia(10 + i * 50, 20 + i * 40)).collect();
+        FingerTemplate::new(capture(), vec![view(ms)]).unwrap()
+    }
+
+    #[test]
+    fn layout_is_exact() {
+        let t = FingerTemplate::new(
+            CaptureInfo {
+                capture_equipment: 0x1234,
+                ..capture()
+            },
+            vec![FingerView {
+                finger_position: 7,
+                view_number: 1,
+                impression_type: 8,
+                quality: 90,
+                minutiae: vec![Minutia {
+                    kind: MinutiaKind::Bifurcation,
+                    x: 0x0102,
+                    y: 0x0103,
+                    angle: 0xAB,
+                    quality: 55,
+                }],
+                extended_data: vec![0xEE, 0xFF],
+            }],
+        )
+        .unwrap();
+        let expected: Vec<u8> = [
+            &b"FMR\0 20\0"[..],
+            &[0, 0, 0, 38],
+            &[
+                0x12, 0x34, 0x01, 0xF4, 0x01, 0xF4, 0x00, 0xC5, 0x00, 0xC5, 1, 0,
+            ],
+            &[7, 0x18, 90, 1],
+            &[0x81, 0x02, 0x01, 0x03, 0xAB, 55],
+            &[0, 2, 0xEE, 0xFF],
+        ]
+        .concat();
+        assert_eq!(t.to_bytes(), expected);
+        assert_eq!(FingerTemplate::parse(&expected).unwrap(), t);
+    }
+
+    #[test]
+    fn round_trip_and_accessors() {
+        let t = sample();
+        let bytes = t.to_bytes();
+        assert_eq!(
+            bytes.len(),
+            HEADER_LEN + VIEW_HEADER_LEN + 8 * MINUTIA_LEN + 2
+        );
+        let back = FingerTemplate::try_from(bytes.as_slice()).unwrap();
+        assert_eq!(back, t);
+        assert_eq!(back.width(), 500);
+        assert_eq!(back.height(), 500);
+        assert_eq!(back.x_resolution(), 197);
+        assert_eq!(back.y_resolution(), 197);
+        assert_eq!(back.capture().capture_equipment, 0);
+        assert_eq!(back.views().len(), 1);
+        assert_eq!(back.minutia_count(), 8);
+        assert_eq!(back.minutiae().next().unwrap(), &minutia(10, 20));
+        assert!((minutia(0, 0).angle_degrees() - 90.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn debug_hides_minutiae() {
+        let shown = format!("{:?}", sample());
+        assert!(shown.contains("minutiae: 8"), "{shown}");
+        assert!(!shown.contains("RidgeEnding"), "{shown}");
+    }
+
+    /// Byte offsets into `sample().to_bytes()`.
+    const VIEW0: usize = HEADER_LEN;
+    const M1: usize = VIEW0 + VIEW_HEADER_LEN;
+
+    fn corrupt(f: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut bytes = sample().to_bytes();
+        f(&mut bytes);
+        FingerTemplate::parse(&bytes).unwrap_err().to_string()
+    }
+
+    fn set_len(b: &mut [u8]) {
+        let len = b.len() as u32;
+        b[8..12].copy_from_slice(&len.to_be_bytes());
+    }
+
+    #[test]
+    fn parse_errors() {
+        let full = sample().to_bytes();
+        let cases: Vec<(&str, String, &str)> = vec![
+            (
+                "empty",
+                FingerTemplate::parse(&[]).unwrap_err().to_string(),
+                "the record is 0 bytes, shorter than the 24-byte header of a finger minutiae record",
+            ),
+            (
+                "truncated file",
+                FingerTemplate::parse(&full[..40]).unwrap_err().to_string(),
+                "the record header says 78 bytes but the record has 40",
+            ),
+            (
+                "format id",
+                corrupt(|b| b[..4].copy_from_slice(b"JPEG")),
+                "the record does not begin with \"FMR\\0\" (it begins with 4A 50 45 47), so it is not an ISO/IEC 19794-2 finger minutiae record",
+            ),
+            (
+                "version",
+                corrupt(|b| b[4..8].copy_from_slice(b"030\0")),
+                "the record has version 30 33 30 00, only \" 20\\0\" (ISO/IEC 19794-2:2005) is supported",
+            ),
+            (
+                "length too big",
+                corrupt(|b| b[11] += 1),
+                "the record header says 79 bytes but the record has 78",
+            ),
+            (
+                "zero width",
+                corrupt(|b| b[14..16].copy_from_slice(&[0, 0])),
+                "the image size is 0x500; width and height must not be 0",
+            ),
+            (
+                "zero resolution",
+                corrupt(|b| b[20..22].copy_from_slice(&[0, 0])),
+                "the resolution is 197x0 pixels/cm; it must not be 0",
+            ),
+            ("no views", corrupt(|b| b[22] = 0), "the record has no finger views"),
+            (
+                "reserved byte",
+                corrupt(|b| b[23] = 5),
+                "the reserved header byte is 0x05, it must be 0",
+            ),
+            (
+                "two views announced, one present",
+                corrupt(|b| b[22] = 2),
+                "the record ends inside the header of view 2",
+            ),
+            (
+                "more minutiae announced than present",
+                corrupt(|b| b[VIEW0 + 3] = 9),
+                "the record ends inside minutia 9 of view 1",
+            ),
+            (
+                "fewer minutiae announced than present",
+                corrupt(|b| b[VIEW0 + 3] = 7),
+                "the record ends inside the extended data of view 1",
+            ),
+            (
+                "extended data length cut",
+                corrupt(|b| {
+                    b.pop();
+                    set_len(b);
+                }),
+                "the record ends inside the extended data length of view 1",
+            ),
+            (
+                "extended data announced, absent",
+                corrupt(|b| {
+                    let n = b.len();
+                    b[n - 1] = 4;
+                }),
+                "the record ends inside the extended data of view 1",
+            ),
+            (
+                "trailing bytes",
+                corrupt(|b| {
+                    b.extend_from_slice(&[0, 0, 0]);
+                    set_len(b);
+                }),
+                "the record has 3 bytes after its last finger view",
+            ),
+            (
+                "finger position",
+                corrupt(|b| b[VIEW0] = 11),
+                "view 1 has finger position 11; positions run from 0 (unknown) to 10",
+            ),
+            (
+                "impression type",
+                corrupt(|b| b[VIEW0 + 1] = 0x04),
+                "view 1 has impression type 4; known types are 0, 1, 2, 3, 8 and 9",
+            ),
+            (
+                "view quality",
+                corrupt(|b| b[VIEW0 + 2] = 101),
+                "view 1 has quality 101; quality runs from 0 to 100",
+            ),
+            (
+                "minutia type",
+                corrupt(|b| b[M1 + 6 * 2] |= 0xC0),
+                "minutia 3 of view 1 has the reserved type 3",
+            ),
+            (
+                "minutia reserved bits",
+                corrupt(|b| b[M1 + 6 * 2 + 2] |= 0x40),
+                "minutia 3 of view 1 has its reserved bits set",
+            ),
+            (
+                "minutia outside",
+                corrupt(|b| b[M1 + 6 * 6..M1 + 6 * 6 + 2].copy_from_slice(&[0x41, 0xF4])),
+                "minutia 7 of view 1 lies outside the 500x500 image (x 500, y 260)",
+            ),
+            (
+                "minutia quality",
+                corrupt(|b| b[M1 + 6 * 7 + 5] = 200),
+                "minutia 8 of view 1 has quality 200; quality runs from 0 to 100",
+            ),
+        ];
+        for (name, got, expected) in cases {
+            assert_eq!(got, expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn new_checks_what_parse_cannot_see() {
+        let too_many = FingerTemplate::new(capture(), vec![view(vec![minutia(1, 1); 256])]);
+        assert_eq!(
+            too_many.unwrap_err().to_string(),
+            "view 1 has 256 minutiae, at most 255 fit"
+        );
+        let dup = FingerTemplate::new(capture(), vec![view(vec![]), view(vec![])]);
+        assert_eq!(
+            dup.unwrap_err().to_string(),
+            "view 2 repeats finger position 2 view number 0"
+        );
+        let mut v = view(vec![]);
+        v.view_number = 16;
+        assert_eq!(
+            FingerTemplate::new(capture(), vec![v])
+                .unwrap_err()
+                .to_string(),
+            "view 1 has view number 16; view numbers run from 0 to 15"
+        );
+        let mut v = view(vec![]);
+        v.extended_data = vec![0; 65_536];
+        assert_eq!(
+            FingerTemplate::new(capture(), vec![v])
+                .unwrap_err()
+                .to_string(),
+            "view 1 has 65536 bytes of extended data, at most 65535 fit"
+        );
+        assert_eq!(
+            FingerTemplate::new(capture(), vec![view(vec![]); 256])
+                .unwrap_err()
+                .to_string(),
+            "the record has 256 finger views, at most 255 fit"
+        );
+        assert_eq!(
+            FingerTemplate::new(capture(), vec![]).unwrap_err(),
+            FingerprintError::NoViews
+        );
+        let edge = FingerTemplate::new(capture(), vec![view(vec![minutia(499, 499)])]);
+        assert!(edge.is_ok());
+    }
+
+    #[test]
+    fn several_views_round_trip() {
+        let mut second = view(vec![minutia(5, 5)]);
+        second.finger_position = 7;
+        second.extended_data = vec![0, 1, 0, 4, 9, 9];
+        let t = FingerTemplate::new(capture(), vec![view(vec![minutia(1, 2)]), second]).unwrap();
+        assert_eq!(FingerTemplate::parse(&t.to_bytes()).unwrap(), t);
+    }
+
+    #[test]
+    fn hints() {
+        assert!(FingerprintError::Truncated {
+            what: String::new()
+        }
+        .hint()
+        .contains("cut short"));
+        assert!(FingerprintError::Version { found: [0; 4] }
+            .hint()
+            .contains("19794-2:2005"));
+        assert!(FingerprintError::NoViews.hint().contains("capture"));
+    }
+
+    fn arb_minutia(w: u16, h: u16) -> impl Strategy<Value = Minutia> {
+        (0..3u8, 0..w, 0..h, any::<u8>(), 0..=100u8).prop_map(|(k, x, y, angle, quality)| Minutia {
+            kind: [
+                MinutiaKind::Other,
+                MinutiaKind::RidgeEnding,
+                MinutiaKind::Bifurcation,
+            ][usize::from(k)],
+            x,
+            y,
+            angle,
+            quality,
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_valid_template_round_trips(
+            ms in proptest::collection::vec(arb_minutia(400, 600), 0..60),
+            ext in proptest::collection::vec(any::<u8>(), 0..20),
+            position in 0..=10u8,
+        ) {
+            let c = CaptureInfo { width: 400, height: 600, ..capture() };
+            let mut v = view(ms);
+            v.finger_position = position;
+            v.extended_data = ext;
+            let t = FingerTemplate::new(c, vec![v]).unwrap();
+            prop_assert_eq!(FingerTemplate::parse(&t.to_bytes()).unwrap(), t);
+        }
+
+        #[test]
+        fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = FingerTemplate::parse(&bytes);
+        }
+
+        #[test]
+        fn parse_of_mutated_record_never_panics(i in 0usize..78, v in any::<u8>()) {
+            let mut bytes = sample().to_bytes();
+            bytes[i] = v;
+            if let Ok(t) = FingerTemplate::parse(&bytes) {
+                prop_assert_eq!(t.to_bytes(), bytes);
+            }
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! End-to-end tests through the real stack: `melli` → libpcsclite → pcscd → vpcd → TCP →
+//! the virtual card (`melli card serve`) or vsmartcard's `vicc`, plus peer tools.
+//!
+//! One test binary, so every test shares one pcscd (see `tests/common`). Each test takes its
+//! own reader(s) and may run in parallel with the others.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cli;
+mod interop;
+mod lifecycle;
+mod transport;
