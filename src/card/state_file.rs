@@ -113,8 +113,9 @@ fn field_error(field: impl Into<String>, problem: impl Into<String>) -> DecodeEr
     }
 }
 
-/// The state as the bytes of a state file (pretty-printed JSON, wiped from memory when dropped).
-pub(super) fn encode(state: &CardState) -> Zeroizing<Vec<u8>> {
+/// The state as the bytes of a state file (pretty-printed JSON, wiped from memory when
+/// dropped).
+pub(super) fn encode(state: &CardState) -> Result<Zeroizing<Vec<u8>>, serde_json::Error> {
     let file = StateFile {
         format: FORMAT.to_owned(),
         format_version: FORMAT_VERSION,
@@ -144,14 +145,9 @@ pub(super) fn encode(state: &CardState) -> Zeroizing<Vec<u8>> {
             .collect(),
     };
     let mut bytes = Zeroizing::new(Vec::new());
-    // Serializing plain strings and numbers into memory cannot fail; should it ever, the empty
-    // output is refused by the next load rather than silently accepted.
-    if serde_json::to_writer_pretty(&mut *bytes, &file).is_ok() {
-        bytes.push(b'\n');
-    } else {
-        bytes.clear();
-    }
-    bytes
+    serde_json::to_writer_pretty(&mut *bytes, &file)?;
+    bytes.push(b'\n');
+    Ok(bytes)
 }
 
 fn version_text((major, minor): (u8, u8)) -> String {
@@ -386,7 +382,7 @@ mod tests {
     }
 
     fn json(state: &CardState) -> serde_json::Value {
-        serde_json::from_slice(&encode(state)).unwrap()
+        serde_json::from_slice(&encode(state).unwrap()).unwrap()
     }
 
     fn decode_value(value: &serde_json::Value) -> Result<CardState, DecodeError> {
@@ -412,7 +408,7 @@ mod tests {
             tries_left: 2,
         };
         state.signing_key = Some(p256::SecretKey::from_slice(&[0x11; 32]).unwrap());
-        let decoded = decode(&encode(&state)).unwrap();
+        let decoded = decode(&encode(&state).unwrap()).unwrap();
         assert_eq!(decoded.serial, state.serial);
         assert_eq!(decoded.lifecycle, state.lifecycle);
         assert_eq!(decoded.static_keys, state.static_keys);
@@ -425,7 +421,7 @@ mod tests {
         );
         assert!(decoded.chip_auth_key.is_none());
         assert_eq!(decoded.files, state.files);
-        assert_eq!(*encode(&decoded), *encode(&state));
+        assert_eq!(*encode(&decoded).unwrap(), *encode(&state).unwrap());
     }
 
     #[test]
@@ -535,7 +531,7 @@ mod tests {
 
     #[test]
     fn a_flipped_file_byte_loads_as_that_byte() {
-        let text = String::from_utf8(encode(&sample()).to_vec()).unwrap();
+        let text = String::from_utf8(encode(&sample()).unwrap().to_vec()).unwrap();
         let flipped = text.replacen("\"E100\"", "\"E101\"", 1);
         assert_ne!(text, flipped);
         let state = decode(flipped.as_bytes()).unwrap();

@@ -4,7 +4,7 @@
 //! one, never half of each. The file is created with mode 0600: it holds the card's keys.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,29 +77,47 @@ pub(super) enum Mode {
 
 /// Writes `state` to `path` atomically.
 pub(super) fn write(path: &Path, state: &CardState, mode: Mode) -> Result<(), CardError> {
-    let bytes = state_file::encode(state);
+    let io_error = |error| CardError::StateIo {
+        path: path.to_owned(),
+        action: "write",
+        error,
+    };
+    let bytes = state_file::encode(state).map_err(|e| io_error(io::Error::other(e)))?;
     write_bytes(path, &bytes, mode).map_err(|error| {
         if mode == Mode::Create && error.kind() == io::ErrorKind::AlreadyExists {
             CardError::StateExists {
                 path: path.to_owned(),
             }
         } else {
-            CardError::StateIo {
-                path: path.to_owned(),
-                action: "write",
-                error,
-            }
+            io_error(error)
         }
     })
 }
 
+/// A state file is some tens of kilobytes; anything far larger is not one (and is not read
+/// into memory whole).
+const MAX_STATE_FILE: u64 = 1 << 20;
+
 /// Reads and validates the state file at `path`.
 pub(super) fn read(path: &Path) -> Result<CardState, CardError> {
-    let bytes = Zeroizing::new(fs::read(path).map_err(|error| CardError::StateIo {
+    let io_error = |error| CardError::StateIo {
         path: path.to_owned(),
         action: "read",
         error,
-    })?);
+    };
+    let mut bytes = Zeroizing::new(Vec::new());
+    File::open(path)
+        .and_then(|file| {
+            file.take(MAX_STATE_FILE.saturating_add(1))
+                .read_to_end(&mut bytes)
+        })
+        .map_err(io_error)?;
+    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > MAX_STATE_FILE {
+        return Err(io_error(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {MAX_STATE_FILE} bytes, so not a card state"),
+        )));
+    }
     state_file::decode(&bytes).map_err(|error| match error {
         DecodeError::Syntax(error) => CardError::StateSyntax {
             path: path.to_owned(),
@@ -235,6 +253,10 @@ mod tests {
         let path = dir.path().join("missing.json");
         let error = read(&path).unwrap_err();
         assert!(error.to_string().contains("missing.json"), "{error}");
+
+        fs::write(&path, vec![b' '; (MAX_STATE_FILE + 1) as usize]).unwrap();
+        let error = read(&path).unwrap_err();
+        assert!(error.to_string().contains("larger than"), "{error}");
 
         fs::write(&path, b"{ not json").unwrap();
         let error = read(&path).unwrap_err();

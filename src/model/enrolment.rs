@@ -178,6 +178,12 @@ pub struct ValidRecord {
 }
 
 impl ValidRecord {
+    /// Reads the record file at `path` and validates it against today's date, resolving the
+    /// photo and fingerprint paths against the file's folder: what `melli check` does.
+    pub fn load(path: &Path) -> Result<ValidRecord, ValidationError> {
+        EnrolmentRecord::from_json_file(path)?.validate(&base_dir_of(path))
+    }
+
     pub fn tracking_code(&self) -> &TrackingCode {
         &self.tracking_code
     }

@@ -503,8 +503,9 @@ fn valid_1_validates_and_round_trips() {
     let finger = std::fs::read(root().join("fingerprints/finger-1.fmr")).unwrap();
     assert_eq!(valid.fingerprint_dg(), finger);
     assert_eq!(valid.fingerprint().minutia_count(), 40);
-    // And through the clock-reading entry point.
+    // And through the clock-reading entry points.
     assert!(record.validate(&base).is_ok());
+    assert!(super::ValidRecord::load(Path::new("fixtures/records/valid-1.json")).is_ok());
 }
 
 #[test]

@@ -202,7 +202,9 @@ fn decode(
         format: name,
         reason: e.to_string(),
     };
-    if format == ImageFormat::Jpeg && jpeg_frame(bytes).is_none_or(|f| !f.complete) {
+    if format == ImageFormat::Jpeg
+        && !matches!(jpeg_frame(bytes), Some(JpegFrame { complete: true, .. }))
+    {
         // The JPEG decoder fills a cut-off image with grey instead of failing.
         return Err(PhotoError::Decode {
             format: name,
