@@ -9,6 +9,7 @@ pub mod apdu;
 pub mod applet;
 pub mod card;
 pub mod model;
+pub mod ops;
 pub mod pki;
 pub mod sm;
 pub mod spec;

@@ -3,9 +3,13 @@
 
 mod fcp;
 mod lifecycle;
+mod personalization;
+mod public_key;
 
 pub use fcp::FileControl;
 pub use lifecycle::Lifecycle;
+pub use personalization::{Personalization, PublicPoint};
+pub use public_key::parse_public_key;
 
 use zeroize::Zeroizing;
 
@@ -25,6 +29,8 @@ pub enum AppletError {
     },
     #[error("the card's {what} is malformed ({detail}): it may not be a genuine melli card")]
     Malformed { what: &'static str, detail: String },
+    #[error("secure channel: {0}")]
+    SecureMessaging(crate::sm::SmError),
     #[error("this card is not a melli card: it has no melli application (SELECT answered {0})")]
     NotMelli(StatusError),
 }

@@ -8,7 +8,6 @@ use super::response::Status;
 use crate::spec::{cla, MAX_CHAIN_DATA};
 
 /// An unfinished chain: the header every further APDU must repeat, and the data so far.
-#[derive(Clone)]
 pub(super) struct Chain {
     /// CLA without the chaining bit, INS, P1, P2.
     header: Header,
@@ -34,22 +33,20 @@ fn unchained(header: Header) -> Header {
 }
 
 /// Decides how `apdu` relates to the chain `open` (§4.3):
-/// - an APDU that repeats the chain's CLA, INS, P1 and P2 continues it (and ends it if its
-///   chaining bit is clear); the chain may not grow beyond 65 535 bytes (6A84);
-/// - an APDU that does not repeat them but has the chaining bit set, or has the chain's INS,
-///   is a broken chain: 6883;
-/// - any other command abandons the chain and is processed on its own.
+/// - an APDU with the chain's INS continues it: its CLA (without the chaining bit), P1 and P2
+///   must be the chain's (else 6883), the data may not grow beyond 65 535 bytes (else 6A84),
+///   and a clear chaining bit ends the chain;
+/// - an APDU with another INS abandons the chain and is processed on its own (it may start a
+///   chain of its own).
 ///
 /// In every case but `Continue` the open chain is gone afterwards.
 pub(super) fn accept(open: Option<Chain>, apdu: &Command<'_>) -> Result<Outcome, Status> {
     let header = unchained(apdu.header);
     match open {
-        None if apdu.class.chaining => Ok(Outcome::Continue(Chain {
-            header,
-            data: Zeroizing::new(apdu.data.to_vec()),
-        })),
-        None => Ok(Outcome::Single),
-        Some(mut chain) if chain.header == header => {
+        Some(mut chain) if chain.header.ins == header.ins => {
+            if chain.header != header {
+                return Err(Status::LAST_COMMAND_OF_CHAIN_EXPECTED);
+            }
             let total = chain.data.len().saturating_add(apdu.data.len());
             if total > MAX_CHAIN_DATA {
                 return Err(Status::NOT_ENOUGH_MEMORY);
@@ -61,9 +58,10 @@ pub(super) fn accept(open: Option<Chain>, apdu: &Command<'_>) -> Result<Outcome,
                 Ok(Outcome::Complete(chain.data))
             }
         }
-        Some(chain) if apdu.class.chaining || chain.header.ins == header.ins => {
-            Err(Status::LAST_COMMAND_OF_CHAIN_EXPECTED)
-        }
-        Some(_) => Ok(Outcome::Single),
+        _ if apdu.class.chaining => Ok(Outcome::Continue(Chain {
+            header,
+            data: Zeroizing::new(apdu.data.to_vec()),
+        })),
+        _ => Ok(Outcome::Single),
     }
 }

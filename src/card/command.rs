@@ -3,7 +3,7 @@
 //!
 //! This decoder is the card's own; it shares nothing with the host's encoder, so a bug on one
 //! side cannot hide behind the same bug on the other. Decoding is split in three steps because
-//! the checks on a command happen in a fixed order (§4.5): the header first (so CLA and INS can
+//! the checks on a command happen in a fixed order (§4.6): the header first (so CLA and INS can
 //! be judged), then the body (Lc, data, Le).
 
 use crate::spec::cla;

@@ -1,23 +1,22 @@
-//! The command dispatcher: the order in which the card checks a command (spec §4.5), the table
-//! of implemented commands (§6), and the transaction that saves the persistent state before a
-//! response goes out (§7).
+//! The command dispatcher: the order in which the card checks every APDU (spec §4.6), the
+//! table of implemented commands (§6), and the transaction that saves the persistent state
+//! before a response goes out (§4.5 `6581`, §7).
 //!
-//! Order of checks, each stopping at the first failure:
-//! 1. at least four header bytes, else 6700 (§4.2);
-//! 2. CLA, else 6E00 (§4.1);
-//! 3. INS, else 6D00 — the instructions the specification defines but this card does not
+//! On receipt, pending response data are discarded unless the INS is GET RESPONSE, and the
+//! stored challenge is cleared unless it is MUTUAL AUTHENTICATE. Then, each check stopping at
+//! the first failure:
+//! 0. at least four header bytes, else 6700;
+//! 1. CLA, else 6E00 (§4.1);
+//! 2. INS, else 6D00 — the instructions the specification defines but this card does not
 //!    implement yet (VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER, GENERATE ASYMMETRIC KEY
 //!    PAIR, PERFORM SECURITY OPERATION, INTERNAL and MUTUAL AUTHENTICATE, UPDATE and ERASE
 //!    BINARY, ACTIVATE FILE, TERMINATE DF) are simply not in [`COMMANDS`] yet;
-//! 4. length encoding and the per-APDU data limit, else 6700 (§4.2, §4.3);
-//! 5. command chaining: 6883 / 6A84, or 9000 for a chained APDU that is not the last (§4.3);
-//! 6. the command's own length shape (data and Le present or not), else 6700;
-//! 7. application selected, else 6985 (§2);
-//! 8. P1-P2, else 6A86 / 6B00;
-//! 9. secure messaging (§10);
-//! 10. then the command itself: access and lifecycle state, then its data.
-
-use zeroize::Zeroizing;
+//! 3. length: the encoding and the 1024-byte limit (6700), chaining (9000 for a non-last APDU,
+//!    6883, 6A84), then the command's own data and Le rules (6700; for a protected command
+//!    these come after unwrapping);
+//! 4. application selected, and a TERMINATED card's short list of commands (6985);
+//! 5. to 8. in the command's own module: P1-P2 and addressing, secure messaging
+//!    ([`Ctx::secure_messaging`]), access and state, then the data and the operation.
 
 use super::chain::{self, Outcome};
 use super::command::{decode_body, Class, Command, Header, Le};
@@ -26,7 +25,7 @@ use super::response::{deliver, Reply, Response, Status};
 use super::session::Session;
 use super::state::{CardState, Lifecycle};
 use super::storage::Persist;
-use crate::spec::MAX_COMMAND_DATA;
+use crate::spec::{ins, MAX_COMMAND_DATA};
 
 /// Whether a part of the command APDU must be there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,8 +35,7 @@ pub(super) enum Presence {
     Required,
 }
 
-/// The command data and Le a command accepts (which of the ISO/IEC 7816-4 cases), checked on
-/// the whole command after chaining; a mismatch is 6700.
+/// Which command data and Le a command accepts: which of the ISO/IEC 7816-4 cases (§4.2).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Shape {
     pub data: Presence,
@@ -45,7 +43,8 @@ pub(super) struct Shape {
 }
 
 impl Shape {
-    fn check(self, command: &Command<'_>) -> Result<(), Status> {
+    /// 6700 unless the command has this shape.
+    pub fn check(self, command: &Command<'_>) -> Result<(), Status> {
         let present = |presence, there: bool| match presence {
             Presence::Forbidden => !there,
             Presence::Optional => true,
@@ -61,16 +60,25 @@ impl Shape {
     }
 }
 
+/// How a command may travel (§6, column "Secure messaging").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Protection {
+    /// Plain only: with CLA `0C`, 6A81 (and the channel closes).
+    PlainOnly,
+    /// Plain or protected.
+    Either,
+}
+
 /// One implemented command: how the dispatcher checks it and the function that carries it out.
 pub(super) struct Entry {
     pub ins: u8,
-    pub shape: Shape,
-    /// Usable before the application is selected (§2: SELECT, GET CHALLENGE, GET RESPONSE).
+    /// §4.6 step 3(d): the command's own data and Le rules (6700).
+    pub check_shape: fn(&Command<'_>) -> Result<(), Status>,
+    /// §4.6 step 4: usable before the application is selected (§2.2).
     pub before_selection: bool,
-    /// The P1-P2 check (6A86 / 6B00), made before secure messaging and before any state is
-    /// looked at. Values that name things (a tag, a file) are judged later, by `run`.
-    pub check_params: fn(&Command<'_>) -> Result<(), Status>,
-    /// Carries the command out: access and state checks, then the data.
+    /// §4.6 step 4: usable on a TERMINATED card (§7).
+    pub when_terminated: fn(&Command<'_>) -> bool,
+    /// §4.6 steps 5 to 8, in the order the command's section gives.
     pub run: fn(&mut Ctx<'_>, &Command<'_>) -> Result<Reply, Status>,
 }
 
@@ -88,13 +96,18 @@ fn lookup(ins: u8) -> Option<&'static Entry> {
     COMMANDS.into_iter().find(|entry| entry.ins == ins)
 }
 
-/// `check_params` for commands whose P1-P2 carry a value judged by the command itself.
-pub(super) fn any_params(_: &Command<'_>) -> Result<(), Status> {
-    Ok(())
+/// `when_terminated` of the commands a terminated card still answers.
+pub(super) fn always(_: &Command<'_>) -> bool {
+    true
 }
 
-/// `check_params` for commands whose P1-P2 must be `0000`.
-pub(super) fn params_zero(command: &Command<'_>) -> Result<(), Status> {
+/// `when_terminated` of the commands a terminated card refuses.
+pub(super) fn never(_: &Command<'_>) -> bool {
+    false
+}
+
+/// P1-P2 must be `0000`, else 6A86.
+pub(super) fn require_p1p2_zero(command: &Command<'_>) -> Result<(), Status> {
     if command.p1p2() == 0 {
         Ok(())
     } else {
@@ -108,9 +121,6 @@ pub(super) struct Ctx<'a> {
     /// The persistent state as it was before the command first asked to change it.
     backup: Option<CardState>,
     pub session: &'a mut Session,
-    /// Response data the previous command left undelivered (§4.4); only GET RESPONSE uses
-    /// them, and they are gone after this command either way.
-    pub previous_response: Option<Vec<u8>>,
 }
 
 impl Ctx<'_> {
@@ -119,8 +129,8 @@ impl Ctx<'_> {
     }
 
     /// The persistent state, to change it. After the command, the card saves the state before
-    /// answering; if the save fails, the card goes back to the state (and session) it had
-    /// before the command and answers 6581.
+    /// answering; if the save fails, the card goes back to the state (and application session)
+    /// it had before the command and answers 6581.
     #[allow(dead_code)] // First used by MUTUAL AUTHENTICATE (BLANK → PERSONALIZING, §6.14).
     pub fn state_mut(&mut self) -> &mut CardState {
         if self.backup.is_none() {
@@ -129,13 +139,21 @@ impl Ctx<'_> {
         self.state
     }
 
-    /// 6985 on a terminated card, for the commands it no longer answers (§5).
-    pub fn refuse_if_terminated(&self) -> Result<(), Status> {
-        if self.state.lifecycle == Lifecycle::Terminated {
-            Err(Status::CONDITIONS_NOT_SATISFIED)
-        } else {
-            Ok(())
+    /// §4.6 step 6, secure messaging (§10.6). A plain command passes. A protected command is
+    /// refused with 6A81 if the command is plain-only, else with 6988: no secure channel can be
+    /// open yet, since MUTUAL AUTHENTICATE (§6.14) is not implemented.
+    pub fn secure_messaging(
+        &mut self,
+        command: &Command<'_>,
+        protection: Protection,
+    ) -> Result<(), Status> {
+        if !command.class.secure_messaging {
+            return Ok(());
         }
+        Err(match protection {
+            Protection::PlainOnly => Status::FUNCTION_NOT_SUPPORTED,
+            Protection::Either => Status::SM_DATA_INCORRECT,
+        })
     }
 }
 
@@ -146,17 +164,21 @@ pub(super) fn process(
     store: &mut dyn Persist,
     apdu: &[u8],
 ) -> Response {
-    // What the previous command left behind is for this command only (§4.3, §4.4, §6.7).
-    let previous_response = session.pending_response.take();
+    let instruction = apdu.get(1).copied();
+    if instruction != Some(ins::GET_RESPONSE) {
+        session.pending_response = None;
+    }
+    if instruction != Some(ins::MUTUAL_AUTHENTICATE) {
+        session.challenge = None;
+    }
+    // An open chain survives only as the chain's next APDU (§4.3): any error discards it.
     let open_chain = session.chain.take();
-    // MUTUAL AUTHENTICATE (§6.14) will claim the challenge here; any other command clears it.
-    session.challenge = None;
     let card = Card {
         state,
         session,
         store,
     };
-    card.execute(apdu, previous_response, open_chain)
+    card.execute(apdu, open_chain)
         .unwrap_or_else(Response::status)
 }
 
@@ -168,12 +190,7 @@ struct Card<'a> {
 }
 
 impl Card<'_> {
-    fn execute(
-        self,
-        apdu: &[u8],
-        previous_response: Option<Vec<u8>>,
-        open_chain: Option<chain::Chain>,
-    ) -> Result<Response, Status> {
+    fn execute(self, apdu: &[u8], open_chain: Option<chain::Chain>) -> Result<Response, Status> {
         let (header, body) = Header::split(apdu).ok_or(Status::WRONG_LENGTH)?;
         let class = Class::decode(header.cla).ok_or(Status::CLA_NOT_SUPPORTED)?;
         let entry = lookup(header.ins).ok_or(Status::INS_NOT_SUPPORTED)?;
@@ -188,7 +205,7 @@ impl Card<'_> {
             le,
         };
 
-        let chained: Zeroizing<Vec<u8>>;
+        let chained;
         let command = match chain::accept(open_chain, &apdu)? {
             Outcome::Single => apdu,
             Outcome::Continue(chain) => {
@@ -200,20 +217,20 @@ impl Card<'_> {
                 apdu.with_data(&chained)
             }
         };
+        if !command.class.secure_messaging {
+            (entry.check_shape)(&command)?;
+        }
 
-        entry.shape.check(&command)?;
-        if !self.session.selected && !entry.before_selection {
+        if !self.session.app.selected && !entry.before_selection {
             return Err(Status::CONDITIONS_NOT_SATISFIED);
         }
-        (entry.check_params)(&command)?;
-        if command.class.secure_messaging {
-            // No secure channel can be open yet: MUTUAL AUTHENTICATE (§10) is not implemented.
-            return Err(Status::SECURITY_STATUS_NOT_SATISFIED);
+        if self.state.lifecycle == Lifecycle::Terminated && !(entry.when_terminated)(&command) {
+            return Err(Status::CONDITIONS_NOT_SATISFIED);
         }
 
         let ne = command.ne();
         let session = &mut *self.session;
-        let reply = transaction(self.state, session, self.store, previous_response, |ctx| {
+        let reply = transaction(self.state, session, self.store, |ctx| {
             (entry.run)(ctx, &command)
         })?;
         Ok(deliver(reply, ne, &mut session.pending_response))
@@ -221,26 +238,25 @@ impl Card<'_> {
 }
 
 /// Runs a command and, if it changed the persistent state, saves the state before the response
-/// goes out (§7). A failed save restores the state and session as they were and answers 6581.
+/// goes out (§7). A failed save restores the state and the application session as they were
+/// and answers 6581.
 fn transaction(
     state: &mut CardState,
     session: &mut Session,
     store: &mut dyn Persist,
-    previous_response: Option<Vec<u8>>,
     run: impl FnOnce(&mut Ctx<'_>) -> Result<Reply, Status>,
 ) -> Result<Reply, Status> {
-    let session_before = session.clone();
+    let app_before = session.app.clone();
     let mut ctx = Ctx {
         state: &mut *state,
         backup: None,
         session: &mut *session,
-        previous_response,
     };
     let result = run(&mut ctx);
     if let Some(before) = ctx.backup {
         if store.save(state).is_err() {
             *state = before;
-            *session = session_before;
+            session.app = app_before;
             return Err(Status::MEMORY_FAILURE);
         }
     }
@@ -279,7 +295,7 @@ mod tests {
     }
 
     fn change_lifecycle(ctx: &mut Ctx<'_>) -> Result<Reply, Status> {
-        ctx.session.current_ef = Some(0x0101);
+        ctx.session.app.current_ef = Some(0x0101);
         ctx.state_mut().lifecycle = Lifecycle::Personalizing;
         Ok(Reply::ok())
     }
@@ -288,11 +304,11 @@ mod tests {
     fn a_change_is_saved_before_the_answer() {
         let (mut state, mut session, mut store) =
             (blank(), Session::default(), TestStore::default());
-        let reply = transaction(&mut state, &mut session, &mut store, None, change_lifecycle);
+        let reply = transaction(&mut state, &mut session, &mut store, change_lifecycle);
         assert_eq!(reply, Ok(Reply::ok()));
         assert_eq!(store.saves, 1);
         assert_eq!(state.lifecycle, Lifecycle::Personalizing);
-        assert_eq!(session.current_ef, Some(0x0101));
+        assert_eq!(session.app.current_ef, Some(0x0101));
     }
 
     #[test]
@@ -302,17 +318,17 @@ mod tests {
             fail: true,
             ..TestStore::default()
         };
-        let reply = transaction(&mut state, &mut session, &mut store, None, change_lifecycle);
+        let reply = transaction(&mut state, &mut session, &mut store, change_lifecycle);
         assert_eq!(reply, Err(Status::MEMORY_FAILURE));
         assert_eq!(state.lifecycle, Lifecycle::Blank);
-        assert_eq!(session.current_ef, None);
+        assert_eq!(session.app.current_ef, None);
     }
 
     #[test]
     fn an_error_after_a_change_still_saves() {
         let (mut state, mut session, mut store) =
             (blank(), Session::default(), TestStore::default());
-        let reply = transaction(&mut state, &mut session, &mut store, None, |ctx| {
+        let reply = transaction(&mut state, &mut session, &mut store, |ctx| {
             ctx.state_mut().pin.tries_left = 2;
             Err(Status(0x63C2))
         });

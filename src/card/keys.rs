@@ -1,4 +1,4 @@
-//! The card's static personalization keys (spec §8): K_enc = AES-CMAC(MK, 01 || serial) and
+//! The card's static personalization keys (spec §8.5, §10.1): K_enc = AES-CMAC(MK, 01 || serial) and
 //! K_mac = AES-CMAC(MK, 02 || serial), where MK is the issuer's master key. The card keeps the
 //! two derived keys and never the master key.
 
@@ -28,7 +28,7 @@ impl fmt::Debug for StaticKeys {
 }
 
 impl StaticKeys {
-    /// Diversifies the issuer's master key for the card with `serial` (§8).
+    /// Diversifies the issuer's master key for the card with `serial` (§10.1).
     pub fn derive(master_key: &[u8; KEY_LEN], serial: &Serial) -> StaticKeys {
         StaticKeys {
             enc: diversify(master_key, DIVERSIFY_ENC, serial),

@@ -6,14 +6,14 @@
 //! its own APDU decoder, TLV encoder and status words, so that a bug on one side cannot hide
 //! behind the same bug on the other.
 //!
-//! Module map:
-//! - [`command`] decodes command APDUs, [`response`] builds responses and status words;
-//! - [`dispatch`] checks each command in the specification's order and runs it, with
-//!   [`chain`] for command chaining and one module in [`commands`] per command family;
-//! - [`session`] is what a reset forgets, [`state`] what the card keeps, [`files`] its
-//!   elementary files, [`keys`] its static keys;
-//! - [`state_file`] is the JSON format of the state, [`storage`] its atomic saving;
-//! - [`tlv`] is the card's BER-TLV encoding; [`vpcd`] the link to the reader driver.
+//! Module map (private modules in `code` style):
+//! - `command` decodes command APDUs, `response` builds responses and status words;
+//! - `dispatch` checks each command in the specification's order (§4.6) and runs it, with
+//!   `chain` for command chaining and one module in `commands` per command family;
+//! - `session` is what a reset forgets, `state` what the card keeps, `files` its elementary
+//!   files, `keys` its static keys;
+//! - `state_file` is the JSON format of the state, `storage` its atomic saving;
+//! - `tlv` is the card's BER-TLV encoding; [`vpcd`] the link to the reader driver.
 //!
 //! Nothing in here may panic on what arrives from outside (APDUs, state files, the network):
 //! the lints below forbid the constructs that could.

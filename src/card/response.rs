@@ -17,7 +17,9 @@ impl Status {
     pub const SECURITY_STATUS_NOT_SATISFIED: Status = Status(sw::SECURITY_STATUS_NOT_SATISFIED);
     pub const CONDITIONS_NOT_SATISFIED: Status = Status(sw::CONDITIONS_NOT_SATISFIED);
     pub const NO_CURRENT_EF: Status = Status(sw::NO_CURRENT_EF);
+    pub const SM_DATA_INCORRECT: Status = Status(sw::SM_DATA_INCORRECT);
     pub const INCORRECT_DATA: Status = Status(sw::INCORRECT_DATA);
+    pub const FUNCTION_NOT_SUPPORTED: Status = Status(sw::FUNCTION_NOT_SUPPORTED);
     pub const FILE_NOT_FOUND: Status = Status(sw::FILE_NOT_FOUND);
     pub const NOT_ENOUGH_MEMORY: Status = Status(sw::NOT_ENOUGH_MEMORY);
     pub const INCORRECT_P1P2: Status = Status(sw::INCORRECT_P1P2);

@@ -1,5 +1,5 @@
-//! Session state: what the card forgets at power-off, at reset and when the application is
-//! selected again (spec §2, §8).
+//! Session state (spec §2.2, §8.4): what the card forgets at power-off, at reset and when the
+//! application is selected again.
 
 use zeroize::Zeroizing;
 
@@ -7,26 +7,38 @@ use super::chain::Chain;
 use crate::spec::secure_channel::NONCE_LEN;
 
 /// The volatile state of one card session. A fresh (default) session has nothing selected.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub(super) struct Session {
-    /// The application has been selected by its AID (§2).
-    pub selected: bool,
-    /// The current elementary file, set by SELECT and by SFI or FID addressing (§6.1, §6.2).
-    pub current_ef: Option<u16>,
-    /// Response data waiting for GET RESPONSE (§4.4). Offered to the next command only.
+    pub app: AppSession,
+    /// Response data waiting for GET RESPONSE (§4.4). Any APDU whose INS is not GET RESPONSE
+    /// discards them on receipt.
     pub pending_response: Option<Vec<u8>>,
     /// The data of an unfinished command chain (§4.3).
     pub chain: Option<Chain>,
-    /// The last 16-byte GET CHALLENGE answer, kept for MUTUAL AUTHENTICATE only (§6.7, §10).
+    /// The last 16-byte GET CHALLENGE answer, for MUTUAL AUTHENTICATE only (§6.7, §10). Any APDU
+    /// whose INS is not MUTUAL AUTHENTICATE clears it on receipt.
     pub challenge: Option<Zeroizing<[u8; NONCE_LEN]>>,
 }
 
+/// The part of the session that commands build up: what a command that fails to save the
+/// persistent state must put back as it was (§4.5 `6581`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct AppSession {
+    /// The application has been selected by its AID (§2.2).
+    pub selected: bool,
+    /// The current elementary file, set by SELECT and by SFI or FID addressing (§6.1, §6.2).
+    pub current_ef: Option<u16>,
+}
+
 impl Session {
-    /// Selecting the application's AID starts a fresh application session (§6.1): the current
-    /// EF, verification flags and the secure channel are gone.
+    /// Selecting the application's AID starts a fresh card session (§2.2): the current EF,
+    /// verification flags, the secure channel, pending data, chain and challenge are gone.
     pub fn start_application(&mut self) {
         *self = Session {
-            selected: true,
+            app: AppSession {
+                selected: true,
+                ..AppSession::default()
+            },
             ..Session::default()
         };
     }

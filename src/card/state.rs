@@ -1,5 +1,5 @@
 //! The card's persistent state — what a real card keeps in EEPROM — in its validated in-memory
-//! form (spec §5, §7, §8). The state file's format is in [`super::state_file`].
+//! form (spec §8.7). The state file's format is in [`super::state_file`].
 
 use std::fmt;
 
@@ -54,10 +54,10 @@ impl Lifecycle {
 }
 
 /// A PIN or PUK: its reference value (absent until set during personalization) and the tries
-/// left (§6.8–§6.10, §8).
+/// left (§8.1, §8.3).
 #[derive(Clone, PartialEq, Eq)]
 pub(super) struct ReferenceData {
-    /// ASCII digits padded with `FF` to 16 bytes, as the commands carry it (§8).
+    /// ASCII digits padded with `FF` to 16 bytes, as the commands carry it (§8.2).
     pub value: Option<Zeroizing<[u8; pin::BLOCK_LEN]>>,
     pub tries_left: u8,
 }
@@ -71,7 +71,7 @@ impl fmt::Debug for ReferenceData {
     }
 }
 
-/// The rules of one kind of reference data (§8).
+/// The rules of one kind of reference data (§8.1).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct ReferenceRules {
     pub min_digits: usize,
@@ -93,7 +93,7 @@ pub(super) const PUK_RULES: ReferenceRules = ReferenceRules {
 
 impl ReferenceRules {
     /// Is `block` a well-formed reference block: between the minimum and maximum number of
-    /// ASCII digits, then `FF` up to 16 bytes (§8)?
+    /// ASCII digits, then `FF` up to 16 bytes (§8.2)?
     pub fn is_well_formed(self, block: &[u8]) -> bool {
         if block.len() != pin::BLOCK_LEN {
             return false;
@@ -135,15 +135,18 @@ pub(super) struct CardState {
     pub lifecycle: Lifecycle,
     /// The specification version this card implements (§1, GET DATA `DF03`).
     pub spec_version: (u8, u8),
-    /// K_enc and K_mac, diversified from the issuer's master key at manufacture (§8).
+    /// K_enc and K_mac, diversified from the issuer's master key at manufacture (§8.5, §10.1).
     pub static_keys: StaticKeys,
     pub pin: ReferenceData,
     pub puk: ReferenceData,
-    /// Biometric (match-on-card) tries left; the template itself is file DG3 (§8).
+    /// Biometric (match-on-card) tries left; the template itself is file DG3 (§8.3, §11.5).
     pub finger_tries_left: u8,
-    /// Signing key 01 (§8), generated on the card during personalization.
+    /// Signing key 01 (§8.5), generated on the card during personalization.
     pub signing_key: Option<p256::SecretKey>,
-    /// Chip-authentication key 02 (§8), generated on the card during personalization.
+    /// Set for good when the PUK try counter reaches 0: the signing key is never used again
+    /// (§6.10, §8.7).
+    pub signing_key_blocked: bool,
+    /// Chip-authentication key 02 (§8.5), generated on the card during personalization.
     pub chip_auth_key: Option<p256::SecretKey>,
     pub files: Files,
 }
@@ -160,6 +163,7 @@ impl CardState {
             puk: PUK_RULES.unset(),
             finger_tries_left: pin::FINGER_TRIES,
             signing_key: None,
+            signing_key_blocked: false,
             chip_auth_key: None,
             files: Files::blank(),
         }

@@ -10,7 +10,7 @@
 //!   "static_keys": { "enc": "…32 hex digits…", "mac": "…" },
 //!   "pin": { "reference": null, "tries_left": 3 }, "puk": { "reference": null, "tries_left": 10 },
 //!   "finger": { "tries_left": 5 },
-//!   "key_pairs": { "signing": null, "chip_auth": null },
+//!   "key_pairs": { "signing": null, "signing_blocked": false, "chip_auth": null },
 //!   "files": [ { "fid": "0101", "content": "" }, … ] }
 //! ```
 
@@ -67,6 +67,7 @@ struct FingerCounter {
 #[serde(deny_unknown_fields)]
 struct KeyPairsHex {
     signing: Option<String>,
+    signing_blocked: bool,
     chip_auth: Option<String>,
 }
 
@@ -133,6 +134,7 @@ pub(super) fn encode(state: &CardState) -> Result<Zeroizing<Vec<u8>>, serde_json
         },
         key_pairs: KeyPairsHex {
             signing: state.signing_key.as_ref().map(secret_key_hex),
+            signing_blocked: state.signing_key_blocked,
             chip_auth: state.chip_auth_key.as_ref().map(secret_key_hex),
         },
         files: state
@@ -228,6 +230,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<CardState, DecodeError> {
             pin::FINGER_TRIES,
         )?,
         signing_key: key_pair("key_pairs.signing", file.key_pairs.signing.as_deref())?,
+        signing_key_blocked: file.key_pairs.signing_blocked,
         chip_auth_key: key_pair("key_pairs.chip_auth", file.key_pairs.chip_auth.as_deref())?,
         files: files(&file.files)?,
     })
@@ -408,6 +411,7 @@ mod tests {
             tries_left: 2,
         };
         state.signing_key = Some(p256::SecretKey::from_slice(&[0x11; 32]).unwrap());
+        state.signing_key_blocked = true;
         let decoded = decode(&encode(&state).unwrap()).unwrap();
         assert_eq!(decoded.serial, state.serial);
         assert_eq!(decoded.lifecycle, state.lifecycle);
@@ -419,6 +423,7 @@ mod tests {
             decoded.signing_key.as_ref().map(|k| k.to_bytes()),
             state.signing_key.as_ref().map(|k| k.to_bytes())
         );
+        assert!(decoded.signing_key_blocked);
         assert!(decoded.chip_auth_key.is_none());
         assert_eq!(decoded.files, state.files);
         assert_eq!(*encode(&decoded).unwrap(), *encode(&state).unwrap());

@@ -3,6 +3,7 @@
 
 mod card_cmd;
 mod diag;
+mod issue_cmd;
 mod output;
 
 use std::path::PathBuf;
@@ -97,6 +98,43 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Make a test issuer: root CA, document signer, signing CA and personalization master key.
+    #[command(subcommand)]
+    Issuer(IssuerCommand),
+    /// Validate an enrolment record without touching a card; lists every problem found.
+    Check {
+        /// The enrolment record (JSON; see fixtures/README.md).
+        record: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Personalize a blank card from an enrolment record: secure channel, data groups, keys on
+    /// the chip, holder certificate, security object, PIN and PUK, then lock.
+    ///
+    /// The record is validated completely before the card is touched. If the card is pulled
+    /// midway, run the same command again: it finishes the card. The PIN and PUK are asked
+    /// without echo, read from stdin (--secrets-stdin: PIN on the first line, PUK on the
+    /// second), or generated into a PIN mailer file (--pin-mailer, mode 0600; an existing
+    /// mailer for the same card is reused, so a resumed run keeps the same secrets).
+    Personalize {
+        /// The enrolment record (JSON).
+        record: PathBuf,
+        /// The issuer directory (made by `melli issuer init`, or handed over by the issuer).
+        #[arg(long, value_name = "DIR")]
+        issuer: PathBuf,
+        #[command(flatten)]
+        reader: ReaderArg,
+        /// Generate PIN and PUK and write them to this new file (mode 0600).
+        #[arg(long, value_name = "FILE", conflicts_with = "secrets_stdin")]
+        pin_mailer: Option<PathBuf>,
+        /// Read the PIN and the PUK from stdin, one per line.
+        #[arg(long)]
+        secrets_stdin: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// The virtual card: manufacture one, or attach one to vpcd.
     #[command(subcommand)]
     Card(CardCommand),
@@ -107,6 +145,22 @@ pub struct ReaderArg {
     /// Reader to use: its full name or a part that matches only one reader.
     #[arg(long, value_name = "NAME")]
     pub reader: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IssuerCommand {
+    /// Make a new test issuer in DIR (which must be new or empty).
+    Init {
+        dir: PathBuf,
+    },
+}
+
+/// Where the PIN and PUK of a personalization come from.
+#[derive(Debug)]
+pub enum PinSource {
+    Prompt,
+    Stdin,
+    Mailer(PathBuf),
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,6 +202,22 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             reader,
             json,
         } => diag::apdu(&apdus, reader.reader.as_deref(), json),
+        Command::Issuer(IssuerCommand::Init { dir }) => issue_cmd::issuer_init(&dir),
+        Command::Check { record, json } => issue_cmd::check(&record, json),
+        Command::Personalize {
+            record,
+            issuer,
+            reader,
+            pin_mailer,
+            secrets_stdin,
+            json,
+        } => issue_cmd::personalize(
+            &record,
+            &issuer,
+            reader.reader.as_deref(),
+            &issue_cmd::mailer_path(pin_mailer, secrets_stdin),
+            json,
+        ),
         Command::Card(CardCommand::New {
             state,
             serial,

@@ -140,7 +140,7 @@ fn opensc_tool_malformed_burst_gets_status_words() {
 
 /// Byte strings that are not APDUs at all (too short, lengths that disagree with the size,
 /// oversized, random), sent through PC/SC as they are: the card answers each with a status word
-/// and keeps working.
+/// and keeps working. (No empty or 1-byte strings: pcscd + vpcd cannot carry them, see below.)
 #[test]
 fn raw_garbage_gets_status_words() {
     let card = VirtualCard::new();
@@ -168,7 +168,6 @@ fn raw_garbage_gets_status_words() {
         apdu
     };
     let malformed: Vec<(Vec<u8>, &str)> = vec![
-        (vec![0x00], "6700"),
         (vec![0x00, 0xA4], "6700"),
         (vec![0x00, 0xA4, 0x04], "6700"),
         (hex::decode("00A4040C07F04D").expect("hex"), "6700"), // Lc 7, 2 bytes follow
@@ -201,7 +200,14 @@ fn raw_garbage_gets_status_words() {
         seed
     };
     for _ in 0..200 {
-        let len = (next() % 300) as usize;
+        let len = match (next() % 300) as usize {
+            // Never empty: pcscd 1.9.9 with vpcd hangs the reader on an empty SCardTransmit
+            // before the card sees anything (measured with a stand-in card). Never 1 byte:
+            // vpcd's protocol takes a 1-byte message for a control (power off, on, reset, ATR),
+            // so the card rightly does not answer it, and vpcd then waits forever.
+            0 | 1 => 2,
+            n => n,
+        };
         let apdu: Vec<u8> = (0..len).map(|_| next() as u8).collect();
         if let Some(response) = send(&apdu) {
             assert!(

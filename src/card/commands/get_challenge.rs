@@ -4,24 +4,32 @@ use rand_core::{OsRng, RngCore};
 use zeroize::Zeroizing;
 
 use crate::card::command::Command;
-use crate::card::dispatch::{params_zero, Ctx, Entry, Presence, Shape};
+use crate::card::dispatch::{always, require_p1p2_zero, Ctx, Entry, Presence, Protection, Shape};
 use crate::card::response::{Reply, Status};
 use crate::spec::{ins, secure_channel::NONCE_LEN, CHALLENGE_MAX};
 
 pub(in crate::card) const ENTRY: Entry = Entry {
     ins: ins::GET_CHALLENGE,
-    shape: Shape {
-        data: Presence::Forbidden,
-        le: Presence::Required,
-    },
+    check_shape,
     before_selection: true,
-    check_params: params_zero,
+    when_terminated: always,
     run,
 };
 
-/// Ne above 32 (Le `00` included) is answered 6C20. A 16-byte challenge is kept for MUTUAL
-/// AUTHENTICATE (§10 step 1); the next command, whatever it is, consumes it.
+fn check_shape(command: &Command<'_>) -> Result<(), Status> {
+    Shape {
+        data: Presence::Forbidden,
+        le: Presence::Required,
+    }
+    .check(command)
+}
+
+/// P1-P2 (6A86), plain only (6A81), Ne above 32 (6C20, Le `00` included), then the random
+/// bytes. A 16-byte challenge is kept for MUTUAL AUTHENTICATE (§10 step 1); any other length
+/// leaves none.
 fn run(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
+    require_p1p2_zero(command)?;
+    ctx.secure_messaging(command, Protection::PlainOnly)?;
     let count = command.ne();
     if count > CHALLENGE_MAX {
         return Err(Status::wrong_le(

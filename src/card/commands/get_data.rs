@@ -1,48 +1,78 @@
 //! GET DATA `00 CA P1-P2=tag` (spec §6.6): the card's public data objects.
 
 use crate::card::command::Command;
-use crate::card::dispatch::{any_params, Ctx, Entry, Presence, Shape};
+use crate::card::dispatch::{Ctx, Entry, Presence, Protection, Shape};
 use crate::card::response::{Reply, Status};
-use crate::card::state::{CardState, Lifecycle};
+use crate::card::state::CardState;
 use crate::card::tlv;
 use crate::spec::{data_object, ef, ins, MAX_COMMAND_DATA, MAX_RESPONSE_DATA};
 
 pub(in crate::card) const ENTRY: Entry = Entry {
     ins: ins::GET_DATA,
-    shape: Shape {
-        data: Presence::Forbidden,
-        le: Presence::Optional,
-    },
+    check_shape,
     before_selection: false,
-    // P1-P2 is the tag; an unknown tag is "reference not found" (6A88), judged by `run`.
-    check_params: any_params,
+    when_terminated,
     run,
 };
 
-/// `DFxx` objects are returned bare (value only); `7F66` and `7F61` as whole data objects.
-/// A terminated card still tells its serial and lifecycle state, nothing else (§5).
-fn run(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
-    let tag = command.p1p2();
-    let state = ctx.state();
-    let still_told = matches!(tag, data_object::SERIAL | data_object::LIFECYCLE);
-    if state.lifecycle == Lifecycle::Terminated && !still_told {
-        return Err(Status::CONDITIONS_NOT_SATISFIED);
+fn check_shape(command: &Command<'_>) -> Result<(), Status> {
+    Shape {
+        data: Presence::Forbidden,
+        le: Presence::Optional,
     }
-    let value = match tag {
-        data_object::SERIAL => state.serial.as_str().as_bytes().to_vec(),
-        data_object::LIFECYCLE => vec![state.lifecycle.byte()],
-        data_object::SPEC_VERSION => {
+    .check(command)
+}
+
+/// A terminated card still tells its serial and its lifecycle state, nothing else (§7).
+fn when_terminated(command: &Command<'_>) -> bool {
+    matches!(command.p1p2(), data_object::SERIAL | data_object::LIFECYCLE)
+}
+
+/// The data objects GET DATA knows (§6.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DataObject {
+    Serial,
+    Lifecycle,
+    SpecVersion,
+    RetryCounters,
+    ExtendedLengthInfo,
+    BitGroup,
+}
+
+impl DataObject {
+    fn from_tag(tag: u16) -> Option<DataObject> {
+        Some(match tag {
+            data_object::SERIAL => DataObject::Serial,
+            data_object::LIFECYCLE => DataObject::Lifecycle,
+            data_object::SPEC_VERSION => DataObject::SpecVersion,
+            data_object::RETRY_COUNTERS => DataObject::RetryCounters,
+            data_object::EXTENDED_LENGTH_INFO => DataObject::ExtendedLengthInfo,
+            data_object::BIT_GROUP => DataObject::BitGroup,
+            _ => return None,
+        })
+    }
+}
+
+/// Unknown tag (6A88), secure messaging, then the value. `DFxx` objects are returned bare
+/// (value only); `7F66` and `7F61` as whole data objects.
+fn run(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
+    let object = DataObject::from_tag(command.p1p2()).ok_or(Status::REFERENCE_NOT_FOUND)?;
+    ctx.secure_messaging(command, Protection::Either)?;
+    let state = ctx.state();
+    let value = match object {
+        DataObject::Serial => state.serial.as_str().as_bytes().to_vec(),
+        DataObject::Lifecycle => vec![state.lifecycle.byte()],
+        DataObject::SpecVersion => {
             let (major, minor) = state.spec_version;
             vec![major, minor]
         }
-        data_object::RETRY_COUNTERS => vec![
+        DataObject::RetryCounters => vec![
             state.pin.tries_left,
             state.puk.tries_left,
             state.finger_tries_left,
         ],
-        data_object::EXTENDED_LENGTH_INFO => extended_length_info(),
-        data_object::BIT_GROUP => biometric_information_template(state)?,
-        _ => return Err(Status::REFERENCE_NOT_FOUND),
+        DataObject::ExtendedLengthInfo => extended_length_info(),
+        DataObject::BitGroup => biometric_information_template(state)?,
     };
     Ok(Reply::data(value))
 }

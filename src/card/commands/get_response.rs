@@ -2,25 +2,35 @@
 //! command could not fit in its Ne, Ne bytes at a time (`61xx` while more remain).
 
 use crate::card::command::Command;
-use crate::card::dispatch::{params_zero, Ctx, Entry, Presence, Shape};
+use crate::card::dispatch::{always, require_p1p2_zero, Ctx, Entry, Presence, Protection, Shape};
 use crate::card::response::{Reply, Status};
 use crate::spec::ins;
 
 pub(in crate::card) const ENTRY: Entry = Entry {
     ins: ins::GET_RESPONSE,
-    shape: Shape {
-        data: Presence::Forbidden,
-        le: Presence::Required,
-    },
+    check_shape,
     before_selection: true,
-    check_params: params_zero,
+    // It returns what the previous command produced, so it goes wherever that command went.
+    when_terminated: always,
     run,
 };
 
-/// Nothing pending: 6985. Otherwise the whole remainder is the reply; the dispatcher delivers
-/// `min(Ne, remainder)` of it and keeps the rest, exactly as for the original command.
-fn run(ctx: &mut Ctx<'_>, _: &Command<'_>) -> Result<Reply, Status> {
-    ctx.previous_response
+fn check_shape(command: &Command<'_>) -> Result<(), Status> {
+    Shape {
+        data: Presence::Forbidden,
+        le: Presence::Required,
+    }
+    .check(command)
+}
+
+/// P1-P2 (6A86), plain only (6A81), then nothing pending (6985). A failing GET RESPONSE leaves
+/// the pending data in place. Otherwise the whole remainder is the reply: the dispatcher
+/// delivers `min(Ne, remainder)` of it and keeps the rest, exactly as for the original command.
+fn run(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
+    require_p1p2_zero(command)?;
+    ctx.secure_messaging(command, Protection::PlainOnly)?;
+    ctx.session
+        .pending_response
         .take()
         .map(Reply::data)
         .ok_or(Status::CONDITIONS_NOT_SATISFIED)

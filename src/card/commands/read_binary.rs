@@ -7,7 +7,7 @@
 //! Ne bytes, and the host reads on from where it stopped.
 
 use crate::card::command::{Command, Le};
-use crate::card::dispatch::{any_params, Ctx, Entry, Presence, Shape};
+use crate::card::dispatch::{never, Ctx, Entry, Presence, Protection, Shape};
 use crate::card::files::FileSpec;
 use crate::card::response::{Reply, Status};
 use crate::card::tlv;
@@ -15,24 +15,17 @@ use crate::spec::{ins, tag, MAX_RESPONSE_DATA};
 
 pub(in crate::card) const ENTRY: Entry = Entry {
     ins: ins::READ_BINARY,
-    shape: Shape {
-        data: Presence::Forbidden,
-        le: Presence::Required,
-    },
+    check_shape: check_shape_even,
     before_selection: false,
-    check_params,
+    when_terminated: never,
     run: run_even,
 };
 
 pub(in crate::card) const ENTRY_ODD: Entry = Entry {
     ins: ins::READ_BINARY_ODD,
-    shape: Shape {
-        data: Presence::Required,
-        le: Presence::Required,
-    },
+    check_shape: check_shape_odd,
     before_selection: false,
-    // P1-P2 is a file identifier, judged by `run_odd` (6A82 when unknown).
-    check_params: any_params,
+    when_terminated: never,
     run: run_odd,
 };
 
@@ -45,54 +38,92 @@ const SFI_MASK: u8 = 0x1F;
 const OFFSET_MASK: u16 = 0x7FFF;
 /// P1-P2 of `B1` that means "the current EF".
 const CURRENT_EF: u16 = 0x0000;
+/// The smallest Ne of `B1`: room for `53 01` and one byte.
+const MIN_NE_ODD: usize = 3;
 
-fn check_params(command: &Command<'_>) -> Result<(), Status> {
-    if command.p1() & BY_SFI != 0 && command.p1() & SFI_RFU != 0 {
-        Err(Status::INCORRECT_P1P2)
-    } else {
-        Ok(())
+/// No data, Le required.
+fn check_shape_even(command: &Command<'_>) -> Result<(), Status> {
+    Shape {
+        data: Presence::Forbidden,
+        le: Presence::Required,
     }
+    .check(command)
 }
 
+/// Data (the offset object) and Le required, Ne at least 3.
+fn check_shape_odd(command: &Command<'_>) -> Result<(), Status> {
+    Shape {
+        data: Presence::Required,
+        le: Presence::Required,
+    }
+    .check(command)?;
+    if command.ne() < MIN_NE_ODD {
+        return Err(Status::WRONG_LENGTH);
+    }
+    Ok(())
+}
+
+/// P1 bits (6A86), the file (6A82 / 6986; an SFI makes it current as soon as it is found),
+/// never-readable (6982), offset past the end (6B00), secure messaging, then the read.
 fn run_even(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
-    ctx.refuse_if_terminated()?;
     let (fid, offset) = if command.p1() & BY_SFI != 0 {
+        if command.p1() & SFI_RFU != 0 {
+            return Err(Status::INCORRECT_P1P2);
+        }
         let file = FileSpec::by_sfi(command.p1() & SFI_MASK).ok_or(Status::FILE_NOT_FOUND)?;
-        ctx.session.current_ef = Some(file.fid);
+        ctx.session.app.current_ef = Some(file.fid);
         (file.fid, usize::from(command.p2()))
     } else {
         (current_ef(ctx)?, usize::from(command.p1p2() & OFFSET_MASK))
     };
-    let content = readable_content(ctx, fid)?;
-    read(content, offset, command.le, Encoding::Bare)
+    readable(fid)?;
+    from_offset(ctx, fid, offset)?;
+    ctx.secure_messaging(command, Protection::Either)?;
+    read(from_offset(ctx, fid, offset)?, command.le, Encoding::Bare)
 }
 
+/// The file (6986 / 6A82; a FID makes it current), never-readable (6982), secure messaging,
+/// the offset object (6A80), offset past the end (6B00), then the read.
 fn run_odd(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
-    ctx.refuse_if_terminated()?;
     let fid = match command.p1p2() {
         CURRENT_EF => current_ef(ctx)?,
         fid => {
             let file = FileSpec::by_fid(fid).ok_or(Status::FILE_NOT_FOUND)?;
-            ctx.session.current_ef = Some(file.fid);
+            ctx.session.app.current_ef = Some(file.fid);
             file.fid
         }
     };
-    let content = readable_content(ctx, fid)?;
+    readable(fid)?;
+    ctx.secure_messaging(command, Protection::Either)?;
     let offset = offset_object(command.data).ok_or(Status::INCORRECT_DATA)?;
-    read(content, offset, command.le, Encoding::Discretionary)
+    read(
+        from_offset(ctx, fid, offset)?,
+        command.le,
+        Encoding::Discretionary,
+    )
 }
 
 fn current_ef(ctx: &Ctx<'_>) -> Result<u16, Status> {
-    ctx.session.current_ef.ok_or(Status::NO_CURRENT_EF)
+    ctx.session.app.current_ef.ok_or(Status::NO_CURRENT_EF)
 }
 
-/// The content of file `fid`, or 6982 for the file that is never read (DG3, §5).
-fn readable_content<'c>(ctx: &'c Ctx<'_>, fid: u16) -> Result<&'c [u8], Status> {
-    let file = FileSpec::by_fid(fid).ok_or(Status::FILE_NOT_FOUND)?;
-    if !file.readable() {
-        return Err(Status::SECURITY_STATUS_NOT_SATISFIED);
+/// 6982 for the file that is never read (DG3, §5), whatever the offset.
+fn readable(fid: u16) -> Result<(), Status> {
+    match FileSpec::by_fid(fid) {
+        Some(file) if file.readable() => Ok(()),
+        Some(_) => Err(Status::SECURITY_STATUS_NOT_SATISFIED),
+        None => Err(Status::FILE_NOT_FOUND),
     }
-    ctx.state().files.content(fid).ok_or(Status::FILE_NOT_FOUND)
+}
+
+/// The bytes of file `fid` from `offset` on; 6B00 when the offset is past the current length.
+fn from_offset<'c>(ctx: &'c Ctx<'_>, fid: u16, offset: usize) -> Result<&'c [u8], Status> {
+    ctx.state()
+        .files
+        .content(fid)
+        .ok_or(Status::FILE_NOT_FOUND)?
+        .get(offset..)
+        .ok_or(Status::WRONG_P1P2)
 }
 
 /// `54 L offset`, the offset in one to three big-endian bytes.
@@ -115,11 +146,10 @@ enum Encoding {
     Discretionary,
 }
 
-/// Reads `content` from `offset`: 6B00 past the end; at the end, 6282 and no data. Otherwise
-/// as many bytes as Ne (and the largest response) allow, with 6282 when Le asked for an exact
-/// count that the end of the file cut short.
-fn read(content: &[u8], offset: usize, le: Le, encoding: Encoding) -> Result<Reply, Status> {
-    let rest = content.get(offset..).ok_or(Status::WRONG_P1P2)?;
+/// Reads the file bytes `rest` (those from the offset on): at the end, 6282 and no data.
+/// Otherwise as many bytes as Ne (and the largest response) allow, with 6282 when Le asked for
+/// an exact count that the end of the file cut short.
+fn read(rest: &[u8], le: Le, encoding: Encoding) -> Result<Reply, Status> {
     if rest.is_empty() {
         return Ok(Reply::warning(Vec::new(), Status::END_OF_FILE));
     }
@@ -131,7 +161,6 @@ fn read(content: &[u8], offset: usize, le: Le, encoding: Encoding) -> Result<Rep
             (rest.get(..count).unwrap_or_default().to_vec(), count)
         }
         Encoding::Discretionary => {
-            // Ne must leave room at least for `53 00`.
             let count = fitting_in_object(rest.len(), budget).ok_or(Status::WRONG_LENGTH)?;
             let bytes = rest.get(..count).unwrap_or_default();
             (tlv::object(tag::DISCRETIONARY.into(), bytes), count)

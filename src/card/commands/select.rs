@@ -2,7 +2,7 @@
 //! its elementary files by file identifier, answering the FCP template when asked.
 
 use crate::card::command::Command;
-use crate::card::dispatch::{Ctx, Entry, Presence, Shape};
+use crate::card::dispatch::{always, Ctx, Entry, Presence, Protection, Shape};
 use crate::card::files::FileSpec;
 use crate::card::response::{Reply, Status};
 use crate::card::tlv;
@@ -10,12 +10,9 @@ use crate::spec::{ins, select, tag, AID};
 
 pub(in crate::card) const ENTRY: Entry = Entry {
     ins: ins::SELECT,
-    shape: Shape {
-        data: Presence::Required,
-        le: Presence::Optional,
-    },
+    check_shape,
     before_selection: true,
-    check_params,
+    when_terminated: always,
     run,
 };
 
@@ -34,28 +31,43 @@ mod fcp {
     pub const TRANSPARENT_EF: u8 = 0x01;
 }
 
-/// P1 `04` (by DF name), `00` or `02` (by FID); P2 `00` / `04` (FCP) or `0C` (no data).
-fn check_params(command: &Command<'_>) -> Result<(), Status> {
-    let p1_known = matches!(
-        command.p1(),
-        select::P1_BY_NAME | select::P1_BY_FID | select::P1_EF_UNDER_DF
-    );
+fn by_name(command: &Command<'_>) -> bool {
+    command.p1() == select::P1_BY_NAME
+}
+
+fn by_fid(command: &Command<'_>) -> bool {
+    matches!(command.p1(), select::P1_BY_FID | select::P1_EF_UNDER_DF)
+}
+
+/// Data required, Le optional; by FID, exactly two data bytes.
+fn check_shape(command: &Command<'_>) -> Result<(), Status> {
+    Shape {
+        data: Presence::Required,
+        le: Presence::Optional,
+    }
+    .check(command)?;
+    if by_fid(command) && command.data.len() != 2 {
+        return Err(Status::WRONG_LENGTH);
+    }
+    Ok(())
+}
+
+/// P1 `04` (by DF name), `00` or `02` (by FID); P2 `00` / `04` (FCP) or `0C` (no data). By
+/// DF name the command is plain only; by FID it may be protected. A failing SELECT changes
+/// nothing.
+fn run(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
     let p2_known = matches!(
         command.p2(),
         select::P2_FCI | select::P2_FCP | select::P2_NO_DATA
     );
-    if p1_known && p2_known {
-        Ok(())
-    } else {
-        Err(Status::INCORRECT_P1P2)
+    if !(by_name(command) || by_fid(command)) || !p2_known {
+        return Err(Status::INCORRECT_P1P2);
     }
-}
-
-/// A failed selection (6700, 6A82) leaves the current selection as it was.
-fn run(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
-    let fcp = if command.p1() == select::P1_BY_NAME {
+    let fcp = if by_name(command) {
+        ctx.secure_messaging(command, Protection::PlainOnly)?;
         select_application(ctx, command.data)?
     } else {
+        ctx.secure_messaging(command, Protection::Either)?;
         select_file(ctx, command.data)?
     };
     Ok(if command.p2() == select::P2_NO_DATA {
@@ -65,8 +77,8 @@ fn run(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
     })
 }
 
-/// The data must be the AID exactly (no partial names). Selecting it starts a fresh
-/// application session.
+/// The data must be the AID exactly (no partial names), else 6A82. Selecting it starts a
+/// fresh card session (§2.2).
 fn select_application(ctx: &mut Ctx<'_>, name: &[u8]) -> Result<Vec<u8>, Status> {
     if name != AID {
         return Err(Status::FILE_NOT_FOUND);
@@ -75,20 +87,20 @@ fn select_application(ctx: &mut Ctx<'_>, name: &[u8]) -> Result<Vec<u8>, Status>
     Ok(application_fcp(ctx.state().lifecycle.byte()))
 }
 
-/// The data must be two bytes (else 6700); before the application is selected no file can be
-/// found (6A82), nor can the MF (3F00) or any FID the application lacks.
+/// Before the application is selected no file can be found (6A82), nor can the MF (`3F00`)
+/// or any FID the application lacks.
 fn select_file(ctx: &mut Ctx<'_>, data: &[u8]) -> Result<Vec<u8>, Status> {
     let fid = <[u8; 2]>::try_from(data)
         .map(u16::from_be_bytes)
         .map_err(|_| Status::WRONG_LENGTH)?;
-    if !ctx.session.selected {
+    if !ctx.session.app.selected {
         return Err(Status::FILE_NOT_FOUND);
     }
     let file = FileSpec::by_fid(fid).ok_or(Status::FILE_NOT_FOUND)?;
     let state = ctx.state();
     let length = state.files.content(fid).map_or(0, <[u8]>::len);
     let fcp = file_fcp(file, length, state.lifecycle.byte());
-    ctx.session.current_ef = Some(fid);
+    ctx.session.app.current_ef = Some(fid);
     Ok(fcp)
 }
 

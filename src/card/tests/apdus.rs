@@ -244,6 +244,8 @@ fn select_files_by_fid() {
             ("00A4000C03010100", "6700"),
             ("00A4000C0101", "6700"),
             ("00A4010C020101", "6A86"),
+            ("00A4000D020101", "6A86"),
+            ("00A4000D03010101", "6700"), // the FID length is a length rule: before P2
         ],
     );
 }
@@ -396,12 +398,13 @@ fn read_binary_odd_with_offset_objects() {
         &with_53(&id[255..]),
         "9000",
     );
-    expect(&mut card, "00B1010103540100 02", &with_53(&[]), "9000");
+    expect(&mut card, "00B1010103540100 03", &with_53(&id[..1]), "9000");
     script(
         &mut card,
         &[
-            ("00B1010103540100 01", "6700"), // no room for 53 00
-            ("00B1010102540000", "6A80"),    // empty offset
+            ("00B1010103540100 02", "6700"), // Ne below 3
+            ("00B1010103540100 01", "6700"),
+            ("00B1010102540000", "6A80"), // empty offset
             ("00B1010103530100 00", "6A80"),
             ("00B101010654040000000100", "6A80"), // four offset bytes
             ("00B101010454010000 00", "6A80"),    // trailing byte
@@ -502,7 +505,7 @@ fn get_challenge() {
             ("00840000010000", "6700"), // data
             ("0084010008", "6A86"),
             ("0084000108", "6A86"),
-            ("0C84000008", "6982"), // plain only for now: no secure channel
+            ("0C84000008", "6A81"), // plain only
         ],
     );
 }
@@ -546,12 +549,19 @@ fn get_response_rules() {
             ("00A4040407F04D454C4C4901", "6111"),
             ("00CADF0200", "019000"),
             ("00C0000000", "6985"),
-            // So does a faulty GET RESPONSE.
+            // A failing GET RESPONSE keeps them.
             ("00A4040407F04D454C4C4901", "6111"),
             ("00C0010000", "6A86"),
-            ("00C0000000", "6985"),
-            ("00A4040407F04D454C4C4901", "6111"),
             ("00C00000", "6700"),
+            ("00C000000100", "6700"),
+            ("0CC0000000", "6A81"),
+            ("80C0000000", "6E00"),
+            ("10C0000000", "9000"),  // a chained GET RESPONSE APDU...
+            ("00C0000000", AID_FCP), // ... and its last one
+            ("00C0000000", "6985"),
+            // An APDU of another instruction discards them even when it fails.
+            ("00A4040407F04D454C4C4901", "6111"),
+            ("80A4", "6700"),
             ("00C0000000", "6985"),
             ("00A4040407F04D454C4C4901", "6111"),
             ("00C00000000000", AID_FCP), // extended Le
@@ -584,27 +594,27 @@ fn a_chain_is_processed_when_its_last_command_arrives() {
 }
 
 #[test]
-fn a_broken_chain_is_6883_and_discarded() {
+fn a_chain_continued_with_another_header_is_6883_and_discarded() {
     let mut card = card();
     script(
         &mut card,
         &[
             ("10A4040C03F04D45", "9000"),
-            ("10CA000003010203", "6883"), // another instruction, chaining on
-            ("00A4040C044C4C4901", "6A82"), // the chain is gone: 4 bytes alone
-            ("10A4040C03F04D45", "9000"),
             ("00A4040404 4C4C4901", "6883"), // same instruction, other P2
-            ("00A4040C044C4C4901", "6A82"),
-            ("10A4040C03F04D45", "9000"),
-            ("1CA4040C03F04D45", "6883"), // other class
+            ("00A4040C044C4C4901", "6A82"),  // the chain is gone: 4 bytes alone
             ("10A4040C03F04D45", "9000"),
             ("00A4000C044C4C4901", "6883"), // other P1
+            ("10A4040C03F04D45", "9000"),
+            ("1CA4040C03F04D45", "6883"), // other class (secure messaging)
+            ("10A4040C03F04D45", "9000"),
+            ("10A4040403F04D45", "6883"), // chaining on, other P2
+            ("00A4040C044C4C4901", "6A82"),
         ],
     );
 }
 
 #[test]
-fn another_command_abandons_a_chain() {
+fn another_instruction_abandons_a_chain() {
     let mut card = card();
     script(
         &mut card,
@@ -613,7 +623,12 @@ fn another_command_abandons_a_chain() {
             ("0084000008", "*9000"),
             ("00A4040C044C4C4901", "6A82"),
             ("10A4040C03F04D45", "9000"),
-            ("80CA000000", "6E00"), // even a rejected one
+            ("80CA000000", "6E00"), // even a rejected APDU
+            ("00A4040C044C4C4901", "6A82"),
+            // Another instruction with the chaining bit starts a chain of its own.
+            ("10A4040C03F04D45", "9000"),
+            ("10CADF0001AA", "9000"),
+            ("00CADF0000", "6700"), // GET DATA takes no data: a length rule, before selection
             ("00A4040C044C4C4901", "6A82"),
         ],
     );
@@ -648,28 +663,47 @@ fn chained_data_is_judged_as_a_whole() {
     );
     let too_long = format!("10A4040C000401{}", "00".repeat(1025));
     script(&mut card, &[(&too_long, "6700")]);
-    // A chained SELECT by name with the secure-messaging class: no channel yet.
+    // A chained SELECT by name with the secure-messaging class: plain only.
     script(
         &mut card,
-        &[("1CA4040C03F04D45", "9000"), ("0CA4040C044C4C4901", "6982")],
+        &[("1CA4040C03F04D45", "9000"), ("0CA4040C044C4C4901", "6A81")],
     );
 }
 
-// §10 (not yet): secure messaging.
+// §10.6 (no channel can be open yet): secure messaging, step 6 of §4.6.
 
 #[test]
-fn secure_messaging_without_a_channel_is_6982_after_the_p1p2_check() {
+fn protected_commands_without_a_channel() {
     let mut card = selected_on("0101");
     script(
         &mut card,
         &[
-            ("0CA4040C07F04D454C4C4901", "6982"),
-            ("0CB0000010", "6982"),
+            ("0CA4040C07F04D454C4C4901", "6A81"), // SELECT by name: plain only
+            ("0CA4000C020102", "6988"),           // SELECT by FID: no channel open
+            ("0CB0000010", "6988"),
+            ("0CB1000003540100 00", "6988"),
+            ("0CCADF0100", "6988"),
+            ("0C84000008", "6A81"),
+            ("0CC0000000", "6A81"),
+            // Steps 0 to 5 come first.
             ("0CA4050C07F04D454C4C4901", "6A86"),
-            ("0CC0000000", "6982"),
-            ("0CB0000000", "6982"),
+            ("0CB0012D10", "6B00"),
+            ("0CB0870010", "6A82"),
+            ("0CB0830010", "6982"),
+            ("0CCA5F2000", "6A88"),
+            ("0C84000108", "6A86"),
+            ("0CC0010000", "6A86"),
+            ("0CFF000000", "6D00"),
+            // The length rules of a protected command wait for the unwrapping.
+            ("00A4000C020101", "9000"), // 0103 became current above
+            ("0CB00000", "6988"),
             ("00CADF0200", "019000"),
         ],
+    );
+    let mut card = selected();
+    script(
+        &mut card,
+        &[("0CB0000010", "6986"), ("0CB1000003540100 00", "6986")],
     );
 }
 
@@ -694,6 +728,11 @@ fn a_terminated_card_tells_only_its_serial_and_state() {
             ("00B0000010", "6985"),
             ("00B0810010", "6985"),
             ("00B1010103540100 00", "6985"),
+            // The TERMINATED check (§4.6 step 4) comes before P1-P2 and tags.
+            ("00B0A10010", "6985"),
+            ("00CA5F2000", "6985"),
+            ("00A4050C020101", "6A86"),
+            ("00C0000000", "6985"), // nothing pending
         ],
     );
 }

@@ -1,0 +1,223 @@
+//! `melli issuer init`, `melli check` and `melli personalize`: the issuance centre's commands.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use melli::applet::Applet;
+use melli::model::{enrolment::base_dir_of, EnrolmentRecord, JalaliDate, Secret, SecretKind, ValidRecord};
+use melli::ops::personalize::{self, PersonalizeError, Step};
+use melli::pki::{Issuer, LAYOUT};
+use melli::transport::PcscTransport;
+
+use crate::cli::output;
+use crate::cli::{Failure, PinSource};
+
+pub fn issuer_init(dir: &Path) -> Result<ExitCode, Failure> {
+    Issuer::init(dir).map_err(|e| Failure::bad_input(e.to_string()))?;
+    println!("made a test issuer in {}", dir.display());
+    println!("{LAYOUT}");
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(serde::Serialize)]
+struct CheckReport {
+    record: String,
+    valid: bool,
+    errors: Vec<String>,
+    warnings: Vec<String>,
+}
+
+/// Validates a record and reports every problem, not only the first.
+pub fn check(record_path: &Path, json: bool) -> Result<ExitCode, Failure> {
+    let record = EnrolmentRecord::from_json_file(record_path).map_err(|e| Failure::bad_input(e.to_string()))?;
+    let today = JalaliDate::today().map_err(|e| Failure::bad_input(format!("today's date: {e}")))?;
+    let (errors, warnings) = match record.validate_on(&base_dir_of(record_path), today) {
+        Ok(valid) => (Vec::new(), valid.warnings().iter().map(ToString::to_string).collect()),
+        Err(errors) => (errors.iter().map(ToString::to_string).collect(), Vec::new()),
+    };
+    let report = CheckReport {
+        record: record_path.display().to_string(),
+        valid: errors.is_empty(),
+        errors,
+        warnings,
+    };
+    if json {
+        output::json(&report)?;
+    } else {
+        for w in &report.warnings {
+            eprintln!("warning: {w}");
+        }
+        for e in &report.errors {
+            eprintln!("melli: {e}");
+        }
+        if report.valid {
+            println!("{}: valid", report.record);
+        }
+    }
+    Ok(if report.valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::cli::exit::BAD_INPUT)
+    })
+}
+
+/// The first line of a PIN mailer, so a file is recognised as one.
+const MAILER_HEADER: &str = "melli PIN mailer";
+
+/// PIN and PUK for a card: from the operator, from stdin, or generated into a PIN mailer.
+fn secrets(source: &PinSource, serial: &str) -> Result<(Secret, Secret), Failure> {
+    match source {
+        PinSource::Mailer(path) => mailer_secrets(path, serial),
+        PinSource::Stdin => {
+            let stdin = std::io::stdin();
+            let mut lines = stdin.lock().lines();
+            let mut next = |kind: SecretKind| -> Result<Secret, Failure> {
+                let line = zeroize::Zeroizing::new(
+                    lines
+                        .next()
+                        .transpose()
+                        .map_err(|e| Failure::bad_input(format!("reading stdin: {e}")))?
+                        .ok_or_else(|| {
+                            Failure::bad_input(format!(
+                                "--secrets-stdin: expected the {} on its own line",
+                                kind.name()
+                            ))
+                        })?,
+                );
+                Secret::parse(kind, &line).map_err(|e| Failure::bad_input(e.to_string()))
+            };
+            Ok((next(SecretKind::Pin)?, next(SecretKind::Puk)?))
+        }
+        PinSource::Prompt => {
+            if !std::io::stdin().is_terminal() {
+                return Err(Failure::bad_input(
+                    "no terminal to ask for the PIN: use --pin-mailer FILE or --secrets-stdin",
+                ));
+            }
+            Ok((prompt(SecretKind::Pin)?, prompt(SecretKind::Puk)?))
+        }
+    }
+}
+
+/// Asks twice without echo.
+fn prompt(kind: SecretKind) -> Result<Secret, Failure> {
+    let ask = |label: String| {
+        rpassword::prompt_password(label)
+            .map(zeroize::Zeroizing::new)
+            .map_err(|e| Failure::bad_input(format!("reading the {}: {e}", kind.name())))
+    };
+    let first = ask(format!("new {}: ", kind.name()))?;
+    let secret = Secret::parse(kind, &first).map_err(|e| Failure::bad_input(e.to_string()))?;
+    let again = ask(format!("repeat the {}: ", kind.name()))?;
+    if again.trim() != secret.expose() {
+        return Err(Failure::bad_input(format!("the two {}s differ: nothing was written", kind.name())));
+    }
+    Ok(secret)
+}
+
+/// Reuses the PIN and PUK of an existing mailer for the same card (a resumed
+/// personalization), or generates new ones and writes the mailer (mode 0600) before the card is
+/// touched, so they are never lost.
+fn mailer_secrets(path: &Path, serial: &str) -> Result<(Secret, Secret), Failure> {
+    let card_line = format!("card: {serial}");
+    if path.exists() {
+        let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+            Failure::bad_input(format!("cannot read the PIN mailer {}: {e}", path.display()))
+        })?);
+        let mut lines = text.lines();
+        if lines.next() != Some(MAILER_HEADER) || lines.next() != Some(card_line.as_str()) {
+            return Err(Failure::bad_input(format!(
+                "{} exists and is not this card's PIN mailer: choose another file",
+                path.display()
+            )));
+        }
+        let field = |prefix: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(prefix))
+                .ok_or_else(|| Failure::bad_input(format!("the PIN mailer {} is damaged", path.display())))
+        };
+        let pin = Secret::parse(SecretKind::Pin, field("PIN: ")?).map_err(|e| Failure::bad_input(e.to_string()))?;
+        let puk = Secret::parse(SecretKind::Puk, field("PUK: ")?).map_err(|e| Failure::bad_input(e.to_string()))?;
+        return Ok((pin, puk));
+    }
+    let pin = Secret::generate(SecretKind::Pin, 6);
+    let puk = Secret::generate(SecretKind::Puk, 10);
+    let text = zeroize::Zeroizing::new(format!(
+        "{MAILER_HEADER}\n{card_line}\nPIN: {}\nPUK: {}\n",
+        pin.expose(),
+        puk.expose()
+    ));
+    write_private_file(path, text.as_bytes())
+        .map_err(|e| Failure::bad_input(format!("cannot write the PIN mailer {}: {e}", path.display())))?;
+    Ok((pin, puk))
+}
+
+/// Creates a new file readable by its owner only, and makes sure it reached the disk.
+fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+pub fn personalize(
+    record_path: &Path,
+    issuer_dir: &Path,
+    reader: Option<&str>,
+    pins: &PinSource,
+    json: bool,
+) -> Result<ExitCode, Failure> {
+    // Everything is checked before the card is touched.
+    let record = ValidRecord::load(record_path).map_err(|e| Failure::bad_input(e.to_string()))?;
+    for w in record.warnings() {
+        eprintln!("warning: {w}");
+    }
+    let issuer = Issuer::load(issuer_dir).map_err(|e| Failure::bad_input(e.to_string()))?;
+    for open in issuer.key_files_open_to_others() {
+        eprintln!("warning: {} is readable by other users: chmod 600 it", open.display());
+    }
+    let mut applet = Applet::select(PcscTransport::connect(reader)?)?;
+    let serial = applet.serial()?;
+    let (pin, puk) = secrets(pins, &serial)?;
+
+    let total = Step::ALL.len();
+    let mut progress = |step: Step| {
+        let n = Step::ALL.iter().position(|s| *s == step).map_or(0, |i| i + 1);
+        eprintln!("[{n:>2}/{total}] {step}");
+    };
+    let summary = personalize::personalize(&mut applet, &record, &issuer, &pin, &puk, &mut progress)
+        .map_err(|e| match e {
+            PersonalizeError::Issuer { .. } => Failure::bad_input(e.to_string()),
+            other => Failure::card(format!(
+                "{other} — the card is not locked; run the same command again to finish it"
+            )),
+        })?;
+    if json {
+        output::json(&summary)?;
+    } else {
+        println!(
+            "personalized card {} for {} ({}) in {:.2} s, {} APDUs{}",
+            summary.serial,
+            summary.holder,
+            summary.national_code,
+            summary.seconds,
+            summary.traffic.apdus,
+            if summary.resumed { " (resumed)" } else { "" }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where `--pin-mailer` points, as a path (for the CLI definition).
+pub fn mailer_path(path: Option<PathBuf>, stdin: bool) -> PinSource {
+    match (path, stdin) {
+        (Some(p), _) => PinSource::Mailer(p),
+        (None, true) => PinSource::Stdin,
+        (None, false) => PinSource::Prompt,
+    }
+}

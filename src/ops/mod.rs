@@ -1,0 +1,4 @@
+//! The user-facing jobs, one file each: they combine the applet, the model and the PKI, and
+//! report progress through callbacks; they never print or prompt.
+
+pub mod personalize;

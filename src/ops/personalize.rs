@@ -1,0 +1,242 @@
+//! Personalizing a blank card from a validated enrolment record (issue centre's job).
+//!
+//! Every step is idempotent while the card is still personalizing: files are rewritten from
+//! offset 0 and trimmed, keys regenerated, the certificate and security object issued anew. So
+//! a card pulled at any point is finished by running the same personalization again, and the
+//! card's own completeness check at ACTIVATE FILE means it can never be locked half-written.
+
+use std::fmt;
+use std::time::Instant;
+
+use crate::applet::{Applet, AppletError, Lifecycle};
+use crate::model::{Secret, ValidRecord};
+use crate::pki::{GregorianDate, HolderRequest, HolderSubject, Issuer, PkiError};
+use crate::sm::StaticKeys;
+use crate::spec::{ef, reference};
+use crate::transport::{Traffic, Transport};
+
+/// The steps of a personalization, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    SecureChannel,
+    Identity,
+    Photo,
+    Address,
+    Fingerprint,
+    SigningKey,
+    ChipAuthenticationKey,
+    HolderCertificate,
+    SecurityObject,
+    PinAndPuk,
+    Lock,
+}
+
+impl Step {
+    pub const ALL: [Step; 11] = [
+        Step::SecureChannel,
+        Step::Identity,
+        Step::Photo,
+        Step::Address,
+        Step::Fingerprint,
+        Step::SigningKey,
+        Step::ChipAuthenticationKey,
+        Step::HolderCertificate,
+        Step::SecurityObject,
+        Step::PinAndPuk,
+        Step::Lock,
+    ];
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Step::SecureChannel => "open the secure channel",
+            Step::Identity => "write DG1 identity",
+            Step::Photo => "write DG2 photo",
+            Step::Address => "write DG4 address",
+            Step::Fingerprint => "write DG3 fingerprint templates",
+            Step::SigningKey => "generate the signing key on the chip",
+            Step::ChipAuthenticationKey => "generate the chip-authentication key on the chip",
+            Step::HolderCertificate => "issue and write the holder certificate",
+            Step::SecurityObject => "sign and write the security object",
+            Step::PinAndPuk => "set PIN and PUK",
+            Step::Lock => "lock the card",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::SecureChannel => "secure-channel",
+            Step::Identity => "identity",
+            Step::Photo => "photo",
+            Step::Address => "address",
+            Step::Fingerprint => "fingerprint",
+            Step::SigningKey => "signing-key",
+            Step::ChipAuthenticationKey => "chip-authentication-key",
+            Step::HolderCertificate => "holder-certificate",
+            Step::SecurityObject => "security-object",
+            Step::PinAndPuk => "pin-puk",
+            Step::Lock => "lock",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+/// Why a personalization stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PersonalizeError {
+    #[error("card {serial} is already personalized and locked ({lifecycle}): use a blank card")]
+    AlreadyIssued { serial: String, lifecycle: Lifecycle },
+    #[error("{step}: {source}")]
+    Card {
+        step: Step,
+        #[source]
+        source: AppletError,
+    },
+    #[error("{step}: {source}")]
+    Issuer {
+        step: Step,
+        #[source]
+        source: PkiError,
+    },
+    #[error("{0}")]
+    Start(#[source] AppletError),
+}
+
+impl PersonalizeError {
+    /// The step the personalization stopped at, when it had begun.
+    pub fn step(&self) -> Option<Step> {
+        match self {
+            PersonalizeError::Card { step, .. } | PersonalizeError::Issuer { step, .. } => {
+                Some(*step)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What a finished personalization reports.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    pub serial: String,
+    pub holder: String,
+    pub national_code: String,
+    /// The card was found half-personalized and was finished.
+    pub resumed: bool,
+    pub seconds: f64,
+    pub traffic: Traffic,
+}
+
+/// Personalizes the card behind `applet` (already selected) for `record`, with keys and
+/// certificates from `issuer`. `progress` is told each step as it starts.
+pub fn personalize<T: Transport>(
+    applet: &mut Applet<T>,
+    record: &ValidRecord,
+    issuer: &Issuer,
+    pin: &Secret,
+    puk: &Secret,
+    progress: &mut dyn FnMut(Step),
+) -> Result<Summary, PersonalizeError> {
+    let started = Instant::now();
+    let serial = applet.serial().map_err(PersonalizeError::Start)?;
+    let lifecycle = applet.lifecycle().map_err(PersonalizeError::Start)?;
+    if lifecycle >= Lifecycle::Operational {
+        return Err(PersonalizeError::AlreadyIssued { serial, lifecycle });
+    }
+    let identity = record.identity();
+    let card = |step: Step| move |source: AppletError| PersonalizeError::Card { step, source };
+    let issuer_err = |step: Step| move |source: PkiError| PersonalizeError::Issuer { step, source };
+
+    progress(Step::SecureChannel);
+    let keys = StaticKeys::diversify(issuer.master_key(), &serial);
+    let mut session = applet
+        .open_secure_channel(&keys)
+        .map_err(card(Step::SecureChannel))?;
+
+    let identity_dg = record.identity_dg();
+    let address_dg = record.address_dg();
+    let files: [(Step, u16, &[u8]); 3] = [
+        (Step::Identity, ef::IDENTITY, &identity_dg),
+        (Step::Photo, ef::PHOTO, record.photo_dg()),
+        (Step::Address, ef::ADDRESS, &address_dg),
+    ];
+    for (step, fid, content) in files {
+        progress(step);
+        session.write_file(fid, content).map_err(card(step))?;
+    }
+    progress(Step::Fingerprint);
+    session
+        .write_file(ef::FINGERPRINT, &record.fingerprint_dg())
+        .map_err(card(Step::Fingerprint))?;
+
+    progress(Step::SigningKey);
+    let signing_key = session
+        .generate_key(reference::SIGNING_KEY)
+        .map_err(card(Step::SigningKey))?;
+    progress(Step::ChipAuthenticationKey);
+    session
+        .generate_key(reference::CHIP_AUTH_KEY)
+        .map_err(card(Step::ChipAuthenticationKey))?;
+    // The card writes DG5 itself from the key it generated; read what it wrote.
+    let chip_auth_dg = session
+        .read_file(ef::CHIP_AUTH_KEY)
+        .map_err(card(Step::ChipAuthenticationKey))?;
+
+    progress(Step::HolderCertificate);
+    let subject = HolderSubject {
+        given_name: identity.given_name_latin().as_str().to_string(),
+        surname: identity.surname_latin().as_str().to_string(),
+        national_code: identity.national_code().to_string(),
+        full_name_fa: format!("{} {}", identity.given_name_fa(), identity.surname_fa()),
+    };
+    let (year, month, day) = identity.expiry_date().to_gregorian();
+    let card_expiry = GregorianDate {
+        year: u16::try_from(year).unwrap_or(u16::MAX),
+        month,
+        day,
+    };
+    let certificate = issuer
+        .issue_holder_certificate(&HolderRequest {
+            public_key: &signing_key,
+            subject: &subject,
+            card_expiry,
+        })
+        .map_err(issuer_err(Step::HolderCertificate))?;
+    session
+        .write_file(ef::HOLDER_CERT, &certificate)
+        .map_err(card(Step::HolderCertificate))?;
+
+    progress(Step::SecurityObject);
+    let groups: [(u8, &[u8]); 5] = [
+        (1, &identity_dg),
+        (2, record.photo_dg()),
+        (4, &address_dg),
+        (5, &chip_auth_dg),
+        (6, &certificate),
+    ];
+    let security_object = issuer
+        .sign_security_object(&serial, &groups)
+        .map_err(issuer_err(Step::SecurityObject))?;
+    session
+        .write_file(ef::SECURITY_OBJECT, &security_object)
+        .map_err(card(Step::SecurityObject))?;
+
+    progress(Step::PinAndPuk);
+    session.set_secret(pin).map_err(card(Step::PinAndPuk))?;
+    session.set_secret(puk).map_err(card(Step::PinAndPuk))?;
+
+    progress(Step::Lock);
+    session.activate().map_err(card(Step::Lock))?;
+
+    Ok(Summary {
+        serial,
+        holder: subject.common_name(),
+        national_code: subject.national_code,
+        resumed: lifecycle == Lifecycle::Personalizing,
+        seconds: started.elapsed().as_secs_f64(),
+        traffic: applet.traffic(),
+    })
+}
