@@ -428,6 +428,18 @@ impl From<StatusWord> for StatusError {
     }
 }
 
+/// Appends BER length bytes (ISO/IEC 8825-1 §8.1.3) for a value of `len` bytes, up to 65 535.
+pub fn push_ber_len(len: usize, out: &mut Vec<u8>) {
+    match len {
+        0..=0x7F => out.push(len as u8),
+        0x80..=0xFF => out.extend_from_slice(&[0x81, len as u8]),
+        _ => {
+            out.push(0x82);
+            out.extend_from_slice(&(len.min(0xFFFF) as u16).to_be_bytes());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ use cmac::{Cmac, Mac};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::apdu::{Command, Response, StatusWord, EXTENDED_MAX_NE, SHORT_MAX_NE};
+use crate::apdu::{push_ber_len, Command, Response, StatusWord, EXTENDED_MAX_NE, SHORT_MAX_NE};
 use crate::spec::{secure_channel as sc, tag};
 
 type Key = Zeroizing<[u8; sc::KEY_LEN]>;
@@ -99,21 +99,9 @@ fn cbc_decrypt(key: &[u8; sc::KEY_LEN], iv: &[u8; BLOCK], data: &mut [u8]) -> Op
         .map(|_| ())
 }
 
-/// BER length bytes.
-fn ber_len(len: usize, out: &mut Vec<u8>) {
-    match len {
-        0..=0x7F => out.push(len as u8),
-        0x80..=0xFF => out.extend_from_slice(&[0x81, len as u8]),
-        _ => {
-            out.push(0x82);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-    }
-}
-
 fn tlv(tag: u8, value: &[u8], out: &mut Vec<u8>) {
     out.push(tag);
-    ber_len(value.len(), out);
+    push_ber_len(value.len(), out);
     out.extend_from_slice(value);
 }
 

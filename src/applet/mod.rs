@@ -1,12 +1,16 @@
 //! Host-side commands of the melli applet (`applets-spec/`), one method per card command, each
 //! citing the specification section it implements.
 
+mod desk;
 mod fcp;
+mod holder;
 mod lifecycle;
 mod personalization;
 mod public_key;
 
+pub use desk::FingerMatch;
 pub use fcp::FileControl;
+pub use holder::{PinError, PinVerified, RetryCounters};
 pub use lifecycle::Lifecycle;
 pub use personalization::{Personalization, PublicPoint};
 pub use public_key::parse_public_key;

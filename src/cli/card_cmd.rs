@@ -4,32 +4,13 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
-use zeroize::Zeroizing;
-
 use melli::card::{vpcd, Card};
+use melli::pki::read_master_key;
 
 use crate::cli::Failure;
 
-/// Reads the issuer's personalization master key: a file holding 32 hex digits.
-fn read_master_key(path: &Path) -> Result<Zeroizing<[u8; 16]>, Failure> {
-    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-        Failure::bad_input(format!(
-            "cannot read the master key file {}: {e}",
-            path.display()
-        ))
-    })?);
-    let mut key = Zeroizing::new([0u8; 16]);
-    hex::decode_to_slice(text.trim(), &mut *key).map_err(|_| {
-        Failure::bad_input(format!(
-            "the master key file {} must hold exactly 32 hex digits (an AES-128 key)",
-            path.display()
-        ))
-    })?;
-    Ok(key)
-}
-
 pub fn new(state: &Path, serial: &str, master_key: &Path) -> Result<ExitCode, Failure> {
-    let key = read_master_key(master_key)?;
+    let key = read_master_key(master_key).map_err(|e| Failure::bad_input(e.to_string()))?;
     let card =
         Card::create_file(state, serial, &key).map_err(|e| Failure::bad_input(e.to_string()))?;
     println!(

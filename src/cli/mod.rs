@@ -16,7 +16,6 @@ use melli::transport::TransportError;
 
 /// Exit codes (DESIGN.md §9).
 pub mod exit {
-    pub const CHECK_FAILED: u8 = 1;
     pub const BAD_INPUT: u8 = 2;
     pub const CARD_ERROR: u8 = 3;
 }

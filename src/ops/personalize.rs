@@ -205,8 +205,15 @@ pub fn personalize<T: Transport>(
             card_expiry,
         })
         .map_err(issuer_err(Step::HolderCertificate))?;
+    // DG6 holds the path: the holder certificate, then the signing CA's (applets-spec §5.6).
+    let mut certificate_path = certificate;
+    der::Encode::encode_to_vec(issuer.signing_ca_certificate(), &mut certificate_path)
+        .map_err(|e| PersonalizeError::Issuer {
+            step: Step::HolderCertificate,
+            source: PkiError::from(e),
+        })?;
     session
-        .write_file(ef::HOLDER_CERT, &certificate)
+        .write_file(ef::HOLDER_CERT, &certificate_path)
         .map_err(card(Step::HolderCertificate))?;
 
     progress(Step::SecurityObject);
@@ -215,7 +222,7 @@ pub fn personalize<T: Transport>(
         (2, record.photo_dg()),
         (4, &address_dg),
         (5, &chip_auth_dg),
-        (6, &certificate),
+        (6, &certificate_path),
     ];
     let security_object = issuer
         .sign_security_object(&serial, &groups)

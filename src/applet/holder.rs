@@ -1,0 +1,143 @@
+//! The holder's commands: PIN status, change and unblock, and signing (§6.8–§6.12).
+//!
+//! Signing exists only on [`PinVerified`], which only [`Applet::verify_pin`] makes: a signature
+//! cannot be asked for before the PIN was verified in this card session.
+
+use super::{Applet, AppletError};
+use crate::apdu::{Command, StatusError};
+use crate::model::Secret;
+use crate::spec;
+use crate::transport::Transport;
+
+/// Tries left for each reference (GET DATA `DF04`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct RetryCounters {
+    pub pin: u8,
+    pub puk: u8,
+    pub finger: u8,
+}
+
+/// A wrong PIN or PUK, or a blocked one, as the holder should hear it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PinError {
+    #[error("wrong {kind}: {tries_left} tries left")]
+    Wrong { kind: &'static str, tries_left: u8 },
+    #[error("the {0} is blocked: {hint}", hint = if *.0 == "PIN" { "unblock it with `melli pin unblock` and the PUK" } else { "the card's signing key is blocked for good" })]
+    Blocked(&'static str),
+}
+
+/// A card on which the PIN was verified in this session.
+pub struct PinVerified<'a, T: Transport> {
+    applet: &'a mut Applet<T>,
+}
+
+impl<T: Transport> Applet<T> {
+    /// The retry counters (GET DATA `DF04`).
+    pub fn retry_counters(&mut self) -> Result<RetryCounters, AppletError> {
+        match self.get_data(spec::data_object::RETRY_COUNTERS)?.as_slice() {
+            [pin, puk, finger] => Ok(RetryCounters {
+                pin: *pin,
+                puk: *puk,
+                finger: *finger,
+            }),
+            other => Err(AppletError::Malformed {
+                what: "retry counters",
+                detail: format!("{} bytes instead of 3", other.len()),
+            }),
+        }
+    }
+
+    /// Sends a PIN-checking command and turns 63Cx / 6983 into a [`PinError`].
+    fn pin_command(
+        &mut self,
+        name: &'static str,
+        kind: &'static str,
+        apdu: &Command,
+    ) -> Result<Result<(), PinError>, AppletError> {
+        match self.channel().send(apdu)?.sw.check() {
+            Ok(()) => Ok(Ok(())),
+            Err(StatusError::VerificationFailed(0)) | Err(StatusError::AuthenticationBlocked) => {
+                Ok(Err(PinError::Blocked(kind)))
+            }
+            Err(StatusError::VerificationFailed(n)) => Ok(Err(PinError::Wrong {
+                kind,
+                tries_left: n,
+            })),
+            Err(status) => Err(AppletError::Status {
+                command: name,
+                status,
+            }),
+        }
+    }
+
+    /// VERIFY the PIN (§6.8). On success the card allows signing until it is reset.
+    pub fn verify_pin(
+        &mut self,
+        pin: &Secret,
+    ) -> Result<Result<PinVerified<'_, T>, PinError>, AppletError> {
+        let apdu = Command::new(spec::cla::PLAIN, spec::ins::VERIFY, 0, spec::reference::PIN)
+            .data(pin.to_block().to_vec())
+            .sensitive();
+        Ok(self
+            .pin_command("VERIFY", "PIN", &apdu)?
+            .map(|()| PinVerified { applet: self }))
+    }
+
+    /// CHANGE REFERENCE DATA (§6.9): old PIN and new PIN.
+    pub fn change_pin(&mut self, old: &Secret, new: &Secret) -> Result<Result<(), PinError>, AppletError> {
+        let mut data = old.to_block().to_vec();
+        data.extend_from_slice(&*new.to_block());
+        let apdu = Command::new(
+            spec::cla::PLAIN,
+            spec::ins::CHANGE_REFERENCE_DATA,
+            0,
+            spec::reference::PIN,
+        )
+        .data(data)
+        .sensitive();
+        self.pin_command("CHANGE REFERENCE DATA", "PIN", &apdu)
+    }
+
+    /// RESET RETRY COUNTER (§6.10): the PUK unblocks the PIN and sets a new one.
+    pub fn unblock_pin(&mut self, puk: &Secret, new_pin: &Secret) -> Result<Result<(), PinError>, AppletError> {
+        let mut data = puk.to_block().to_vec();
+        data.extend_from_slice(&*new_pin.to_block());
+        let apdu = Command::new(
+            spec::cla::PLAIN,
+            spec::ins::RESET_RETRY_COUNTER,
+            0,
+            spec::reference::PIN,
+        )
+        .data(data)
+        .sensitive();
+        self.pin_command("RESET RETRY COUNTER", "PUK", &apdu)
+    }
+}
+
+impl<T: Transport> PinVerified<'_, T> {
+    /// PSO: COMPUTE DIGITAL SIGNATURE (§6.12): the card signs a SHA-256 digest with the signing
+    /// key; returns the raw `r ‖ s` signature.
+    pub fn sign_digest(&mut self, digest: &[u8; 32]) -> Result<[u8; 64], AppletError> {
+        let apdu = Command::new(
+            spec::cla::PLAIN,
+            spec::ins::PERFORM_SECURITY_OPERATION,
+            0x9E,
+            0x9A,
+        )
+        .data(digest.to_vec())
+        .expect(256);
+        let answer = self.applet.run("PSO: COMPUTE DIGITAL SIGNATURE", &apdu)?;
+        answer
+            .as_slice()
+            .try_into()
+            .map_err(|_| AppletError::Malformed {
+                what: "signature",
+                detail: format!("{} bytes instead of 64", answer.len()),
+            })
+    }
+
+    /// The card, for reading files while the PIN stays verified.
+    pub fn applet(&mut self) -> &mut Applet<T> {
+        self.applet
+    }
+}
