@@ -283,3 +283,26 @@ pub mod oid {
     /// eContentType of the security object: `MELLI_ARC.1`.
     pub const SECURITY_OBJECT: &str = "2.25.224329670668073827233975672526393257656.1";
 }
+
+/// Finger minutiae records (ISO/IEC 19794-2:2005) and the match-on-card matcher. §11.
+pub mod biometric {
+    /// Largest record accepted, in DG3 or in DO `81` of VERIFY P2 `83`, in bytes. §11.1, §11.2.
+    pub const MAX_RECORD_LEN: usize = 4096;
+    /// Largest image width or height, in pixels (the smallest is 1). §11.1.
+    pub const MAX_IMAGE_SIZE: u16 = 16_383;
+    /// The only x and y resolution accepted, pixels/cm (500 ppi). §11.1.
+    pub const RESOLUTION: u16 = 197;
+    /// Most finger views of an enrolled record (at least 1; a live template has exactly 1).
+    /// §11.1.
+    pub const MAX_VIEWS: u8 = 10;
+    /// Fewest minutiae in a finger view. §11.1.
+    pub const MIN_MINUTIAE: u8 = 12;
+    /// Most minutiae in a finger view. §11.1.
+    pub const MAX_MINUTIAE: u8 = 128;
+    /// Matcher position tolerance D, in pixels. §11.4.
+    pub const DISTANCE_TOLERANCE: u16 = 15;
+    /// Matcher direction tolerance A, in angle units of 360/256 degrees. §11.4.
+    pub const ANGLE_TOLERANCE: u8 = 16;
+    /// Match threshold T: the fewest paired minutiae for a match. §11.4.
+    pub const THRESHOLD: u8 = 12;
+}

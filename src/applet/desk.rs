@@ -48,9 +48,14 @@ impl<T: crate::transport::Transport> Applet<T> {
         data.extend_from_slice(&spec::tag::BIOMETRIC_DATA.to_be_bytes());
         push_ber_len(inner.len(), &mut data);
         data.extend_from_slice(&inner);
-        let apdu = Command::new(spec::cla::PLAIN, spec::ins::VERIFY, 0, spec::reference::FINGER)
-            .data(data.to_vec())
-            .sensitive();
+        let apdu = Command::new(
+            spec::cla::PLAIN,
+            spec::ins::VERIFY,
+            0,
+            spec::reference::FINGER,
+        )
+        .data(data.to_vec())
+        .sensitive();
         match self.channel().send(&apdu)?.sw.check() {
             Ok(()) => Ok(FingerMatch::Match),
             Err(StatusError::VerificationFailed(0)) | Err(StatusError::AuthenticationBlocked) => {

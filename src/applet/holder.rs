@@ -84,7 +84,11 @@ impl<T: Transport> Applet<T> {
     }
 
     /// CHANGE REFERENCE DATA (§6.9): old PIN and new PIN.
-    pub fn change_pin(&mut self, old: &Secret, new: &Secret) -> Result<Result<(), PinError>, AppletError> {
+    pub fn change_pin(
+        &mut self,
+        old: &Secret,
+        new: &Secret,
+    ) -> Result<Result<(), PinError>, AppletError> {
         let mut data = old.to_block().to_vec();
         data.extend_from_slice(&*new.to_block());
         let apdu = Command::new(
@@ -99,7 +103,11 @@ impl<T: Transport> Applet<T> {
     }
 
     /// RESET RETRY COUNTER (§6.10): the PUK unblocks the PIN and sets a new one.
-    pub fn unblock_pin(&mut self, puk: &Secret, new_pin: &Secret) -> Result<Result<(), PinError>, AppletError> {
+    pub fn unblock_pin(
+        &mut self,
+        puk: &Secret,
+        new_pin: &Secret,
+    ) -> Result<Result<(), PinError>, AppletError> {
         let mut data = puk.to_block().to_vec();
         data.extend_from_slice(&*new_pin.to_block());
         let apdu = Command::new(

@@ -73,11 +73,9 @@ impl<T: Transport> Personalization<'_, T> {
             .data(content.to_vec());
         self.run("UPDATE BINARY", &update)?;
         let [p1, p2] = u16::try_from(content.len())
-            .map_err(|_| {
-                AppletError::Status {
-                    command: "UPDATE BINARY",
-                    status: crate::apdu::StatusError::NotEnoughMemory,
-                }
+            .map_err(|_| AppletError::Status {
+                command: "UPDATE BINARY",
+                status: crate::apdu::StatusError::NotEnoughMemory,
             })?
             .to_be_bytes();
         let erase = Command::new(spec::cla::PLAIN, spec::ins::ERASE_BINARY, p1, p2);

@@ -13,8 +13,7 @@ pub fn parse_public_key(bytes: &[u8]) -> Result<PublicPoint, AppletError> {
         detail: detail.to_string(),
     };
     let outer = Tlv::from_bytes(bytes).map_err(|_| bad("not one BER-TLV object"))?;
-    let expected_outer =
-        Tag::try_from(spec::tag::PUBLIC_KEY).map_err(|_| bad("tag 7F49"))?;
+    let expected_outer = Tag::try_from(spec::tag::PUBLIC_KEY).map_err(|_| bad("tag 7F49"))?;
     if *outer.tag() != expected_outer {
         return Err(bad("not a 7F49 object"));
     }

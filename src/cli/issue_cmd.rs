@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use melli::applet::Applet;
-use melli::model::{enrolment::base_dir_of, EnrolmentRecord, JalaliDate, Secret, SecretKind, ValidRecord};
+use melli::model::{
+    enrolment::base_dir_of, EnrolmentRecord, JalaliDate, Secret, SecretKind, ValidRecord,
+};
 use melli::ops::personalize::{self, PersonalizeError, Step};
 use melli::pki::{Issuer, LAYOUT};
 use melli::transport::PcscTransport;
@@ -30,10 +32,15 @@ struct CheckReport {
 
 /// Validates a record and reports every problem, not only the first.
 pub fn check(record_path: &Path, json: bool) -> Result<ExitCode, Failure> {
-    let record = EnrolmentRecord::from_json_file(record_path).map_err(|e| Failure::bad_input(e.to_string()))?;
-    let today = JalaliDate::today().map_err(|e| Failure::bad_input(format!("today's date: {e}")))?;
+    let record = EnrolmentRecord::from_json_file(record_path)
+        .map_err(|e| Failure::bad_input(e.to_string()))?;
+    let today =
+        JalaliDate::today().map_err(|e| Failure::bad_input(format!("today's date: {e}")))?;
     let (errors, warnings) = match record.validate_on(&base_dir_of(record_path), today) {
-        Ok(valid) => (Vec::new(), valid.warnings().iter().map(ToString::to_string).collect()),
+        Ok(valid) => (
+            Vec::new(),
+            valid.warnings().iter().map(ToString::to_string).collect(),
+        ),
         Err(errors) => (errors.iter().map(ToString::to_string).collect(), Vec::new()),
     };
     let report = CheckReport {
@@ -111,7 +118,10 @@ fn prompt(kind: SecretKind) -> Result<Secret, Failure> {
     let secret = Secret::parse(kind, &first).map_err(|e| Failure::bad_input(e.to_string()))?;
     let again = ask(format!("repeat the {}: ", kind.name()))?;
     if again.trim() != secret.expose() {
-        return Err(Failure::bad_input(format!("the two {}s differ: nothing was written", kind.name())));
+        return Err(Failure::bad_input(format!(
+            "the two {}s differ: nothing was written",
+            kind.name()
+        )));
     }
     Ok(secret)
 }
@@ -123,7 +133,10 @@ fn mailer_secrets(path: &Path, serial: &str) -> Result<(Secret, Secret), Failure
     let card_line = format!("card: {serial}");
     if path.exists() {
         let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-            Failure::bad_input(format!("cannot read the PIN mailer {}: {e}", path.display()))
+            Failure::bad_input(format!(
+                "cannot read the PIN mailer {}: {e}",
+                path.display()
+            ))
         })?);
         let mut lines = text.lines();
         if lines.next() != Some(MAILER_HEADER) || lines.next() != Some(card_line.as_str()) {
@@ -135,10 +148,14 @@ fn mailer_secrets(path: &Path, serial: &str) -> Result<(Secret, Secret), Failure
         let field = |prefix: &str| {
             text.lines()
                 .find_map(|l| l.strip_prefix(prefix))
-                .ok_or_else(|| Failure::bad_input(format!("the PIN mailer {} is damaged", path.display())))
+                .ok_or_else(|| {
+                    Failure::bad_input(format!("the PIN mailer {} is damaged", path.display()))
+                })
         };
-        let pin = Secret::parse(SecretKind::Pin, field("PIN: ")?).map_err(|e| Failure::bad_input(e.to_string()))?;
-        let puk = Secret::parse(SecretKind::Puk, field("PUK: ")?).map_err(|e| Failure::bad_input(e.to_string()))?;
+        let pin = Secret::parse(SecretKind::Pin, field("PIN: ")?)
+            .map_err(|e| Failure::bad_input(e.to_string()))?;
+        let puk = Secret::parse(SecretKind::Puk, field("PUK: ")?)
+            .map_err(|e| Failure::bad_input(e.to_string()))?;
         return Ok((pin, puk));
     }
     let pin = Secret::generate(SecretKind::Pin, 6);
@@ -148,8 +165,12 @@ fn mailer_secrets(path: &Path, serial: &str) -> Result<(Secret, Secret), Failure
         pin.expose(),
         puk.expose()
     ));
-    write_private_file(path, text.as_bytes())
-        .map_err(|e| Failure::bad_input(format!("cannot write the PIN mailer {}: {e}", path.display())))?;
+    write_private_file(path, text.as_bytes()).map_err(|e| {
+        Failure::bad_input(format!(
+            "cannot write the PIN mailer {}: {e}",
+            path.display()
+        ))
+    })?;
     Ok((pin, puk))
 }
 
@@ -179,7 +200,10 @@ pub fn personalize(
     }
     let issuer = Issuer::load(issuer_dir).map_err(|e| Failure::bad_input(e.to_string()))?;
     for open in issuer.key_files_open_to_others() {
-        eprintln!("warning: {} is readable by other users: chmod 600 it", open.display());
+        eprintln!(
+            "warning: {} is readable by other users: chmod 600 it",
+            open.display()
+        );
     }
     let mut applet = Applet::select(PcscTransport::connect(reader)?)?;
     let serial = applet.serial()?;
@@ -187,16 +211,20 @@ pub fn personalize(
 
     let total = Step::ALL.len();
     let mut progress = |step: Step| {
-        let n = Step::ALL.iter().position(|s| *s == step).map_or(0, |i| i + 1);
+        let n = Step::ALL
+            .iter()
+            .position(|s| *s == step)
+            .map_or(0, |i| i + 1);
         eprintln!("[{n:>2}/{total}] {step}");
     };
-    let summary = personalize::personalize(&mut applet, &record, &issuer, &pin, &puk, &mut progress)
-        .map_err(|e| match e {
-            PersonalizeError::Issuer { .. } => Failure::bad_input(e.to_string()),
-            other => Failure::card(format!(
-                "{other} — the card is not locked; run the same command again to finish it"
-            )),
-        })?;
+    let summary =
+        personalize::personalize(&mut applet, &record, &issuer, &pin, &puk, &mut progress)
+            .map_err(|e| match e {
+                PersonalizeError::Issuer { .. } => Failure::bad_input(e.to_string()),
+                other => Failure::card(format!(
+                    "{other} — the card is not locked; run the same command again to finish it"
+                )),
+            })?;
     if json {
         output::json(&summary)?;
     } else {

@@ -2,6 +2,7 @@
 //! the argument definitions and the error-to-exit-code rule.
 
 mod card_cmd;
+mod desk_cmd;
 mod diag;
 mod issue_cmd;
 mod output;
@@ -16,6 +17,7 @@ use melli::transport::TransportError;
 
 /// Exit codes (DESIGN.md §9).
 pub mod exit {
+    pub const CHECK_FAILED: u8 = 1;
     pub const BAD_INPUT: u8 = 2;
     pub const CARD_ERROR: u8 = 3;
 }
@@ -134,6 +136,38 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show the holder's data from the card: names (Persian and Latin), dates (Solar Hijri with
+    /// the Gregorian date beside), national code, postal code, serial and lifecycle.
+    Read {
+        #[command(flatten)]
+        reader: ReaderArg,
+        /// Also write photo.jpg, holder.pem, signing-ca.pem and identity.json into DIR.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// With --out, also write the photo as photo.png.
+        #[arg(long, requires = "out")]
+        png: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify a card: the security object up to the trusted root, every data group's hash,
+    /// chip authentication (anti-clone), the holder certificate and the card's expiry; with
+    /// --finger, also match a live fingerprint on the card. Exit 0 only if every check passes,
+    /// 1 if any fails.
+    Verify {
+        /// The trusted root certificate (PEM or DER).
+        #[arg(long, value_name = "ROOT.pem")]
+        trust: PathBuf,
+        /// A live ISO/IEC 19794-2 fingerprint record to match on the card.
+        #[arg(long, value_name = "LIVE.fmr")]
+        finger: Option<PathBuf>,
+        #[command(flatten)]
+        reader: ReaderArg,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// The virtual card: manufacture one, or attach one to vpcd.
     #[command(subcommand)]
     Card(CardCommand),
@@ -149,9 +183,7 @@ pub struct ReaderArg {
 #[derive(Debug, Subcommand)]
 pub enum IssuerCommand {
     /// Make a new test issuer in DIR (which must be new or empty).
-    Init {
-        dir: PathBuf,
-    },
+    Init { dir: PathBuf },
 }
 
 /// Where the PIN and PUK of a personalization come from.
@@ -217,6 +249,18 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             &issue_cmd::mailer_path(pin_mailer, secrets_stdin),
             json,
         ),
+        Command::Read {
+            reader,
+            out,
+            png,
+            json,
+        } => desk_cmd::read(reader.reader.as_deref(), out.as_deref(), png, json),
+        Command::Verify {
+            trust,
+            finger,
+            reader,
+            json,
+        } => desk_cmd::verify(reader.reader.as_deref(), &trust, finger.as_deref(), json),
         Command::Card(CardCommand::New {
             state,
             serial,

@@ -2,3 +2,5 @@
 //! report progress through callbacks; they never print or prompt.
 
 pub mod personalize;
+pub mod read;
+pub mod verify;

@@ -89,7 +89,10 @@ impl fmt::Display for Step {
 #[derive(Debug, thiserror::Error)]
 pub enum PersonalizeError {
     #[error("card {serial} is already personalized and locked ({lifecycle}): use a blank card")]
-    AlreadyIssued { serial: String, lifecycle: Lifecycle },
+    AlreadyIssued {
+        serial: String,
+        lifecycle: Lifecycle,
+    },
     #[error("{step}: {source}")]
     Card {
         step: Step,
@@ -207,11 +210,12 @@ pub fn personalize<T: Transport>(
         .map_err(issuer_err(Step::HolderCertificate))?;
     // DG6 holds the path: the holder certificate, then the signing CA's (applets-spec §5.6).
     let mut certificate_path = certificate;
-    der::Encode::encode_to_vec(issuer.signing_ca_certificate(), &mut certificate_path)
-        .map_err(|e| PersonalizeError::Issuer {
+    der::Encode::encode_to_vec(issuer.signing_ca_certificate(), &mut certificate_path).map_err(
+        |e| PersonalizeError::Issuer {
             step: Step::HolderCertificate,
             source: PkiError::from(e),
-        })?;
+        },
+    )?;
     session
         .write_file(ef::HOLDER_CERT, &certificate_path)
         .map_err(card(Step::HolderCertificate))?;

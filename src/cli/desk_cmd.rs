@@ -1,0 +1,230 @@
+//! `melli read` and `melli verify`: what a desk does with a citizen's card.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use melli::applet::Applet;
+use melli::model::{Identity, JalaliDate};
+use melli::ops::read::{read_card, CardContents};
+use melli::ops::verify::verify_card;
+use melli::pki::{cert, read_trust_anchor};
+use melli::transport::PcscTransport;
+
+use crate::cli::output;
+use crate::cli::{exit, Failure};
+
+/// Wraps right-to-left text in Unicode bidi isolates (U+2067 … U+2069), so a terminal that
+/// implements the bidirectional algorithm shows it right to left without disturbing the line.
+fn rtl(text: &str) -> String {
+    format!("\u{2067}{text}\u{2069}")
+}
+
+fn date(d: JalaliDate) -> String {
+    d.with_gregorian()
+}
+
+#[derive(serde::Serialize)]
+struct DateJson {
+    solar_hijri: String,
+    gregorian: String,
+}
+
+impl From<JalaliDate> for DateJson {
+    fn from(d: JalaliDate) -> Self {
+        let (y, m, day) = d.to_gregorian();
+        DateJson {
+            solar_hijri: d.to_string(),
+            gregorian: format!("{y:04}-{m:02}-{day:02}"),
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ReadJson<'a> {
+    serial: &'a str,
+    lifecycle: String,
+    identity: &'a Identity,
+    birth_date: DateJson,
+    issue_date: DateJson,
+    expiry_date: DateJson,
+    address: melli::model::Address,
+    photo_bytes: usize,
+    holder_certificate: Option<String>,
+}
+
+fn card_error(e: impl std::fmt::Display) -> Failure {
+    Failure::card(e.to_string())
+}
+
+pub fn read(
+    reader: Option<&str>,
+    out: Option<&Path>,
+    png: bool,
+    json: bool,
+) -> Result<ExitCode, Failure> {
+    let mut applet = Applet::select(PcscTransport::connect(reader)?)?;
+    let contents = read_card(&mut applet)?;
+    let identity = contents.parse_identity().map_err(card_error)?;
+    let address = contents.parse_address().map_err(card_error)?;
+    if let Some(dir) = out {
+        write_out(dir, &contents, &identity, png)?;
+    }
+    if json {
+        let holder = contents
+            .parse_certificates()
+            .ok()
+            .and_then(|(holder, _)| cert::to_pem(&holder).ok());
+        output::json(&ReadJson {
+            serial: &contents.serial,
+            lifecycle: contents.lifecycle.to_string(),
+            identity: &identity,
+            birth_date: identity.birth_date().into(),
+            issue_date: identity.issue_date().into(),
+            expiry_date: identity.expiry_date().into(),
+            address,
+            photo_bytes: contents.photo.len(),
+            holder_certificate: holder,
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut rows = vec![
+        (
+            "card",
+            format!("{} ({})", contents.serial, contents.lifecycle),
+        ),
+        ("national code", identity.national_code().to_string()),
+        (
+            "name",
+            format!(
+                "{}  ({} {})",
+                rtl(&format!(
+                    "{} {}",
+                    identity.given_name_fa(),
+                    identity.surname_fa()
+                )),
+                identity.given_name_latin(),
+                identity.surname_latin()
+            ),
+        ),
+        (
+            "father's name",
+            format!(
+                "{}  ({})",
+                rtl(identity.father_name_fa().as_str()),
+                identity.father_name_latin()
+            ),
+        ),
+        ("gender", format!("{:?}", identity.gender())),
+        ("birth date", date(identity.birth_date())),
+        (
+            "birth place",
+            match identity.birth_place_latin() {
+                Some(latin) => format!("{}  ({latin})", rtl(identity.birth_place_fa().as_str())),
+                None => rtl(identity.birth_place_fa().as_str()),
+            },
+        ),
+        ("certificate no.", identity.certificate_number().to_string()),
+        ("issued", date(identity.issue_date())),
+        ("expires", date(identity.expiry_date())),
+        ("postal code", address.postal_code().to_string()),
+    ];
+    if let Some(text) = address.text() {
+        rows.push(("address", rtl(text.as_str())));
+    }
+    rows.push(("photo", format!("{} bytes JPEG", contents.photo.len())));
+    output::rows(&rows);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the photo, certificates and identity into `dir` (created if missing).
+fn write_out(
+    dir: &Path,
+    contents: &CardContents,
+    identity: &Identity,
+    png: bool,
+) -> Result<(), Failure> {
+    let io = |what: &Path, e: std::io::Error| {
+        Failure::bad_input(format!("cannot write {}: {e}", what.display()))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).map_err(|e| io(&path, e))
+    };
+    write("photo.jpg", &contents.photo)?;
+    if png {
+        let image = image::load_from_memory_with_format(&contents.photo, image::ImageFormat::Jpeg)
+            .map_err(|e| Failure::card(format!("the card's photo does not decode as JPEG: {e}")))?;
+        let path = dir.join("photo.png");
+        image
+            .save_with_format(&path, image::ImageFormat::Png)
+            .map_err(|e| Failure::bad_input(format!("cannot write {}: {e}", path.display())))?;
+    }
+    let (holder, cas) = contents.parse_certificates().map_err(card_error)?;
+    let pem = |c: &melli::pki::Certificate| cert::to_pem(c).map_err(card_error);
+    write("holder.pem", pem(&holder)?.as_bytes())?;
+    for (i, ca) in cas.iter().enumerate() {
+        let name = if i == 0 {
+            "signing-ca.pem".to_string()
+        } else {
+            format!("ca-{i}.pem")
+        };
+        write(&name, pem(ca)?.as_bytes())?;
+    }
+    let identity_json =
+        serde_json::to_vec_pretty(identity).map_err(|e| Failure::card(e.to_string()))?;
+    write("identity.json", &identity_json)?;
+    Ok(())
+}
+
+pub fn verify(
+    reader: Option<&str>,
+    trust: &Path,
+    finger: Option<&Path>,
+    json: bool,
+) -> Result<ExitCode, Failure> {
+    let root = read_trust_anchor(trust).map_err(|e| Failure::bad_input(e.to_string()))?;
+    let live = match finger {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| Failure::bad_input(format!("cannot read {}: {e}", path.display())))?;
+            melli::model::FingerTemplate::parse(&bytes)
+                .map_err(|e| Failure::bad_input(format!("{}: {e}", path.display())))?;
+            Some(bytes)
+        }
+        None => None,
+    };
+    let mut applet = Applet::select(PcscTransport::connect(reader)?)?;
+    let contents = read_card(&mut applet)?;
+    let verdict = verify_card(
+        &mut applet,
+        &contents,
+        &root,
+        live.as_deref(),
+        SystemTime::now(),
+    )?;
+    if json {
+        output::json(&serde_json::json!({
+            "serial": contents.serial,
+            "passed": verdict.passed(),
+            "checks": verdict.checks,
+        }))?;
+    } else {
+        println!("card {}", contents.serial);
+        print!("{verdict}");
+        println!(
+            "verdict: {}",
+            if verdict.passed() {
+                "GENUINE — every check passed"
+            } else {
+                "NOT VERIFIED — see the failed checks"
+            }
+        );
+    }
+    Ok(if verdict.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(exit::CHECK_FAILED)
+    })
+}

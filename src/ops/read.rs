@@ -1,0 +1,90 @@
+//! Reading a card at the desk: every readable file, whole, as few APDUs as the card allows.
+
+use zeroize::Zeroizing;
+
+use crate::applet::{Applet, AppletError, Lifecycle};
+use crate::model::{Address, Identity};
+use crate::pki::Certificate;
+use crate::spec::ef;
+use crate::transport::Transport;
+
+/// Everything a reader can read from a card, as raw bytes: verification hashes exactly these.
+#[derive(Debug, Clone)]
+pub struct CardContents {
+    pub serial: String,
+    pub lifecycle: Lifecycle,
+    pub identity: Zeroizing<Vec<u8>>,
+    pub photo: Zeroizing<Vec<u8>>,
+    pub address: Zeroizing<Vec<u8>>,
+    pub chip_auth_key: Zeroizing<Vec<u8>>,
+    pub certificates: Zeroizing<Vec<u8>>,
+    pub security_object: Zeroizing<Vec<u8>>,
+}
+
+/// A data group that could not be understood.
+#[derive(Debug, thiserror::Error)]
+#[error("{group} on the card is malformed: {reason}")]
+pub struct GroupError {
+    pub group: &'static str,
+    pub reason: String,
+}
+
+impl CardContents {
+    /// The readable data groups by number, as the security object lists them.
+    pub fn data_groups(&self) -> [(u8, &[u8]); 5] {
+        [
+            (1, &self.identity),
+            (2, &self.photo),
+            (4, &self.address),
+            (5, &self.chip_auth_key),
+            (6, &self.certificates),
+        ]
+    }
+
+    pub fn parse_identity(&self) -> Result<Identity, GroupError> {
+        Identity::from_dg(&self.identity).map_err(|e| GroupError {
+            group: "DG1 identity",
+            reason: e.to_string(),
+        })
+    }
+
+    pub fn parse_address(&self) -> Result<Address, GroupError> {
+        Address::from_dg(&self.address).map_err(|e| GroupError {
+            group: "DG4 address",
+            reason: e.to_string(),
+        })
+    }
+
+    /// DG6 split into the holder certificate and the signing CA's (applets-spec §5.6).
+    pub fn parse_certificates(&self) -> Result<(Certificate, Vec<Certificate>), GroupError> {
+        let bad = |reason: String| GroupError {
+            group: "DG6 holder certificate",
+            reason,
+        };
+        let mut reader =
+            der::SliceReader::new(&self.certificates).map_err(|e| bad(e.to_string()))?;
+        let mut certs = Vec::new();
+        while !der::Reader::is_finished(&reader) {
+            let cert: Certificate =
+                der::Decode::decode(&mut reader).map_err(|e| bad(e.to_string()))?;
+            certs.push(cert);
+        }
+        let mut certs = certs.into_iter();
+        let holder = certs.next().ok_or_else(|| bad("empty".to_string()))?;
+        Ok((holder, certs.collect()))
+    }
+}
+
+/// Reads every readable file of the card behind `applet` (already selected).
+pub fn read_card<T: Transport>(applet: &mut Applet<T>) -> Result<CardContents, AppletError> {
+    Ok(CardContents {
+        serial: applet.serial()?,
+        lifecycle: applet.lifecycle()?,
+        identity: applet.read_file(ef::IDENTITY)?,
+        photo: applet.read_file(ef::PHOTO)?,
+        address: applet.read_file(ef::ADDRESS)?,
+        chip_auth_key: applet.read_file(ef::CHIP_AUTH_KEY)?,
+        certificates: applet.read_file(ef::HOLDER_CERT)?,
+        security_object: applet.read_file(ef::SECURITY_OBJECT)?,
+    })
+}
