@@ -4,6 +4,7 @@
 mod card_cmd;
 mod desk_cmd;
 mod diag;
+mod holder_cmd;
 mod issue_cmd;
 mod output;
 
@@ -168,6 +169,51 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Sign a file with the card's key: a detached CMS signature (DER) that
+    /// `openssl cms -verify -binary -inform DER -content FILE -in FILE.p7s -CAfile ROOT.pem`
+    /// accepts. The PIN is asked without echo, or read from stdin with --pin-stdin.
+    Sign {
+        /// The file to sign (hashed as a stream; any size).
+        file: PathBuf,
+        /// Where to write the signature (default: FILE.p7s).
+        #[arg(long, value_name = "FILE.p7s")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        reader: ReaderArg,
+        /// Read the PIN from the first line of stdin (for scripts).
+        #[arg(long)]
+        pin_stdin: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify a detached CMS signature of a file: the file's digest, the signature, and the
+    /// signer's certificate chain to the trusted root at signing time. Exit 0 valid, 1 not.
+    VerifySignature {
+        /// The signed file.
+        file: PathBuf,
+        /// The detached signature (DER).
+        signature: PathBuf,
+        /// The trusted root certificate (PEM or DER).
+        #[arg(long, value_name = "ROOT.pem")]
+        trust: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The holder's PIN: tries left, change, unblock with the PUK.
+    Pin {
+        #[arg(value_enum)]
+        action: holder_cmd::PinAction,
+        #[command(flatten)]
+        reader: ReaderArg,
+        /// Read the secrets from stdin, one per line, in the order they would be asked.
+        #[arg(long)]
+        pin_stdin: bool,
+        /// Print JSON instead of text (status).
+        #[arg(long)]
+        json: bool,
+    },
     /// The virtual card: manufacture one, or attach one to vpcd.
     #[command(subcommand)]
     Card(CardCommand),
@@ -261,6 +307,31 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             reader,
             json,
         } => desk_cmd::verify(reader.reader.as_deref(), &trust, finger.as_deref(), json),
+        Command::Sign {
+            file,
+            out,
+            reader,
+            pin_stdin,
+            json,
+        } => holder_cmd::sign(
+            &file,
+            out.as_deref(),
+            reader.reader.as_deref(),
+            pin_stdin,
+            json,
+        ),
+        Command::VerifySignature {
+            file,
+            signature,
+            trust,
+            json,
+        } => holder_cmd::verify_signature_cmd(&file, &signature, &trust, json),
+        Command::Pin {
+            action,
+            reader,
+            pin_stdin,
+            json,
+        } => holder_cmd::pin(action, reader.reader.as_deref(), pin_stdin, json),
         Command::Card(CardCommand::New {
             state,
             serial,

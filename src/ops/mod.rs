@@ -3,4 +3,5 @@
 
 pub mod personalize;
 pub mod read;
+pub mod sign;
 pub mod verify;

@@ -57,22 +57,25 @@ impl CardContents {
 
     /// DG6 split into the holder certificate and the signing CA's (applets-spec §5.6).
     pub fn parse_certificates(&self) -> Result<(Certificate, Vec<Certificate>), GroupError> {
-        let bad = |reason: String| GroupError {
-            group: "DG6 holder certificate",
-            reason,
-        };
-        let mut reader =
-            der::SliceReader::new(&self.certificates).map_err(|e| bad(e.to_string()))?;
-        let mut certs = Vec::new();
-        while !der::Reader::is_finished(&reader) {
-            let cert: Certificate =
-                der::Decode::decode(&mut reader).map_err(|e| bad(e.to_string()))?;
-            certs.push(cert);
-        }
-        let mut certs = certs.into_iter();
-        let holder = certs.next().ok_or_else(|| bad("empty".to_string()))?;
-        Ok((holder, certs.collect()))
+        split_certificate_path(&self.certificates)
     }
+}
+
+/// DG6's certificate path: DER certificates one after the other, the holder's first.
+pub fn split_certificate_path(dg6: &[u8]) -> Result<(Certificate, Vec<Certificate>), GroupError> {
+    let bad = |reason: String| GroupError {
+        group: "DG6 holder certificate",
+        reason,
+    };
+    let mut reader = der::SliceReader::new(dg6).map_err(|e| bad(e.to_string()))?;
+    let mut certs = Vec::new();
+    while !der::Reader::is_finished(&reader) {
+        let cert: Certificate = der::Decode::decode(&mut reader).map_err(|e| bad(e.to_string()))?;
+        certs.push(cert);
+    }
+    let mut certs = certs.into_iter();
+    let holder = certs.next().ok_or_else(|| bad("empty".to_string()))?;
+    Ok((holder, certs.collect()))
 }
 
 /// Reads every readable file of the card behind `applet` (already selected).

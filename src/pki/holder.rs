@@ -70,7 +70,7 @@ impl GregorianDate {
 }
 
 /// Who the holder is, as the certificate's subject says it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HolderSubject {
     /// Given name in Latin letters.
     pub given_name: String,

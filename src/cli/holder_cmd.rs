@@ -1,0 +1,213 @@
+//! `melli sign`, `melli verify-signature` and `melli pin`: the citizen's commands.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use zeroize::Zeroizing;
+
+use melli::applet::Applet;
+use melli::model::{Secret, SecretKind};
+use melli::ops::sign::{hash_file, sign_digest, verify_signature, SignError};
+use melli::pki::read_trust_anchor;
+use melli::transport::PcscTransport;
+
+use crate::cli::output;
+use crate::cli::{exit, Failure};
+
+/// Where secrets come from: the terminal without echo, or stdin one per line (scripts).
+pub struct SecretInput {
+    stdin: bool,
+    lines: Option<std::io::Lines<std::io::StdinLock<'static>>>,
+}
+
+impl SecretInput {
+    pub fn new(stdin: bool) -> Result<Self, Failure> {
+        if !stdin && !std::io::stdin().is_terminal() {
+            return Err(Failure::bad_input(
+                "no terminal to ask for the PIN: pass it on stdin with --pin-stdin",
+            ));
+        }
+        Ok(SecretInput { stdin, lines: None })
+    }
+
+    /// Reads one secret, checked for its kind. `label` names it in the prompt.
+    pub fn read(&mut self, kind: SecretKind, label: &str) -> Result<Secret, Failure> {
+        let text = if self.stdin {
+            let lines = self
+                .lines
+                .get_or_insert_with(|| std::io::stdin().lock().lines());
+            Zeroizing::new(
+                lines
+                    .next()
+                    .transpose()
+                    .map_err(|e| Failure::bad_input(format!("reading stdin: {e}")))?
+                    .ok_or_else(|| Failure::bad_input(format!("stdin ended before the {label}")))?,
+            )
+        } else {
+            Zeroizing::new(
+                rpassword::prompt_password(format!("{label}: "))
+                    .map_err(|e| Failure::bad_input(format!("reading the {label}: {e}")))?,
+            )
+        };
+        Secret::parse(kind, &text).map_err(|e| Failure::bad_input(format!("{label}: {e}")))
+    }
+}
+
+fn sign_failure(e: SignError) -> Failure {
+    match e {
+        SignError::Pin(pin) => Failure::card(pin.to_string()),
+        other => Failure::card(other.to_string()),
+    }
+}
+
+pub fn sign(
+    file: &Path,
+    out: Option<&Path>,
+    reader: Option<&str>,
+    pin_stdin: bool,
+    json: bool,
+) -> Result<ExitCode, Failure> {
+    let out: PathBuf = out.map_or_else(
+        || {
+            let mut name = file.as_os_str().to_owned();
+            name.push(".p7s");
+            PathBuf::from(name)
+        },
+        Path::to_path_buf,
+    );
+    let digest = hash_file(file)
+        .map_err(|e| Failure::bad_input(format!("cannot read {}: {e}", file.display())))?;
+    let mut secrets = SecretInput::new(pin_stdin)?;
+    let mut applet = Applet::select(PcscTransport::connect(reader)?)?;
+    let pin = secrets.read(SecretKind::Pin, "PIN")?;
+    let p7s = sign_digest(&mut applet, &pin, &digest, SystemTime::now()).map_err(sign_failure)?;
+    drop(pin);
+    write_atomically(&out, &p7s)?;
+    if json {
+        output::json(&serde_json::json!({
+            "file": file.display().to_string(),
+            "signature": out.display().to_string(),
+            "sha256": hex::encode(digest),
+        }))?;
+    } else {
+        println!("signed {} → {}", file.display(), out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes through a temporary file and a rename, so a half-written signature never exists.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    let fail =
+        |e: std::io::Error| Failure::bad_input(format!("cannot write {}: {e}", path.display()));
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut file = std::fs::File::create(&tmp).map_err(fail)?;
+    file.write_all(bytes).map_err(fail)?;
+    file.sync_all().map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(fail)
+}
+
+pub fn verify_signature_cmd(
+    file: &Path,
+    p7s: &Path,
+    trust: &Path,
+    json: bool,
+) -> Result<ExitCode, Failure> {
+    let root = read_trust_anchor(trust).map_err(|e| Failure::bad_input(e.to_string()))?;
+    let signature = std::fs::read(p7s)
+        .map_err(|e| Failure::bad_input(format!("cannot read {}: {e}", p7s.display())))?;
+    let digest = hash_file(file)
+        .map_err(|e| Failure::bad_input(format!("cannot read {}: {e}", file.display())))?;
+    let report = verify_signature(&signature, &digest, &root);
+    let passed = report.verdict.passed();
+    if json {
+        output::json(&serde_json::json!({
+            "passed": passed,
+            "signer": report.signer,
+            "signing_time": report.signing_time,
+            "checks": report.verdict.checks,
+        }))?;
+    } else {
+        if let Some(signer) = &report.signer {
+            println!(
+                "signer        \u{2067}{}\u{2069}  ({}), national code {}",
+                signer.full_name_fa,
+                signer.common_name(),
+                signer.national_code
+            );
+        }
+        if let Some(time) = &report.signing_time {
+            println!("signing time  {time}");
+        }
+        print!("{}", report.verdict);
+        println!(
+            "verdict: {}",
+            if passed {
+                "VALID signature"
+            } else {
+                "INVALID signature"
+            }
+        );
+    }
+    Ok(if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(exit::CHECK_FAILED)
+    })
+}
+
+/// `melli pin status|change|unblock`.
+pub fn pin(
+    action: PinAction,
+    reader: Option<&str>,
+    stdin: bool,
+    json: bool,
+) -> Result<ExitCode, Failure> {
+    let mut applet = Applet::select(PcscTransport::connect(reader)?)?;
+    match action {
+        PinAction::Status => {
+            let counters = applet.retry_counters()?;
+            if json {
+                output::json(&counters)?;
+            } else {
+                output::rows(&[
+                    ("PIN tries left", counters.pin.to_string()),
+                    ("PUK tries left", counters.puk.to_string()),
+                    ("fingerprint tries left", counters.finger.to_string()),
+                ]);
+            }
+        }
+        PinAction::Change => {
+            let mut secrets = SecretInput::new(stdin)?;
+            let old = secrets.read(SecretKind::Pin, "current PIN")?;
+            let new = secrets.read(SecretKind::Pin, "new PIN")?;
+            applet
+                .change_pin(&old, &new)?
+                .map_err(|e| Failure::card(e.to_string()))?;
+            println!("PIN changed");
+        }
+        PinAction::Unblock => {
+            let mut secrets = SecretInput::new(stdin)?;
+            let puk = secrets.read(SecretKind::Puk, "PUK")?;
+            let new = secrets.read(SecretKind::Pin, "new PIN")?;
+            applet
+                .unblock_pin(&puk, &new)?
+                .map_err(|e| Failure::card(e.to_string()))?;
+            println!("PIN unblocked and set");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PinAction {
+    /// Tries left for the PIN, the PUK and the fingerprint.
+    Status,
+    /// Change the PIN (asks for the current one and the new one).
+    Change,
+    /// Unblock the PIN with the PUK and set a new PIN.
+    Unblock,
+}
