@@ -361,3 +361,101 @@ fn parse_objects(data: &[u8]) -> Result<Vec<Object<'_>>, SmError> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Against the worked example of applets-spec §10.7.
+    use super::*;
+
+    fn h(s: &str) -> Vec<u8> {
+        hex::decode(s.replace([' ', '\n'], "")).expect("test hex")
+    }
+
+    fn arr<const N: usize>(s: &str) -> [u8; N] {
+        h(s).try_into().expect("length")
+    }
+
+    fn example_channel() -> (StaticKeys, SecureChannel) {
+        let keys = StaticKeys::diversify(&arr("2B7E151628AED2A6ABF7158809CF4F3C"), "MELLI0000000001");
+        assert_eq!(*keys.enc, arr::<16>("94089710C4EBB044A03782FE8CC92546"));
+        assert_eq!(*keys.mac, arr::<16>("20CEDCC3427D61AA598974A075991E08"));
+        let auth = Authentication {
+            rnd_icc: Zeroizing::new(arr("4608F91988702212AE2F1B5C6D7E8F90")),
+            rnd_ifd: Zeroizing::new(arr("781723860C06C2264608F919887022AB")),
+            k_ifd: Zeroizing::new(arr("0B795240CB7049B01C19B33E32804F0B")),
+        };
+        assert_eq!(
+            *auth.command_data(&keys),
+            h("9421A049F45762B47AB8E4AAD60583EE2FC53C0FB077525713F1620F4467D9E1
+               6CC26BBAD91F3DE3036404416C330409A53FD04A0DF7F4A9")
+        );
+        let channel = auth
+            .finish(
+                &keys,
+                &h("2C6A8C502D174EB643A4C73DE82B00150B74ECB22CB61EB568464F630DD1732E
+                    A08415B774192A9A0EC022A8E7EB89724C81F8AA79F8B6BF"),
+            )
+            .expect("card authenticated");
+        (keys, channel)
+    }
+
+    #[test]
+    fn matches_the_specification_example() {
+        let (_, mut channel) = example_channel();
+        assert_eq!(*channel.ks_enc, arr::<16>("2C0D9541B93A77A7291812AA85C38FE5"));
+        assert_eq!(*channel.ks_mac, arr::<16>("26594B2A9180344501E0DA10F84DB65E"));
+
+        let select = Command::new(0, 0xA4, 0x02, 0x0C).data(vec![0x01, 0x01]);
+        let wrapped = channel.wrap(&select);
+        assert_eq!(
+            *wrapped.to_bytes().expect("encodes"),
+            h("0CA4020C1D8711014E2D87DD7FF86359D8C04DC78B4FE61C8E08060466FA44C73DAA00")
+        );
+        let answer = Response::parse(&h("990290008E08B938D49858FDA71F9000")).expect("response");
+        let inner = channel.unwrap(&answer).expect("valid MAC");
+        assert!(inner.sw.is_ok() && inner.data.is_empty());
+
+        let update = Command::new(0, 0xD6, 0, 0).data(h("E1819CDF000101DF010A303439393337"));
+        assert_eq!(
+            *channel.wrap(&update).to_bytes().expect("encodes"),
+            h("0CD600002D872101CA14C968EEC843F2860DB8F837E3CE0BE927A03F9838566C
+               C500B916F0F44BF38E08564EE748765C15BA00")
+        );
+        let answer = Response::parse(&h("990290008E088EEE278109AFC25D9000")).expect("response");
+        channel.unwrap(&answer).expect("valid MAC");
+
+        let read = Command::new(0, 0xB0, 0, 0).expect(8);
+        assert_eq!(
+            *channel.wrap(&read).to_bytes().expect("encodes"),
+            h("0CB000000D9701088E084CC64320E426184F00")
+        );
+        let answer = Response::parse(&h(
+            "87110119CF54412076FA96887305CDA729765E990290008E08AFF21462638C7E839000",
+        ))
+        .expect("response");
+        let inner = channel.unwrap(&answer).expect("valid MAC");
+        assert_eq!(&*inner.data, &h("E1819CDF000101DF")[..]);
+    }
+
+    #[test]
+    fn rejects_a_wrong_card_answer() {
+        let (keys, _) = example_channel();
+        let auth = Authentication::new(&[7; 16]);
+        assert_eq!(
+            auth.finish(&keys, &[0u8; 56]).err(),
+            Some(SmError::CardNotAuthenticated)
+        );
+    }
+
+    #[test]
+    fn rejects_a_tampered_response() {
+        let (_, mut channel) = example_channel();
+        channel.wrap(&Command::new(0, 0xA4, 0x02, 0x0C).data(vec![0x01, 0x01]));
+        let answer = Response::parse(&h("990290008E08B938D49858FDA71F9001")).expect("response");
+        assert!(matches!(channel.unwrap(&answer), Err(SmError::Refused(_))));
+        let mut other = example_channel().1;
+        other.wrap(&Command::new(0, 0xA4, 0x02, 0x0C).data(vec![0x01, 0x01]));
+        let forged = Response::parse(&h("990290008E08B938D49858FDA71E9000")).expect("response");
+        assert_eq!(other.unwrap(&forged).err(), Some(SmError::ResponseMac));
+    }
+}

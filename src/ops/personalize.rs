@@ -251,3 +251,34 @@ pub fn personalize<T: Transport>(
         traffic: applet.traffic(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::card::Card;
+    use crate::model::SecretKind;
+    use crate::transport::InProcessCard;
+    use std::path::Path;
+
+    fn fixture(path: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+    }
+
+
+    #[test]
+    fn personalizes_an_in_process_card() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let issuer = Issuer::init(&dir.path().join("issuer")).expect("issuer");
+        let record = ValidRecord::load(&fixture("fixtures/records/valid-1.json")).expect("record");
+        let card = Card::manufacture("MC0000000042", issuer.master_key()).expect("card");
+        let mut applet = Applet::select(InProcessCard::new(card)).expect("select");
+        let pin = Secret::parse(SecretKind::Pin, "123456").expect("pin");
+        let puk = Secret::parse(SecretKind::Puk, "12345678").expect("puk");
+        let mut steps = Vec::new();
+        let summary = personalize(&mut applet, &record, &issuer, &pin, &puk, &mut |s| steps.push(s))
+            .expect("personalized");
+        assert_eq!(steps, Step::ALL);
+        assert_eq!(summary.serial, "MC0000000042");
+        assert_eq!(applet.lifecycle().expect("lifecycle"), Lifecycle::Operational);
+    }
+}
