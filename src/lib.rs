@@ -8,6 +8,7 @@
 pub mod apdu;
 pub mod applet;
 pub mod card;
+pub mod journal;
 pub mod model;
 pub mod ops;
 pub mod pki;

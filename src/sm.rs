@@ -214,12 +214,17 @@ impl SecureChannel {
         block.into()
     }
 
+    /// `CMAC(KS_mac, SSC ‖ parts)[..8]`. The input is padded only when data objects follow the
+    /// (already padded) header: a command with neither `87` nor `97` MACs `SSC ‖ pad(header)`
+    /// as it is (§10.4 step 5).
     fn mac(&self, parts: &[&[u8]]) -> [u8; sc::MAC_LEN] {
         let mut input = self.ssc.to_be_bytes().to_vec();
         for part in parts {
             input.extend_from_slice(part);
         }
-        pad(&mut input);
+        if parts.last().is_some_and(|objects| !objects.is_empty()) {
+            pad(&mut input);
+        }
         let full = cmac(&self.ks_mac, &[&input]);
         let mut out = [0u8; sc::MAC_LEN];
         out.copy_from_slice(&full[..sc::MAC_LEN]);
@@ -376,7 +381,8 @@ mod tests {
     }
 
     fn example_channel() -> (StaticKeys, SecureChannel) {
-        let keys = StaticKeys::diversify(&arr("2B7E151628AED2A6ABF7158809CF4F3C"), "MELLI0000000001");
+        let keys =
+            StaticKeys::diversify(&arr("2B7E151628AED2A6ABF7158809CF4F3C"), "MELLI0000000001");
         assert_eq!(*keys.enc, arr::<16>("94089710C4EBB044A03782FE8CC92546"));
         assert_eq!(*keys.mac, arr::<16>("20CEDCC3427D61AA598974A075991E08"));
         let auth = Authentication {
@@ -386,14 +392,18 @@ mod tests {
         };
         assert_eq!(
             *auth.command_data(&keys),
-            h("9421A049F45762B47AB8E4AAD60583EE2FC53C0FB077525713F1620F4467D9E1
-               6CC26BBAD91F3DE3036404416C330409A53FD04A0DF7F4A9")
+            h(
+                "9421A049F45762B47AB8E4AAD60583EE2FC53C0FB077525713F1620F4467D9E1
+               6CC26BBAD91F3DE3036404416C330409A53FD04A0DF7F4A9"
+            )
         );
         let channel = auth
             .finish(
                 &keys,
-                &h("2C6A8C502D174EB643A4C73DE82B00150B74ECB22CB61EB568464F630DD1732E
-                    A08415B774192A9A0EC022A8E7EB89724C81F8AA79F8B6BF"),
+                &h(
+                    "2C6A8C502D174EB643A4C73DE82B00150B74ECB22CB61EB568464F630DD1732E
+                    A08415B774192A9A0EC022A8E7EB89724C81F8AA79F8B6BF",
+                ),
             )
             .expect("card authenticated");
         (keys, channel)
@@ -402,8 +412,14 @@ mod tests {
     #[test]
     fn matches_the_specification_example() {
         let (_, mut channel) = example_channel();
-        assert_eq!(*channel.ks_enc, arr::<16>("2C0D9541B93A77A7291812AA85C38FE5"));
-        assert_eq!(*channel.ks_mac, arr::<16>("26594B2A9180344501E0DA10F84DB65E"));
+        assert_eq!(
+            *channel.ks_enc,
+            arr::<16>("2C0D9541B93A77A7291812AA85C38FE5")
+        );
+        assert_eq!(
+            *channel.ks_mac,
+            arr::<16>("26594B2A9180344501E0DA10F84DB65E")
+        );
 
         let select = Command::new(0, 0xA4, 0x02, 0x0C).data(vec![0x01, 0x01]);
         let wrapped = channel.wrap(&select);
@@ -418,8 +434,10 @@ mod tests {
         let update = Command::new(0, 0xD6, 0, 0).data(h("E1819CDF000101DF010A303439393337"));
         assert_eq!(
             *channel.wrap(&update).to_bytes().expect("encodes"),
-            h("0CD600002D872101CA14C968EEC843F2860DB8F837E3CE0BE927A03F9838566C
-               C500B916F0F44BF38E08564EE748765C15BA00")
+            h(
+                "0CD600002D872101CA14C968EEC843F2860DB8F837E3CE0BE927A03F9838566C
+               C500B916F0F44BF38E08564EE748765C15BA00"
+            )
         );
         let answer = Response::parse(&h("990290008E088EEE278109AFC25D9000")).expect("response");
         channel.unwrap(&answer).expect("valid MAC");

@@ -306,3 +306,39 @@ pub mod biometric {
     /// Match threshold T: the fewest paired minutiae for a match. §11.4.
     pub const THRESHOLD: u8 = 12;
 }
+
+/// GENERATE ASYMMETRIC KEY PAIR parameters (P2 is a key reference of [`reference`]). §6.11.
+pub mod key_pair {
+    /// P1: generate a key pair on the card (secure messaging, PERSONALIZING).
+    pub const P1_GENERATE: u8 = 0x80;
+    /// P1: read the public key of a generated key pair.
+    pub const P1_READ_PUBLIC_KEY: u8 = 0x81;
+}
+
+/// CHANGE REFERENCE DATA and RESET RETRY COUNTER parameters (P2 is a reference of
+/// [`reference`]). §6.9, §6.10.
+pub mod reference_data {
+    /// CHANGE REFERENCE DATA P1: the holder changes the PIN (old ‖ new block).
+    pub const P1_CHANGE: u8 = 0x00;
+    /// CHANGE REFERENCE DATA P1: personalization sets the PIN or the PUK (new block only).
+    pub const P1_SET: u8 = 0x01;
+    /// RESET RETRY COUNTER P1: unblock the PIN (PUK ‖ new PIN block).
+    pub const P1_UNBLOCK_PIN: u8 = 0x00;
+    /// RESET RETRY COUNTER P1: unblock the finger (PUK block only).
+    pub const P1_UNBLOCK_FINGER: u8 = 0x01;
+}
+
+/// PERFORM SECURITY OPERATION: COMPUTE DIGITAL SIGNATURE, P1-P2 `9E 9A`. §6.12.
+pub const PSO_COMPUTE_DIGITAL_SIGNATURE: u16 = 0x9E9A;
+/// Length of the digest PSO: COMPUTE DIGITAL SIGNATURE signs (SHA-256). §6.12.
+pub const PSO_DIGEST_LEN: usize = 32;
+
+/// Chip authentication (INTERNAL AUTHENTICATE). §6.13, §9.5.
+pub mod chip_auth {
+    /// Domain-separation prefix: the card signs SHA-256(PREFIX ‖ serial ‖ challenge).
+    pub const PREFIX: &[u8] = b"MELLI-CA-V1";
+    /// Shortest challenge the card accepts.
+    pub const CHALLENGE_MIN: usize = 8;
+    /// Longest challenge the card accepts.
+    pub const CHALLENGE_MAX: usize = 64;
+}

@@ -10,8 +10,12 @@
 //! - `command` decodes command APDUs, `response` builds responses and status words;
 //! - `dispatch` checks each command in the specification's order (§4.6) and runs it, with
 //!   `chain` for command chaining and one module in `commands` per command family;
+//! - `secure_messaging` is the secure channel of §10 (session keys, SSC, unwrapping commands
+//!   and protecting responses), on the primitives of `crypto`;
+//! - `verification` is the tearing-safe try-counter sequence of §8.3 (PIN, PUK, finger);
 //! - `session` is what a reset forgets, `state` what the card keeps, `files` its elementary
-//!   files, `keys` its static keys;
+//!   files, `keys` its static keys, `key_pairs` its P-256 key pairs (generation, public key
+//!   encodings, ECDSA); `biometric` reads ISO/IEC 19794-2 records and matches them (§11);
 //! - `state_file` is the JSON format of the state, `storage` its atomic saving;
 //! - `tlv` is the card's BER-TLV encoding; [`vpcd`] the link to the reader driver.
 //!
@@ -38,19 +42,24 @@
 use std::fmt;
 use std::path::Path;
 
+pub(crate) mod biometric;
 mod chain;
 mod command;
 mod commands;
+mod crypto;
 mod dispatch;
 mod error;
 mod files;
+mod key_pairs;
 mod keys;
 mod response;
+mod secure_messaging;
 mod session;
 mod state;
 mod state_file;
 mod storage;
 mod tlv;
+mod verification;
 pub mod vpcd;
 
 #[cfg(test)]

@@ -14,9 +14,12 @@ impl Status {
     pub const MEMORY_FAILURE: Status = Status(sw::MEMORY_FAILURE);
     pub const WRONG_LENGTH: Status = Status(sw::WRONG_LENGTH);
     pub const LAST_COMMAND_OF_CHAIN_EXPECTED: Status = Status(sw::LAST_COMMAND_OF_CHAIN_EXPECTED);
+    pub const INCOMPATIBLE_FILE_STRUCTURE: Status = Status(sw::INCOMPATIBLE_FILE_STRUCTURE);
     pub const SECURITY_STATUS_NOT_SATISFIED: Status = Status(sw::SECURITY_STATUS_NOT_SATISFIED);
+    pub const AUTHENTICATION_BLOCKED: Status = Status(sw::AUTHENTICATION_BLOCKED);
     pub const CONDITIONS_NOT_SATISFIED: Status = Status(sw::CONDITIONS_NOT_SATISFIED);
     pub const NO_CURRENT_EF: Status = Status(sw::NO_CURRENT_EF);
+    pub const SM_DATA_MISSING: Status = Status(sw::SM_DATA_MISSING);
     pub const SM_DATA_INCORRECT: Status = Status(sw::SM_DATA_INCORRECT);
     pub const INCORRECT_DATA: Status = Status(sw::INCORRECT_DATA);
     pub const FUNCTION_NOT_SUPPORTED: Status = Status(sw::FUNCTION_NOT_SUPPORTED);
@@ -33,6 +36,12 @@ impl Status {
     pub fn bytes_remaining(remaining: usize) -> Status {
         let xx = u8::try_from(remaining).unwrap_or(0);
         Status(u16::from_be_bytes([sw::BYTES_REMAINING, xx]))
+    }
+
+    /// `63Cx`: a verification failed or was queried; `tries_left` (0–15) tries remain (§4.5,
+    /// §8.3). `63C0` means the reference data is now blocked.
+    pub fn counter(tries_left: u8) -> Status {
+        Status(sw::COUNTER | u16::from(tries_left & 0x0F))
     }
 
     /// `6Cxx`: wrong Le, ask again with Le = `exact` (§6.7).
@@ -118,6 +127,9 @@ mod tests {
         assert_eq!(Status::bytes_remaining(256), Status(0x6100));
         assert_eq!(Status::bytes_remaining(70_000), Status(0x6100));
         assert_eq!(Status::wrong_le(0x20), Status(0x6C20));
+        assert_eq!(Status::counter(3), Status(0x63C3));
+        assert_eq!(Status::counter(10), Status(0x63CA));
+        assert_eq!(Status::counter(0), Status(0x63C0));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use zeroize::Zeroizing;
 
 use super::chain::Chain;
+use super::secure_messaging::Channel;
 use crate::spec::secure_channel::NONCE_LEN;
 
 /// The volatile state of one card session. A fresh (default) session has nothing selected.
@@ -18,6 +19,10 @@ pub(super) struct Session {
     /// The last 16-byte GET CHALLENGE answer, for MUTUAL AUTHENTICATE only (§6.7, §10). Any APDU
     /// whose INS is not MUTUAL AUTHENTICATE clears it on receipt.
     pub challenge: Option<Zeroizing<[u8; NONCE_LEN]>>,
+    /// The open secure channel, if any (§10): opened by MUTUAL AUTHENTICATE, closed by the
+    /// next MUTUAL AUTHENTICATE, ACTIVATE FILE, any plain error answered to a protected APDU
+    /// (§10.6), SELECT of the AID, reset and power-off.
+    pub channel: Option<Channel>,
 }
 
 /// The part of the session that commands build up: what a command that fails to save the
@@ -28,11 +33,16 @@ pub(super) struct AppSession {
     pub selected: bool,
     /// The current elementary file, set by SELECT and by SFI or FID addressing (§6.1, §6.2).
     pub current_ef: Option<u16>,
+    /// The PIN was verified in this card session (§8.4): the condition of PSO (§6.12).
+    pub pin_verified: bool,
+    /// The finger was matched in this card session (§8.4, §11.5); grants nothing in v1.
+    pub finger_verified: bool,
 }
 
 impl Session {
     /// Selecting the application's AID starts a fresh card session (§2.2): the current EF,
-    /// verification flags, the secure channel, pending data, chain and challenge are gone.
+    /// verification flags, the secure channel (its keys wiped), pending data, chain and
+    /// challenge are gone.
     pub fn start_application(&mut self) {
         *self = Session {
             app: AppSession {

@@ -67,6 +67,17 @@ pub(super) fn single(data: &[u8], tag: u8) -> Option<&[u8]> {
     (value.len() == len).then_some(value)
 }
 
+/// The value of the data object at the start of `data`, which must have the one-byte tag
+/// `tag`, and the bytes after it; `None` if `data` does not start with such an object.
+pub(super) fn first(data: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    let (first, rest) = data.split_first()?;
+    if *first != tag {
+        return None;
+    }
+    let (len, rest) = read_length(rest)?;
+    Some((rest.get(..len)?, rest.get(len..)?))
+}
+
 /// Reads a BER length, returning it and the bytes after it.
 fn read_length(data: &[u8]) -> Option<(usize, &[u8])> {
     let (first, rest) = data.split_first()?;
@@ -122,5 +133,16 @@ mod tests {
         assert_eq!(single(&[0x54, 0x85, 0, 0, 0, 0, 1, 7], 0x54), None);
         assert_eq!(single(&[0x54], 0x54), None);
         assert_eq!(single(&[], 0x54), None);
+    }
+
+    #[test]
+    fn reads_the_first_of_several_objects() {
+        let data = [0x54, 0x01, 0x07, 0x53, 0x02, 0xAA, 0xBB];
+        let (value, rest) = first(&data, 0x54).unwrap();
+        assert_eq!(value, &[0x07]);
+        assert_eq!(single(rest, 0x53), Some(&[0xAA, 0xBB][..]));
+        assert_eq!(first(&data, 0x53), None);
+        assert_eq!(first(&[0x54, 0x02, 0x07], 0x54), None);
+        assert_eq!(first(&[0x54, 0x00], 0x54), Some((&[][..], &[][..])));
     }
 }

@@ -6,6 +6,13 @@
 //! the ATR (the only one answered) — and a longer one a command APDU, answered with the
 //! response APDU.
 //!
+//! Fault injection ([`serve_with`], [`Options::tear_at`]): the card can be "pulled" right
+//! after it has processed the k-th command APDU — its state saved, as a real chip that finished
+//! its write — without the answer being sent: the connection drops, the card powers off, and
+//! after [`Options::reinsert_after`] it connects again as a re-inserted card (a fresh session)
+//! and serves normally from then on. This is how the resume tests of personalization pull the
+//! card at every step.
+//!
 //! Latency: vpcd writes the length and the APDU in separate segments; with delayed ACKs on our
 //! side, Nagle's algorithm in vpcd holds the second one back for ~40 ms. Re-arming
 //! `TCP_QUICKACK` (not sticky on Linux) before every read removes that: 0.14 ms per APDU
@@ -15,7 +22,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{Card, CardError};
 
@@ -38,6 +45,29 @@ mod control {
     pub const ATR: u8 = 0x04;
 }
 
+/// How [`serve_with`] behaves beyond plain serving.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Pull the card after the k-th command APDU (counted from 1 since `serve_with` started,
+    /// across reconnections; vpcd's control messages do not count): APDU k is processed
+    /// completely and its state change saved, then the connection is dropped without the
+    /// answer. Only once. `None` (the default): never.
+    pub tear_at: Option<u64>,
+    /// How long a pulled card stays out before it connects again. The default, 1 s, is more
+    /// than twice pcscd's 400 ms polling interval, so that pcscd sees the card removed and
+    /// inserted again.
+    pub reinsert_after: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            tear_at: None,
+            reinsert_after: Duration::from_secs(1),
+        }
+    }
+}
+
 /// Serves `card` to the vpcd at `addr` (`HOST:PORT`) until `stop` becomes true.
 ///
 /// Connects, answers vpcd's messages, and when the connection is refused or drops, tries again
@@ -49,21 +79,45 @@ pub fn serve(
     card: &mut Card,
     addr: &str,
     stop: &AtomicBool,
+    log: impl FnMut(&str),
+) -> Result<(), CardError> {
+    serve_with(card, addr, stop, log, Options::default())
+}
+
+/// [`serve`], with the fault injection of `options`: a pulled card is logged as "card pulled
+/// after command APDU k (its answer not sent)".
+pub fn serve_with(
+    card: &mut Card,
+    addr: &str,
+    stop: &AtomicBool,
     mut log: impl FnMut(&str),
+    options: Options,
 ) -> Result<(), CardError> {
     let targets = resolve(addr)?;
     let mut told_unreachable = false;
+    let mut tear = Tear {
+        at: options.tear_at,
+        commands: 0,
+    };
     while !stop.load(Ordering::Relaxed) {
         match connect(&targets) {
             Ok((stream, peer)) => {
                 told_unreachable = false;
                 log(&format!("connected to vpcd at {peer}"));
-                let end = Link::new(card, stream, stop, &mut log).run();
+                let end = Link::new(card, stream, stop, &mut log, &mut tear).run();
                 card.power_off();
                 match end {
                     End::Stopped => log("disconnected from vpcd: stopping"),
                     End::Closed => log("disconnected from vpcd: connection closed"),
                     End::Failed(error) => log(&format!("disconnected from vpcd: {error}")),
+                    End::Torn(k) => {
+                        log(&format!(
+                            "card pulled after command APDU {k} (its answer not sent); \
+                             reinserting in {} ms",
+                            options.reinsert_after.as_millis()
+                        ));
+                        pause(options.reinsert_after, stop);
+                    }
                 }
             }
             Err(error) => {
@@ -81,6 +135,37 @@ pub fn serve(
         }
     }
     Ok(())
+}
+
+/// Sleeps for `duration`, or less if `stop` is set meanwhile.
+fn pause(duration: Duration, stop: &AtomicBool) {
+    let started = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let left = duration.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            break;
+        }
+        thread::sleep(left.min(READ_TIMEOUT));
+    }
+}
+
+/// The fault-injection counter: command APDUs seen so far, and when to pull the card.
+struct Tear {
+    at: Option<u64>,
+    commands: u64,
+}
+
+impl Tear {
+    /// Counts one command APDU; true if the card is to be pulled after it (once only).
+    fn count(&mut self) -> bool {
+        self.commands = self.commands.saturating_add(1);
+        if self.at == Some(self.commands) {
+            self.at = None;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 fn resolve(addr: &str) -> Result<Vec<SocketAddr>, CardError> {
@@ -114,6 +199,16 @@ enum End {
     Stopped,
     Closed,
     Failed(io::Error),
+    /// The card was pulled after this command APDU (fault injection).
+    Torn(u64),
+}
+
+/// What to do after a message from vpcd.
+enum Action {
+    Send(Vec<u8>),
+    Nothing,
+    /// Drop the connection without an answer: the card is pulled.
+    Tear(u64),
 }
 
 /// Why no message was read.
@@ -130,15 +225,23 @@ struct Link<'a, L: FnMut(&str)> {
     stream: TcpStream,
     stop: &'a AtomicBool,
     log: &'a mut L,
+    tear: &'a mut Tear,
 }
 
 impl<'a, L: FnMut(&str)> Link<'a, L> {
-    fn new(card: &'a mut Card, stream: TcpStream, stop: &'a AtomicBool, log: &'a mut L) -> Self {
+    fn new(
+        card: &'a mut Card,
+        stream: TcpStream,
+        stop: &'a AtomicBool,
+        log: &'a mut L,
+        tear: &'a mut Tear,
+    ) -> Self {
         Link {
             card,
             stream,
             stop,
             log,
+            tear,
         }
     }
 
@@ -155,9 +258,16 @@ impl<'a, L: FnMut(&str)> Link<'a, L> {
                 Err(NoMessage::Idle) => continue,
                 Err(NoMessage::End(end)) => return end,
             };
-            if let Some(reply) = self.answer(&message) {
-                if let Err(error) = self.send(&reply) {
-                    return End::Failed(error);
+            match self.answer(&message) {
+                Action::Send(reply) => {
+                    if let Err(error) = self.send(&reply) {
+                        return End::Failed(error);
+                    }
+                }
+                Action::Nothing => {}
+                Action::Tear(k) => {
+                    let _ = self.stream.shutdown(std::net::Shutdown::Both);
+                    return End::Torn(k);
                 }
             }
         }
@@ -169,36 +279,41 @@ impl<'a, L: FnMut(&str)> Link<'a, L> {
         self.stream.set_write_timeout(Some(WRITE_TIMEOUT))
     }
 
-    /// Handles one message from vpcd; `Some` is what to send back.
-    fn answer(&mut self, message: &[u8]) -> Option<Vec<u8>> {
+    /// Handles one message from vpcd: what to send back, if anything, or whether to pull the
+    /// card instead.
+    fn answer(&mut self, message: &[u8]) -> Action {
         match *message {
-            [] => None,
+            [] => Action::Nothing,
             [control::POWER_OFF] => {
                 self.card.power_off();
                 (self.log)("power off");
-                None
+                Action::Nothing
             }
             [control::POWER_ON] => {
                 self.card.power_on();
                 (self.log)("power on");
-                None
+                Action::Nothing
             }
             [control::RESET] => {
                 self.card.reset();
                 (self.log)("reset");
-                None
+                Action::Nothing
             }
-            [control::ATR] => Some(self.card.atr().to_vec()),
+            [control::ATR] => Action::Send(self.card.atr().to_vec()),
             [other] => {
                 (self.log)(&format!("ignored unknown vpcd control byte {other:02X}"));
-                None
+                Action::Nothing
             }
             _ => {
                 let response = self.card.process(message);
                 if let Some(error) = self.card.take_storage_failure() {
                     (self.log)(&format!("card state not saved, answered 6581: {error}"));
                 }
-                Some(response)
+                if self.tear.count() {
+                    Action::Tear(self.tear.commands)
+                } else {
+                    Action::Send(response)
+                }
             }
         }
     }
@@ -276,7 +391,6 @@ mod tests {
     use super::*;
     use std::net::TcpListener;
     use std::sync::mpsc;
-    use std::time::Instant;
 
     /// Plays vpcd: length-prefixed messages over an accepted connection.
     struct FakeVpcd {
@@ -380,6 +494,70 @@ mod tests {
             );
         }
         assert!(log.iter().any(|l| l.starts_with("disconnected")), "{log:?}");
+    }
+
+    /// Fault injection: the card processes the k-th command APDU completely (the wrong PIN's
+    /// try is saved), drops the connection without its answer, comes back after the pause as
+    /// a re-inserted card with a fresh session, and is never pulled again.
+    #[test]
+    fn a_card_pulled_at_the_kth_command_apdu() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut card, path) = super::super::tests::personalized_file(dir.path());
+        card.power_off();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let stop = AtomicBool::new(false);
+        let (log_tx, log_rx) = mpsc::channel::<String>();
+        let options = Options {
+            tear_at: Some(3),
+            reinsert_after: Duration::from_millis(300),
+        };
+        let wrong_pin = hex::decode("0020008110313233343537FFFFFFFFFFFFFFFFFFFF").unwrap();
+        let counters = hex::decode("00CADF0400").unwrap();
+        let select = hex::decode(SELECT_AID).unwrap();
+        thread::scope(|scope| {
+            let server = scope.spawn(|| {
+                serve_with(
+                    &mut card,
+                    &addr,
+                    &stop,
+                    move |line| {
+                        let _ = log_tx.send(line.to_owned());
+                    },
+                    options,
+                )
+            });
+            let _stop_on_panic = StopOnDrop(&stop);
+            let mut vpcd = FakeVpcd::accept(&listener);
+            vpcd.send(&[control::POWER_ON]);
+            assert_eq!(vpcd.exchange(&[control::ATR]), crate::spec::ATR.to_vec());
+            assert_eq!(vpcd.exchange(&select)[..2], [0x62, 0x0F]); // APDU 1
+            assert_eq!(hex::encode_upper(vpcd.exchange(&counters)), "030A059000"); // 2
+            vpcd.send(&wrong_pin); // 3: processed, then the card is pulled
+            let mut rest = Vec::new();
+            assert_eq!(vpcd.stream.read_to_end(&mut rest).unwrap(), 0, "no answer");
+            let pulled = Instant::now();
+
+            let mut vpcd = FakeVpcd::accept(&listener);
+            assert!(pulled.elapsed() >= Duration::from_millis(300));
+            assert_eq!(vpcd.exchange(&[control::ATR]), crate::spec::ATR.to_vec());
+            // A fresh session: nothing selected.
+            assert_eq!(hex::encode_upper(vpcd.exchange(&counters)), "6985"); // 4
+            assert_eq!(vpcd.exchange(&select)[..2], [0x62, 0x0F]); // 5
+                                                                   // The try of APDU 3 was saved before the card was pulled.
+            assert_eq!(hex::encode_upper(vpcd.exchange(&counters)), "020A059000"); // 6
+            for _ in 0..5 {
+                assert_eq!(vpcd.exchange(&wrong_pin)[0], 0x63, "a wrong PIN");
+                vpcd.exchange(&hex::decode("0020008110313233343536FFFFFFFFFFFFFFFFFFFF").unwrap());
+            }
+            stop.store(true, Ordering::Relaxed);
+            assert!(server.join().unwrap().is_ok());
+        });
+        assert_eq!(Card::open_file(&path).unwrap().state.pin.tries_left, 3);
+        let log: Vec<String> = log_rx.try_iter().collect();
+        let pulls: Vec<&String> = log.iter().filter(|l| l.contains("pulled")).collect();
+        assert_eq!(pulls.len(), 1, "{log:?}");
+        assert!(pulls[0].contains("command APDU 3"), "{log:?}");
     }
 
     /// vpcd writes the length and the APDU in two segments, with Nagle's algorithm on. Without

@@ -1,6 +1,6 @@
 //! `melli issuer init`, `melli check` and `melli personalize`: the issuance centre's commands.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -9,6 +9,7 @@ use melli::model::{
     enrolment::base_dir_of, EnrolmentRecord, JalaliDate, Secret, SecretKind, ValidRecord,
 };
 use melli::ops::personalize::{self, PersonalizeError, Step};
+use melli::ops::pin_mailer;
 use melli::pki::{Issuer, LAYOUT};
 use melli::transport::PcscTransport;
 
@@ -69,9 +70,6 @@ pub fn check(record_path: &Path, json: bool) -> Result<ExitCode, Failure> {
     })
 }
 
-/// The first line of a PIN mailer, so a file is recognised as one.
-const MAILER_HEADER: &str = "melli PIN mailer";
-
 /// PIN and PUK for a card: from the operator, from stdin, or generated into a PIN mailer.
 fn secrets(source: &PinSource, serial: &str) -> Result<(Secret, Secret), Failure> {
     match source {
@@ -130,60 +128,7 @@ fn prompt(kind: SecretKind) -> Result<Secret, Failure> {
 /// personalization), or generates new ones and writes the mailer (mode 0600) before the card is
 /// touched, so they are never lost.
 fn mailer_secrets(path: &Path, serial: &str) -> Result<(Secret, Secret), Failure> {
-    let card_line = format!("card: {serial}");
-    if path.exists() {
-        let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-            Failure::bad_input(format!(
-                "cannot read the PIN mailer {}: {e}",
-                path.display()
-            ))
-        })?);
-        let mut lines = text.lines();
-        if lines.next() != Some(MAILER_HEADER) || lines.next() != Some(card_line.as_str()) {
-            return Err(Failure::bad_input(format!(
-                "{} exists and is not this card's PIN mailer: choose another file",
-                path.display()
-            )));
-        }
-        let field = |prefix: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(prefix))
-                .ok_or_else(|| {
-                    Failure::bad_input(format!("the PIN mailer {} is damaged", path.display()))
-                })
-        };
-        let pin = Secret::parse(SecretKind::Pin, field("PIN: ")?)
-            .map_err(|e| Failure::bad_input(e.to_string()))?;
-        let puk = Secret::parse(SecretKind::Puk, field("PUK: ")?)
-            .map_err(|e| Failure::bad_input(e.to_string()))?;
-        return Ok((pin, puk));
-    }
-    let pin = Secret::generate(SecretKind::Pin, 6);
-    let puk = Secret::generate(SecretKind::Puk, 10);
-    let text = zeroize::Zeroizing::new(format!(
-        "{MAILER_HEADER}\n{card_line}\nPIN: {}\nPUK: {}\n",
-        pin.expose(),
-        puk.expose()
-    ));
-    write_private_file(path, text.as_bytes()).map_err(|e| {
-        Failure::bad_input(format!(
-            "cannot write the PIN mailer {}: {e}",
-            path.display()
-        ))
-    })?;
-    Ok((pin, puk))
-}
-
-/// Creates a new file readable by its owner only, and makes sure it reached the disk.
-fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+    pin_mailer::secrets_for_card(path, serial).map_err(|e| Failure::bad_input(e.to_string()))
 }
 
 pub fn personalize(

@@ -1,6 +1,7 @@
 //! Command-line surface (DESIGN.md §9). Each subcommand lives in its own file; this one holds
 //! the argument definitions and the error-to-exit-code rule.
 
+mod batch_cmd;
 mod card_cmd;
 mod desk_cmd;
 mod diag;
@@ -217,6 +218,20 @@ pub enum Command {
     /// The virtual card: manufacture one, or attach one to vpcd.
     #[command(subcommand)]
     Card(CardCommand),
+    /// Personalize a file of enrolment records on every reader at once, journaled so that an
+    /// interrupted batch is finished by running the same command again.
+    ///
+    /// Every line is validated first; if any is invalid, nothing is done (exit 2) unless
+    /// --skip-invalid. Then one worker per reader waits for a blank card, takes the next record,
+    /// personalizes the card, and waits for it to be taken out. A card pulled mid-way sends its
+    /// record back to the queue; a killed run leaves each record bound to its card, and the card
+    /// resumes it when it comes back (see `melli::ops::batch` for the full rule). PINs and PUKs
+    /// go to one PIN mailer per record. Exit 0 when every record of the file is done, 3 when
+    /// some failed or wait for their card.
+    Batch(batch_cmd::BatchArgs),
+    /// Say where a card is, from a batch journal: by tracking code, or by national code and
+    /// birth date together. Exit 0 when found, 1 when nothing matches.
+    Status(batch_cmd::StatusArgs),
 }
 
 #[derive(Debug, Args)]
@@ -338,5 +353,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             master_key,
         }) => card_cmd::new(&state, &serial, &master_key),
         Command::Card(CardCommand::Serve { state, vpcd }) => card_cmd::serve(&state, &vpcd),
+        Command::Batch(args) => batch_cmd::batch(&args),
+        Command::Status(args) => batch_cmd::status(&args),
     }
 }

@@ -1,7 +1,9 @@
 //! The user-facing jobs, one file each: they combine the applet, the model and the PKI, and
 //! report progress through callbacks; they never print or prompt.
 
+pub mod batch;
 pub mod personalize;
+pub mod pin_mailer;
 pub mod read;
 pub mod sign;
 pub mod verify;

@@ -264,7 +264,6 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
     }
 
-
     #[test]
     fn personalizes_an_in_process_card() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -275,10 +274,15 @@ mod tests {
         let pin = Secret::parse(SecretKind::Pin, "123456").expect("pin");
         let puk = Secret::parse(SecretKind::Puk, "12345678").expect("puk");
         let mut steps = Vec::new();
-        let summary = personalize(&mut applet, &record, &issuer, &pin, &puk, &mut |s| steps.push(s))
-            .expect("personalized");
+        let summary = personalize(&mut applet, &record, &issuer, &pin, &puk, &mut |s| {
+            steps.push(s)
+        })
+        .expect("personalized");
         assert_eq!(steps, Step::ALL);
         assert_eq!(summary.serial, "MC0000000042");
-        assert_eq!(applet.lifecycle().expect("lifecycle"), Lifecycle::Operational);
+        assert_eq!(
+            applet.lifecycle().expect("lifecycle"),
+            Lifecycle::Operational
+        );
     }
 }

@@ -26,9 +26,11 @@ impl From<pcsc::Error> for TransportError {
             pcsc::Error::RemovedCard | pcsc::Error::NoSmartcard => TransportError::CardRemoved,
             pcsc::Error::ResetCard => TransportError::CardReset,
             pcsc::Error::SharingViolation => TransportError::CardInUse,
-            pcsc::Error::UnresponsiveCard | pcsc::Error::UnpoweredCard => {
-                TransportError::CardUnresponsive
-            }
+            // pcscd reports a transaction it no longer has when the card vanished mid-session,
+            // before it noticed the removal.
+            pcsc::Error::UnresponsiveCard
+            | pcsc::Error::UnpoweredCard
+            | pcsc::Error::NotTransacted => TransportError::CardUnresponsive,
             other => TransportError::Pcsc(other.to_string()),
         }
     }

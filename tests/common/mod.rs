@@ -78,6 +78,14 @@ struct Process {
     run_dir: PathBuf,
 }
 
+impl Process {
+    /// This process's work directory, created if a finished pcscd removed it.
+    fn work_dir(&self) -> &Path {
+        fs::create_dir_all(&self.dir).expect("create this process's work directory");
+        &self.dir
+    }
+}
+
 fn root_dir() -> PathBuf {
     std::env::temp_dir().join("melli-e2e")
 }
@@ -109,14 +117,23 @@ fn choose_mode() -> Mode {
         Ok("private") => return Mode::Private,
         _ => {}
     }
+    // The whole trick must work: a mount namespace, and a bind mount inside it (a container
+    // may allow the first and not the second).
+    let probe = root_dir().join(format!("probe-{}", std::process::id()));
+    let (from, to) = (probe.join("from"), probe.join("to"));
+    let _ = fs::create_dir_all(&from);
+    let _ = fs::create_dir_all(&to);
     let unshare_works = Command::new("unshare")
-        .args(["-m", "true"])
+        .args(["-m", "--propagation", "private", "mount", "--bind"])
+        .arg(&from)
+        .arg(&to)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
+    let _ = fs::remove_dir_all(&probe);
     if unshare_works {
         Mode::Private
     } else {
@@ -412,7 +429,7 @@ impl Pcscd {
             Mode::System => Some(Self::claim_system_socket()),
         };
         let (block_lock, base_port) = Self::claim_port_block();
-        let dir = process.dir.join(format!("pcscd-{base_port}"));
+        let dir = process.work_dir().join(format!("pcscd-{base_port}"));
         let _ = fs::remove_dir_all(&dir);
         let conf = dir.join("reader.conf.d");
         let drivers = dir.join("drivers");
@@ -491,15 +508,17 @@ impl Pcscd {
             "another test process uses the system pcscd socket",
         );
         if Path::new(SYSTEM_SOCKET).exists() {
-            let pid = fs::read_to_string("/run/pcscd/pcscd.pid")
-                .ok()
-                .and_then(|s| s.trim().parse::<u32>().ok());
-            if let Some(pid) = pid.filter(|p| pid_alive(*p)) {
+            // A live pcscd accepts connections on its socket (it writes no pid file with -f).
+            if std::os::unix::net::UnixStream::connect(SYSTEM_SOCKET).is_ok() {
+                let pid = fs::read_to_string("/run/pcscd/pcscd.pid").unwrap_or_default();
+                let pid = pid.trim_matches(|c: char| c.is_whitespace() || c == '\0');
+                let pid = if pid.is_empty() { "unknown" } else { pid };
                 panic!(
                     "a pcscd that these tests did not start is running (pid {pid}, socket \
-                     {SYSTEM_SOCKET}), and a private pcscd is not possible here (`unshare -m` \
-                     failed: it needs root or CAP_SYS_ADMIN). Stop that pcscd (kill {pid}) and \
-                     run the tests again; they start and stop their own."
+                     {SYSTEM_SOCKET}), and this run cannot have a private pcscd (`unshare -m` is \
+                     not allowed here: it needs root or CAP_SYS_ADMIN; or MELLI_E2E_PCSCD=system \
+                     was set). Stop that pcscd and run the tests again: they start and stop \
+                     their own."
                 );
             }
             // A dead pcscd's leftovers: pcscd refuses to start while the socket exists.
@@ -683,6 +702,8 @@ impl Drop for Pcscd {
             }
         }
         let _ = fs::remove_dir_all(&self.dir);
+        // Leave nothing behind when the process is done; recreated if another test comes.
+        let _ = fs::remove_dir(&process().dir);
     }
 }
 
@@ -739,15 +760,15 @@ impl Drop for Exclusive {
 /// A melli virtual card: its own state file, made by `melli card new`, served to one of our
 /// readers by `melli card serve`. The card process is killed and waited for on drop.
 pub struct VirtualCard {
-    // Field order matters on drop: the child is stopped in `Drop`, then the slot is freed,
-    // then the directory is removed.
+    // Field order matters on drop: the child is stopped in `Drop`, then the directory is
+    // removed, then the slot is freed (which may stop pcscd and tidy the process directory).
     child: Option<Child>,
+    dir: tempfile::TempDir,
     slot: Slot,
     reader: String,
     serial: String,
     state: PathBuf,
     log: PathBuf,
-    dir: tempfile::TempDir,
 }
 
 impl VirtualCard {
@@ -767,7 +788,7 @@ impl VirtualCard {
         let slot = pcscd.take_slot();
         let dir = tempfile::Builder::new()
             .prefix("card-")
-            .tempdir_in(&process().dir)
+            .tempdir_in(process().work_dir())
             .expect("card temp dir");
         let key = dir.path().join("master.key");
         fs::write(&key, format!("{TEST_MASTER_KEY}\n")).expect("write master key");
@@ -918,10 +939,10 @@ impl Drop for VirtualCard {
 /// `Crypto` provided as a link to `Cryptodome`.
 pub struct Vicc {
     child: Option<Child>,
+    dir: tempfile::TempDir,
     slot: Slot,
     reader: String,
     log: PathBuf,
-    dir: tempfile::TempDir,
 }
 
 impl Vicc {
@@ -942,7 +963,7 @@ impl Vicc {
         let slot = pcscd.take_slot();
         let dir = tempfile::Builder::new()
             .prefix("vicc-")
-            .tempdir_in(&process().dir)
+            .tempdir_in(process().work_dir())
             .expect("vicc temp dir");
         let shim = dir.path().join("python");
         fs::create_dir_all(&shim).expect("python shim dir");

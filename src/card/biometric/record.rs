@@ -376,7 +376,11 @@ pub(super) mod tests {
 
     /// Encodes a record of `views` on a `width`×`height` image (ridge endings, quality 60,
     /// no extended data).
-    pub(in crate::card::biometric) fn encode(width: u16, height: u16, views: &[TestView]) -> Vec<u8> {
+    pub(in crate::card::biometric) fn encode(
+        width: u16,
+        height: u16,
+        views: &[TestView],
+    ) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend_from_slice(b"FMR\0 20\0");
         out.extend_from_slice(&[0; 4]);
@@ -447,6 +451,7 @@ pub(super) mod tests {
     fn reads_the_fixtures() {
         let one = parse_record(&fixture("finger-1.fmr")).unwrap();
         assert_eq!(one.views().len(), 1);
+        assert_eq!(one.views()[0].finger_position(), 2);
         assert_eq!(one.views()[0].minutia_count(), 40);
         assert_eq!(one.first_finger_position(), 2);
         assert_eq!(one.biometric_subtype(), 0x09);
@@ -481,16 +486,14 @@ pub(super) mod tests {
     #[test]
     fn reads_the_live_template_of_the_specification() {
         // §11.2: the whole command data field of the example VERIFY.
-        let data = hex(
-            "7F 2E 6E 81 6C
+        let data = hex("7F 2E 6E 81 6C
              46 4D 52 00 20 32 30 00 00 00 00 6C 00 00 01 00 01 68 00 C5 00 C5 01 00
              02 00 37 0D
              80 A5 00 46 27 48  40 4E 00 3E E8 42  40 43 00 AC E3 2B  40 D5 00 DA 7B 2A
              40 90 00 F6 46 4C  40 7D 00 51 28 4F  80 85 01 22 AA 45  40 93 00 B7 66 54
              80 C8 00 A9 B9 56  80 28 00 5C B8 54  80 A9 01 19 2D 2D  40 C2 00 2F A8 51
              40 E6 00 BB F6 3E
-             00 00",
-        );
+             00 00");
         assert_eq!(data.len(), 0x71);
         let live = parse_live_template(&data).unwrap();
         assert_eq!(live.views()[0].minutia_count(), 13);
@@ -516,7 +519,7 @@ pub(super) mod tests {
     fn template_structure_is_exact() {
         let record = fixture("finger-1-live.fmr"); // 264 bytes: long-form lengths
         let good = template(&record);
-        assert_eq!(&good[..7], &[0x7F, 0x2E, 0x82, 0x01, 0x0B, 0x81, 0x82]);
+        assert_eq!(&good[..7], &[0x7F, 0x2E, 0x82, 0x01, 0x0C, 0x81, 0x82]);
         assert!(parse_live_template(&good).is_ok());
 
         let structure = Err(RecordError::TemplateStructure);
@@ -574,7 +577,10 @@ pub(super) mod tests {
             })
         );
         let ten: Vec<TestView> = (0..10).map(view).collect();
-        assert_eq!(parse_record(&encode(200, 200, &ten)).unwrap().views().len(), 10);
+        assert_eq!(
+            parse_record(&encode(200, 200, &ten)).unwrap().views().len(),
+            10
+        );
         let eleven: Vec<TestView> = (0..11).map(|_| view(0)).collect();
         assert!(matches!(
             parse_record(&encode(200, 200, &eleven)),
@@ -584,16 +590,41 @@ pub(super) mod tests {
 
     #[test]
     fn minutia_count_is_12_to_128() {
-        for (count, ok) in [(11u16, false), (12, true), (128, true), (129, false), (0, false)] {
+        for (count, ok) in [
+            (11u16, false),
+            (12, true),
+            (128, true),
+            (129, false),
+            (0, false),
+        ] {
             let minutiae = (0..count).map(|i| (i, i, 0)).collect();
-            let bytes = encode(300, 300, &[TestView { position: 0, minutiae }]);
+            let bytes = encode(
+                300,
+                300,
+                &[TestView {
+                    position: 0,
+                    minutiae,
+                }],
+            );
             assert_eq!(parse_record(&bytes).is_ok(), ok, "{count}");
-            assert_eq!(parse_live_template(&template(&bytes)).is_ok(), ok, "{count}");
+            assert_eq!(
+                parse_live_template(&template(&bytes)).is_ok(),
+                ok,
+                "{count}"
+            );
         }
         // 128 minutiae and no extended data: 798 bytes (§11.2).
         let minutiae = (0..128).map(|i| (i, i, 0)).collect();
         assert_eq!(
-            encode(300, 300, &[TestView { position: 0, minutiae }]).len(),
+            encode(
+                300,
+                300,
+                &[TestView {
+                    position: 0,
+                    minutiae
+                }]
+            )
+            .len(),
             798
         );
     }
@@ -625,8 +656,14 @@ pub(super) mod tests {
                     height: 0x40F4,
                 },
             ),
-            (finger_1_with(19, 0xC4), RecordError::Resolution { x: 196, y: 197 }),
-            (finger_1_with(21, 0x76), RecordError::Resolution { x: 197, y: 118 }),
+            (
+                finger_1_with(19, 0xC4),
+                RecordError::Resolution { x: 196, y: 197 },
+            ),
+            (
+                finger_1_with(21, 0x76),
+                RecordError::Resolution { x: 197, y: 118 },
+            ),
             (
                 finger_1_with(22, 0),
                 RecordError::ViewCount {
@@ -685,8 +722,15 @@ pub(super) mod tests {
         ];
         for (bytes, expected) in cases {
             assert_eq!(parse_record(&bytes), Err(expected.clone()), "{expected}");
+            // A live template allows exactly one view, and says so.
+            let expected_live = match expected {
+                RecordError::ViewCount { count, min, .. } => {
+                    RecordError::ViewCount { count, min, max: 1 }
+                }
+                other => other,
+            };
             let live = parse_live_template(&template(&bytes));
-            assert_eq!(live, Err(expected.clone()), "{expected}");
+            assert_eq!(live, Err(expected_live.clone()), "{expected_live}");
         }
         // View number and impression type share a byte: any view number is fine.
         assert!(parse_record(&finger_1_with(25, 0xF9)).is_ok());
@@ -789,10 +833,13 @@ pub(super) mod tests {
                 fix_length(&mut bytes);
             }
             if let Ok(record) = parse_record(&bytes) {
-                // Whatever is accepted is within the limits the matcher relies on.
+                // Whatever is accepted is within the limits the matcher relies on, and matches.
                 for view in record.views() {
                     prop_assert!((12..=128).contains(&view.minutia_count()));
                 }
+                let enrolled = parse_record(&fixture("finger-1.fmr")).unwrap();
+                let _ = super::super::matches(&enrolled, &record);
+                let _ = super::super::matches(&record, &enrolled);
             }
             let _ = parse_live_template(&template(&bytes));
         }

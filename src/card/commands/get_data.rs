@@ -1,5 +1,6 @@
 //! GET DATA `00 CA P1-P2=tag` (spec §6.6): the card's public data objects.
 
+use crate::card::biometric;
 use crate::card::command::Command;
 use crate::card::dispatch::{Ctx, Entry, Presence, Protection, Shape};
 use crate::card::response::{Reply, Status};
@@ -89,19 +90,17 @@ fn extended_length_info() -> Vec<u8> {
 }
 
 /// The biometric information template group `7F61` (ISO/IEC 7816-11) describing the enrolled
-/// fingerprint, laid out as §6.6 gives it; 6A88 while no template is enrolled (DG3 empty).
-/// The finger subtype is `00` (unknown) until match-on-card reads it from the record.
+/// fingerprint, laid out as §11.3 gives it; 6A88 while DG3 holds no well-formed ISO/IEC
+/// 19794-2 record (§11.1). The biometric subtype comes from the record's first view.
 fn biometric_information_template(state: &CardState) -> Result<Vec<u8>, Status> {
-    let enrolled = state
+    let record = state
         .files
         .content(ef::FINGERPRINT)
-        .is_some_and(|template| !template.is_empty());
-    if !enrolled {
-        return Err(Status::REFERENCE_NOT_FOUND);
-    }
+        .and_then(|bytes| biometric::parse_record(bytes).ok())
+        .ok_or(Status::REFERENCE_NOT_FOUND)?;
     let mut header = Vec::new();
     tlv::push(&mut header, 0x81, &[0x08]); // biometric type: fingerprint
-    tlv::push(&mut header, 0x82, &[0x00]); // biometric subtype: unknown
+    tlv::push(&mut header, 0x82, &[record.biometric_subtype()]); // biometric subtype
     tlv::push(&mut header, 0x87, &[0x01, 0x01]); // format owner: ISO/IEC JTC 1 SC 37
     tlv::push(&mut header, 0x88, &[0x00, 0x02]); // format type: 19794-2 finger minutiae
     tlv::push(&mut header, 0x83, &[crate::spec::reference::FINGER]); // VERIFY P2

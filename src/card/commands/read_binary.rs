@@ -6,6 +6,7 @@
 //! the file bytes come back in data object `53`. Neither uses `61xx`: a read returns at most
 //! Ne bytes, and the host reads on from where it stopped.
 
+use super::addressing;
 use crate::card::command::{Command, Le};
 use crate::card::dispatch::{never, Ctx, Entry, Presence, Protection, Shape};
 use crate::card::files::FileSpec;
@@ -29,15 +30,6 @@ pub(in crate::card) const ENTRY_ODD: Entry = Entry {
     run: run_odd,
 };
 
-/// P1 bit 8: short EF identifier in P1 bits 5-1.
-const BY_SFI: u8 = 0x80;
-/// P1 bits 7-6, which must be zero when P1 carries an SFI.
-const SFI_RFU: u8 = 0x60;
-const SFI_MASK: u8 = 0x1F;
-/// The offset bits of P1-P2 when P1 bit 8 is clear.
-const OFFSET_MASK: u16 = 0x7FFF;
-/// P1-P2 of `B1` that means "the current EF".
-const CURRENT_EF: u16 = 0x0000;
 /// The smallest Ne of `B1`: room for `53 01` and one byte.
 const MIN_NE_ODD: usize = 3;
 
@@ -66,45 +58,30 @@ fn check_shape_odd(command: &Command<'_>) -> Result<(), Status> {
 /// P1 bits (6A86), the file (6A82 / 6986; an SFI makes it current as soon as it is found),
 /// never-readable (6982), offset past the end (6B00), secure messaging, then the read.
 fn run_even(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
-    let (fid, offset) = if command.p1() & BY_SFI != 0 {
-        if command.p1() & SFI_RFU != 0 {
-            return Err(Status::INCORRECT_P1P2);
-        }
-        let file = FileSpec::by_sfi(command.p1() & SFI_MASK).ok_or(Status::FILE_NOT_FOUND)?;
-        ctx.session.app.current_ef = Some(file.fid);
-        (file.fid, usize::from(command.p2()))
-    } else {
-        (current_ef(ctx)?, usize::from(command.p1p2() & OFFSET_MASK))
-    };
+    let (fid, offset) = addressing::even(ctx, command.p1(), command.p2())?;
     readable(fid)?;
-    from_offset(ctx, fid, offset)?;
-    ctx.secure_messaging(command, Protection::Either)?;
-    read(from_offset(ctx, fid, offset)?, command.le, Encoding::Bare)
+    addressing::from_offset(ctx, fid, offset)?;
+    let command = ctx.secure_messaging(command, Protection::Either)?;
+    read(
+        addressing::from_offset(ctx, fid, offset)?,
+        command.command().le,
+        Encoding::Bare,
+    )
 }
 
 /// The file (6986 / 6A82; a FID makes it current), never-readable (6982), secure messaging,
 /// the offset object (6A80), offset past the end (6B00), then the read.
 fn run_odd(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
-    let fid = match command.p1p2() {
-        CURRENT_EF => current_ef(ctx)?,
-        fid => {
-            let file = FileSpec::by_fid(fid).ok_or(Status::FILE_NOT_FOUND)?;
-            ctx.session.app.current_ef = Some(file.fid);
-            file.fid
-        }
-    };
+    let fid = addressing::odd(ctx, command.p1p2())?;
     readable(fid)?;
-    ctx.secure_messaging(command, Protection::Either)?;
+    let unwrapped = ctx.secure_messaging(command, Protection::Either)?;
+    let command = unwrapped.command();
     let offset = offset_object(command.data).ok_or(Status::INCORRECT_DATA)?;
     read(
-        from_offset(ctx, fid, offset)?,
+        addressing::from_offset(ctx, fid, offset)?,
         command.le,
         Encoding::Discretionary,
     )
-}
-
-fn current_ef(ctx: &Ctx<'_>) -> Result<u16, Status> {
-    ctx.session.app.current_ef.ok_or(Status::NO_CURRENT_EF)
 }
 
 /// 6982 for the file that is never read (DG3, §5), whatever the offset.
@@ -116,25 +93,9 @@ fn readable(fid: u16) -> Result<(), Status> {
     }
 }
 
-/// The bytes of file `fid` from `offset` on; 6B00 when the offset is past the current length.
-fn from_offset<'c>(ctx: &'c Ctx<'_>, fid: u16, offset: usize) -> Result<&'c [u8], Status> {
-    ctx.state()
-        .files
-        .content(fid)
-        .ok_or(Status::FILE_NOT_FOUND)?
-        .get(offset..)
-        .ok_or(Status::WRONG_P1P2)
-}
-
 /// `54 L offset`, the offset in one to three big-endian bytes.
 fn offset_object(data: &[u8]) -> Option<usize> {
-    let offset = match *tlv::single(data, tag::OFFSET)? {
-        [a] => u32::from(a),
-        [a, b] => u32::from(u16::from_be_bytes([a, b])),
-        [a, b, c] => u32::from_be_bytes([0, a, b, c]),
-        _ => return None,
-    };
-    usize::try_from(offset).ok()
+    addressing::offset_value(tlv::single(data, tag::OFFSET)?)
 }
 
 /// How the file bytes travel in the response.

@@ -67,8 +67,8 @@ fn run(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
         ctx.secure_messaging(command, Protection::PlainOnly)?;
         select_application(ctx, command.data)?
     } else {
-        ctx.secure_messaging(command, Protection::Either)?;
-        select_file(ctx, command.data)?
+        let command = ctx.secure_messaging(command, Protection::Either)?;
+        select_file(ctx, command.command().data)?
     };
     Ok(if command.p2() == select::P2_NO_DATA {
         Reply::ok()

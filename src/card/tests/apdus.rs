@@ -2,7 +2,6 @@
 //! section that decides it.
 
 use super::*;
-use crate::spec::ins;
 
 fn identity() -> Vec<u8> {
     pattern(IDENTITY_LEN, 0x01)
@@ -71,24 +70,11 @@ fn only_four_classes_are_served() {
 }
 
 #[test]
-fn unknown_and_not_yet_implemented_instructions_are_6d00() {
-    let planned = [
-        ins::VERIFY,
-        ins::CHANGE_REFERENCE_DATA,
-        ins::RESET_RETRY_COUNTER,
-        ins::GENERATE_ASYMMETRIC_KEY_PAIR,
-        ins::PERFORM_SECURITY_OPERATION,
-        ins::INTERNAL_AUTHENTICATE,
-        ins::MUTUAL_AUTHENTICATE,
-        ins::UPDATE_BINARY,
-        ins::UPDATE_BINARY_ODD,
-        ins::ERASE_BINARY,
-        ins::ACTIVATE_FILE,
-        ins::TERMINATE_DF,
-    ];
+fn unknown_instructions_are_6d00() {
+    let defined: Vec<u8> = INSTRUCTIONS.to_vec();
     for card in [card(), selected()] {
         let mut card = card;
-        for ins in planned.into_iter().chain([0x00, 0xFF, 0x01, 0xA5, 0xCB]) {
+        for ins in (0..=255u8).filter(|i| !defined.contains(i)) {
             for cla in ["00", "0C", "10"] {
                 script(&mut card, &[(&format!("{cla}{ins:02X}000000"), "6D00")]);
             }
@@ -96,7 +82,7 @@ fn unknown_and_not_yet_implemented_instructions_are_6d00() {
         // The instruction is judged before the length.
         script(
             &mut card,
-            &[("00FF00000501", "6D00"), ("002000810000", "6D00")],
+            &[("00FF00000501", "6D00"), ("00EE00810000", "6D00")],
         );
     }
 }
@@ -468,15 +454,22 @@ fn get_data_objects() {
 #[test]
 fn biometric_information_template_once_a_finger_is_enrolled() {
     let mut card = selected();
+    // Not a well-formed ISO/IEC 19794-2 record (§11.1): nothing enrolled.
     card.state
         .files
         .set_content(ef::FINGERPRINT, pattern(64, 3))
+        .unwrap();
+    script(&mut card, &[("00CA7F6100", "6A88")]);
+    // The reference record of §11.4, a right index finger: subtype 09 (§11.3).
+    card.state
+        .files
+        .set_content(ef::FINGERPRINT, finger_record())
         .unwrap();
     script(
         &mut card,
         &[(
             "00CA7F6100",
-            "7F61 19 020101 7F60 13 A1 11 810108 820100 87020101 88020002 830183 9000",
+            "7F61 19 020101 7F60 13 A1 11 810108 820109 87020101 88020002 830183 9000",
         )],
     );
 }

@@ -1,0 +1,622 @@
+//! `melli batch` (the issuance line) and `melli status` (where is my card).
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use melli::journal::{Counts, Journal, JournalError, Outcome};
+use melli::model::{JalaliDate, NationalCode, TrackingCode};
+use melli::ops::batch::status::{self, Query};
+use melli::ops::batch::{
+    self, Batch, BatchError, BatchOptions, BatchReport, Event, EventKind, Flow, Loaded, MailerDir,
+    Observer, PcscReader,
+};
+use melli::pki::Issuer;
+
+use crate::cli::{exit, output, Failure};
+
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// The records: JSON Lines, one enrolment record per line (photo and fingerprint paths
+    /// relative to this file's folder).
+    pub records: PathBuf,
+    /// The issuer directory.
+    #[arg(long, value_name = "DIR")]
+    pub issuer: PathBuf,
+    /// The journal (SQLite); created if missing. Run the same command with the same journal
+    /// to finish an interrupted batch.
+    #[arg(long, value_name = "FILE.db")]
+    pub journal: PathBuf,
+    /// Readers to use, comma-separated (full names or unambiguous parts); default: all.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub readers: Vec<String>,
+    /// Folder for the PIN mailers, one per record (TRACKING-CODE.txt, mode 0600); default:
+    /// pin-mailers beside the journal.
+    #[arg(long, value_name = "DIR")]
+    pub pin_mailers: Option<PathBuf>,
+    /// Journal invalid records as failed (with the reason) and make the valid ones, instead of
+    /// refusing the whole file.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Release this record from the card it is bound to before the run (repeatable): only for
+    /// a card known lost or destroyed; the record is made again on another card.
+    #[arg(long, value_name = "CODE")]
+    pub release: Vec<String>,
+    /// Minutes a record bound to a card waits for that card to come back before it goes to
+    /// another card (never once the card had begun locking).
+    #[arg(long, value_name = "MINUTES", default_value_t = 10)]
+    pub release_after: u64,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The journal of the batches.
+    #[arg(long, value_name = "FILE.db")]
+    pub journal: PathBuf,
+    /// The tracking code on the enrolment receipt.
+    #[arg(
+        long,
+        value_name = "CODE",
+        required_unless_present = "national_code",
+        conflicts_with_all = ["national_code", "birth_date"]
+    )]
+    pub tracking_code: Option<String>,
+    /// The national code (with --birth-date).
+    #[arg(long, value_name = "N", requires = "birth_date")]
+    pub national_code: Option<String>,
+    /// The birth date, Solar Hijri (with --national-code).
+    #[arg(long, value_name = "YYYY/MM/DD", requires = "national_code")]
+    pub birth_date: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn journal_failure(e: JournalError) -> Failure {
+    match e {
+        JournalError::Open { .. }
+        | JournalError::Missing(_)
+        | JournalError::Foreign(_)
+        | JournalError::TooNew { .. }
+        | JournalError::Unknown(_)
+        | JournalError::NotBound { .. }
+        | JournalError::Conflicts(_) => Failure::bad_input(e.to_string()),
+        other => Failure::card(other.to_string()),
+    }
+}
+
+pub fn status(args: &StatusArgs) -> Result<ExitCode, Failure> {
+    let mut out = std::io::stdout().lock();
+    status_to(args, &mut out)
+}
+
+/// `melli status`, writing to `out`: the answer for an unknown person and for a known one with
+/// a wrong birth date are the same bytes and the same exit code (1).
+pub fn status_to(args: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode, Failure> {
+    let bad = |e: &dyn std::fmt::Display, what: &str| Failure::bad_input(format!("{what}: {e}"));
+    let query = match (&args.tracking_code, &args.national_code, &args.birth_date) {
+        (Some(code), _, _) => {
+            Query::TrackingCode(TrackingCode::parse(code).map_err(|e| bad(&e, "--tracking-code"))?)
+        }
+        (None, Some(n), Some(d)) => Query::Person {
+            national_code: NationalCode::parse(n).map_err(|e| bad(&e, "--national-code"))?,
+            birth_date: JalaliDate::parse(d).map_err(|e| bad(&e, "--birth-date"))?,
+        },
+        _ => {
+            return Err(Failure::bad_input(
+                "give --tracking-code, or --national-code with --birth-date",
+            ))
+        }
+    };
+    let journal = Journal::open_existing(&args.journal).map_err(journal_failure)?;
+    let answer = status::lookup(&journal, &query).map_err(journal_failure)?;
+    let text = if args.json {
+        serde_json::to_string_pretty(&answer)
+            .map_err(|e| Failure::card(format!("could not format JSON: {e}")))?
+    } else {
+        answer.message.clone()
+    };
+    writeln!(out, "{text}").map_err(|e| Failure::card(format!("writing the answer: {e}")))?;
+    Ok(if answer.found {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(exit::CHECK_FAILED)
+    })
+}
+
+pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
+    // Everything is checked before any card or the journal is touched.
+    let issuer = Issuer::load(&args.issuer).map_err(|e| Failure::bad_input(e.to_string()))?;
+    for open in issuer.key_files_open_to_others() {
+        eprintln!(
+            "warning: {} is readable by other users: chmod 600 it",
+            open.display()
+        );
+    }
+    let today =
+        JalaliDate::today().map_err(|e| Failure::bad_input(format!("today's date: {e}")))?;
+    let loaded =
+        batch::load(&args.records, today).map_err(|e| Failure::bad_input(e.to_string()))?;
+    for (line, warning) in &loaded.warnings {
+        eprintln!("warning: line {line}: {warning}");
+    }
+    check_against_journal(args, &loaded)?;
+    if !loaded.invalid.is_empty() && !args.skip_invalid {
+        for e in &loaded.invalid {
+            eprintln!("melli: {e}");
+        }
+        return Err(Failure::bad_input(format!(
+            "{} of {} records in {} are invalid: no card was touched; fix them, or run with \
+             --skip-invalid to journal them as failed and make the others",
+            loaded.invalid_lines(),
+            loaded.invalid_lines() + loaded.records.len(),
+            args.records.display()
+        )));
+    }
+
+    let mut journal = Journal::open(&args.journal).map_err(journal_failure)?;
+    for code in &args.release {
+        let released = journal
+            .release(code, "by the operator (--release)")
+            .map_err(journal_failure)?;
+        eprintln!(
+            "record {} released from card {}; it goes to the next blank card",
+            released.tracking_code, released.card_serial
+        );
+        if released.step.as_deref() == Some("lock") {
+            eprintln!(
+                "warning: card {} had begun locking: if it turns up, it may be a finished card \
+                 for {}; destroy it",
+                released.card_serial, released.tracking_code
+            );
+        }
+    }
+    if args.skip_invalid {
+        journal_invalid(&mut journal, &loaded)?;
+    }
+    drop(journal);
+    if loaded.records.is_empty() {
+        return Err(Failure::bad_input(format!(
+            "{} holds no valid record: nothing to make",
+            args.records.display()
+        )));
+    }
+
+    let readers = if args.readers.is_empty() {
+        PcscReader::all()?
+    } else {
+        PcscReader::named(&args.readers)?
+    };
+    let mailer_dir = args
+        .pin_mailers
+        .clone()
+        .unwrap_or_else(|| melli::model::enrolment::base_dir_of(&args.journal).join("pin-mailers"));
+    let mailers = MailerDir::new(&mailer_dir).map_err(|e| Failure::bad_input(e.to_string()))?;
+    let progress = Progress::new(
+        u64::try_from(loaded.records.len()).unwrap_or(u64::MAX),
+        std::io::stderr().is_terminal(),
+    );
+    let batch = Batch {
+        journal: &args.journal,
+        records: &loaded.records,
+        issuer: &issuer,
+        secrets: &mailers,
+        observer: &progress,
+        options: BatchOptions {
+            release_after: Duration::from_secs(args.release_after.saturating_mul(60)),
+            ..BatchOptions::default()
+        },
+    };
+    let report = batch.run(readers).map_err(|e| {
+        progress.finish();
+        match e {
+            BatchError::Mailer(_) | BatchError::NoReaders => Failure::bad_input(e.to_string()),
+            BatchError::Journal(j) => journal_failure(j),
+            other => Failure::card(other.to_string()),
+        }
+    })?;
+    progress.finish();
+    if args.json {
+        output::json(&report)?;
+    } else {
+        print_summary(&args.records, &report, mailers.dir());
+    }
+    Ok(if report.complete() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(exit::CARD_ERROR)
+    })
+}
+
+/// Tracking codes the journal holds for someone else: reported with their lines, before
+/// anything is written.
+fn check_against_journal(args: &BatchArgs, loaded: &Loaded) -> Result<(), Failure> {
+    if !args.journal.exists() {
+        return Ok(());
+    }
+    let journal = Journal::open_existing(&args.journal).map_err(journal_failure)?;
+    let conflicts = journal
+        .conflicts(&loaded.records.keys())
+        .map_err(journal_failure)?;
+    if conflicts.is_empty() {
+        return Ok(());
+    }
+    for c in &conflicts {
+        let line = loaded.records.get(&c.tracking_code).map_or(0, |r| r.line);
+        eprintln!("melli: line {line}: {c}");
+    }
+    Err(Failure::bad_input(format!(
+        "{} record(s) conflict with the journal {}: no card was touched",
+        conflicts.len(),
+        args.journal.display()
+    )))
+}
+
+/// `--skip-invalid`: each invalid line with a usable key is journaled as failed.
+fn journal_invalid(journal: &mut Journal, loaded: &Loaded) -> Result<(), Failure> {
+    let mut last_line = 0;
+    for e in &loaded.invalid {
+        eprintln!("melli: {e}");
+        if e.line == last_line {
+            continue;
+        }
+        last_line = e.line;
+        let reasons: Vec<String> = loaded
+            .invalid
+            .iter()
+            .filter(|other| other.line == e.line)
+            .map(|other| format!("{}: {}", other.error.field, other.error.message))
+            .collect();
+        let reason = format!("invalid enrolment record: {}", reasons.join("; "));
+        match &e.key {
+            Some(key) => {
+                if journal
+                    .fail_invalid(key, &reason)
+                    .map_err(journal_failure)?
+                {
+                    eprintln!(
+                        "line {}: record {} journaled as failed",
+                        e.line, key.tracking_code
+                    );
+                } else {
+                    eprintln!(
+                        "line {}: record {} is already queued, being made or done: left as it is",
+                        e.line, key.tracking_code
+                    );
+                }
+            }
+            None => eprintln!(
+                "line {}: not journaled: its tracking code, national code or birth date is not \
+                 valid (or the tracking code is on another line)",
+                e.line
+            ),
+        }
+    }
+    Ok(())
+}
+
+fn print_summary(records: &Path, report: &BatchReport, mailers: &Path) {
+    let c = report.counts;
+    println!(
+        "{}: {} records — {} done ({} in this run), {} failed, {} left",
+        records.display(),
+        report.records,
+        c.done,
+        report.made,
+        c.failed,
+        c.left()
+    );
+    println!(
+        "{} card(s) in {}: {:.1} cards/min on {} reader(s); PIN mailers in {}",
+        report.made,
+        minutes_seconds(report.seconds),
+        report.cards_per_minute,
+        report.readers.len(),
+        mailers.display()
+    );
+    for w in &report.waiting {
+        println!(
+            "record {} waits for card {} (step {}): put the card back and run again, or, if it \
+             is destroyed, run again with --release {}",
+            w.tracking_code,
+            w.card_serial,
+            w.step.as_deref().unwrap_or("none"),
+            w.tracking_code
+        );
+    }
+    if c.failed > 0 {
+        println!(
+            "{} record(s) failed: see `melli status --journal … --tracking-code CODE`; the next \
+             run queues them again",
+            c.failed
+        );
+    }
+}
+
+fn minutes_seconds(seconds: f64) -> String {
+    let whole = Duration::from_secs_f64(seconds.max(0.0)).as_secs();
+    if whole >= 60 {
+        format!("{}m {:02}s", whole / 60, whole % 60)
+    } else {
+        format!("{seconds:.1} s")
+    }
+}
+
+/// The batch's progress on stderr: a bar on a terminal, plain lines otherwise.
+struct Progress {
+    bar: Option<ProgressBar>,
+    state: Mutex<ProgressState>,
+}
+
+struct ProgressState {
+    total: u64,
+    counts: Counts,
+    made: u64,
+    started: Instant,
+}
+
+impl Progress {
+    fn new(total: u64, terminal: bool) -> Progress {
+        let bar = terminal.then(|| {
+            let bar = ProgressBar::new(total);
+            if let Ok(style) =
+                ProgressStyle::with_template("{elapsed_precise} [{wide_bar}] {pos}/{len} {msg}")
+            {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.enable_steady_tick(Duration::from_millis(500));
+            bar
+        });
+        Progress {
+            bar,
+            state: Mutex::new(ProgressState {
+                total,
+                counts: Counts::default(),
+                made: 0,
+                started: Instant::now(),
+            }),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish();
+        }
+    }
+
+    fn line(&self, text: String) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+
+    /// "done D, failed F, left L, R cards/min, ETA …"
+    fn tally(state: &ProgressState) -> String {
+        let rate = batch::per_minute(state.made, state.started.elapsed().as_secs_f64());
+        let left = state
+            .total
+            .saturating_sub(state.counts.done + state.counts.failed);
+        let eta = if rate > 0.0 && left > 0 {
+            // Whole cards: exact in f64.
+            #[allow(clippy::cast_precision_loss)]
+            let minutes = left as f64 / rate;
+            format!(", ETA {}", minutes_seconds(minutes * 60.0))
+        } else {
+            String::new()
+        };
+        format!(
+            "done {}, failed {}, left {left}, {rate:.1} cards/min{eta}",
+            state.counts.done, state.counts.failed
+        )
+    }
+
+    fn update(&self, counts: Option<Counts>, made: bool) -> String {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(counts) = counts {
+            state.counts = counts;
+        }
+        if made {
+            state.made += 1;
+        }
+        let tally = Self::tally(&state);
+        if let Some(bar) = &self.bar {
+            bar.set_position(state.counts.done + state.counts.failed);
+            bar.set_message(tally.clone());
+        }
+        tally
+    }
+}
+
+impl Observer for Progress {
+    fn event(&self, event: &Event) -> Flow {
+        let at = &event.reader;
+        match &event.kind {
+            EventKind::Started { enqueued, counts } => {
+                let tally = self.update(Some(*counts), false);
+                self.line(format!(
+                    "batch: {} new, {} queued again, {} unfinished from before, {} done before; {tally}",
+                    enqueued.new, enqueued.again, enqueued.unfinished, enqueued.done
+                ));
+            }
+            EventKind::Waiting => self.line(format!("[{at}] waiting for a blank card")),
+            EventKind::ReaderTrouble { error } => {
+                self.line(format!("[{at}] reader trouble, trying again: {error}"));
+            }
+            EventKind::ReaderGone { error } => self.line(format!("[{at}] reader gone: {error}")),
+            EventKind::CardSkipped { serial, why } => self.line(format!(
+                "[{at}] {} skipped: {why}",
+                serial
+                    .as_ref()
+                    .map_or_else(|| "a card".to_owned(), |s| format!("card {s}"))
+            )),
+            EventKind::CardIdle { serial } => self.line(format!(
+                "[{at}] card {serial}: no record is free for it now (the rest wait for their own cards)"
+            )),
+            EventKind::Claimed {
+                serial,
+                tracking_code,
+                resumed,
+            } => {
+                let what = if *resumed { "resuming" } else { "making" };
+                if let Some(bar) = &self.bar {
+                    bar.set_message(format!("[{at}] {what} {tracking_code} on card {serial}"));
+                } else {
+                    self.line(format!(
+                        "[{at}] card {serial}: {what} record {tracking_code}"
+                    ));
+                }
+            }
+            EventKind::Step { .. } | EventKind::Locked { .. } => {}
+            EventKind::Done {
+                serial,
+                tracking_code,
+                seconds,
+                recovered,
+                counts,
+            } => {
+                let tally = self.update(Some(*counts), true);
+                let how = if *recovered {
+                    "found locked: done".to_owned()
+                } else {
+                    format!("done in {seconds:.2} s")
+                };
+                if self.bar.is_none() {
+                    self.line(format!(
+                        "[{at}] card {serial}: record {tracking_code} {how} ({tally})"
+                    ));
+                }
+            }
+            EventKind::Setback {
+                serial,
+                tracking_code,
+                outcome,
+                reason,
+                counts,
+            } => {
+                self.update(Some(*counts), false);
+                let what = match outcome {
+                    Outcome::Queued => "back in the queue",
+                    Outcome::Held => "waits for this card, which may be locked already",
+                    Outcome::Failed => "failed",
+                };
+                self.line(format!(
+                    "[{at}] card {serial}: record {tracking_code} {what}: {reason}"
+                ));
+            }
+            EventKind::Released { released } => self.line(format!(
+                "record {} released from card {}, which did not come back and never began locking",
+                released.tracking_code, released.card_serial
+            )),
+            EventKind::TakeOut { serial } => self.line(format!(
+                "[{at}] take {} out",
+                serial
+                    .as_ref()
+                    .map_or_else(|| "the card".to_owned(), |s| format!("card {s}"))
+            )),
+            EventKind::Finished => self.line(format!("[{at}] finished")),
+        }
+        Flow::Go
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use melli::journal::NewRecord;
+
+    fn args(journal: &Path, national_code: &str, birth_date: &str, json: bool) -> StatusArgs {
+        StatusArgs {
+            journal: journal.to_path_buf(),
+            tracking_code: None,
+            national_code: Some(national_code.to_owned()),
+            birth_date: Some(birth_date.to_owned()),
+            json,
+        }
+    }
+
+    fn run(args: &StatusArgs) -> (Vec<u8>, ExitCode) {
+        let mut out = Vec::new();
+        let code = status_to(args, &mut out).unwrap();
+        (out, code)
+    }
+
+    #[test]
+    fn a_wrong_birth_date_gives_the_same_bytes_and_exit_code_as_an_unknown_person() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let mut journal = Journal::open(&path).unwrap();
+        journal
+            .enqueue(&[NewRecord {
+                tracking_code: TrackingCode::parse("T1").unwrap(),
+                national_code: NationalCode::parse("0081493721").unwrap(),
+                birth_date: JalaliDate::parse("1368/06/15").unwrap(),
+            }])
+            .unwrap();
+        drop(journal);
+        for json in [false, true] {
+            let (known, code) = run(&args(&path, "0081493721", "1368/06/15", json));
+            assert_eq!(code, ExitCode::SUCCESS);
+            assert!(String::from_utf8(known)
+                .unwrap()
+                .contains("your card is waiting to be made"));
+            let wrong_date = run(&args(&path, "0081493721", "1368/06/16", json));
+            let unknown = run(&args(&path, "0013542419", "1368/06/15", json));
+            assert_eq!(wrong_date, unknown, "json: {json}");
+            assert_eq!(wrong_date.1, ExitCode::from(exit::CHECK_FAILED));
+        }
+        let by_code = StatusArgs {
+            journal: path.clone(),
+            tracking_code: Some("T1".into()),
+            national_code: None,
+            birth_date: None,
+            json: false,
+        };
+        assert_eq!(
+            run(&by_code),
+            (
+                b"your card is waiting to be made\n".to_vec(),
+                ExitCode::SUCCESS
+            )
+        );
+    }
+
+    #[test]
+    fn bad_input_is_exit_2_and_a_missing_journal_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        Journal::open(&path).unwrap();
+        let mut out = Vec::new();
+        let bad = args(&path, "0081493724", "1368/06/15", false);
+        let err = status_to(&bad, &mut out).unwrap_err();
+        assert_eq!(err.code, exit::BAD_INPUT);
+        assert!(
+            err.message.starts_with("--national-code: "),
+            "{}",
+            err.message
+        );
+        let missing = args(
+            &dir.path().join("none.db"),
+            "0081493721",
+            "1368/06/15",
+            false,
+        );
+        assert_eq!(
+            status_to(&missing, &mut out).unwrap_err().code,
+            exit::BAD_INPUT
+        );
+        assert!(out.is_empty());
+    }
+}

@@ -1,0 +1,41 @@
+//! Reading one record back: what `melli status` asks.
+
+use rusqlite::OptionalExtension;
+
+use super::{Journal, JournalError, RecordRow, ROW_COLUMNS};
+use crate::model::{JalaliDate, NationalCode, TrackingCode};
+
+impl Journal {
+    /// The record with this tracking code.
+    pub fn by_tracking_code(
+        &self,
+        tracking_code: &TrackingCode,
+    ) -> Result<Option<RecordRow>, JournalError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ROW_COLUMNS} FROM records WHERE tracking_code = ?1"
+        ))?;
+        Ok(stmt
+            .query_row([tracking_code.as_str()], RecordRow::from_sql)
+            .optional()?)
+    }
+
+    /// The latest record of the person with this national code *and* birth date. Both are
+    /// matched in one query, so a wrong birth date and an unknown national code are the same
+    /// "none" by the same path.
+    pub fn by_person(
+        &self,
+        national_code: &NationalCode,
+        birth_date: &JalaliDate,
+    ) -> Result<Option<RecordRow>, JournalError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ROW_COLUMNS} FROM records WHERE national_code = ?1 AND birth_date = ?2
+             ORDER BY id DESC LIMIT 1"
+        ))?;
+        Ok(stmt
+            .query_row(
+                [national_code.to_string(), birth_date.to_string()],
+                RecordRow::from_sql,
+            )
+            .optional()?)
+    }
+}

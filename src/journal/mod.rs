@@ -1,0 +1,340 @@
+//! The issuance journal: a SQLite file (WAL, `synchronous=FULL`) that says, for every enrolment
+//! record of a batch, where it is — queued, being personalized on which card and up to which
+//! step, done, or failed and why — so that a batch killed at any point is finished by running it
+//! again, with no record made twice and no card given two records.
+//!
+//! Each change of state is one transaction, committed (and so on disk) before the card is sent
+//! the next step's commands. Nothing secret is kept: no PIN, no PUK, no key, no photo; only the
+//! tracking code, the national code and the birth date (for `melli status`), the card serial,
+//! and what happened when.
+//!
+//! - `schema`: the tables and the version check (`PRAGMA user_version`);
+//! - `queue`: the state changes the batch makes;
+//! - `lookup`: reading one record back, for `melli status`.
+
+mod lookup;
+mod queue;
+mod schema;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::model::{JalaliDate, NationalCode, TrackingCode};
+use crate::ops::personalize::Step;
+
+pub use queue::{Counts, Enqueued, Outcome, Released};
+pub use schema::SCHEMA_VERSION;
+
+/// Milliseconds since 1970-01-01 UTC: how the journal keeps time.
+pub type Millis = i64;
+
+/// The time now, in journal form.
+pub fn now() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A journal time as the Solar Hijri date in Iran that day.
+pub fn jalali_date(at: Millis) -> Option<JalaliDate> {
+    let ms = u64::try_from(at).ok()?;
+    JalaliDate::from_system_time(UNIX_EPOCH + Duration::from_millis(ms)).ok()
+}
+
+/// How long a writer waits for another connection's transaction before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where a record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordState {
+    /// Waiting for a card.
+    Queued,
+    /// Bound to a card that is being (or was being) personalized for it.
+    Personalizing,
+    /// Its card is locked and made.
+    Done,
+    /// Given up, with a reason; a later run of the batch queues it again.
+    Failed,
+}
+
+impl RecordState {
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordState::Queued => "queued",
+            RecordState::Personalizing => "personalizing",
+            RecordState::Done => "done",
+            RecordState::Failed => "failed",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<RecordState> {
+        [
+            RecordState::Queued,
+            RecordState::Personalizing,
+            RecordState::Done,
+            RecordState::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
+    }
+}
+
+impl fmt::Display for RecordState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One record's row.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RecordRow {
+    pub tracking_code: String,
+    pub national_code: String,
+    /// Solar Hijri, `YYYY/MM/DD`.
+    pub birth_date: String,
+    pub state: RecordState,
+    /// Why it failed, was put back in the queue, or waits for its card.
+    pub reason: Option<String>,
+    /// The card it is bound to (personalizing, done), or was on when it failed.
+    pub card_serial: Option<String>,
+    /// The last personalization step begun on the card ([`Step::name`]).
+    pub step: Option<String>,
+    /// Personalizations begun for it, resumed ones included.
+    pub attempts: u32,
+    /// Times a card or the issuer refused it since it was last queued by a run.
+    pub refusals: u32,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub finished_at: Option<Millis>,
+}
+
+impl RecordRow {
+    /// The last step begun, when it is one melli knows.
+    pub fn step(&self) -> Option<Step> {
+        let name = self.step.as_deref()?;
+        Step::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Whether the card may already be locked with this record: the lock step was begun and
+    /// its outcome is unknown. Such a binding is never released on its own.
+    pub fn may_be_locked(&self) -> bool {
+        self.state == RecordState::Personalizing && self.step() == Some(Step::Lock)
+    }
+
+    fn from_sql(row: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
+        let state: String = row.get("state")?;
+        Ok(RecordRow {
+            tracking_code: row.get("tracking_code")?,
+            national_code: row.get("national_code")?,
+            birth_date: row.get("birth_date")?,
+            state: RecordState::from_name(&state).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    0,
+                    rusqlite::types::Type::Text,
+                    format!("unknown record state {state:?}").into(),
+                )
+            })?,
+            reason: row.get("reason")?,
+            card_serial: row.get("card_serial")?,
+            step: row.get("step")?,
+            attempts: row.get("attempts")?,
+            refusals: row.get("refusals")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+            finished_at: row.get("finished_at")?,
+        })
+    }
+}
+
+/// The columns [`RecordRow::from_sql`] reads.
+const ROW_COLUMNS: &str = "tracking_code, national_code, birth_date, state, reason, card_serial, \
+     step, attempts, refusals, created_at, updated_at, finished_at";
+
+/// One line of a record's history.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EventRow {
+    pub at: Millis,
+    pub event: String,
+}
+
+/// What the batch puts in the journal for a record: its keys, nothing more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRecord {
+    pub tracking_code: TrackingCode,
+    pub national_code: NationalCode,
+    pub birth_date: JalaliDate,
+}
+
+/// A record of the batch whose tracking code the journal holds for another person.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "tracking code {tracking_code} is in the journal for another national code or birth date \
+     — check the tracking code, or use another journal"
+)]
+pub struct Conflict {
+    pub tracking_code: String,
+}
+
+/// What can go wrong with the journal.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("cannot open the journal {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("there is no journal {0}: give the file the batch was run with")]
+    Missing(PathBuf),
+    #[error("{0} is not a melli journal")]
+    Foreign(PathBuf),
+    #[error(
+        "the journal {path} has schema version {found}, this melli knows up to {SCHEMA_VERSION}: \
+         use a newer melli"
+    )]
+    TooNew { path: PathBuf, found: i64 },
+    #[error("journal: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("tracking code {0} is not in the journal")]
+    Unknown(String),
+    #[error("record {tracking_code} is no longer bound to card {serial} in the journal")]
+    BindingLost {
+        tracking_code: String,
+        serial: String,
+    },
+    #[error("record {tracking_code} is {state}: only a record bound to a card can be released")]
+    NotBound {
+        tracking_code: String,
+        state: RecordState,
+    },
+    #[error("card {serial} is already bound to record {tracking_code}")]
+    CardTaken {
+        serial: String,
+        tracking_code: String,
+    },
+    #[error("{} record(s) conflict with the journal; the first: {}", .0.len(), .0.first().map(ToString::to_string).unwrap_or_default())]
+    Conflicts(Vec<Conflict>),
+}
+
+/// An open journal: one SQLite connection. Open one per thread; SQLite serializes writers.
+pub struct Journal {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl fmt::Debug for Journal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Journal").field("path", &self.path).finish()
+    }
+}
+
+impl Journal {
+    /// Opens the journal at `path`, creating it (and its schema) if it does not exist.
+    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        Self::open_with(path, OpenFlags::default())
+    }
+
+    /// Opens an existing journal, for reading: [`JournalError::Missing`] if there is none.
+    pub fn open_existing(path: &Path) -> Result<Journal, JournalError> {
+        if !path.is_file() {
+            return Err(JournalError::Missing(path.to_path_buf()));
+        }
+        let flags = OpenFlags::default() - OpenFlags::SQLITE_OPEN_CREATE;
+        Self::open_with(path, flags)
+    }
+
+    fn open_with(path: &Path, flags: OpenFlags) -> Result<Journal, JournalError> {
+        let open = |source: rusqlite::Error| match source.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => JournalError::Foreign(path.to_path_buf()),
+            _ => JournalError::Open {
+                path: path.to_path_buf(),
+                source,
+            },
+        };
+        let mut conn = Connection::open_with_flags(path, flags).map_err(open)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open)?;
+        // WAL: readers (melli status) never block the batch, and a commit is one append.
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(open)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(open(rusqlite::Error::InvalidParameterName(format!(
+                "journal_mode is {mode}, WAL is needed"
+            ))));
+        }
+        // FULL: a committed state change survives a power cut, not only a killed process.
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open)?;
+        match schema::prepare(&mut conn) {
+            Ok(schema::Found::Current | schema::Found::Created) => {}
+            Ok(schema::Found::Foreign) => return Err(JournalError::Foreign(path.to_path_buf())),
+            Ok(schema::Found::TooNew(found)) => {
+                return Err(JournalError::TooNew {
+                    path: path.to_path_buf(),
+                    found,
+                })
+            }
+            Err(e) => return Err(open(e)),
+        }
+        // The queue this connection works on; see `Journal::scope`.
+        conn.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS scope (tracking_code TEXT PRIMARY KEY)",
+        )
+        .map_err(open)?;
+        Ok(Journal {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every event of a record, oldest first.
+    pub fn events(&self, tracking_code: &str) -> Result<Vec<EventRow>, JournalError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT e.at, e.event FROM events e JOIN records r ON r.id = e.record_id
+             WHERE r.tracking_code = ?1 ORDER BY e.id",
+        )?;
+        let rows = stmt.query_map([tracking_code], |r| {
+            Ok(EventRow {
+                at: r.get(0)?,
+                event: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Events about cards that matched no record (skipped cards), oldest first.
+    pub fn card_events(&self) -> Result<Vec<EventRow>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT at, event FROM events WHERE record_id IS NULL ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(EventRow {
+                at: r.get(0)?,
+                event: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every row, in queue order (for tests and reports).
+    pub fn rows(&self) -> Result<Vec<RecordRow>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {ROW_COLUMNS} FROM records ORDER BY id"))?;
+        let rows = stmt.query_map([], RecordRow::from_sql)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests;

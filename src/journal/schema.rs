@@ -1,0 +1,82 @@
+//! The journal's tables, and the version check that keeps an old melli away from a newer
+//! journal (`PRAGMA user_version`).
+
+use rusqlite::Connection;
+
+/// The schema this melli writes and reads.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// `PRAGMA application_id` of a melli journal: "MLLJ".
+pub const APPLICATION_ID: i64 = 0x4D4C_4C4A;
+
+/// Version 1. One row per enrolment record; a card serial is unique among the rows that are
+/// not `failed`, so a card can never carry two records. `personalizing` and `done` rows always
+/// name their card; `queued` rows never do.
+const V1: &str = "
+CREATE TABLE records (
+    id            INTEGER PRIMARY KEY,
+    tracking_code TEXT    NOT NULL UNIQUE,
+    national_code TEXT    NOT NULL,
+    birth_date    TEXT    NOT NULL,
+    state         TEXT    NOT NULL DEFAULT 'queued'
+                  CHECK (state IN ('queued', 'personalizing', 'done', 'failed')),
+    reason        TEXT,
+    card_serial   TEXT,
+    step          TEXT,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    refusals      INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    finished_at   INTEGER,
+    CHECK (state NOT IN ('personalizing', 'done') OR card_serial IS NOT NULL),
+    CHECK (state <> 'queued' OR card_serial IS NULL)
+);
+CREATE UNIQUE INDEX records_one_per_card ON records (card_serial) WHERE state <> 'failed';
+CREATE INDEX records_by_person ON records (national_code, birth_date);
+CREATE INDEX records_by_state ON records (state, id);
+CREATE TABLE events (
+    id        INTEGER PRIMARY KEY,
+    record_id INTEGER REFERENCES records (id),
+    at        INTEGER NOT NULL,
+    event     TEXT    NOT NULL
+);
+CREATE INDEX events_by_record ON events (record_id, id);
+";
+
+/// What a database file turned out to hold.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Found {
+    /// Our schema, current version.
+    Current,
+    /// Nothing yet: the schema was created.
+    Created,
+    /// Tables of some other program.
+    Foreign,
+    /// A melli journal of a later schema version.
+    TooNew(i64),
+}
+
+/// Creates the schema in an empty database, or checks the one there.
+pub fn prepare(conn: &mut Connection) -> rusqlite::Result<Found> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let app: i64 = tx.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    let tables: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table'",
+        [],
+        |r| r.get(0),
+    )?;
+    let found = match (version, app, tables) {
+        (0, 0, 0) => {
+            tx.execute_batch(V1)?;
+            tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            Found::Created
+        }
+        (SCHEMA_VERSION, APPLICATION_ID, _) => Found::Current,
+        (v, APPLICATION_ID, _) if v > SCHEMA_VERSION => Found::TooNew(v),
+        _ => Found::Foreign,
+    };
+    tx.commit()?;
+    Ok(found)
+}

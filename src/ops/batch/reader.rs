@@ -1,0 +1,179 @@
+//! Readers a batch works with: one worker per reader. [`PcscReader`] is a real (or vpcd)
+//! reader through pcscd; `in_process` has readers without PC/SC for tests and demos.
+
+use crate::applet::AppletError;
+use crate::transport::{list_readers, PcscTransport, ReaderInfo, TransportError};
+
+use super::card::{AppletCard, BatchCard};
+
+/// What a reader holds.
+pub enum Presence<C> {
+    /// No card.
+    Empty,
+    /// A melli card, connected.
+    Card(C),
+    /// A card the batch cannot use (not a melli card, not answering SELECT): why.
+    Unusable(String),
+}
+
+/// A reader the batch can wait on.
+pub trait Reader: Send {
+    type Card: BatchCard;
+
+    fn name(&self) -> &str;
+    /// Connects to the card in the reader, if there is one.
+    fn connect(&mut self) -> Result<Presence<Self::Card>, TransportError>;
+    /// Whether a card is in the reader.
+    fn card_present(&mut self) -> Result<bool, TransportError>;
+    /// The batch is finished with the card in the reader and waits for it to be taken out. A
+    /// person does that with a real reader; a simulated one moves it out itself.
+    fn set_aside(&mut self) {}
+}
+
+/// A PC/SC reader, by its full name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PcscReader {
+    name: String,
+}
+
+impl PcscReader {
+    /// Every reader the PC/SC service knows.
+    pub fn all() -> Result<Vec<PcscReader>, TransportError> {
+        let readers = list_readers()?;
+        if readers.is_empty() {
+            return Err(TransportError::NoReaders);
+        }
+        Ok(readers
+            .into_iter()
+            .map(|r| PcscReader { name: r.name })
+            .collect())
+    }
+
+    /// The readers named: each by its full name or a part of it that matches one reader only.
+    pub fn named(names: &[String]) -> Result<Vec<PcscReader>, TransportError> {
+        let readers = list_readers()?;
+        let mut chosen: Vec<PcscReader> = Vec::new();
+        for name in names {
+            let found = resolve(&readers, name)?;
+            if !chosen.iter().any(|r| r.name == found) {
+                chosen.push(PcscReader { name: found });
+            }
+        }
+        Ok(chosen)
+    }
+}
+
+/// A reader's full name from its full name or an unambiguous part of it.
+fn resolve(readers: &[ReaderInfo], wanted: &str) -> Result<String, TransportError> {
+    if readers.is_empty() {
+        return Err(TransportError::NoReaders);
+    }
+    if let Some(exact) = readers.iter().find(|r| r.name == wanted) {
+        return Ok(exact.name.clone());
+    }
+    let lower = wanted.to_lowercase();
+    let matches: Vec<&ReaderInfo> = readers
+        .iter()
+        .filter(|r| r.name.to_lowercase().contains(&lower))
+        .collect();
+    let quoted = |list: &[&ReaderInfo]| {
+        list.iter()
+            .map(|r| format!("\"{}\"", r.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match matches.as_slice() {
+        [one] => Ok(one.name.clone()),
+        [] => Err(TransportError::ReaderNotFound {
+            name: wanted.to_owned(),
+            present: quoted(&readers.iter().collect::<Vec<_>>()),
+        }),
+        many => Err(TransportError::AmbiguousReader {
+            name: wanted.to_owned(),
+            matches: quoted(many),
+        }),
+    }
+}
+
+impl PcscReader {
+    fn info(&self) -> Result<ReaderInfo, TransportError> {
+        let readers = list_readers()?;
+        readers
+            .into_iter()
+            .find(|r| r.name == self.name)
+            .ok_or_else(|| TransportError::ReaderNotFound {
+                name: self.name.clone(),
+                present: String::new(),
+            })
+    }
+}
+
+impl Reader for PcscReader {
+    type Card = AppletCard<PcscTransport>;
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn connect(&mut self) -> Result<Presence<Self::Card>, TransportError> {
+        if !self.info()?.card_present {
+            return Ok(Presence::Empty);
+        }
+        let transport = match PcscTransport::connect(Some(&self.name)) {
+            Ok(t) => t,
+            Err(
+                TransportError::CardRemoved
+                | TransportError::NoCard
+                | TransportError::NoCardInReader(_),
+            ) => return Ok(Presence::Empty),
+            Err(e) => return Err(e),
+        };
+        match AppletCard::open(transport) {
+            Ok(card) => Ok(Presence::Card(card)),
+            Err(AppletError::Transport(
+                TransportError::CardRemoved | TransportError::CardReset,
+            )) => Ok(Presence::Empty),
+            Err(AppletError::Transport(e)) => Err(e),
+            Err(other) => Ok(Presence::Unusable(other.to_string())),
+        }
+    }
+
+    fn card_present(&mut self) -> Result<bool, TransportError> {
+        Ok(self.info()?.card_present)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(name: &str) -> ReaderInfo {
+        ReaderInfo {
+            name: name.to_owned(),
+            card_present: false,
+            atr: None,
+        }
+    }
+
+    #[test]
+    fn resolves_names_like_the_other_commands() {
+        let readers = [info("Virtual PCD 00 00"), info("Virtual PCD 00 01")];
+        assert_eq!(
+            resolve(&readers, "Virtual PCD 00 00").ok().as_deref(),
+            Some("Virtual PCD 00 00")
+        );
+        assert_eq!(
+            resolve(&readers, "pcd 00 01").ok().as_deref(),
+            Some("Virtual PCD 00 01")
+        );
+        assert!(matches!(
+            resolve(&readers, "virtual"),
+            Err(TransportError::AmbiguousReader { .. })
+        ));
+        assert!(matches!(
+            resolve(&readers, "nope"),
+            Err(TransportError::ReaderNotFound { .. })
+        ));
+        assert!(matches!(resolve(&[], "x"), Err(TransportError::NoReaders)));
+    }
+}

@@ -1,0 +1,584 @@
+//! One worker per reader: wait for a card, find or claim its record, personalize, journal,
+//! wait for the card to be taken out; again until the batch's queue is empty.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::applet::{AppletError, Lifecycle};
+use crate::journal::{self, Journal, JournalError, Millis, RecordRow, RecordState};
+use crate::ops::personalize::{PersonalizeError, Step};
+use crate::transport::TransportError;
+
+use super::card::{card_went_away, BatchCard, Flow};
+use super::events::{Event, EventKind};
+use super::reader::{Presence, Reader};
+use super::{Batch, BatchError};
+
+/// What the workers of one run share.
+pub(super) struct Shared<'a> {
+    pub batch: &'a Batch<'a>,
+    /// When this run began (journal time).
+    pub started: Millis,
+    stop: AtomicBool,
+    /// Serials of the cards a worker is handling now: their bindings are not stale.
+    in_readers: Mutex<HashSet<String>>,
+}
+
+impl<'a> Shared<'a> {
+    pub fn new(batch: &'a Batch<'a>) -> Self {
+        Shared {
+            batch,
+            started: journal::now(),
+            stop: AtomicBool::new(false),
+            in_readers: Mutex::new(HashSet::new()),
+        }
+    }
+
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    fn in_readers(&self) -> MutexGuard<'_, HashSet<String>> {
+        self.in_readers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Tells the observer; a `Stop` stops every worker.
+    pub fn emit(&self, reader: &str, kind: EventKind) -> Flow {
+        let flow = self.batch.observer.event(&Event {
+            reader: reader.to_owned(),
+            kind,
+        });
+        if flow == Flow::Stop {
+            self.stop();
+        }
+        flow
+    }
+
+    /// How long a binding waits for its card before it is released (or, at the lock step,
+    /// before the run stops waiting for it).
+    fn patience(&self) -> Millis {
+        Millis::try_from(self.batch.options.release_after.as_millis()).unwrap_or(Millis::MAX)
+    }
+
+    /// Whether this run has waited long enough for a binding last touched at `updated_at`.
+    fn waited_for(&self, updated_at: Millis, now: Millis) -> bool {
+        now.saturating_sub(updated_at.max(self.started)) >= self.patience()
+    }
+}
+
+/// Marks a card as handled by a worker while it lives.
+struct InReader<'s, 'a> {
+    shared: &'s Shared<'a>,
+    serial: String,
+}
+
+impl Drop for InReader<'_, '_> {
+    fn drop(&mut self) {
+        self.shared.in_readers().remove(&self.serial);
+    }
+}
+
+/// What a worker did at its reader.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReaderReport {
+    pub reader: String,
+    /// Cards finished (records done) at this reader in this run.
+    pub made: u64,
+}
+
+/// What to do after a card was handled.
+enum After {
+    /// Done with this card: wait for it to be taken out.
+    Remove(Option<String>),
+    /// Look at the reader again (the card went away, or may be used again).
+    Retry,
+    /// A card with nothing to do now.
+    Idle(String),
+    /// The batch is stopping.
+    Stop,
+}
+
+/// A repeated situation, told once.
+#[derive(PartialEq, Eq)]
+enum Notice {
+    Waiting,
+    Idle(String),
+    Trouble(String),
+}
+
+pub(super) struct Worker<'s, 'a, R: Reader> {
+    shared: &'s Shared<'a>,
+    reader: R,
+    name: String,
+    journal: Journal,
+    notice: Option<Notice>,
+    last_release_check: Millis,
+    made: u64,
+}
+
+impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
+    pub fn start(shared: &'s Shared<'a>, reader: R) -> Result<Self, BatchError> {
+        let mut journal = Journal::open(shared.batch.journal)?;
+        journal.scope(
+            shared
+                .batch
+                .records
+                .iter()
+                .map(|r| r.record.tracking_code().as_str()),
+        )?;
+        Ok(Worker {
+            name: reader.name().to_owned(),
+            shared,
+            reader,
+            journal,
+            notice: None,
+            last_release_check: 0,
+            made: 0,
+        })
+    }
+
+    pub fn run(mut self) -> Result<ReaderReport, BatchError> {
+        let result = self.work();
+        if result.is_err() {
+            self.shared.stop();
+        }
+        result.map(|()| ReaderReport {
+            reader: self.name.clone(),
+            made: self.made,
+        })
+    }
+
+    fn work(&mut self) -> Result<(), BatchError> {
+        loop {
+            if self.shared.stopped() {
+                return Ok(());
+            }
+            if !self.work_left()? {
+                self.emit(EventKind::Finished);
+                return Ok(());
+            }
+            self.release_stale()?;
+            let presence = match self.reader.connect() {
+                Ok(presence) => presence,
+                Err(e) if reader_gone(&e) => {
+                    self.emit(EventKind::ReaderGone {
+                        error: e.to_string(),
+                    });
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.notice(Notice::Trouble(e.to_string()));
+                    self.pause(1);
+                    continue;
+                }
+            };
+            match presence {
+                Presence::Empty => {
+                    self.notice(Notice::Waiting);
+                    self.pause(1);
+                }
+                Presence::Unusable(why) => {
+                    self.skip(None, why)?;
+                    self.wait_removal(None)?;
+                }
+                Presence::Card(card) => match self.handle(card)? {
+                    After::Remove(serial) => self.wait_removal(serial)?,
+                    After::Retry => self.pause(1),
+                    After::Idle(serial) => {
+                        self.notice(Notice::Idle(serial));
+                        self.pause(4);
+                    }
+                    After::Stop => return Ok(()),
+                },
+            }
+        }
+    }
+
+    fn emit(&mut self, kind: EventKind) -> Flow {
+        self.notice = None;
+        self.shared.emit(&self.name, kind)
+    }
+
+    /// Tells a situation once, however long it lasts.
+    fn notice(&mut self, notice: Notice) {
+        if self.notice.as_ref() == Some(&notice) {
+            return;
+        }
+        let kind = match &notice {
+            Notice::Waiting => EventKind::Waiting,
+            Notice::Idle(serial) => EventKind::CardIdle {
+                serial: serial.clone(),
+            },
+            Notice::Trouble(error) => EventKind::ReaderTrouble {
+                error: error.clone(),
+            },
+        };
+        self.shared.emit(&self.name, kind);
+        self.notice = Some(notice);
+    }
+
+    fn pause(&self, polls: u32) {
+        std::thread::sleep(self.shared.batch.options.poll.saturating_mul(polls));
+    }
+
+    /// Whether any record of the batch is still to be made: queued, or bound to a card that is
+    /// being handled or may still come back. A binding at the lock step whose card has not come
+    /// back within the patience stops counting (it stays bound, for the next run).
+    fn work_left(&mut self) -> Result<bool, BatchError> {
+        let counts = self.journal.counts()?;
+        if counts.queued > 0 {
+            return Ok(true);
+        }
+        if counts.personalizing == 0 {
+            return Ok(false);
+        }
+        let now = journal::now();
+        let bound = self.journal.bound()?;
+        let in_readers = self.shared.in_readers();
+        Ok(bound.iter().any(|row| {
+            let handled = row
+                .card_serial
+                .as_ref()
+                .is_some_and(|s| in_readers.contains(s));
+            handled || !row.may_be_locked() || !self.shared.waited_for(row.updated_at, now)
+        }))
+    }
+
+    /// Releases the bindings whose card has not come back within the patience and was never
+    /// asked to lock (checked about once a second).
+    fn release_stale(&mut self) -> Result<(), BatchError> {
+        let now = journal::now();
+        if now.saturating_sub(self.last_release_check) < 1000
+            || !self.shared.waited_for(self.shared.started, now)
+        {
+            return Ok(());
+        }
+        self.last_release_check = now;
+        let cutoff = now.saturating_sub(self.shared.patience());
+        let released = {
+            // Held while releasing, so that no worker starts on one of these cards meanwhile.
+            let in_readers = self.shared.in_readers();
+            self.journal.release_stale(cutoff, &in_readers)?
+        };
+        for released in released {
+            self.emit(EventKind::Released { released });
+        }
+        Ok(())
+    }
+
+    fn hold(&self, serial: &str) -> InReader<'s, 'a> {
+        self.shared.in_readers().insert(serial.to_owned());
+        InReader {
+            shared: self.shared,
+            serial: serial.to_owned(),
+        }
+    }
+
+    /// A card the batch leaves alone: told, journaled, then waited out.
+    fn skip(&mut self, serial: Option<&str>, why: String) -> Result<After, BatchError> {
+        let card = serial.map_or_else(|| "a card".to_owned(), |s| format!("card {s}"));
+        self.journal
+            .note_card(&format!("{card} in reader {} skipped: {why}", self.name))?;
+        self.emit(EventKind::CardSkipped {
+            serial: serial.map(str::to_owned),
+            why,
+        });
+        Ok(After::Remove(serial.map(str::to_owned)))
+    }
+
+    fn handle(&mut self, mut card: R::Card) -> Result<After, BatchError> {
+        let serial = match card.serial() {
+            Ok(serial) => serial,
+            Err(AppletError::Transport(_)) => return Ok(After::Retry),
+            Err(e) => return self.skip(None, format!("its serial cannot be read: {e}")),
+        };
+        let lifecycle = match card.lifecycle() {
+            Ok(lifecycle) => lifecycle,
+            Err(AppletError::Transport(_)) => return Ok(After::Retry),
+            Err(e) => {
+                return self.skip(Some(&serial), format!("its lifecycle cannot be read: {e}"))
+            }
+        };
+        let _held = self.hold(&serial);
+        match self.journal.binding(&serial)? {
+            Some(row) if row.state == RecordState::Done => self.skip(
+                Some(&serial),
+                format!("already made for record {}", row.tracking_code),
+            ),
+            Some(row) if !self.journal.in_scope(&row.tracking_code)? => self.skip(
+                Some(&serial),
+                format!(
+                    "bound to record {} of another records file: run that batch to finish it",
+                    row.tracking_code
+                ),
+            ),
+            Some(row) => match lifecycle {
+                Lifecycle::Blank | Lifecycle::Personalizing => self.make(card, serial, row, true),
+                Lifecycle::Operational => self.recover(card, serial, row),
+                Lifecycle::Terminated => self.skip(
+                    Some(&serial),
+                    format!(
+                        "terminated, yet bound to record {}: release the record (--release {})",
+                        row.tracking_code, row.tracking_code
+                    ),
+                ),
+            },
+            None if lifecycle >= Lifecycle::Operational => self.skip(
+                Some(&serial),
+                format!("already {lifecycle} and not made by this journal"),
+            ),
+            None => match self.journal.claim_next(&serial, &self.name)? {
+                Some(row) => self.make(card, serial, row, false),
+                None => Ok(After::Idle(serial)),
+            },
+        }
+    }
+
+    /// A card bound to a record and found locked: it was locked before an interruption let
+    /// the journal say so. Its DG1 must carry the record's tracking code.
+    fn recover(
+        &mut self,
+        mut card: R::Card,
+        serial: String,
+        row: RecordRow,
+    ) -> Result<After, BatchError> {
+        match card.tracking_code() {
+            Ok(Some(code)) if code.as_str() == row.tracking_code => {
+                self.journal.mark_done(
+                    &row.tracking_code,
+                    &serial,
+                    " (found locked after an interruption)",
+                )?;
+                self.made += 1;
+                let counts = self.journal.counts()?;
+                self.emit(EventKind::Done {
+                    serial: serial.clone(),
+                    tracking_code: row.tracking_code,
+                    seconds: 0.0,
+                    recovered: true,
+                    counts,
+                });
+                Ok(After::Remove(Some(serial)))
+            }
+            Ok(other) => {
+                let found = other.map_or_else(
+                    || "no tracking code".to_owned(),
+                    |c| format!("tracking code {c}"),
+                );
+                self.skip(
+                    Some(&serial),
+                    format!(
+                        "locked with {found}, but the journal binds it to record {}: set it aside \
+                         for inspection",
+                        row.tracking_code
+                    ),
+                )
+            }
+            Err(AppletError::Transport(_)) => Ok(After::Retry),
+            Err(e) => self.skip(Some(&serial), format!("its DG1 cannot be read: {e}")),
+        }
+    }
+
+    /// Personalizes `card` for the record bound to it.
+    fn make(
+        &mut self,
+        mut card: R::Card,
+        serial: String,
+        row: RecordRow,
+        resumed: bool,
+    ) -> Result<After, BatchError> {
+        let code = row.tracking_code;
+        if resumed {
+            self.journal.resume(&code, &serial, &self.name)?;
+        }
+        if self.emit(EventKind::Claimed {
+            serial: serial.clone(),
+            tracking_code: code.clone(),
+            resumed,
+        }) == Flow::Stop
+        {
+            return Ok(After::Stop);
+        }
+        let shared = self.shared;
+        let Some(entry) = shared.batch.records.get(&code) else {
+            // In scope means in the records file; this cannot happen.
+            return Err(BatchError::Journal(JournalError::Unknown(code)));
+        };
+        let (pin, puk) = match shared
+            .batch
+            .secrets
+            .secrets(entry.record.tracking_code(), &serial)
+        {
+            Ok(secrets) => secrets,
+            Err(e) => {
+                // Nothing was sent to the card in this attempt, and it is not locked.
+                self.journal
+                    .put_back(&code, &serial, &format!("PIN mailer: {e}"), false)?;
+                return Err(BatchError::Mailer(e));
+            }
+        };
+
+        let mut last_step = None;
+        let mut journal_error = None;
+        let result = {
+            let journal = &mut self.journal;
+            let name = self.name.as_str();
+            let mut progress = |step: Step| -> Flow {
+                if shared.stopped() {
+                    return Flow::Stop;
+                }
+                if let Err(e) = journal.record_step(&code, &serial, step) {
+                    journal_error = Some(e);
+                    return Flow::Stop;
+                }
+                last_step = Some(step);
+                shared.emit(
+                    name,
+                    EventKind::Step {
+                        serial: serial.clone(),
+                        tracking_code: code.clone(),
+                        step,
+                    },
+                )
+            };
+            card.personalize(
+                &entry.record,
+                shared.batch.issuer,
+                &pin,
+                &puk,
+                &mut progress,
+            )
+        };
+        self.notice = None;
+        match journal_error {
+            Some(JournalError::BindingLost { .. }) => {
+                return self.skip(
+                    Some(&serial),
+                    format!("record {code} was released while its card was being made"),
+                )
+            }
+            Some(e) => return Err(e.into()),
+            None => {}
+        }
+        match result {
+            Ok(summary) => {
+                if self.emit(EventKind::Locked {
+                    serial: serial.clone(),
+                    tracking_code: code.clone(),
+                }) == Flow::Stop
+                {
+                    return Ok(After::Stop);
+                }
+                let note = if summary.resumed {
+                    " (finished a half-personalized card)"
+                } else {
+                    ""
+                };
+                self.journal.mark_done(&code, &serial, note)?;
+                self.made += 1;
+                let counts = self.journal.counts()?;
+                self.emit(EventKind::Done {
+                    serial: serial.clone(),
+                    tracking_code: code,
+                    seconds: summary.seconds,
+                    recovered: false,
+                    counts,
+                });
+                Ok(After::Remove(Some(serial)))
+            }
+            Err(_) if shared.stopped() => Ok(After::Stop),
+            // The card turned out locked after all: the next look at it finds it so.
+            Err(PersonalizeError::AlreadyIssued { .. }) => Ok(After::Retry),
+            Err(e) if card_went_away(&e) => {
+                // The lock step's command may have reached the card before it went: then the
+                // card may be locked with this record, and the record must wait for it.
+                let may_be_locked = last_step == Some(Step::Lock);
+                let reason = e.to_string();
+                let outcome = self
+                    .journal
+                    .put_back(&code, &serial, &reason, may_be_locked)?;
+                self.setback(serial, code, outcome, reason)?;
+                Ok(After::Retry)
+            }
+            Err(e) => {
+                // The card (or the issuer) answered and said no: the card is not locked.
+                let issuer = matches!(e, PersonalizeError::Issuer { .. });
+                let reason = e.to_string();
+                let outcome = self.journal.refuse(
+                    &code,
+                    &serial,
+                    &reason,
+                    shared.batch.options.max_refusals,
+                )?;
+                self.setback(serial.clone(), code, outcome, reason)?;
+                // A card that refused is set aside; after an issuer error the card is fine.
+                Ok(if issuer {
+                    After::Retry
+                } else {
+                    After::Remove(Some(serial))
+                })
+            }
+        }
+    }
+
+    fn setback(
+        &mut self,
+        serial: String,
+        tracking_code: String,
+        outcome: journal::Outcome,
+        reason: String,
+    ) -> Result<(), BatchError> {
+        let counts = self.journal.counts()?;
+        self.emit(EventKind::Setback {
+            serial,
+            tracking_code,
+            outcome,
+            reason,
+            counts,
+        });
+        Ok(())
+    }
+
+    /// Waits for the card to be taken out, or for the batch to end.
+    fn wait_removal(&mut self, serial: Option<String>) -> Result<(), BatchError> {
+        self.reader.set_aside();
+        let mut told = false;
+        loop {
+            if self.shared.stopped() || !self.work_left()? {
+                return Ok(());
+            }
+            match self.reader.card_present() {
+                Ok(false) => return Ok(()),
+                Ok(true) if !told => {
+                    self.emit(EventKind::TakeOut {
+                        serial: serial.clone(),
+                    });
+                    told = true;
+                }
+                Ok(true) => {}
+                Err(e) if reader_gone(&e) => return Ok(()),
+                Err(e) => self.notice(Notice::Trouble(e.to_string())),
+            }
+            self.pause(1);
+        }
+    }
+}
+
+/// Errors after which a reader will not come back by waiting.
+fn reader_gone(error: &TransportError) -> bool {
+    matches!(
+        error,
+        TransportError::ReaderNotFound { .. } | TransportError::NoReaders
+    )
+}
+
+/// The default pause between two looks at a reader.
+pub const DEFAULT_POLL: Duration = Duration::from_millis(200);
