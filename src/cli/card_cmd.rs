@@ -21,7 +21,7 @@ pub fn new(state: &Path, serial: &str, master_key: &Path) -> Result<ExitCode, Fa
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn serve(state: &Path, vpcd_addr: &str) -> Result<ExitCode, Failure> {
+pub fn serve(state: &Path, vpcd_addr: &str, tear_at: Option<u64>) -> Result<ExitCode, Failure> {
     let mut card = Card::open_file(state).map_err(|e| Failure::bad_input(e.to_string()))?;
     let stop = AtomicBool::new(false);
     eprintln!(
@@ -29,9 +29,11 @@ pub fn serve(state: &Path, vpcd_addr: &str) -> Result<ExitCode, Failure> {
         card.serial(),
         state.display()
     );
-    vpcd::serve(&mut card, vpcd_addr, &stop, |line| {
-        eprintln!("card: {line}")
-    })
+    let options = vpcd::Options {
+        tear_at,
+        ..vpcd::Options::default()
+    };
+    vpcd::serve_with(&mut card, vpcd_addr, &stop, |line| eprintln!("card: {line}"), options)
     .map_err(|e| Failure::card(e.to_string()))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -281,6 +281,10 @@ pub enum CardCommand {
         /// Where vpcd listens (the reader's port; 35963 is vpcd's first reader).
         #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:35963")]
         vpcd: String,
+        /// Testing: pull the card once, right after it processed its K-th command APDU (the
+        /// answer is never sent), then put it back a second later.
+        #[arg(long, value_name = "K", hide = true)]
+        tear_at: Option<u64>,
     },
 }
 
@@ -352,7 +356,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             serial,
             master_key,
         }) => card_cmd::new(&state, &serial, &master_key),
-        Command::Card(CardCommand::Serve { state, vpcd }) => card_cmd::serve(&state, &vpcd),
+        Command::Card(CardCommand::Serve { state, vpcd, tear_at }) => {
+            card_cmd::serve(&state, &vpcd, tear_at)
+        }
         Command::Batch(args) => batch_cmd::batch(&args),
         Command::Status(args) => batch_cmd::status(&args),
     }

@@ -769,29 +769,70 @@ pub struct VirtualCard {
     serial: String,
     state: PathBuf,
     log: PathBuf,
+    tear_at: Option<u64>,
+}
+
+/// How to make a [`VirtualCard`]; `Default` is a blank card with [`TEST_MASTER_KEY`].
+#[derive(Debug, Clone, Default)]
+pub struct CardOptions {
+    /// The serial; unique to this run when `None`.
+    pub serial: Option<String>,
+    /// A master key file (e.g. an issuer's `master.key`) instead of [`TEST_MASTER_KEY`].
+    pub master_key: Option<PathBuf>,
+    /// `melli card serve --tear-at K`: the card drops the connection on its K-th command APDU
+    /// (counted from the start of each serve process) and comes back 1 s later.
+    pub tear_at: Option<u64>,
+}
+
+fn unique_serial() -> String {
+    format!(
+        "E2E{:05}{:03}",
+        std::process::id() % 100_000,
+        next_id() % 1000
+    )
 }
 
 impl VirtualCard {
     /// A blank card with a serial unique to this test run.
     pub fn new() -> VirtualCard {
-        let serial = format!(
-            "E2E{:05}{:03}",
-            std::process::id() % 100_000,
-            next_id() % 1000
-        );
-        VirtualCard::with_serial(&serial)
+        VirtualCard::with_options(CardOptions::default())
     }
 
     /// A blank card with the given serial, inserted and ready.
     pub fn with_serial(serial: &str) -> VirtualCard {
+        VirtualCard::with_options(CardOptions {
+            serial: Some(serial.to_string()),
+            ..CardOptions::default()
+        })
+    }
+
+    /// A blank card whose personalization master key is the test issuer's (see
+    /// [`test_issuer`]), so `melli personalize --issuer` works on it.
+    pub fn for_issuer(issuer: &Path) -> VirtualCard {
+        VirtualCard::with_options(CardOptions {
+            master_key: Some(issuer.join("master.key")),
+            ..CardOptions::default()
+        })
+    }
+
+    /// A blank card made and served as `options` say.
+    pub fn with_options(options: CardOptions) -> VirtualCard {
+        let serial = options.serial.clone().unwrap_or_else(unique_serial);
+        let serial = serial.as_str();
         let pcscd = Pcscd::acquire();
         let slot = pcscd.take_slot();
         let dir = tempfile::Builder::new()
             .prefix("card-")
             .tempdir_in(process().work_dir())
             .expect("card temp dir");
-        let key = dir.path().join("master.key");
-        fs::write(&key, format!("{TEST_MASTER_KEY}\n")).expect("write master key");
+        let key = match &options.master_key {
+            Some(key) => key.clone(),
+            None => {
+                let key = dir.path().join("master.key");
+                fs::write(&key, format!("{TEST_MASTER_KEY}\n")).expect("write master key");
+                key
+            }
+        };
         let state = dir.path().join("card.state.json");
         let made = melli(&[
             "card",
@@ -811,6 +852,7 @@ impl VirtualCard {
             serial: serial.to_string(),
             state,
             log: dir.path().join("serve.log"),
+            tear_at: options.tear_at,
             dir,
         };
         card.restart();
@@ -823,6 +865,17 @@ impl VirtualCard {
 
     pub fn serial(&self) -> &str {
         &self.serial
+    }
+
+    /// The card's own temporary directory (removed on drop): a place for per-test files.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Serves the card again without `--tear-at` from now on (takes effect at the next
+    /// [`VirtualCard::restart`]).
+    pub fn clear_tear(&mut self) {
+        self.tear_at = None;
     }
 
     pub fn state_path(&self) -> &Path {
@@ -874,6 +927,11 @@ impl VirtualCard {
             .arg(&self.state)
             .arg("--vpcd")
             .arg(format!("127.0.0.1:{}", self.port()))
+            .args(
+                self.tear_at
+                    .map(|k| vec!["--tear-at".to_string(), k.to_string()])
+                    .unwrap_or_default(),
+            )
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
@@ -1071,16 +1129,62 @@ pub fn melli(args: &[&str]) -> Output {
     run(&mut command, Duration::from_secs(60))
 }
 
+/// Runs `melli ARGS…` with `input` on its stdin, with a 60 s timeout.
+pub fn melli_stdin(args: &[&str], input: &str) -> Output {
+    let mut command = Command::new(MELLI);
+    command.args(args);
+    run_with_input(&mut command, Some(input), Duration::from_secs(60))
+}
+
+/// A test issuer made once per test process by `melli issuer init` (root CA, document signer,
+/// signing CA, master key). Lives in this process's work directory, which a later run sweeps
+/// away once this process is gone.
+pub fn test_issuer() -> &'static Path {
+    static ISSUER: OnceLock<PathBuf> = OnceLock::new();
+    ISSUER.get_or_init(|| make_issuer("issuer"))
+}
+
+/// A second, unrelated issuer (its own root and master key), made once per process.
+pub fn other_issuer() -> &'static Path {
+    static ISSUER: OnceLock<PathBuf> = OnceLock::new();
+    ISSUER.get_or_init(|| make_issuer("other-issuer"))
+}
+
+fn make_issuer(name: &str) -> PathBuf {
+    let base = process().work_dir().join("issuers");
+    let dir = base.join(name);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&base).expect("issuer base dir");
+    let out = melli(&["issuer", "init", path_str(&dir)]);
+    assert_eq!(out.code, 0, "melli issuer init failed: {out:?}");
+    dir
+}
+
 /// Runs a program to completion with a timeout (then it is killed and the test fails), stdin
 /// closed, output captured.
 pub fn run(command: &mut Command, timeout: Duration) -> Output {
+    run_with_input(command, None, timeout)
+}
+
+/// [`run`], with `input` written to the program's stdin (then closed) when given.
+pub fn run_with_input(command: &mut Command, input: Option<&str>, timeout: Duration) -> Output {
     process();
     let mut child = command
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        let input = input.to_string();
+        thread::spawn(move || {
+            let _ = stdin.write_all(input.as_bytes());
+        });
+    }
     let stdout = reader_thread(child.stdout.take());
     let stderr = reader_thread(child.stderr.take());
     let deadline = Instant::now() + timeout;

@@ -11,3 +11,4 @@ mod cli;
 mod interop;
 mod lifecycle;
 mod transport;
+mod probe;
