@@ -166,9 +166,10 @@ pub fn personalize(
         personalize::personalize(&mut applet, &record, &issuer, &pin, &puk, &mut progress)
             .map_err(|e| match e {
                 PersonalizeError::Issuer { .. } => Failure::bad_input(e.to_string()),
-                other => Failure::card(format!(
+                other if other.step().is_some() => Failure::card(format!(
                     "{other} — the card is not locked; run the same command again to finish it"
                 )),
+                other => Failure::card(other.to_string()),
             })?;
     if json {
         output::json(&summary)?;

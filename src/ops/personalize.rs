@@ -146,10 +146,25 @@ pub fn personalize<T: Transport>(
     let started = Instant::now();
     let serial = applet.serial().map_err(PersonalizeError::Start)?;
     let lifecycle = applet.lifecycle().map_err(PersonalizeError::Start)?;
+    let identity = record.identity();
     if lifecycle >= Lifecycle::Operational {
+        // A card pulled just after it locked itself never answered the last command: it is
+        // finished, and finished for this record when it holds this record's identity.
+        let on_card = applet
+            .read_file(ef::IDENTITY)
+            .map_err(PersonalizeError::Start)?;
+        if lifecycle == Lifecycle::Operational && *on_card == record.identity_dg() {
+            return Ok(Summary {
+                serial,
+                holder: format!("{} {}", identity.given_name_latin(), identity.surname_latin()),
+                national_code: identity.national_code().to_string(),
+                resumed: true,
+                seconds: started.elapsed().as_secs_f64(),
+                traffic: applet.traffic(),
+            });
+        }
         return Err(PersonalizeError::AlreadyIssued { serial, lifecycle });
     }
-    let identity = record.identity();
     let card = |step: Step| move |source: AppletError| PersonalizeError::Card { step, source };
     let issuer_err = |step: Step| move |source: PkiError| PersonalizeError::Issuer { step, source };
 

@@ -163,6 +163,10 @@ impl Transport for PcscTransport {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
         let card = self.card.as_ref().ok_or(TransportError::CardRemoved)?;
         let response = card.transmit(command, &mut self.buffer)?;
+        if response.is_empty() {
+            // vpcd answers nothing when its card went away in the middle of the command.
+            return Err(TransportError::CardRemoved);
+        }
         let out = response.to_vec();
         // The buffer may hold secrets (a signature's input, a certificate is not, but be tidy).
         zeroize::Zeroize::zeroize(&mut self.buffer[..out.len()]);

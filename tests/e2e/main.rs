@@ -8,7 +8,9 @@
 mod common;
 
 mod cli;
+mod desk;
 mod interop;
 mod lifecycle;
+mod personalize;
+mod signing;
 mod transport;
-mod probe;

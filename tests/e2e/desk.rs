@@ -1,0 +1,197 @@
+//! The desk: `melli read` and `melli verify` on personalized cards — the holder's data, the
+//! exported files, fingerprint match-on-card, tampered data groups and a cloned card.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::common::{
+    melli, personalized_card, read_state, run, state_file_content, test_issuer, verify_card,
+    write_state, CardOptions, VirtualCard,
+};
+
+fn check<'a>(checks: &'a [(String, bool, String)], name: &str) -> &'a (String, bool, String) {
+    checks
+        .iter()
+        .find(|c| c.0 == name)
+        .unwrap_or_else(|| panic!("no {name:?} check in {checks:?}"))
+}
+
+#[test]
+fn read_shows_the_holder_and_exports_files() {
+    let (card, _) = personalized_card();
+    let out = melli(&["read", "--reader", card.reader_name(), "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let json = out.json();
+    assert_eq!(json["serial"], card.serial());
+    assert_eq!(json["identity"]["national_code"], "0081493721");
+    assert_eq!(json["identity"]["given_name_latin"], "Alireza");
+    assert_eq!(json["identity"]["surname_latin"], "Mohammadi");
+
+    let dir = card.dir().join("export");
+    let dir_s = dir.to_str().expect("utf-8");
+    let out = melli(&[
+        "read",
+        "--reader",
+        card.reader_name(),
+        "--out",
+        dir_s,
+        "--png",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    for name in ["photo.jpg", "photo.png", "holder.pem", "identity.json"] {
+        let len = std::fs::metadata(dir.join(name))
+            .unwrap_or_else(|e| panic!("{name} not written: {e}; {out:?}"))
+            .len();
+        assert!(len > 0, "{name} is empty");
+    }
+    let jpg = std::fs::read(dir.join("photo.jpg")).expect("jpg");
+    assert_eq!(&jpg[..3], &[0xFF, 0xD8, 0xFF], "photo.jpg is not a JPEG");
+    let png = std::fs::read(dir.join("photo.png")).expect("png");
+    assert_eq!(&png[..4], b"\x89PNG", "photo.png is not a PNG");
+    let identity: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("identity.json")).expect("identity"))
+            .expect("identity.json is JSON");
+    assert!(
+        identity.to_string().contains("0081493721"),
+        "identity.json: {identity}"
+    );
+
+    let issuer = test_issuer();
+    let out = run(
+        Command::new("openssl")
+            .arg("verify")
+            .arg("-CAfile")
+            .arg(issuer.join("root.pem"))
+            .arg("-untrusted")
+            .arg(issuer.join("signing-ca.pem"))
+            .arg(dir.join("holder.pem")),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.code, 0, "openssl verify: {out:?}");
+    assert!(out.stdout.contains(": OK"), "{out:?}");
+}
+
+#[test]
+fn verify_passes_every_check_and_matches_the_holders_finger() {
+    let (card, _) = personalized_card();
+    let (out, checks) = verify_card(&card, test_issuer(), &[]);
+    assert_eq!(out.code, 0, "{checks:?}");
+    for name in [
+        "security object signature",
+        "security object message digest",
+        "document signer chain",
+        "card serial",
+        "DG1 identity",
+        "DG2 photo",
+        "DG4 address",
+        "DG5 chip-authentication key",
+        "DG6 holder certificate",
+        "chip authentication",
+        "holder certificate",
+        "card expiry",
+    ] {
+        assert!(check(&checks, name).1, "{name} failed: {checks:?}");
+    }
+    assert_eq!(out.json()["serial"], card.serial());
+
+    let (out, checks) = verify_card(
+        &card,
+        test_issuer(),
+        &["--finger", "fixtures/fingerprints/finger-1-live.fmr"],
+    );
+    assert_eq!(out.code, 0, "{checks:?}");
+    assert!(check(&checks, "fingerprint match").1, "{checks:?}");
+
+    let (out, checks) = verify_card(
+        &card,
+        test_issuer(),
+        &["--finger", "fixtures/fingerprints/finger-2.fmr"],
+    );
+    assert_eq!(out.code, 1, "{checks:?}");
+    assert!(!check(&checks, "fingerprint match").1, "{checks:?}");
+    // Everything else still passes: only the finger is wrong.
+    for c in checks.iter().filter(|c| c.0 != "fingerprint match") {
+        assert!(c.1, "{} failed: {checks:?}", c.0);
+    }
+}
+
+#[test]
+fn a_tampered_data_group_fails_its_check() {
+    let (mut card, _) = personalized_card();
+    let pristine = read_state(&card);
+    for (fid, name) in [
+        ("0101", "DG1 identity"),
+        ("0102", "DG2 photo"),
+        ("0104", "DG4 address"),
+        ("0105", "DG5 chip-authentication key"),
+        ("0106", "DG6 holder certificate"),
+    ] {
+        let mut state = pristine.clone();
+        let content = state_file_content(&mut state, fid);
+        let mut bytes = hex::decode(content.as_str().expect("hex")).expect("hex content");
+        // A byte in the middle: still the same length, the hash no longer matches.
+        let at = bytes.len() / 2;
+        bytes[at] ^= 0x01;
+        *content = serde_json::Value::String(hex::encode_upper(&bytes));
+        card.kill();
+        write_state(&card, &state);
+        card.restart();
+        let (out, checks) = verify_card(&card, test_issuer(), &[]);
+        assert_eq!(out.code, 1, "{fid} flipped, verify passed: {checks:?}");
+        assert!(
+            !check(&checks, name).1,
+            "{fid} flipped but {name:?} passed: {checks:?}"
+        );
+        // The security object itself is untouched.
+        assert!(check(&checks, "security object signature").1, "{checks:?}");
+    }
+    card.kill();
+    write_state(&card, &pristine);
+    card.restart();
+    let (out, checks) = verify_card(&card, test_issuer(), &[]);
+    assert_eq!(out.code, 0, "restored card: {checks:?}");
+}
+
+#[test]
+fn a_clone_fails_chip_authentication_only() {
+    let (original, _) = personalized_card();
+    // Same serial, its own chip keys: personalized by the same issuer, then every readable file
+    // replaced by the original's (what a reader can copy; the private keys cannot be).
+    let mut clone = VirtualCard::with_options(CardOptions {
+        serial: Some(original.serial().to_string()),
+        master_key: Some(test_issuer().join("master.key")),
+        ..CardOptions::default()
+    });
+    let out =
+        crate::common::personalize_with(&clone, "fixtures/records/valid-1.json", test_issuer());
+    assert_eq!(out.code, 0, "{out:?}");
+    let copied = read_state(&original)["files"].clone();
+    let mut state = read_state(&clone);
+    state["files"] = copied;
+    state["lifecycle"] = "operational".into();
+    clone.kill();
+    write_state(&clone, &state);
+    clone.restart();
+
+    let (out, checks) = verify_card(&clone, test_issuer(), &[]);
+    assert_eq!(out.code, 1, "the clone verified: {checks:?}");
+    assert!(!check(&checks, "chip authentication").1, "{checks:?}");
+    for c in checks.iter().filter(|c| c.0 != "chip authentication") {
+        assert!(
+            c.1,
+            "passive check {:?} failed on the clone: {checks:?}",
+            c.0
+        );
+    }
+    // The original still passes.
+    let (out, checks) = verify_card(&original, test_issuer(), &[]);
+    assert_eq!(out.code, 0, "{checks:?}");
+}
+
+#[test]
+fn verify_against_another_root_fails_the_chain() {
+    let (card, _) = personalized_card();
+    let (out, checks) = verify_card(&card, crate::common::other_issuer(), &[]);
+    assert_eq!(out.code, 1, "{checks:?}");
+    assert!(!check(&checks, "document signer chain").1, "{checks:?}");
+}
