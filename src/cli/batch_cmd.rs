@@ -47,10 +47,11 @@ pub struct BatchArgs {
     /// a card known lost or destroyed; the record is made again on another card.
     #[arg(long, value_name = "CODE")]
     pub release: Vec<String>,
-    /// Minutes a record bound to a card waits for that card to come back before it goes to
-    /// another card (never once the card had begun locking).
-    #[arg(long, value_name = "MINUTES", default_value_t = 10)]
-    pub release_after: u64,
+    /// Minutes (decimals allowed) a record bound to a card waits for that card to come back
+    /// before it goes to another card; never once the card had begun locking: then the run
+    /// stops waiting after this time and reports the record as waiting for its card.
+    #[arg(long, value_name = "MINUTES", default_value_t = 10.0)]
+    pub release_after: f64,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -134,6 +135,12 @@ pub fn status_to(args: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode, Fai
 
 pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
     // Everything is checked before any card or the journal is touched.
+    let release_after = Duration::try_from_secs_f64(args.release_after * 60.0).map_err(|_| {
+        Failure::bad_input(format!(
+            "--release-after {}: give a number of minutes, 0 or more",
+            args.release_after
+        ))
+    })?;
     let issuer = Issuer::load(&args.issuer).map_err(|e| Failure::bad_input(e.to_string()))?;
     for open in issuer.key_files_open_to_others() {
         eprintln!(
@@ -211,7 +218,7 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
         secrets: &mailers,
         observer: &progress,
         options: BatchOptions {
-            release_after: Duration::from_secs(args.release_after.saturating_mul(60)),
+            release_after,
             ..BatchOptions::default()
         },
     };
@@ -262,41 +269,39 @@ fn check_against_journal(args: &BatchArgs, loaded: &Loaded) -> Result<(), Failur
 
 /// `--skip-invalid`: each invalid line with a usable key is journaled as failed.
 fn journal_invalid(journal: &mut Journal, loaded: &Loaded) -> Result<(), Failure> {
-    let mut last_line = 0;
-    for e in &loaded.invalid {
-        eprintln!("melli: {e}");
-        if e.line == last_line {
-            continue;
+    let mut lines: Vec<usize> = loaded.invalid.iter().map(|e| e.line).collect();
+    lines.dedup();
+    for line in lines {
+        let errors: Vec<&batch::LineError> =
+            loaded.invalid.iter().filter(|e| e.line == line).collect();
+        for e in &errors {
+            eprintln!("melli: {e}");
         }
-        last_line = e.line;
-        let reasons: Vec<String> = loaded
-            .invalid
+        let reasons: Vec<String> = errors
             .iter()
-            .filter(|other| other.line == e.line)
-            .map(|other| format!("{}: {}", other.error.field, other.error.message))
+            .map(|e| format!("{}: {}", e.error.field, e.error.message))
             .collect();
         let reason = format!("invalid enrolment record: {}", reasons.join("; "));
-        match &e.key {
+        match errors.first().and_then(|e| e.key.as_ref()) {
             Some(key) => {
                 if journal
                     .fail_invalid(key, &reason)
                     .map_err(journal_failure)?
                 {
                     eprintln!(
-                        "line {}: record {} journaled as failed",
-                        e.line, key.tracking_code
+                        "line {line}: record {} journaled as failed",
+                        key.tracking_code
                     );
                 } else {
                     eprintln!(
-                        "line {}: record {} is already queued, being made or done: left as it is",
-                        e.line, key.tracking_code
+                        "line {line}: record {} is already queued, being made or done: left as it is",
+                        key.tracking_code
                     );
                 }
             }
             None => eprintln!(
-                "line {}: not journaled: its tracking code, national code or birth date is not \
-                 valid (or the tracking code is on another line)",
-                e.line
+                "line {line}: not journaled: its tracking code, national code or birth date is \
+                 not valid (or the tracking code is on another line)"
             ),
         }
     }
@@ -350,6 +355,9 @@ fn minutes_seconds(seconds: f64) -> String {
     }
 }
 
+/// The progress bar: elapsed, bar, done+failed of total, then the tally.
+const BAR_TEMPLATE: &str = "{elapsed_precise} [{wide_bar}] {pos}/{len} {msg}";
+
 /// The batch's progress on stderr: a bar on a terminal, plain lines otherwise.
 struct Progress {
     bar: Option<ProgressBar>,
@@ -367,9 +375,7 @@ impl Progress {
     fn new(total: u64, terminal: bool) -> Progress {
         let bar = terminal.then(|| {
             let bar = ProgressBar::new(total);
-            if let Ok(style) =
-                ProgressStyle::with_template("{elapsed_precise} [{wide_bar}] {pos}/{len} {msg}")
-            {
+            if let Ok(style) = ProgressStyle::with_template(BAR_TEMPLATE) {
                 bar.set_style(style.progress_chars("=> "));
             }
             bar.enable_steady_tick(Duration::from_millis(500));
@@ -591,6 +597,37 @@ mod tests {
                 ExitCode::SUCCESS
             )
         );
+    }
+
+    #[test]
+    fn progress_counts_and_estimates() {
+        assert!(ProgressStyle::with_template(BAR_TEMPLATE).is_ok());
+        for terminal in [false, true] {
+            let progress = Progress::new(4, terminal);
+            let counts = Counts {
+                queued: 2,
+                personalizing: 0,
+                done: 1,
+                failed: 1,
+            };
+            let event = Event {
+                reader: "r".into(),
+                kind: EventKind::Done {
+                    serial: "S".into(),
+                    tracking_code: "T".into(),
+                    seconds: 1.0,
+                    recovered: false,
+                    counts,
+                },
+            };
+            assert_eq!(progress.event(&event), Flow::Go);
+            let tally = progress.update(None, false);
+            assert!(tally.starts_with("done 1, failed 1, left 2, "), "{tally}");
+            assert!(tally.contains("cards/min, ETA "), "{tally}");
+            progress.finish();
+        }
+        assert_eq!(minutes_seconds(75.2), "1m 15s");
+        assert_eq!(minutes_seconds(2.25), "2.2 s");
     }
 
     #[test]

@@ -33,7 +33,13 @@ pub fn serve(state: &Path, vpcd_addr: &str, tear_at: Option<u64>) -> Result<Exit
         tear_at,
         ..vpcd::Options::default()
     };
-    vpcd::serve_with(&mut card, vpcd_addr, &stop, |line| eprintln!("card: {line}"), options)
+    vpcd::serve_with(
+        &mut card,
+        vpcd_addr,
+        &stop,
+        |line| eprintln!("card: {line}"),
+        options,
+    )
     .map_err(|e| Failure::card(e.to_string()))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -356,9 +356,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             serial,
             master_key,
         }) => card_cmd::new(&state, &serial, &master_key),
-        Command::Card(CardCommand::Serve { state, vpcd, tear_at }) => {
-            card_cmd::serve(&state, &vpcd, tear_at)
-        }
+        Command::Card(CardCommand::Serve {
+            state,
+            vpcd,
+            tear_at,
+        }) => card_cmd::serve(&state, &vpcd, tear_at),
         Command::Batch(args) => batch_cmd::batch(&args),
         Command::Status(args) => batch_cmd::status(&args),
     }

@@ -156,7 +156,11 @@ pub fn personalize<T: Transport>(
         if lifecycle == Lifecycle::Operational && *on_card == record.identity_dg() {
             return Ok(Summary {
                 serial,
-                holder: format!("{} {}", identity.given_name_latin(), identity.surname_latin()),
+                holder: format!(
+                    "{} {}",
+                    identity.given_name_latin(),
+                    identity.surname_latin()
+                ),
                 national_code: identity.national_code().to_string(),
                 resumed: true,
                 seconds: started.elapsed().as_secs_f64(),

@@ -113,7 +113,10 @@ fn personalizing_an_operational_card_for_another_record_is_refused() {
         again.stderr.contains("already personalized"),
         "unclear message: {again:?}"
     );
-    assert!(!again.stderr.contains("run the same command again"), "{again:?}");
+    assert!(
+        !again.stderr.contains("run the same command again"),
+        "{again:?}"
+    );
     assert_secret_absent(&mailer.pin, &[&again]);
     assert_eq!(lifecycle(&card), "operational");
 }

@@ -274,12 +274,16 @@ impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
         Ok(())
     }
 
-    fn hold(&self, serial: &str) -> InReader<'s, 'a> {
-        self.shared.in_readers().insert(serial.to_owned());
-        InReader {
+    /// Marks the card as handled here; `None` if a card of the same serial is handled in
+    /// another reader (a duplicated serial: neither may take a second record).
+    fn hold(&self, serial: &str) -> Option<InReader<'s, 'a>> {
+        if !self.shared.in_readers().insert(serial.to_owned()) {
+            return None;
+        }
+        Some(InReader {
             shared: self.shared,
             serial: serial.to_owned(),
-        }
+        })
     }
 
     /// A card the batch leaves alone: told, journaled, then waited out.
@@ -307,7 +311,12 @@ impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
                 return self.skip(Some(&serial), format!("its lifecycle cannot be read: {e}"))
             }
         };
-        let _held = self.hold(&serial);
+        let Some(_held) = self.hold(&serial) else {
+            return self.skip(
+                Some(&serial),
+                "a card with the same serial is in another reader".to_owned(),
+            );
+        };
         match self.journal.binding(&serial)? {
             Some(row) if row.state == RecordState::Done => self.skip(
                 Some(&serial),
@@ -335,9 +344,15 @@ impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
                 Some(&serial),
                 format!("already {lifecycle} and not made by this journal"),
             ),
-            None => match self.journal.claim_next(&serial, &self.name)? {
-                Some(row) => self.make(card, serial, row, false),
-                None => Ok(After::Idle(serial)),
+            None => match self.journal.claim_next(&serial, &self.name) {
+                Ok(Some(row)) => self.make(card, serial, row, false),
+                Ok(None) => Ok(After::Idle(serial)),
+                // Bound meanwhile by another process working on the same journal.
+                Err(JournalError::CardTaken { tracking_code, .. }) => self.skip(
+                    Some(&serial),
+                    format!("bound to record {tracking_code} by another run"),
+                ),
+                Err(e) => Err(e.into()),
             },
         }
     }

@@ -360,3 +360,26 @@ fn a_pin_mailer_that_cannot_be_written_stops_the_batch_before_the_card_is_touche
     let chip = bench.chips().pop().unwrap();
     assert_eq!(chip.lifecycle, Lifecycle::Blank);
 }
+
+#[test]
+fn two_cards_with_one_serial_never_get_two_records() {
+    let bench = Bench::new(2, 0, 2);
+    bench.pile.push(Chip::blank("D0001"));
+    bench.pile.push(Chip::blank("D0001"));
+    bench.pile.push(Chip::blank("C0003"));
+    let report = bench.run(&Recorder::new(go));
+    assert!(report.complete(), "{report:?}");
+    let chips = bench.chips();
+    let locked_d = chips
+        .iter()
+        .filter(|c| c.serial == "D0001" && c.lifecycle == Lifecycle::Operational)
+        .count();
+    assert_eq!(locked_d, 1);
+    let mut serials: Vec<String> = bench
+        .rows()
+        .into_iter()
+        .map(|r| r.card_serial.unwrap())
+        .collect();
+    serials.sort();
+    assert_eq!(serials, ["C0003", "D0001"]);
+}
