@@ -12,5 +12,6 @@ mod desk;
 mod interop;
 mod lifecycle;
 mod personalize;
+mod secure_channel;
 mod signing;
 mod transport;

@@ -1,0 +1,88 @@
+//! The personalization secure channel through pcscd + vpcd, driven with melli's host-side
+//! secure messaging: the card takes a properly protected command and refuses a replayed one, a
+//! forged MAC, and a personalization command sent in plain.
+
+use melli::apdu::{Command, StatusWord};
+use melli::pki::read_master_key;
+use melli::sm::{Authentication, SecureChannel, StaticKeys};
+use melli::transport::{CardChannel, PcscTransport};
+
+use crate::common::{test_issuer, VirtualCard};
+
+const SELECT: &str = "00A4040C07F04D454C4C4901";
+
+fn hex(s: &str) -> Vec<u8> {
+    hex::decode(s).expect("test hex")
+}
+
+/// Selects the application and opens the secure channel on a blank card of the test issuer.
+fn open(card: &VirtualCard) -> (CardChannel<PcscTransport>, SecureChannel) {
+    let transport = PcscTransport::connect(Some(card.reader_name())).expect("connect");
+    let mut channel = CardChannel::new(transport);
+    let (select, _) = Command::parse(&hex(SELECT)).expect("select");
+    assert!(channel.send(&select).expect("select").sw.is_ok());
+    let challenge = channel
+        .send(&Command::new(0, 0x84, 0, 0).expect(16))
+        .expect("challenge");
+    let rnd_icc: [u8; 16] = challenge.data.as_slice().try_into().expect("16 bytes");
+    let master = read_master_key(&test_issuer().join("master.key")).expect("master key");
+    let keys = StaticKeys::diversify(&master, card.serial());
+    let auth = Authentication::new(&rnd_icc);
+    let answer = channel
+        .send(
+            &Command::new(0, 0x82, 0, 0)
+                .data(auth.command_data(&keys).to_vec())
+                .expect(256),
+        )
+        .expect("mutual authenticate");
+    assert!(answer.sw.is_ok(), "{:?}", answer.sw);
+    let sm = auth.finish(&keys, &answer.data).expect("card authenticated");
+    (channel, sm)
+}
+
+/// UPDATE BINARY of DG4 by its short identifier, offset 0.
+fn update() -> Command {
+    Command::new(0, 0xD6, 0x84, 0).data(b"ABC".to_vec())
+}
+
+#[test]
+fn a_protected_command_is_taken_and_its_replay_refused() {
+    let card = VirtualCard::for_issuer(test_issuer());
+    let (mut channel, mut sm) = open(&card);
+    let wrapped = sm.wrap(&update());
+    let response = channel.send(&wrapped).expect("update");
+    let inner = sm.unwrap(&response).expect("a valid protected answer");
+    assert_eq!(inner.sw, StatusWord::OK);
+    // The same bytes again: the card's counter has moved on, so the MAC no longer matches.
+    let replay = channel.send(&wrapped).expect("replay");
+    assert_eq!(replay.sw, StatusWord(0x6988));
+    // And the channel is closed: even a fresh protected command is refused now.
+    let after = channel.send(&sm.wrap(&update())).expect("after");
+    assert_eq!(after.sw, StatusWord(0x6988));
+}
+
+#[test]
+fn a_forged_mac_is_refused() {
+    let card = VirtualCard::for_issuer(test_issuer());
+    let (mut channel, mut sm) = open(&card);
+    let wrapped = sm.wrap(&update());
+    let mut bytes = wrapped.to_bytes().expect("encodes").to_vec();
+    // The MAC is the 8 bytes before the final Le byte.
+    let last_mac_byte = bytes.len() - 2;
+    bytes[last_mac_byte] ^= 0x01;
+    let (forged, _) = Command::parse(&bytes).expect("still an APDU");
+    let response = channel.send(&forged).expect("forged");
+    assert_eq!(response.sw, StatusWord(0x6988));
+}
+
+#[test]
+fn a_personalization_command_in_plain_is_refused_on_an_open_channel() {
+    let card = VirtualCard::for_issuer(test_issuer());
+    let (mut channel, _sm) = open(&card);
+    let response = channel.send(&update()).expect("plain update");
+    assert_eq!(response.sw, StatusWord(0x6982));
+    let generate = channel
+        .send(&Command::new(0, 0x47, 0x80, 0x01).expect(256))
+        .expect("plain generate");
+    assert_eq!(generate.sw, StatusWord(0x6982));
+}
