@@ -36,7 +36,9 @@ fn open(card: &VirtualCard) -> (CardChannel<PcscTransport>, SecureChannel) {
         )
         .expect("mutual authenticate");
     assert!(answer.sw.is_ok(), "{:?}", answer.sw);
-    let sm = auth.finish(&keys, &answer.data).expect("card authenticated");
+    let sm = auth
+        .finish(&keys, &answer.data)
+        .expect("card authenticated");
     (channel, sm)
 }
 
