@@ -88,3 +88,56 @@ fn a_personalization_command_in_plain_is_refused_on_an_open_channel() {
         .expect("plain generate");
     assert_eq!(generate.sw, StatusWord(0x6982));
 }
+
+/// Every instruction byte, with a spread of P1/P2 values and with and without data, sent to a
+/// personalized card through pcscd: no answer carries either private key (any 8-byte window of
+/// it) or a static personalization key.
+#[test]
+fn no_instruction_returns_a_private_key() {
+    let (card, _) = crate::common::personalized_card();
+    let state = crate::common::read_state(&card);
+    let secrets: Vec<Vec<u8>> = [
+        &state["key_pairs"]["signing"],
+        &state["key_pairs"]["chip_auth"],
+        &state["static_keys"]["enc"],
+        &state["static_keys"]["mac"],
+    ]
+    .iter()
+    .filter_map(|v| v.as_str())
+    .map(hex)
+    .collect();
+    assert!(
+        secrets.len() >= 2,
+        "no keys found in the state file: {state}"
+    );
+    let mut channel =
+        CardChannel::new(PcscTransport::connect(Some(card.reader_name())).expect("connect"));
+    let (select, _) = Command::parse(&hex(SELECT)).expect("select");
+    let mut answers = 0;
+    for ins in 0..=255u8 {
+        for (p1, p2) in [
+            (0, 0),
+            (0x80, 0x01),
+            (0x81, 0x02),
+            (0x9E, 0x9A),
+            (0, 0x81),
+            (0, 0x02),
+        ] {
+            for data in [&[][..], &[0x01, 0x02][..], &[0x5C, 0x01, 0x01][..]] {
+                channel.send(&select).expect("select");
+                let command = Command::new(0, ins, p1, p2).data(data.to_vec()).expect(256);
+                let response = channel.send(&command).expect("a status word");
+                answers += 1;
+                for secret in &secrets {
+                    for window in secret.windows(8) {
+                        assert!(
+                            !response.data.windows(8).any(|w| w == window),
+                            "INS {ins:02X} P1 {p1:02X} P2 {p2:02X} returned key material"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(answers, 256 * 6 * 3);
+}
