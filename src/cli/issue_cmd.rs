@@ -1,6 +1,6 @@
 //! `melli issuer init`, `melli check` and `melli personalize`: the issuance centre's commands.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -13,6 +13,7 @@ use melli::ops::pin_mailer;
 use melli::pki::{Issuer, LAYOUT};
 use melli::transport::PcscTransport;
 
+use crate::cli::holder_cmd::SecretInput;
 use crate::cli::output;
 use crate::cli::{Failure, PinSource};
 
@@ -75,24 +76,11 @@ fn secrets(source: &PinSource, serial: &str) -> Result<(Secret, Secret), Failure
     match source {
         PinSource::Mailer(path) => mailer_secrets(path, serial),
         PinSource::Stdin => {
-            let stdin = std::io::stdin();
-            let mut lines = stdin.lock().lines();
-            let mut next = |kind: SecretKind| -> Result<Secret, Failure> {
-                let line = zeroize::Zeroizing::new(
-                    lines
-                        .next()
-                        .transpose()
-                        .map_err(|e| Failure::bad_input(format!("reading stdin: {e}")))?
-                        .ok_or_else(|| {
-                            Failure::bad_input(format!(
-                                "--secrets-stdin: expected the {} on its own line",
-                                kind.name()
-                            ))
-                        })?,
-                );
-                Secret::parse(kind, &line).map_err(|e| Failure::bad_input(e.to_string()))
-            };
-            Ok((next(SecretKind::Pin)?, next(SecretKind::Puk)?))
+            let mut input = SecretInput::new(true)?;
+            Ok((
+                input.read(SecretKind::Pin, "PIN")?,
+                input.read(SecretKind::Puk, "PUK")?,
+            ))
         }
         PinSource::Prompt => {
             if !std::io::stdin().is_terminal() {
@@ -100,22 +88,20 @@ fn secrets(source: &PinSource, serial: &str) -> Result<(Secret, Secret), Failure
                     "no terminal to ask for the PIN: use --pin-mailer FILE or --secrets-stdin",
                 ));
             }
-            Ok((prompt(SecretKind::Pin)?, prompt(SecretKind::Puk)?))
+            let mut input = SecretInput::new(false)?;
+            Ok((
+                confirmed(&mut input, SecretKind::Pin)?,
+                confirmed(&mut input, SecretKind::Puk)?,
+            ))
         }
     }
 }
 
-/// Asks twice without echo.
-fn prompt(kind: SecretKind) -> Result<Secret, Failure> {
-    let ask = |label: String| {
-        rpassword::prompt_password(label)
-            .map(zeroize::Zeroizing::new)
-            .map_err(|e| Failure::bad_input(format!("reading the {}: {e}", kind.name())))
-    };
-    let first = ask(format!("new {}: ", kind.name()))?;
-    let secret = Secret::parse(kind, &first).map_err(|e| Failure::bad_input(e.to_string()))?;
-    let again = ask(format!("repeat the {}: ", kind.name()))?;
-    if again.trim() != secret.expose() {
+/// Asks for a new secret twice without echo.
+fn confirmed(input: &mut SecretInput, kind: SecretKind) -> Result<Secret, Failure> {
+    let secret = input.read(kind, &format!("new {}", kind.name()))?;
+    let again = input.read(kind, &format!("repeat the {}", kind.name()))?;
+    if again != secret {
         return Err(Failure::bad_input(format!(
             "the two {}s differ: nothing was written",
             kind.name()
