@@ -30,7 +30,7 @@ fn number(bytes: &[u8]) -> Result<usize, String> {
 }
 
 /// The value of the direct child `wanted` of a constructed TLV.
-fn child<'a>(parent: &'a Tlv, wanted: &Tag) -> Option<&'a [u8]> {
+pub(super) fn child<'a>(parent: &'a Tlv, wanted: &Tag) -> Option<&'a [u8]> {
     match parent.value() {
         Value::Constructed(children) => children.iter().find_map(|c| match c.value() {
             Value::Primitive(v) if c.tag() == wanted => Some(v.as_slice()),

@@ -1,7 +1,7 @@
 //! The public key data object `7F49 { 86 point }` (ISO/IEC 7816-8) that GENERATE ASYMMETRIC
 //! KEY PAIR returns (§6.11).
 
-use iso7816_tlv::ber::{Tag, Tlv, Value};
+use iso7816_tlv::ber::{Tag, Tlv};
 
 use super::personalization::PublicPoint;
 use super::AppletError;
@@ -18,14 +18,7 @@ pub fn parse_public_key(bytes: &[u8]) -> Result<PublicPoint, AppletError> {
         return Err(bad("not a 7F49 object"));
     }
     let point_tag = Tag::try_from(spec::tag::EC_POINT).map_err(|_| bad("tag 86"))?;
-    let point = match outer.value() {
-        Value::Constructed(children) => children.iter().find_map(|c| match c.value() {
-            Value::Primitive(v) if *c.tag() == point_tag => Some(v.as_slice()),
-            _ => None,
-        }),
-        Value::Primitive(_) => None,
-    }
-    .ok_or_else(|| bad("no EC point (86)"))?;
+    let point = super::fcp::child(&outer, &point_tag).ok_or_else(|| bad("no EC point (86)"))?;
     let point: PublicPoint = point
         .try_into()
         .map_err(|_| bad("EC point is not 65 bytes"))?;
