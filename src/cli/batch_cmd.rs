@@ -142,6 +142,9 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
         ))
     })?;
     let issuer = Issuer::load(&args.issuer).map_err(|e| Failure::bad_input(e.to_string()))?;
+    issuer
+        .check_usable(std::time::SystemTime::now())
+        .map_err(|e| Failure::bad_input(e.to_string()))?;
     for open in issuer.key_files_open_to_others() {
         eprintln!(
             "warning: {} is readable by other users: chmod 600 it",

@@ -309,6 +309,31 @@ impl Issuer {
         &self.signing_ca_key
     }
 
+    /// Check the document signer and the signing CA are valid at `at`, so that nothing is
+    /// issued that a desk would refuse at once. Call it before touching a card.
+    pub fn check_usable(&self, at: SystemTime) -> Result<(), PkiError> {
+        for (cert, what, file) in [
+            (
+                &self.document_signer_cert,
+                "document signer certificate",
+                files::DOCUMENT_SIGNER_CERT,
+            ),
+            (
+                &self.signing_ca_cert,
+                "signing CA certificate",
+                files::SIGNING_CA_CERT,
+            ),
+        ] {
+            chain::check_validity(cert, what, at).map_err(|e| {
+                PkiError::bad_file(
+                    self.dir.join(file),
+                    format!("{e}; issue a new one before personalizing cards"),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
     /// Replace the document signer with a new key and a certificate valid from `not_before`
     /// to `not_after`, issued by the root; the new files replace the old ones in the issuer
     /// directory (each written to a temporary file with its final mode, then renamed).
@@ -674,5 +699,29 @@ mod tests {
             loaded.document_signer_certificate(),
             issuer.document_signer_certificate()
         );
+    }
+
+    #[test]
+    fn an_expired_document_signer_makes_the_issuer_unusable() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("i");
+        let mut issuer = Issuer::init(&dir).expect("init");
+        let now = SystemTime::now();
+        issuer.check_usable(now).expect("a new issuer is usable");
+        let past = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000); // 2020-09-13
+        issuer
+            .rotate_document_signer(past, past + DAY)
+            .expect("rotate");
+        let err = issuer.check_usable(now).expect_err("expired").to_string();
+        assert!(
+            err.contains("document-signer.pem: document signer certificate expired on 2020-09-14"),
+            "{err}"
+        );
+        // Not yet valid is refused as well.
+        issuer
+            .rotate_document_signer(now + DAY, now + 2 * DAY)
+            .expect("rotate");
+        let err = issuer.check_usable(now).expect_err("future").to_string();
+        assert!(err.contains("not valid before"), "{err}");
     }
 }

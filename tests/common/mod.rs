@@ -1171,7 +1171,9 @@ pub fn other_issuer() -> &'static Path {
     ISSUER.get_or_init(|| make_issuer("other-issuer"))
 }
 
-fn make_issuer(name: &str) -> PathBuf {
+/// A new issuer made by `melli issuer init` in this process's work directory, for a test that
+/// changes it (the shared [`test_issuer`] must stay as it is). `name` must be unique per test.
+pub fn make_issuer(name: &str) -> PathBuf {
     let base = process().work_dir().join("issuers");
     let dir = base.join(name);
     let _ = fs::remove_dir_all(&dir);

@@ -2,11 +2,13 @@
 //! exported files, fingerprint match-on-card, tampered data groups and a cloned card.
 
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use melli::pki::Issuer;
 
 use crate::common::{
-    melli, personalized_card, read_state, run, state_file_content, test_issuer, verify_card,
-    write_state, CardOptions, VirtualCard,
+    make_issuer, melli, personalize_with, personalized_card, read_state, run, state_file_content,
+    test_issuer, verify_card, write_state, CardOptions, VirtualCard,
 };
 
 fn check<'a>(checks: &'a [(String, bool, String)], name: &str) -> &'a (String, bool, String) {
@@ -194,4 +196,84 @@ fn verify_against_another_root_fails_the_chain() {
     let (out, checks) = verify_card(&card, crate::common::other_issuer(), &[]);
     assert_eq!(out.code, 1, "{checks:?}");
     assert!(!check(&checks, "document signer chain").1, "{checks:?}");
+}
+
+#[test]
+fn another_cards_security_object_fails_the_data_groups_and_serial() {
+    let (mut card, _) = personalized_card();
+    let other = VirtualCard::for_issuer(test_issuer());
+    let out = personalize_with(&other, "fixtures/records/valid-2.json", test_issuer());
+    assert_eq!(out.code, 0, "{out:?}\ncard log:\n{}", other.log());
+    let mut other_state = read_state(&other);
+    let foreign = state_file_content(&mut other_state, "011D").clone();
+
+    let mut state = read_state(&card);
+    *state_file_content(&mut state, "011D") = foreign;
+    card.kill();
+    write_state(&card, &state);
+    card.restart();
+    let (out, checks) = verify_card(&card, test_issuer(), &[]);
+    assert_eq!(out.code, 1, "{checks:?}");
+    // A genuine security object, by our document signer, about another card.
+    assert!(check(&checks, "security object signature").1, "{checks:?}");
+    assert!(check(&checks, "document signer chain").1, "{checks:?}");
+    let serial = check(&checks, "card serial");
+    assert!(!serial.1, "{checks:?}");
+    assert!(serial.2.contains(other.serial()), "{serial:?}");
+    for group in [
+        "DG1 identity",
+        "DG5 chip-authentication key",
+        "DG6 holder certificate",
+    ] {
+        assert!(!check(&checks, group).1, "{group} passed: {checks:?}");
+    }
+}
+
+#[test]
+fn an_expired_document_signer_fails_with_that_reason() {
+    let issuer_dir = make_issuer("expiring-document-signer");
+    let mut issuer = Issuer::load(&issuer_dir).expect("load the new issuer");
+    let now = SystemTime::now();
+    // X.509 times have whole seconds: the signer expires within 2-3 s from now.
+    let not_after = now + Duration::from_secs(3);
+    issuer
+        .rotate_document_signer(now - Duration::from_secs(86_400), not_after)
+        .expect("a document signer about to expire");
+
+    let card = VirtualCard::for_issuer(&issuer_dir);
+    let out = personalize_with(&card, "fixtures/records/valid-1.json", &issuer_dir);
+    assert_eq!(out.code, 0, "{out:?}\ncard log:\n{}", card.log());
+    // Wait out the signer's last second, then ask the desk.
+    while SystemTime::now() <= not_after + Duration::from_secs(1) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (out, checks) = verify_card(&card, &issuer_dir, &[]);
+    assert_eq!(out.code, 1, "{checks:?}");
+    let signer = check(&checks, "document signer chain");
+    assert!(!signer.1, "{checks:?}");
+    assert!(
+        signer
+            .2
+            .starts_with("document signer certificate expired on "),
+        "{signer:?}"
+    );
+    // Everything else on the card is still sound.
+    for c in &checks {
+        assert!(
+            c.0 == "document signer chain" || c.1,
+            "{c:?} failed: {checks:?}"
+        );
+    }
+
+    // And the issuer refuses to personalize another card with it, before touching the card.
+    let blank = VirtualCard::for_issuer(&issuer_dir);
+    let out = personalize_with(&blank, "fixtures/records/valid-2.json", &issuer_dir);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("document signer certificate expired on"),
+        "{out:?}"
+    );
+    let info = melli(&["info", "--reader", blank.reader_name(), "--json"]);
+    assert_eq!(info.json()["lifecycle"].as_str(), Some("blank"), "{info:?}");
 }
