@@ -51,6 +51,8 @@ struct ReadJson<'a> {
     address: melli::model::Address,
     photo_bytes: usize,
     holder_certificate: Option<String>,
+    /// What crossed the reader: APDUs and bytes each way.
+    traffic: melli::transport::Traffic,
 }
 
 fn card_error(e: impl std::fmt::Display) -> Failure {
@@ -85,6 +87,7 @@ pub fn read(
             address,
             photo_bytes: contents.photo.len(),
             holder_certificate: holder,
+            traffic: applet.traffic(),
         })?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -209,6 +212,7 @@ pub fn verify(
             "serial": contents.serial,
             "passed": verdict.passed(),
             "checks": verdict.checks,
+            "traffic": applet.traffic(),
         }))?;
     } else {
         println!("card {}", contents.serial);

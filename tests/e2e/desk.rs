@@ -28,6 +28,10 @@ fn read_shows_the_holder_and_exports_files() {
     assert_eq!(json["identity"]["national_code"], "0081493721");
     assert_eq!(json["identity"]["given_name_latin"], "Alireza");
     assert_eq!(json["identity"]["surname_latin"], "Mohammadi");
+    // Extended-length READ BINARY: each of the six groups in one SELECT and one READ, after
+    // SELECT applet and GET DATA serial and lifecycle (the photo alone is over 8 KB).
+    assert_eq!(json["traffic"]["apdus"], 3 + 6 * 2, "{json}");
+    assert!(json["photo_bytes"].as_u64() > Some(8_000), "{json}");
 
     let dir = card.dir().join("export");
     let dir_s = dir.to_str().expect("utf-8");
