@@ -120,6 +120,20 @@ impl<T: Transport> Applet<T> {
         .sensitive();
         self.pin_command("RESET RETRY COUNTER", "PUK", &apdu)
     }
+
+    /// RESET RETRY COUNTER (§6.10): the PUK gives the fingerprint back its tries after too
+    /// many misses at a desk.
+    pub fn unblock_finger(&mut self, puk: &Secret) -> Result<Result<(), PinError>, AppletError> {
+        let apdu = Command::new(
+            spec::cla::PLAIN,
+            spec::ins::RESET_RETRY_COUNTER,
+            spec::reference_data::P1_UNBLOCK_FINGER,
+            spec::reference::FINGER,
+        )
+        .data(puk.to_block().to_vec())
+        .sensitive();
+        self.pin_command("RESET RETRY COUNTER", "PUK", &apdu)
+    }
 }
 
 impl<T: Transport> PinVerified<'_, T> {

@@ -159,7 +159,7 @@ pub fn verify_signature_cmd(
     })
 }
 
-/// `melli pin status|change|unblock`.
+/// `melli pin status|change|unblock|unblock-finger`.
 pub fn pin(
     action: PinAction,
     reader: Option<&str>,
@@ -198,6 +198,14 @@ pub fn pin(
                 .map_err(|e| Failure::card(e.to_string()))?;
             println!("PIN unblocked and set");
         }
+        PinAction::UnblockFinger => {
+            let mut secrets = SecretInput::new(stdin)?;
+            let puk = secrets.read(SecretKind::Puk, "PUK")?;
+            applet
+                .unblock_finger(&puk)?
+                .map_err(|e| Failure::card(e.to_string()))?;
+            println!("fingerprint unblocked: its tries are back");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -210,4 +218,6 @@ pub enum PinAction {
     Change,
     /// Unblock the PIN with the PUK and set a new PIN.
     Unblock,
+    /// Give the fingerprint its tries back with the PUK, after too many misses at a desk.
+    UnblockFinger,
 }

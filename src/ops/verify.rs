@@ -64,9 +64,11 @@ pub fn verify_card<T: Transport>(
                 check::FINGERPRINT,
                 format!("no match ({tries_left} tries left before the card blocks matching)"),
             ),
-            FingerMatch::Blocked => {
-                Check::fail(check::FINGERPRINT, "matching is blocked on this card")
-            }
+            FingerMatch::Blocked => Check::fail(
+                check::FINGERPRINT,
+                "matching is blocked on this card; the holder gives it its tries back with the \
+                 PUK (melli pin unblock-finger)",
+            ),
         });
     }
     Ok(verdict)

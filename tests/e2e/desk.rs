@@ -7,8 +7,9 @@ use std::time::{Duration, SystemTime};
 use melli::pki::Issuer;
 
 use crate::common::{
-    make_issuer, melli, personalize_with, personalized_card, read_state, run, state_file_content,
-    test_issuer, verify_card, write_state, CardOptions, VirtualCard,
+    assert_secret_absent, make_issuer, melli, melli_stdin, personalize_with, personalized_card,
+    read_state, run, state_file_content, test_issuer, verify_card, write_state, CardOptions,
+    VirtualCard,
 };
 
 fn check<'a>(checks: &'a [(String, bool, String)], name: &str) -> &'a (String, bool, String) {
@@ -280,4 +281,96 @@ fn an_expired_document_signer_fails_with_that_reason() {
     );
     let info = melli(&["info", "--reader", blank.reader_name(), "--json"]);
     assert_eq!(info.json()["lifecycle"].as_str(), Some("blank"), "{info:?}");
+}
+
+#[test]
+fn five_misses_block_matching_until_the_puk_unblocks_it() {
+    let (card, mailer) = personalized_card();
+    let finger_tries = |card: &VirtualCard| {
+        let out = melli(&["pin", "status", "--reader", card.reader_name(), "--json"]);
+        assert_eq!(out.code, 0, "{out:?}");
+        out.json()["finger"].as_u64().expect("finger tries")
+    };
+    assert_eq!(finger_tries(&card), 5);
+    for left in (0..5).rev() {
+        let (out, checks) = verify_card(
+            &card,
+            test_issuer(),
+            &["--finger", "fixtures/fingerprints/finger-2.fmr"],
+        );
+        assert_eq!(out.code, 1, "{checks:?}");
+        let finger = check(&checks, "fingerprint match");
+        assert!(!finger.1, "{checks:?}");
+        if left > 0 {
+            assert!(
+                finger.2.contains(&format!("{left} tries left")),
+                "{finger:?}"
+            );
+        }
+        assert_eq!(finger_tries(&card), left);
+    }
+    // Blocked: now even the holder's own finger is refused, and says why.
+    let (out, checks) = verify_card(
+        &card,
+        test_issuer(),
+        &["--finger", "fixtures/fingerprints/finger-1-live.fmr"],
+    );
+    assert_eq!(out.code, 1, "{checks:?}");
+    let finger = check(&checks, "fingerprint match");
+    assert!(
+        !finger.1 && finger.2.contains("blocked") && finger.2.contains("unblock-finger"),
+        "{finger:?}"
+    );
+
+    let out = melli_stdin(
+        &[
+            "pin",
+            "unblock-finger",
+            "--reader",
+            card.reader_name(),
+            "--pin-stdin",
+        ],
+        &format!("{}\n", mailer.puk),
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_secret_absent(&mailer.puk, &[&out]);
+    assert_eq!(finger_tries(&card), 5);
+    let (out, checks) = verify_card(
+        &card,
+        test_issuer(),
+        &["--finger", "fixtures/fingerprints/finger-1-live.fmr"],
+    );
+    assert_eq!(out.code, 0, "{checks:?}");
+}
+
+#[test]
+fn the_fingerprint_group_is_never_read_out() {
+    let (card, _) = personalized_card();
+    // By short file identifier and after SELECT by file identifier, short and extended Le.
+    let out = melli(&[
+        "apdu",
+        "--reader",
+        card.reader_name(),
+        "--json",
+        "00A4040C07F04D454C4C4901",
+        "00B0830000",
+        "00A4020C020103",
+        "00B0000000",
+        "00B00000000000",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let sws: Vec<String> = out
+        .json()
+        .as_array()
+        .expect("exchanges")
+        .iter()
+        .map(|e| e["sw"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(sws, ["9000", "6982", "9000", "6982", "6982"], "{out:?}");
+    // The template is on the card all the same: the desk's match uses it.
+    let mut state = read_state(&card);
+    assert!(!state_file_content(&mut state, "0103")
+        .as_str()
+        .unwrap_or_default()
+        .is_empty());
 }
