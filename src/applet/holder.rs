@@ -148,7 +148,13 @@ impl<T: Transport> PinVerified<'_, T> {
         )
         .data(digest.to_vec())
         .expect(256);
-        let answer = self.applet.run("PSO: COMPUTE DIGITAL SIGNATURE", &apdu)?;
+        let answer = match self.applet.run("PSO: COMPUTE DIGITAL SIGNATURE", &apdu) {
+            Err(AppletError::Status {
+                status: StatusError::AuthenticationBlocked,
+                ..
+            }) => return Err(AppletError::SigningKeyBlocked),
+            other => other?,
+        };
         answer
             .as_slice()
             .try_into()

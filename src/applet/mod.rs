@@ -37,6 +37,12 @@ pub enum AppletError {
     SecureMessaging(crate::sm::SmError),
     #[error("this card is not a melli card: it has no melli application (SELECT answered {0})")]
     NotMelli(StatusError),
+    /// PSO answered `6983`: ten wrong PUKs blocked the signing key for good (§8.1).
+    #[error(
+        "the card's signing key is blocked for good (the PUK was entered wrong ten times): \
+         the holder needs a new card"
+    )]
+    SigningKeyBlocked,
 }
 
 impl AppletError {

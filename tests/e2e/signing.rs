@@ -246,3 +246,247 @@ fn a_verified_pin_does_not_outlive_its_connection() {
     );
     assert_ne!(out.code, 0, "{out:?}");
 }
+
+/// Runs openssl in `dir`; panics unless it succeeds.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = run(
+        Command::new("openssl").current_dir(dir).args(args),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.code, 0, "openssl {args:?}: {out:?}");
+}
+
+/// Makes `NAME.key` (P-256) and `NAME.pem`, a holder certificate for it issued by `CA.pem` /
+/// `CA.key`, all with openssl, in `dir`.
+fn openssl_holder(dir: &std::path::Path, name: &str, ca_cert: &str, ca_key: &str) {
+    std::fs::write(
+        dir.join("holder.ext"),
+        "basicConstraints = critical, CA:FALSE\n\
+         keyUsage = critical, digitalSignature, nonRepudiation\n\
+         extendedKeyUsage = emailProtection\n\
+         subjectKeyIdentifier = hash\n\
+         authorityKeyIdentifier = keyid\n",
+    )
+    .expect("write extensions");
+    let key = format!("{name}.key");
+    let csr = format!("{name}.csr");
+    let pem = format!("{name}.pem");
+    openssl(
+        dir,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            &key,
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-utf8",
+            "-key",
+            &key,
+            "-subj",
+            "/C=IR/serialNumber=0012345679/SN=Rezaei/GN=Ali/name=علی رضایی/CN=Ali Rezaei",
+            "-out",
+            &csr,
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            ca_cert,
+            "-CAkey",
+            ca_key,
+            "-days",
+            "30",
+            "-sha256",
+            "-extfile",
+            "holder.ext",
+            "-out",
+            &pem,
+        ],
+    );
+}
+
+/// `openssl cms -sign` of `doc.txt` with `NAME.pem` / `NAME.key`, carrying `chain`.
+fn openssl_sign(dir: &std::path::Path, name: &str, chain: &str) -> String {
+    let out = format!("doc-{name}.p7s");
+    openssl(
+        dir,
+        &[
+            "cms",
+            "-sign",
+            "-binary",
+            "-in",
+            "doc.txt",
+            "-signer",
+            &format!("{name}.pem"),
+            "-inkey",
+            &format!("{name}.key"),
+            "-certfile",
+            chain,
+            "-md",
+            "sha256",
+            "-outform",
+            "DER",
+            "-out",
+            &out,
+        ],
+    );
+    dir.join(out).to_str().expect("utf-8").to_string()
+}
+
+fn failed_check(out: &Output, name: &str) -> String {
+    let json = out.json();
+    let check = json["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no {name:?} check: {out:?}"));
+    assert_eq!(check["passed"], false, "{name} passed: {out:?}");
+    check["detail"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn openssl_signatures_verify_in_melli_and_foreign_signers_fail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let issuer = test_issuer();
+    let ca_cert = issuer.join("signing-ca.pem");
+    let ca_key = issuer.join("signing-ca.key");
+    let (ca_cert, ca_key) = (
+        ca_cert.to_str().expect("utf-8"),
+        ca_key.to_str().expect("utf-8"),
+    );
+    let root = root_pem(issuer);
+    std::fs::write(dir.join("doc.txt"), "signed by openssl\n").expect("write doc");
+    let doc = dir.join("doc.txt").to_str().expect("utf-8").to_string();
+
+    // A P-256 holder key and certificate from our signing CA, made and used by openssl alone.
+    openssl_holder(dir, "holder", ca_cert, ca_key);
+    let sig = openssl_sign(dir, "holder", ca_cert);
+    let out = verify_signature(&doc, &sig, &root);
+    assert_eq!(out.code, 0, "{out:?}");
+    let json = out.json();
+    assert_eq!(json["signer"]["national_code"], "0012345679", "{json}");
+    assert_eq!(json["signer"]["full_name_fa"], "علی رضایی", "{json}");
+    assert!(json["signing_time"].is_string(), "{json}");
+
+    // Its signature bytes changed (the last byte of s): the signature check fails.
+    let mut bytes = std::fs::read(&sig).expect("read p7s");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    let tampered = format!("{sig}.tampered");
+    std::fs::write(&tampered, &bytes).expect("write tampered");
+    let out = verify_signature(&doc, &tampered, &root);
+    assert_eq!(out.code, 1, "{out:?}");
+    let detail = failed_check(&out, "signature");
+    assert!(detail.contains("signature"), "{detail}");
+
+    // A signer whose certificate comes from a CA of its own making, not our signing CA.
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "fake-ca.key",
+            "-out",
+            "fake-ca.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/C=IR/O=melli test issuer/CN=melli Signing CA",
+        ],
+    );
+    openssl_holder(dir, "impostor", "fake-ca.pem", "fake-ca.key");
+    let sig = openssl_sign(dir, "impostor", "fake-ca.pem");
+    let out = verify_signature(&doc, &sig, &root);
+    assert_eq!(out.code, 1, "{out:?}");
+    let detail = failed_check(&out, "signer certificate chain");
+    assert!(
+        detail.contains("not issued by the trusted root"),
+        "{detail}"
+    );
+    // Nothing else is wrong with it: the digest and the signature are sound.
+    let json = out.json();
+    for c in json["checks"].as_array().expect("checks") {
+        assert!(
+            c["name"] == "signer certificate chain" || c["passed"] == true,
+            "{c}"
+        );
+    }
+}
+
+#[test]
+fn ten_wrong_puks_block_the_signing_key_for_good() {
+    let (mut card, mailer) = personalized_card();
+    let wrong_puk = if mailer.puk == "0000000000" {
+        "1111111111"
+    } else {
+        "0000000000"
+    };
+    let unblock = |puk: &str| {
+        melli_stdin(
+            &[
+                "pin",
+                "unblock",
+                "--reader",
+                card.reader_name(),
+                "--pin-stdin",
+            ],
+            &format!("{puk}\n246810\n"),
+        )
+    };
+    let mut outputs = Vec::new();
+    for left in (0..10).rev() {
+        let out = unblock(wrong_puk);
+        assert_eq!(out.code, 3, "{out:?}");
+        assert_eq!(pin_status(&card)["puk"], left, "{out:?}");
+        outputs.push(out);
+    }
+    assert!(
+        outputs[9].stderr.contains("blocked"),
+        "the tenth wrong PUK does not say so: {:?}",
+        outputs[9]
+    );
+    // The right PUK is no use now, and the right PIN no longer signs.
+    let out = unblock(&mailer.puk);
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(out.stderr.contains("blocked"), "{out:?}");
+    let file = document(&card, "after ten wrong PUKs\n");
+    let (signed, sig) = sign(&card, &file, &mailer.pin);
+    assert_eq!(signed.code, 3, "{signed:?}");
+    assert!(signed.stderr.contains("blocked"), "{signed:?}");
+    assert!(
+        !std::path::Path::new(&sig).exists(),
+        "a signature was written"
+    );
+    // Also after the card is powered off and on: it is for good.
+    card.kill();
+    card.restart();
+    let (signed, _) = sign(&card, &file, &mailer.pin);
+    assert_eq!(signed.code, 3, "{signed:?}");
+    outputs.push(out);
+    outputs.push(signed);
+    let refs: Vec<&Output> = outputs.iter().collect();
+    assert_secret_absent(&mailer.puk, &refs);
+    assert_secret_absent(&mailer.pin, &refs);
+}
