@@ -60,6 +60,7 @@ mod state_file;
 mod storage;
 mod tlv;
 mod verification;
+pub mod feeder;
 pub mod vpcd;
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{Card, CardError};
+use crate::spec::lifecycle;
 
 /// vpcd's port for its first reader.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:35963";
@@ -57,6 +58,22 @@ pub struct Options {
     /// than twice pcscd's 400 ms polling interval, so that pcscd sees the card removed and
     /// inserted again.
     pub reinsert_after: Duration,
+    /// Leave the reader for good once issued: a card in OPERATIONAL state (or later) that vpcd
+    /// powers off or resets (the host has let go of it) drops its connection, and
+    /// [`serve_with`] returns [`Served::Ejected`]. What a card feeder does with finished cards.
+    pub eject_issued: bool,
+    /// Time the card takes for each command APDU before it answers, like a real chip's
+    /// processing time (tens of milliseconds for a write or a key generation). Zero: at once.
+    pub apdu_delay: Duration,
+}
+
+/// Why [`serve_with`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Served {
+    /// `stop` was set.
+    Stopped,
+    /// The card was issued and the host let go of it (see [`Options::eject_issued`]).
+    Ejected,
 }
 
 impl Default for Options {
@@ -64,6 +81,8 @@ impl Default for Options {
         Options {
             tear_at: None,
             reinsert_after: Duration::from_secs(1),
+            eject_issued: false,
+            apdu_delay: Duration::ZERO,
         }
     }
 }
@@ -81,7 +100,7 @@ pub fn serve(
     stop: &AtomicBool,
     log: impl FnMut(&str),
 ) -> Result<(), CardError> {
-    serve_with(card, addr, stop, log, Options::default())
+    serve_with(card, addr, stop, log, Options::default()).map(|_| ())
 }
 
 /// [`serve`], with the fault injection of `options`: a pulled card is logged as "card pulled
@@ -92,7 +111,7 @@ pub fn serve_with(
     stop: &AtomicBool,
     mut log: impl FnMut(&str),
     options: Options,
-) -> Result<(), CardError> {
+) -> Result<Served, CardError> {
     let targets = resolve(addr)?;
     let mut told_unreachable = false;
     let mut tear = Tear {
@@ -104,12 +123,16 @@ pub fn serve_with(
             Ok((stream, peer)) => {
                 told_unreachable = false;
                 log(&format!("connected to vpcd at {peer}"));
-                let end = Link::new(card, stream, stop, &mut log, &mut tear).run();
+                let end = Link::new(card, stream, stop, &mut log, &mut tear, &options).run();
                 card.power_off();
                 match end {
                     End::Stopped => log("disconnected from vpcd: stopping"),
                     End::Closed => log("disconnected from vpcd: connection closed"),
                     End::Failed(error) => log(&format!("disconnected from vpcd: {error}")),
+                    End::Ejected => {
+                        log("issued and let go by the host: out of the reader");
+                        return Ok(Served::Ejected);
+                    }
                     End::Torn(k) => {
                         log(&format!(
                             "card pulled after command APDU {k} (its answer not sent); \
@@ -134,7 +157,7 @@ pub fn serve_with(
             thread::sleep(RETRY_INTERVAL);
         }
     }
-    Ok(())
+    Ok(Served::Stopped)
 }
 
 /// Sleeps for `duration`, or less if `stop` is set meanwhile.
@@ -201,6 +224,8 @@ enum End {
     Failed(io::Error),
     /// The card was pulled after this command APDU (fault injection).
     Torn(u64),
+    /// The card was issued and let go of: it left the reader.
+    Ejected,
 }
 
 /// What to do after a message from vpcd.
@@ -209,6 +234,8 @@ enum Action {
     Nothing,
     /// Drop the connection without an answer: the card is pulled.
     Tear(u64),
+    /// Drop the connection: the card leaves the reader for good.
+    Eject,
 }
 
 /// Why no message was read.
@@ -226,6 +253,7 @@ struct Link<'a, L: FnMut(&str)> {
     stop: &'a AtomicBool,
     log: &'a mut L,
     tear: &'a mut Tear,
+    options: &'a Options,
 }
 
 impl<'a, L: FnMut(&str)> Link<'a, L> {
@@ -235,6 +263,7 @@ impl<'a, L: FnMut(&str)> Link<'a, L> {
         stop: &'a AtomicBool,
         log: &'a mut L,
         tear: &'a mut Tear,
+        options: &'a Options,
     ) -> Self {
         Link {
             card,
@@ -242,7 +271,13 @@ impl<'a, L: FnMut(&str)> Link<'a, L> {
             stop,
             log,
             tear,
+            options,
         }
+    }
+
+    /// Whether the card leaves the reader now that the host let go of it.
+    fn leaves(&self) -> bool {
+        self.options.eject_issued && self.card.lifecycle() >= lifecycle::OPERATIONAL
     }
 
     fn run(mut self) -> End {
@@ -269,6 +304,10 @@ impl<'a, L: FnMut(&str)> Link<'a, L> {
                     let _ = self.stream.shutdown(std::net::Shutdown::Both);
                     return End::Torn(k);
                 }
+                Action::Eject => {
+                    let _ = self.stream.shutdown(std::net::Shutdown::Both);
+                    return End::Ejected;
+                }
             }
         }
     }
@@ -287,7 +326,11 @@ impl<'a, L: FnMut(&str)> Link<'a, L> {
             [control::POWER_OFF] => {
                 self.card.power_off();
                 (self.log)("power off");
-                Action::Nothing
+                if self.leaves() {
+                    Action::Eject
+                } else {
+                    Action::Nothing
+                }
             }
             [control::POWER_ON] => {
                 self.card.power_on();
@@ -297,7 +340,11 @@ impl<'a, L: FnMut(&str)> Link<'a, L> {
             [control::RESET] => {
                 self.card.reset();
                 (self.log)("reset");
-                Action::Nothing
+                if self.leaves() {
+                    Action::Eject
+                } else {
+                    Action::Nothing
+                }
             }
             [control::ATR] => Action::Send(self.card.atr().to_vec()),
             [other] => {
@@ -305,6 +352,9 @@ impl<'a, L: FnMut(&str)> Link<'a, L> {
                 Action::Nothing
             }
             _ => {
+                if !self.options.apdu_delay.is_zero() {
+                    thread::sleep(self.options.apdu_delay);
+                }
                 let response = self.card.process(message);
                 if let Some(error) = self.card.take_storage_failure() {
                     (self.log)(&format!("card state not saved, answered 6581: {error}"));
@@ -511,6 +561,7 @@ mod tests {
         let options = Options {
             tear_at: Some(3),
             reinsert_after: Duration::from_millis(300),
+            ..Options::default()
         };
         let wrong_pin = hex::decode("0020008110313233343537FFFFFFFFFFFFFFFFFFFF").unwrap();
         let counters = hex::decode("00CADF0400").unwrap();
@@ -558,6 +609,46 @@ mod tests {
         let pulls: Vec<&String> = log.iter().filter(|l| l.contains("pulled")).collect();
         assert_eq!(pulls.len(), 1, "{log:?}");
         assert!(pulls[0].contains("command APDU 3"), "{log:?}");
+    }
+
+    /// With `eject_issued`, a blank card stays through a reset; an issued one leaves the reader
+    /// at the host's reset, and `serve_with` says so.
+    #[test]
+    fn an_issued_card_leaves_when_the_host_lets_go() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let stop = AtomicBool::new(false);
+        let options = Options {
+            eject_issued: true,
+            ..Options::default()
+        };
+        // Blank: reset, and still there to answer.
+        let mut blank = Card::manufacture("FEED0001", &[7; 16]).unwrap();
+        thread::scope(|scope| {
+            let server = scope.spawn(|| serve_with(&mut blank, &addr, &stop, |_| {}, options));
+            let _stop_on_panic = StopOnDrop(&stop);
+            let mut vpcd = FakeVpcd::accept(&listener);
+            vpcd.send(&[control::POWER_ON]);
+            vpcd.send(&[control::RESET]);
+            assert_eq!(vpcd.exchange(&[control::ATR]), crate::spec::ATR.to_vec());
+            stop.store(true, Ordering::Relaxed);
+            assert_eq!(server.join().unwrap().unwrap(), Served::Stopped);
+        });
+        stop.store(false, Ordering::Relaxed);
+        // Issued: the reset is its last message.
+        let dir = tempfile::tempdir().unwrap();
+        let (mut issued, _) = super::super::tests::personalized_file(dir.path());
+        thread::scope(|scope| {
+            let server = scope.spawn(|| serve_with(&mut issued, &addr, &stop, |_| {}, options));
+            let _stop_on_panic = StopOnDrop(&stop);
+            let mut vpcd = FakeVpcd::accept(&listener);
+            vpcd.send(&[control::POWER_ON]);
+            assert_eq!(vpcd.exchange(&[control::ATR]), crate::spec::ATR.to_vec());
+            vpcd.send(&[control::RESET]);
+            let mut rest = Vec::new();
+            assert_eq!(vpcd.stream.read_to_end(&mut rest).unwrap(), 0, "closed");
+            assert_eq!(server.join().unwrap().unwrap(), Served::Ejected);
+        });
     }
 
     /// vpcd writes the length and the APDU in two segments, with Nagle's algorithm on. Without

@@ -1,9 +1,12 @@
-//! `melli card new` and `melli card serve`: the virtual card's factory and its socket.
+//! `melli card new`, `melli card serve` and `melli card feed`: the virtual card's factory, its
+//! socket, and a feeder of many cards for one reader.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
+use melli::card::feeder::{self, Stack};
 use melli::card::{vpcd, Card};
 use melli::pki::read_master_key;
 
@@ -21,7 +24,12 @@ pub fn new(state: &Path, serial: &str, master_key: &Path) -> Result<ExitCode, Fa
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn serve(state: &Path, vpcd_addr: &str, tear_at: Option<u64>) -> Result<ExitCode, Failure> {
+pub fn serve(
+    state: &Path,
+    vpcd_addr: &str,
+    tear_at: Option<u64>,
+    apdu_delay_ms: u64,
+) -> Result<ExitCode, Failure> {
     let mut card = Card::open_file(state).map_err(|e| Failure::bad_input(e.to_string()))?;
     let stop = AtomicBool::new(false);
     eprintln!(
@@ -31,6 +39,7 @@ pub fn serve(state: &Path, vpcd_addr: &str, tear_at: Option<u64>) -> Result<Exit
     );
     let options = vpcd::Options {
         tear_at,
+        apdu_delay: Duration::from_millis(apdu_delay_ms),
         ..vpcd::Options::default()
     };
     vpcd::serve_with(
@@ -39,6 +48,68 @@ pub fn serve(state: &Path, vpcd_addr: &str, tear_at: Option<u64>) -> Result<Exit
         &stop,
         |line| eprintln!("card: {line}"),
         options,
+    )
+    .map_err(|e| Failure::card(e.to_string()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `melli card feed`'s arguments.
+pub struct FeedArgs {
+    pub dir: PathBuf,
+    pub count: u32,
+    pub serial_prefix: String,
+    pub master_key: PathBuf,
+    pub vpcd: String,
+    pub gap_ms: u64,
+    pub apdu_delay_ms: u64,
+    pub tear_at: Option<u64>,
+}
+
+pub fn feed(args: &FeedArgs) -> Result<ExitCode, Failure> {
+    let key = read_master_key(&args.master_key).map_err(|e| Failure::bad_input(e.to_string()))?;
+    let prefix = &args.serial_prefix;
+    if prefix.is_empty()
+        || prefix.len() > 12
+        || !prefix
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+    {
+        return Err(Failure::bad_input(format!(
+            "--serial-prefix {prefix:?}: use 1 to 12 characters from 0-9 and A-Z"
+        )));
+    }
+    if args.count == 0 || args.count > 9999 {
+        return Err(Failure::bad_input(format!(
+            "--count {}: give 1 to 9999 cards",
+            args.count
+        )));
+    }
+    let stack = Stack {
+        dir: args.dir.clone(),
+        serial_prefix: prefix.clone(),
+        count: args.count,
+        master_key: key,
+    };
+    let stop = AtomicBool::new(false);
+    eprintln!(
+        "feeding {} cards ({}0001 …) to vpcd at {} (state files in {}); stop with Ctrl-C",
+        args.count,
+        prefix,
+        args.vpcd,
+        args.dir.display()
+    );
+    let options = vpcd::Options {
+        tear_at: args.tear_at,
+        apdu_delay: Duration::from_millis(args.apdu_delay_ms),
+        ..vpcd::Options::default()
+    };
+    feeder::feed(
+        &stack,
+        &args.vpcd,
+        &stop,
+        Duration::from_millis(args.gap_ms),
+        options,
+        |line| eprintln!("feeder: {line}"),
     )
     .map_err(|e| Failure::card(e.to_string()))?;
     Ok(ExitCode::SUCCESS)
