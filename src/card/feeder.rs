@@ -93,7 +93,10 @@ pub fn feed(
             continue;
         }
         let serial = card.serial().to_owned();
-        log(&format!("card {serial} ({n} of {}) into the reader", stack.count));
+        log(&format!(
+            "card {serial} ({n} of {}) into the reader",
+            stack.count
+        ));
         let mut card_log = |line: &str| log(&format!("card {serial}: {line}"));
         let served = vpcd::serve_with(&mut card, addr, stop, &mut card_log, options)?;
         // A fault to inject is for the first card served only.

@@ -14,6 +14,10 @@ pub struct ReaderInfo {
     pub card_present: bool,
     /// The ATR of the card in the reader, hex, when there is one.
     pub atr: Option<String>,
+    /// pcscd's count of card events (insertions and removals) in this reader: when it changes,
+    /// the card is not the one that was there before, even if a card is present again.
+    #[serde(skip)]
+    pub events: u32,
 }
 
 impl From<pcsc::Error> for TransportError {
@@ -62,6 +66,7 @@ fn info(state: &ReaderState) -> ReaderInfo {
         name: state.name().to_string_lossy().into_owned(),
         card_present: present,
         atr: (present && !state.atr().is_empty()).then(|| hex::encode_upper(state.atr())),
+        events: state.event_count(),
     }
 }
 
@@ -200,6 +205,7 @@ mod tests {
             name: name.to_string(),
             card_present: card,
             atr: None,
+            events: 0,
         }
     }
 

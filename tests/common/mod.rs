@@ -26,6 +26,8 @@
 //! - Readiness is always polled (reader list, card presence), never slept for.
 #![allow(dead_code)]
 
+pub mod feeder;
+
 use std::fs;
 use std::io::{self, Read, Write};
 use std::net::TcpListener;

@@ -265,3 +265,21 @@ fn bad_hex_is_exit_2_and_nothing_is_sent() {
     let out = melli(&["no-such-command"]);
     assert_eq!(out.code, 2, "{out:?}");
 }
+
+#[test]
+fn a_closed_pipe_ends_melli_quietly() {
+    let _card = VirtualCard::new();
+    // `melli readers | head -0`: the reading end is gone before melli writes a line.
+    let mut child = std::process::Command::new(crate::common::MELLI)
+        .arg("readers")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn melli readers");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait for melli");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(stderr.is_empty(), "melli said something: {stderr}");
+}

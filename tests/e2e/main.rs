@@ -7,6 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod batch;
 mod cli;
 mod desk;
 mod interop;

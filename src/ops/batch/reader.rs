@@ -23,7 +23,8 @@ pub trait Reader: Send {
     fn name(&self) -> &str;
     /// Connects to the card in the reader, if there is one.
     fn connect(&mut self) -> Result<Presence<Self::Card>, TransportError>;
-    /// Whether a card is in the reader.
+    /// Whether the card last connected to is still in the reader: false once it was taken out,
+    /// even if another card went in since.
     fn card_present(&mut self) -> Result<bool, TransportError>;
     /// The batch is finished with the card in the reader and waits for it to be taken out. A
     /// person does that with a real reader; a simulated one moves it out itself.
@@ -34,6 +35,8 @@ pub trait Reader: Send {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PcscReader {
     name: String,
+    /// pcscd's event count when the card was connected to (see [`ReaderInfo::events`]).
+    connected_at_event: Option<u32>,
 }
 
 impl PcscReader {
@@ -45,7 +48,10 @@ impl PcscReader {
         }
         Ok(readers
             .into_iter()
-            .map(|r| PcscReader { name: r.name })
+            .map(|r| PcscReader {
+                name: r.name,
+                connected_at_event: None,
+            })
             .collect())
     }
 
@@ -56,7 +62,10 @@ impl PcscReader {
         for name in names {
             let found = resolve(&readers, name)?;
             if !chosen.iter().any(|r| r.name == found) {
-                chosen.push(PcscReader { name: found });
+                chosen.push(PcscReader {
+                    name: found,
+                    connected_at_event: None,
+                });
             }
         }
         Ok(chosen)
@@ -116,9 +125,11 @@ impl Reader for PcscReader {
     }
 
     fn connect(&mut self) -> Result<Presence<Self::Card>, TransportError> {
-        if !self.info()?.card_present {
+        let info = self.info()?;
+        if !info.card_present {
             return Ok(Presence::Empty);
         }
+        self.connected_at_event = Some(info.events);
         let transport = match PcscTransport::connect(Some(&self.name)) {
             Ok(t) => t,
             Err(
@@ -139,7 +150,10 @@ impl Reader for PcscReader {
     }
 
     fn card_present(&mut self) -> Result<bool, TransportError> {
-        Ok(self.info()?.card_present)
+        let info = self.info()?;
+        // A card swapped between two looks leaves the reader present but counts two events.
+        let same = self.connected_at_event.map_or(true, |at| at == info.events);
+        Ok(info.card_present && same)
     }
 }
 
@@ -152,6 +166,7 @@ mod tests {
             name: name.to_owned(),
             card_present: false,
             atr: None,
+            events: 0,
         }
     }
 
