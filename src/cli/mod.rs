@@ -3,6 +3,7 @@
 
 mod batch_cmd;
 mod card_cmd;
+mod demo_cmd;
 mod desk_cmd;
 mod diag;
 mod holder_cmd;
@@ -232,6 +233,27 @@ pub enum Command {
     /// Say where a card is, from a batch journal: by tracking code, or by national code and
     /// birth date together. Exit 0 when found, 1 when nothing matches.
     Status(batch_cmd::StatusArgs),
+    /// The main job on virtual cards, each step shown: a test issuer, card feeders with blank
+    /// virtual cards, a small batch, then one new card read, verified (with a live finger),
+    /// used to sign a file, the signature verified, and the status lookup.
+    ///
+    /// Needs a running pcscd with a vpcd reader on each --vpcd port (`scripts/demo` starts a
+    /// private one and runs this). Works in --dir, or in a temporary folder removed at the end.
+    Demo {
+        /// A vpcd reader's address; repeat for several readers (one card feeder each).
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:35963")]
+        vpcd: Vec<String>,
+        /// The reader each --vpcd address shows up as, in the same order (default: the
+        /// reader that shows the feeder's first card).
+        #[arg(long, value_name = "NAME")]
+        reader: Vec<String>,
+        /// How many records in the batch (each gets a card).
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        cards: u32,
+        /// Work here and keep everything (a new or empty folder).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -421,5 +443,16 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }),
         Command::Batch(args) => batch_cmd::batch(&args),
         Command::Status(args) => batch_cmd::status(&args),
+        Command::Demo {
+            vpcd,
+            reader,
+            cards,
+            dir,
+        } => demo_cmd::demo(&demo_cmd::DemoArgs {
+            vpcd,
+            readers: reader,
+            cards,
+            dir,
+        }),
     }
 }

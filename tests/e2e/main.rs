@@ -9,6 +9,7 @@ mod common;
 
 mod batch;
 mod cli;
+mod demo;
 mod desk;
 mod interop;
 mod lifecycle;

@@ -1,0 +1,450 @@
+//! `melli demo`: the whole life of a card on a machine without a reader, through pcscd and
+//! vpcd — a test issuer, card feeders with blank virtual cards, a small batch, then one of the
+//! new cards at a desk (read, verify with a live finger) and in its holder's hands (sign, verify
+//! the signature), and the citizen's status lookup. Each step says what it runs.
+//!
+//! The enrolment data (photo, fingerprints, one record) are built into the binary, so the demo
+//! runs from any folder.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime};
+
+use melli::applet::Applet;
+use melli::card::feeder::{self, Stack};
+use melli::card::{vpcd, Card};
+use melli::journal::Journal;
+use melli::ops::pin_mailer;
+use melli::ops::sign::{hash_file, sign_digest};
+use melli::pki::read_master_key;
+use melli::transport::{list_readers, PcscTransport};
+
+use crate::cli::batch_cmd::{self, BatchArgs, StatusArgs};
+use crate::cli::{desk_cmd, holder_cmd, issue_cmd, Failure};
+
+const RECORD: &str = include_str!("../../fixtures/records/valid-1.json");
+const PHOTO: &[u8] = include_bytes!("../../fixtures/photos/face-1.jpg");
+const FINGER: &[u8] = include_bytes!("../../fixtures/fingerprints/finger-1.fmr");
+const LIVE_FINGER: &[u8] = include_bytes!("../../fixtures/fingerprints/finger-1-live.fmr");
+
+/// How long a vpcd reader may take to show a card put in it.
+const READER_PATIENCE: Duration = Duration::from_secs(20);
+/// Between two cards of a feeder: more than pcscd's 400 ms look at a vpcd reader.
+const FEED_GAP: Duration = Duration::from_millis(500);
+
+/// `melli demo`'s arguments.
+pub struct DemoArgs {
+    /// vpcd addresses, one reader and one card feeder each.
+    pub vpcd: Vec<String>,
+    /// The reader of each vpcd address, in the same order; found by watching when absent.
+    pub readers: Vec<String>,
+    pub cards: u32,
+    /// Where to work and leave the results; a temporary folder, removed at the end, if none.
+    pub dir: Option<PathBuf>,
+}
+
+/// Prints a step's heading.
+fn step(n: u32, total: u32, what: &str) {
+    println!("\n── step {n}/{total}: {what}");
+}
+
+fn io_failure(what: &str, path: &Path, e: std::io::Error) -> Failure {
+    Failure::bad_input(format!("cannot {what} {}: {e}", path.display()))
+}
+
+fn require(code: ExitCode, what: &str) -> Result<(), Failure> {
+    if code == ExitCode::SUCCESS {
+        Ok(())
+    } else {
+        Err(Failure::card(format!(
+            "the demo stopped: {what} did not succeed"
+        )))
+    }
+}
+
+pub fn demo(args: &DemoArgs) -> Result<ExitCode, Failure> {
+    if args.cards == 0 || args.cards > 50 {
+        return Err(Failure::bad_input(format!(
+            "--cards {}: give 1 to 50",
+            args.cards
+        )));
+    }
+    if args.vpcd.is_empty() {
+        return Err(Failure::bad_input("give at least one --vpcd HOST:PORT"));
+    }
+    if !args.readers.is_empty() && args.readers.len() != args.vpcd.len() {
+        return Err(Failure::bad_input(format!(
+            "{} --reader for {} --vpcd: give one reader name per vpcd address, or none",
+            args.readers.len(),
+            args.vpcd.len()
+        )));
+    }
+    let (dir, temporary) = match &args.dir {
+        Some(dir) => (dir.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("melli-demo-{}", std::process::id())),
+            true,
+        ),
+    };
+    if dir.exists()
+        && fs::read_dir(&dir)
+            .map_err(|e| io_failure("read", &dir, e))?
+            .next()
+            .is_some()
+    {
+        return Err(Failure::bad_input(format!(
+            "{} is not empty: give --dir a new or empty folder",
+            dir.display()
+        )));
+    }
+    fs::create_dir_all(&dir).map_err(|e| io_failure("create", &dir, e))?;
+    let result = run(args, &dir);
+    match (&result, temporary) {
+        (Ok(_), true) => {
+            let _ = fs::remove_dir_all(&dir);
+        }
+        (Ok(_), false) => println!("\nEverything the demo made is in {}", dir.display()),
+        (Err(_), _) => eprintln!("melli: the demo's files are kept in {}", dir.display()),
+    }
+    result
+}
+
+fn run(args: &DemoArgs, dir: &Path) -> Result<ExitCode, Failure> {
+    const TOTAL: u32 = 8;
+    let issuer = dir.join("issuer");
+    step(1, TOTAL, "a test issuer — melli issuer init issuer");
+    require(issue_cmd::issuer_init(&issuer)?, "issuer init")?;
+
+    step(2, TOTAL, "enrolment records — melli check");
+    let records = write_records(dir, args.cards)?;
+    println!(
+        "{} records in {} (photo and fingerprints in {}/enrolment)",
+        args.cards,
+        records.display(),
+        dir.display()
+    );
+    require(
+        issue_cmd::check(&dir.join("enrolment/record-1.json"), false)?,
+        "check",
+    )?;
+
+    step(
+        3,
+        TOTAL,
+        &format!(
+            "blank cards — melli card feed on {} reader(s)",
+            args.vpcd.len()
+        ),
+    );
+    let key = read_master_key(&issuer.join("master.key"))
+        .map_err(|e| Failure::bad_input(e.to_string()))?;
+    let mut feeders = Vec::new();
+    let mut readers = Vec::new();
+    for (i, addr) in args.vpcd.iter().enumerate() {
+        let stack = Stack {
+            dir: dir.join("cards"),
+            serial_prefix: format!("DEMO{}", i + 1),
+            count: args.cards,
+            master_key: key.clone(),
+        };
+        // Readers already holding a card are not this feeder's.
+        let mut busy: Vec<String> = list_readers()?
+            .into_iter()
+            .filter(|r| r.card_present)
+            .map(|r| r.name)
+            .collect();
+        busy.extend(readers.iter().cloned());
+        let feeder = Background::feed(
+            stack,
+            addr.clone(),
+            dir.join(format!("feeder-{}.log", i + 1)),
+        );
+        let found = match args.readers.get(i) {
+            Some(name) => wait_for_reader(name, true).map(|()| name.clone()),
+            None => wait_for_new_card(&busy, addr),
+        };
+        let reader = match found {
+            Ok(reader) => reader,
+            Err(e) => {
+                feeder.stop();
+                for f in feeders {
+                    Background::stop(f);
+                }
+                return Err(e);
+            }
+        };
+        println!("feeder {} → vpcd {addr} → reader \"{reader}\"", i + 1);
+        readers.push(reader);
+        feeders.push(feeder);
+    }
+
+    step(
+        4,
+        TOTAL,
+        "the batch — melli batch records.jsonl --issuer issuer --journal journal.db",
+    );
+    let journal = dir.join("journal.db");
+    let batch = batch_cmd::batch(&BatchArgs {
+        records: records.clone(),
+        issuer: issuer.clone(),
+        journal: journal.clone(),
+        readers: readers.clone(),
+        pin_mailers: None,
+        skip_invalid: false,
+        release: Vec::new(),
+        release_after: 10.0,
+        json: false,
+    });
+    for f in feeders {
+        Background::stop(f);
+    }
+    require(batch?, "the batch")?;
+
+    // The first record's card goes back into the first reader, for the desk and the holder.
+    let row = Journal::open_existing(&journal)
+        .and_then(|j| j.rows())
+        .map_err(|e| Failure::card(e.to_string()))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Failure::card("the journal holds no record"))?;
+    let serial = row
+        .card_serial
+        .clone()
+        .ok_or_else(|| Failure::card("the first record has no card"))?;
+    let state = dir.join("cards").join(format!("{serial}.json"));
+    let reader = &readers[0];
+    wait_for_reader(reader, false)?;
+    let card = Background::serve(&state, args.vpcd[0].clone(), dir.join("card.log"))?;
+    wait_for_reader(reader, true)?;
+    let mailer = dir
+        .join("pin-mailers")
+        .join(format!("{}.txt", row.tracking_code));
+    let outcome = holder_and_desk(dir, &issuer, reader, &serial, &mailer, TOTAL);
+    Background::stop(card);
+    outcome?;
+
+    step(8, TOTAL, "the citizen asks — melli status --tracking-code");
+    require(
+        batch_cmd::status(&StatusArgs {
+            journal,
+            tracking_code: Some(row.tracking_code.clone()),
+            national_code: None,
+            birth_date: None,
+            json: false,
+        })?,
+        "status",
+    )?;
+    println!(
+        "\nDemo finished: {} cards personalized in a batch, then read → verify → sign → verify \
+         signature, all through pcscd + vpcd.",
+        args.cards
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Steps 5 to 7 on the card in `reader`.
+fn holder_and_desk(
+    dir: &Path,
+    issuer: &Path,
+    reader: &str,
+    serial: &str,
+    mailer: &Path,
+    total: u32,
+) -> Result<(), Failure> {
+    let root = issuer.join("root.pem");
+    step(
+        5,
+        total,
+        &format!("card {serial} at a desk — melli read --out card-out --png"),
+    );
+    require(
+        desk_cmd::read(Some(reader), Some(&dir.join("card-out")), true, false)?,
+        "read",
+    )?;
+
+    step(
+        6,
+        total,
+        "proving it genuine — melli verify --trust issuer/root.pem --finger live.fmr",
+    );
+    let live = dir.join("enrolment/finger-1-live.fmr");
+    require(
+        desk_cmd::verify(Some(reader), &root, Some(&live), false)?,
+        "verify",
+    )?;
+
+    step(
+        7,
+        total,
+        "the holder signs — melli sign contract.txt; melli verify-signature",
+    );
+    let contract = dir.join("contract.txt");
+    fs::write(
+        &contract,
+        "I, the holder, agree to the terms of this contract.\n",
+    )
+    .map_err(|e| io_failure("write", &contract, e))?;
+    let (pin, _puk) =
+        pin_mailer::secrets_for_card(mailer, serial).map_err(|e| Failure::card(e.to_string()))?;
+    println!(
+        "(the PIN comes from the PIN mailer {}; it is never printed)",
+        mailer.display()
+    );
+    let digest = hash_file(&contract).map_err(|e| io_failure("read", &contract, e))?;
+    let mut applet = Applet::select(PcscTransport::connect(Some(reader))?)?;
+    let p7s = sign_digest(&mut applet, &pin, &digest, SystemTime::now())
+        .map_err(|e| Failure::card(e.to_string()))?;
+    drop(applet);
+    let signature = dir.join("contract.txt.p7s");
+    fs::write(&signature, p7s).map_err(|e| io_failure("write", &signature, e))?;
+    println!("signed {} → {}", contract.display(), signature.display());
+    require(
+        holder_cmd::verify_signature_cmd(&contract, &signature, &root, false)?,
+        "verify-signature",
+    )
+}
+
+fn write_records(dir: &Path, count: u32) -> Result<PathBuf, Failure> {
+    let enrolment = dir.join("enrolment");
+    fs::create_dir_all(&enrolment).map_err(|e| io_failure("create", &enrolment, e))?;
+    for (name, bytes) in [
+        ("face-1.jpg", PHOTO),
+        ("finger-1.fmr", FINGER),
+        ("finger-1-live.fmr", LIVE_FINGER),
+    ] {
+        let path = enrolment.join(name);
+        fs::write(&path, bytes).map_err(|e| io_failure("write", &path, e))?;
+    }
+    let mut base: serde_json::Value =
+        serde_json::from_str(RECORD).map_err(|e| Failure::bad_input(e.to_string()))?;
+    base["photo"] = "face-1.jpg".into();
+    base["fingerprint"] = "finger-1.fmr".into();
+    let mut lines = String::new();
+    for n in 1..=count {
+        let mut record = base.clone();
+        record["tracking_code"] = format!("14030940{n:04}").into();
+        record["national_code"] = national_code(n).into();
+        let line = record.to_string();
+        let single = enrolment.join(format!("record-{n}.json"));
+        fs::write(&single, &line).map_err(|e| io_failure("write", &single, e))?;
+        lines.push_str(&line);
+        lines.push('\n');
+    }
+    let path = enrolment.join("records.jsonl");
+    fs::write(&path, lines).map_err(|e| io_failure("write", &path, e))?;
+    Ok(path)
+}
+
+/// A valid national code for demo record `n`: nine digits and their check digit.
+fn national_code(n: u32) -> String {
+    let nine = format!("{:09}", 400_000_000u32.saturating_add(n.saturating_mul(13)));
+    let sum: u32 = nine
+        .bytes()
+        .zip((2..=10u32).rev())
+        .map(|(d, w)| u32::from(d.saturating_sub(b'0')) * w)
+        .sum();
+    let r = sum % 11;
+    let check = if r < 2 { r } else { 11 - r };
+    format!("{nine}{check}")
+}
+
+/// Waits until a reader not in `busy` shows a card: the one the feeder at `addr` filled.
+fn wait_for_new_card(busy: &[String], addr: &str) -> Result<String, Failure> {
+    let started = Instant::now();
+    loop {
+        if let Ok(list) = list_readers() {
+            if let Some(r) = list
+                .iter()
+                .find(|r| r.card_present && !busy.contains(&r.name))
+            {
+                return Ok(r.name.clone());
+            }
+        }
+        if started.elapsed() > READER_PATIENCE {
+            return Err(Failure::card(format!(
+                "no reader showed the card put into vpcd at {addr}: is pcscd running with a \
+                 vpcd reader on that port? (scripts/demo starts one)"
+            )));
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until `reader` shows a card (`present`) or is empty.
+fn wait_for_reader(reader: &str, present: bool) -> Result<(), Failure> {
+    let started = Instant::now();
+    loop {
+        if let Ok(list) = list_readers() {
+            if list
+                .iter()
+                .any(|r| r.name == reader && r.card_present == present)
+            {
+                return Ok(());
+            }
+        }
+        if started.elapsed() > READER_PATIENCE {
+            return Err(Failure::card(format!(
+                "reader \"{reader}\" did not become {} within {} s",
+                if present { "full" } else { "empty" },
+                READER_PATIENCE.as_secs()
+            )));
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A card-side thread (a feeder, or one card served), stopped on request.
+struct Background {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl Background {
+    fn feed(stack: Stack, addr: String, log: PathBuf) -> Background {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            let mut lines = String::new();
+            let result = feeder::feed(
+                &stack,
+                &addr,
+                &flag,
+                FEED_GAP,
+                vpcd::Options::default(),
+                |line| {
+                    lines.push_str(line);
+                    lines.push('\n');
+                },
+            );
+            if let Err(e) = result {
+                lines.push_str(&format!("feeder stopped: {e}\n"));
+            }
+            let _ = fs::write(&log, lines);
+        });
+        Background { stop, thread }
+    }
+
+    fn serve(state: &Path, addr: String, log: PathBuf) -> Result<Background, Failure> {
+        let mut card = Card::open_file(state).map_err(|e| Failure::card(e.to_string()))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            let mut lines = String::new();
+            let _ = vpcd::serve(&mut card, &addr, &flag, |line| {
+                lines.push_str(line);
+                lines.push('\n');
+            });
+            let _ = fs::write(&log, lines);
+        });
+        Ok(Background { stop, thread })
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+    }
+}

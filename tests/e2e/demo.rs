@@ -1,0 +1,85 @@
+//! `melli demo`, the README's main job, on two of our readers.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::common::{run, Pcscd, MELLI};
+
+#[test]
+fn the_demo_runs_the_main_job_on_two_readers() {
+    let pcscd = Pcscd::acquire();
+    let slots = [pcscd.take_slot(), pcscd.take_slot()];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let work = dir.path().join("demo");
+    let mut command = Command::new(MELLI);
+    command
+        .arg("demo")
+        .arg("--dir")
+        .arg(&work)
+        .args(["--cards", "4"]);
+    for slot in &slots {
+        command
+            .args(["--vpcd", &format!("127.0.0.1:{}", slot.port())])
+            .args(["--reader", &slot.reader_name()]);
+    }
+    let out = run(&mut command, Duration::from_secs(300));
+    assert_eq!(out.code, 0, "{out:?}");
+    for step in 1..=8 {
+        assert!(
+            out.stdout.contains(&format!("── step {step}/8")),
+            "step {step} missing: {}",
+            out.stdout
+        );
+    }
+    for said in [
+        "4 records — 4 done (4 in this run), 0 failed, 0 left",
+        "verdict: GENUINE — every check passed",
+        "PASS  fingerprint match",
+        "verdict: VALID signature",
+        "your card is ready",
+    ] {
+        assert!(
+            out.stdout.contains(said),
+            "{said:?} missing: {}",
+            out.stdout
+        );
+    }
+    // Both readers took cards.
+    for slot in &slots {
+        assert!(
+            out.stderr
+                .contains(&format!("[{}] card DEMO", slot.reader_name())),
+            "{} made no card: {}",
+            slot.reader_name(),
+            out.stderr
+        );
+    }
+    // What it leaves is real: openssl accepts the signature, the PIN was never printed.
+    let theirs = run(
+        Command::new("openssl").current_dir(&work).args([
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-content",
+            "contract.txt",
+            "-in",
+            "contract.txt.p7s",
+            "-CAfile",
+            "issuer/root.pem",
+            "-out",
+            "/dev/null",
+        ]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(theirs.code, 0, "{theirs:?}");
+    for mailer in std::fs::read_dir(work.join("pin-mailers")).expect("mailers") {
+        let text = std::fs::read_to_string(mailer.expect("entry").path()).expect("mailer");
+        for line in text.lines() {
+            if let Some(pin) = line.strip_prefix("PIN: ") {
+                crate::common::assert_secret_absent(pin.trim(), &[&out]);
+            }
+        }
+    }
+}
