@@ -126,6 +126,15 @@ impl Feeder {
         &self.reader
     }
 
+    /// The feeder's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    pub fn pcscd(&self) -> &std::sync::Arc<Pcscd> {
+        self.slot.pcscd()
+    }
+
     /// The folder of the cards' state files.
     pub fn cards_dir(&self) -> PathBuf {
         self.dir.path().join("cards")

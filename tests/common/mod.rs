@@ -404,6 +404,11 @@ struct SlotTable {
 }
 
 impl Pcscd {
+    /// The process id of the pcscd (the process `unshare` became, in private mode).
+    pub fn pid(&self) -> u32 {
+        lock(&self.child).id()
+    }
+
     /// The running pcscd of this process, started if no test holds it now. It stops when the
     /// last holder drops it.
     pub fn acquire() -> Arc<Pcscd> {
