@@ -1,22 +1,12 @@
 #!/usr/bin/env bash
 # Seconds per card for a full personalization over pcscd + vpcd: median of N (default 20) fresh
-# virtual cards, with the APDU count and bytes sent. Uses Debian's vpcd reader on port 35963:
-# starts pcscd (as root) when none runs, and stops what it started.
+# virtual cards, with the APDU count and bytes sent. Uses Debian's vpcd reader on port 35963
+# (see bench/lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-20}"
-cargo build --release --quiet
-melli="${CARGO_TARGET_DIR:-target}/release/melli"
-work="$(mktemp -d)"
-started=""
-cleanup() {
-    pkill -f "card serve --state $work" 2>/dev/null || true
-    if [ -n "$started" ]; then kill "$started" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-if ! pgrep -x pcscd >/dev/null; then pcscd -f >"$work/pcscd.log" 2>&1 & started=$!; fi
-until "$melli" readers 2>/dev/null | grep -q "Virtual PCD 00 00"; do sleep 0.05; done
+. bench/lib.sh
+bench_start
 "$melli" issuer init "$work/issuer" >/dev/null
 for i in $(seq -w 1 "$runs"); do
     "$melli" card new --state "$work/c$i.json" --serial "BENCH$i" --master-key "$work/issuer/master.key" >/dev/null

@@ -3,33 +3,13 @@
 # pcscd + vpcd (APDU count, bytes moved, median wall time over N runs, default 20), beside
 # `opensc-tool` reading the same files with short APDUs (SELECT, then READ BINARY of at most
 # 256 bytes each), its APDU count and median time.
-# Uses Debian's vpcd reader on port 35963: starts pcscd (as root) when none runs, and stops
-# what it started.
+# Uses Debian's vpcd reader on port 35963 (see bench/lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-20}"
-cargo build --release --quiet
-melli="${CARGO_TARGET_DIR:-target}/release/melli"
-reader="Virtual PCD 00 00"
-work="$(mktemp -d)"
-started=""
-card=""
-cleanup() {
-    if [ -n "$card" ]; then kill "$card" 2>/dev/null || true; fi
-    if [ -n "$started" ]; then kill "$started" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-if ! pgrep -x pcscd >/dev/null; then pcscd -f >"$work/pcscd.log" 2>&1 & started=$!; fi
-until "$melli" readers 2>/dev/null | grep -q "$reader"; do sleep 0.05; done
-
-"$melli" issuer init "$work/issuer" >/dev/null
-"$melli" card new --state "$work/card.json" --serial BENCHDESK --master-key "$work/issuer/master.key" >/dev/null
-"$melli" card serve --state "$work/card.json" 2>/dev/null &
-card=$!
-until "$melli" readers 2>/dev/null | grep -q "$reader  card"; do sleep 0.02; done
-"$melli" personalize fixtures/records/valid-1.json --issuer "$work/issuer" --reader "$reader" \
-    --pin-mailer "$work/pin-mailer.txt" --json >/dev/null 2>&1
+. bench/lib.sh
+bench_start
+bench_personalized_card BENCHDESK
 
 now() { date +%s.%N; }
 for _ in $(seq "$runs"); do

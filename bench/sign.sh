@@ -3,34 +3,14 @@
 # signatures per minute and the median per signature; then the hashing of a 1 GB file (SIZE_MB,
 # default 1024): `melli sign` on it against `sha256sum` on the same file (page cache warmed
 # first), in MB/s, with melli's peak memory to show the file is streamed, not loaded.
-# Uses Debian's vpcd reader on port 35963: starts pcscd (as root) when none runs, and stops
-# what it started.
+# Uses Debian's vpcd reader on port 35963 (see bench/lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-50}"
 size_mb="${SIZE_MB:-1024}"
-cargo build --release --quiet
-melli="${CARGO_TARGET_DIR:-target}/release/melli"
-reader="Virtual PCD 00 00"
-work="$(mktemp -d)"
-started=""
-card=""
-cleanup() {
-    if [ -n "$card" ]; then kill "$card" 2>/dev/null || true; fi
-    if [ -n "$started" ]; then kill "$started" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-if ! pgrep -x pcscd >/dev/null; then pcscd -f >"$work/pcscd.log" 2>&1 & started=$!; fi
-until "$melli" readers 2>/dev/null | grep -q "$reader"; do sleep 0.05; done
-
-"$melli" issuer init "$work/issuer" >/dev/null
-"$melli" card new --state "$work/card.json" --serial BENCHSIGN --master-key "$work/issuer/master.key" >/dev/null
-"$melli" card serve --state "$work/card.json" 2>/dev/null &
-card=$!
-until "$melli" readers 2>/dev/null | grep -q "$reader  card"; do sleep 0.02; done
-"$melli" personalize fixtures/records/valid-1.json --issuer "$work/issuer" --reader "$reader" \
-    --pin-mailer "$work/pin-mailer.txt" --json >/dev/null 2>&1
+. bench/lib.sh
+bench_start
+bench_personalized_card BENCHSIGN
 pin=$(awk '/^PIN: /{print $2}' "$work/pin-mailer.txt")
 
 now() { date +%s.%N; }
