@@ -305,6 +305,10 @@ pub mod biometric {
     pub const ANGLE_TOLERANCE: u8 = 16;
     /// Match threshold T: the fewest paired minutiae for a match. §11.4.
     pub const THRESHOLD: u8 = 12;
+    /// Share S of the pairs: a match also needs S · score² ≥ m · k, the pairs a real share of
+    /// both views (m reference, k live minutiae), so that chance pairs of a template dense
+    /// with minutiae do not add up to T. §11.4.
+    pub const SHARE: u32 = 10;
 }
 
 /// GENERATE ASYMMETRIC KEY PAIR parameters (P2 is a key reference of [`reference`]). §6.11.

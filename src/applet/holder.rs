@@ -20,9 +20,12 @@ pub struct RetryCounters {
 /// A wrong PIN or PUK, or a blocked one, as the holder should hear it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PinError {
-    #[error("wrong {kind}: {tries_left} tries left")]
+    #[error(
+        "wrong {kind}: {tries_left} {tries} left before it is blocked — check it and try again",
+        tries = if *.tries_left == 1 { "try" } else { "tries" }
+    )]
     Wrong { kind: &'static str, tries_left: u8 },
-    #[error("the {0} is blocked: {hint}", hint = if *.0 == "PIN" { "unblock it with `melli pin unblock` and the PUK" } else { "the card's signing key is blocked for good" })]
+    #[error("the {0} is blocked: {hint}", hint = if *.0 == "PIN" { "unblock it with `melli pin unblock` and the PUK" } else { "the card's signing key is blocked for good — the holder needs a new card" })]
     Blocked(&'static str),
 }
 

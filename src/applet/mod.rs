@@ -17,7 +17,7 @@ pub use public_key::parse_public_key;
 
 use zeroize::Zeroizing;
 
-use crate::apdu::{Command, StatusError, EXTENDED_MAX_NE};
+use crate::apdu::{Command, StatusError, StatusWord, EXTENDED_MAX_NE};
 use crate::spec;
 use crate::transport::{Capabilities, CardChannel, Traffic, Transport, TransportError};
 
@@ -35,8 +35,19 @@ pub enum AppletError {
     Malformed { what: &'static str, detail: String },
     #[error("secure channel: {0}")]
     SecureMessaging(crate::sm::SmError),
-    #[error("this card is not a melli card: it has no melli application (SELECT answered {0})")]
-    NotMelli(StatusError),
+    #[error(
+        "this card is not a melli card: it has no melli application (SELECT answered {0}) — \
+         insert a melli card, or choose its reader with --reader"
+    )]
+    NotMelli(StatusWord),
+    /// MUTUAL AUTHENTICATE answered `6982`: the card's K_enc/K_mac are not the ones diversified
+    /// from this issuer's master key (§6.14, §8.5).
+    #[error(
+        "the card refused the issuer's keys (MUTUAL AUTHENTICATE answered 6982): it was made for \
+         another issuer's master key — use a blank card made for this issuer, or the --issuer \
+         directory the card was made for"
+    )]
+    KeysRefused,
     /// PSO answered `6983`: ten wrong PUKs blocked the signing key for good (§8.1).
     #[error(
         "the card's signing key is blocked for good (the PUK was entered wrong ten times): \
@@ -84,7 +95,9 @@ impl<T: Transport> Applet<T> {
         )
         .data(spec::AID.to_vec());
         let response = channel.send(&select)?;
-        response.sw.check().map_err(AppletError::NotMelli)?;
+        if !response.sw.is_ok() {
+            return Err(AppletError::NotMelli(response.sw));
+        }
         channel.set_capabilities(Capabilities {
             extended: true,
             chaining: true,

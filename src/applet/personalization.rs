@@ -5,7 +5,7 @@
 use zeroize::Zeroizing;
 
 use super::{Applet, AppletError};
-use crate::apdu::Command;
+use crate::apdu::{Command, StatusError};
 use crate::model::Secret;
 use crate::sm::{Authentication, SecureChannel, StaticKeys};
 use crate::spec::{self, secure_channel::NONCE_LEN};
@@ -35,7 +35,15 @@ impl<T: Transport> Applet<T> {
             .data(auth.command_data(keys).to_vec())
             .expect(256)
             .sensitive();
-        let answer = self.run("MUTUAL AUTHENTICATE", &apdu)?;
+        let answer = self
+            .run("MUTUAL AUTHENTICATE", &apdu)
+            .map_err(|e| match e {
+                AppletError::Status {
+                    status: StatusError::SecurityStatusNotSatisfied,
+                    ..
+                } => AppletError::KeysRefused,
+                other => other,
+            })?;
         let channel = auth
             .finish(keys, &answer)
             .map_err(AppletError::SecureMessaging)?;

@@ -4,11 +4,11 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use melli::applet::Applet;
+use melli::applet::{Applet, Lifecycle};
 use melli::model::{Identity, JalaliDate};
 use melli::ops::read::{read_card, CardContents};
 use melli::ops::verify::verify_card;
-use melli::pki::{cert, read_trust_anchor};
+use melli::pki::{cert, read_trust_anchor, Certificate, PkiError};
 use melli::transport::PcscTransport;
 
 use crate::cli::output;
@@ -55,8 +55,44 @@ struct ReadJson<'a> {
     traffic: melli::transport::Traffic,
 }
 
+/// Data on the card that do not parse: one line, and what to do about it.
 fn card_error(e: impl std::fmt::Display) -> Failure {
-    Failure::card(e.to_string())
+    Failure::card(format!(
+        "{e} — the card's data are damaged or not genuine: check the card with `melli verify`"
+    ))
+}
+
+/// Refuses a card that holds no holder data yet, before its empty files are taken for damaged
+/// ones.
+pub fn require_issued(serial: &str, lifecycle: Lifecycle) -> Result<(), Failure> {
+    match lifecycle {
+        Lifecycle::Blank => Err(Failure::card(format!(
+            "card {serial} is blank: it holds no holder data yet — personalize it first \
+             (`melli personalize`)"
+        ))),
+        Lifecycle::Personalizing => Err(Failure::card(format!(
+            "card {serial} is only partly personalized — finish it: run the same \
+             `melli personalize` again"
+        ))),
+        Lifecycle::Operational | Lifecycle::Terminated => Ok(()),
+    }
+}
+
+/// The `--trust` root certificate, with one line that says what is wrong with the file.
+pub fn trust_anchor(path: &Path) -> Result<Certificate, Failure> {
+    read_trust_anchor(path).map_err(|e| {
+        let what = match &e {
+            PkiError::Missing { .. } => "no such file".to_string(),
+            PkiError::Io { source, .. } => source.to_string(),
+            PkiError::BadFile { reason, .. } => reason.clone(),
+            other => other.to_string(),
+        };
+        Failure::bad_input(format!(
+            "--trust {}: {what} — give the issuer's root certificate (root.pem of the issuer \
+             directory, PEM or DER)",
+            path.display()
+        ))
+    })
 }
 
 pub fn read(
@@ -67,6 +103,7 @@ pub fn read(
 ) -> Result<ExitCode, Failure> {
     let mut applet = Applet::select(PcscTransport::connect(reader)?)?;
     let contents = read_card(&mut applet)?;
+    require_issued(&contents.serial, contents.lifecycle)?;
     let identity = contents.parse_identity().map_err(card_error)?;
     let address = contents.parse_address().map_err(card_error)?;
     if let Some(dir) = out {
@@ -140,44 +177,53 @@ pub fn read(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes the photo, certificates and identity into `dir` (created if missing).
+/// Writes the photo, certificates and identity into `dir` (created if missing). Everything is
+/// decoded first, so a card whose data do not parse leaves nothing behind.
 fn write_out(
     dir: &Path,
     contents: &CardContents,
     identity: &Identity,
     png: bool,
 ) -> Result<(), Failure> {
-    let io = |what: &Path, e: std::io::Error| {
-        Failure::bad_input(format!("cannot write {}: {e}", what.display()))
-    };
-    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-    let write = |name: &str, bytes: &[u8]| {
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).map_err(|e| io(&path, e))
-    };
-    write("photo.jpg", &contents.photo)?;
+    let mut files: Vec<(String, Vec<u8>)> = vec![("photo.jpg".into(), contents.photo.to_vec())];
     if png {
         let image = image::load_from_memory_with_format(&contents.photo, image::ImageFormat::Jpeg)
-            .map_err(|e| Failure::card(format!("the card's photo does not decode as JPEG: {e}")))?;
-        let path = dir.join("photo.png");
+            .map_err(|e| card_error(format!("the card's photo does not decode as JPEG: {e}")))?;
+        let mut bytes = Vec::new();
         image
-            .save_with_format(&path, image::ImageFormat::Png)
-            .map_err(|e| Failure::bad_input(format!("cannot write {}: {e}", path.display())))?;
+            .write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Png,
+            )
+            .map_err(|e| Failure::card(format!("could not encode the photo as PNG: {e}")))?;
+        files.push(("photo.png".into(), bytes));
     }
     let (holder, cas) = contents.parse_certificates().map_err(card_error)?;
     let pem = |c: &melli::pki::Certificate| cert::to_pem(c).map_err(card_error);
-    write("holder.pem", pem(&holder)?.as_bytes())?;
+    files.push(("holder.pem".into(), pem(&holder)?.into_bytes()));
     for (i, ca) in cas.iter().enumerate() {
         let name = if i == 0 {
             "signing-ca.pem".to_string()
         } else {
             format!("ca-{i}.pem")
         };
-        write(&name, pem(ca)?.as_bytes())?;
+        files.push((name, pem(ca)?.into_bytes()));
     }
     let identity_json =
         serde_json::to_vec_pretty(identity).map_err(|e| Failure::card(e.to_string()))?;
-    write("identity.json", &identity_json)?;
+    files.push(("identity.json".into(), identity_json));
+
+    let io = |what: &Path, e: std::io::Error| {
+        Failure::bad_input(format!(
+            "cannot write {}: {e} — choose another --out folder",
+            what.display()
+        ))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    for (name, bytes) in &files {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).map_err(|e| io(&path, e))?;
+    }
     Ok(())
 }
 
@@ -187,19 +233,29 @@ pub fn verify(
     finger: Option<&Path>,
     json: bool,
 ) -> Result<ExitCode, Failure> {
-    let root = read_trust_anchor(trust).map_err(|e| Failure::bad_input(e.to_string()))?;
+    let root = trust_anchor(trust)?;
     let live = match finger {
         Some(path) => {
-            let bytes = std::fs::read(path)
-                .map_err(|e| Failure::bad_input(format!("cannot read {}: {e}", path.display())))?;
-            melli::model::FingerTemplate::parse(&bytes)
-                .map_err(|e| Failure::bad_input(format!("{}: {e}", path.display())))?;
+            let bytes = std::fs::read(path).map_err(|e| {
+                Failure::bad_input(format!(
+                    "--finger {}: {e} — check the path of the live fingerprint record",
+                    path.display()
+                ))
+            })?;
+            melli::model::FingerTemplate::parse(&bytes).map_err(|e| {
+                Failure::bad_input(format!(
+                    "--finger {}: {e} — scan the finger again and give the scanner's \
+                     ISO/IEC 19794-2 record",
+                    path.display()
+                ))
+            })?;
             Some(bytes)
         }
         None => None,
     };
     let mut applet = Applet::select(PcscTransport::connect(reader)?)?;
     let contents = read_card(&mut applet)?;
+    require_issued(&contents.serial, contents.lifecycle)?;
     let verdict = verify_card(
         &mut applet,
         &contents,

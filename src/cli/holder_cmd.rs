@@ -10,9 +10,9 @@ use zeroize::Zeroizing;
 use melli::applet::Applet;
 use melli::model::{Secret, SecretKind};
 use melli::ops::sign::{hash_file, sign_digest, verify_signature, SignError};
-use melli::pki::read_trust_anchor;
 use melli::transport::PcscTransport;
 
+use crate::cli::desk_cmd::{require_issued, trust_anchor};
 use crate::cli::output;
 use crate::cli::{exit, Failure};
 
@@ -43,7 +43,12 @@ impl SecretInput {
                     .next()
                     .transpose()
                     .map_err(|e| Failure::bad_input(format!("reading stdin: {e}")))?
-                    .ok_or_else(|| Failure::bad_input(format!("stdin ended before the {label}")))?,
+                    .ok_or_else(|| {
+                        Failure::bad_input(format!(
+                            "stdin ended before the {label} — give each secret on its own line, \
+                             in the order they are asked"
+                        ))
+                    })?,
             )
         } else {
             Zeroizing::new(
@@ -77,12 +82,44 @@ pub fn sign(
         },
         Path::to_path_buf,
     );
-    let digest = hash_file(file)
-        .map_err(|e| Failure::bad_input(format!("cannot read {}: {e}", file.display())))?;
+    // Where the signature goes is checked before the card is asked to sign.
+    let folder = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if out.is_dir() || !folder.is_dir() {
+        return Err(Failure::bad_input(format!(
+            "cannot write {}: {} — choose another --out path",
+            out.display(),
+            if out.is_dir() {
+                "it is a folder"
+            } else {
+                "its folder does not exist"
+            }
+        )));
+    }
+    let digest = hash_file(file).map_err(|e| {
+        Failure::bad_input(format!(
+            "cannot read {}: {e} — check the path of the file to sign",
+            file.display()
+        ))
+    })?;
     let mut secrets = SecretInput::new(pin_stdin)?;
     let mut applet = Applet::select(PcscTransport::connect(reader)?)?;
     let pin = secrets.read(SecretKind::Pin, "PIN")?;
-    let p7s = sign_digest(&mut applet, &pin, &digest, SystemTime::now()).map_err(sign_failure)?;
+    let p7s = match sign_digest(&mut applet, &pin, &digest, SystemTime::now()) {
+        Ok(p7s) => p7s,
+        Err(e @ SignError::Certificates(_)) => {
+            // No usable certificates: most often a card that was never personalized.
+            let serial = applet.serial()?;
+            require_issued(&serial, applet.lifecycle()?)?;
+            return Err(Failure::card(format!(
+                "{e} — the card's data are damaged or not genuine: check the card with \
+                 `melli verify`"
+            )));
+        }
+        Err(e) => return Err(sign_failure(e)),
+    };
     drop(pin);
     write_atomically(&out, &p7s)?;
     if json {
@@ -99,8 +136,12 @@ pub fn sign(
 
 /// Writes through a temporary file and a rename, so a half-written signature never exists.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    let fail =
-        |e: std::io::Error| Failure::bad_input(format!("cannot write {}: {e}", path.display()));
+    let fail = |e: std::io::Error| {
+        Failure::bad_input(format!(
+            "cannot write {}: {e} — choose another --out path",
+            path.display()
+        ))
+    };
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
@@ -116,11 +157,19 @@ pub fn verify_signature_cmd(
     trust: &Path,
     json: bool,
 ) -> Result<ExitCode, Failure> {
-    let root = read_trust_anchor(trust).map_err(|e| Failure::bad_input(e.to_string()))?;
-    let signature = std::fs::read(p7s)
-        .map_err(|e| Failure::bad_input(format!("cannot read {}: {e}", p7s.display())))?;
-    let digest = hash_file(file)
-        .map_err(|e| Failure::bad_input(format!("cannot read {}: {e}", file.display())))?;
+    let root = trust_anchor(trust)?;
+    let signature = std::fs::read(p7s).map_err(|e| {
+        Failure::bad_input(format!(
+            "cannot read {}: {e} — check the path of the signature",
+            p7s.display()
+        ))
+    })?;
+    let digest = hash_file(file).map_err(|e| {
+        Failure::bad_input(format!(
+            "cannot read {}: {e} — check the path of the signed file",
+            file.display()
+        ))
+    })?;
     let report = verify_signature(&signature, &digest, &root);
     let passed = report.verdict.passed();
     if json {
@@ -167,6 +216,11 @@ pub fn pin(
     json: bool,
 ) -> Result<ExitCode, Failure> {
     let mut applet = Applet::select(PcscTransport::connect(reader)?)?;
+    if !matches!(action, PinAction::Status) {
+        // A card without PIN and PUK would only answer "conditions of use not satisfied".
+        let serial = applet.serial()?;
+        require_issued(&serial, applet.lifecycle()?)?;
+    }
     match action {
         PinAction::Status => {
             let counters = applet.retry_counters()?;

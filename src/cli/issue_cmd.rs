@@ -4,13 +4,13 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use melli::applet::Applet;
+use melli::applet::{Applet, AppletError};
 use melli::model::{
     enrolment::base_dir_of, EnrolmentRecord, JalaliDate, Secret, SecretKind, ValidRecord,
 };
 use melli::ops::personalize::{self, PersonalizeError, Step};
 use melli::ops::pin_mailer;
-use melli::pki::{Issuer, LAYOUT};
+use melli::pki::{Issuer, PkiError, LAYOUT};
 use melli::transport::PcscTransport;
 
 use crate::cli::holder_cmd::SecretInput;
@@ -141,6 +141,12 @@ pub fn personalize(
     }
     let mut applet = Applet::select(PcscTransport::connect(reader)?)?;
     let serial = applet.serial()?;
+    // A mailer this run makes is removed again if the card turns out to be issued already:
+    // its secrets were never set on the card, and a mailer naming the card must not say so.
+    let new_mailer = match pins {
+        PinSource::Mailer(path) if !path.exists() => Some(path),
+        _ => None,
+    };
     let (pin, puk) = secrets(pins, &serial)?;
 
     let total = Step::ALL.len();
@@ -154,7 +160,31 @@ pub fn personalize(
     let summary =
         personalize::personalize(&mut applet, &record, &issuer, &pin, &puk, &mut progress)
             .map_err(|e| match e {
+                PersonalizeError::AlreadyIssued { .. } => {
+                    if let Some(path) = new_mailer {
+                        let _ = std::fs::remove_file(path);
+                    }
+                    Failure::card(e.to_string())
+                }
+                // Found before the card is touched (ops::personalize checks it first).
+                PersonalizeError::Issuer {
+                    source:
+                        PkiError::InvalidInput {
+                            what: "card expiry",
+                            ref reason,
+                        },
+                    ..
+                } => Failure::bad_input(format!(
+                    "expiry_date: {}: no holder certificate can be issued for it ({reason}) — \
+                     correct the expiry date in the record",
+                    record.identity().expiry_date()
+                )),
                 PersonalizeError::Issuer { .. } => Failure::bad_input(e.to_string()),
+                // Running again cannot help: the card was made for another issuer.
+                PersonalizeError::Card {
+                    source: AppletError::KeysRefused,
+                    ..
+                } => Failure::card(e.to_string()),
                 other if other.step().is_some() => Failure::card(format!(
                     "{other} — the card is not locked; run the same command again to finish it"
                 )),

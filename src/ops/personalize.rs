@@ -172,6 +172,18 @@ pub fn personalize<T: Transport>(
     let card = |step: Step| move |source: AppletError| PersonalizeError::Card { step, source };
     let issuer_err = |step: Step| move |source: PkiError| PersonalizeError::Issuer { step, source };
 
+    // A card expiry the holder certificate cannot have (already past, or after the signing CA
+    // expires) is refused before anything is written, not at step 8 with the card half-written.
+    let (year, month, day) = identity.expiry_date().to_gregorian();
+    let card_expiry = GregorianDate {
+        year: u16::try_from(year).unwrap_or(u16::MAX),
+        month,
+        day,
+    };
+    issuer
+        .check_card_expiry(card_expiry, std::time::SystemTime::now())
+        .map_err(issuer_err(Step::HolderCertificate))?;
+
     progress(Step::SecureChannel);
     let keys = StaticKeys::diversify(issuer.master_key(), &serial);
     let mut session = applet
@@ -213,12 +225,6 @@ pub fn personalize<T: Transport>(
         surname: identity.surname_latin().as_str().to_string(),
         national_code: identity.national_code().to_string(),
         full_name_fa: format!("{} {}", identity.given_name_fa(), identity.surname_fa()),
-    };
-    let (year, month, day) = identity.expiry_date().to_gregorian();
-    let card_expiry = GregorianDate {
-        year: u16::try_from(year).unwrap_or(u16::MAX),
-        month,
-        day,
     };
     let certificate = issuer
         .issue_holder_certificate(&HolderRequest {

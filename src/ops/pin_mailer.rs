@@ -29,7 +29,7 @@ pub const PUK_DIGITS: usize = 10;
 /// Why a PIN mailer could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum MailerError {
-    #[error("cannot read the PIN mailer {}: {source}", path.display())]
+    #[error("cannot read the PIN mailer {}: {source} — check its path and permissions", path.display())]
     Read {
         path: PathBuf,
         #[source]
@@ -41,9 +41,9 @@ pub enum MailerError {
         /// The card it is for, when it is a mailer at all.
         card: Option<String>,
     },
-    #[error("the PIN mailer {} is damaged", path.display())]
+    #[error("the PIN mailer {} is damaged — restore it from a copy, or give a new file for new secrets", path.display())]
     Damaged { path: PathBuf },
-    #[error("cannot write the PIN mailer {}: {source}", path.display())]
+    #[error("cannot write the PIN mailer {}: {source} — check that its folder exists and is writable", path.display())]
     Write {
         path: PathBuf,
         #[source]

@@ -172,19 +172,27 @@ impl Issuer {
         )?;
         Ok(der::Encode::to_der(&c)?)
     }
+
+    /// Whether a card expiring on `card_expiry` can have a holder certificate issued at `now`
+    /// (the checks of [`issue_holder_certificate`] that depend on the date alone), so that a
+    /// personalization can refuse it before the card is touched.
+    pub fn check_card_expiry(
+        &self,
+        card_expiry: GregorianDate,
+        now: SystemTime,
+    ) -> Result<(), PkiError> {
+        certificate_end(self.signing_ca_certificate(), card_expiry, now).map(|_| ())
+    }
 }
 
-/// Issue a holder certificate from `ca_cert` / `ca_key`, valid from `now` to the end of the
-/// card's expiry day.
-pub fn issue_holder_certificate(
+/// notAfter of a holder certificate for a card expiring on `card_expiry`: the end of that day,
+/// refused when it is not after `now` or after the signing CA's own notAfter.
+fn certificate_end(
     ca_cert: &Certificate,
-    ca_key: &SigningKey,
-    req: &HolderRequest<'_>,
+    card_expiry: GregorianDate,
     now: SystemTime,
-) -> Result<Certificate, PkiError> {
-    let public_key = cert::spki_from_sec1(req.public_key)?;
-    let subject = req.subject.to_name()?;
-    let not_after_dt = req.card_expiry.end_of_day()?;
+) -> Result<SystemTime, PkiError> {
+    let not_after_dt = card_expiry.end_of_day()?;
     let not_after = not_after_dt.to_system_time();
     if not_after <= now {
         return Err(PkiError::invalid(
@@ -203,6 +211,20 @@ pub fn issue_holder_certificate(
             ),
         ));
     }
+    Ok(not_after)
+}
+
+/// Issue a holder certificate from `ca_cert` / `ca_key`, valid from `now` to the end of the
+/// card's expiry day.
+pub fn issue_holder_certificate(
+    ca_cert: &Certificate,
+    ca_key: &SigningKey,
+    req: &HolderRequest<'_>,
+    now: SystemTime,
+) -> Result<Certificate, PkiError> {
+    let public_key = cert::spki_from_sec1(req.public_key)?;
+    let subject = req.subject.to_name()?;
+    let not_after = certificate_end(ca_cert, req.card_expiry, now)?;
     cert::issue(
         &CertRequest {
             profile: CertProfile::Holder,

@@ -47,7 +47,7 @@ pub enum TransportError {
     NoCard,
     #[error("no card in reader \"{0}\": insert a card and try again")]
     NoCardInReader(String),
-    #[error("no reader named \"{name}\"; readers present: {present}")]
+    #[error("no reader named \"{name}\" — give one of the readers present, or a part of its name: {present}")]
     ReaderNotFound { name: String, present: String },
     #[error("cards are present in several readers ({0}): choose one with --reader NAME")]
     SeveralCards(String),

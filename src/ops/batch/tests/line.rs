@@ -218,8 +218,10 @@ fn a_card_lost_while_locking_is_waited_for_then_released_by_hand() {
     assert_eq!(report.waiting[0].tracking_code, "T0001");
     assert_eq!(report.waiting[0].card_serial, "C0001");
     assert_eq!(report.waiting[0].step.as_deref(), Some("lock"));
-    // The spare card was not given T0001: it waits, blank, in the reader.
-    assert_eq!(bench.slots[0].serial().as_deref(), Some("C0003"));
+    // The spare card was not given T0001: it waits, blank, in the reader — or is still on
+    // its way there when the run gives up waiting (50 ms is short on a loaded machine).
+    let spare = bench.slots[0].serial();
+    assert!(matches!(spare.as_deref(), None | Some("C0003")), "{spare:?}");
     let lost = bench.slots[0].take_pulled().unwrap();
     assert_eq!(lost.lifecycle, Lifecycle::Personalizing);
 

@@ -1,0 +1,1750 @@
+//! The bad-input table, `docs/bad-input.md`, row by row: every class of bad input a user, a file
+//! or a card can give, run through the real `melli` against virtual cards behind pcscd + vpcd.
+//!
+//! The table is the single source of the expected messages: each test reads it, finds its rows
+//! by id, checks that the command it runs is the one the row shows (with the volatile parts put
+//! back as placeholders), and compares the exit code and the message (with the placeholders
+//! filled in). An error must be exactly one line on stderr with nothing on stdout; a row with
+//! exit 1 is a failed check, a `FAIL` line of the verdict on stdout with stderr empty. Where a
+//! refusal must leave nothing behind (a card's state, a PIN mailer, a signature, an `--out`
+//! folder), the test checks that too. `every_row_of_the_table_is_run` ties the table's ids to the
+//! tests' lists, so a row without a test (or a test of a row that is gone) fails.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::common::{
+    mailer_path, melli, melli_stdin, note, other_issuer, personalize_with, personalized_card,
+    read_mailer, read_state, root_pem, run_with_input, state_file_content, test_issuer,
+    write_state, CardOptions, Mailer, Output, Pcscd, Vicc, VirtualCard, MELLI,
+};
+
+const TABLE: &str = "docs/bad-input.md";
+const VALID: &str = "fixtures/records/valid-1.json";
+
+// ---------------------------------------------------------------------------------------------
+// The table
+// ---------------------------------------------------------------------------------------------
+
+/// One row of the table.
+#[derive(Debug, Clone)]
+struct Row {
+    id: String,
+    command: String,
+    exit: i32,
+    message: String,
+}
+
+fn rows() -> &'static [Row] {
+    static ROWS: OnceLock<Vec<Row>> = OnceLock::new();
+    ROWS.get_or_init(|| {
+        let text = fs::read_to_string(TABLE).unwrap_or_else(|e| panic!("cannot read {TABLE}: {e}"));
+        parse_table(&text)
+    })
+}
+
+/// The rows of every table whose first column is an id in backticks (the placeholder table has
+/// two columns and is left out).
+fn parse_table(text: &str) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if !line.starts_with("| `") {
+            continue;
+        }
+        let cells = split_cells(line);
+        if cells.len() != 5 {
+            continue;
+        }
+        let at = format!("{TABLE}:{}", n + 1);
+        let id = code_span(&cells[0], &at);
+        assert!(
+            !id.is_empty()
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            "{at}: id {id:?} is not a slug"
+        );
+        let exit = cells[3]
+            .parse()
+            .unwrap_or_else(|_| panic!("{at}: exit code {:?} is not a number", cells[3]));
+        rows.push(Row {
+            id,
+            command: code_span(&cells[2], &at),
+            exit,
+            message: code_span(&cells[4], &at),
+        });
+    }
+    rows
+}
+
+/// The cells of a table line: split at `|` (not at `\|`, which is a `|` inside a cell), trimmed.
+fn split_cells(line: &str) -> Vec<String> {
+    let inner = line.trim().trim_start_matches('|').trim_end_matches('|');
+    let mut cells = vec![String::new()];
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'|') => {
+                chars.next();
+                cells.last_mut().expect("a cell").push('|');
+            }
+            '|' => cells.push(String::new()),
+            c => cells.last_mut().expect("a cell").push(c),
+        }
+    }
+    cells.iter().map(|c| c.trim().to_string()).collect()
+}
+
+/// The text of a cell that is one code span: `` `text` ``, or ``` `` text `` ``` when the text
+/// holds backticks (one space on each side is removed when both are there, as in CommonMark).
+fn code_span(cell: &str, at: &str) -> String {
+    let ticks = cell.chars().take_while(|&c| c == '`').count();
+    assert!(
+        ticks > 0 && cell.len() > 2 * ticks && cell.ends_with(&"`".repeat(ticks)),
+        "{at}: {cell:?} is not one code span"
+    );
+    let inner = &cell[ticks..cell.len() - ticks];
+    match inner.strip_prefix(' ').and_then(|s| s.strip_suffix(' ')) {
+        Some(stripped) if !stripped.trim().is_empty() => stripped.to_string(),
+        _ => inner.to_string(),
+    }
+}
+
+fn row(id: &str) -> &'static Row {
+    rows()
+        .iter()
+        .find(|r| r.id == id)
+        .unwrap_or_else(|| panic!("no row {id:?} in {TABLE}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Placeholders
+// ---------------------------------------------------------------------------------------------
+
+/// What a placeholder stands for in one run.
+#[derive(Debug, Clone)]
+enum Var {
+    /// Exactly this text.
+    Is(String),
+    /// A list of quoted reader names, `"a", "b"`, that includes each of these.
+    Readers(Vec<String>),
+}
+
+enum Token<'a> {
+    Text(&'a str),
+    Var(&'a Var),
+}
+
+/// Splits a pattern at the placeholders that `vars` defines; other `<…>` stay text.
+fn tokens<'a>(pattern: &'a str, vars: &'a [(&'static str, Var)]) -> Vec<Token<'a>> {
+    let mut out = Vec::new();
+    let mut text_start = 0;
+    let mut i = 0;
+    while i < pattern.len() {
+        let hit = vars.iter().find(|(name, _)| {
+            pattern[i..].starts_with('<') && pattern[i + 1..].starts_with(name) && {
+                let end = i + 1 + name.len();
+                pattern[end..].starts_with('>')
+            }
+        });
+        match hit {
+            Some((name, var)) => {
+                if text_start < i {
+                    out.push(Token::Text(&pattern[text_start..i]));
+                }
+                out.push(Token::Var(var));
+                i += name.len() + 2;
+                text_start = i;
+            }
+            None => i += pattern[i..].chars().next().map_or(1, char::len_utf8),
+        }
+    }
+    if text_start < pattern.len() {
+        out.push(Token::Text(&pattern[text_start..]));
+    }
+    out
+}
+
+/// Whether `text` is what `pattern` says once its placeholders are filled in from `vars`.
+fn matches(pattern: &str, text: &str, vars: &[(&'static str, Var)]) -> bool {
+    fn go(tokens: &[Token<'_>], text: &str) -> bool {
+        let Some((first, rest)) = tokens.split_first() else {
+            return text.is_empty();
+        };
+        match first {
+            Token::Text(t) => text.strip_prefix(t).is_some_and(|r| go(rest, r)),
+            Token::Var(Var::Is(value)) => text
+                .strip_prefix(value.as_str())
+                .is_some_and(|r| go(rest, r)),
+            Token::Var(Var::Readers(required)) => text
+                .char_indices()
+                .map(|(i, c)| i + c.len_utf8())
+                .any(|end| is_reader_list(&text[..end], required) && go(rest, &text[end..])),
+        }
+    }
+    go(&tokens(pattern, vars), text)
+}
+
+fn is_reader_list(text: &str, required: &[String]) -> bool {
+    let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) else {
+        return false;
+    };
+    let names: Vec<&str> = inner.split("\", \"").collect();
+    names.iter().all(|n| !n.is_empty() && !n.contains('"'))
+        && required.iter().all(|r| names.contains(&r.as_str()))
+}
+
+/// `text` with every exact value of `vars` written back as its placeholder (longest first).
+fn placeholders(text: &str, vars: &[(&'static str, Var)]) -> String {
+    let mut exact: Vec<(&str, &str)> = vars
+        .iter()
+        .filter_map(|(name, var)| match var {
+            Var::Is(value) if !value.is_empty() => Some((*name, value.as_str())),
+            _ => None,
+        })
+        .collect();
+    exact.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
+    let mut out = text.to_string();
+    for (name, value) in exact {
+        out = out.replace(value, &format!("<{name}>"));
+    }
+    out
+}
+
+fn shell_word(word: &str) -> String {
+    if word.is_empty() || word.contains(char::is_whitespace) {
+        format!("\"{word}\"")
+    } else {
+        word.to_string()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running a row
+// ---------------------------------------------------------------------------------------------
+
+/// A command line for a row: arguments, stdin, environment, and what the placeholders mean.
+struct Case {
+    args: Vec<String>,
+    stdin: Option<Vec<String>>,
+    env: Vec<(String, String)>,
+    vars: Vec<(&'static str, Var)>,
+}
+
+fn case(args: &[&str]) -> Case {
+    Case {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        stdin: None,
+        env: Vec::new(),
+        vars: Vec::new(),
+    }
+}
+
+impl Case {
+    /// Lines on stdin (none: an empty stdin, as opposed to a closed one).
+    fn stdin(mut self, lines: &[&str]) -> Self {
+        self.stdin = Some(lines.iter().map(|l| l.to_string()).collect());
+        self
+    }
+
+    fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    fn var(mut self, name: &'static str, value: impl AsRef<str>) -> Self {
+        self.vars.push((name, Var::Is(value.as_ref().to_string())));
+        self
+    }
+
+    fn readers(mut self, name: &'static str, required: &[&str]) -> Self {
+        self.vars.push((
+            name,
+            Var::Readers(required.iter().map(|r| r.to_string()).collect()),
+        ));
+        self
+    }
+
+    /// The command as the table writes it.
+    fn rendered(&self) -> String {
+        let mut words: Vec<String> = self
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={}", shell_word(&placeholders(v, &self.vars))))
+            .collect();
+        words.push("melli".to_string());
+        words.extend(
+            self.args
+                .iter()
+                .map(|a| shell_word(&placeholders(a, &self.vars))),
+        );
+        let command = words.join(" ");
+        match &self.stdin {
+            None => command,
+            Some(lines) if lines.is_empty() => format!("printf '' | {command}"),
+            Some(lines) => {
+                let lines: Vec<String> = lines
+                    .iter()
+                    .map(|l| shell_word(&placeholders(l, &self.vars)))
+                    .collect();
+                format!("printf '%s\\n' {} | {command}", lines.join(" "))
+            }
+        }
+    }
+}
+
+/// A progress line of `melli personalize`: `[ 3/11] write DG2 photo`.
+fn is_progress(line: &str) -> bool {
+    line.strip_prefix('[')
+        .and_then(|rest| rest.split_once(']'))
+        .is_some_and(|(count, _)| {
+            count
+                .trim()
+                .split_once('/')
+                .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok())
+        })
+}
+
+/// The rows one test runs: it must run exactly these, each as its row says.
+struct Table {
+    ids: &'static [&'static str],
+    ran: BTreeSet<&'static str>,
+}
+
+impl Table {
+    fn new(ids: &'static [&'static str]) -> Self {
+        Table {
+            ids,
+            ran: BTreeSet::new(),
+        }
+    }
+
+    /// Runs row `id` as `case` says and checks it against the table; returns the output.
+    fn run(&mut self, id: &'static str, case: Case) -> Output {
+        assert!(
+            self.ids.contains(&id),
+            "{id} is not in this test's list of rows"
+        );
+        let row = row(id);
+        let rendered = case.rendered();
+        assert_eq!(
+            rendered, row.command,
+            "{id}: the command run differs from the table's"
+        );
+        let mut command = Command::new(MELLI);
+        command.args(&case.args);
+        for (k, v) in &case.env {
+            command.env(k, v);
+        }
+        let input = case
+            .stdin
+            .as_ref()
+            .map(|lines| lines.iter().map(|l| format!("{l}\n")).collect::<String>());
+        let out = run_with_input(&mut command, input.as_deref(), Duration::from_secs(60));
+        let shown = |line: &str| placeholders(line, &case.vars);
+        assert_eq!(
+            out.code, row.exit,
+            "{id}: exit code {} instead of {}; {out:?}",
+            out.code, row.exit
+        );
+        if row.exit == 1 {
+            assert!(
+                out.stderr.is_empty(),
+                "{id}: a verdict with stderr: {out:?}"
+            );
+            assert!(
+                out.stdout
+                    .lines()
+                    .any(|l| matches(&row.message, l, &case.vars)),
+                "{id}: no line of the verdict is\n  {}\nverdict:\n{}",
+                row.message,
+                shown(&out.stdout)
+            );
+        } else {
+            assert!(out.stdout.is_empty(), "{id}: an error with stdout: {out:?}");
+            let errors: Vec<&str> = out
+                .stderr
+                .lines()
+                .filter(|l| !is_progress(l) && !l.starts_with("warning: "))
+                .collect();
+            assert_eq!(
+                errors.len(),
+                1,
+                "{id}: the error is not exactly one line: {out:?}"
+            );
+            assert!(
+                matches(&row.message, errors[0], &case.vars),
+                "{id}: the message differs from the table's\n table: {}\nactual: {}",
+                row.message,
+                shown(errors[0])
+            );
+        }
+        self.ran.insert(id);
+        out
+    }
+
+    /// A row this environment cannot run (said on stderr), counted as done.
+    fn skip(&mut self, id: &'static str, why: &str) {
+        note(&format!("bad_input: row {id} not run: {why}"));
+        self.ran.insert(id);
+    }
+
+    /// Every row of the list was run.
+    fn finish(self) {
+        let wanted: BTreeSet<&str> = self.ids.iter().copied().collect();
+        let missing: Vec<&&str> = wanted.difference(&self.ran).collect();
+        assert!(missing.is_empty(), "rows not run: {missing:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("temp paths are UTF-8")
+}
+
+fn valid_record() -> serde_json::Value {
+    let text = fs::read_to_string(VALID).expect("valid-1.json");
+    serde_json::from_str(&text).expect("valid-1.json is JSON")
+}
+
+/// Writes `record` as `NAME.json` into `dir`, with absolute photo and fingerprint paths unless
+/// the record sets its own; returns the path.
+fn write_record(dir: &Path, name: &str, mut record: serde_json::Value) -> PathBuf {
+    let here = std::env::current_dir().expect("cwd");
+    for (field, fixture) in [
+        ("photo", "fixtures/photos/face-1.jpg"),
+        ("fingerprint", "fixtures/fingerprints/finger-1.fmr"),
+    ] {
+        if record[field].as_str().is_some_and(|p| p.starts_with("../")) {
+            record[field] = path_str(&here.join(fixture)).into();
+        }
+    }
+    let path = dir.join(format!("{name}.json"));
+    fs::write(&path, serde_json::to_string_pretty(&record).expect("JSON")).expect("write record");
+    path
+}
+
+/// `valid-1.json` with `field` set to `value`.
+fn record_with(dir: &Path, name: &str, field: &str, value: &str) -> PathBuf {
+    let mut record = valid_record();
+    record[field] = value.into();
+    write_record(dir, name, record)
+}
+
+/// A PNG that says it is `width`x`height` pixels of grey: enough for its header to be read
+/// (the huge one is refused before its pixels are).
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let mut image = image::GrayImage::new(width.min(200), height.min(200));
+    for p in image.pixels_mut() {
+        p.0 = [128];
+    }
+    let mut bytes = Vec::new();
+    image
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .expect("encode PNG");
+    if width > 200 || height > 200 {
+        // Rewrite IHDR's size (bytes 16..24) and its CRC (bytes 29..33).
+        bytes[16..20].copy_from_slice(&width.to_be_bytes());
+        bytes[20..24].copy_from_slice(&height.to_be_bytes());
+        let crc = crc32(&bytes[12..29]);
+        bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+    }
+    bytes
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn state_bytes(card: &VirtualCard) -> Vec<u8> {
+    fs::read(card.state_path()).expect("state file")
+}
+
+fn lifecycle(card: &VirtualCard) -> String {
+    let out = melli(&["info", "--reader", card.reader_name(), "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    out.json()["lifecycle"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn pin_tries(card: &VirtualCard) -> serde_json::Value {
+    let out = melli(&["pin", "status", "--reader", card.reader_name(), "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    out.json()
+}
+
+/// A secret of `len` digits that is not `right`.
+fn wrong(right: &str, len: usize) -> String {
+    let zeros = "0".repeat(len);
+    if right == zeros {
+        "1".repeat(len)
+    } else {
+        zeros
+    }
+}
+
+/// Replaces the content of file `fid` in a card's state (the card is stopped meanwhile).
+fn put_file(card: &mut VirtualCard, fid: &str, hex: &str) {
+    let mut state = read_state(card);
+    *state_file_content(&mut state, fid) = serde_json::Value::String(hex.to_string());
+    card.kill();
+    write_state(card, &state);
+    card.restart();
+}
+
+/// The personalize command the record rows are cross-checked with.
+fn personalize_args<'a>(
+    record: &'a str,
+    issuer: &'a str,
+    card: &'a VirtualCard,
+    mailer: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "personalize",
+        record,
+        "--issuer",
+        issuer,
+        "--reader",
+        card.reader_name(),
+        "--pin-mailer",
+        mailer,
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table and the tests agree
+// ---------------------------------------------------------------------------------------------
+
+const ALL: &[&[&str]] = &[
+    USAGE_AND_FILES,
+    RECORDS,
+    READERS,
+    NO_CARD,
+    NO_SERVICE,
+    NOT_MELLI,
+    BLANK_CARDS,
+    PIN_ROWS,
+    PUK_ROWS,
+    DAMAGED,
+    PULLED,
+];
+
+#[test]
+fn every_row_of_the_table_is_run() {
+    let mut in_table = BTreeSet::new();
+    for r in rows() {
+        assert!(
+            in_table.insert(r.id.as_str()),
+            "{} is twice in {TABLE}",
+            r.id
+        );
+        assert!(
+            [1, 2, 3].contains(&r.exit),
+            "{}: exit {} is not a failure code",
+            r.id,
+            r.exit
+        );
+        assert!(
+            r.command.contains("melli "),
+            "{}: {:?} does not run melli",
+            r.id,
+            r.command
+        );
+        if r.exit == 1 {
+            assert!(r.message.starts_with("FAIL  "), "{}: {}", r.id, r.message);
+        } else {
+            assert!(r.message.starts_with("melli: "), "{}: {}", r.id, r.message);
+        }
+    }
+    let mut in_tests = BTreeSet::new();
+    for ids in ALL {
+        for id in *ids {
+            assert!(in_tests.insert(*id), "{id} is in two tests' lists");
+        }
+    }
+    let untested: Vec<&&str> = in_table.difference(&in_tests).collect();
+    let unknown: Vec<&&str> = in_tests.difference(&in_table).collect();
+    assert!(
+        untested.is_empty(),
+        "rows of {TABLE} without a test: {untested:?}"
+    );
+    assert!(
+        unknown.is_empty(),
+        "tests of rows not in {TABLE}: {unknown:?}"
+    );
+}
+
+#[test]
+fn the_table_parser_reads_cells_and_placeholders() {
+    assert_eq!(
+        split_cells(r"| `a` | b \| c | `x` |"),
+        ["`a`", "b | c", "`x`"]
+    );
+    assert_eq!(code_span("`plain`", "t"), "plain");
+    assert_eq!(code_span("`` with `ticks` ``", "t"), "with `ticks`");
+    let vars = [
+        ("FILE", Var::Is("/tmp/x y".into())),
+        ("READERS", Var::Readers(vec!["r 1".into()])),
+    ];
+    assert!(matches(
+        "cannot read <FILE>: no",
+        "cannot read /tmp/x y: no",
+        &vars
+    ));
+    assert!(!matches(
+        "cannot read <FILE>: no",
+        "cannot read /tmp/x: no",
+        &vars
+    ));
+    assert!(matches(
+        "in (<READERS>): pick",
+        "in (\"r 0\", \"r 1\"): pick",
+        &vars
+    ));
+    assert!(!matches(
+        "in (<READERS>): pick",
+        "in (\"r 0\"): pick",
+        &vars
+    ));
+    // Placeholders the row does not define are text.
+    assert!(matches("usage: <RECORD>", "usage: <RECORD>", &vars));
+    assert_eq!(placeholders("a /tmp/x y b", &vars), "a <FILE> b");
+    assert!(is_progress("[ 3/11] write DG2 photo"));
+    assert!(!is_progress("melli: [x] y"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// No card needed
+// ---------------------------------------------------------------------------------------------
+
+const USAGE_AND_FILES: &[&str] = &[
+    "usage-unknown-command",
+    "usage-missing-argument",
+    "usage-bad-value",
+    "usage-option-needs-another",
+    "apdu-not-hex",
+    "apdu-bad-length",
+    "issuer-init-not-empty",
+    "trust-missing",
+    "trust-not-a-certificate",
+    "trust-is-a-folder",
+    "finger-missing",
+    "finger-truncated",
+    "finger-not-a-record",
+    "sign-file-missing",
+    "signature-missing",
+    "signature-not-cms",
+];
+
+#[test]
+fn usage_and_file_errors_before_any_card() {
+    let mut t = Table::new(USAGE_AND_FILES);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = path_str(dir.path());
+    let root = root_pem(test_issuer());
+
+    t.run("usage-unknown-command", case(&["infoo"]));
+    t.run("usage-missing-argument", case(&["check"]));
+    t.run("usage-bad-value", case(&["pin", "stat"]));
+    t.run("usage-option-needs-another", case(&["read", "--png"]));
+    t.run(
+        "apdu-not-hex",
+        case(&["apdu", "00A4040C07F04D454C4C4901", "00CAZZ0100"]),
+    );
+    t.run("apdu-bad-length", case(&["apdu", "00A4040C05AA"]));
+
+    let before: Vec<_> = fs::read_dir("fixtures")
+        .expect("fixtures")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    t.run(
+        "issuer-init-not-empty",
+        case(&["issuer", "init", "fixtures"]),
+    );
+    let after: Vec<_> = fs::read_dir("fixtures")
+        .expect("fixtures")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(before, after, "issuer init wrote into fixtures/");
+
+    let missing_root = format!("{d}/no-such-root.pem");
+    t.run(
+        "trust-missing",
+        case(&["verify", "--trust", &missing_root]).var("DIR", d),
+    );
+    t.run(
+        "trust-not-a-certificate",
+        case(&["verify", "--trust", "README.md"]),
+    );
+    t.run(
+        "trust-is-a-folder",
+        case(&[
+            "verify-signature",
+            "README.md",
+            "README.md.p7s",
+            "--trust",
+            "fixtures",
+        ]),
+    );
+    let missing_finger = format!("{d}/no-such-finger.fmr");
+    t.run(
+        "finger-missing",
+        case(&["verify", "--trust", &root, "--finger", &missing_finger])
+            .var("DIR", d)
+            .var("ROOT", &root),
+    );
+    t.run(
+        "finger-truncated",
+        case(&[
+            "verify",
+            "--trust",
+            &root,
+            "--finger",
+            "fixtures/fingerprints/truncated.fmr",
+        ])
+        .var("ROOT", &root),
+    );
+    t.run(
+        "finger-not-a-record",
+        case(&[
+            "verify",
+            "--trust",
+            &root,
+            "--finger",
+            "fixtures/photos/face-1.jpg",
+        ])
+        .var("ROOT", &root),
+    );
+    let missing_file = format!("{d}/no-such-file.txt");
+    t.run(
+        "sign-file-missing",
+        case(&["sign", &missing_file, "--pin-stdin"])
+            .stdin(&["123456"])
+            .var("DIR", d),
+    );
+    assert!(
+        !Path::new(&format!("{missing_file}.p7s")).exists(),
+        "a signature was written"
+    );
+    let missing_sig = format!("{d}/no-such.p7s");
+    t.run(
+        "signature-missing",
+        case(&[
+            "verify-signature",
+            "README.md",
+            &missing_sig,
+            "--trust",
+            &root,
+        ])
+        .var("DIR", d)
+        .var("ROOT", &root),
+    );
+    t.run(
+        "signature-not-cms",
+        case(&[
+            "verify-signature",
+            "README.md",
+            "README.md",
+            "--trust",
+            &root,
+        ])
+        .var("ROOT", &root),
+    );
+    t.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Enrolment records: `melli check`, and the same refusal from `melli personalize`
+// ---------------------------------------------------------------------------------------------
+
+const RECORDS: &[&str] = &[
+    "record-national-code-check-digit",
+    "record-national-code-all-equal",
+    "record-national-code-number",
+    "record-national-code-letters",
+    "record-national-code-length",
+    "record-postal-code-leading-zero",
+    "record-postal-code-length",
+    "record-date-impossible",
+    "record-date-month-13",
+    "record-date-gregorian",
+    "record-date-format",
+    "record-birth-in-future",
+    "record-issue-before-birth",
+    "record-expiry-before-issue",
+    "record-latin-in-persian-field",
+    "record-persian-in-latin-field",
+    "record-gender",
+    "record-address-control-character",
+    "record-photo-not-an-image",
+    "record-photo-too-large",
+    "record-photo-file-too-large",
+    "record-photo-too-small",
+    "record-photo-missing",
+    "record-fingerprint-truncated",
+    "record-fingerprint-not-a-record",
+    "record-unknown-field",
+    "record-missing-field",
+    "record-field-twice",
+    "record-malformed-json",
+    "record-not-an-object",
+    "record-not-utf8",
+    "record-file-missing",
+    "record-file-is-a-folder",
+];
+
+#[test]
+fn invalid_records_are_refused_with_one_line_and_the_card_untouched() {
+    let mut t = Table::new(RECORDS);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let ds = path_str(d);
+    let card = VirtualCard::for_issuer(test_issuer());
+    let state_before = state_bytes(&card);
+    let issuer = path_str(test_issuer()).to_string();
+    let mailer = d.join("pins.txt");
+
+    // `melli check RECORD` as the row says, then `melli personalize RECORD …`: the same line.
+    let mut refuse = |id: &'static str, record: &str, vars: &[(&'static str, &str)]| {
+        let mut c = case(&["check", record]);
+        for &(name, value) in vars {
+            c = c.var(name, value);
+        }
+        let checked = t.run(id, c);
+        let out = melli(&personalize_args(record, &issuer, &card, path_str(&mailer)));
+        assert_eq!(out.code, 2, "{id}: personalize: {out:?}");
+        assert_eq!(
+            out.stderr, checked.stderr,
+            "{id}: personalize says otherwise"
+        );
+        assert!(out.stdout.is_empty(), "{id}: {out:?}");
+        assert!(!mailer.exists(), "{id}: a PIN mailer was written");
+    };
+
+    for (id, file) in [
+        ("record-national-code-check-digit", "invalid-check-digit"),
+        (
+            "record-national-code-all-equal",
+            "invalid-national-code-all-equal",
+        ),
+        (
+            "record-national-code-number",
+            "invalid-national-code-number",
+        ),
+        (
+            "record-postal-code-leading-zero",
+            "invalid-postal-code-leading-zero",
+        ),
+        ("record-date-impossible", "invalid-issue-date-1404-12-30"),
+        ("record-expiry-before-issue", "invalid-expiry-before-issue"),
+        (
+            "record-latin-in-persian-field",
+            "invalid-latin-in-persian-field",
+        ),
+        ("record-photo-not-an-image", "invalid-photo-not-an-image"),
+        (
+            "record-fingerprint-truncated",
+            "invalid-fingerprint-truncated",
+        ),
+        ("record-unknown-field", "invalid-unknown-field"),
+        ("record-malformed-json", "invalid-malformed-json"),
+    ] {
+        refuse(id, &format!("fixtures/records/{file}.json"), &[]);
+    }
+
+    // valid-1.json with one field changed.
+    for (id, field, value) in [
+        (
+            "record-national-code-letters",
+            "national_code",
+            "00814937a1",
+        ),
+        ("record-national-code-length", "national_code", "12345"),
+        ("record-postal-code-length", "postal_code", "12345"),
+        ("record-date-month-13", "issue_date", "1403/13/01"),
+        ("record-date-gregorian", "birth_date", "1989/09/06"),
+        ("record-date-format", "issue_date", "10 Azar 1403"),
+        ("record-issue-before-birth", "issue_date", "1360/01/01"),
+        ("record-persian-in-latin-field", "given_name_latin", "علی"),
+        ("record-gender", "gender", "X"),
+        ("record-address-control-character", "address", "تهران\u{7}"),
+    ] {
+        let record = record_with(d, id, field, value);
+        refuse(id, path_str(&record), &[("FILE", path_str(&record))]);
+    }
+
+    // Dates relative to today: a birth date in 1590 stays in the future for two centuries.
+    let mut record = valid_record();
+    record["birth_date"] = "1590/01/01".into();
+    record["issue_date"] = "1591/01/01".into();
+    record["expiry_date"] = "1599/01/01".into();
+    let path = write_record(d, "record-birth-in-future", record);
+    let today = melli::model::JalaliDate::today()
+        .expect("today")
+        .to_string();
+    refuse(
+        "record-birth-in-future",
+        path_str(&path),
+        &[("FILE", path_str(&path)), ("TODAY", &today)],
+    );
+
+    // Photos and fingerprints beside the record (paths relative to it).
+    fs::write(d.join("huge.png"), png(13_000, 13_000)).expect("huge.png");
+    fs::write(d.join("small.png"), png(100, 100)).expect("small.png");
+    fs::File::create(d.join("big.jpg"))
+        .and_then(|f| f.set_len(60 * 1024 * 1024))
+        .expect("a sparse 60 MiB file");
+    fs::copy("fixtures/photos/face-1.jpg", d.join("face.jpg")).expect("copy photo");
+    for (id, field, value) in [
+        ("record-photo-too-large", "photo", "huge.png"),
+        ("record-photo-file-too-large", "photo", "big.jpg"),
+        ("record-photo-too-small", "photo", "small.png"),
+        ("record-photo-missing", "photo", "no-such-photo.jpg"),
+        ("record-fingerprint-not-a-record", "fingerprint", "face.jpg"),
+    ] {
+        let record = record_with(d, id, field, value);
+        refuse(
+            id,
+            path_str(&record),
+            &[("FILE", path_str(&record)), ("DIR", ds)],
+        );
+    }
+
+    // The file as a whole.
+    let mut record = valid_record();
+    record
+        .as_object_mut()
+        .expect("an object")
+        .remove("birth_date");
+    let path = write_record(d, "record-missing-field", record);
+    refuse(
+        "record-missing-field",
+        path_str(&path),
+        &[("FILE", path_str(&path))],
+    );
+
+    let text = fs::read_to_string(VALID).expect("valid-1.json").replace(
+        "\"gender\": \"M\",",
+        "\"gender\": \"M\", \"gender\": \"F\",",
+    );
+    let path = d.join("record-field-twice.json");
+    fs::write(&path, text).expect("write record");
+    refuse(
+        "record-field-twice",
+        path_str(&path),
+        &[("FILE", path_str(&path))],
+    );
+
+    let path = d.join("record-not-an-object.json");
+    fs::write(&path, "[1, 2]").expect("write record");
+    refuse(
+        "record-not-an-object",
+        path_str(&path),
+        &[("FILE", path_str(&path))],
+    );
+
+    let path = d.join("record-not-utf8.json");
+    fs::write(&path, b"{\"tracking_code\": \"\xff\xfe\"}").expect("write record");
+    refuse(
+        "record-not-utf8",
+        path_str(&path),
+        &[("FILE", path_str(&path))],
+    );
+
+    let path = d.join("no-such-record.json");
+    refuse(
+        "record-file-missing",
+        path_str(&path),
+        &[("FILE", path_str(&path))],
+    );
+    refuse("record-file-is-a-folder", "fixtures", &[]);
+
+    assert_eq!(lifecycle(&card), "blank");
+    assert_eq!(state_bytes(&card), state_before, "the card's state changed");
+    t.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Readers
+// ---------------------------------------------------------------------------------------------
+
+const READERS: &[&str] = &[
+    "unknown-reader",
+    "ambiguous-reader",
+    "two-cards",
+    "no-card-in-reader",
+];
+
+#[test]
+fn readers_named_wrong_or_not_at_all() {
+    let mut t = Table::new(READERS);
+    let mut first = VirtualCard::new();
+    let second = VirtualCard::new();
+    let (a, b) = (
+        first.reader_name().to_string(),
+        second.reader_name().to_string(),
+    );
+    t.run(
+        "unknown-reader",
+        case(&["info", "--reader", "no such reader"]).readers("READERS", &[&a, &b]),
+    );
+    // "melli-test-" is a part of every reader's name of the test pcscd.
+    let part = "melli-test-";
+    assert!(a.contains(part) && b.contains(part), "{a}, {b}");
+    t.run(
+        "ambiguous-reader",
+        case(&["info", "--reader", part])
+            .var("PART", part)
+            .readers("READERS", &[&a, &b]),
+    );
+    t.run("two-cards", case(&["info"]).readers("READERS", &[&a, &b]));
+    first.kill();
+    t.run(
+        "no-card-in-reader",
+        case(&["info", "--reader", &a]).var("READER", &a),
+    );
+    t.finish();
+}
+
+const NO_CARD: &[&str] = &["no-card"];
+
+#[test]
+fn no_card_in_any_reader() {
+    let mut t = Table::new(NO_CARD);
+    let pcscd = Pcscd::acquire();
+    let _alone = pcscd.exclusive();
+    t.run("no-card", case(&["info"]));
+    t.finish();
+}
+
+const NO_SERVICE: &[&str] = &["pcscd-not-running", "no-readers"];
+
+/// A pcscd of its own, in its own mount namespace, with no reader configured.
+struct EmptyPcscd {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl EmptyPcscd {
+    fn start(dir: &Path) -> Option<EmptyPcscd> {
+        let run = dir.join("run");
+        let conf = dir.join("reader.conf.d");
+        fs::create_dir_all(&run).ok()?;
+        fs::create_dir_all(&conf).ok()?;
+        let child = Command::new("unshare")
+            .args([
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                "mount --bind \"$1\" /run/pcscd && exec pcscd -f -c \"$2\"",
+                "sh",
+            ])
+            .arg(&run)
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let mut pcscd = EmptyPcscd {
+            child,
+            socket: run.join("pcscd.comm"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if pcscd.socket.exists() {
+                return Some(pcscd);
+            }
+            if matches!(pcscd.child.try_wait(), Ok(Some(_))) {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+}
+
+impl Drop for EmptyPcscd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn no_pcsc_service_or_no_reader() {
+    let mut t = Table::new(NO_SERVICE);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = dir.path().join("no-pcscd.comm");
+    let socket = path_str(&socket);
+    t.run(
+        "pcscd-not-running",
+        case(&["info"])
+            .env("PCSCLITE_CSOCK_NAME", socket)
+            .var("SOCKET", socket),
+    );
+    match EmptyPcscd::start(&dir.path().join("empty")) {
+        Some(pcscd) => {
+            let socket = path_str(&pcscd.socket);
+            t.run(
+                "no-readers",
+                case(&["info"])
+                    .env("PCSCLITE_CSOCK_NAME", socket)
+                    .var("SOCKET", socket),
+            );
+        }
+        None => t.skip(
+            "no-readers",
+            "a second pcscd needs `unshare -m` and mount (root or CAP_SYS_ADMIN)",
+        ),
+    }
+    t.finish();
+}
+
+const NOT_MELLI: &[&str] = &["not-a-melli-card"];
+
+#[test]
+fn a_card_that_is_not_a_melli_card() {
+    let mut t = Table::new(NOT_MELLI);
+    let vicc = Vicc::new();
+    let reader = vicc.reader_name().to_string();
+    t.run(
+        "not-a-melli-card",
+        case(&["info", "--reader", &reader]).var("READER", &reader),
+    );
+    t.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blank cards, and cards of another issuer
+// ---------------------------------------------------------------------------------------------
+
+const BLANK_CARDS: &[&str] = &[
+    "blank-card-read",
+    "blank-card-verify",
+    "blank-card-sign",
+    "blank-card-pin-change",
+    "secrets-no-terminal",
+    "wrong-issuer-key",
+    "record-expired",
+    "issuer-dir-missing",
+    "issuer-document-signer-expired",
+    "pin-mailer-other-card",
+    "pin-mailer-damaged",
+    "pin-mailer-unwritable",
+];
+
+#[test]
+fn blank_cards_and_cards_of_another_issuer() {
+    let mut t = Table::new(BLANK_CARDS);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let ds = path_str(d);
+    let card = VirtualCard::for_issuer(test_issuer());
+    let reader = card.reader_name().to_string();
+    let serial = card.serial().to_string();
+    let state_before = state_bytes(&card);
+    let issuer = path_str(test_issuer()).to_string();
+    let root = root_pem(test_issuer());
+    let doc = d.join("doc.txt");
+    fs::write(&doc, "a contract\n").expect("doc");
+    let doc = path_str(&doc);
+    let on_card = |c: Case| c.var("READER", &reader).var("SERIAL", &serial);
+
+    t.run(
+        "blank-card-read",
+        on_card(case(&["read", "--reader", &reader])),
+    );
+    t.run(
+        "blank-card-verify",
+        on_card(case(&["verify", "--trust", &root, "--reader", &reader])).var("ROOT", &root),
+    );
+    t.run(
+        "blank-card-sign",
+        on_card(case(&["sign", doc, "--pin-stdin", "--reader", &reader]))
+            .stdin(&["123456"])
+            .var("FILE", doc),
+    );
+    assert!(
+        !Path::new(&format!("{doc}.p7s")).exists(),
+        "a signature was written"
+    );
+    t.run(
+        "blank-card-pin-change",
+        on_card(case(&["pin", "change", "--pin-stdin", "--reader", &reader]))
+            .stdin(&["123456", "654321"]),
+    );
+    t.run(
+        "secrets-no-terminal",
+        on_card(case(&[
+            "personalize",
+            VALID,
+            "--issuer",
+            &issuer,
+            "--reader",
+            &reader,
+        ]))
+        .var("ISSUER", &issuer),
+    );
+
+    // Refusals found before the card is written.
+    let mailer = d.join("pins.txt");
+    let mailer_s = path_str(&mailer);
+    let mut expired = valid_record();
+    expired["expiry_date"] = "1404/01/01".into();
+    let expired = write_record(d, "expired", expired);
+    let out = t.run(
+        "record-expired",
+        on_card(case(&personalize_args(
+            path_str(&expired),
+            &issuer,
+            &card,
+            mailer_s,
+        )))
+        .var("FILE", path_str(&expired))
+        .var("ISSUER", &issuer)
+        .var("OUT", mailer_s),
+    );
+    assert!(
+        out.stderr
+            .starts_with("warning: expiry_date: 1404/01/01 is not after today"),
+        "{out:?}"
+    );
+    let _ = fs::remove_file(&mailer);
+
+    let no_issuer = format!("{ds}/no-such-issuer");
+    t.run(
+        "issuer-dir-missing",
+        on_card(case(&personalize_args(VALID, &no_issuer, &card, mailer_s)))
+            .var("DIR", ds)
+            .var("OUT", mailer_s),
+    );
+    let expired_issuer = crate::common::make_issuer("bad-input-expired-document-signer");
+    let mut loaded = melli::pki::Issuer::load(&expired_issuer).expect("load the issuer");
+    let now = SystemTime::now();
+    loaded
+        .rotate_document_signer(
+            now - Duration::from_secs(2 * 86_400),
+            now - Duration::from_secs(86_400),
+        )
+        .expect("a document signer that expired yesterday");
+    let yesterday = {
+        let secs = (now - Duration::from_secs(86_400))
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs();
+        gregorian_of_unix_day(secs / 86_400)
+    };
+    let expired_issuer_s = path_str(&expired_issuer).to_string();
+    t.run(
+        "issuer-document-signer-expired",
+        on_card(case(&personalize_args(
+            VALID,
+            &expired_issuer_s,
+            &card,
+            mailer_s,
+        )))
+        .var("ISSUER", &expired_issuer_s)
+        .var("OUT", mailer_s)
+        .var("DATE", &yesterday),
+    );
+    assert!(!mailer.exists(), "a PIN mailer was written");
+
+    // PIN mailers that cannot be used.
+    let other = d.join("other-card-pins.txt");
+    let other_text = "melli PIN mailer\ncard: SOMEONEELSE\nPIN: 123456\nPUK: 1234567890\n";
+    fs::write(&other, other_text).expect("other mailer");
+    let other_s = path_str(&other);
+    t.run(
+        "pin-mailer-other-card",
+        on_card(case(&personalize_args(VALID, &issuer, &card, other_s)))
+            .var("ISSUER", &issuer)
+            .var("FILE", other_s),
+    );
+    assert_eq!(fs::read_to_string(&other).expect("mailer"), other_text);
+    let damaged = d.join("damaged-pins.txt");
+    let damaged_text = format!("melli PIN mailer\ncard: {serial}\nPIN: 123456\n");
+    fs::write(&damaged, &damaged_text).expect("damaged mailer");
+    let damaged_s = path_str(&damaged);
+    t.run(
+        "pin-mailer-damaged",
+        on_card(case(&personalize_args(VALID, &issuer, &card, damaged_s)))
+            .var("ISSUER", &issuer)
+            .var("FILE", damaged_s),
+    );
+    assert_eq!(fs::read_to_string(&damaged).expect("mailer"), damaged_text);
+    let unwritable = format!("{ds}/no/such/folder/pins.txt");
+    t.run(
+        "pin-mailer-unwritable",
+        on_card(case(&personalize_args(VALID, &issuer, &card, &unwritable)))
+            .var("ISSUER", &issuer)
+            .var("DIR", ds),
+    );
+
+    assert_eq!(lifecycle(&card), "blank");
+    assert_eq!(state_bytes(&card), state_before, "the card's state changed");
+
+    // A card made for another issuer's master key: refused at the secure channel, left blank.
+    let foreign = VirtualCard::for_issuer(other_issuer());
+    let foreign_before = state_bytes(&foreign);
+    let foreign_reader = foreign.reader_name().to_string();
+    let foreign_mailer = d.join("foreign-pins.txt");
+    let foreign_mailer_s = path_str(&foreign_mailer);
+    t.run(
+        "wrong-issuer-key",
+        case(&personalize_args(
+            VALID,
+            &issuer,
+            &foreign,
+            foreign_mailer_s,
+        ))
+        .var("ISSUER", &issuer)
+        .var("READER", &foreign_reader)
+        .var("OUT", foreign_mailer_s),
+    );
+    assert_eq!(lifecycle(&foreign), "blank");
+    assert_eq!(
+        state_bytes(&foreign),
+        foreign_before,
+        "the foreign card's state changed"
+    );
+    t.finish();
+}
+
+/// The Gregorian date `YYYY-MM-DD` of a day counted from 1970-01-01 (civil-from-days).
+fn gregorian_of_unix_day(days: u64) -> String {
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The holder's secrets, on personalized cards
+// ---------------------------------------------------------------------------------------------
+
+const PIN_ROWS: &[&str] = &[
+    "pin-no-terminal",
+    "pin-stdin-empty",
+    "pin-not-digits",
+    "pin-too-short",
+    "sign-out-folder-missing",
+    "read-out-is-a-file",
+    "already-issued",
+    "signature-file-changed",
+    "signature-other-root",
+    "wrong-pin",
+    "wrong-pin-last-try",
+    "pin-blocked",
+];
+
+#[test]
+fn pins_typed_wrong_and_a_pin_blocked() {
+    let mut t = Table::new(PIN_ROWS);
+    let (card, mailer) = personalized_card();
+    let Mailer { pin, .. } = &mailer;
+    let reader = card.reader_name().to_string();
+    let serial = card.serial().to_string();
+    let doc = card.dir().join("contract.txt");
+    fs::write(&doc, "I agree.\n").expect("doc");
+    let doc = path_str(&doc).to_string();
+    let sig = format!("{doc}.p7s");
+    let sign = |stdin: Option<&[&str]>, extra: &[&str]| {
+        let mut args = vec!["sign", doc.as_str()];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--reader", &reader]);
+        let c = case(&args)
+            .var("FILE", &doc)
+            .var("READER", &reader)
+            .var("PIN", pin);
+        match stdin {
+            Some(lines) => c.stdin(lines),
+            None => c,
+        }
+    };
+    let tries = || pin_tries(&card)["pin"].as_u64();
+
+    t.run("pin-no-terminal", sign(None, &[]));
+    t.run("pin-stdin-empty", sign(Some(&[]), &["--pin-stdin"]));
+    t.run("pin-not-digits", sign(Some(&["12ab56"]), &["--pin-stdin"]));
+    t.run("pin-too-short", sign(Some(&["12"]), &["--pin-stdin"]));
+    let dir = card.dir().to_str().expect("utf-8").to_string();
+    let far = format!("{dir}/no/such/folder/doc.p7s");
+    t.run(
+        "sign-out-folder-missing",
+        sign(Some(&[pin]), &["--out", &far, "--pin-stdin"]).var("DIR", &dir),
+    );
+    assert_eq!(tries(), Some(3), "a PIN was spent");
+    assert!(!Path::new(&sig).exists(), "a signature was written");
+
+    t.run(
+        "read-out-is-a-file",
+        case(&["read", "--out", &doc, "--reader", &reader])
+            .var("FILE", &doc)
+            .var("READER", &reader),
+    );
+    assert_eq!(fs::read_to_string(&doc).expect("doc"), "I agree.\n");
+
+    let issuer = path_str(test_issuer()).to_string();
+    let other_mailer = card.dir().join("second-pins.txt");
+    let other_mailer_s = path_str(&other_mailer);
+    t.run(
+        "already-issued",
+        case(&personalize_args(
+            "fixtures/records/valid-2.json",
+            &issuer,
+            &card,
+            other_mailer_s,
+        ))
+        .var("ISSUER", &issuer)
+        .var("READER", &reader)
+        .var("OUT", other_mailer_s)
+        .var("SERIAL", &serial),
+    );
+    assert!(
+        !other_mailer.exists(),
+        "a PIN mailer with secrets the card never got was left behind"
+    );
+
+    // A good signature, then the file changed under it, and another issuer's root.
+    let signed = melli_stdin(
+        &["sign", &doc, "--pin-stdin", "--reader", &reader],
+        &format!("{pin}\n"),
+    );
+    assert_eq!(signed.code, 0, "{signed:?}");
+    fs::write(&doc, "I do not agree.\n").expect("change doc");
+    let root = root_pem(test_issuer());
+    t.run(
+        "signature-file-changed",
+        case(&["verify-signature", &doc, &sig, "--trust", &root])
+            .var("FILE", &doc)
+            .var("ROOT", &root),
+    );
+    fs::write(&doc, "I agree.\n").expect("restore doc");
+    let other_root = root_pem(other_issuer());
+    t.run(
+        "signature-other-root",
+        case(&["verify-signature", &doc, &sig, "--trust", &other_root])
+            .var("FILE", &doc)
+            .var("ROOT", &other_root),
+    );
+    fs::remove_file(&sig).expect("remove signature");
+
+    let wrong_pin = wrong(pin, 6);
+    t.run(
+        "wrong-pin",
+        sign(Some(&[&wrong_pin]), &["--pin-stdin"]).var("WRONG", &wrong_pin),
+    );
+    t.run(
+        "wrong-pin-last-try",
+        sign(Some(&[&wrong_pin]), &["--pin-stdin"]).var("WRONG", &wrong_pin),
+    );
+    let third = melli_stdin(
+        &["sign", &doc, "--pin-stdin", "--reader", &reader],
+        &format!("{wrong_pin}\n"),
+    );
+    assert_eq!(third.code, 3, "{third:?}");
+    assert_eq!(tries(), Some(0));
+    t.run("pin-blocked", sign(Some(&[pin]), &["--pin-stdin"]));
+    assert!(!Path::new(&sig).exists(), "a signature was written");
+    t.finish();
+}
+
+const PUK_ROWS: &[&str] = &[
+    "puk-too-short",
+    "wrong-puk",
+    "puk-blocked",
+    "signing-key-blocked",
+];
+
+#[test]
+fn puks_typed_wrong_block_the_signing_key() {
+    let mut t = Table::new(PUK_ROWS);
+    let (card, mailer) = personalized_card();
+    let reader = card.reader_name().to_string();
+    let doc = card.dir().join("contract.txt");
+    fs::write(&doc, "I agree.\n").expect("doc");
+    let doc = path_str(&doc).to_string();
+    let unblock = |lines: &[&str]| {
+        case(&["pin", "unblock", "--pin-stdin", "--reader", &reader])
+            .stdin(lines)
+            .var("READER", &reader)
+            .var("PUK", &mailer.puk)
+    };
+    let puk_tries = || pin_tries(&card)["puk"].as_u64();
+
+    t.run("puk-too-short", unblock(&["123", "246810"]));
+    assert_eq!(puk_tries(), Some(10), "a PUK try was spent");
+    let wrong_puk = wrong(&mailer.puk, 10);
+    t.run(
+        "wrong-puk",
+        unblock(&[&wrong_puk, "246810"]).var("WRONG", &wrong_puk),
+    );
+    for _ in 0..9 {
+        let out = melli_stdin(
+            &["pin", "unblock", "--pin-stdin", "--reader", &reader],
+            &format!("{wrong_puk}\n246810\n"),
+        );
+        assert_eq!(out.code, 3, "{out:?}");
+    }
+    assert_eq!(puk_tries(), Some(0));
+    t.run("puk-blocked", unblock(&[&mailer.puk, "246810"]));
+    t.run(
+        "signing-key-blocked",
+        case(&["sign", &doc, "--pin-stdin", "--reader", &reader])
+            .stdin(&[&mailer.pin])
+            .var("FILE", &doc)
+            .var("READER", &reader)
+            .var("PIN", &mailer.pin),
+    );
+    assert!(
+        !Path::new(&format!("{doc}.p7s")).exists(),
+        "a signature was written"
+    );
+    t.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data on the card that do not parse, or do not verify
+// ---------------------------------------------------------------------------------------------
+
+const DAMAGED: &[&str] = &[
+    "dg1-garbage-read",
+    "dg1-garbage-verify",
+    "dg2-garbage-read-png",
+    "dg6-garbage-read-out",
+    "dg6-garbage-sign",
+    "dg6-garbage-verify",
+    "sod-garbage-verify",
+    "trust-other-root",
+    "expired-card-verify",
+];
+
+#[test]
+fn data_on_the_card_that_do_not_parse_or_verify() {
+    let mut t = Table::new(DAMAGED);
+    let (mut card, mailer) = personalized_card();
+    let reader = card.reader_name().to_string();
+    let root = root_pem(test_issuer());
+    let pristine = read_state(&card);
+    let content = |fid: &str| {
+        let mut state = pristine.clone();
+        state_file_content(&mut state, fid)
+            .as_str()
+            .expect("hex")
+            .to_string()
+    };
+    let at_desk = |args: &[&str]| case(args).var("READER", &reader).var("ROOT", &root);
+    let out_dir = card.dir().join("export");
+    let out_dir_s = path_str(&out_dir).to_string();
+    let restore = |card: &mut VirtualCard| {
+        card.kill();
+        write_state(card, &pristine);
+        card.restart();
+    };
+
+    t.run(
+        "trust-other-root",
+        case(&[
+            "verify",
+            "--trust",
+            &root_pem(other_issuer()),
+            "--reader",
+            &reader,
+        ])
+        .var("READER", &reader)
+        .var("ROOT", root_pem(other_issuer())),
+    );
+
+    put_file(&mut card, "0101", "DEADBEEF");
+    t.run("dg1-garbage-read", at_desk(&["read", "--reader", &reader]));
+    t.run(
+        "dg1-garbage-verify",
+        at_desk(&["verify", "--trust", &root, "--reader", &reader]),
+    );
+    restore(&mut card);
+
+    put_file(&mut card, "0102", "DEADBEEF");
+    t.run(
+        "dg2-garbage-read-png",
+        at_desk(&["read", "--out", &out_dir_s, "--png", "--reader", &reader])
+            .var("DIR", &out_dir_s),
+    );
+    assert!(
+        !out_dir.exists(),
+        "--out was written although the photo does not decode"
+    );
+    restore(&mut card);
+
+    put_file(&mut card, "0106", "DEADBEEF");
+    t.run(
+        "dg6-garbage-read-out",
+        at_desk(&["read", "--out", &out_dir_s, "--reader", &reader]).var("DIR", &out_dir_s),
+    );
+    assert!(
+        !out_dir.exists(),
+        "--out was written although DG6 does not parse"
+    );
+    let doc = card.dir().join("contract.txt");
+    fs::write(&doc, "I agree.\n").expect("doc");
+    let doc = path_str(&doc).to_string();
+    t.run(
+        "dg6-garbage-sign",
+        case(&["sign", &doc, "--pin-stdin", "--reader", &reader])
+            .stdin(&[&mailer.pin])
+            .var("FILE", &doc)
+            .var("READER", &reader)
+            .var("PIN", &mailer.pin),
+    );
+    assert_eq!(pin_tries(&card)["pin"].as_u64(), Some(3));
+    assert!(
+        !Path::new(&format!("{doc}.p7s")).exists(),
+        "a signature was written"
+    );
+    t.run(
+        "dg6-garbage-verify",
+        at_desk(&["verify", "--trust", &root, "--reader", &reader]),
+    );
+    restore(&mut card);
+
+    put_file(&mut card, "011D", "DEADBEEF");
+    t.run(
+        "sod-garbage-verify",
+        at_desk(&["verify", "--trust", &root, "--reader", &reader]),
+    );
+    restore(&mut card);
+
+    // A genuine card past its expiry: DG1 says 1404/01/01, and the document signer signs a
+    // security object over it, as the issuer would have.
+    let dg1 = content("0101");
+    let expiry = format!("DF0E08{}", hex::encode_upper("14100910"));
+    assert!(dg1.contains(&expiry), "DG1 has no expiry 1410/09/10: {dg1}");
+    let dg1 = dg1.replace(&expiry, &format!("DF0E08{}", hex::encode_upper("14040101")));
+    let groups: Vec<(u8, Vec<u8>)> = [
+        (1, dg1.clone()),
+        (2, content("0102")),
+        (4, content("0104")),
+        (5, content("0105")),
+        (6, content("0106")),
+    ]
+    .into_iter()
+    .map(|(n, h)| (n, hex::decode(h).expect("hex")))
+    .collect();
+    let refs: Vec<(u8, &[u8])> = groups.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+    let issuer = melli::pki::Issuer::load(test_issuer()).expect("load the test issuer");
+    let sod = issuer
+        .sign_security_object(card.serial(), &refs)
+        .expect("a security object");
+    let mut state = pristine.clone();
+    *state_file_content(&mut state, "0101") = dg1.into();
+    *state_file_content(&mut state, "011D") = hex::encode_upper(sod).into();
+    card.kill();
+    write_state(&card, &state);
+    card.restart();
+    let out = t.run(
+        "expired-card-verify",
+        at_desk(&["verify", "--trust", &root, "--reader", &reader]),
+    );
+    let failed: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("FAIL"))
+        .collect();
+    assert_eq!(failed.len(), 1, "only the expiry fails: {}", out.stdout);
+    t.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The card pulled out in the middle of a command
+// ---------------------------------------------------------------------------------------------
+
+const PULLED: &[&str] = &[
+    "card-removed-mid-read",
+    "card-removed-mid-personalize",
+    "half-personalized-read",
+];
+
+#[test]
+fn cards_pulled_in_the_middle_of_a_command() {
+    let mut t = Table::new(PULLED);
+    let issued = {
+        let (card, _) = personalized_card();
+        state_bytes(&card)
+    };
+    // A personalized card that is pulled at its 8th APDU (in the middle of `melli read`).
+    let mut card = VirtualCard::with_options(CardOptions {
+        tear_at: Some(8),
+        ..CardOptions::default()
+    });
+    card.kill();
+    fs::write(card.state_path(), &issued).expect("state");
+    card.restart();
+    let reader = card.reader_name().to_string();
+    t.run(
+        "card-removed-mid-read",
+        case(&["read", "--reader", &reader]).var("READER", &reader),
+    );
+    // Let it come back before it is dropped: a reader left mid-tear confuses the next card.
+    card.wait_reinserted();
+    drop(card);
+
+    let mut card = VirtualCard::with_options(CardOptions {
+        master_key: Some(test_issuer().join("master.key")),
+        tear_at: Some(10),
+        ..CardOptions::default()
+    });
+    let reader = card.reader_name().to_string();
+    let issuer = path_str(test_issuer()).to_string();
+    let mailer = mailer_path(&card);
+    let mailer_s = path_str(&mailer).to_string();
+    t.run(
+        "card-removed-mid-personalize",
+        case(&personalize_args(VALID, &issuer, &card, &mailer_s))
+            .var("ISSUER", &issuer)
+            .var("READER", &reader)
+            .var("OUT", &mailer_s),
+    );
+    card.wait_reinserted();
+    t.run(
+        "half-personalized-read",
+        case(&["read", "--reader", &reader])
+            .var("READER", &reader)
+            .var("SERIAL", card.serial()),
+    );
+    // And the same command finishes it, as the message says.
+    let again = personalize_with(&card, VALID, test_issuer());
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(read_mailer(&mailer).serial, card.serial());
+    t.finish();
+}
