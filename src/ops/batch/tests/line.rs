@@ -221,7 +221,10 @@ fn a_card_lost_while_locking_is_waited_for_then_released_by_hand() {
     // The spare card was not given T0001: it waits, blank, in the reader — or is still on
     // its way there when the run gives up waiting (50 ms is short on a loaded machine).
     let spare = bench.slots[0].serial();
-    assert!(matches!(spare.as_deref(), None | Some("C0003")), "{spare:?}");
+    assert!(
+        matches!(spare.as_deref(), None | Some("C0003")),
+        "{spare:?}"
+    );
     let lost = bench.slots[0].take_pulled().unwrap();
     assert_eq!(lost.lifecycle, Lifecycle::Personalizing);
 
