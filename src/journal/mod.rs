@@ -190,7 +190,7 @@ pub enum JournalError {
     },
     #[error("there is no journal {0}: give the file the batch was run with")]
     Missing(PathBuf),
-    #[error("{0} is not a melli journal")]
+    #[error("{0} is not a melli journal: give the journal a batch wrote, or a new file name")]
     Foreign(PathBuf),
     #[error(
         "the journal {path} has schema version {found}, this melli knows up to {SCHEMA_VERSION}: \

@@ -550,6 +550,7 @@ const ALL: &[&[&str]] = &[
     PUK_ROWS,
     DAMAGED,
     PULLED,
+    LINE,
 ];
 
 #[test]
@@ -1746,5 +1747,129 @@ fn cards_pulled_in_the_middle_of_a_command() {
     let again = personalize_with(&card, VALID, test_issuer());
     assert_eq!(again.code, 0, "{again:?}");
     assert_eq!(read_mailer(&mailer).serial, card.serial());
+    t.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The issuance line and the virtual card's own commands
+// ---------------------------------------------------------------------------------------------
+
+const LINE: &[&str] = &[
+    "status-bad-national-code",
+    "status-bad-birth-date",
+    "feed-count-zero",
+    "feed-bad-prefix",
+    "demo-dir-not-empty",
+    "demo-readers-mismatch",
+    "journal-missing",
+    "journal-not-melli",
+];
+
+#[test]
+fn issuance_line_and_card_feeder_input() {
+    let mut t = Table::new(LINE);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = path_str(dir.path());
+    let issuer = path_str(test_issuer()).to_string();
+    let journal = format!("{d}/journal.db");
+    t.run(
+        "status-bad-national-code",
+        case(&[
+            "status",
+            "--journal",
+            &journal,
+            "--national-code",
+            "123",
+            "--birth-date",
+            "1368/06/15",
+        ])
+        .var("DIR", d),
+    );
+    t.run(
+        "status-bad-birth-date",
+        case(&[
+            "status",
+            "--journal",
+            &journal,
+            "--national-code",
+            "0081493721",
+            "--birth-date",
+            "1368/13/15",
+        ])
+        .var("DIR", d),
+    );
+    let cards = format!("{d}/cards");
+    let key = format!("{issuer}/master.key");
+    t.run(
+        "feed-count-zero",
+        case(&[
+            "card",
+            "feed",
+            "--dir",
+            &cards,
+            "--count",
+            "0",
+            "--master-key",
+            &key,
+        ])
+        .var("DIR", d)
+        .var("ISSUER", &issuer),
+    );
+    t.run(
+        "feed-bad-prefix",
+        case(&[
+            "card",
+            "feed",
+            "--dir",
+            &cards,
+            "--count",
+            "3",
+            "--serial-prefix",
+            "ab",
+            "--master-key",
+            &key,
+        ])
+        .var("DIR", d)
+        .var("ISSUER", &issuer),
+    );
+    assert!(!Path::new(&cards).exists(), "a refused feeder made cards");
+    t.run("demo-dir-not-empty", case(&["demo", "--dir", "fixtures"]));
+    t.run(
+        "demo-readers-mismatch",
+        case(&[
+            "demo",
+            "--vpcd",
+            "127.0.0.1:1",
+            "--vpcd",
+            "127.0.0.1:2",
+            "--reader",
+            "X",
+        ]),
+    );
+    let missing = format!("{d}/none.db");
+    t.run(
+        "journal-missing",
+        case(&[
+            "status",
+            "--journal",
+            &missing,
+            "--tracking-code",
+            "140309200001",
+        ])
+        .var("DIR", d),
+    );
+    assert!(!Path::new(&missing).exists(), "status made a journal");
+    let readme = fs::read("README.md").expect("README");
+    t.run(
+        "journal-not-melli",
+        case(&[
+            "status",
+            "--journal",
+            "README.md",
+            "--tracking-code",
+            "140309200001",
+        ]),
+    );
+    assert_eq!(fs::read("README.md").expect("README"), readme);
     t.finish();
 }
