@@ -54,14 +54,33 @@ pub fn serve(
 }
 
 /// `melli card feed`'s arguments.
+#[derive(Debug, clap::Args)]
 pub struct FeedArgs {
+    /// Folder of the cards' state files (created if missing).
+    #[arg(long, value_name = "DIR")]
     pub dir: PathBuf,
+    /// How many cards in the stack.
+    #[arg(long, value_name = "N")]
     pub count: u32,
+    /// Serial prefix; card n is PREFIX and n in 4 digits (1 to 12 characters, 0-9 A-Z).
+    #[arg(long, value_name = "PREFIX", default_value = "MF")]
     pub serial_prefix: String,
+    /// The issuer's personalization master key: a file with 32 hex digits.
+    #[arg(long, value_name = "FILE")]
     pub master_key: PathBuf,
+    /// Where vpcd listens (the reader's port; 35963 is vpcd's first reader).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:35963")]
     pub vpcd: String,
+    /// Milliseconds the reader stays empty between two cards; pcscd looks at a vpcd reader
+    /// every 400 ms, so less may hide a card change from it.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub gap_ms: u64,
+    /// Milliseconds each card takes for each command APDU, like a real chip (0: at once).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
     pub apdu_delay_ms: u64,
+    /// Testing: pull the first card once, right after its K-th command APDU (the answer
+    /// is never sent), then put it back a second later.
+    #[arg(long, value_name = "K", hide = true)]
     pub tear_at: Option<u64>,
 }
 

@@ -318,34 +318,7 @@ pub enum CardCommand {
     /// are state files SERIAL.json in --dir, made blank when first needed; a feeder started
     /// again on the same folder goes on with the first card not yet issued. Stops when the
     /// stack is done.
-    Feed {
-        /// Folder of the cards' state files (created if missing).
-        #[arg(long, value_name = "DIR")]
-        dir: PathBuf,
-        /// How many cards in the stack.
-        #[arg(long, value_name = "N")]
-        count: u32,
-        /// Serial prefix; card n is PREFIX and n in 4 digits (1 to 12 characters, 0-9 A-Z).
-        #[arg(long, value_name = "PREFIX", default_value = "MF")]
-        serial_prefix: String,
-        /// The issuer's personalization master key: a file with 32 hex digits.
-        #[arg(long, value_name = "FILE")]
-        master_key: PathBuf,
-        /// Where vpcd listens (the reader's port; 35963 is vpcd's first reader).
-        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:35963")]
-        vpcd: String,
-        /// Milliseconds the reader stays empty between two cards; pcscd looks at a vpcd reader
-        /// every 400 ms, so less may hide a card change from it.
-        #[arg(long, value_name = "MS", default_value_t = 1000)]
-        gap_ms: u64,
-        /// Milliseconds each card takes for each command APDU, like a real chip (0: at once).
-        #[arg(long, value_name = "MS", default_value_t = 0)]
-        apdu_delay_ms: u64,
-        /// Testing: pull the first card once, right after its K-th command APDU (the answer
-        /// is never sent), then put it back a second later.
-        #[arg(long, value_name = "K", hide = true)]
-        tear_at: Option<u64>,
-    },
+    Feed(card_cmd::FeedArgs),
 }
 
 /// Runs one parsed command line.
@@ -422,25 +395,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             tear_at,
             apdu_delay_ms,
         }) => card_cmd::serve(&state, &vpcd, tear_at, apdu_delay_ms),
-        Command::Card(CardCommand::Feed {
-            dir,
-            count,
-            serial_prefix,
-            master_key,
-            vpcd,
-            gap_ms,
-            apdu_delay_ms,
-            tear_at,
-        }) => card_cmd::feed(&card_cmd::FeedArgs {
-            dir,
-            count,
-            serial_prefix,
-            master_key,
-            vpcd,
-            gap_ms,
-            apdu_delay_ms,
-            tear_at,
-        }),
+        Command::Card(CardCommand::Feed(args)) => card_cmd::feed(&args),
         Command::Batch(args) => batch_cmd::batch(&args),
         Command::Status(args) => batch_cmd::status(&args),
         Command::Demo {

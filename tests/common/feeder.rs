@@ -8,8 +8,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{
-    card_absent_from, card_present_in, next_id, path_str, process, reader_statuses, stop_child,
-    Pcscd, Slot, MELLI, POLL, READY_TIMEOUT,
+    card_absent_from, next_id, path_str, process, reader_statuses, stop_child, wait_card_of, Pcscd,
+    Slot, MELLI, POLL, READY_TIMEOUT,
 };
 
 /// How to start a [`Feeder`].
@@ -101,25 +101,14 @@ impl Feeder {
             .spawn()
             .expect("spawn melli card feed");
         self.child = Some(child);
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                panic!(
-                    "melli card feed exited ({status}); its log:\n{}",
-                    self.log()
-                );
-            }
-            if matches!(reader_statuses(), Ok(r) if card_present_in(&r, &self.reader)) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no card in {} within {READY_TIMEOUT:?}; feeder log:\n{}",
-                self.reader,
-                self.log()
-            );
-            thread::sleep(POLL);
-        }
+        let pcscd = std::sync::Arc::clone(self.slot.pcscd());
+        wait_card_of(
+            &mut self.child,
+            &self.reader,
+            "melli card feed",
+            &self.log,
+            &pcscd,
+        );
     }
 
     pub fn reader_name(&self) -> &str {
