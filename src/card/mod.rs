@@ -49,6 +49,7 @@ mod commands;
 mod crypto;
 mod dispatch;
 mod error;
+pub mod feeder;
 mod files;
 mod key_pairs;
 mod keys;
@@ -60,7 +61,6 @@ mod state_file;
 mod storage;
 mod tlv;
 mod verification;
-pub mod feeder;
 pub mod vpcd;
 
 #[cfg(test)]
@@ -175,5 +175,66 @@ impl Card {
     /// Why the last save of the state file failed, if one did (for the operator's log).
     fn take_storage_failure(&mut self) -> Option<CardError> {
         self.backing.take_failure()
+    }
+}
+
+/// What the fuzz targets (`fuzz/`) compare before and after untrusted input: the lifecycle
+/// byte, every file's content, the static keys and the private scalars. Only with the
+/// `fuzzing` feature; not part of the card's interface.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+#[derive(Clone, PartialEq, Eq)]
+pub struct FuzzingSnapshot {
+    pub lifecycle: u8,
+    pub files: Vec<(u16, Vec<u8>)>,
+    pub static_enc: zeroize::Zeroizing<[u8; 16]>,
+    pub static_mac: zeroize::Zeroizing<[u8; 16]>,
+    pub signing_key: Option<zeroize::Zeroizing<Vec<u8>>>,
+    pub chip_auth_key: Option<zeroize::Zeroizing<Vec<u8>>>,
+}
+
+#[cfg(feature = "fuzzing")]
+impl fmt::Debug for FuzzingSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FuzzingSnapshot")
+            .field("lifecycle", &self.lifecycle)
+            .field("files", &self.files.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "fuzzing")]
+impl Card {
+    /// A card in memory with this card's persistent state and a fresh session (fuzz targets
+    /// start every input from one personalized card without personalizing it again).
+    #[doc(hidden)]
+    pub fn fuzzing_clone(&self) -> Card {
+        Card {
+            state: self.state.clone(),
+            session: Session::default(),
+            backing: Backing::Memory,
+        }
+    }
+
+    /// The persistent state the fuzz targets' invariants look at.
+    #[doc(hidden)]
+    pub fn fuzzing_snapshot(&self) -> FuzzingSnapshot {
+        let scalar = |key: &Option<p256::SecretKey>| {
+            key.as_ref()
+                .map(|key| zeroize::Zeroizing::new(key.to_bytes().to_vec()))
+        };
+        FuzzingSnapshot {
+            lifecycle: self.state.lifecycle.byte(),
+            files: self
+                .state
+                .files
+                .iter()
+                .map(|(file, content)| (file.fid, content.to_vec()))
+                .collect(),
+            static_enc: self.state.static_keys.enc.clone(),
+            static_mac: self.state.static_keys.mac.clone(),
+            signing_key: scalar(&self.state.signing_key),
+            chip_auth_key: scalar(&self.state.chip_auth_key),
+        }
     }
 }
