@@ -8,8 +8,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{
-    card_absent_from, next_id, path_str, process, reader_statuses, stop_child, wait_card_of, Pcscd,
-    Slot, MELLI, POLL, READY_TIMEOUT,
+    card_absent_from, next_id, path_str, process, reader_statuses, stop_child,
+    stop_leaving_reader_empty, wait_card_of, Pcscd, Slot, MELLI, POLL, READY_TIMEOUT,
 };
 
 /// How to start a [`Feeder`].
@@ -169,16 +169,7 @@ impl Feeder {
 
 impl Drop for Feeder {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            stop_child(&mut child, Duration::ZERO);
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if matches!(reader_statuses(), Ok(r) if card_absent_from(&r, &self.reader)) {
-                    break;
-                }
-                thread::sleep(POLL);
-            }
-        }
+        stop_leaving_reader_empty(&mut self.child, &self.reader);
     }
 }
 

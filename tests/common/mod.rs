@@ -1008,6 +1008,21 @@ impl VirtualCard {
     }
 }
 
+/// For `Drop`: kills the card's process, if it runs, and waits up to 10 s for `reader` to show
+/// no card, so the slot is empty for the next test. Never panics.
+fn stop_leaving_reader_empty(child: &mut Option<Child>, reader: &str) {
+    if let Some(mut child) = child.take() {
+        stop_child(&mut child, Duration::ZERO);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if matches!(reader_statuses(), Ok(r) if card_absent_from(&r, reader)) {
+                break;
+            }
+            thread::sleep(POLL);
+        }
+    }
+}
+
 /// Waits until `reader` shows a card, the one the process `child` (`what`, logging to `log`)
 /// serves; panics if the process exits first or the card never comes.
 fn wait_card_of(child: &mut Option<Child>, reader: &str, what: &str, log: &Path, pcscd: &Pcscd) {
@@ -1050,17 +1065,7 @@ impl Drop for VirtualCard {
                 _ => break,
             }
         }
-        if let Some(mut child) = self.child.take() {
-            stop_child(&mut child, Duration::ZERO);
-            // Leave the slot empty for the next test; never panic in drop.
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if matches!(reader_statuses(), Ok(r) if card_absent_from(&r, &self.reader)) {
-                    break;
-                }
-                thread::sleep(POLL);
-            }
-        }
+        stop_leaving_reader_empty(&mut self.child, &self.reader);
     }
 }
 
@@ -1145,16 +1150,7 @@ impl Default for Vicc {
 
 impl Drop for Vicc {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            stop_child(&mut child, Duration::ZERO);
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if matches!(reader_statuses(), Ok(r) if card_absent_from(&r, &self.reader)) {
-                    break;
-                }
-                thread::sleep(POLL);
-            }
-        }
+        stop_leaving_reader_empty(&mut self.child, &self.reader);
     }
 }
 
