@@ -24,7 +24,7 @@ use melli::pki::Issuer;
 use melli::transport::{list_readers, PcscTransport};
 
 use common::feeder::{Feeder, FeederOptions};
-use common::test_issuer;
+use common::{load_issuer, test_issuer};
 
 /// What /proc says about a process.
 #[derive(Clone, Copy, Debug, Default)]
@@ -120,7 +120,7 @@ fn main() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let record = ValidRecord::load(&fixtures.join("records/valid-1.json")).expect("record");
     let live = fs::read(fixtures.join("fingerprints/finger-1-live.fmr")).expect("live finger");
-    let issuer = Issuer::load(test_issuer()).expect("issuer");
+    let issuer = load_issuer(test_issuer());
     let dir = tempfile::tempdir().expect("tempdir");
     let document = dir.path().join("document.txt");
     fs::write(&document, "a document signed by every card of the soak\n").expect("document");

@@ -66,7 +66,10 @@ fn main() {
         fs::remove_dir_all(&seeds).expect("remove old seeds");
     }
     let (issuer, _issuer_dir) = harness::issuer();
-    let master: [u8; 16] = **issuer.master_key();
+    let melli::pki::MasterKey::Software(master) = issuer.master_key() else {
+                unreachable!("a plain test issuer keeps its master key in a file")
+            };
+            let master: [u8; 16] = **master;
     let record = harness::record();
     let pin = Secret::parse(SecretKind::Pin, PIN).expect("PIN");
     let puk = Secret::parse(SecretKind::Puk, SEED_PUK).expect("PUK");

@@ -193,7 +193,7 @@ pub mod harness {
     /// A test issuer in a temporary directory (kept as long as the returned guard).
     pub fn issuer() -> (Issuer, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let issuer = Issuer::init(&dir.path().join("issuer")).expect("issuer init");
+        let issuer = Issuer::init_plain(&dir.path().join("issuer")).expect("issuer init");
         (issuer, dir)
     }
 
@@ -226,7 +226,10 @@ pub mod harness {
 
         fn build() -> World {
             let (issuer, dir) = issuer();
-            let master: [u8; 16] = **issuer.master_key();
+            let melli::pki::MasterKey::Software(master) = issuer.master_key() else {
+                unreachable!("a plain test issuer keeps its master key in a file")
+            };
+            let master: [u8; 16] = **master;
             let keys = StaticKeys::diversify(&master, super::SERIAL);
             let record = record();
             let blank = Card::manufacture(super::SERIAL, &master).expect("manufacture");

@@ -12,6 +12,10 @@ pub enum CardError {
     #[error("card serial {serial:?} is invalid: use 1 to 16 characters from 0-9 and A-Z")]
     InvalidSerial { serial: String },
 
+    /// The static keys of a new card could not be had (an issuer's HSM refused).
+    #[error("the personalization keys of card {serial}: {reason}")]
+    CardKeys { serial: String, reason: String },
+
     /// `create_file` was asked to manufacture a card over an existing state file.
     #[error(
         "state file {} already exists: choose another path, or delete the old card first",

@@ -10,13 +10,14 @@
 //! one that is not.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use zeroize::Zeroizing;
 
 use super::vpcd::{self, Options, Served};
-use super::{Card, CardError};
+use super::{Card, CardError, CardKeys};
 use crate::spec::lifecycle;
 
 /// The stack of cards a feeder works through.
@@ -28,8 +29,27 @@ pub struct Stack {
     pub serial_prefix: String,
     /// How many cards.
     pub count: u32,
-    /// The personalization master key the cards are made with.
-    pub master_key: Zeroizing<[u8; 16]>,
+    /// Where each new card's static keys come from.
+    pub keys: KeySource,
+}
+
+/// Gives the static keys of the card with a serial: from a master key here, or from a
+/// function (an issuer's HSM diversifies them; its master key never comes out).
+#[derive(Clone)]
+pub enum KeySource {
+    /// The master key itself (a card factory's test key).
+    Master(Zeroizing<[u8; 16]>),
+    /// Keys diversified elsewhere for each serial; an error is one line.
+    Derive(Arc<dyn Fn(&str) -> Result<CardKeys, String> + Send + Sync>),
+}
+
+impl std::fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeySource::Master(_) => f.write_str("KeySource::Master(REDACTED)"),
+            KeySource::Derive(_) => f.write_str("KeySource::Derive"),
+        }
+    }
 }
 
 impl Stack {
@@ -50,7 +70,16 @@ impl Stack {
         if path.exists() {
             Card::open_file(&path)
         } else {
-            Card::create_file(&path, &serial, &self.master_key)
+            match &self.keys {
+                KeySource::Master(master) => Card::create_file(&path, &serial, master),
+                KeySource::Derive(derive) => {
+                    let keys = derive(&serial).map_err(|reason| CardError::CardKeys {
+                        serial: serial.clone(),
+                        reason,
+                    })?;
+                    Card::create_file_with_keys(&path, &serial, &keys)
+                }
+            }
         }
     }
 }

@@ -90,6 +90,22 @@ impl fmt::Debug for Card {
     }
 }
 
+/// A new card's two static personalization keys, K_enc and K_mac (§10.1), as a card factory
+/// writes them: the card keeps these and never the master key they come from.
+#[derive(Clone)]
+pub struct CardKeys {
+    /// K_enc.
+    pub enc: zeroize::Zeroizing<[u8; 16]>,
+    /// K_mac.
+    pub mac: zeroize::Zeroizing<[u8; 16]>,
+}
+
+impl fmt::Debug for CardKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CardKeys(REDACTED)")
+    }
+}
+
 impl Card {
     /// Manufactures a blank card in memory (§7 BLANK): validates the serial (1–16 characters
     /// `[0-9A-Z]`) and derives the static keys K_enc and K_mac from the issuer's master key
@@ -104,6 +120,35 @@ impl Card {
             session: Session::default(),
             backing: Backing::Memory,
         })
+    }
+
+    /// Manufactures a blank card in memory with static keys diversified elsewhere — by an
+    /// issuer whose master key is in an HSM and never leaves it (§8.5, §10.1).
+    pub fn manufacture_with_keys(serial: &str, keys: &CardKeys) -> Result<Card, CardError> {
+        let serial = Serial::parse(serial).ok_or_else(|| CardError::InvalidSerial {
+            serial: serial.to_owned(),
+        })?;
+        let static_keys = StaticKeys {
+            enc: keys.enc.clone(),
+            mac: keys.mac.clone(),
+        };
+        Ok(Card {
+            state: CardState::blank(serial, static_keys),
+            session: Session::default(),
+            backing: Backing::Memory,
+        })
+    }
+
+    /// [`Card::manufacture_with_keys`] with its state in a new file at `path` (mode 0600).
+    pub fn create_file_with_keys(
+        path: &Path,
+        serial: &str,
+        keys: &CardKeys,
+    ) -> Result<Card, CardError> {
+        let mut card = Card::manufacture_with_keys(serial, keys)?;
+        storage::write(path, &card.state, Mode::Create)?;
+        card.backing = Backing::file(path);
+        Ok(card)
     }
 
     /// Manufactures a blank card whose state lives in the file at `path`, created with mode
@@ -236,5 +281,19 @@ impl Card {
             signing_key: scalar(&self.state.signing_key),
             chip_auth_key: scalar(&self.state.chip_auth_key),
         }
+    }
+}
+
+/// Blank cards for the host library's own tests: made with an issuer's master key, as a card
+/// factory would make them.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::{Card, CardKeys};
+    use crate::pki::Issuer;
+
+    /// A blank in-memory card whose keys `issuer` diversified for `serial`.
+    pub fn blank_card(issuer: &Issuer, serial: &str) -> Card {
+        let (enc, mac) = issuer.card_keys(serial).expect("card keys").to_card_keys();
+        Card::manufacture_with_keys(serial, &CardKeys { enc, mac }).expect("manufacture")
     }
 }

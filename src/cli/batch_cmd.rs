@@ -16,7 +16,6 @@ use melli::ops::batch::{
     self, Batch, BatchError, BatchOptions, BatchReport, Event, EventKind, Flow, Loaded, MailerDir,
     Observer, PcscReader,
 };
-use melli::pki::Issuer;
 
 use crate::cli::{exit, output, Failure};
 
@@ -141,16 +140,10 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
             args.release_after
         ))
     })?;
-    let issuer = Issuer::load(&args.issuer).map_err(|e| Failure::bad_input(e.to_string()))?;
+    let issuer = crate::cli::issuer_keys::load_issuer(&args.issuer)?;
     issuer
         .check_usable(std::time::SystemTime::now())
         .map_err(|e| Failure::bad_input(e.to_string()))?;
-    for open in issuer.key_files_open_to_others() {
-        eprintln!(
-            "warning: {} is readable by other users: chmod 600 it",
-            open.display()
-        );
-    }
     let today =
         JalaliDate::today().map_err(|e| Failure::bad_input(format!("today's date: {e}")))?;
     let loaded =

@@ -6,22 +6,53 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use melli::card::feeder::{self, Stack};
+use std::sync::Arc;
+
+use melli::card::feeder::{self, KeySource, Stack};
 use melli::card::{vpcd, Card};
 use melli::pki::read_master_key;
 
+use crate::cli::issuer_keys;
 use crate::cli::Failure;
 
-pub fn new(state: &Path, serial: &str, master_key: &Path) -> Result<ExitCode, Failure> {
-    let key = read_master_key(master_key).map_err(|e| Failure::bad_input(e.to_string()))?;
-    let card =
-        Card::create_file(state, serial, &key).map_err(|e| Failure::bad_input(e.to_string()))?;
+pub fn new(
+    state: &Path,
+    serial: &str,
+    master_key: Option<&Path>,
+    issuer: Option<&Path>,
+) -> Result<ExitCode, Failure> {
+    let card = match key_source(master_key, issuer)? {
+        KeySource::Master(key) => Card::create_file(state, serial, &key),
+        KeySource::Derive(derive) => {
+            let keys = derive(serial).map_err(Failure::bad_input)?;
+            Card::create_file_with_keys(state, serial, &keys)
+        }
+    }
+    .map_err(|e| Failure::bad_input(e.to_string()))?;
     println!(
         "manufactured blank card {} in {}",
         card.serial(),
         state.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where new cards' keys come from: a factory master-key file, or an issuer's store.
+fn key_source(master_key: Option<&Path>, issuer: Option<&Path>) -> Result<KeySource, Failure> {
+    match (master_key, issuer) {
+        (Some(file), _) => Ok(KeySource::Master(
+            read_master_key(file).map_err(|e| Failure::bad_input(e.to_string()))?,
+        )),
+        (None, Some(dir)) => {
+            let issuer = Arc::new(issuer_keys::load_issuer(dir)?);
+            Ok(KeySource::Derive(Arc::new(move |serial: &str| {
+                issuer_keys::card_keys(&issuer, serial).map_err(|e| e.to_string())
+            })))
+        }
+        (None, None) => Err(Failure::bad_input(
+            "give --master-key FILE or --issuer DIR: where the cards' keys come from",
+        )),
+    }
 }
 
 pub fn serve(
@@ -65,9 +96,18 @@ pub struct FeedArgs {
     /// Serial prefix; card n is PREFIX and n in 4 digits (1 to 12 characters, 0-9 A-Z).
     #[arg(long, value_name = "PREFIX", default_value = "MF")]
     pub serial_prefix: String,
-    /// The issuer's personalization master key: a file with 32 hex digits.
-    #[arg(long, value_name = "FILE")]
-    pub master_key: PathBuf,
+    /// A card factory's master key: a file with 32 hex digits, mode 0600.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "issuer",
+        conflicts_with = "issuer"
+    )]
+    pub master_key: Option<PathBuf>,
+    /// Or the issuer directory: its master key (in its HSM token or encrypted file)
+    /// diversifies each card's keys, and never leaves its store.
+    #[arg(long, value_name = "DIR")]
+    pub issuer: Option<PathBuf>,
     /// Where vpcd listens (the reader's port; 35963 is vpcd's first reader).
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:35963")]
     pub vpcd: String,
@@ -85,7 +125,7 @@ pub struct FeedArgs {
 }
 
 pub fn feed(args: &FeedArgs) -> Result<ExitCode, Failure> {
-    let key = read_master_key(&args.master_key).map_err(|e| Failure::bad_input(e.to_string()))?;
+    let keys = key_source(args.master_key.as_deref(), args.issuer.as_deref())?;
     let prefix = &args.serial_prefix;
     if prefix.is_empty()
         || prefix.len() > 12
@@ -107,7 +147,7 @@ pub fn feed(args: &FeedArgs) -> Result<ExitCode, Failure> {
         dir: args.dir.clone(),
         serial_prefix: prefix.clone(),
         count: args.count,
-        master_key: key,
+        keys,
     };
     let stop = AtomicBool::new(false);
     eprintln!(

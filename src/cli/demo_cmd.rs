@@ -15,16 +15,75 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
 use melli::applet::Applet;
-use melli::card::feeder::{self, Stack};
+use melli::card::feeder::{self, KeySource, Stack};
 use melli::card::{vpcd, Card};
 use melli::journal::Journal;
 use melli::ops::pin_mailer;
 use melli::ops::sign::{hash_file, sign_digest};
-use melli::pki::read_master_key;
+use melli::pki::token;
+use rand_core::{OsRng, RngCore};
+use zeroize::Zeroizing;
 use melli::transport::{list_readers, PcscTransport};
 
 use crate::cli::batch_cmd::{self, BatchArgs, StatusArgs};
+use crate::cli::issuer_keys::{self, InitArgs, ISSUER_PIN_ENV, ROOT_PIN_ENV};
 use crate::cli::{desk_cmd, holder_cmd, issue_cmd, Failure};
+
+/// Where Debian's softhsm2 puts its PKCS#11 module (and where multiarch layouts do).
+pub const SOFTHSM_MODULES: [&str; 2] = [
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+];
+/// The demo issuer's token, and its root's.
+const DEMO_TOKEN: &str = "melli-demo";
+const DEMO_ROOT_TOKEN: &str = "melli-demo-root";
+
+/// Makes the demo's own SoftHSM2 (a configuration and token folder inside the demo's folder,
+/// nothing system-wide) with two tokens — the issuer's and the root's — whose PINs are random
+/// and live only in this process (handed to the key stores through MELLI_ISSUER_PIN and
+/// MELLI_ROOT_PIN). Returns the module's path.
+fn softhsm_tokens(dir: &Path) -> Result<PathBuf, Failure> {
+    let module = SOFTHSM_MODULES
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            Failure::bad_input(
+                "the demo keeps the issuer's keys in SoftHSM2, which is not installed: install Debian's softhsm2 (scripts/setup does)",
+            )
+        })?;
+    let hsm = dir.join("softhsm");
+    let tokens = hsm.join("tokens");
+    fs::create_dir_all(&tokens).map_err(|e| io_failure("create", &tokens, e))?;
+    let conf = hsm.join("softhsm2.conf");
+    fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    )
+    .map_err(|e| io_failure("write", &conf, e))?;
+    // Before the module is loaded, and while the demo runs on this one thread.
+    std::env::set_var("SOFTHSM2_CONF", &conf);
+    let random = || {
+        let mut bytes = Zeroizing::new([0u8; 12]);
+        OsRng.fill_bytes(bytes.as_mut());
+        Zeroizing::new(hex::encode(bytes.as_ref()))
+    };
+    let (pin, so_pin) = (random(), random());
+    for label in [DEMO_TOKEN, DEMO_ROOT_TOKEN] {
+        token::init_token(&module, label, &so_pin, &pin)
+            .map_err(|e| Failure::bad_input(e.to_string()))?;
+    }
+    std::env::set_var(ISSUER_PIN_ENV, pin.as_str());
+    std::env::set_var(ROOT_PIN_ENV, pin.as_str());
+    println!(
+        "SoftHSM2 tokens '{DEMO_TOKEN}' and '{DEMO_ROOT_TOKEN}' in {} (random PINs, kept in this process only)",
+        tokens.display()
+    );
+    Ok(module)
+}
 
 const RECORD: &str = include_str!("../../fixtures/records/valid-1.json");
 const PHOTO: &[u8] = include_bytes!("../../fixtures/photos/face-1.jpg");
@@ -116,8 +175,23 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode, Failure> {
 fn run(args: &DemoArgs, dir: &Path) -> Result<ExitCode, Failure> {
     const TOTAL: u32 = 8;
     let issuer = dir.join("issuer");
-    step(1, TOTAL, "a test issuer — melli issuer init issuer");
-    require(issue_cmd::issuer_init(&issuer)?, "issuer init")?;
+    step(
+        1,
+        TOTAL,
+        "an issuer with its keys in an HSM (SoftHSM2) — melli issuer init issuer --hsm … --token melli-demo --root-token melli-demo-root",
+    );
+    let module = softhsm_tokens(dir)?;
+    require(
+        issue_cmd::issuer_init(&InitArgs {
+            dir: issuer.clone(),
+            root_dir: None,
+            hsm: Some(module),
+            token: Some(DEMO_TOKEN.into()),
+            root_token: Some(DEMO_ROOT_TOKEN.into()),
+            insecure_plain_keys: false,
+        })?,
+        "issuer init",
+    )?;
 
     step(2, TOTAL, "enrolment records — melli check");
     let records = write_records(dir, args.cards)?;
@@ -140,8 +214,12 @@ fn run(args: &DemoArgs, dir: &Path) -> Result<ExitCode, Failure> {
             args.vpcd.len()
         ),
     );
-    let key = read_master_key(&issuer.join("master.key"))
-        .map_err(|e| Failure::bad_input(e.to_string()))?;
+    // The feeders' card factory diversifies each card's keys with the issuer's master key,
+    // inside the token.
+    let loaded = Arc::new(issuer_keys::load_issuer(&issuer)?);
+    let keys = KeySource::Derive(Arc::new(move |serial: &str| {
+        issuer_keys::card_keys(&loaded, serial).map_err(|e| e.to_string())
+    }));
     let mut feeders = Vec::new();
     let mut readers = Vec::new();
     for (i, addr) in args.vpcd.iter().enumerate() {
@@ -149,7 +227,7 @@ fn run(args: &DemoArgs, dir: &Path) -> Result<ExitCode, Failure> {
             dir: dir.join("cards"),
             serial_prefix: format!("DEMO{}", i + 1),
             count: args.cards,
-            master_key: key.clone(),
+            keys: keys.clone(),
         };
         // Readers already holding a card are not this feeder's.
         let mut busy: Vec<String> = list_readers()?

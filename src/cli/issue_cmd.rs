@@ -10,16 +10,41 @@ use melli::model::{
 };
 use melli::ops::personalize::{self, PersonalizeError, Step};
 use melli::ops::pin_mailer;
-use melli::pki::{Issuer, PkiError, LAYOUT};
+use melli::pki::issuer::default_root_dir;
+use melli::pki::{InitOptions, Issuer, PkiError, LAYOUT};
 use melli::transport::PcscTransport;
 
 use crate::cli::holder_cmd::SecretInput;
+use crate::cli::issuer_keys;
 use crate::cli::output;
 use crate::cli::{Failure, PinSource};
 
-pub fn issuer_init(dir: &Path) -> Result<ExitCode, Failure> {
-    Issuer::init(dir).map_err(|e| Failure::bad_input(e.to_string()))?;
-    println!("made a test issuer in {}", dir.display());
+pub fn issuer_init(args: &issuer_keys::InitArgs) -> Result<ExitCode, Failure> {
+    let (store, root_store) = args.stores();
+    let root_dir = args
+        .root_dir
+        .clone()
+        .unwrap_or_else(|| default_root_dir(&args.dir));
+    let options = InitOptions {
+        store,
+        root_dir,
+        root_store,
+    };
+    let issuer = Issuer::init(&args.dir, &options, &mut issuer_keys::secret)
+        .map_err(|e| Failure::bad_input(e.to_string()))?;
+    println!(
+        "made an issuer in {}: keys in {}",
+        args.dir.display(),
+        issuer.store().describe()
+    );
+    println!(
+        "the root CA's key is in {} ({}): personalization never needs it; keep it offline",
+        options.root_dir.display(),
+        options.root_store.describe()
+    );
+    if args.insecure_plain_keys {
+        eprintln!("warning: the keys are in plain files (--insecure-plain-keys): for tests only");
+    }
     println!("{LAYOUT}");
     Ok(ExitCode::SUCCESS)
 }
@@ -129,16 +154,10 @@ pub fn personalize(
     for w in record.warnings() {
         eprintln!("warning: {w}");
     }
-    let issuer = Issuer::load(issuer_dir).map_err(|e| Failure::bad_input(e.to_string()))?;
+    let issuer = issuer_keys::load_issuer(issuer_dir)?;
     issuer
         .check_usable(std::time::SystemTime::now())
         .map_err(|e| Failure::bad_input(e.to_string()))?;
-    for open in issuer.key_files_open_to_others() {
-        eprintln!(
-            "warning: {} is readable by other users: chmod 600 it",
-            open.display()
-        );
-    }
     let mut applet = Applet::select(PcscTransport::connect(reader)?)?;
     let serial = applet.serial()?;
     // A mailer this run makes is removed again if the card turns out to be issued already:

@@ -8,6 +8,7 @@ mod desk_cmd;
 mod diag;
 mod holder_cmd;
 mod issue_cmd;
+mod issuer_keys;
 mod output;
 
 use std::path::PathBuf;
@@ -265,8 +266,18 @@ pub struct ReaderArg {
 
 #[derive(Debug, Subcommand)]
 pub enum IssuerCommand {
-    /// Make a new test issuer in DIR (which must be new or empty).
-    Init { dir: PathBuf },
+    /// Make an issuer in DIR and its root CA in a directory of its own (both new or empty).
+    ///
+    /// The root key is kept apart (DIR-root, or --root-dir): personalization never needs it.
+    /// The issuer's keys go into an HSM token (--hsm MODULE --token LABEL; the master key and
+    /// private keys are made inside it and never leave it), or into passphrase-encrypted
+    /// PKCS#8 files. The token PIN or passphrase is asked without echo, or read from
+    /// MELLI_ISSUER_PIN (and MELLI_ROOT_PIN for the root).
+    ///
+    /// Example with SoftHSM2:
+    ///   softhsm2-util --init-token --free --label issuer --pin … --so-pin …
+    ///   melli issuer init issuer --hsm /usr/lib/softhsm/libsofthsm2.so --token issuer
+    Init(issuer_keys::InitArgs),
 }
 
 /// Where the PIN and PUK of a personalization come from.
@@ -288,9 +299,18 @@ pub enum CardCommand {
         /// Card serial number: 1 to 16 characters, digits and capital letters.
         #[arg(long)]
         serial: String,
-        /// The issuer's personalization master key: a file with 32 hex digits.
-        #[arg(long, value_name = "FILE")]
-        master_key: PathBuf,
+        /// A card factory's master key: a file with 32 hex digits, mode 0600.
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "issuer",
+            conflicts_with = "issuer"
+        )]
+        master_key: Option<PathBuf>,
+        /// Or the issuer directory: its master key (in its HSM token or encrypted file)
+        /// diversifies the card's keys, and never leaves its store.
+        #[arg(long, value_name = "DIR")]
+        issuer: Option<PathBuf>,
     },
     /// Attach a virtual card to vpcd (the virtual reader of pcscd) and serve APDUs until stopped.
     ///
@@ -331,7 +351,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             reader,
             json,
         } => diag::apdu(&apdus, reader.reader.as_deref(), json),
-        Command::Issuer(IssuerCommand::Init { dir }) => issue_cmd::issuer_init(&dir),
+        Command::Issuer(IssuerCommand::Init(args)) => issue_cmd::issuer_init(&args),
         Command::Check { record, json } => issue_cmd::check(&record, json),
         Command::Personalize {
             record,
@@ -388,7 +408,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             state,
             serial,
             master_key,
-        }) => card_cmd::new(&state, &serial, &master_key),
+            issuer,
+        }) => card_cmd::new(&state, &serial, master_key.as_deref(), issuer.as_deref()),
         Command::Card(CardCommand::Serve {
             state,
             vpcd,

@@ -11,7 +11,6 @@ use std::time::Instant;
 use crate::applet::{Applet, AppletError, Lifecycle};
 use crate::model::{Secret, ValidRecord};
 use crate::pki::{GregorianDate, HolderRequest, HolderSubject, Issuer, PkiError};
-use crate::sm::StaticKeys;
 use crate::spec::{ef, reference};
 use crate::transport::{Traffic, Transport};
 
@@ -185,7 +184,9 @@ pub fn personalize<T: Transport>(
         .map_err(issuer_err(Step::HolderCertificate))?;
 
     progress(Step::SecureChannel);
-    let keys = StaticKeys::diversify(issuer.master_key(), &serial);
+    let keys = issuer
+        .card_keys(&serial)
+        .map_err(issuer_err(Step::SecureChannel))?;
     let mut session = applet
         .open_secure_channel(&keys)
         .map_err(card(Step::SecureChannel))?;
@@ -280,7 +281,6 @@ pub fn personalize<T: Transport>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::card::Card;
     use crate::model::SecretKind;
     use crate::transport::InProcessCard;
     use std::path::Path;
@@ -292,9 +292,9 @@ mod tests {
     #[test]
     fn personalizes_an_in_process_card() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let issuer = Issuer::init(&dir.path().join("issuer")).expect("issuer");
+        let issuer = Issuer::init_plain(&dir.path().join("issuer")).expect("issuer");
         let record = ValidRecord::load(&fixture("fixtures/records/valid-1.json")).expect("record");
-        let card = Card::manufacture("MC0000000042", issuer.master_key()).expect("card");
+        let card = crate::card::tests_support::blank_card(&issuer, "MC0000000042");
         let mut applet = Applet::select(InProcessCard::new(card)).expect("select");
         let pin = Secret::parse(SecretKind::Pin, "123456").expect("pin");
         let puk = Secret::parse(SecretKind::Puk, "12345678").expect("puk");

@@ -2,8 +2,8 @@
 //! certificate of the issuer PKI from a [`CertProfile`], plus readers for the extensions and
 //! keys that the chain checker and the verifiers need.
 //!
-//! The certificate is assembled from `x509-cert` types and the TBSCertificate is signed with
-//! `p256`'s ECDSA; `x509_cert::builder::CertificateBuilder` is not used because its profiles
+//! The certificate is assembled from `x509-cert` types and the TBSCertificate is signed by the
+//! issuer's key ([`IssuerKey`]: in memory or in an HSM token); `x509_cert::builder::CertificateBuilder` is not used because its profiles
 //! fix keyUsage (a document signer must have digitalSignature only) and cannot add an
 //! extendedKeyUsage without the `hazmat` feature.
 
@@ -14,7 +14,6 @@ use der::referenced::OwnedToRef;
 use der::{Decode, DecodePem, Encode, EncodePem};
 use p256::ecdsa::{DerSignature, SigningKey, VerifyingKey};
 use rand_core::{OsRng, RngCore};
-use signature::Signer;
 use spki::SubjectPublicKeyInfoOwned;
 use x509_cert::certificate::{TbsCertificate, Version};
 use x509_cert::ext::pkix::{
@@ -29,6 +28,7 @@ use x509_cert::Certificate;
 
 use super::asn1::{self, ecdsa_sha256_algorithm};
 use super::error::PkiError;
+use super::keys::IssuerKey;
 
 /// id-ce-basicConstraints (RFC 5280 §4.2.1.9).
 pub const ID_CE_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
@@ -85,8 +85,8 @@ pub struct CertRequest {
 pub struct IssuerRef<'a> {
     /// The issuing CA's certificate; `None` when the new certificate is self-signed.
     pub certificate: Option<&'a Certificate>,
-    /// The issuing CA's private key.
-    pub key: &'a SigningKey,
+    /// The issuing CA's private key, wherever it is kept.
+    pub key: &'a dyn IssuerKey,
 }
 
 /// Build and sign a certificate (RFC 5280 §4.1): version 3, a random positive serial number,
@@ -108,7 +108,7 @@ pub fn issue(req: &CertRequest, issuer: IssuerRef<'_>) -> Result<Certificate, Pk
             (ca.tbs_certificate.subject.clone(), id)
         }
         None => {
-            let own = SubjectPublicKeyInfoOwned::from_key(*issuer.key.verifying_key())?;
+            let own = SubjectPublicKeyInfoOwned::from_key(issuer.key.public_key())?;
             if own != req.public_key {
                 return Err(PkiError::invalid(
                     "self-signed certificate",
@@ -137,7 +137,7 @@ pub fn issue(req: &CertRequest, issuer: IssuerRef<'_>) -> Result<Certificate, Pk
     tbs.extensions = Some(extensions(req, &subject_key_id, &authority_key_id)?);
 
     let tbs_der = tbs.to_der()?;
-    let signature: DerSignature = issuer.key.try_sign(&tbs_der)?;
+    let signature: DerSignature = issuer.key.sign(&tbs_der)?;
     Ok(Certificate {
         tbs_certificate: tbs,
         signature_algorithm: ecdsa_sha256_algorithm(),

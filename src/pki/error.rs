@@ -41,6 +41,10 @@ pub enum PkiError {
     /// Building CMS SignedData failed.
     #[error("{0}")]
     Cms(#[from] super::signed_data::CmsError),
+    /// A key store (an HSM token, encrypted key files) refused or failed; the message names
+    /// the store and what to do.
+    #[error("{0}")]
+    Store(String),
     /// The operating system's random number generator failed.
     #[error("the system random number generator failed: {0}")]
     Random(rand_core::Error),

@@ -33,7 +33,7 @@
 use std::time::SystemTime;
 
 use der::DateTime;
-use p256::ecdsa::SigningKey;
+use super::keys::IssuerKey;
 use x509_cert::name::Name;
 use x509_cert::Certificate;
 
@@ -218,7 +218,7 @@ fn certificate_end(
 /// card's expiry day.
 pub fn issue_holder_certificate(
     ca_cert: &Certificate,
-    ca_key: &SigningKey,
+    ca_key: &dyn IssuerKey,
     req: &HolderRequest<'_>,
     now: SystemTime,
 ) -> Result<Certificate, PkiError> {

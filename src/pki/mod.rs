@@ -29,9 +29,12 @@ pub mod chain;
 mod error;
 pub mod holder;
 pub mod issuer;
+pub mod key_files;
+pub mod keys;
 pub mod name;
 pub mod security_object;
 pub mod signed_data;
+pub mod token;
 pub mod verdict;
 
 #[cfg(test)]
@@ -40,7 +43,8 @@ mod tests;
 pub use chain::{verify_path, ChainError, LeafPurpose, VerifiedPath};
 pub use error::PkiError;
 pub use holder::{GregorianDate, HolderRequest, HolderSubject};
-pub use issuer::{read_master_key, read_trust_anchor, Issuer, LAYOUT};
+pub use issuer::{read_master_key, read_trust_anchor, InitOptions, Issuer, RootCa, LAYOUT};
+pub use keys::{no_secret, IssuerKey, KeyStore, MasterKey, SecretPurpose, SecretRequest, Unlock};
 pub use security_object::{verify_security_object, SecurityObject, SoError, VerifyInput};
 pub use signed_data::{CmsError, SignedDataView};
 pub use verdict::{Check, Verdict};

@@ -24,7 +24,7 @@ use std::time::SystemTime;
 
 use der::asn1::OctetString;
 use der::{DateTime, Decode, Encode, Sequence};
-use p256::ecdsa::SigningKey;
+use super::keys::IssuerKey;
 use sha2::{Digest, Sha256};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
@@ -166,7 +166,7 @@ pub fn encode_content(card_serial: &str, data_groups: &[(u8, &[u8])]) -> Result<
 pub fn build(
     card_serial: &str,
     data_groups: &[(u8, &[u8])],
-    key: &SigningKey,
+    key: &dyn IssuerKey,
     certificate: &Certificate,
     signing_time: SystemTime,
 ) -> Result<Vec<u8>, PkiError> {

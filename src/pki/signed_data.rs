@@ -19,9 +19,9 @@ use cms::signed_data::{
 use der::asn1::{GeneralizedTime, OctetString, SetOfVec, UtcTime};
 use der::{Any, DateTime, Decode, Encode, Sequence, Tag, Tagged};
 use p256::ecdsa::signature::Verifier;
-use p256::ecdsa::{DerSignature, Signature, SigningKey};
+use p256::ecdsa::{DerSignature, Signature};
+use super::keys::IssuerKey;
 use sha2::{Digest, Sha256};
-use signature::Signer;
 use x509_cert::attr::Attribute;
 use x509_cert::Certificate;
 
@@ -259,7 +259,7 @@ pub fn sign(
     econtent_type: &RawOid,
     content: &[u8],
     attached: bool,
-    key: &SigningKey,
+    key: &dyn IssuerKey,
     signer: &Certificate,
     certificates: &[Certificate],
     signing_time: SystemTime,
@@ -269,7 +269,7 @@ pub fn sign(
     let attrs = signed_attributes(econtent_type, &digest, signing_time, extra)?;
     let to_sign = signed_attributes_der(&attrs)?;
     let signature: DerSignature = key
-        .try_sign(&to_sign)
+        .sign(&to_sign)
         .map_err(|e| CmsError::Signing(e.to_string()))?;
     assemble(
         econtent_type,

@@ -74,7 +74,7 @@ struct Card {
 impl Card {
     fn new() -> Card {
         let tmp = tempfile::tempdir().unwrap();
-        let issuer = Issuer::init(&tmp.path().join("issuer")).unwrap();
+        let issuer = Issuer::init_plain(&tmp.path().join("issuer")).unwrap();
         let holder_key = SigningKey::random(&mut OsRng);
         let point = holder_key.verifying_key().to_encoded_point(false);
         let holder_cert = issuer
@@ -613,9 +613,18 @@ fn an_expired_document_signer_is_refused_with_its_date() {
     let mut card = Card::new();
     let not_before = SystemTime::UNIX_EPOCH + Duration::from_secs(1_577_836_800); // 2020-01-01
     let not_after = SystemTime::UNIX_EPOCH + Duration::from_secs(1_609_459_199); // 2020-12-31
-    card.issuer
-        .rotate_document_signer(not_before, not_after)
-        .unwrap();
+    let root = crate::pki::RootCa::load(
+        &card.tmp.path().join("issuer-root"),
+        &mut crate::pki::no_secret,
+    )
+    .unwrap();
+    root.issue_document_signer(
+        &mut card.issuer,
+        not_before,
+        not_after,
+        &mut crate::pki::no_secret,
+    )
+    .unwrap();
     let so = card.security_object();
     let verdict = card.verify(&so, &card.group_refs());
     let failures: Vec<String> = verdict.failures().map(|c| c.detail.clone()).collect();

@@ -17,8 +17,8 @@ use super::{
 pub struct FeederOptions {
     /// Cards in the stack.
     pub count: u32,
-    /// The issuer's `master.key` the cards are made with.
-    pub master_key: PathBuf,
+    /// The issuer whose master key (in its token) diversifies the cards' keys.
+    pub issuer: PathBuf,
     /// Milliseconds between two cards (`--gap-ms`).
     pub gap_ms: u64,
     /// Milliseconds per command APDU (`--apdu-delay-ms`), like a real chip.
@@ -31,7 +31,7 @@ impl FeederOptions {
     pub fn new(count: u32, issuer: &Path) -> FeederOptions {
         FeederOptions {
             count,
-            master_key: issuer.join("master.key"),
+            issuer: issuer.to_path_buf(),
             gap_ms: 600,
             apdu_delay_ms: 0,
             tear_at: None,
@@ -86,8 +86,8 @@ impl Feeder {
             .arg(self.cards_dir())
             .args(["--count", &o.count.to_string()])
             .args(["--serial-prefix", &self.prefix])
-            .arg("--master-key")
-            .arg(&o.master_key)
+            .arg("--issuer")
+            .arg(&o.issuer)
             .args(["--vpcd", &format!("127.0.0.1:{}", self.slot.port())])
             .args(["--gap-ms", &o.gap_ms.to_string()])
             .args(["--apdu-delay-ms", &o.apdu_delay_ms.to_string()]);

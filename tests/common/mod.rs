@@ -45,6 +45,13 @@ pub const MELLI: &str = env!("CARGO_BIN_EXE_melli");
 pub const MELLI_ATR: &str = "3B8B800180739001C0554D454C4C49BC";
 /// SELECT of the melli application, no response data.
 pub const SELECT_MELLI: &str = "00A4040C07F04D454C4C4901";
+/// The user PIN of every test token (SoftHSM2, in this process's work directory).
+pub const TOKEN_PIN: &str = "melli-e2e-token-pin";
+/// The security officer's PIN of every test token.
+const TOKEN_SO_PIN: &str = "melli-e2e-so-pin";
+/// Debian's SoftHSM2 PKCS#11 module.
+pub const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
 /// The issuer master key written for every test card.
 pub const TEST_MASTER_KEY: &str = "000102030405060708090A0B0C0D0E0F";
 
@@ -109,6 +116,24 @@ fn process() -> &'static Process {
             // Before any PC/SC call in this process (all of them go through `process()`).
             std::env::set_var("PCSCLITE_CSOCK_NAME", run_dir.join("pcscd.comm"));
         }
+        // The issuers' HSM: a SoftHSM2 of this process's own (configuration and tokens in its
+        // work directory), found by every melli it starts — and by melli's library in this
+        // process — through SOFTHSM2_CONF; the tokens' user PIN through MELLI_ISSUER_PIN and
+        // MELLI_ROOT_PIN. Set before anything loads the module.
+        let hsm = dir.join("softhsm");
+        fs::create_dir_all(hsm.join("tokens")).expect("create the SoftHSM2 token directory");
+        let conf = hsm.join("softhsm2.conf");
+        fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                hsm.join("tokens").display()
+            ),
+        )
+        .expect("write the SoftHSM2 configuration");
+        std::env::set_var("SOFTHSM2_CONF", &conf);
+        std::env::set_var("MELLI_ISSUER_PIN", TOKEN_PIN);
+        std::env::set_var("MELLI_ROOT_PIN", TOKEN_PIN);
         Process { mode, dir, run_dir }
     })
 }
@@ -784,8 +809,10 @@ pub struct VirtualCard {
 pub struct CardOptions {
     /// The serial; unique to this run when `None`.
     pub serial: Option<String>,
-    /// A master key file (e.g. an issuer's `master.key`) instead of [`TEST_MASTER_KEY`].
+    /// A master key file instead of [`TEST_MASTER_KEY`].
     pub master_key: Option<PathBuf>,
+    /// An issuer directory whose master key (in its token) makes the card's keys.
+    pub issuer: Option<PathBuf>,
     /// `melli card serve --tear-at K`: the card drops the connection on its K-th command APDU
     /// (counted from the start of each serve process) and comes back 1 s later.
     pub tear_at: Option<u64>,
@@ -817,7 +844,7 @@ impl VirtualCard {
     /// [`test_issuer`]), so `melli personalize --issuer` works on it.
     pub fn for_issuer(issuer: &Path) -> VirtualCard {
         VirtualCard::with_options(CardOptions {
-            master_key: Some(issuer.join("master.key")),
+            issuer: Some(issuer.to_path_buf()),
             ..CardOptions::default()
         })
     }
@@ -832,12 +859,13 @@ impl VirtualCard {
             .prefix("card-")
             .tempdir_in(process().work_dir())
             .expect("card temp dir");
-        let key = match &options.master_key {
-            Some(key) => key.clone(),
-            None => {
+        let key_args = match (&options.issuer, &options.master_key) {
+            (Some(issuer), _) => ["--issuer".to_string(), path_str(issuer).to_string()],
+            (None, Some(key)) => ["--master-key".to_string(), path_str(key).to_string()],
+            (None, None) => {
                 let key = dir.path().join("master.key");
-                fs::write(&key, format!("{TEST_MASTER_KEY}\n")).expect("write master key");
-                key
+                write_private(&key, &format!("{TEST_MASTER_KEY}\n"));
+                ["--master-key".to_string(), path_str(&key).to_string()]
             }
         };
         let state = dir.path().join("card.state.json");
@@ -848,8 +876,8 @@ impl VirtualCard {
             path_str(&state),
             "--serial",
             serial,
-            "--master-key",
-            path_str(&key),
+            &key_args[0],
+            &key_args[1],
         ]);
         assert_eq!(made.code, 0, "melli card new failed: {made:?}");
         let mut card = VirtualCard {
@@ -1202,16 +1230,106 @@ pub fn other_issuer() -> &'static Path {
     ISSUER.get_or_init(|| make_issuer("other-issuer"))
 }
 
-/// A new issuer made by `melli issuer init` in this process's work directory, for a test that
-/// changes it (the shared [`test_issuer`] must stay as it is). `name` must be unique per test.
+/// A new issuer made by `melli issuer init` in this process's work directory, its keys in a
+/// SoftHSM2 token of its own and its root key in another (initialized here with
+/// `softhsm2-util`), for a test that changes it (the shared [`test_issuer`] must stay as it
+/// is). `name` must be unique per test. The root directory is `<dir>-root`.
 pub fn make_issuer(name: &str) -> PathBuf {
+    let dir = fresh_issuer_dir(name);
+    let label = format!("i{}", next_id());
+    let root_label = format!("{label}-root");
+    for l in [&label, &root_label] {
+        init_token(l);
+    }
+    let out = melli(&[
+        "issuer",
+        "init",
+        path_str(&dir),
+        "--hsm",
+        SOFTHSM_MODULE,
+        "--token",
+        &label,
+        "--root-token",
+        &root_label,
+    ]);
+    assert_eq!(out.code, 0, "melli issuer init failed: {out:?}");
+    dir
+}
+
+/// A new issuer with plain key files (`melli issuer init --insecure-plain-keys`), for tests
+/// that change it in this process through the library (a new document signer).
+pub fn make_plain_issuer(name: &str) -> PathBuf {
+    let dir = fresh_issuer_dir(name);
+    let out = melli(&["issuer", "init", path_str(&dir), "--insecure-plain-keys"]);
+    assert_eq!(out.code, 0, "melli issuer init failed: {out:?}");
+    dir
+}
+
+fn fresh_issuer_dir(name: &str) -> PathBuf {
     let base = process().work_dir().join("issuers");
     let dir = base.join(name);
     let _ = fs::remove_dir_all(&dir);
+    let _ = fs::remove_dir_all(base.join(format!("{name}-root")));
     fs::create_dir_all(&base).expect("issuer base dir");
-    let out = melli(&["issuer", "init", path_str(&dir)]);
-    assert_eq!(out.code, 0, "melli issuer init failed: {out:?}");
     dir
+}
+
+/// Initializes a SoftHSM2 token labelled `label` in this process's token directory, with
+/// [`TOKEN_PIN`] — by `softhsm2-util`, the tool an HSM operator would use.
+pub fn init_token(label: &str) {
+    process();
+    let out = run(
+        Command::new("softhsm2-util").args([
+            "--init-token",
+            "--free",
+            "--label",
+            label,
+            "--pin",
+            TOKEN_PIN,
+            "--so-pin",
+            TOKEN_SO_PIN,
+        ]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.code, 0, "softhsm2-util --init-token failed: {out:?}");
+}
+
+/// The test tokens' PIN, for melli's library in this process.
+pub fn token_pin(
+    _: &melli::pki::SecretRequest<'_>,
+) -> Result<zeroize::Zeroizing<String>, melli::pki::PkiError> {
+    Ok(zeroize::Zeroizing::new(TOKEN_PIN.to_string()))
+}
+
+/// Loads the issuer in `dir` (its keys in its token) through melli's library.
+pub fn load_issuer(dir: &Path) -> melli::pki::Issuer {
+    melli::pki::Issuer::load(dir, &mut token_pin).expect("load the issuer")
+}
+
+/// Gives the issuer in `dir` a new document signer valid from `not_before` to `not_after`,
+/// issued by its root (`<dir>-root`, in the root's token) — the key made in the issuer's token.
+pub fn issue_document_signer(
+    dir: &Path,
+    not_before: std::time::SystemTime,
+    not_after: std::time::SystemTime,
+) {
+    let mut issuer = load_issuer(dir);
+    let root = melli::pki::RootCa::load(&melli::pki::issuer::default_root_dir(dir), &mut token_pin)
+        .expect("load the root");
+    root.issue_document_signer(&mut issuer, not_before, not_after, &mut token_pin)
+        .expect("a new document signer");
+}
+
+/// Writes a new file readable by its owner alone (a key file).
+pub fn write_private(path: &Path, text: &str) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .expect("create a private file");
+    f.write_all(text.as_bytes()).expect("write a private file");
 }
 
 /// Runs a program to completion with a timeout (then it is killed and the test fails), stdin

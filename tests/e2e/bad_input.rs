@@ -1246,14 +1246,12 @@ fn blank_cards_and_cards_of_another_issuer() {
             .var("OUT", mailer_s),
     );
     let expired_issuer = crate::common::make_issuer("bad-input-expired-document-signer");
-    let mut loaded = melli::pki::Issuer::load(&expired_issuer).expect("load the issuer");
     let now = SystemTime::now();
-    loaded
-        .rotate_document_signer(
-            now - Duration::from_secs(2 * 86_400),
-            now - Duration::from_secs(86_400),
-        )
-        .expect("a document signer that expired yesterday");
+    crate::common::issue_document_signer(
+        &expired_issuer,
+        now - Duration::from_secs(2 * 86_400),
+        now - Duration::from_secs(86_400),
+    );
     let yesterday = {
         let secs = (now - Duration::from_secs(86_400))
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -1663,7 +1661,7 @@ fn data_on_the_card_that_do_not_parse_or_verify() {
     .map(|(n, h)| (n, hex::decode(h).expect("hex")))
     .collect();
     let refs: Vec<(u8, &[u8])> = groups.iter().map(|(n, b)| (*n, b.as_slice())).collect();
-    let issuer = melli::pki::Issuer::load(test_issuer()).expect("load the test issuer");
+    let issuer = crate::common::load_issuer(test_issuer());
     let sod = issuer
         .sign_security_object(card.serial(), &refs)
         .expect("a security object");
@@ -1721,7 +1719,7 @@ fn cards_pulled_in_the_middle_of_a_command() {
     drop(card);
 
     let mut card = VirtualCard::with_options(CardOptions {
-        master_key: Some(test_issuer().join("master.key")),
+        issuer: Some(test_issuer().to_path_buf()),
         tear_at: Some(10),
         ..CardOptions::default()
     });

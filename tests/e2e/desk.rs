@@ -166,7 +166,7 @@ fn a_clone_fails_chip_authentication_only() {
     // replaced by the original's (what a reader can copy; the private keys cannot be).
     let mut clone = VirtualCard::with_options(CardOptions {
         serial: Some(original.serial().to_string()),
-        master_key: Some(test_issuer().join("master.key")),
+        issuer: Some(test_issuer().to_path_buf()),
         ..CardOptions::default()
     });
     let out =
@@ -237,13 +237,10 @@ fn another_cards_security_object_fails_the_data_groups_and_serial() {
 #[test]
 fn an_expired_document_signer_fails_with_that_reason() {
     let issuer_dir = make_issuer("expiring-document-signer");
-    let mut issuer = Issuer::load(&issuer_dir).expect("load the new issuer");
     let now = SystemTime::now();
     // The signer expires 8 s from now: time enough to personalize on a slow machine.
     let not_after = now + Duration::from_secs(8);
-    issuer
-        .rotate_document_signer(now - Duration::from_secs(86_400), not_after)
-        .expect("a document signer about to expire");
+    crate::common::issue_document_signer(&issuer_dir, now - Duration::from_secs(86_400), not_after);
 
     let card = VirtualCard::for_issuer(&issuer_dir);
     let out = personalize_with(&card, "fixtures/records/valid-1.json", &issuer_dir);

@@ -66,9 +66,30 @@ fn card_new_refuses_to_overwrite_a_state_file() {
 fn card_new_rejects_bad_input() {
     let dir = tempfile::tempdir().expect("temp dir");
     let good_key = dir.path().join("good.key");
-    std::fs::write(&good_key, "000102030405060708090a0b0c0d0e0f\n").expect("key");
+    crate::common::write_private(&good_key, "000102030405060708090a0b0c0d0e0f\n");
     let short_key = dir.path().join("short.key");
-    std::fs::write(&short_key, "0001020304").expect("key");
+    crate::common::write_private(&short_key, "0001020304");
+    // A key file others can read is refused with the command that fixes it.
+    let open_key = dir.path().join("open.key");
+    std::fs::write(&open_key, "000102030405060708090a0b0c0d0e0f\n").expect("key");
+    let open_state = dir.path().join("open.state");
+    let out = melli(&[
+        "card",
+        "new",
+        "--state",
+        open_state.to_str().expect("utf-8"),
+        "--serial",
+        "ABC123",
+        "--master-key",
+        open_key.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains(&format!("chmod 600 {}", open_key.display())),
+        "{out:?}"
+    );
+    assert!(!open_state.exists());
     let path = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_string();
     let cases = [
         (

@@ -163,7 +163,7 @@ fn the_locked_card_refuses_personalization_commands() {
 /// again finishes the card, and the card verifies.
 fn tear_and_resume(k: u64) -> Result<(), String> {
     let mut card = VirtualCard::with_options(CardOptions {
-        master_key: Some(test_issuer().join("master.key")),
+        issuer: Some(test_issuer().to_path_buf()),
         tear_at: Some(k),
         ..CardOptions::default()
     });

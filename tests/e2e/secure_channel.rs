@@ -3,11 +3,11 @@
 //! forged MAC, and a personalization command sent in plain.
 
 use melli::apdu::{Command, StatusWord};
-use melli::pki::read_master_key;
-use melli::sm::{Authentication, SecureChannel, StaticKeys};
+use melli::pki::Issuer;
+use melli::sm::{Authentication, SecureChannel};
 use melli::transport::{CardChannel, PcscTransport};
 
-use crate::common::{test_issuer, VirtualCard};
+use crate::common::{test_issuer, VirtualCard, TOKEN_PIN};
 
 const SELECT: &str = "00A4040C07F04D454C4C4901";
 
@@ -25,8 +25,12 @@ fn open(card: &VirtualCard) -> (CardChannel<PcscTransport>, SecureChannel) {
         .send(&Command::new(0, 0x84, 0, 0).expect(16))
         .expect("challenge");
     let rnd_icc: [u8; 16] = challenge.data.as_slice().try_into().expect("16 bytes");
-    let master = read_master_key(&test_issuer().join("master.key")).expect("master key");
-    let keys = StaticKeys::diversify(&master, card.serial());
+    // The issuer's master key is in its SoftHSM2 token: the token diversifies the card's keys.
+    let issuer = Issuer::load(test_issuer(), &mut |_| {
+        Ok(zeroize::Zeroizing::new(TOKEN_PIN.to_string()))
+    })
+    .expect("the test issuer");
+    let keys = issuer.card_keys(card.serial()).expect("the card's keys");
     let auth = Authentication::new(&rnd_icc);
     let answer = channel
         .send(

@@ -133,7 +133,7 @@ const DEADLINE: Duration = Duration::from_secs(60);
 impl Bench {
     pub fn new(records: usize, chips: usize, readers: usize) -> Bench {
         let dir = tempfile::tempdir().unwrap();
-        let issuer = Issuer::init(&dir.path().join("issuer")).unwrap();
+        let issuer = Issuer::init_plain(&dir.path().join("issuer")).unwrap();
         let path = write_records(dir.path(), records);
         let records = load_records(&path);
         let pile = FakePile::default();

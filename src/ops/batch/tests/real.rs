@@ -17,15 +17,17 @@ struct RealBench {
     options: BatchOptions,
 }
 
+use crate::card::tests_support::blank_card;
+
 impl RealBench {
     fn new(records: usize, cards: usize, readers: usize) -> RealBench {
         let dir = tempfile::tempdir().unwrap();
-        let issuer = Issuer::init(&dir.path().join("issuer")).unwrap();
+        let issuer = Issuer::init_plain(&dir.path().join("issuer")).unwrap();
         let path = write_records(dir.path(), records);
         let records = load_records(&path);
         let pile = CardPile::default();
         for i in 1..=cards {
-            pile.push(Card::manufacture(&format!("V{i:04}"), issuer.master_key()).unwrap());
+            pile.push(blank_card(&issuer, &format!("V{i:04}")));
         }
         RealBench {
             journal: dir.path().join("journal.db"),
