@@ -10,8 +10,8 @@
 //! one that is not.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 use zeroize::Zeroizing;

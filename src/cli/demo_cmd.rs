@@ -21,9 +21,9 @@ use melli::journal::Journal;
 use melli::ops::pin_mailer;
 use melli::ops::sign::{hash_file, sign_digest};
 use melli::pki::token;
+use melli::transport::{list_readers, PcscTransport};
 use rand_core::{OsRng, RngCore};
 use zeroize::Zeroizing;
-use melli::transport::{list_readers, PcscTransport};
 
 use crate::cli::batch_cmd::{self, BatchArgs, StatusArgs};
 use crate::cli::issuer_keys::{self, InitArgs, ISSUER_PIN_ENV, ROOT_PIN_ENV};

@@ -11,8 +11,9 @@ use melli::model::{
 use melli::ops::personalize::{self, PersonalizeError, Step};
 use melli::ops::pin_mailer;
 use melli::pki::issuer::default_root_dir;
-use melli::pki::{InitOptions, Issuer, PkiError, LAYOUT};
+use melli::pki::{InitOptions, Issuer, PkiError, RootCa, LAYOUT};
 use melli::transport::PcscTransport;
+use std::time::SystemTime;
 
 use crate::cli::holder_cmd::SecretInput;
 use crate::cli::issuer_keys;
@@ -46,6 +47,37 @@ pub fn issuer_init(args: &issuer_keys::InitArgs) -> Result<ExitCode, Failure> {
         eprintln!("warning: the keys are in plain files (--insecure-plain-keys): for tests only");
     }
     println!("{LAYOUT}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn new_document_signer(args: &issuer_keys::NewSignerArgs) -> Result<ExitCode, Failure> {
+    let mut issuer = issuer_keys::load_issuer(&args.dir)?;
+    let root_dir = args
+        .root_dir
+        .clone()
+        .unwrap_or_else(|| default_root_dir(&args.dir));
+    let root = RootCa::load(&root_dir, &mut issuer_keys::secret)
+        .map_err(|e| Failure::bad_input(e.to_string()))?;
+    let not_before = args.not_before.unwrap_or_else(SystemTime::now);
+    let not_after = args
+        .not_after
+        .unwrap_or(not_before + melli::pki::issuer::CA_VALIDITY);
+    if not_after <= not_before {
+        return Err(Failure::bad_input("--not-after must be after --not-before"));
+    }
+    root.issue_document_signer(&mut issuer, not_before, not_after, &mut issuer_keys::secret)
+        .map_err(|e| Failure::bad_input(e.to_string()))?;
+    let validity = &issuer
+        .document_signer_certificate()
+        .tbs_certificate
+        .validity;
+    println!(
+        "new document signer for {}: valid {} to {}, key in {}",
+        args.dir.display(),
+        validity.not_before,
+        validity.not_after,
+        issuer.store().describe()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

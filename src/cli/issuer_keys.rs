@@ -7,6 +7,7 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use melli::card::CardKeys;
 use melli::pki::{Issuer, KeyStore, PkiError, SecretPurpose, SecretRequest};
@@ -147,4 +148,55 @@ impl InitArgs {
             _ => (KeyStore::EncryptedFiles, KeyStore::EncryptedFiles),
         }
     }
+}
+
+/// `melli issuer new-document-signer`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct NewSignerArgs {
+    /// The issuer directory.
+    pub dir: PathBuf,
+    /// The root directory (made by `melli issuer init`). Default: DIR-root beside DIR.
+    #[arg(long, value_name = "DIR")]
+    pub root_dir: Option<PathBuf>,
+    /// Start of the new certificate's validity, UTC, as 2026-12-01T00:00:00Z. Default: now.
+    #[arg(long, value_name = "TIME", value_parser = parse_utc)]
+    pub not_before: Option<SystemTime>,
+    /// End of its validity, UTC, as 2036-12-01T00:00:00Z. Default: ten years after the start.
+    #[arg(long, value_name = "TIME", value_parser = parse_utc)]
+    pub not_after: Option<SystemTime>,
+}
+
+/// An RFC 3339 UTC time to the second: `YYYY-MM-DDTHH:MM:SSZ`.
+fn parse_utc(text: &str) -> Result<SystemTime, String> {
+    let bad = || format!("{text:?}: give a UTC time as 2026-12-01T09:30:00Z");
+    let b = text.as_bytes();
+    if b.len() != 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'Z'
+    {
+        return Err(bad());
+    }
+    let num = |r: std::ops::Range<usize>| -> Result<u16, String> {
+        let part = &text[r];
+        if part.bytes().all(|c| c.is_ascii_digit()) {
+            part.parse().map_err(|_| bad())
+        } else {
+            Err(bad())
+        }
+    };
+    let small = |r| num(r).and_then(|v| u8::try_from(v).map_err(|_| bad()));
+    der::DateTime::new(
+        num(0..4)?,
+        small(5..7)?,
+        small(8..10)?,
+        small(11..13)?,
+        small(14..16)?,
+        small(17..19)?,
+    )
+    .map(|t| t.to_system_time())
+    .map_err(|_| bad())
 }

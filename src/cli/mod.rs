@@ -278,6 +278,12 @@ pub enum IssuerCommand {
     ///   softhsm2-util --init-token --free --label issuer --pin … --so-pin …
     ///   melli issuer init issuer --hsm /usr/lib/softhsm/libsofthsm2.so --token issuer
     Init(issuer_keys::InitArgs),
+    /// Give the issuer a new document signer: a new key in the issuer's store, its
+    /// certificate issued by the root (this needs the root directory and its key).
+    ///
+    /// Cards personalized from then on carry security objects signed by the new signer; cards
+    /// already issued keep theirs.
+    NewDocumentSigner(issuer_keys::NewSignerArgs),
 }
 
 /// Where the PIN and PUK of a personalization come from.
@@ -352,6 +358,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             json,
         } => diag::apdu(&apdus, reader.reader.as_deref(), json),
         Command::Issuer(IssuerCommand::Init(args)) => issue_cmd::issuer_init(&args),
+        Command::Issuer(IssuerCommand::NewDocumentSigner(args)) => {
+            issue_cmd::new_document_signer(&args)
+        }
         Command::Check { record, json } => issue_cmd::check(&record, json),
         Command::Personalize {
             record,

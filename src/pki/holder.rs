@@ -32,8 +32,8 @@
 
 use std::time::SystemTime;
 
-use der::DateTime;
 use super::keys::IssuerKey;
+use der::DateTime;
 use x509_cert::name::Name;
 use x509_cert::Certificate;
 

@@ -416,11 +416,7 @@ impl Issuer {
     /// empty): a root CA, a document signer and a signing CA, each with a new P-256 key made
     /// in its store, and a new master key. `unlock` is asked for the token PINs, or to choose
     /// the passphrases of encrypted files.
-    pub fn init(
-        dir: &Path,
-        options: &InitOptions,
-        unlock: Unlock<'_>,
-    ) -> Result<Issuer, PkiError> {
+    pub fn init(dir: &Path, options: &InitOptions, unlock: Unlock<'_>) -> Result<Issuer, PkiError> {
         check_stores_apart(dir, options)?;
         prepare_empty_dir(&options.root_dir)?;
         prepare_empty_dir(dir)?;
@@ -471,8 +467,18 @@ impl Issuer {
             },
         )?;
         let root_pem = cert::to_pem(&root_cert)?;
-        write_new(&options.root_dir, files::ROOT_CERT, root_pem.as_bytes(), 0o644)?;
-        write_config(&options.root_dir, files::ROOT_CONFIG, ROOT_FORMAT, &options.root_store)?;
+        write_new(
+            &options.root_dir,
+            files::ROOT_CERT,
+            root_pem.as_bytes(),
+            0o644,
+        )?;
+        write_config(
+            &options.root_dir,
+            files::ROOT_CONFIG,
+            ROOT_FORMAT,
+            &options.root_store,
+        )?;
         drop(root_store);
 
         let store = OpenStore::open(
@@ -687,8 +693,14 @@ fn check_stores_apart(dir: &Path, options: &InitOptions) -> Result<(), PkiError>
         ));
     }
     if let (
-        KeyStore::Pkcs11 { module: m1, token: t1 },
-        KeyStore::Pkcs11 { module: m2, token: t2 },
+        KeyStore::Pkcs11 {
+            module: m1,
+            token: t1,
+        },
+        KeyStore::Pkcs11 {
+            module: m2,
+            token: t2,
+        },
     ) = (&options.store, &options.root_store)
     {
         if m1 == m2 && t1 == t2 {
@@ -708,18 +720,19 @@ fn spki_of_key(key: &dyn IssuerKey) -> Result<spki::SubjectPublicKeyInfoOwned, P
 fn read_config(path: &Path, format: &str) -> Result<StoreConfig, PkiError> {
     let len = fs::metadata(path).map_err(|e| PkiError::io(path, e))?.len();
     if len > MAX_CONFIG {
-        return Err(PkiError::bad_file(path, format!("{len} bytes is too large")));
+        return Err(PkiError::bad_file(
+            path,
+            format!("{len} bytes is too large"),
+        ));
     }
     let text = fs::read_to_string(path).map_err(|e| PkiError::io(path, e))?;
-    let config: StoreConfig = serde_json::from_str(&text)
-        .map_err(|e| PkiError::bad_file(path, format!("not a melli key-store description ({e})")))?;
+    let config: StoreConfig = serde_json::from_str(&text).map_err(|e| {
+        PkiError::bad_file(path, format!("not a melli key-store description ({e})"))
+    })?;
     if config.format != format {
         return Err(PkiError::bad_file(
             path,
-            format!(
-                "format {:?}, this melli reads {format:?}",
-                config.format
-            ),
+            format!("format {:?}, this melli reads {format:?}", config.format),
         ));
     }
     Ok(config)
@@ -890,11 +903,18 @@ mod tests {
         for f in ISSUER_FILES {
             assert!(dir.join(f).is_file(), "{f}");
         }
-        assert!(!dir.join(files::ROOT_KEY).exists(), "the root key is kept apart");
+        assert!(
+            !dir.join(files::ROOT_KEY).exists(),
+            "the root key is kept apart"
+        );
         for f in ROOT_FILES {
             assert!(root_dir.join(f).is_file(), "{f}");
         }
-        for f in [files::DOCUMENT_SIGNER_KEY, files::SIGNING_CA_KEY, files::MASTER_KEY] {
+        for f in [
+            files::DOCUMENT_SIGNER_KEY,
+            files::SIGNING_CA_KEY,
+            files::MASTER_KEY,
+        ] {
             assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
         }
         assert_eq!(mode(&root_dir.join(files::ROOT_KEY)), 0o600);
@@ -924,7 +944,9 @@ mod tests {
         for f in [files::MASTER_KEY, files::SIGNING_CA_KEY] {
             let path = dir.join(f);
             fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).expect("chmod");
-            let err = Issuer::load(&dir, &mut no_secret).expect_err("0640").to_string();
+            let err = Issuer::load(&dir, &mut no_secret)
+                .expect_err("0640")
+                .to_string();
             assert!(
                 err.contains(&format!("chmod 600 {}", path.display())),
                 "{f}: {err}"
@@ -947,7 +969,10 @@ mod tests {
             Issuer::init(&dir, &options, &mut passphrase("a long passphrase")).expect("init");
         for f in [files::DOCUMENT_SIGNER_KEY, files::SIGNING_CA_KEY] {
             let text = fs::read_to_string(dir.join(f)).expect("read");
-            assert!(text.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"), "{f}");
+            assert!(
+                text.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+                "{f}"
+            );
         }
         let err = Issuer::load(&dir, &mut passphrase("wrong")).expect_err("wrong");
         assert!(err.to_string().contains("wrong passphrase"), "{err}");
@@ -1015,7 +1040,9 @@ mod tests {
         );
 
         fs::remove_file(dir.join(files::SIGNING_CA_KEY)).expect("rm");
-        let err = Issuer::load(&dir, &mut no_secret).expect_err("missing").to_string();
+        let err = Issuer::load(&dir, &mut no_secret)
+            .expect_err("missing")
+            .to_string();
         assert!(err.contains("signing-ca.key: missing"), "{err}");
 
         // The document signer's key swapped for the signing CA's: mismatch.
@@ -1024,25 +1051,39 @@ mod tests {
             dir.join(files::SIGNING_CA_KEY),
         )
         .expect("copy");
-        let err = Issuer::load(&dir, &mut no_secret).expect_err("mismatch").to_string();
+        let err = Issuer::load(&dir, &mut no_secret)
+            .expect_err("mismatch")
+            .to_string();
         assert!(
             err.contains("signing-ca.key") && err.contains("does not match"),
             "{err}"
         );
 
         fs::write(dir.join(files::ROOT_CERT), "garbage").expect("write");
-        let err = Issuer::load(&dir, &mut no_secret).expect_err("bad cert").to_string();
+        let err = Issuer::load(&dir, &mut no_secret)
+            .expect_err("bad cert")
+            .to_string();
         assert!(
             err.contains("root.pem") && err.contains("not an X.509"),
             "{err}"
         );
 
-        fs::write(dir.join(files::CONFIG), r#"{"format":"melli-issuer/9","keys":{"store":"plain-files"}}"#)
-            .expect("write");
-        let err = Issuer::load(&dir, &mut no_secret).expect_err("format").to_string();
-        assert!(err.contains("issuer.json") && err.contains("melli-issuer/9"), "{err}");
+        fs::write(
+            dir.join(files::CONFIG),
+            r#"{"format":"melli-issuer/9","keys":{"store":"plain-files"}}"#,
+        )
+        .expect("write");
+        let err = Issuer::load(&dir, &mut no_secret)
+            .expect_err("format")
+            .to_string();
+        assert!(
+            err.contains("issuer.json") && err.contains("melli-issuer/9"),
+            "{err}"
+        );
         fs::remove_file(dir.join(files::CONFIG)).expect("rm");
-        let err = Issuer::load(&dir, &mut no_secret).expect_err("old layout").to_string();
+        let err = Issuer::load(&dir, &mut no_secret)
+            .expect_err("old layout")
+            .to_string();
         assert!(err.contains("older melli"), "{err}");
     }
 
@@ -1055,7 +1096,9 @@ mod tests {
         for f in [files::DOCUMENT_SIGNER_CERT, files::DOCUMENT_SIGNER_KEY] {
             fs::copy(b.join(f), a.join(f)).expect("copy");
         }
-        let err = Issuer::load(&a, &mut no_secret).expect_err("foreign DS").to_string();
+        let err = Issuer::load(&a, &mut no_secret)
+            .expect_err("foreign DS")
+            .to_string();
         assert!(err.contains("document-signer.pem"), "{err}");
     }
 

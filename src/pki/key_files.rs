@@ -119,9 +119,8 @@ pub fn master_key_file(
             let mut iv = [0u8; 16];
             OsRng.try_fill_bytes(&mut salt).map_err(PkiError::Random)?;
             OsRng.try_fill_bytes(&mut iv).map_err(PkiError::Random)?;
-            let params =
-                pbes2::Parameters::scrypt_aes256cbc(Default::default(), &salt, &iv)
-                    .map_err(|e| PkiError::invalid("master key encryption", e.to_string()))?;
+            let params = pbes2::Parameters::scrypt_aes256cbc(Default::default(), &salt, &iv)
+                .map_err(|e| PkiError::invalid("master key encryption", e.to_string()))?;
             let ciphertext = params
                 .encrypt(p, &plaintext)
                 .map_err(|e| PkiError::invalid("master key encryption", e.to_string()))?;
@@ -130,12 +129,10 @@ pub fn master_key_file(
                 encrypted_data: &ciphertext,
             };
             let der = info.to_der()?;
-            Ok(Zeroizing::new(der::pem::encode_string(
-                ENCRYPTED_MASTER_KEY_LABEL,
-                LineEnding::LF,
-                &der,
-            )
-            .map_err(|e| PkiError::invalid("master key encryption", e.to_string()))?))
+            Ok(Zeroizing::new(
+                der::pem::encode_string(ENCRYPTED_MASTER_KEY_LABEL, LineEnding::LF, &der)
+                    .map_err(|e| PkiError::invalid("master key encryption", e.to_string()))?,
+            ))
         }
     }
 }
@@ -195,8 +192,8 @@ pub fn read_master_key_file(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::OpenOptionsExt;
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
 
     fn write(path: &Path, text: &str, mode: u32) {
         let mut f = fs::OpenOptions::new()
@@ -241,7 +238,10 @@ mod tests {
         let err = read_master_key_file(&path, Protection::Plain).expect_err("0644");
         let line = err.to_string();
         assert!(line.contains("mode 0644"), "{line}");
-        assert!(line.contains(&format!("chmod 600 {}", path.display())), "{line}");
+        assert!(
+            line.contains(&format!("chmod 600 {}", path.display())),
+            "{line}"
+        );
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
         read_master_key_file(&path, Protection::Plain).expect("0600 is fine");
     }

@@ -247,8 +247,8 @@ mod tests {
         assert!(err.to_string().contains("does not verify"), "{err}");
         let good: Signature = signature::Signer::sign(&key, b"tbs");
         checked_signature(key.verifying_key(), b"tbs", &good.to_bytes(), "test").expect("good");
-        let err = checked_signature(key.verifying_key(), b"tbs", &[1, 2, 3], "test")
-            .expect_err("short");
+        let err =
+            checked_signature(key.verifying_key(), b"tbs", &[1, 2, 3], "test").expect_err("short");
         assert!(err.to_string().contains("3 bytes"), "{err}");
     }
 
@@ -263,7 +263,10 @@ mod tests {
             json,
             r#"{"store":"pkcs11","module":"/usr/lib/softhsm/libsofthsm2.so","token":"melli-issuer"}"#
         );
-        assert_eq!(serde_json::from_str::<KeyStore>(&json).expect("back"), store);
+        assert_eq!(
+            serde_json::from_str::<KeyStore>(&json).expect("back"),
+            store
+        );
         assert!(serde_json::from_str::<KeyStore>(r#"{"store":"keys-in-the-cloud"}"#).is_err());
         assert!(
             serde_json::from_str::<KeyStore>(r#"{"store":"pkcs11","module":"/m.so"}"#).is_err()

@@ -22,9 +22,9 @@
 use std::collections::BTreeSet;
 use std::time::SystemTime;
 
+use super::keys::IssuerKey;
 use der::asn1::OctetString;
 use der::{DateTime, Decode, Encode, Sequence};
-use super::keys::IssuerKey;
 use sha2::{Digest, Sha256};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;

@@ -9,6 +9,7 @@
 
 use std::time::SystemTime;
 
+use super::keys::IssuerKey;
 use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
 use cms::content_info::{CmsVersion, ContentInfo};
 use cms::revocation::RevocationInfoChoices;
@@ -20,7 +21,6 @@ use der::asn1::{GeneralizedTime, OctetString, SetOfVec, UtcTime};
 use der::{Any, DateTime, Decode, Encode, Sequence, Tag, Tagged};
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{DerSignature, Signature};
-use super::keys::IssuerKey;
 use sha2::{Digest, Sha256};
 use x509_cert::attr::Attribute;
 use x509_cert::Certificate;

@@ -24,6 +24,7 @@ use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
 use p256::ecdsa::{DerSignature, VerifyingKey};
 use rand_core::{OsRng, RngCore};
+use std::os::unix::fs::OpenOptionsExt;
 use zeroize::Zeroizing;
 
 use super::error::PkiError;
@@ -47,6 +48,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 fn module(path: &Path) -> Result<Pkcs11, PkiError> {
     let mut loaded = lock(modules());
+    let _turn = StoreTurn::take(path);
     if let Some(m) = loaded.get(path) {
         return Ok(m.clone());
     }
@@ -79,7 +81,8 @@ fn module(path: &Path) -> Result<Pkcs11, PkiError> {
 pub struct Token {
     module: PathBuf,
     label: String,
-    session: Mutex<Session>,
+    /// `None` once dropped (see `Drop`).
+    session: Mutex<Option<Session>>,
 }
 
 impl fmt::Debug for Token {
@@ -92,6 +95,7 @@ impl Token {
     /// Opens the token labelled `label` in `module` and logs in as its user with `pin`.
     pub fn open(module_path: &Path, label: &str, pin: &str) -> Result<Arc<Token>, PkiError> {
         let m = module(module_path)?;
+        let _turn = StoreTurn::take(module_path);
         let store = |e: CkError, what: &str| {
             PkiError::Store(format!(
                 "token '{label}' of {}: {what} failed ({e})",
@@ -103,9 +107,10 @@ impl Token {
             .map_err(|e| store(e, "listing its slots"))?;
         let mut found = None;
         for slot in slots {
-            let info = m
-                .get_token_info(slot)
-                .map_err(|e| store(e, "reading token information"))?;
+            // A slot that cannot describe itself is not the one asked for.
+            let Ok(info) = m.get_token_info(slot) else {
+                continue;
+            };
             if info.label().trim_end() == label {
                 if info.user_pin_locked() {
                     return Err(PkiError::Store(format!(
@@ -143,7 +148,7 @@ impl Token {
         Ok(Arc::new(Token {
             module: module_path.to_path_buf(),
             label: label.to_string(),
-            session: Mutex::new(session),
+            session: Mutex::new(Some(session)),
         }))
     }
 
@@ -161,9 +166,7 @@ impl Token {
     /// `pkcs11-tool --list-objects`).
     pub fn generate_ec_key(self: &Arc<Self>, label: &str) -> Result<TokenKey, PkiError> {
         let mut id = [0u8; 16];
-        OsRng
-            .try_fill_bytes(&mut id)
-            .map_err(PkiError::Random)?;
+        OsRng.try_fill_bytes(&mut id).map_err(PkiError::Random)?;
         let public_template = [
             Attribute::Token(true),
             Attribute::Private(false),
@@ -187,7 +190,8 @@ impl Token {
             Attribute::Label(label.as_bytes().to_vec()),
             Attribute::Id(id.to_vec()),
         ];
-        let session = lock(&self.session);
+        let guard = self.session()?;
+        let session = &guard.1;
         let (public, private) = session
             .generate_key_pair(
                 &Mechanism::EccKeyPairGen,
@@ -195,14 +199,15 @@ impl Token {
                 &private_template,
             )
             .map_err(|e| self.failed("generating a P-256 key pair", e))?;
-        let point = ec_point_of(&session, public).map_err(|e| self.failed("reading the new public key", e))?;
+        let point = ec_point_of(session, public)
+            .map_err(|e| self.failed("reading the new public key", e))?;
         let public_key = parse_point(&point).ok_or_else(|| {
             PkiError::Store(format!(
                 "token '{}': the new key's CKA_EC_POINT is not a P-256 point",
                 self.label
             ))
         })?;
-        drop(session);
+        drop(guard);
         Ok(TokenKey {
             token: Arc::clone(self),
             handle: private,
@@ -217,7 +222,8 @@ impl Token {
         public_key: &VerifyingKey,
         label: &str,
     ) -> Result<TokenKey, PkiError> {
-        let session = lock(&self.session);
+        let guard = self.session()?;
+        let session = &guard.1;
         let publics = session
             .find_objects(&[
                 Attribute::Class(ObjectClass::PUBLIC_KEY),
@@ -260,7 +266,7 @@ impl Token {
         let [handle] = privates[..] else {
             return Err(not_found());
         };
-        drop(session);
+        drop(guard);
         Ok(TokenKey {
             token: Arc::clone(self),
             handle,
@@ -273,7 +279,7 @@ impl Token {
     /// extractable, usable for AES-CMAC only. Refuses when the token already has one.
     pub fn generate_master_key(self: &Arc<Self>) -> Result<TokenMasterKey, PkiError> {
         if self.master_key_handles()?.is_empty() {
-            let session = lock(&self.session);
+            let guard = self.session()?;
             let template = [
                 Attribute::Token(true),
                 Attribute::Private(true),
@@ -288,10 +294,11 @@ impl Token {
                 Attribute::ValueLen((MASTER_KEY_LEN as u64).into()),
                 Attribute::Label(MASTER_KEY_LABEL.as_bytes().to_vec()),
             ];
-            let handle = session
+            let handle = guard
+                .1
                 .generate_key(&Mechanism::AesKeyGen, &template)
                 .map_err(|e| self.failed("generating the AES master key", e))?;
-            drop(session);
+            drop(guard);
             Ok(TokenMasterKey {
                 token: Arc::clone(self),
                 handle,
@@ -323,7 +330,8 @@ impl Token {
     }
 
     fn master_key_handles(&self) -> Result<Vec<ObjectHandle>, PkiError> {
-        lock(&self.session)
+        self.session()?
+            .1
             .find_objects(&[
                 Attribute::Class(ObjectClass::SECRET_KEY),
                 Attribute::KeyType(KeyType::AES),
@@ -332,8 +340,99 @@ impl Token {
             .map_err(|e| self.failed("finding the master key", e))
     }
 
-    fn sign_raw(&self, mechanism: &Mechanism, key: ObjectHandle, data: &[u8]) -> Result<Vec<u8>, CkError> {
-        lock(&self.session).sign(mechanism, key, data)
+    fn sign_raw(
+        &self,
+        mechanism: &Mechanism,
+        key: ObjectHandle,
+        data: &[u8],
+        what: &str,
+    ) -> Result<Vec<u8>, PkiError> {
+        self.session()?
+            .1
+            .sign(mechanism, key, data)
+            .map_err(|e| self.failed(what, e))
+    }
+
+    /// This process's turn at the store, then the session.
+    fn session(&self) -> Result<SessionGuard<'_>, PkiError> {
+        let turn = StoreTurn::take(&self.module);
+        let session = lock(&self.session);
+        if session.is_none() {
+            return Err(PkiError::Store(format!(
+                "token '{}': the session is closed",
+                self.label
+            )));
+        }
+        Ok(SessionGuard(turn, SessionRef(session)))
+    }
+}
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        // Closing the last session logs out, which SoftHSM2 writes to the token: in turn too.
+        let _turn = StoreTurn::take(&self.module);
+        drop(lock(&self.session).take());
+    }
+}
+
+/// A session held for one operation, during this process's turn at the store.
+struct SessionGuard<'a>(#[allow(dead_code)] StoreTurn, SessionRef<'a>);
+
+/// The locked session, known to be open.
+struct SessionRef<'a>(MutexGuard<'a, Option<Session>>);
+
+impl std::ops::Deref for SessionRef<'_> {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        // `Token::session` checked it is `Some` before making this.
+        self.0
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("checked open"))
+    }
+}
+
+/// Turns at a SoftHSM2 token store, taken by every melli process that uses it.
+///
+/// SoftHSM2's file store is not safe when one process rewrites a token — every C_Login does
+/// (`token.object`) — while another process reads it: the reader sees "Token integrity check
+/// failed" and the token vanishes for it (softhsm/SoftHSMv2#757). A real HSM serializes this
+/// itself; for SoftHSM2, melli processes take turns through an advisory lock (`flock`) on a
+/// file named after the store's configuration (`SOFTHSM2_CONF`), held for one call sequence
+/// at a time. Other modules are not locked.
+struct StoreTurn(Option<std::fs::File>);
+
+impl StoreTurn {
+    fn take(module: &Path) -> StoreTurn {
+        let is_softhsm = module
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.contains("softhsm"));
+        if !is_softhsm {
+            return StoreTurn(None);
+        }
+        let conf = std::env::var_os("SOFTHSM2_CONF").unwrap_or_default();
+        let digest = sha256(conf.as_encoded_bytes());
+        let path =
+            std::env::temp_dir().join(format!("melli-softhsm-{}.lock", hex::encode(&digest[..8])));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(path)
+            .ok();
+        // Without the lock file (another user's, a read-only /tmp) melli still works, only
+        // without the protection against SoftHSM2's race.
+        let file = file.filter(|f| f.lock().is_ok());
+        StoreTurn(file)
+    }
+}
+
+impl Drop for StoreTurn {
+    fn drop(&mut self) {
+        if let Some(f) = &self.0 {
+            let _ = f.unlock();
+        }
     }
 }
 
@@ -382,10 +481,12 @@ impl TokenKey {
     /// and checked here before it is used.
     pub fn sign(&self, message: &[u8]) -> Result<DerSignature, PkiError> {
         let hash = sha256(message);
-        let raw = self
-            .token
-            .sign_raw(&Mechanism::Ecdsa, self.handle, &hash)
-            .map_err(|e| self.token.failed(&format!("signing with key '{}'", self.label), e))?;
+        let raw = self.token.sign_raw(
+            &Mechanism::Ecdsa,
+            self.handle,
+            &hash,
+            &format!("signing with key '{}'", self.label),
+        )?;
         checked_signature(
             &self.public,
             message,
@@ -410,11 +511,12 @@ impl fmt::Debug for TokenMasterKey {
 impl TokenMasterKey {
     /// AES-CMAC of `data` under the master key, computed in the token.
     pub fn cmac(&self, data: &[u8]) -> Result<Zeroizing<[u8; MASTER_KEY_LEN]>, PkiError> {
-        let out = Zeroizing::new(
-            self.token
-                .sign_raw(&Mechanism::AesCMac, self.handle, data)
-                .map_err(|e| self.token.failed("AES-CMAC with the master key", e))?,
-        );
+        let out = Zeroizing::new(self.token.sign_raw(
+            &Mechanism::AesCMac,
+            self.handle,
+            data,
+            "AES-CMAC with the master key",
+        )?);
         let mut block = Zeroizing::new([0u8; MASTER_KEY_LEN]);
         if out.len() != MASTER_KEY_LEN {
             return Err(PkiError::Store(format!(
@@ -438,6 +540,7 @@ pub fn init_token(
     user_pin: &str,
 ) -> Result<(), PkiError> {
     let m = module(module_path)?;
+    let _turn = StoreTurn::take(module_path);
     let failed = |what: &str, e: CkError| {
         PkiError::Store(format!(
             "{}: {what} for token '{label}' failed ({e})",

@@ -1234,25 +1234,48 @@ pub fn other_issuer() -> &'static Path {
 /// SoftHSM2 token of its own and its root key in another (initialized here with
 /// `softhsm2-util`), for a test that changes it (the shared [`test_issuer`] must stay as it
 /// is). `name` must be unique per test. The root directory is `<dir>-root`.
+///
+/// The tokens are made and filled in a staging SoftHSM2 of their own and then moved into this
+/// process's token directory whole (a rename): SoftHSM2's file store is shared safely by
+/// processes that use it, but a process that starts while another is still creating a token
+/// can trip over the half-made token directory.
 pub fn make_issuer(name: &str) -> PathBuf {
     let dir = fresh_issuer_dir(name);
-    let label = format!("i{}", next_id());
+    let id = next_id();
+    let label = format!("i{id}");
     let root_label = format!("{label}-root");
+    let staging = process()
+        .work_dir()
+        .join("softhsm")
+        .join(format!("staging-{id}"));
+    let tokens = staging.join("tokens");
+    fs::create_dir_all(&tokens).expect("staging token directory");
+    let conf = staging.join("softhsm2.conf");
+    fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    )
+    .expect("staging SoftHSM2 configuration");
     for l in [&label, &root_label] {
-        init_token(l);
+        init_token(&conf, l);
     }
-    let out = melli(&[
-        "issuer",
-        "init",
-        path_str(&dir),
-        "--hsm",
-        SOFTHSM_MODULE,
-        "--token",
-        &label,
-        "--root-token",
-        &root_label,
-    ]);
+    let out = run(
+        Command::new(MELLI)
+            .env("SOFTHSM2_CONF", &conf)
+            .args(["issuer", "init", path_str(&dir), "--hsm", SOFTHSM_MODULE])
+            .args(["--token", &label, "--root-token", &root_label]),
+        Duration::from_secs(60),
+    );
     assert_eq!(out.code, 0, "melli issuer init failed: {out:?}");
+    let shared = process().work_dir().join("softhsm").join("tokens");
+    for entry in fs::read_dir(&tokens).expect("staged tokens") {
+        let entry = entry.expect("staged token");
+        fs::rename(entry.path(), shared.join(entry.file_name())).expect("move a staged token");
+    }
+    let _ = fs::remove_dir_all(&staging);
     dir
 }
 
@@ -1274,50 +1297,63 @@ fn fresh_issuer_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// Initializes a SoftHSM2 token labelled `label` in this process's token directory, with
+/// Initializes a SoftHSM2 token labelled `label` in the SoftHSM2 that `conf` configures, with
 /// [`TOKEN_PIN`] — by `softhsm2-util`, the tool an HSM operator would use.
-pub fn init_token(label: &str) {
-    process();
+fn init_token(conf: &Path, label: &str) {
     let out = run(
-        Command::new("softhsm2-util").args([
-            "--init-token",
-            "--free",
-            "--label",
-            label,
-            "--pin",
-            TOKEN_PIN,
-            "--so-pin",
-            TOKEN_SO_PIN,
-        ]),
+        Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", conf)
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                label,
+                "--pin",
+                TOKEN_PIN,
+                "--so-pin",
+                TOKEN_SO_PIN,
+            ]),
         Duration::from_secs(30),
     );
     assert_eq!(out.code, 0, "softhsm2-util --init-token failed: {out:?}");
 }
 
-/// The test tokens' PIN, for melli's library in this process.
-pub fn token_pin(
-    _: &melli::pki::SecretRequest<'_>,
-) -> Result<zeroize::Zeroizing<String>, melli::pki::PkiError> {
-    Ok(zeroize::Zeroizing::new(TOKEN_PIN.to_string()))
-}
-
-/// Loads the issuer in `dir` (its keys in its token) through melli's library.
+/// Loads the issuer in `dir` through melli's library, in this process (a bench: a test
+/// process must not load SoftHSM2 itself, since a module loaded once never sees the tokens
+/// made after it).
 pub fn load_issuer(dir: &Path) -> melli::pki::Issuer {
-    melli::pki::Issuer::load(dir, &mut token_pin).expect("load the issuer")
+    melli::pki::Issuer::load(dir, &mut |_| {
+        Ok(zeroize::Zeroizing::new(TOKEN_PIN.to_string()))
+    })
+    .expect("load the issuer")
 }
 
-/// Gives the issuer in `dir` a new document signer valid from `not_before` to `not_after`,
-/// issued by its root (`<dir>-root`, in the root's token) — the key made in the issuer's token.
+/// Gives the issuer in `dir` a new document signer valid from `not_before` to `not_after`
+/// (`melli issuer new-document-signer`: issued by its root in `<dir>-root`, the key made in
+/// the issuer's token), to the second.
 pub fn issue_document_signer(
     dir: &Path,
     not_before: std::time::SystemTime,
     not_after: std::time::SystemTime,
 ) {
-    let mut issuer = load_issuer(dir);
-    let root = melli::pki::RootCa::load(&melli::pki::issuer::default_root_dir(dir), &mut token_pin)
-        .expect("load the root");
-    root.issue_document_signer(&mut issuer, not_before, not_after, &mut token_pin)
-        .expect("a new document signer");
+    let rfc3339 = |t| {
+        der::DateTime::from_system_time(t)
+            .expect("a time der can hold")
+            .to_string()
+    };
+    let out = melli(&[
+        "issuer",
+        "new-document-signer",
+        path_str(dir),
+        "--not-before",
+        &rfc3339(not_before),
+        "--not-after",
+        &rfc3339(not_after),
+    ]);
+    assert_eq!(
+        out.code, 0,
+        "melli issuer new-document-signer failed: {out:?}"
+    );
 }
 
 /// Writes a new file readable by its owner alone (a key file).

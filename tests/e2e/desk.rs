@@ -4,8 +4,6 @@
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use melli::pki::Issuer;
-
 use crate::common::{
     assert_secret_absent, make_issuer, melli, melli_stdin, personalize_with, personalized_card,
     read_state, run, state_file_content, test_issuer, verify_card, write_state, CardOptions,

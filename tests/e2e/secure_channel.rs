@@ -7,7 +7,16 @@ use melli::pki::Issuer;
 use melli::sm::{Authentication, SecureChannel};
 use melli::transport::{CardChannel, PcscTransport};
 
-use crate::common::{test_issuer, VirtualCard, TOKEN_PIN};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::common::{make_plain_issuer, VirtualCard};
+
+/// An issuer with plain key files, made once for this file's tests.
+fn plain_issuer() -> &'static Path {
+    static ISSUER: OnceLock<PathBuf> = OnceLock::new();
+    ISSUER.get_or_init(|| make_plain_issuer("secure-channel-plain"))
+}
 
 const SELECT: &str = "00A4040C07F04D454C4C4901";
 
@@ -25,11 +34,8 @@ fn open(card: &VirtualCard) -> (CardChannel<PcscTransport>, SecureChannel) {
         .send(&Command::new(0, 0x84, 0, 0).expect(16))
         .expect("challenge");
     let rnd_icc: [u8; 16] = challenge.data.as_slice().try_into().expect("16 bytes");
-    // The issuer's master key is in its SoftHSM2 token: the token diversifies the card's keys.
-    let issuer = Issuer::load(test_issuer(), &mut |_| {
-        Ok(zeroize::Zeroizing::new(TOKEN_PIN.to_string()))
-    })
-    .expect("the test issuer");
+    // A plain-key issuer: this test drives secure messaging by hand, in this process.
+    let issuer = Issuer::load(plain_issuer(), &mut melli::pki::no_secret).expect("the issuer");
     let keys = issuer.card_keys(card.serial()).expect("the card's keys");
     let auth = Authentication::new(&rnd_icc);
     let answer = channel
@@ -53,7 +59,7 @@ fn update() -> Command {
 
 #[test]
 fn a_protected_command_is_taken_and_its_replay_refused() {
-    let card = VirtualCard::for_issuer(test_issuer());
+    let card = VirtualCard::for_issuer(plain_issuer());
     let (mut channel, mut sm) = open(&card);
     let wrapped = sm.wrap(&update());
     let response = channel.send(&wrapped).expect("update");
@@ -69,7 +75,7 @@ fn a_protected_command_is_taken_and_its_replay_refused() {
 
 #[test]
 fn a_forged_mac_is_refused() {
-    let card = VirtualCard::for_issuer(test_issuer());
+    let card = VirtualCard::for_issuer(plain_issuer());
     let (mut channel, mut sm) = open(&card);
     let wrapped = sm.wrap(&update());
     let mut bytes = wrapped.to_bytes().expect("encodes").to_vec();
@@ -83,7 +89,7 @@ fn a_forged_mac_is_refused() {
 
 #[test]
 fn a_personalization_command_in_plain_is_refused_on_an_open_channel() {
-    let card = VirtualCard::for_issuer(test_issuer());
+    let card = VirtualCard::for_issuer(plain_issuer());
     let (mut channel, _sm) = open(&card);
     let response = channel.send(&update()).expect("plain update");
     assert_eq!(response.sw, StatusWord(0x6982));
