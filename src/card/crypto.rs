@@ -1,7 +1,8 @@
 //! The card's symmetric primitives, each a thin call into the RustCrypto crates (spec README
 //! "Conventions"): one AES block, AES-CBC without padding of its own, AES-CMAC (whole and
-//! truncated, checked in constant time), SHA-256, ISO/IEC 9797-1 padding method 2, and a
-//! constant-time comparison for reference data.
+//! truncated, checked in constant time), SHA-256, HMAC-SHA256 (for the state file's seal and
+//! the hashed reference data, §8.7), ISO/IEC 9797-1 padding method 2, and a constant-time
+//! comparison.
 //!
 //! Nothing here is hand-rolled cryptography: the padding and the byte comparisons are the only
 //! code of our own, and neither is a cipher.
@@ -10,6 +11,7 @@ use aes::cipher::block_padding::NoPadding;
 use aes::cipher::{BlockDecryptMut, BlockEncrypt, BlockEncryptMut, KeyInit, KeyIvInit};
 use aes::Aes128;
 use cmac::{Cmac, Mac};
+use hmac::Hmac;
 use p256::elliptic_curve::subtle::ConstantTimeEq;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -91,6 +93,31 @@ pub(super) fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     digest.finalize().into()
 }
 
+/// The output length of HMAC-SHA256.
+pub(super) const HMAC_LEN: usize = 32;
+
+fn hmac_of(key: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
+    // HMAC takes a key of any length (a longer one is hashed first), so this never fails.
+    let mut mac = <Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| <Hmac<Sha256> as hmac::digest::KeyInit>::new(&Default::default()));
+    for part in parts {
+        mac.update(part);
+    }
+    mac
+}
+
+/// HMAC-SHA256(K, part₀ ‖ part₁ ‖ …), wiped from memory when dropped.
+pub(super) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Zeroizing<[u8; HMAC_LEN]> {
+    let mut out = Zeroizing::new([0u8; HMAC_LEN]);
+    out.copy_from_slice(&hmac_of(key, parts).finalize().into_bytes());
+    out
+}
+
+/// Is `tag` HMAC-SHA256(K, parts), all 32 bytes? Compared in constant time.
+pub(super) fn hmac_sha256_matches(key: &[u8], parts: &[&[u8]], tag: &[u8]) -> bool {
+    hmac_of(key, parts).verify_slice(tag).is_ok()
+}
+
 /// `pad(X)`: ISO/IEC 9797-1 padding method 2 — `80`, then `00` up to a multiple of 16; a
 /// whole block when X already is one (spec README, Conventions).
 pub(super) fn pad(data: &[u8]) -> Zeroizing<Vec<u8>> {
@@ -113,8 +140,7 @@ pub(super) fn unpad(data: &[u8]) -> Option<&[u8]> {
     data.get(..marker)
 }
 
-/// Constant-time equality of two byte strings of the same length (reference data, §8.2, and
-/// challenges, §10.2). Different lengths are unequal.
+/// Constant-time equality of two byte strings of the same length (challenges, §10.2). Different lengths are unequal.
 pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
@@ -166,6 +192,40 @@ mod tests {
         assert_eq!(data, plain);
         assert_eq!(cbc_encrypt(&key, &iv, &mut [0; 15]), Err(NotBlockAligned));
         assert_eq!(cbc_decrypt(&key, &iv, &mut [0; 17]), Err(NotBlockAligned));
+    }
+
+    /// RFC 4231 test case 2 (a key shorter than the block) and test case 6 (a key longer
+    /// than the block, which HMAC hashes first).
+    #[test]
+    fn hmac_known_answers() {
+        assert_eq!(
+            hmac_sha256(b"Jefe", &[b"what do ya want ", b"for nothing?"]).to_vec(),
+            h("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        );
+        let long_key = [0xAA; 131];
+        let message = b"Test Using Larger Than Block-Size Key - Hash Key First";
+        let tag = h("60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+        assert_eq!(hmac_sha256(&long_key, &[message]).to_vec(), tag);
+        assert!(hmac_sha256_matches(&long_key, &[message], &tag));
+        let mut wrong = tag.clone();
+        wrong[31] ^= 1;
+        assert!(!hmac_sha256_matches(&long_key, &[message], &wrong));
+        assert!(!hmac_sha256_matches(&long_key, &[message], &tag[..16]));
+        assert!(!hmac_sha256_matches(&long_key, &[message], &[]));
+    }
+
+    /// Issue 11 finding 9: with the `zeroize` features of `aes`, `cbc` and `cmac`, the
+    /// ciphers and the MAC wipe their expanded round keys when dropped. Without them, these
+    /// types do not implement `ZeroizeOnDrop` and this test does not compile.
+    #[test]
+    fn ciphers_wipe_their_round_keys() {
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        wiped_on_drop::<Aes128>();
+        wiped_on_drop::<aes::Aes128Enc>();
+        wiped_on_drop::<aes::Aes128Dec>();
+        wiped_on_drop::<cbc::Encryptor<Aes128>>();
+        wiped_on_drop::<cbc::Decryptor<Aes128>>();
+        wiped_on_drop::<cmac::CmacCore<Aes128>>();
     }
 
     #[test]

@@ -443,7 +443,8 @@ mod tests {
     fn blank() -> CardState {
         let serial = Serial::parse("T1").unwrap();
         let keys = StaticKeys::derive(&[0; 16], &serial);
-        CardState::blank(serial, keys)
+        let secret = crate::card::device_secret::DeviceSecret::generate().unwrap();
+        CardState::blank(serial, keys, secret)
     }
 
     fn any(_: &Command<'_>) -> Result<(), Status> {

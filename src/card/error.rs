@@ -56,6 +56,39 @@ pub enum CardError {
         problem: String,
     },
 
+    /// The state file's MAC is missing or wrong: it was changed by something other than the
+    /// card (§8.7).
+    #[error(
+        "card state {}: integrity check failed (the file was changed outside the card); make a new card with `melli card new`",
+        path.display()
+    )]
+    StateTampered { path: PathBuf },
+
+    /// The state file is of another format version than this melli reads.
+    #[error(
+        "card state {}: written in state format version {found} by {}; this melli reads version {expected} only: {}",
+        path.display(),
+        if found < expected { "an older melli" } else { "a newer melli" },
+        if found < expected { "make a new card with `melli card new`" } else { "serve it with the melli that made it" }
+    )]
+    StateVersion {
+        path: PathBuf,
+        found: u64,
+        expected: u64,
+    },
+
+    /// The state file may be read or changed by others than its owner.
+    #[error(
+        "card state {}: mode {mode:04o}, but a card state holds the card's keys and must be mode 0600: run `chmod 600 {}`",
+        path.display(),
+        path.display()
+    )]
+    StatePermissions { path: PathBuf, mode: u32 },
+
+    /// The operating system's secure random generator failed at manufacture.
+    #[error("the operating system's random generator failed: check /dev/urandom and try again")]
+    NoRandomness,
+
     /// The vpcd address cannot be resolved.
     #[error(
         "vpcd address {addr:?} is not usable ({reason}): give HOST:PORT, e.g. 127.0.0.1:35963"

@@ -1,6 +1,8 @@
 //! The application's elementary files (spec §5): which exist, how they are addressed, their
 //! size limits and read rules, and their contents.
 
+use zeroize::Zeroize;
+
 use crate::spec::ef;
 
 /// The fixed properties of one elementary file (§5).
@@ -84,11 +86,31 @@ impl Files {
         Ok(true)
     }
 
+    /// Empties file `fid`, overwriting its old content in memory first (DG3 on TERMINATE DF,
+    /// §6.16). `false` if there is no such file.
+    pub fn erase(&mut self, fid: u16) -> bool {
+        let Some((_, slot)) = self.contents.iter_mut().find(|(file, _)| file.fid == fid) else {
+            return false;
+        };
+        slot.zeroize();
+        true
+    }
+
     /// Every file with its content, in data-group order.
     pub fn iter(&self) -> impl Iterator<Item = (FileSpec, &[u8])> {
         self.contents
             .iter()
             .map(|(file, content)| (*file, content.as_slice()))
+    }
+}
+
+/// The contents are overwritten when dropped: DG3 holds fingerprint templates, and copies of
+/// the state are made for every command that may change it.
+impl Drop for Files {
+    fn drop(&mut self) {
+        for (_, content) in &mut self.contents {
+            content.zeroize();
+        }
     }
 }
 
@@ -128,5 +150,8 @@ mod tests {
         );
         assert_eq!(files.content(ef::ADDRESS).map(<[u8]>::len), Some(256));
         assert_eq!(files.set_content(0x0107, vec![]), Ok(false));
+        assert!(files.erase(ef::ADDRESS));
+        assert_eq!(files.content(ef::ADDRESS), Some(&[][..]));
+        assert!(!files.erase(0x0107));
     }
 }

@@ -47,6 +47,7 @@ mod chain;
 mod command;
 mod commands;
 mod crypto;
+mod device_secret;
 mod dispatch;
 mod error;
 pub mod feeder;
@@ -68,6 +69,7 @@ mod tests;
 
 pub use error::CardError;
 
+use device_secret::DeviceSecret;
 use keys::StaticKeys;
 use session::Session;
 use state::{CardState, Serial};
@@ -109,14 +111,16 @@ impl fmt::Debug for CardKeys {
 impl Card {
     /// Manufactures a blank card in memory (§7 BLANK): validates the serial (1–16 characters
     /// `[0-9A-Z]`) and derives the static keys K_enc and K_mac from the issuer's master key
-    /// (§8). The master key itself is not kept.
+    /// (§8), and draws the card's own random device secret (§8.7). The master key itself is
+    /// not kept.
     pub fn manufacture(serial: &str, master_key: &[u8; 16]) -> Result<Card, CardError> {
         let serial = Serial::parse(serial).ok_or_else(|| CardError::InvalidSerial {
             serial: serial.to_owned(),
         })?;
         let static_keys = StaticKeys::derive(master_key, &serial);
+        let device_secret = DeviceSecret::generate().map_err(|_| CardError::NoRandomness)?;
         Ok(Card {
-            state: CardState::blank(serial, static_keys),
+            state: CardState::blank(serial, static_keys, device_secret),
             session: Session::default(),
             backing: Backing::Memory,
         })
@@ -165,7 +169,8 @@ impl Card {
     }
 
     /// Loads the card whose state is in the file at `path`; every change is saved back to it.
-    /// A corrupted file gives an error naming the faulty field.
+    /// Refused: a file whose mode is not 0600, of another format version, changed outside the
+    /// card (its MAC wrong), or with a faulty field (named).
     pub fn open_file(path: &Path) -> Result<Card, CardError> {
         Ok(Card {
             state: storage::read(path)?,

@@ -3,8 +3,7 @@
 
 use std::fmt;
 
-use zeroize::Zeroizing;
-
+use super::device_secret::{DeviceSecret, HashedReference};
 use super::files::Files;
 use super::keys::StaticKeys;
 use crate::spec::{self, lifecycle, pin};
@@ -53,22 +52,12 @@ impl Lifecycle {
     }
 }
 
-/// A PIN or PUK: its reference value (absent until set during personalization) and the tries
-/// left (§8.1, §8.3).
-#[derive(Clone, PartialEq, Eq)]
+/// A PIN or PUK: its reference value as a salted hash (absent until set during
+/// personalization; the clear block is never kept) and the tries left (§8.1, §8.3, §8.7).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct ReferenceData {
-    /// ASCII digits padded with `FF` to 16 bytes, as the commands carry it (§8.2).
-    pub value: Option<Zeroizing<[u8; pin::BLOCK_LEN]>>,
+    pub reference: Option<HashedReference>,
     pub tries_left: u8,
-}
-
-impl fmt::Debug for ReferenceData {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReferenceData")
-            .field("value", &self.value.as_ref().map(|_| "REDACTED"))
-            .field("tries_left", &self.tries_left)
-            .finish()
-    }
 }
 
 /// The rules of one kind of reference data (§8.1).
@@ -106,7 +95,7 @@ impl ReferenceRules {
     /// Reference data not set yet, with the full number of tries.
     pub fn unset(self) -> ReferenceData {
         ReferenceData {
-            value: None,
+            reference: None,
             tries_left: self.tries,
         }
     }
@@ -129,7 +118,7 @@ impl Serial {
 }
 
 /// Everything the card keeps across power cycles.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(super) struct CardState {
     pub serial: Serial,
     pub lifecycle: Lifecycle,
@@ -137,6 +126,9 @@ pub(super) struct CardState {
     pub spec_version: (u8, u8),
     /// K_enc and K_mac, diversified from the issuer's master key at manufacture (§8.5, §10.1).
     pub static_keys: StaticKeys,
+    /// The card's own random secret, drawn at manufacture: it keys the reference-data hashes
+    /// and the state file's MAC (§8.7).
+    pub device_secret: DeviceSecret,
     pub pin: ReferenceData,
     pub puk: ReferenceData,
     /// Biometric (match-on-card) tries left; the template itself is file DG3 (§8.3, §11.5).
@@ -153,12 +145,17 @@ pub(super) struct CardState {
 
 impl CardState {
     /// A blank card (§7 BLANK): serial and static keys only, every file empty.
-    pub fn blank(serial: Serial, static_keys: StaticKeys) -> CardState {
+    pub fn blank(
+        serial: Serial,
+        static_keys: StaticKeys,
+        device_secret: DeviceSecret,
+    ) -> CardState {
         CardState {
             serial,
             lifecycle: Lifecycle::Blank,
             spec_version: spec::SPEC_VERSION,
             static_keys,
+            device_secret,
             pin: PIN_RULES.unset(),
             puk: PUK_RULES.unset(),
             finger_tries_left: pin::FINGER_TRIES,
@@ -167,6 +164,33 @@ impl CardState {
             chip_auth_key: None,
             files: Files::blank(),
         }
+    }
+}
+
+/// No secret in the output: keys and reference data say REDACTED, the private keys whether
+/// they exist, the files only their lengths (DG3 is never readable).
+impl fmt::Debug for CardState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let present = |key: &Option<p256::SecretKey>| key.as_ref().map(|_| "REDACTED");
+        let lengths: Vec<(String, usize)> = self
+            .files
+            .iter()
+            .map(|(file, content)| (format!("{:04X}", file.fid), content.len()))
+            .collect();
+        f.debug_struct("CardState")
+            .field("serial", &self.serial)
+            .field("lifecycle", &self.lifecycle)
+            .field("spec_version", &self.spec_version)
+            .field("static_keys", &self.static_keys)
+            .field("device_secret", &self.device_secret)
+            .field("pin", &self.pin)
+            .field("puk", &self.puk)
+            .field("finger_tries_left", &self.finger_tries_left)
+            .field("signing_key", &present(&self.signing_key))
+            .field("signing_key_blocked", &self.signing_key_blocked)
+            .field("chip_auth_key", &present(&self.chip_auth_key))
+            .field("file_lengths", &lengths)
+            .finish()
     }
 }
 
@@ -192,6 +216,53 @@ mod tests {
             assert_eq!(Lifecycle::from_name(state.name()), Some(state));
         }
         assert_eq!(Lifecycle::from_name("Blank"), None);
+    }
+
+    /// Debug of the whole state shows no secret: not the keys, not the device secret, not the
+    /// PIN hash, not a file byte.
+    #[test]
+    fn debug_is_redacted() {
+        let serial = Serial::parse("MELLI0001").unwrap();
+        let keys = StaticKeys::derive(&[7; 16], &serial);
+        let secret = DeviceSecret::generate().unwrap();
+        let mut state = CardState::blank(serial, keys, secret);
+        let block = [
+            b'1', b'2', b'3', b'4', b'5', b'6', 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+            0xFF, 0xFF,
+        ];
+        state.pin.reference =
+            Some(HashedReference::new(&state.device_secret, 0x81, &block).unwrap());
+        state.signing_key = Some(p256::SecretKey::from_slice(&[0x11; 32]).unwrap());
+        state
+            .files
+            .set_content(spec::ef::FINGERPRINT, vec![0xAB; 40])
+            .unwrap();
+        let shown = format!("{state:?}");
+        let hashed = state.pin.reference.as_ref().unwrap();
+        for secret in [
+            &state.static_keys.enc[..],
+            &state.static_keys.mac[..],
+            &state.device_secret.as_bytes()[..],
+            &hashed.hash[..],
+            &hashed.salt[..],
+            &[0x11; 32][..],
+        ] {
+            for text in [
+                hex::encode(secret),
+                hex::encode_upper(secret),
+                format!("{secret:?}"),
+            ] {
+                assert!(!shown.contains(&text), "{shown}");
+            }
+        }
+        assert!(
+            !shown.contains("171, 171") && !shown.contains("AB"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("REDACTED") && shown.contains("MELLI0001"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -1,22 +1,33 @@
 //! The state file format: the card's persistent state as JSON, bytes as hexadecimal strings, so
-//! that a person (or a test) can read it and change one byte of a data group.
+//! that a person (or a test) can read it — and a MAC over all of it, so that nobody changes it
+//! but the card (spec §8.7).
 //!
-//! Decoding validates every field and names the field that is wrong; it never panics on a
-//! corrupted file. Secret fields (keys, reference data) are wiped from memory after use.
+//! Decoding checks the format and its version first, then the MAC, then every field, naming the
+//! field that is wrong; it never panics on a corrupted file. Secret fields (keys, reference
+//! hashes, the device secret) are wiped from memory after use.
 //!
 //! ```json
-//! { "format": "melli-card-state", "format_version": 1, "spec_version": "1.0",
+//! { "format": "melli-card-state", "format_version": 2, "spec_version": "1.0",
 //!   "serial": "MELLI0001", "lifecycle": "blank",
+//!   "device_secret": "…64 hex digits…",
 //!   "static_keys": { "enc": "…32 hex digits…", "mac": "…" },
-//!   "pin": { "reference": null, "tries_left": 3 }, "puk": { "reference": null, "tries_left": 10 },
+//!   "pin": { "reference": null, "tries_left": 3 },
+//!   "puk": { "reference": { "salt": "…32 hex digits…", "hash": "…64…" }, "tries_left": 10 },
 //!   "finger": { "tries_left": 5 },
 //!   "key_pairs": { "signing": null, "signing_blocked": false, "chip_auth": null },
-//!   "files": [ { "fid": "0101", "content": "" }, … ] }
+//!   "files": [ { "fid": "0101", "content": "" }, … ],
+//!   "mac": "…64 hex digits…" }
 //! ```
+//!
+//! The MAC is HMAC-SHA256 under K_file (see `device_secret`) over the canonical text of the
+//! file without its `mac` member: compact JSON (no whitespace), the members of every object
+//! sorted by name, strings escaped as serde_json writes them.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use zeroize::{Zeroize, Zeroizing};
 
+use super::device_secret::{DeviceSecret, HashedReference, HASH_LEN, SALT_LEN, SECRET_LEN};
 use super::files::{FileSpec, Files};
 use super::keys::{AesKey, StaticKeys};
 use super::state::{
@@ -25,7 +36,10 @@ use super::state::{
 use crate::spec::{self, pin};
 
 const FORMAT: &str = "melli-card-state";
-const FORMAT_VERSION: u64 = 1;
+/// Version 2: hashed reference data, the device secret and the MAC (version 1 kept the PIN
+/// and the PUK in clear and had no MAC).
+pub(super) const FORMAT_VERSION: u64 = 2;
+const MAC_FIELD: &str = "mac";
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,12 +49,14 @@ struct StateFile {
     spec_version: String,
     serial: String,
     lifecycle: String,
+    device_secret: String,
     static_keys: StaticKeysHex,
     pin: ReferenceHex,
     puk: ReferenceHex,
     finger: FingerCounter,
     key_pairs: KeyPairsHex,
     files: Vec<FileHex>,
+    mac: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -53,8 +69,15 @@ struct StaticKeysHex {
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReferenceHex {
-    reference: Option<String>,
+    reference: Option<HashHex>,
     tries_left: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HashHex {
+    salt: String,
+    hash: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -78,6 +101,12 @@ struct FileHex {
     content: String,
 }
 
+impl Drop for StateFile {
+    fn drop(&mut self) {
+        self.device_secret.zeroize();
+    }
+}
+
 impl Drop for StaticKeysHex {
     fn drop(&mut self) {
         self.enc.zeroize();
@@ -85,9 +114,10 @@ impl Drop for StaticKeysHex {
     }
 }
 
-impl Drop for ReferenceHex {
+impl Drop for HashHex {
     fn drop(&mut self) {
-        self.reference.zeroize();
+        self.salt.zeroize();
+        self.hash.zeroize();
     }
 }
 
@@ -98,11 +128,39 @@ impl Drop for KeyPairsHex {
     }
 }
 
+impl Drop for FileHex {
+    fn drop(&mut self) {
+        // DG3 holds fingerprint templates.
+        self.content.zeroize();
+    }
+}
+
+/// A JSON value whose strings (hex of keys and hashes) are overwritten when it is dropped.
+struct WipedValue(Value);
+
+impl Drop for WipedValue {
+    fn drop(&mut self) {
+        fn wipe(value: &mut Value) {
+            match value {
+                Value::String(text) => text.zeroize(),
+                Value::Array(items) => items.iter_mut().for_each(wipe),
+                Value::Object(members) => members.values_mut().for_each(wipe),
+                Value::Null | Value::Bool(_) | Value::Number(_) => {}
+            }
+        }
+        wipe(&mut self.0);
+    }
+}
+
 /// Why a state file was refused.
 #[derive(Debug)]
 pub(super) enum DecodeError {
     /// Not JSON of the right shape.
     Syntax(serde_json::Error),
+    /// A state file of another format version.
+    Version(u64),
+    /// The MAC is missing or wrong: the file was changed by something other than the card.
+    Integrity,
     /// A field with a value the card cannot accept.
     Field { field: String, problem: String },
 }
@@ -114,15 +172,64 @@ fn field_error(field: impl Into<String>, problem: impl Into<String>) -> DecodeEr
     }
 }
 
-/// The state as the bytes of a state file (pretty-printed JSON, wiped from memory when
-/// dropped).
+/// The canonical text of a state file's JSON for its MAC: compact, the members of every object
+/// sorted by name, and the top-level `mac` member left out.
+fn canonical(value: &Value) -> Result<Zeroizing<Vec<u8>>, serde_json::Error> {
+    fn write(out: &mut Vec<u8>, value: &Value, skip: Option<&str>) -> serde_json::Result<()> {
+        match value {
+            Value::Object(members) => {
+                let mut names: Vec<&String> = members
+                    .keys()
+                    .filter(|name| Some(name.as_str()) != skip)
+                    .collect();
+                names.sort();
+                out.push(b'{');
+                for (n, name) in names.into_iter().enumerate() {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut *out, name)?;
+                    out.push(b':');
+                    if let Some(member) = members.get(name) {
+                        write(out, member, None)?;
+                    }
+                }
+                out.push(b'}');
+            }
+            Value::Array(items) => {
+                out.push(b'[');
+                for (n, item) in items.iter().enumerate() {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    write(out, item, None)?;
+                }
+                out.push(b']');
+            }
+            scalar => serde_json::to_writer(&mut *out, scalar)?,
+        }
+        Ok(())
+    }
+    let mut out = Zeroizing::new(Vec::new());
+    write(&mut out, value, Some(MAC_FIELD))?;
+    Ok(out)
+}
+
+/// The MAC of a state file's JSON under the card's device secret.
+fn mac_of(value: &Value, secret: &DeviceSecret) -> Result<String, serde_json::Error> {
+    Ok(hex::encode_upper(*secret.file_mac(&canonical(value)?)))
+}
+
+/// The state as the bytes of a state file (pretty-printed JSON with its MAC, wiped from memory
+/// when dropped).
 pub(super) fn encode(state: &CardState) -> Result<Zeroizing<Vec<u8>>, serde_json::Error> {
-    let file = StateFile {
+    let mut file = StateFile {
         format: FORMAT.to_owned(),
         format_version: FORMAT_VERSION,
         spec_version: version_text(state.spec_version),
         serial: state.serial.as_str().to_owned(),
         lifecycle: state.lifecycle.name().to_owned(),
+        device_secret: hex::encode_upper(state.device_secret.as_bytes()),
         static_keys: StaticKeysHex {
             enc: hex::encode_upper(*state.static_keys.enc),
             mac: hex::encode_upper(*state.static_keys.mac),
@@ -145,7 +252,10 @@ pub(super) fn encode(state: &CardState) -> Result<Zeroizing<Vec<u8>>, serde_json
                 content: hex::encode_upper(content),
             })
             .collect(),
+        mac: String::new(),
     };
+    let value = WipedValue(serde_json::to_value(&file)?);
+    file.mac = mac_of(&value.0, &state.device_secret)?;
     let mut bytes = Zeroizing::new(Vec::new());
     serde_json::to_writer_pretty(&mut *bytes, &file)?;
     bytes.push(b'\n');
@@ -158,7 +268,10 @@ fn version_text((major, minor): (u8, u8)) -> String {
 
 fn reference_hex(data: &ReferenceData) -> ReferenceHex {
     ReferenceHex {
-        reference: data.value.as_ref().map(|block| hex::encode_upper(**block)),
+        reference: data.reference.as_ref().map(|hashed| HashHex {
+            salt: hex::encode_upper(hashed.salt),
+            hash: hex::encode_upper(hashed.hash),
+        }),
         tries_left: u64::from(data.tries_left),
     }
 }
@@ -167,24 +280,17 @@ fn secret_key_hex(key: &p256::SecretKey) -> String {
     hex::encode_upper(*Zeroizing::new(key.to_bytes()))
 }
 
-/// Reads and validates a state file's bytes.
+/// Reads and validates a state file's bytes: format and version, then the MAC, then every
+/// field.
 pub(super) fn decode(bytes: &[u8]) -> Result<CardState, DecodeError> {
-    let file: StateFile = serde_json::from_slice(bytes).map_err(DecodeError::Syntax)?;
-    if file.format != FORMAT {
-        return Err(field_error(
-            "format",
-            format!("is {:?}, not {FORMAT:?}", file.format),
-        ));
+    let value = WipedValue(serde_json::from_slice(bytes).map_err(DecodeError::Syntax)?);
+    if !value.0.is_object() {
+        // JSON, but not an object at all: serde names what it found.
+        StateFile::deserialize(&value.0).map_err(DecodeError::Syntax)?;
     }
-    if file.format_version != FORMAT_VERSION {
-        return Err(field_error(
-            "format_version",
-            format!(
-                "is {}, but this melli reads version {FORMAT_VERSION}",
-                file.format_version
-            ),
-        ));
-    }
+    check_format(&value.0)?;
+    let device_secret = check_integrity(&value.0)?;
+    let file = StateFile::deserialize(&value.0).map_err(DecodeError::Syntax)?;
     let expected_version = version_text(spec::SPEC_VERSION);
     if file.spec_version != expected_version {
         return Err(field_error(
@@ -222,6 +328,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<CardState, DecodeError> {
         lifecycle,
         spec_version: spec::SPEC_VERSION,
         static_keys,
+        device_secret,
         pin: reference("pin", &file.pin, PIN_RULES)?,
         puk: reference("puk", &file.puk, PUK_RULES)?,
         finger_tries_left: tries(
@@ -234,6 +341,55 @@ pub(super) fn decode(bytes: &[u8]) -> Result<CardState, DecodeError> {
         chip_auth_key: key_pair("key_pairs.chip_auth", file.key_pairs.chip_auth.as_deref())?,
         files: files(&file.files)?,
     })
+}
+
+/// The `format` and `format_version` members, read before anything else so that a file of
+/// another version is named as such (and not as a broken file of this one).
+fn check_format(value: &Value) -> Result<(), DecodeError> {
+    let format = value.get("format");
+    if format.and_then(Value::as_str) != Some(FORMAT) {
+        let shown = format.map_or_else(|| "missing".to_owned(), |f| format!("is {f}"));
+        return Err(field_error("format", format!("{shown}, not {FORMAT:?}")));
+    }
+    match value.get("format_version").and_then(Value::as_u64) {
+        Some(FORMAT_VERSION) => Ok(()),
+        Some(other) => Err(DecodeError::Version(other)),
+        None => Err(field_error(
+            "format_version",
+            format!("is missing or not a number; this melli reads version {FORMAT_VERSION}"),
+        )),
+    }
+}
+
+/// The MAC check (§8.7): the device secret must be there and the `mac` member must be the MAC
+/// of the rest under it. Anything else is [`DecodeError::Integrity`].
+fn check_integrity(value: &Value) -> Result<DeviceSecret, DecodeError> {
+    let text = |name: &str| value.get(name).and_then(Value::as_str);
+    let secret = text("device_secret")
+        .and_then(|hex_text| fixed_secret::<SECRET_LEN>("device_secret", hex_text).ok())
+        .map(DeviceSecret::from_bytes)
+        .ok_or(DecodeError::Integrity)?;
+    let tag = text(MAC_FIELD)
+        .and_then(|hex_text| hex::decode(hex_text).ok())
+        .ok_or(DecodeError::Integrity)?;
+    let canonical = canonical(value).map_err(DecodeError::Syntax)?;
+    if secret.file_mac_matches(&canonical, &tag) {
+        Ok(secret)
+    } else {
+        Err(DecodeError::Integrity)
+    }
+}
+
+/// Seals a state file's JSON as the card does: sets its `mac` member to the MAC under its own
+/// `device_secret`. For the tests, which play someone who knows this construction.
+#[cfg(test)]
+pub(super) fn seal(value: &mut Value) {
+    let secret: [u8; SECRET_LEN] = hex::decode(value["device_secret"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let secret = DeviceSecret::from_bytes(Zeroizing::new(secret));
+    value[MAC_FIELD] = mac_of(value, &secret).unwrap().into();
 }
 
 /// Hex text to bytes, wiped from memory when dropped.
@@ -285,25 +441,15 @@ fn reference(
     data: &ReferenceHex,
     rules: ReferenceRules,
 ) -> Result<ReferenceData, DecodeError> {
-    let field = format!("{name}.reference");
-    let value = match &data.reference {
+    let hashed = match &data.reference {
         None => None,
-        Some(text) => {
-            let block = fixed_secret::<{ pin::BLOCK_LEN }>(&field, text)?;
-            if !rules.is_well_formed(&*block) {
-                return Err(field_error(
-                    field,
-                    format!(
-                        "is not {} to {} ASCII digits padded with FF",
-                        rules.min_digits, rules.max_digits
-                    ),
-                ));
-            }
-            Some(block)
-        }
+        Some(hashed) => Some(HashedReference {
+            salt: *fixed_secret::<SALT_LEN>(&format!("{name}.reference.salt"), &hashed.salt)?,
+            hash: *fixed_secret::<HASH_LEN>(&format!("{name}.reference.hash"), &hashed.hash)?,
+        }),
     };
     Ok(ReferenceData {
-        value,
+        reference: hashed,
         tries_left: tries(&format!("{name}.tries_left"), data.tries_left, rules.tries)?,
     })
 }
@@ -376,12 +522,18 @@ mod tests {
     fn sample() -> CardState {
         let serial = Serial::parse("MELLI0001").unwrap();
         let keys = StaticKeys::derive(&[7; 16], &serial);
-        let mut state = CardState::blank(serial, keys);
+        let mut state = CardState::blank(serial, keys, DeviceSecret::generate().unwrap());
         state
             .files
             .set_content(ef::IDENTITY, vec![0xE1, 0x00])
             .unwrap();
         state
+    }
+
+    fn pin_block(digits: &str) -> [u8; 16] {
+        let mut block = [0xFF; 16];
+        block[..digits.len()].copy_from_slice(digits.as_bytes());
+        block
     }
 
     fn json(state: &CardState) -> serde_json::Value {
@@ -392,10 +544,17 @@ mod tests {
         decode(&serde_json::to_vec(value).unwrap())
     }
 
+    /// Decodes `value` after sealing it again, as someone who knows the construction would.
+    fn decode_sealed(value: &serde_json::Value) -> Result<CardState, DecodeError> {
+        let mut value = value.clone();
+        seal(&mut value);
+        decode_value(&value)
+    }
+
     fn field_of(result: Result<CardState, DecodeError>) -> String {
         match result {
             Err(DecodeError::Field { field, .. }) => field,
-            Err(DecodeError::Syntax(e)) => panic!("syntax error instead of a field error: {e}"),
+            Err(other) => panic!("{other:?} instead of a field error"),
             Ok(_) => panic!("accepted"),
         }
     }
@@ -404,10 +563,10 @@ mod tests {
     fn round_trip_keeps_everything() {
         let mut state = sample();
         state.lifecycle = Lifecycle::Operational;
-        let mut block = [0xFF; 16];
-        block[..6].copy_from_slice(b"123456");
         state.pin = ReferenceData {
-            value: Some(Zeroizing::new(block)),
+            reference: Some(
+                HashedReference::new(&state.device_secret, 0x81, &pin_block("123456")).unwrap(),
+            ),
             tries_left: 2,
         };
         state.signing_key = Some(p256::SecretKey::from_slice(&[0x11; 32]).unwrap());
@@ -416,6 +575,7 @@ mod tests {
         assert_eq!(decoded.serial, state.serial);
         assert_eq!(decoded.lifecycle, state.lifecycle);
         assert_eq!(decoded.static_keys, state.static_keys);
+        assert_eq!(decoded.device_secret, state.device_secret);
         assert_eq!(decoded.pin, state.pin);
         assert_eq!(decoded.puk, state.puk);
         assert_eq!(decoded.finger_tries_left, state.finger_tries_left);
@@ -427,8 +587,119 @@ mod tests {
         assert!(decoded.chip_auth_key.is_none());
         assert_eq!(decoded.files, state.files);
         assert_eq!(*encode(&decoded).unwrap(), *encode(&state).unwrap());
+        assert!(decoded.pin.reference.unwrap().matches(
+            &decoded.device_secret,
+            0x81,
+            &pin_block("123456")
+        ));
     }
 
+    /// Issue 11 finding 8: the PIN and the PUK are kept as salted hashes, never in clear — not
+    /// as digits, not as the hex of their blocks.
+    #[test]
+    fn the_file_never_holds_a_pin_or_puk_in_clear() {
+        let mut state = sample();
+        let (pin, puk) = ("246813", "9753108642");
+        state.pin.reference =
+            Some(HashedReference::new(&state.device_secret, 0x81, &pin_block(pin)).unwrap());
+        state.puk.reference =
+            Some(HashedReference::new(&state.device_secret, 0x82, &pin_block(puk)).unwrap());
+        let text = String::from_utf8(encode(&state).unwrap().to_vec()).unwrap();
+        for secret in [pin, puk] {
+            assert!(!text.contains(secret), "{secret} in clear");
+            assert!(
+                !text.contains(&hex::encode_upper(secret)),
+                "{secret} as hex digits"
+            );
+        }
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            value["pin"]["reference"]["salt"].as_str().unwrap().len(),
+            32
+        );
+        assert_eq!(
+            value["pin"]["reference"]["hash"].as_str().unwrap().len(),
+            64
+        );
+    }
+
+    /// Issue 11 finding 8: a file changed by anything but the card is refused, whatever the
+    /// change — a counter, a file byte, the lifecycle, the secret, the MAC, a member added or
+    /// removed.
+    #[test]
+    fn every_edit_fails_the_integrity_check() {
+        let good = json(&sample());
+        assert!(decode_value(&good).is_ok());
+        type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+        let edits: Vec<Edit> = vec![
+            Box::new(|v| v["pin"]["tries_left"] = 2.into()),
+            Box::new(|v| v["files"][0]["content"] = "E101".into()),
+            Box::new(|v| v["lifecycle"] = "operational".into()),
+            Box::new(|v| v["key_pairs"]["signing_blocked"] = true.into()),
+            Box::new(|v| v["serial"] = "MELLI0002".into()),
+            Box::new(|v| v["device_secret"] = "00".repeat(32).into()),
+            Box::new(|v| v["device_secret"] = "XY".into()),
+            Box::new(|v| {
+                v.as_object_mut().unwrap().remove("device_secret");
+            }),
+            Box::new(|v| v["mac"] = "00".repeat(32).into()),
+            Box::new(|v| v["mac"] = "".into()),
+            Box::new(|v| {
+                v.as_object_mut().unwrap().remove("mac");
+            }),
+            Box::new(|v| {
+                v.as_object_mut().unwrap().remove("serial");
+            }),
+            Box::new(|v| v["extra"] = 1.into()),
+            Box::new(|v| v["pin"]["tries_left"] = "three".into()),
+        ];
+        for (n, edit) in edits.into_iter().enumerate() {
+            let mut value = good.clone();
+            edit(&mut value);
+            assert!(
+                matches!(decode_value(&value), Err(DecodeError::Integrity)),
+                "edit {n} accepted or misnamed"
+            );
+        }
+    }
+
+    #[test]
+    fn the_mac_ignores_layout_only() {
+        let state = sample();
+        let text = String::from_utf8(encode(&state).unwrap().to_vec()).unwrap();
+        let compact =
+            serde_json::to_vec(&serde_json::from_str::<serde_json::Value>(&text).unwrap()).unwrap();
+        assert!(
+            decode(&compact).is_ok(),
+            "whitespace and member order are no edit"
+        );
+        let flipped = text.replacen("\"E100\"", "\"E101\"", 1);
+        assert_ne!(text, flipped);
+        assert!(matches!(
+            decode(flipped.as_bytes()),
+            Err(DecodeError::Integrity)
+        ));
+    }
+
+    #[test]
+    fn other_format_versions_are_named() {
+        let mut old = json(&sample());
+        old["format_version"] = 1.into();
+        assert!(matches!(decode_value(&old), Err(DecodeError::Version(1))));
+        // A real version-1 file: PIN in clear, no secret, no MAC.
+        let mut v1 = json(&sample());
+        let members = v1.as_object_mut().unwrap();
+        members.remove("device_secret");
+        members.remove("mac");
+        v1["format_version"] = 1.into();
+        v1["pin"]["reference"] = "313233343536FFFFFFFFFFFFFFFFFFFF".into();
+        assert!(matches!(decode_value(&v1), Err(DecodeError::Version(1))));
+        let mut newer = json(&sample());
+        newer["format_version"] = 3.into();
+        assert!(matches!(decode_value(&newer), Err(DecodeError::Version(3))));
+    }
+
+    /// A sealed file (its MAC right) with a value the card cannot accept still names the field.
     #[test]
     fn every_corruption_names_its_field() {
         let good = json(&sample());
@@ -436,8 +707,14 @@ mod tests {
         let cases: Vec<(&str, Corruption)> = vec![
             ("format", Box::new(|v| v["format"] = "other".into())),
             (
+                "format",
+                Box::new(|v| {
+                    v.as_object_mut().unwrap().remove("format");
+                }),
+            ),
+            (
                 "format_version",
-                Box::new(|v| v["format_version"] = 2.into()),
+                Box::new(|v| v["format_version"] = "2".into()),
             ),
             (
                 "spec_version",
@@ -454,12 +731,18 @@ mod tests {
                 Box::new(|v| v["static_keys"]["mac"] = "0011".into()),
             ),
             (
-                "pin.reference",
-                Box::new(|v| v["pin"]["reference"] = "31323334".into()),
+                "pin.reference.salt",
+                Box::new(|v| {
+                    v["pin"]["reference"] =
+                        serde_json::json!({ "salt": "00", "hash": "00".repeat(32) })
+                }),
             ),
             (
-                "pin.reference",
-                Box::new(|v| v["pin"]["reference"] = "3132333435FFFFFFFFFFFFFFFFFFFFFF".into()),
+                "puk.reference.hash",
+                Box::new(|v| {
+                    v["puk"]["reference"] =
+                        serde_json::json!({ "salt": "00".repeat(16), "hash": "0G".repeat(32) })
+                }),
             ),
             (
                 "pin.tries_left",
@@ -511,7 +794,7 @@ mod tests {
         for (expected, corrupt) in cases {
             let mut value = good.clone();
             corrupt(&mut value);
-            assert_eq!(field_of(decode_value(&value)), expected);
+            assert_eq!(field_of(decode_sealed(&value)), expected);
         }
     }
 
@@ -525,7 +808,7 @@ mod tests {
         let mut wrong_type = good;
         wrong_type["pin"]["tries_left"] = "three".into();
         for value in [missing, unknown, wrong_type] {
-            assert!(matches!(decode_value(&value), Err(DecodeError::Syntax(_))));
+            assert!(matches!(decode_sealed(&value), Err(DecodeError::Syntax(_))));
         }
         assert!(matches!(decode(b""), Err(DecodeError::Syntax(_))));
         assert!(matches!(
@@ -535,11 +818,22 @@ mod tests {
     }
 
     #[test]
-    fn a_flipped_file_byte_loads_as_that_byte() {
-        let text = String::from_utf8(encode(&sample()).unwrap().to_vec()).unwrap();
-        let flipped = text.replacen("\"E100\"", "\"E101\"", 1);
-        assert_ne!(text, flipped);
-        let state = decode(flipped.as_bytes()).unwrap();
+    fn a_flipped_file_byte_sealed_again_loads_as_that_byte() {
+        let mut value = json(&sample());
+        value["files"][0]["content"] = "E101".into();
+        let state = decode_sealed(&value).unwrap();
         assert_eq!(state.files.content(ef::IDENTITY), Some(&[0xE1, 0x01][..]));
+    }
+
+    /// The canonical text is what §8.7 says: compact, members sorted, `mac` left out — the
+    /// same as serde_json writes a parsed value without `mac` (its maps are sorted).
+    #[test]
+    fn canonical_text() {
+        let value =
+            serde_json::json!({ "b": [1, "x\"y"], "a": { "d": null, "c": true }, "mac": "00" });
+        assert_eq!(
+            String::from_utf8(canonical(&value).unwrap().to_vec()).unwrap(),
+            r#"{"a":{"c":true,"d":null},"b":[1,"x\"y"]}"#
+        );
     }
 }

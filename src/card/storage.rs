@@ -5,7 +5,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 
 use super::error::CardError;
 use super::state::CardState;
-use super::state_file::{self, DecodeError};
+use super::state_file::{self, DecodeError, FORMAT_VERSION};
 
 /// Saves the persistent state after a command changed it.
 pub(super) trait Persist {
@@ -98,19 +98,28 @@ pub(super) fn write(path: &Path, state: &CardState, mode: Mode) -> Result<(), Ca
 /// into memory whole).
 const MAX_STATE_FILE: u64 = 1 << 20;
 
-/// Reads and validates the state file at `path`.
+/// The only mode a state file may have: it holds the card's keys.
+const STATE_FILE_MODE: u32 = 0o600;
+
+/// Reads and validates the state file at `path`: mode 0600 (of the file opened, so that it
+/// cannot be swapped between the check and the read), then its content (§8.7).
 pub(super) fn read(path: &Path) -> Result<CardState, CardError> {
     let io_error = |error| CardError::StateIo {
         path: path.to_owned(),
         action: "read",
         error,
     };
+    let file = File::open(path).map_err(io_error)?;
+    let mode = file.metadata().map_err(io_error)?.permissions().mode() & 0o7777;
+    if mode != STATE_FILE_MODE {
+        return Err(CardError::StatePermissions {
+            path: path.to_owned(),
+            mode,
+        });
+    }
     let mut bytes = Zeroizing::new(Vec::new());
-    File::open(path)
-        .and_then(|file| {
-            file.take(MAX_STATE_FILE.saturating_add(1))
-                .read_to_end(&mut bytes)
-        })
+    file.take(MAX_STATE_FILE.saturating_add(1))
+        .read_to_end(&mut bytes)
         .map_err(io_error)?;
     if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > MAX_STATE_FILE {
         return Err(io_error(io::Error::new(
@@ -122,6 +131,14 @@ pub(super) fn read(path: &Path) -> Result<CardState, CardError> {
         DecodeError::Syntax(error) => CardError::StateSyntax {
             path: path.to_owned(),
             error,
+        },
+        DecodeError::Version(found) => CardError::StateVersion {
+            path: path.to_owned(),
+            found,
+            expected: FORMAT_VERSION,
+        },
+        DecodeError::Integrity => CardError::StateTampered {
+            path: path.to_owned(),
         },
         DecodeError::Field { field, problem } => CardError::StateInvalid {
             path: path.to_owned(),
@@ -190,14 +207,14 @@ fn fill_and_place(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::card::device_secret::DeviceSecret;
     use crate::card::keys::StaticKeys;
     use crate::card::state::{Lifecycle, Serial};
-    use std::os::unix::fs::PermissionsExt;
 
     fn state() -> CardState {
         let serial = Serial::parse("S1").unwrap();
         let keys = StaticKeys::derive(&[1; 16], &serial);
-        CardState::blank(serial, keys)
+        CardState::blank(serial, keys, DeviceSecret::generate().unwrap())
     }
 
     fn entries(dir: &Path) -> Vec<String> {
@@ -255,11 +272,51 @@ mod tests {
         assert!(error.to_string().contains("missing.json"), "{error}");
 
         fs::write(&path, vec![b' '; (MAX_STATE_FILE + 1) as usize]).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
         let error = read(&path).unwrap_err();
         assert!(error.to_string().contains("larger than"), "{error}");
 
         fs::write(&path, b"{ not json").unwrap();
         let error = read(&path).unwrap_err();
         assert!(matches!(error, CardError::StateSyntax { .. }), "{error}");
+    }
+
+    /// Issue 11 finding 8: a state file that others than its owner may read or change is
+    /// refused at open, with the command that fixes it; after it, the card opens.
+    #[test]
+    fn any_mode_but_0600_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("card.json");
+        write(&path, &state(), Mode::Create).unwrap();
+        for mode in [0o644, 0o640, 0o604, 0o400, 0o700, 0o4600] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+            let error = read(&path).unwrap_err();
+            assert!(
+                matches!(error, CardError::StatePermissions { mode: m, .. } if m == mode),
+                "{mode:o}: {error}"
+            );
+            let message = error.to_string();
+            assert!(
+                message.contains(&format!("chmod 600 {}", path.display())),
+                "{message}"
+            );
+            assert!(message.contains(&format!("{mode:04o}")), "{message}");
+        }
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(read(&path).is_ok());
+    }
+
+    #[test]
+    fn a_saved_file_keeps_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("card.json");
+        write(&path, &state(), Mode::Create).unwrap();
+        let mut backing = Backing::file(&path);
+        backing.save(&state()).unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
+            0o600
+        );
+        assert!(read(&path).is_ok());
     }
 }

@@ -12,11 +12,11 @@
 //! So the card never answers before a decremented counter is persistent, and pulling the card
 //! after step 3 costs a try whatever the outcome.
 
-use super::crypto::constant_time_eq;
+use super::device_secret::HashedReference;
 use super::dispatch::Ctx;
 use super::response::Status;
 use super::state::{CardState, ReferenceData, ReferenceRules, PIN_RULES, PUK_RULES};
-use crate::spec::pin;
+use crate::spec::{pin, reference};
 
 /// A try counter (§8.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +65,15 @@ impl Reference {
         match self {
             Reference::Pin => PIN_RULES,
             Reference::Puk => PUK_RULES,
+        }
+    }
+
+    /// Its reference byte (P2 of VERIFY, §8.1), which also separates PIN hashes from PUK
+    /// hashes (§8.7).
+    pub fn kind(self) -> u8 {
+        match self {
+            Reference::Pin => reference::PIN,
+            Reference::Puk => reference::PUK,
         }
     }
 
@@ -125,14 +134,29 @@ pub(super) fn consume_try(ctx: &mut Ctx<'_>, counter: Counter) -> Result<u8, Sta
     Ok(left)
 }
 
-/// §8.3 step 4: is `block` the reference value? Compared in constant time; a reference that
-/// was never set matches nothing.
+/// §8.3 step 4: is `block` the reference value? Its salted hash is compared with the stored
+/// one in constant time (§8.7); a reference that was never set matches nothing.
 pub(super) fn matches(state: &CardState, reference: Reference, block: &[u8]) -> bool {
     reference
         .data(state)
-        .value
+        .reference
         .as_ref()
-        .is_some_and(|value| constant_time_eq(value.as_slice(), block))
+        .is_some_and(|hashed| hashed.matches(&state.device_secret, reference.kind(), block))
+}
+
+/// A reference value set from a (validated) block: hashed under a fresh salt, with the full
+/// number of tries. A failing random generator is 6F00.
+pub(super) fn new_reference(
+    state: &CardState,
+    reference: Reference,
+    block: &[u8],
+) -> Result<ReferenceData, Status> {
+    let hashed = HashedReference::new(&state.device_secret, reference.kind(), block)
+        .map_err(|_| Status::NO_PRECISE_DIAGNOSIS)?;
+    Ok(ReferenceData {
+        reference: Some(hashed),
+        tries_left: reference.counter().max(),
+    })
 }
 
 /// §8.3 step 5: the counter back to its maximum. The caller commits it together with the rest

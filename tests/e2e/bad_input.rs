@@ -551,6 +551,7 @@ const ALL: &[&[&str]] = &[
     DAMAGED,
     PULLED,
     LINE,
+    CARD_STATE,
 ];
 
 #[test]
@@ -1869,5 +1870,75 @@ fn issuance_line_and_card_feeder_input() {
         ]),
     );
     assert_eq!(fs::read("README.md").expect("README"), readme);
+    t.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// A virtual card's state file
+// ---------------------------------------------------------------------------------------------
+
+const CARD_STATE: &[&str] = &[
+    "card-state-edited",
+    "card-state-mode",
+    "card-state-old-format",
+];
+
+#[test]
+fn card_state_files_the_card_refuses() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut t = Table::new(CARD_STATE);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = test_issuer().join("master.key");
+    let new_card = |name: &str| {
+        let path = dir.path().join(name);
+        let out = melli(&[
+            "card",
+            "new",
+            "--state",
+            path_str(&path),
+            "--serial",
+            "BAD0001",
+            "--master-key",
+            path_str(&key),
+        ]);
+        assert_eq!(out.code, 0, "{out:?}");
+        let text = fs::read_to_string(&path).expect("state file");
+        (path, text)
+    };
+    let serve = |path: &Path| {
+        case(&[
+            "card",
+            "serve",
+            "--state",
+            path_str(path),
+            "--vpcd",
+            "127.0.0.1:1",
+        ])
+        .var("FILE", path_str(path))
+    };
+
+    let (edited, text) = new_card("edited.json");
+    let changed = text.replacen("\"tries_left\": 3", "\"tries_left\": 2", 1);
+    assert_ne!(changed, text);
+    fs::write(&edited, &changed).expect("edit");
+    t.run("card-state-edited", serve(&edited));
+    assert_eq!(fs::read_to_string(&edited).expect("state"), changed);
+
+    let (open, text) = new_card("open.json");
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o644)).expect("chmod");
+    t.run("card-state-mode", serve(&open));
+    assert_eq!(fs::read_to_string(&open).expect("state"), text);
+
+    let (old, text) = new_card("old.json");
+    let mut v1: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let members = v1.as_object_mut().expect("object");
+    members.remove("device_secret");
+    members.remove("mac");
+    v1["format_version"] = 1.into();
+    v1["pin"]["reference"] = "313233343536FFFFFFFFFFFFFFFFFFFF".into();
+    let v1 = serde_json::to_string_pretty(&v1).expect("JSON");
+    fs::write(&old, &v1).expect("write");
+    t.run("card-state-old-format", serve(&old));
+    assert_eq!(fs::read_to_string(&old).expect("state"), v1);
     t.finish();
 }

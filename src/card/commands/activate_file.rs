@@ -70,6 +70,6 @@ pub(in crate::card) fn complete(state: &CardState) -> bool {
         crate::card::key_pairs::subject_public_key_info(key)
             .is_ok_and(|spki| state.files.content(ef::CHIP_AUTH_KEY) == Some(spki.as_slice()))
     });
-    let references = state.pin.value.is_some() && state.puk.value.is_some();
+    let references = state.pin.reference.is_some() && state.puk.reference.is_some();
     files && finger && keys && dg5 && references
 }

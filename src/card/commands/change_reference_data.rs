@@ -5,12 +5,10 @@
 //! A change checks the old PIN with the tearing-safe sequence of §8.3: the try is consumed
 //! and saved before the comparison.
 
-use zeroize::Zeroizing;
-
 use crate::card::command::Command;
 use crate::card::dispatch::{never, require_lifecycle, Ctx, Entry, Presence, Protection, Shape};
 use crate::card::response::{Reply, Status};
-use crate::card::state::{Lifecycle, ReferenceData};
+use crate::card::state::Lifecycle;
 use crate::card::verification::{self, Counter, Reference};
 use crate::spec::{ins, pin, reference, reference_data};
 
@@ -62,7 +60,7 @@ fn change_pin(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status>
     if !verification::matches(ctx.state(), Reference::Pin, old) {
         return Err(verification::mismatch(left));
     }
-    ctx.state_mut().pin = set_value(new, Counter::Pin)?;
+    ctx.state_mut().pin = verification::new_reference(ctx.state(), Reference::Pin, new)?;
     ctx.commit()?;
     ctx.session.app.pin_verified = true;
     Ok(Reply::ok())
@@ -75,15 +73,7 @@ fn set(ctx: &mut Ctx<'_>, command: &Command<'_>, reference: Reference) -> Result
     require_lifecycle(ctx, Lifecycle::Personalizing)?;
     let block = unwrapped.command().data;
     verification::well_formed(reference, block)?;
-    *reference.data_mut(ctx.state_mut()) = set_value(block, reference.counter())?;
+    *reference.data_mut(ctx.state_mut()) =
+        verification::new_reference(ctx.state(), reference, block)?;
     Ok(Reply::ok())
-}
-
-/// A reference value set from a (validated) block, with the full number of tries.
-pub(super) fn set_value(block: &[u8], counter: Counter) -> Result<ReferenceData, Status> {
-    let value: [u8; pin::BLOCK_LEN] = block.try_into().map_err(|_| Status::INCORRECT_DATA)?;
-    Ok(ReferenceData {
-        value: Some(Zeroizing::new(value)),
-        tries_left: counter.max(),
-    })
 }

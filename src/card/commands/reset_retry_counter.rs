@@ -10,8 +10,6 @@ use crate::card::state::Lifecycle;
 use crate::card::verification::{self, Counter, Reference};
 use crate::spec::{ins, pin, reference, reference_data};
 
-use super::change_reference_data::set_value;
-
 pub(in crate::card) const ENTRY: Entry = Entry {
     ins: ins::RESET_RETRY_COUNTER,
     check_shape,
@@ -68,7 +66,10 @@ fn run(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
     }
     verification::restore(ctx, Counter::Puk);
     match unblock {
-        Unblock::Pin => ctx.state_mut().pin = set_value(new_pin, Counter::Pin)?,
+        Unblock::Pin => {
+            ctx.state_mut().pin =
+                verification::new_reference(ctx.state(), Reference::Pin, new_pin)?;
+        }
         Unblock::Finger => verification::restore(ctx, Counter::Finger),
     }
     ctx.commit()?;

@@ -1,7 +1,9 @@
 //! TERMINATE DF `00 E6 00 00` with the PUK (spec §6.16): the holder ends the card for good.
 //! The PUK is checked with the tearing-safe sequence of §8.3; on a match the card becomes
-//! TERMINATED (§7), saved before `9000`, and erases both private keys and the PIN and PUK
-//! reference values, which no command could use any more.
+//! TERMINATED (§7), saved before `9000`, and erases what no command could use any more and
+//! what must not outlive the card (§6.16, §8.7): both private keys (signing and chip
+//! authentication), the enrolled fingerprint templates (DG3, emptied) and the PIN and PUK
+//! reference values.
 
 use crate::card::command::Command;
 use crate::card::dispatch::{
@@ -10,7 +12,7 @@ use crate::card::dispatch::{
 use crate::card::response::{Reply, Status};
 use crate::card::state::Lifecycle;
 use crate::card::verification::{self, Counter, Reference};
-use crate::spec::ins;
+use crate::spec::{ef, ins};
 
 pub(in crate::card) const ENTRY: Entry = Entry {
     ins: ins::TERMINATE_DF,
@@ -48,8 +50,9 @@ fn run(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
     state.lifecycle = Lifecycle::Terminated;
     state.signing_key = None;
     state.chip_auth_key = None;
-    state.pin.value = None;
-    state.puk.value = None;
+    state.pin.reference = None;
+    state.puk.reference = None;
+    state.files.erase(ef::FINGERPRINT);
     ctx.commit()?;
     ctx.session.app.pin_verified = false;
     ctx.session.app.finger_verified = false;

@@ -582,8 +582,25 @@ fn setting_the_pin_and_the_puk() {
         let len = block.len() / 2;
         host.expect(&mut card, &format!("002401{p2}{len:02X}{block}"), sw);
     }
-    let pin = card.state.pin.value.as_ref().unwrap();
-    assert_eq!(hx(pin.as_slice()), "313233343536373839303132FFFFFFFF");
+    // The last PIN set is the one that matches; the card keeps only its salted hash.
+    let pin = card.state.pin.reference.as_ref().unwrap();
+    let secret = &card.state.device_secret;
+    assert!(pin.matches(
+        secret,
+        0x81,
+        &hex::decode("313233343536373839303132FFFFFFFF").unwrap()
+    ));
+    assert!(!pin.matches(
+        secret,
+        0x81,
+        &hex::decode("313233343536FFFFFFFFFFFFFFFFFFFF").unwrap()
+    ));
+    let puk = card.state.puk.reference.as_ref().unwrap();
+    assert!(puk.matches(
+        secret,
+        0x82,
+        &hex::decode("31323334353637383930313233343536").unwrap()
+    ));
     assert_eq!(card.state.pin.tries_left, 3);
     assert_eq!(card.state.puk.tries_left, 10);
     host.expect(&mut card, "00240181", "6A80");
@@ -624,8 +641,8 @@ fn activate_file_needs_everything() {
         }),
         ("key 01", |c| c.state.signing_key = None),
         ("key 02", |c| c.state.chip_auth_key = None),
-        ("PIN", |c| c.state.pin.value = None),
-        ("PUK", |c| c.state.puk.value = None),
+        ("PIN", |c| c.state.pin.reference = None),
+        ("PUK", |c| c.state.puk.reference = None),
     ];
     for (what, break_it) in breaks {
         let (mut card, mut host) = personalizing();

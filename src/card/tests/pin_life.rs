@@ -357,6 +357,12 @@ fn pso_example_of_section_6_12() {
 #[test]
 fn terminate_the_card() {
     let mut card = personalized();
+    assert!(!card
+        .state
+        .files
+        .content(ef::FINGERPRINT)
+        .unwrap()
+        .is_empty());
     let terminate = format!("00E60000 10 {PUK}");
     script(
         &mut card,
@@ -379,7 +385,11 @@ fn terminate_the_card() {
         ],
     );
     assert!(card.state.signing_key.is_none() && card.state.chip_auth_key.is_none());
-    assert!(card.state.pin.value.is_none() && card.state.puk.value.is_none());
+    assert!(card.state.pin.reference.is_none() && card.state.puk.reference.is_none());
+    // Issue 11 finding 8: the fingerprint templates go with the keys (§6.16, §8.7).
+    assert_eq!(card.state.files.content(ef::FINGERPRINT), Some(&[][..]));
+    // The public data groups stay.
+    assert!(!card.state.files.content(ef::IDENTITY).unwrap().is_empty());
     let (mut card, _) = personalizing();
     script(&mut card, &[(&terminate, "6985")]);
 }

@@ -8,8 +8,8 @@
 use super::host::Answer;
 use super::*;
 
-/// Every secret the card holds: both private scalars, K_enc, K_mac, the session keys, and the
-/// PIN and PUK values.
+/// Every secret the card holds: both private scalars, K_enc, K_mac, the session keys, the
+/// device secret, the PIN and PUK hashes, and the PIN and PUK values the tests set.
 fn secrets(card: &Card) -> Vec<Vec<u8>> {
     let state = &card.state;
     let mut secrets = vec![
@@ -25,9 +25,16 @@ fn secrets(card: &Card) -> Vec<Vec<u8>> {
     if let Some(channel) = &card.session.channel {
         secrets.extend(channel.keys().iter().map(|k| k.to_vec()));
     }
-    for reference in [&state.pin.value, &state.puk.value].into_iter().flatten() {
+    secrets.push(state.device_secret.as_bytes().to_vec());
+    for (reference, block) in [(&state.pin.reference, PIN), (&state.puk.reference, PUK)] {
+        let Some(hashed) = reference else { continue };
+        secrets.push(hashed.hash.to_vec());
         // The digits only: FF padding is no secret.
-        let digits: Vec<u8> = reference.iter().copied().filter(|b| *b != 0xFF).collect();
+        let digits: Vec<u8> = hex::decode(block)
+            .unwrap()
+            .into_iter()
+            .filter(|b| *b != 0xFF)
+            .collect();
         secrets.push(digits);
     }
     secrets
@@ -92,7 +99,7 @@ fn no_command_returns_a_secret_of_a_personalized_card() {
     let mut card = personalized();
     script(&mut card, &[(&format!("00200081 10 {PIN}"), "9000")]);
     let secrets = secrets(&card);
-    assert_eq!(secrets.len(), 6);
+    assert_eq!(secrets.len(), 9);
     let bodies = bodies();
     let mut answered_with_data = 0usize;
     for (ins, p1, p2) in headers() {
