@@ -49,6 +49,7 @@ mod commands;
 mod crypto;
 mod dispatch;
 mod error;
+mod fault;
 pub mod feeder;
 mod files;
 mod key_pairs;
@@ -67,6 +68,7 @@ pub mod vpcd;
 mod tests;
 
 pub use error::CardError;
+pub use fault::{Fault, UnknownFault};
 
 use keys::StaticKeys;
 use session::Session;
@@ -78,6 +80,8 @@ pub struct Card {
     state: CardState,
     session: Session,
     backing: Backing,
+    /// A fault the card commits on purpose, for tests ([`Card::set_fault`]); `None` normally.
+    fault: Option<Fault>,
 }
 
 impl fmt::Debug for Card {
@@ -103,6 +107,7 @@ impl Card {
             state: CardState::blank(serial, static_keys),
             session: Session::default(),
             backing: Backing::Memory,
+            fault: None,
         })
     }
 
@@ -126,7 +131,14 @@ impl Card {
             state: storage::read(path)?,
             session: Session::default(),
             backing: Backing::file(path),
+            fault: None,
         })
+    }
+
+    /// Tests only: from now on the card commits `fault` (see [`Fault`]). Not saved in the
+    /// state file.
+    pub fn set_fault(&mut self, fault: Fault) {
+        self.fault = Some(fault);
     }
 
     /// The card serial (GET DATA `DF01`).
@@ -163,6 +175,7 @@ impl Card {
     /// the persistent state is saved before the response is returned; if saving fails, the
     /// card answers 6581 and stays as it was before the command.
     pub fn process(&mut self, command: &[u8]) -> Vec<u8> {
+        self.session.fault = self.fault;
         dispatch::process(
             &mut self.state,
             &mut self.session,
@@ -213,6 +226,7 @@ impl Card {
             state: self.state.clone(),
             session: Session::default(),
             backing: Backing::Memory,
+            fault: self.fault,
         }
     }
 

@@ -4,13 +4,26 @@
 //! offset 0 and trimmed, keys regenerated, the certificate and security object issued anew. So
 //! a card pulled at any point is finished by running the same personalization again, and the
 //! card's own completeness check at ACTIVATE FILE means it can never be locked half-written.
+//!
+//! The issuer trusts nothing the card says that it did not check under the secure channel: DG5
+//! must be the key GENERATE answered with before the security object vouches for it, and
+//! before ACTIVATE FILE the card is checked as a desk would check it (the self-check: passive
+//! authentication of every data group read back, chip authentication on a fresh challenge, DG6
+//! certifying the signing key GENERATE answered with). A card that fails is not locked.
 
 use std::fmt;
 use std::time::Instant;
 
-use crate::applet::{Applet, AppletError, Lifecycle};
+use p256::pkcs8::EncodePublicKey;
+
+use super::read::split_certificate_path;
+use super::verify;
+use crate::applet::{Applet, AppletError, Lifecycle, Personalization, PublicPoint};
 use crate::model::{Secret, ValidRecord};
-use crate::pki::{GregorianDate, HolderRequest, HolderSubject, Issuer, PkiError};
+use crate::pki::{
+    verify_path, Certificate, GregorianDate, HolderRequest, HolderSubject, Issuer, LeafPurpose,
+    PkiError,
+};
 use crate::sm::StaticKeys;
 use crate::spec::{ef, reference};
 use crate::transport::{Traffic, Transport};
@@ -28,11 +41,12 @@ pub enum Step {
     HolderCertificate,
     SecurityObject,
     PinAndPuk,
+    SelfCheck,
     Lock,
 }
 
 impl Step {
-    pub const ALL: [Step; 11] = [
+    pub const ALL: [Step; 12] = [
         Step::SecureChannel,
         Step::Identity,
         Step::Photo,
@@ -43,6 +57,7 @@ impl Step {
         Step::HolderCertificate,
         Step::SecurityObject,
         Step::PinAndPuk,
+        Step::SelfCheck,
         Step::Lock,
     ];
 
@@ -58,6 +73,7 @@ impl Step {
             Step::HolderCertificate => "issue and write the holder certificate",
             Step::SecurityObject => "sign and write the security object",
             Step::PinAndPuk => "set PIN and PUK",
+            Step::SelfCheck => "check the card as a desk would (self-check)",
             Step::Lock => "lock the card",
         }
     }
@@ -74,6 +90,7 @@ impl Step {
             Step::HolderCertificate => "holder-certificate",
             Step::SecurityObject => "security-object",
             Step::PinAndPuk => "pin-puk",
+            Step::SelfCheck => "self-check",
             Step::Lock => "lock",
         }
     }
@@ -105,17 +122,46 @@ pub enum PersonalizeError {
         #[source]
         source: PkiError,
     },
+    /// The card answered every command, but what it holds is not what the issuer made: it is
+    /// not locked, and the issuer has vouched for nothing on it that it did not check.
+    #[error("self-check: {failure}; the card was not locked")]
+    SelfCheck {
+        step: Step,
+        failure: SelfCheckFailure,
+    },
     #[error("{0}")]
     Start(#[source] AppletError),
+}
+
+/// Which check of the card's own answers failed (see [`PersonalizeError::SelfCheck`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelfCheckFailure {
+    /// DG5, read back under the secure channel, is not the SubjectPublicKeyInfo of the key
+    /// GENERATE returned for key `02`.
+    #[error("DG5 on the card is not the chip-authentication key the card generated")]
+    ForeignDg5,
+    /// The security object read back is not the one just signed and written.
+    #[error("the security object on the card is not the one the issuer signed")]
+    SecurityObjectChanged,
+    /// Passive authentication (applets-spec §9.4) of the files read back failed.
+    #[error("passive authentication of the card failed ({0})")]
+    PassiveAuthentication(String),
+    /// The chip did not prove the key of DG5 on a fresh challenge (§9.5).
+    #[error("chip authentication failed: {0}")]
+    ChipAuthentication(String),
+    /// DG6, read back, does not hold a holder certificate for the key GENERATE returned for
+    /// key `01`, chaining to the issuer's root.
+    #[error("DG6 on the card does not certify the signing key the card generated: {0}")]
+    HolderCertificate(String),
 }
 
 impl PersonalizeError {
     /// The step the personalization stopped at, when it had begun.
     pub fn step(&self) -> Option<Step> {
         match self {
-            PersonalizeError::Card { step, .. } | PersonalizeError::Issuer { step, .. } => {
-                Some(*step)
-            }
+            PersonalizeError::Card { step, .. }
+            | PersonalizeError::Issuer { step, .. }
+            | PersonalizeError::SelfCheck { step, .. } => Some(*step),
             _ => None,
         }
     }
@@ -211,13 +257,23 @@ pub fn personalize<T: Transport>(
         .generate_key(reference::SIGNING_KEY)
         .map_err(card(Step::SigningKey))?;
     progress(Step::ChipAuthenticationKey);
-    session
+    let chip_auth_key = session
         .generate_key(reference::CHIP_AUTH_KEY)
         .map_err(card(Step::ChipAuthenticationKey))?;
-    // The card writes DG5 itself from the key it generated; read what it wrote.
-    let chip_auth_dg = session
+    // The card writes DG5 itself from the key it generated (§5.5). The issuer vouches for DG5
+    // in the security object, so it takes DG5 only if it is the key GENERATE answered with
+    // under the secure channel, read back under the same channel.
+    let chip_auth_dg =
+        subject_public_key_info(&chip_auth_key).map_err(card(Step::ChipAuthenticationKey))?;
+    let on_card = session
         .read_file(ef::CHIP_AUTH_KEY)
         .map_err(card(Step::ChipAuthenticationKey))?;
+    if *on_card != *chip_auth_dg {
+        return Err(PersonalizeError::SelfCheck {
+            step: Step::ChipAuthenticationKey,
+            failure: SelfCheckFailure::ForeignDg5,
+        });
+    }
 
     progress(Step::HolderCertificate);
     let subject = HolderSubject {
@@ -264,6 +320,19 @@ pub fn personalize<T: Transport>(
     session.set_secret(pin).map_err(card(Step::PinAndPuk))?;
     session.set_secret(puk).map_err(card(Step::PinAndPuk))?;
 
+    progress(Step::SelfCheck);
+    self_check(
+        &mut session,
+        &Expected {
+            serial: &serial,
+            root: issuer.root_certificate(),
+            signing_key: &signing_key,
+            chip_auth_dg: &chip_auth_dg,
+            security_object: &security_object,
+        },
+        std::time::SystemTime::now(),
+    )?;
+
     progress(Step::Lock);
     session.activate().map_err(card(Step::Lock))?;
 
@@ -275,6 +344,118 @@ pub fn personalize<T: Transport>(
         seconds: started.elapsed().as_secs_f64(),
         traffic: applet.traffic(),
     })
+}
+
+/// The DER SubjectPublicKeyInfo (RFC 5480) of a P-256 point: DG5 as §5.5 defines it.
+fn subject_public_key_info(point: &PublicPoint) -> Result<Vec<u8>, AppletError> {
+    let malformed = |detail: String| AppletError::Malformed {
+        what: "chip-authentication public key",
+        detail,
+    };
+    let key = p256::PublicKey::from_sec1_bytes(point).map_err(|e| malformed(e.to_string()))?;
+    let der = key
+        .to_public_key_der()
+        .map_err(|e| malformed(e.to_string()))?;
+    Ok(der.as_bytes().to_vec())
+}
+
+/// What the issuer made for a card and expects to find on it before locking it.
+struct Expected<'a> {
+    serial: &'a str,
+    /// The trust anchor a desk would use.
+    root: &'a Certificate,
+    /// The public key GENERATE returned for key `01` under the secure channel.
+    signing_key: &'a PublicPoint,
+    /// DG5 as built from the key GENERATE returned for key `02` under the secure channel.
+    chip_auth_dg: &'a [u8],
+    /// The security object just signed and written.
+    security_object: &'a [u8],
+}
+
+/// The card checked as a desk would, before it is locked, on what it holds now: every
+/// readable data group and the security object read back under the secure channel, passive
+/// authentication of them with the issuer's root as trust anchor (§9.4), DG5 the key the chip
+/// generated, chip authentication on a fresh challenge (§9.5), and DG6 a certificate of the
+/// signing key the chip generated, chaining to the root.
+fn self_check<T: Transport>(
+    session: &mut Personalization<'_, T>,
+    expected: &Expected<'_>,
+    at: std::time::SystemTime,
+) -> Result<(), PersonalizeError> {
+    let card = |source: AppletError| PersonalizeError::Card {
+        step: Step::SelfCheck,
+        source,
+    };
+    let failed = |failure: SelfCheckFailure| PersonalizeError::SelfCheck {
+        step: Step::SelfCheck,
+        failure,
+    };
+    let mut read = |fid: u16| session.read_file(fid).map_err(card);
+    let identity = read(ef::IDENTITY)?;
+    let photo = read(ef::PHOTO)?;
+    let address = read(ef::ADDRESS)?;
+    let chip_auth_dg = read(ef::CHIP_AUTH_KEY)?;
+    let certificates = read(ef::HOLDER_CERT)?;
+    let security_object = read(ef::SECURITY_OBJECT)?;
+
+    if *security_object != *expected.security_object {
+        return Err(failed(SelfCheckFailure::SecurityObjectChanged));
+    }
+    let groups: [(u8, &[u8]); 5] = [
+        (1, &identity),
+        (2, &photo),
+        (4, &address),
+        (5, &chip_auth_dg),
+        (6, &certificates),
+    ];
+    let passive = verify::passive_authentication(
+        &security_object,
+        expected.serial,
+        &groups,
+        expected.root,
+        at,
+    );
+    if !passive.passed() {
+        let failures: Vec<String> = passive
+            .failures()
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect();
+        return Err(failed(SelfCheckFailure::PassiveAuthentication(
+            failures.join("; "),
+        )));
+    }
+    if *chip_auth_dg != *expected.chip_auth_dg {
+        return Err(failed(SelfCheckFailure::ForeignDg5));
+    }
+
+    let challenge = verify::fresh_challenge();
+    let answer = session.internal_authenticate(&challenge).map_err(card)?;
+    verify::check_chip_signature(&chip_auth_dg, expected.serial, &challenge, &answer)
+        .map_err(|why| failed(SelfCheckFailure::ChipAuthentication(why)))?;
+
+    let holder_failure = |why: String| failed(SelfCheckFailure::HolderCertificate(why));
+    let (holder, cas) =
+        split_certificate_path(&certificates).map_err(|e| holder_failure(e.to_string()))?;
+    let certified = holder
+        .tbs_certificate
+        .subject_public_key_info
+        .subject_public_key
+        .as_bytes();
+    if certified != Some(&expected.signing_key[..]) {
+        return Err(holder_failure(
+            "its public key is another key than GENERATE returned for key 01".to_owned(),
+        ));
+    }
+    verify_path(
+        &holder,
+        "holder certificate",
+        LeafPurpose::DocumentSignature,
+        &cas,
+        expected.root,
+        at,
+    )
+    .map_err(|e| holder_failure(e.to_string()))?;
+    Ok(())
 }
 
 #[cfg(test)]
