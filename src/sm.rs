@@ -297,7 +297,9 @@ impl SecureChannel {
             .expect(ne)
     }
 
-    /// Checks and opens a protected response (§10.4): MAC over the counter, `87` and `99`;
+    /// Checks and opens a protected response (§10.5): the data objects must be exactly
+    /// `[87|85] 99 8E` in that order with nothing after `8E` (a man in the middle may not add,
+    /// drop, repeat or move one), then the MAC over the counter and everything before `8E`;
     /// returns the inner data and status word.
     pub fn unwrap(&mut self, response: &Response) -> Result<Response, SmError> {
         self.ssc = self.ssc.wrapping_add(1);
@@ -306,29 +308,50 @@ impl SecureChannel {
             // it has closed the channel.
             return Err(SmError::Refused(response.sw));
         }
-        let objects = parse_objects(&response.data)?;
-        let (mac_at, mac) = objects
-            .iter()
-            .find(|o| o.tag == tag::SM_MAC)
-            .map(|o| (o.start, o.value))
-            .ok_or(SmError::MalformedResponse("no MAC (8E)"))?;
-        let covered = &response.data[..mac_at];
-        if !constant_time_eq(&self.mac(&[covered]), mac) {
+        let parts = ResponseObjects::split(&response.data)?;
+        if !constant_time_eq(&self.mac(&[parts.covered]), parts.mac) {
             return Err(SmError::ResponseMac);
         }
-        let status = objects
-            .iter()
-            .find(|o| o.tag == tag::SM_STATUS)
-            .ok_or(SmError::MalformedResponse("no status (99)"))?;
-        let sw = match status.value {
+        let sw = match parts.status {
             [sw1, sw2] => StatusWord(u16::from_be_bytes([*sw1, *sw2])),
             _ => return Err(SmError::MalformedResponse("status (99) is not two bytes")),
         };
-        let data = match objects
-            .iter()
-            .find(|o| o.tag == tag::SM_CRYPTOGRAM || o.tag == tag::SM_CRYPTOGRAM_ODD)
-        {
-            Some(o) => {
+        let data = match parts.cryptogram {
+            Some(cryptogram) => {
+                let mut plain = Zeroizing::new(cryptogram.to_vec());
+                cbc_decrypt(&self.ks_enc, &self.iv(), &mut plain)
+                    .ok_or(SmError::MalformedResponse("cryptogram"))?;
+                let inner = unpad(&plain).ok_or(SmError::MalformedResponse("padding"))?;
+                Zeroizing::new(inner.to_vec())
+            }
+            None => Zeroizing::new(Vec::new()),
+        };
+        Ok(Response { data, sw })
+    }
+}
+
+/// The data objects of a protected response, taken apart in the only layout §10.5 allows.
+struct ResponseObjects<'a> {
+    /// The cryptogram of `87` (without its padding indicator) or `85`, if there are data.
+    cryptogram: Option<&'a [u8]>,
+    /// The value of `99`.
+    status: &'a [u8],
+    /// The value of `8E`.
+    mac: &'a [u8],
+    /// The bytes the MAC covers: every object before `8E`.
+    covered: &'a [u8],
+}
+
+impl<'a> ResponseObjects<'a> {
+    /// `[87|85] 99 8E` and nothing else: each at most once, in this order, nothing after `8E`.
+    fn split(data: &'a [u8]) -> Result<ResponseObjects<'a>, SmError> {
+        let objects = parse_objects(data)?;
+        let mut objects = objects.iter().peekable();
+        let cryptogram = match objects.peek() {
+            Some(o) if o.tag == tag::SM_CRYPTOGRAM || o.tag == tag::SM_CRYPTOGRAM_ODD => {
+                let o = objects
+                    .next()
+                    .ok_or(SmError::MalformedResponse("cryptogram"))?;
                 let cryptogram = if o.tag == tag::SM_CRYPTOGRAM {
                     match o.value.split_first() {
                         Some((0x01, c)) => c,
@@ -344,15 +367,35 @@ impl SecureChannel {
                 if cryptogram.is_empty() || cryptogram.len() % BLOCK != 0 {
                     return Err(SmError::MalformedResponse("cryptogram is not whole blocks"));
                 }
-                let mut plain = Zeroizing::new(cryptogram.to_vec());
-                cbc_decrypt(&self.ks_enc, &self.iv(), &mut plain)
-                    .ok_or(SmError::MalformedResponse("cryptogram"))?;
-                let inner = unpad(&plain).ok_or(SmError::MalformedResponse("padding"))?;
-                Zeroizing::new(inner.to_vec())
+                Some(cryptogram)
             }
-            None => Zeroizing::new(Vec::new()),
+            _ => None,
         };
-        Ok(Response { data, sw })
+        let status = match objects.next() {
+            Some(o) if o.tag == tag::SM_STATUS => o.value,
+            _ => return Err(SmError::MalformedResponse(
+                "the objects are not [87|85] 99 8E in this order (no status 99 where it belongs)",
+            )),
+        };
+        let (mac_at, mac) =
+            match objects.next() {
+                Some(o) if o.tag == tag::SM_MAC => (o.start, o.value),
+                _ => return Err(SmError::MalformedResponse(
+                    "the objects are not [87|85] 99 8E in this order (no MAC 8E after the status)",
+                )),
+            };
+        if objects.next().is_some() {
+            return Err(SmError::MalformedResponse("data after the MAC (8E)"));
+        }
+        if mac.len() != sc::MAC_LEN {
+            return Err(SmError::MalformedResponse("MAC (8E) is not eight bytes"));
+        }
+        Ok(ResponseObjects {
+            cryptogram,
+            status,
+            mac,
+            covered: &data[..mac_at],
+        })
     }
 }
 
@@ -363,7 +406,8 @@ struct Object<'a> {
     value: &'a [u8],
 }
 
-/// Splits a response's data into single-byte-tag data objects.
+/// Splits a response's data into single-byte-tag data objects; bytes that do not make a whole
+/// object are an error.
 fn parse_objects(data: &[u8]) -> Result<Vec<Object<'_>>, SmError> {
     let bad = SmError::MalformedResponse("data objects do not parse");
     let mut out = Vec::new();
@@ -487,6 +531,163 @@ mod tests {
             auth.finish(&keys, &[0u8; 56]).err(),
             Some(SmError::CardNotAuthenticated)
         );
+    }
+
+    /// The example channel after command 1 went out (SSC = 1): `forge` builds, with the
+    /// session keys, what a man in the middle could only build if he knew them — so that each
+    /// test below is refused for the layout of its objects, never for a wrong MAC.
+    struct Forger {
+        channel: SecureChannel,
+    }
+
+    impl Forger {
+        fn new() -> Forger {
+            let (_, mut channel) = example_channel();
+            channel.wrap(&Command::new(0, 0xA4, 0x02, 0x0C).data(vec![0x01, 0x01]));
+            Forger { channel }
+        }
+
+        /// `87 L 01 ‖ AES-CBC(KS_enc, IV(SSC = 2), pad(plain))`: a cryptogram that decrypts
+        /// and unpads cleanly under the response's counter.
+        fn cryptogram(&mut self, plain: &[u8]) -> Vec<u8> {
+            self.channel.ssc += 1;
+            let mut data = plain.to_vec();
+            pad(&mut data);
+            cbc_encrypt(&self.channel.ks_enc, &self.channel.iv(), &mut data);
+            self.channel.ssc -= 1;
+            let mut value = vec![0x01];
+            value.extend_from_slice(&data);
+            let mut out = Vec::new();
+            tlv(tag::SM_CRYPTOGRAM, &value, &mut out);
+            out
+        }
+
+        /// `covered ‖ 8E 08 MAC(SSC = 2, covered) ‖ after ‖ 90 00`.
+        fn response(&mut self, covered: &[u8], after: &[u8]) -> Response {
+            self.channel.ssc += 1;
+            let mac = self.channel.mac(&[covered]);
+            self.channel.ssc -= 1;
+            let mut bytes = covered.to_vec();
+            tlv(tag::SM_MAC, &mac, &mut bytes);
+            bytes.extend_from_slice(after);
+            bytes.extend_from_slice(&[0x90, 0x00]);
+            Response::parse(&bytes).expect("response")
+        }
+
+        fn unwrap(mut self, response: &Response) -> Result<Response, SmError> {
+            self.channel.unwrap(response)
+        }
+    }
+
+    const STATUS_OK: [u8; 4] = [0x99, 0x02, 0x90, 0x00];
+
+    #[test]
+    fn the_forger_builds_what_the_card_sends() {
+        let mut forger = Forger::new();
+        let mut covered = forger.cryptogram(b"data");
+        covered.extend_from_slice(&STATUS_OK);
+        let answer = forger.response(&covered, &[]);
+        let inner = forger.unwrap(&answer).expect("well-formed");
+        assert_eq!(&*inner.data, b"data");
+    }
+
+    #[test]
+    fn refuses_a_cryptogram_after_the_mac() {
+        // The data-less answer `99 8E` is genuine; a `87` appended after the MAC is covered by
+        // nothing and must not become the command's answer.
+        let mut forger = Forger::new();
+        let appended = forger.cryptogram(b"forged");
+        let answer = forger.response(&STATUS_OK, &appended);
+        assert!(
+            matches!(forger.unwrap(&answer), Err(SmError::MalformedResponse(_))),
+            "a 87 after 8E was accepted"
+        );
+    }
+
+    #[test]
+    fn refuses_the_status_before_the_cryptogram() {
+        let mut forger = Forger::new();
+        let mut covered = STATUS_OK.to_vec();
+        covered.extend_from_slice(&forger.cryptogram(b"data"));
+        let answer = forger.response(&covered, &[]);
+        assert!(
+            matches!(forger.unwrap(&answer), Err(SmError::MalformedResponse(_))),
+            "99 87 8E was accepted"
+        );
+    }
+
+    #[test]
+    fn refuses_the_mac_before_the_status() {
+        let mut forger = Forger::new();
+        let answer = forger.response(&[], &STATUS_OK);
+        assert!(
+            matches!(forger.unwrap(&answer), Err(SmError::MalformedResponse(_))),
+            "8E 99 was accepted"
+        );
+    }
+
+    #[test]
+    fn refuses_a_duplicated_status() {
+        let mut forger = Forger::new();
+        let mut covered = STATUS_OK.to_vec();
+        covered.extend_from_slice(&[0x99, 0x02, 0x6A, 0x82]);
+        let answer = forger.response(&covered, &[]);
+        assert!(
+            matches!(forger.unwrap(&answer), Err(SmError::MalformedResponse(_))),
+            "99 99 8E was accepted"
+        );
+    }
+
+    #[test]
+    fn refuses_a_duplicated_cryptogram() {
+        let mut forger = Forger::new();
+        let mut covered = forger.cryptogram(b"one");
+        covered.extend_from_slice(&forger.cryptogram(b"two"));
+        covered.extend_from_slice(&STATUS_OK);
+        let answer = forger.response(&covered, &[]);
+        assert!(
+            matches!(forger.unwrap(&answer), Err(SmError::MalformedResponse(_))),
+            "87 87 99 8E was accepted"
+        );
+    }
+
+    #[test]
+    fn refuses_an_unknown_object() {
+        let mut forger = Forger::new();
+        let mut covered = vec![0x97, 0x01, 0x00];
+        covered.extend_from_slice(&STATUS_OK);
+        let answer = forger.response(&covered, &[]);
+        assert!(
+            matches!(forger.unwrap(&answer), Err(SmError::MalformedResponse(_))),
+            "97 99 8E was accepted"
+        );
+    }
+
+    #[test]
+    fn refuses_anything_after_the_mac() {
+        // A stray byte, and a whole (empty) data object.
+        for after in [&[0x00][..], &[0x00, 0x00][..], &STATUS_OK[..]] {
+            let mut forger = Forger::new();
+            let answer = forger.response(&STATUS_OK, after);
+            assert!(
+                matches!(forger.unwrap(&answer), Err(SmError::MalformedResponse(_))),
+                "{} after 8E was accepted",
+                hex::encode_upper(after)
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_a_mac_that_is_not_eight_bytes() {
+        let mut forger = Forger::new();
+        forger.channel.ssc += 1;
+        let mac = forger.channel.mac(&[&STATUS_OK]);
+        forger.channel.ssc -= 1;
+        let mut bytes = STATUS_OK.to_vec();
+        tlv(tag::SM_MAC, &[&mac[..], &[0]].concat(), &mut bytes);
+        bytes.extend_from_slice(&[0x90, 0x00]);
+        let answer = Response::parse(&bytes).expect("response");
+        assert!(forger.unwrap(&answer).is_err(), "a 9-byte 8E was accepted");
     }
 
     #[test]

@@ -207,72 +207,95 @@ impl<T: Transport> Applet<T> {
 
     /// SELECT an elementary file by identifier (§6.1) and return its control parameters.
     pub fn select_file(&mut self, fid: u16) -> Result<FileControl, AppletError> {
-        let apdu = Command::new(
-            spec::cla::PLAIN,
-            spec::ins::SELECT,
-            spec::select::P1_EF_UNDER_DF,
-            spec::select::P2_FCP,
-        )
-        .data(fid.to_be_bytes().to_vec())
-        .expect(256);
-        let fcp = self.run("SELECT FILE", &apdu)?;
-        FileControl::parse(&fcp)
-            .map_err(|detail| AppletError::malformed("file control parameters", detail))
+        select_file_with(&mut |command, apdu| self.run(command, apdu), fid)
     }
 
     /// Reads a whole elementary file: SELECT it to learn its length, then READ BINARY with
     /// extended Le, as few APDUs as the card allows (§6.2). Offsets above 32 767 use the
     /// odd-INS form.
     pub fn read_file(&mut self, fid: u16) -> Result<Zeroizing<Vec<u8>>, AppletError> {
-        let control = self.select_file(fid)?;
-        let mut content = Zeroizing::new(Vec::with_capacity(control.length));
-        while content.len() < control.length {
-            let offset = content.len();
-            let want = (control.length - offset).min(spec::MAX_RESPONSE_DATA);
-            let chunk = self.read_binary(offset, want)?;
-            if chunk.is_empty() {
-                return Err(AppletError::malformed(
-                    "file length",
-                    format!(
-                        "file {fid:04X} ended at {offset} of {} bytes",
-                        control.length
-                    ),
-                ));
-            }
-            content.extend_from_slice(&chunk);
-        }
-        Ok(content)
+        read_file_with(
+            &mut |command, apdu| self.run(command, apdu),
+            fid,
+            spec::MAX_RESPONSE_DATA,
+        )
     }
+}
 
-    /// READ BINARY of the current file at `offset`, up to `len` bytes.
-    fn read_binary(
-        &mut self,
-        offset: usize,
-        len: usize,
-    ) -> Result<Zeroizing<Vec<u8>>, AppletError> {
-        if let Ok(short_offset) = u16::try_from(offset) {
-            if short_offset <= 0x7FFF {
-                let [p1, p2] = short_offset.to_be_bytes();
-                let apdu = Command::new(spec::cla::PLAIN, spec::ins::READ_BINARY, p1, p2)
-                    .expect(len.min(EXTENDED_MAX_NE));
-                return self.run("READ BINARY", &apdu);
-            }
+/// Sends one command and returns its data when the card says `9000`: plain, or through the
+/// secure channel, so that file reading is written once for both.
+type Run<'r> = dyn FnMut(&'static str, &Command) -> Result<Zeroizing<Vec<u8>>, AppletError> + 'r;
+
+/// SELECT an elementary file by identifier (§6.1) with `run`; its control parameters.
+fn select_file_with(run: &mut Run<'_>, fid: u16) -> Result<FileControl, AppletError> {
+    let apdu = Command::new(
+        spec::cla::PLAIN,
+        spec::ins::SELECT,
+        spec::select::P1_EF_UNDER_DF,
+        spec::select::P2_FCP,
+    )
+    .data(fid.to_be_bytes().to_vec())
+    .expect(256);
+    let fcp = run("SELECT FILE", &apdu)?;
+    FileControl::parse(&fcp)
+        .map_err(|detail| AppletError::malformed("file control parameters", detail))
+}
+
+/// Reads a whole elementary file with `run`: SELECT for its length, then READ BINARY of at
+/// most `chunk` bytes at a time.
+fn read_file_with(
+    run: &mut Run<'_>,
+    fid: u16,
+    chunk: usize,
+) -> Result<Zeroizing<Vec<u8>>, AppletError> {
+    let control = select_file_with(run, fid)?;
+    let mut content = Zeroizing::new(Vec::with_capacity(control.length));
+    while content.len() < control.length {
+        let offset = content.len();
+        let want = (control.length - offset).min(chunk);
+        let part = read_binary_with(run, offset, want)?;
+        if part.is_empty() {
+            return Err(AppletError::malformed(
+                "file length",
+                format!(
+                    "file {fid:04X} ended at {offset} of {} bytes",
+                    control.length
+                ),
+            ));
         }
-        let offset_bytes = (offset as u32).to_be_bytes();
-        let significant = offset_bytes
-            .iter()
-            .position(|b| *b != 0)
-            .unwrap_or(offset_bytes.len() - 1);
-        let offset_value = &offset_bytes[significant..];
-        let mut data = vec![spec::tag::OFFSET, offset_value.len() as u8];
-        data.extend_from_slice(offset_value);
-        // The answer is wrapped in `53 L`: ask for room for the header too.
-        let apdu = Command::new(spec::cla::PLAIN, spec::ins::READ_BINARY_ODD, 0, 0)
-            .data(data)
-            .expect((len + 4).min(EXTENDED_MAX_NE));
-        let wrapped = self.run("READ BINARY", &apdu)?;
-        fcp::unwrap_discretionary(&wrapped)
-            .map(Zeroizing::new)
-            .map_err(|detail| AppletError::malformed("READ BINARY answer", detail))
+        content.extend_from_slice(&part);
     }
+    Ok(content)
+}
+
+/// READ BINARY of the current file at `offset`, up to `len` bytes, with `run`.
+fn read_binary_with(
+    run: &mut Run<'_>,
+    offset: usize,
+    len: usize,
+) -> Result<Zeroizing<Vec<u8>>, AppletError> {
+    if let Ok(short_offset) = u16::try_from(offset) {
+        if short_offset <= 0x7FFF {
+            let [p1, p2] = short_offset.to_be_bytes();
+            let apdu = Command::new(spec::cla::PLAIN, spec::ins::READ_BINARY, p1, p2)
+                .expect(len.min(EXTENDED_MAX_NE));
+            return run("READ BINARY", &apdu);
+        }
+    }
+    let offset_bytes = (offset as u32).to_be_bytes();
+    let significant = offset_bytes
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(offset_bytes.len() - 1);
+    let offset_value = &offset_bytes[significant..];
+    let mut data = vec![spec::tag::OFFSET, offset_value.len() as u8];
+    data.extend_from_slice(offset_value);
+    // The answer is wrapped in `53 L`: ask for room for the header too.
+    let apdu = Command::new(spec::cla::PLAIN, spec::ins::READ_BINARY_ODD, 0, 0)
+        .data(data)
+        .expect((len + 4).min(EXTENDED_MAX_NE));
+    let wrapped = run("READ BINARY", &apdu)?;
+    fcp::unwrap_discretionary(&wrapped)
+        .map(Zeroizing::new)
+        .map_err(|detail| AppletError::malformed("READ BINARY answer", detail))
 }

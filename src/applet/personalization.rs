@@ -14,6 +14,10 @@ use crate::transport::Transport;
 /// A P-256 public key as the card returns it: the uncompressed point `04 || X || Y`.
 pub type PublicPoint = [u8; 65];
 
+/// The most plaintext bytes one protected READ BINARY asks for: its protected answer (the
+/// padded cryptogram in `87`, then `99` and `8E`) stays within one extended response.
+const PROTECTED_READ_CHUNK: usize = 32 * 1024;
+
 /// An open personalization session on a card.
 pub struct Personalization<'a, T: Transport> {
     applet: &'a mut Applet<T>,
@@ -129,8 +133,28 @@ impl<T: Transport> Personalization<'_, T> {
         Ok(())
     }
 
-    /// Reads a file in plain while the channel stays open (reads need no protection).
+    /// Reads a whole file under secure messaging (SELECT and READ BINARY protected, §7.3): what
+    /// comes back is what the card holds, as no one on the line can change a protected answer.
     pub fn read_file(&mut self, fid: u16) -> Result<Zeroizing<Vec<u8>>, AppletError> {
-        self.applet.read_file(fid)
+        super::read_file_with(
+            &mut |command, apdu| self.run(command, apdu),
+            fid,
+            PROTECTED_READ_CHUNK,
+        )
+    }
+
+    /// INTERNAL AUTHENTICATE with the chip-authentication key (§6.13) under secure messaging,
+    /// allowed while PERSONALIZING once key `02` exists (§7.3): the raw `r ‖ s` signature of
+    /// SHA-256("MELLI-CA-V1" ‖ serial ‖ challenge).
+    pub fn internal_authenticate(&mut self, challenge: &[u8]) -> Result<Vec<u8>, AppletError> {
+        let apdu = Command::new(
+            spec::cla::PLAIN,
+            spec::ins::INTERNAL_AUTHENTICATE,
+            0x00,
+            spec::reference::CHIP_AUTH_KEY,
+        )
+        .data(challenge.to_vec())
+        .expect(256);
+        Ok(self.run("INTERNAL AUTHENTICATE", &apdu)?.to_vec())
     }
 }

@@ -50,6 +50,7 @@ mod crypto;
 mod device_secret;
 mod dispatch;
 mod error;
+mod fault;
 pub mod feeder;
 mod files;
 mod key_pairs;
@@ -68,6 +69,7 @@ pub mod vpcd;
 mod tests;
 
 pub use error::CardError;
+pub use fault::{Fault, UnknownFault};
 
 use device_secret::DeviceSecret;
 use keys::StaticKeys;
@@ -80,6 +82,8 @@ pub struct Card {
     state: CardState,
     session: Session,
     backing: Backing,
+    /// A fault the card commits on purpose, for tests ([`Card::set_fault`]); `None` normally.
+    fault: Option<Fault>,
 }
 
 impl fmt::Debug for Card {
@@ -117,13 +121,8 @@ impl Card {
         let serial = Serial::parse(serial).ok_or_else(|| CardError::InvalidSerial {
             serial: serial.to_owned(),
         })?;
-        let static_keys = StaticKeys::derive(master_key, &serial);
-        let device_secret = DeviceSecret::generate().map_err(|_| CardError::NoRandomness)?;
-        Ok(Card {
-            state: CardState::blank(serial, static_keys, device_secret),
-            session: Session::default(),
-            backing: Backing::Memory,
-        })
+        let StaticKeys { enc, mac } = StaticKeys::derive(master_key, &serial);
+        Card::manufacture_with_keys(serial.as_str(), &CardKeys { enc, mac })
     }
 
     /// Manufactures a blank card in memory with static keys diversified elsewhere — by an
@@ -136,10 +135,12 @@ impl Card {
             enc: keys.enc.clone(),
             mac: keys.mac.clone(),
         };
+        let device_secret = DeviceSecret::generate().map_err(|_| CardError::NoRandomness)?;
         Ok(Card {
-            state: CardState::blank(serial, static_keys),
+            state: CardState::blank(serial, static_keys, device_secret),
             session: Session::default(),
             backing: Backing::Memory,
+            fault: None,
         })
     }
 
@@ -176,7 +177,14 @@ impl Card {
             state: storage::read(path)?,
             session: Session::default(),
             backing: Backing::file(path),
+            fault: None,
         })
+    }
+
+    /// Tests only: from now on the card commits `fault` (see [`Fault`]). Not saved in the
+    /// state file.
+    pub fn set_fault(&mut self, fault: Fault) {
+        self.fault = Some(fault);
     }
 
     /// The card serial (GET DATA `DF01`).
@@ -213,6 +221,7 @@ impl Card {
     /// the persistent state is saved before the response is returned; if saving fails, the
     /// card answers 6581 and stays as it was before the command.
     pub fn process(&mut self, command: &[u8]) -> Vec<u8> {
+        self.session.fault = self.fault;
         dispatch::process(
             &mut self.state,
             &mut self.session,
@@ -263,6 +272,7 @@ impl Card {
             state: self.state.clone(),
             session: Session::default(),
             backing: Backing::Memory,
+            fault: self.fault,
         }
     }
 

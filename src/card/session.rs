@@ -4,6 +4,7 @@
 use zeroize::Zeroizing;
 
 use super::chain::Chain;
+use super::fault::Fault;
 use super::secure_messaging::Channel;
 use crate::spec::secure_channel::NONCE_LEN;
 
@@ -23,6 +24,9 @@ pub(super) struct Session {
     /// next MUTUAL AUTHENTICATE, ACTIVATE FILE, any plain error answered to a protected APDU
     /// (§10.6), SELECT of the AID, reset and power-off.
     pub channel: Option<Channel>,
+    /// The fault the card commits on purpose, for tests: a property of the card, copied into
+    /// the session before each command (so that no reset forgets it).
+    pub fault: Option<Fault>,
 }
 
 /// The part of the session that commands build up: what a command that fails to save the

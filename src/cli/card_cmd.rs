@@ -9,7 +9,7 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use melli::card::feeder::{self, KeySource, Stack};
-use melli::card::{vpcd, Card};
+use melli::card::{vpcd, Card, Fault};
 use melli::pki::read_master_key;
 
 use crate::cli::issuer_keys;
@@ -60,8 +60,17 @@ pub fn serve(
     vpcd_addr: &str,
     tear_at: Option<u64>,
     apdu_delay_ms: u64,
+    fault: Option<&str>,
 ) -> Result<ExitCode, Failure> {
+    let fault = fault
+        .map(str::parse::<Fault>)
+        .transpose()
+        .map_err(|e| Failure::bad_input(format!("--fault: {e}")))?;
     let mut card = Card::open_file(state).map_err(|e| Failure::bad_input(e.to_string()))?;
+    if let Some(fault) = fault {
+        card.set_fault(fault);
+        eprintln!("card {}: testing fault {fault} on", card.serial());
+    }
     let stop = AtomicBool::new(false);
     eprintln!(
         "card {} serving vpcd at {vpcd_addr} (state in {}); stop with Ctrl-C",

@@ -236,6 +236,10 @@ pub fn personalize(
                     source: AppletError::KeysRefused,
                     ..
                 } => Failure::card(e.to_string()),
+                // The card is not what the issuer made: running again cannot help.
+                PersonalizeError::SelfCheck { .. } => {
+                    Failure::card(format!("{e} — set this card aside, it cannot be issued"))
+                }
                 other if other.step().is_some() => Failure::card(format!(
                     "{other} — the card is not locked; run the same command again to finish it"
                 )),

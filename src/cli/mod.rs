@@ -336,6 +336,11 @@ pub enum CardCommand {
         /// Milliseconds the card takes for each command APDU, like a real chip (0: at once).
         #[arg(long, value_name = "MS", default_value_t = 0)]
         apdu_delay_ms: u64,
+        /// Testing only: the card commits this fault on purpose, to show what the host does
+        /// with a card that lies. `foreign-dg5`: GENERATE of the chip-authentication key
+        /// answers with the real key but writes another key into DG5.
+        #[arg(long, value_name = "NAME", hide = true)]
+        fault: Option<String>,
     },
     /// A card feeder for one vpcd reader: a stack of blank virtual cards, one in the reader at
     /// a time; an issued card leaves when the host lets go of it, and the next one goes in.
@@ -424,7 +429,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             vpcd,
             tear_at,
             apdu_delay_ms,
-        }) => card_cmd::serve(&state, &vpcd, tear_at, apdu_delay_ms),
+            fault,
+        }) => card_cmd::serve(&state, &vpcd, tear_at, apdu_delay_ms, fault.as_deref()),
         Command::Card(CardCommand::Feed(args)) => card_cmd::feed(&args),
         Command::Batch(args) => batch_cmd::batch(&args),
         Command::Status(args) => batch_cmd::status(&args),

@@ -40,19 +40,15 @@ pub fn verify_card<T: Transport>(
     at: SystemTime,
 ) -> Result<Verdict, AppletError> {
     let groups = contents.data_groups();
-    let mut verdict = verify_security_object(
+    let mut verdict = passive_authentication(
         &contents.security_object,
-        &VerifyInput {
-            trusted_root,
-            card_serial: &contents.serial,
-            data_groups: &groups,
-            at,
-        },
+        &contents.serial,
+        &groups,
+        trusted_root,
+        at,
     );
-    let dg5_covered = verdict
-        .get(&crate::pki::security_object::data_group_check_name(5))
-        .is_some_and(|c| c.passed);
-    verdict.push(chip_authentication(applet, contents, dg5_covered)?);
+    let vouched = dg5_vouched_for(&verdict);
+    verdict.push(chip_authentication(applet, contents, vouched)?);
     verdict.push(holder_certificate(contents, trusted_root, at));
     verdict.push(card_expiry(contents, at));
     if let Some(live) = live_finger {
@@ -74,31 +70,96 @@ pub fn verify_card<T: Transport>(
     Ok(verdict)
 }
 
+/// Passive authentication (applets-spec §9.4): the security object parses, its signature and
+/// message digest hold, its document signer chains to `trusted_root`, it names this serial,
+/// and every readable data group in `groups` has the hash it lists. One check each.
+pub fn passive_authentication(
+    security_object: &[u8],
+    serial: &str,
+    groups: &[(u8, &[u8])],
+    trusted_root: &Certificate,
+    at: SystemTime,
+) -> Verdict {
+    verify_security_object(
+        security_object,
+        &VerifyInput {
+            trusted_root,
+            card_serial: serial,
+            data_groups: groups,
+            at,
+        },
+    )
+}
+
+/// Whether the passive-authentication verdict vouches for DG5: `Ok` only when every one of its
+/// checks passed (the signature and chain as much as DG5's hash — a hash in a security object
+/// nobody vouches for proves nothing); otherwise why not, naming the failed checks.
+pub fn dg5_vouched_for(passive: &Verdict) -> Result<(), String> {
+    if passive.passed() {
+        return Ok(());
+    }
+    let failed: Vec<&str> = passive.failures().map(|c| c.name.as_str()).collect();
+    let failed = if failed.is_empty() {
+        "no check was made".to_owned()
+    } else {
+        failed.join(", ")
+    };
+    Err(format!(
+        "DG5 is not vouched for: passive authentication failed ({failed}), so its key proves \
+         nothing"
+    ))
+}
+
+/// A fresh random challenge for INTERNAL AUTHENTICATE (§9.5 step 3).
+pub fn fresh_challenge() -> [u8; CHALLENGE_LEN] {
+    let mut challenge = [0u8; CHALLENGE_LEN];
+    OsRng.fill_bytes(&mut challenge);
+    challenge
+}
+
+/// Checks the chip's answer to INTERNAL AUTHENTICATE (§9.5 steps 2, 5 and 6): `dg5` is a P-256
+/// SubjectPublicKeyInfo, and `answer` is its ECDSA signature `r ‖ s` over
+/// SHA-256("MELLI-CA-V1" ‖ serial ‖ challenge). The error says what is wrong.
+pub fn check_chip_signature(
+    dg5: &[u8],
+    serial: &str,
+    challenge: &[u8],
+    answer: &[u8],
+) -> Result<(), String> {
+    let key = VerifyingKey::from_public_key_der(dg5)
+        .map_err(|e| format!("DG5 does not hold a P-256 key: {e}"))?;
+    let signature = Signature::from_slice(answer)
+        .map_err(|_| "the chip's answer is not an ECDSA signature".to_owned())?;
+    let mut message = Vec::with_capacity(CHIP_AUTH_PREFIX.len() + serial.len() + challenge.len());
+    message.extend_from_slice(CHIP_AUTH_PREFIX);
+    message.extend_from_slice(serial.as_bytes());
+    message.extend_from_slice(challenge);
+    key.verify(&message, &signature).map_err(|_| {
+        "the chip's signature does not verify with the key of DG5: the chip is not the one \
+         this data was issued for (a clone?)"
+            .to_owned()
+    })
+}
+
 /// A fresh challenge, INTERNAL AUTHENTICATE, and the signature checked with DG5's key — only
-/// trusted when the security object covers DG5, or a clone could bring its own key.
+/// when passive authentication vouches for DG5 (`vouched`), or a clone could bring its own
+/// key (or a forged security object its own DG5).
 fn chip_authentication<T: Transport>(
     applet: &mut Applet<T>,
     contents: &CardContents,
-    dg5_covered: bool,
+    vouched: Result<(), String>,
 ) -> Result<Check, AppletError> {
     let name = check::CHIP_AUTHENTICATION;
-    if !dg5_covered {
+    if let Err(why) = vouched {
+        return Ok(Check::fail(name, why));
+    }
+    if let Err(why) = VerifyingKey::from_public_key_der(&contents.chip_auth_key) {
         return Ok(Check::fail(
             name,
-            "DG5 is not covered by a valid security object, so its key proves nothing",
+            format!("DG5 does not hold a P-256 key: {why}"),
         ));
     }
-    let key = match VerifyingKey::from_public_key_der(&contents.chip_auth_key) {
-        Ok(key) => key,
-        Err(e) => {
-            return Ok(Check::fail(
-                name,
-                format!("DG5 does not hold a P-256 key: {e}"),
-            ))
-        }
-    };
-    let mut challenge = [0u8; CHALLENGE_LEN];
-    OsRng.fill_bytes(&mut challenge);
+    let challenge = fresh_challenge();
     let answer = match applet.internal_authenticate(&challenge) {
         Ok(answer) => answer,
         Err(AppletError::Status { status, .. }) => {
@@ -109,21 +170,20 @@ fn chip_authentication<T: Transport>(
         }
         Err(other) => return Err(other),
     };
-    let Ok(signature) = Signature::from_slice(&answer) else {
-        return Ok(Check::fail(
-            name,
-            "the chip's answer is not an ECDSA signature",
-        ));
-    };
-    let mut message =
-        Vec::with_capacity(CHIP_AUTH_PREFIX.len() + contents.serial.len() + CHALLENGE_LEN);
-    message.extend_from_slice(CHIP_AUTH_PREFIX);
-    message.extend_from_slice(contents.serial.as_bytes());
-    message.extend_from_slice(&challenge);
-    Ok(match key.verify(&message, &signature) {
-        Ok(()) => Check::pass(name, "the chip signed a fresh challenge with the key of DG5"),
-        Err(_) => Check::fail(name, "the chip's signature does not verify with the key of DG5: the chip is not the one this data was issued for (a clone?)"),
-    })
+    Ok(
+        match check_chip_signature(
+            &contents.chip_auth_key,
+            &contents.serial,
+            &challenge,
+            &answer,
+        ) {
+            Ok(()) => Check::pass(
+                name,
+                "the chip signed a fresh challenge with the key of DG5",
+            ),
+            Err(why) => Check::fail(name, why),
+        },
+    )
 }
 
 fn holder_certificate(contents: &CardContents, root: &Certificate, at: SystemTime) -> Check {
@@ -163,5 +223,27 @@ fn card_expiry(contents: &CardContents, at: SystemTime) -> Check {
         Check::pass(name, format!("valid until {}", expiry.with_gregorian()))
     } else {
         Check::fail(name, format!("expired on {}", expiry.with_gregorian()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dg5_is_vouched_for_only_by_a_whole_passive_authentication() {
+        let mut passive = Verdict::default();
+        passive.push(Check::pass("security object signature", "ok"));
+        passive.push(Check::pass("DG5 chip-authentication key", "hash matches"));
+        assert_eq!(dg5_vouched_for(&passive), Ok(()));
+        passive.push(Check::fail("document signer chain", "another root"));
+        let why = dg5_vouched_for(&passive).expect_err("not vouched for");
+        assert!(
+            why.starts_with(
+                "DG5 is not vouched for: passive authentication failed (document signer chain)"
+            ),
+            "{why}"
+        );
+        assert!(dg5_vouched_for(&Verdict::default()).is_err());
     }
 }

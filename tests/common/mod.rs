@@ -802,6 +802,7 @@ pub struct VirtualCard {
     state: PathBuf,
     log: PathBuf,
     tear_at: Option<u64>,
+    fault: Option<String>,
 }
 
 /// How to make a [`VirtualCard`]; `Default` is a blank card with [`TEST_MASTER_KEY`].
@@ -816,6 +817,8 @@ pub struct CardOptions {
     /// `melli card serve --tear-at K`: the card drops the connection on its K-th command APDU
     /// (counted from the start of each serve process) and comes back 1 s later.
     pub tear_at: Option<u64>,
+    /// `melli card serve --fault NAME`: a card that lies on purpose (e.g. "foreign-dg5").
+    pub fault: Option<String>,
 }
 
 fn unique_serial() -> String {
@@ -888,6 +891,7 @@ impl VirtualCard {
             state,
             log: dir.path().join("serve.log"),
             tear_at: options.tear_at,
+            fault: options.fault.clone(),
             dir,
         };
         card.restart();
@@ -993,6 +997,7 @@ impl VirtualCard {
                     .map(|k| vec!["--tear-at".to_string(), k.to_string()])
                     .unwrap_or_default(),
             )
+            .args(self.fault.iter().flat_map(|f| ["--fault", f.as_str()]))
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))

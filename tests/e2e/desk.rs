@@ -193,6 +193,62 @@ fn a_clone_fails_chip_authentication_only() {
     assert_eq!(out.code, 0, "{checks:?}");
 }
 
+/// DG5's hash in the security object proves nothing unless the security object itself is
+/// vouched for. So when passive authentication fails — another root given as trust, or the
+/// security object's signature broken — chip authentication must not pass, even though the
+/// chip still signs with the key of DG5 and DG5's hash still matches.
+#[test]
+fn chip_authentication_is_not_trusted_when_passive_authentication_fails() {
+    let (mut card, _) = personalized_card();
+    let not_vouched = "DG5 is not vouched for: passive authentication failed";
+
+    // Another issuer's root: the document signer chain fails, the hashes still match.
+    let (out, checks) = verify_card(&card, crate::common::other_issuer(), &[]);
+    assert_eq!(out.code, 1, "{checks:?}");
+    assert!(!check(&checks, "document signer chain").1, "{checks:?}");
+    assert!(
+        check(&checks, "DG5 chip-authentication key").1,
+        "{checks:?}"
+    );
+    let chip = check(&checks, "chip authentication");
+    assert!(!chip.1, "chip authentication passed: {checks:?}");
+    assert!(chip.2.contains(not_vouched), "{chip:?}");
+    assert!(chip.2.contains("document signer chain"), "{chip:?}");
+    let text = melli(&[
+        "verify",
+        "--trust",
+        &crate::common::root_pem(crate::common::other_issuer()),
+        "--reader",
+        card.reader_name(),
+    ]);
+    assert_eq!(text.code, 1, "{text:?}");
+    assert!(
+        !text.stdout.contains("PASS  chip authentication"),
+        "{text:?}"
+    );
+
+    // The security object's signature broken: its last byte is the last byte of s.
+    let mut state = read_state(&card);
+    let content = state_file_content(&mut state, "011D");
+    let mut bytes = hex::decode(content.as_str().expect("hex")).expect("hex content");
+    *bytes.last_mut().expect("a security object") ^= 0x01;
+    *content = serde_json::Value::String(hex::encode_upper(&bytes));
+    card.kill();
+    write_state(&card, &state);
+    card.restart();
+    let (out, checks) = verify_card(&card, test_issuer(), &[]);
+    assert_eq!(out.code, 1, "{checks:?}");
+    assert!(!check(&checks, "security object signature").1, "{checks:?}");
+    assert!(
+        check(&checks, "DG5 chip-authentication key").1,
+        "{checks:?}"
+    );
+    let chip = check(&checks, "chip authentication");
+    assert!(!chip.1, "chip authentication passed: {checks:?}");
+    assert!(chip.2.contains(not_vouched), "{chip:?}");
+    assert!(chip.2.contains("security object signature"), "{chip:?}");
+}
+
 #[test]
 fn verify_against_another_root_fails_the_chain() {
     let (card, _) = personalized_card();
@@ -257,10 +313,19 @@ fn an_expired_document_signer_fails_with_that_reason() {
             .starts_with("document signer certificate expired on "),
         "{signer:?}"
     );
-    // Everything else on the card is still sound.
+    // Everything else on the card is still sound; chip authentication is not trusted, because
+    // passive authentication (of which the chain is part) no longer vouches for DG5.
+    let chip = check(&checks, "chip authentication");
+    assert!(
+        !chip.1
+            && chip.2.contains(
+                "DG5 is not vouched for: passive authentication failed (document signer chain)"
+            ),
+        "{chip:?}"
+    );
     for c in &checks {
         assert!(
-            c.0 == "document signer chain" || c.1,
+            c.0 == "document signer chain" || c.0 == "chip authentication" || c.1,
             "{c:?} failed: {checks:?}"
         );
     }

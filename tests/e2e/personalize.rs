@@ -104,6 +104,33 @@ fn a_card_of_another_issuer_is_refused() {
     assert_eq!(lifecycle(&card), "blank");
 }
 
+/// A card that writes into DG5 a key it does not hold (`--fault foreign-dg5`; GENERATE still
+/// answers with the key it made): the issuer must neither vouch for that DG5 nor lock the
+/// card, and the error says which check failed.
+#[test]
+fn a_card_whose_dg5_is_not_the_key_it_generated_is_refused_and_not_locked() {
+    let card = VirtualCard::with_options(CardOptions {
+        master_key: Some(test_issuer().join("master.key")),
+        fault: Some("foreign-dg5".to_string()),
+        ..CardOptions::default()
+    });
+    let out = personalize_with(&card, VALID, test_issuer());
+    assert_eq!(out.code, 3, "{out:?}\ncard log:\n{}", card.log());
+    let error = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("melli: "))
+        .unwrap_or_else(|| panic!("no error line: {out:?}"));
+    assert_eq!(
+        error,
+        "melli: self-check: DG5 on the card is not the chip-authentication key the card \
+         generated; the card was not locked — set this card aside, it cannot be issued",
+        "{out:?}"
+    );
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert_eq!(lifecycle(&card), "personalizing");
+}
+
 #[test]
 fn personalizing_an_operational_card_for_another_record_is_refused() {
     let (card, mailer) = personalized_card();

@@ -5,10 +5,12 @@
 //!
 //! Generating key `02` also writes its SubjectPublicKeyInfo to EF `0105` (DG5, §5.5). A new
 //! key replaces the old one, which is how a resumed personalization regenerates it; the key
-//! (and the file) are saved before the answer goes out.
+//! (and the file) are saved before the answer goes out. A card told to commit
+//! [`Fault::ForeignDg5`] (tests only) writes another key's SubjectPublicKeyInfo into DG5.
 
 use crate::card::command::Command;
 use crate::card::dispatch::{never, require_lifecycle, Ctx, Entry, Presence, Protection, Shape};
+use crate::card::fault::Fault;
 use crate::card::key_pairs;
 use crate::card::response::{Reply, Status};
 use crate::card::state::{CardState, Lifecycle};
@@ -85,7 +87,13 @@ fn generate_key(ctx: &mut Ctx<'_>, key_ref: KeyRef) -> Result<Reply, Status> {
     match key_ref {
         KeyRef::Signing => ctx.state_mut().signing_key = Some(key),
         KeyRef::ChipAuthentication => {
-            let spki = key_pairs::subject_public_key_info(&key)?;
+            let spki = match ctx.session.fault {
+                // Testing (`--fault foreign-dg5`): DG5 gets a key this chip does not hold.
+                Some(Fault::ForeignDg5) => {
+                    key_pairs::subject_public_key_info(&key_pairs::generate()?)?
+                }
+                None => key_pairs::subject_public_key_info(&key)?,
+            };
             let state = ctx.state_mut();
             state
                 .files

@@ -284,3 +284,36 @@ fn figures() {
         report.cards_per_minute
     );
 }
+
+/// A card that writes into DG5 a key it does not hold fails the issuer's check: it is not
+/// locked, the journal says why, and the record is made on the next card.
+#[test]
+fn a_card_with_a_foreign_dg5_is_refused_and_the_journal_says_why() {
+    let bench = RealBench::new(1, 0, 1);
+    let mut liar = blank_card(&bench.issuer, "V0001");
+    liar.set_fault(crate::card::Fault::ForeignDg5);
+    bench.pile.push(liar);
+    bench.pile.push(blank_card(&bench.issuer, "V0002"));
+
+    let report = bench.run(&Recorder::new(go));
+    assert!(report.complete(), "{report:?}");
+    let why = "self-check: DG5 on the card is not the chip-authentication key the card \
+               generated; the card was not locked";
+    let rows = bench.rows();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].state, RecordState::Done, "{rows:?}");
+    assert_eq!(rows[0].card_serial.as_deref(), Some("V0002"));
+    let events = Journal::open_existing(&bench.journal)
+        .unwrap()
+        .events(&rows[0].tracking_code)
+        .unwrap();
+    assert!(
+        events.iter().any(|e| e.event.contains("card V0001")
+            && e.event.ends_with(&format!("back in the queue: {why}"))),
+        "{events:?}"
+    );
+    let cards = bench.cards();
+    let liar = cards.iter().find(|c| c.serial() == "V0001").unwrap();
+    assert_eq!(liar.lifecycle(), crate::spec::lifecycle::PERSONALIZING);
+    bench.assert_all_done_once(cards);
+}
