@@ -1415,13 +1415,12 @@ fn signing_time_is_a_claim_and_must_be_well_formed() {
     let root = card.issuer.root_certificate();
     let now = SystemTime::now();
     let ess = || vec![signed_data::signing_certificate_v2(&holder).unwrap()];
-    let signing_time = |attrs: &mut Vec<x509_cert::attr::Attribute>| {
-        let i = attrs
+    fn signing_time(attrs: &[x509_cert::attr::Attribute]) -> usize {
+        attrs
             .iter()
             .position(|a| a.oid == asn1::ID_SIGNING_TIME)
-            .unwrap();
-        i
-    };
+            .unwrap()
+    }
 
     // A claim from before the certificate existed: shown, and the chain is checked now.
     let long_ago = SystemTime::UNIX_EPOCH + Duration::from_secs(946_684_800); // 2000-01-01
@@ -1480,7 +1479,8 @@ fn signing_time_is_a_claim_and_must_be_well_formed() {
             .unwrap();
         attrs[i].values = values;
     };
-    let cases: [(&str, &dyn Fn(&mut Vec<x509_cert::attr::Attribute>)); 3] = [
+    type Edit = dyn Fn(&mut Vec<x509_cert::attr::Attribute>);
+    let cases: [(&str, &Edit); 3] = [
         ("does not have exactly one value", &second_value),
         ("signingTime is malformed: a UTF8String", &not_a_time),
         ("must be a UTCTime", &generalized),
