@@ -311,3 +311,20 @@ pub enum PinAction {
     /// Give the fingerprint its tries back with the PUK, after too many misses at a desk.
     UnblockFinger,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::escaped;
+
+    #[test]
+    fn text_from_a_signature_is_shown_escaped() {
+        // A right-to-left override would show "Ali Rezaei\u{202E}gpj.exe" reversed; a newline
+        // would forge a line of the verdict. ZWNJ stays: Persian names need it.
+        assert_eq!(
+            escaped("Ali\u{202E}gpj\nPASS  signature"),
+            "Ali\\u{202E}gpj\\u{000A}PASS  signature"
+        );
+        assert_eq!(escaped("علی‌رضا"), "علی‌رضا");
+        assert_eq!(escaped("a\u{2069}b\u{FEFF}"), "a\\u{2069}b\\u{FEFF}");
+    }
+}
