@@ -102,7 +102,7 @@ fn one_card(
     let digest = hash_file(document).map_err(|e| e.to_string())?;
     let p7s = sign_digest(&mut applet, &pin, &digest, SystemTime::now())
         .map_err(|e| format!("sign: {e}"))?;
-    let report = verify_signature(&p7s, &digest, issuer.root_certificate());
+    let report = verify_signature(&p7s, &digest, issuer.root_certificate(), SystemTime::now());
     if !report.verdict.passed() {
         return Err(format!("verify-signature: {}", report.verdict));
     }

@@ -170,28 +170,38 @@ pub fn verify_signature_cmd(
             file.display()
         ))
     })?;
-    let report = verify_signature(&signature, &digest, &root);
+    let report = verify_signature(&signature, &digest, &root, SystemTime::now());
     let passed = report.verdict.passed();
     if json {
         output::json(&serde_json::json!({
             "passed": passed,
             "signer": report.signer,
-            "signing_time": report.signing_time,
+            "claimed_signing_time": report.claimed_signing_time,
+            "chain_checked_at": report.chain_checked_at,
             "checks": report.verdict.checks,
         }))?;
     } else {
         if let Some(signer) = &report.signer {
             println!(
                 "signer        \u{2067}{}\u{2069}  ({}), national code {}",
-                signer.full_name_fa,
-                signer.common_name(),
-                signer.national_code
+                escaped(&signer.full_name_fa),
+                escaped(&signer.common_name()),
+                escaped(&signer.national_code)
             );
         }
-        if let Some(time) = &report.signing_time {
-            println!("signing time  {time}");
+        match &report.claimed_signing_time {
+            Some(time) => {
+                println!("signing time claimed by the signer: {time} (a claim, not used to judge)")
+            }
+            None => println!("signing time claimed by the signer: none"),
         }
-        print!("{}", report.verdict);
+        println!(
+            "chain checked at {} ({})",
+            report.chain_checked_at.time, report.chain_checked_at.reason
+        );
+        for check in &report.verdict.checks {
+            println!("{}", escaped(&check.to_string()));
+        }
         println!(
             "verdict: {}",
             if passed {
@@ -206,6 +216,32 @@ pub fn verify_signature_cmd(
     } else {
         ExitCode::from(exit::CHECK_FAILED)
     })
+}
+
+/// Text that came inside a signature (names in certificates, and details quoting them) as
+/// printed on a terminal: control characters, line and paragraph separators and the
+/// invisible direction and format marks that could disguise it are shown as `\u{…}`. ZWNJ,
+/// which Persian names need, stays.
+fn escaped(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let hidden = c.is_control()
+                || matches!(
+                    c,
+                    '\u{200B}'
+                        | '\u{200E}'
+                        | '\u{200F}'
+                        | '\u{2028}'..='\u{202E}'
+                        | '\u{2066}'..='\u{2069}'
+                        | '\u{FEFF}'
+                );
+            if hidden {
+                format!("\\u{{{:04X}}}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// `melli pin status|change|unblock|unblock-finger`.
@@ -274,4 +310,21 @@ pub enum PinAction {
     Unblock,
     /// Give the fingerprint its tries back with the PUK, after too many misses at a desk.
     UnblockFinger,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escaped;
+
+    #[test]
+    fn text_from_a_signature_is_shown_escaped() {
+        // A right-to-left override would show "Ali Rezaei\u{202E}gpj.exe" reversed; a newline
+        // would forge a line of the verdict. ZWNJ stays: Persian names need it.
+        assert_eq!(
+            escaped("Ali\u{202E}gpj\nPASS  signature"),
+            "Ali\\u{202E}gpj\\u{000A}PASS  signature"
+        );
+        assert_eq!(escaped("علی‌رضا"), "علی‌رضا");
+        assert_eq!(escaped("a\u{2069}b\u{FEFF}"), "a\\u{2069}b\\u{FEFF}");
+    }
 }

@@ -190,8 +190,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Verify a detached CMS signature of a file: the file's digest, the signature, and the
-    /// signer's certificate chain to the trusted root at signing time. Exit 0 valid, 1 not.
+    /// Verify a detached CMS signature of a file: the file's digest, the signature, the signing
+    /// certificate attribute, and the signer's certificate chain to the trusted root, checked
+    /// now (the signing time is only the signer's claim). Exit 0 valid, 1 not.
     VerifySignature {
         /// The signed file.
         file: PathBuf,

@@ -9,6 +9,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::SystemTime;
 
+use der::DateTime;
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::Signature;
 use sha2::{Digest, Sha256};
@@ -100,12 +101,27 @@ fn split_certificates(dg6: &[u8]) -> Result<(Certificate, Vec<Certificate>), Sig
     split_certificate_path(dg6).map_err(|e| SignError::Certificates(e.to_string()))
 }
 
-/// Names of the checks of a document signature.
+/// Names of the checks of a document signature, in the order they are made.
 pub mod check {
     pub const FORMAT: &str = "signature format";
     pub const MESSAGE_DIGEST: &str = "message digest";
     pub const SIGNATURE: &str = "signature";
+    pub const SIGNING_CERTIFICATE: &str = "signing certificate";
+    pub const SIGNING_TIME: &str = "signing time";
     pub const CERTIFICATE_CHAIN: &str = "signer certificate chain";
+}
+
+/// Why the chain was checked at the time it was: there is no trusted timestamp yet, so at the
+/// time of verification. A signer's own signingTime never takes its place.
+pub const CHECKED_NOW: &str = "checked now: no trusted timestamp";
+
+/// The time the signer's certificate chain was checked at, and why that time.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ChainTime {
+    /// The time, `YYYY-MM-DD HH:MM:SS UTC`.
+    pub time: String,
+    /// Why this time ([`CHECKED_NOW`]).
+    pub reason: &'static str,
 }
 
 /// The outcome of verifying a document signature.
@@ -114,18 +130,33 @@ pub struct SignatureReport {
     pub verdict: Verdict,
     /// The signer as the certificate names them, when a certificate was found.
     pub signer: Option<HolderSubject>,
-    /// The signing time the signer claimed (UTC, RFC 3339), when present.
-    pub signing_time: Option<String>,
+    /// The signingTime the signer put in the signature (UTC), when present and well-formed:
+    /// a claim, shown as such, never used to judge the signature.
+    pub claimed_signing_time: Option<String>,
+    /// The time the signer's certificate chain was checked at, and why.
+    pub chain_checked_at: ChainTime,
 }
 
 /// Verifies a detached CMS signature over content whose SHA-256 is `content_digest`: the
-/// message digest, the signature, and the signer's certificate path to `root`, valid at the
-/// signing time (or now when the signature carries none).
+/// message digest, the signature, that signingCertificateV2 names the signer's certificate,
+/// that signingTime (if any) is well-formed, and the signer's certificate path to `root`,
+/// valid at `now` (the time of verification).
+///
+/// The signingTime the signer wrote is reported as a claim and never used to judge: a
+/// signature made with the key of an expired card and dated back would otherwise verify
+/// forever. Only a trusted RFC 3161 timestamp could stand in for `now`; there is none yet.
 pub fn verify_signature(
     p7s: &[u8],
     content_digest: &[u8; 32],
     root: &Certificate,
+    now: SystemTime,
 ) -> SignatureReport {
+    let chain_checked_at = ChainTime {
+        time: DateTime::from_system_time(now)
+            .map(|t| asn1::date_time_string(&t))
+            .unwrap_or_else(|_| "(a time before 1970 or after 9999)".into()),
+        reason: CHECKED_NOW,
+    };
     let mut verdict = Verdict::default();
     let view = match SignedDataView::parse(p7s) {
         Ok(view) => view,
@@ -134,7 +165,8 @@ pub fn verify_signature(
             return SignatureReport {
                 verdict,
                 signer: None,
-                signing_time: None,
+                claimed_signing_time: None,
+                chain_checked_at,
             };
         }
     };
@@ -146,12 +178,11 @@ pub fn verify_signature(
             format!("{e}: the file was changed after signing, or is another file"),
         ),
     });
-    let signing_time = view.signing_time().ok().flatten();
-    let at = signing_time.map_or_else(SystemTime::now, |t| t.to_system_time());
     let signer_cert = view.signer_certificate().ok().cloned();
     let signer = signer_cert
         .as_ref()
         .and_then(|c| HolderSubject::from_certificate(c).ok());
+    let claimed = view.signing_time();
     match &signer_cert {
         None => {
             verdict.push(Check::fail(
@@ -159,7 +190,7 @@ pub fn verify_signature(
                 "the signer's certificate is not in the signature",
             ));
             verdict.push(Check::fail(
-                check::CERTIFICATE_CHAIN,
+                check::SIGNING_CERTIFICATE,
                 "no signer certificate",
             ));
         }
@@ -171,27 +202,57 @@ pub fn verify_signature(
                 ),
                 Err(e) => Check::fail(check::SIGNATURE, e.to_string()),
             });
-            verdict.push(
-                match verify_path(
-                    signer_cert,
-                    "signer certificate",
-                    LeafPurpose::DocumentSignature,
-                    view.certificates(),
-                    root,
-                    at,
-                ) {
-                    Ok(_) => Check::pass(
-                        check::CERTIFICATE_CHAIN,
-                        "chains to the trusted root and was valid at signing time",
-                    ),
-                    Err(e) => Check::fail(check::CERTIFICATE_CHAIN, e.to_string()),
-                },
-            );
+            verdict.push(match view.check_signing_certificate(signer_cert) {
+                Ok(()) => Check::pass(
+                    check::SIGNING_CERTIFICATE,
+                    "signingCertificateV2 names the signer's certificate",
+                ),
+                Err(e) => Check::fail(
+                    check::SIGNING_CERTIFICATE,
+                    format!("{e}: the signature is not bound to the certificate it came with"),
+                ),
+            });
         }
     }
+    verdict.push(match &claimed {
+        Ok(Some(t)) => Check::pass(
+            check::SIGNING_TIME,
+            format!(
+                "claimed by the signer: {} (a claim, not used to judge the signature)",
+                asn1::date_time_string(t)
+            ),
+        ),
+        Ok(None) => Check::pass(check::SIGNING_TIME, "the signer claims no signing time"),
+        Err(e) => Check::fail(
+            check::SIGNING_TIME,
+            format!("{e}: a signature with a malformed signingTime is refused"),
+        ),
+    });
+    verdict.push(match &signer_cert {
+        None => Check::fail(check::CERTIFICATE_CHAIN, "no signer certificate"),
+        Some(signer_cert) => match verify_path(
+            signer_cert,
+            "signer certificate",
+            LeafPurpose::DocumentSignature,
+            view.certificates(),
+            root,
+            now,
+        ) {
+            Ok(path) => Check::pass(
+                check::CERTIFICATE_CHAIN,
+                format!(
+                    "{}; valid at {} ({CHECKED_NOW})",
+                    path.labels().join(" <- "),
+                    chain_checked_at.time
+                ),
+            ),
+            Err(e) => Check::fail(check::CERTIFICATE_CHAIN, e.to_string()),
+        },
+    });
     SignatureReport {
         verdict,
         signer,
-        signing_time: signing_time.map(|t| asn1::date_time_string(&t)),
+        claimed_signing_time: claimed.ok().flatten().map(|t| asn1::date_time_string(&t)),
+        chain_checked_at,
     }
 }

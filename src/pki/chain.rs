@@ -6,8 +6,11 @@
 //! validity at the given time (§6.1.3 (a)(2)), that each issuer is a CA (basicConstraints cA,
 //! §6.1.4 (k)) allowed to sign certificates (keyUsage keyCertSign, §6.1.4 (n)) within its path
 //! length (§6.1.4 (l), (m)), that no critical extension is left unprocessed (§6.1.4 (o),
-//! §6.1.5 (f)), and the end-entity's purpose ([`LeafPurpose`]). Revocation is not checked:
-//! the test PKI publishes no CRLs.
+//! §6.1.5 (f)), and that every certificate fits the profile of its role (applets-spec §9.3.6):
+//! the trusted root and every CA on the path the CA profile, the end-entity the profile of its
+//! [`LeafPurpose`]. Each profile is an allow list: a keyUsage bit or an extendedKeyUsage
+//! purpose that the role does not name is refused, as is a keyUsage that is missing or not
+//! critical. Revocation is not checked: the test PKI publishes no CRLs.
 //!
 //! Names are compared by their DER encoding, which is what a CA that copies its subject into
 //! the issuer field (as this one and openssl do) produces; RFC 5280 §7.1's caseless matching is
@@ -15,9 +18,12 @@
 
 use std::time::SystemTime;
 
+use der::asn1::ObjectIdentifier;
+use der::flagset::FlagSet;
 use der::{DateTime, Encode};
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::Signature;
+use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages};
 use x509_cert::Certificate;
 
 use super::asn1;
@@ -26,21 +32,27 @@ use super::cert::{self, label};
 /// Longest path accepted, trust anchor included.
 pub const MAX_PATH_LEN: usize = 6;
 
-/// What the end-entity certificate of a path must be good for.
+/// What the end-entity certificate of a path must be good for; each is an allow list
+/// (applets-spec §9.3.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeafPurpose {
-    /// Signs security objects: not a CA; keyUsage, if present, has digitalSignature;
-    /// extendedKeyUsage, if present, has neither emailProtection nor documentSigning (those
-    /// mark a holder's certificate, whose card key must never pass for the issuer's).
+    /// Signs security objects: basicConstraints absent or cA FALSE; keyUsage present,
+    /// critical, exactly digitalSignature; no extendedKeyUsage. So a holder's certificate
+    /// (nonRepudiation, documentSigning) or a TLS or OCSP responder certificate from the same
+    /// root never passes for the issuer's document signer.
     DocumentSigner,
-    /// A holder's document signatures: not a CA; keyUsage, if present, has digitalSignature
-    /// or nonRepudiation; extendedKeyUsage present with emailProtection, documentSigning
-    /// (RFC 9336) or anyExtendedKeyUsage (so a document signer certificate, which has none,
-    /// does not pass for a holder's).
+    /// A holder's document signatures: basicConstraints absent or cA FALSE; keyUsage present,
+    /// critical, digitalSignature and/or nonRepudiation and nothing else; extendedKeyUsage
+    /// present with documentSigning (RFC 9336), and emailProtection as the only other purpose
+    /// allowed (so a document signer certificate, which has none, does not pass for a
+    /// holder's, and neither does a TLS certificate).
     DocumentSignature,
-    /// Nothing beyond the path itself.
+    /// Nothing beyond the path itself (the CA profile still applies to the issuers).
     Any,
 }
+
+/// Where the profiles are written down, for messages.
+const PROFILES: &str = "applets-spec §9.3.6";
 
 /// Why a path does not verify. Every message names the certificate at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,12 +97,16 @@ pub enum ChainError {
     /// The end-entity is a CA.
     #[error("{what} is a CA certificate, not an end-entity certificate")]
     LeafIsCa { what: String },
-    /// The end-entity's keyUsage does not allow the purpose.
-    #[error("{what}: keyUsage does not allow {usage}")]
-    WrongKeyUsage { what: String, usage: &'static str },
-    /// The end-entity's extendedKeyUsage does not fit the purpose.
+    /// keyUsage is missing, not critical, or names a usage the role does not allow.
+    #[error("{what}: keyUsage {reason}")]
+    WrongKeyUsage { what: String, reason: String },
+    /// extendedKeyUsage is missing, or present where it should not be, or names a purpose
+    /// the role does not allow.
     #[error("{what}: extendedKeyUsage {reason}")]
-    WrongExtendedKeyUsage { what: String, reason: &'static str },
+    WrongExtendedKeyUsage { what: String, reason: String },
+    /// A CA's basicConstraints is missing, not critical, or has cA FALSE.
+    #[error("{what}: basicConstraints {reason}")]
+    WrongBasicConstraints { what: String, reason: String },
     /// More than [`MAX_PATH_LEN`] certificates.
     #[error("{what}: certification path is longer than {MAX_PATH_LEN} certificates")]
     TooLong { what: String },
@@ -163,8 +179,12 @@ pub fn verify_path(
         if i + 1 < path.len() {
             check_issuer_is_ca(&path[i + 1], &whats[i], i + 1)?;
         }
+        if i == 0 {
+            check_purpose(c, what, purpose)?;
+        } else {
+            check_ca_profile(c, what)?;
+        }
     }
-    check_purpose(leaf, leaf_what, purpose)?;
     Ok(VerifiedPath { certificates: path })
 }
 
@@ -390,62 +410,208 @@ fn check_critical_extensions(c: &Certificate, what: &str) -> Result<(), ChainErr
     Ok(())
 }
 
+/// The keyUsage bits, in RFC 5280 §4.2.1.3 order, with their ASN.1 names.
+const KEY_USAGE_NAMES: [(KeyUsages, &str); 9] = [
+    (KeyUsages::DigitalSignature, "digitalSignature"),
+    (KeyUsages::NonRepudiation, "nonRepudiation"),
+    (KeyUsages::KeyEncipherment, "keyEncipherment"),
+    (KeyUsages::DataEncipherment, "dataEncipherment"),
+    (KeyUsages::KeyAgreement, "keyAgreement"),
+    (KeyUsages::KeyCertSign, "keyCertSign"),
+    (KeyUsages::CRLSign, "cRLSign"),
+    (KeyUsages::EncipherOnly, "encipherOnly"),
+    (KeyUsages::DecipherOnly, "decipherOnly"),
+];
+
+fn key_usage_names(set: FlagSet<KeyUsages>) -> String {
+    let names: Vec<&str> = KEY_USAGE_NAMES
+        .iter()
+        .filter(|(bit, _)| set.contains(*bit))
+        .map(|(_, name)| *name)
+        .collect();
+    names.join(", ")
+}
+
+/// The name of a key purpose, with the OID when it is not one of the usual ones.
+fn key_purpose_name(oid: &ObjectIdentifier) -> String {
+    let known = match oid.to_string().as_str() {
+        "1.3.6.1.5.5.7.3.1" => "serverAuth",
+        "1.3.6.1.5.5.7.3.2" => "clientAuth",
+        "1.3.6.1.5.5.7.3.3" => "codeSigning",
+        "1.3.6.1.5.5.7.3.4" => "emailProtection",
+        "1.3.6.1.5.5.7.3.8" => "timeStamping",
+        "1.3.6.1.5.5.7.3.9" => "OCSPSigning",
+        "1.3.6.1.5.5.7.3.36" => "documentSigning",
+        "2.5.29.37.0" => "anyExtendedKeyUsage",
+        _ => return oid.to_string(),
+    };
+    known.to_owned()
+}
+
+/// keyUsage present, critical, with every bit of `required`, at least one of `one_of` (when
+/// not empty), and no bit outside `allowed`. `rule` is the role's rule, for messages.
+fn check_key_usage(
+    c: &Certificate,
+    what: &str,
+    rule: &str,
+    required: FlagSet<KeyUsages>,
+    one_of: FlagSet<KeyUsages>,
+    allowed: FlagSet<KeyUsages>,
+) -> Result<(), ChainError> {
+    let wrong = |reason: String| ChainError::WrongKeyUsage {
+        what: what.to_owned(),
+        reason: format!("{reason}: {rule} ({PROFILES})"),
+    };
+    let ku = cert::extension::<KeyUsage>(c, cert::ID_CE_KEY_USAGE)
+        .map_err(decode_failure(what, "keyUsage"))?;
+    let Some((critical, KeyUsage(bits))) = ku else {
+        return Err(wrong("is missing".into()));
+    };
+    if !critical {
+        return Err(wrong("is not critical".into()));
+    }
+    let extra = bits & !allowed;
+    if !extra.is_empty() {
+        return Err(wrong(format!("has {}", key_usage_names(extra))));
+    }
+    let missing = required & !bits;
+    if !missing.is_empty() {
+        return Err(wrong(format!("lacks {}", key_usage_names(missing))));
+    }
+    if !one_of.is_empty() && (bits & one_of).is_empty() {
+        return Err(wrong(format!("has none of {}", key_usage_names(one_of))));
+    }
+    Ok(())
+}
+
+fn decode_failure(what: &str, item: &str) -> impl Fn(der::Error) -> ChainError {
+    let what = what.to_owned();
+    let item = item.to_owned();
+    move |e| ChainError::Malformed {
+        what: what.clone(),
+        reason: format!("{item}: {e}"),
+    }
+}
+
+/// The CA profile (applets-spec §9.3.2, §9.3.4), for the trusted root and every CA on the
+/// path: basicConstraints present, critical, cA TRUE; keyUsage present, critical, with
+/// keyCertSign, and cRLSign as the only other bit allowed; no extendedKeyUsage.
+fn check_ca_profile(c: &Certificate, what: &str) -> Result<(), ChainError> {
+    let bc = cert::extension::<BasicConstraints>(c, cert::ID_CE_BASIC_CONSTRAINTS)
+        .map_err(decode_failure(what, "basicConstraints"))?;
+    let rule = format!("a CA certificate has it critical, with cA TRUE ({PROFILES})");
+    let wrong_bc = |reason: &str| ChainError::WrongBasicConstraints {
+        what: what.to_owned(),
+        reason: format!("{reason}: {rule}"),
+    };
+    match bc {
+        None => return Err(wrong_bc("is missing")),
+        Some((_, bc)) if !bc.ca => return Err(wrong_bc("has cA FALSE")),
+        Some((false, _)) => return Err(wrong_bc("is not critical")),
+        Some(_) => {}
+    }
+    check_key_usage(
+        c,
+        what,
+        "a CA certificate has keyUsage keyCertSign, optionally cRLSign, nothing else, critical",
+        KeyUsages::KeyCertSign.into(),
+        FlagSet::default(),
+        KeyUsages::KeyCertSign | KeyUsages::CRLSign,
+    )?;
+    check_no_extended_key_usage(c, what, "a CA certificate")
+}
+
+/// extendedKeyUsage absent, for the roles that have none.
+fn check_no_extended_key_usage(c: &Certificate, what: &str, role: &str) -> Result<(), ChainError> {
+    let eku = cert::extended_key_usage(c).map_err(decode_failure(what, "extendedKeyUsage"))?;
+    match eku {
+        None => Ok(()),
+        Some(eku) => Err(ChainError::WrongExtendedKeyUsage {
+            what: what.to_owned(),
+            reason: format!(
+                "is present ({}): {role} has none ({PROFILES})",
+                eku.0
+                    .iter()
+                    .map(key_purpose_name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        }),
+    }
+}
+
+/// The end-entity profiles of [`LeafPurpose`].
 fn check_purpose(leaf: &Certificate, what: &str, purpose: LeafPurpose) -> Result<(), ChainError> {
     if purpose == LeafPurpose::Any {
         return Ok(());
     }
-    let malformed = |e: der::Error| ChainError::Malformed {
-        what: what.to_owned(),
-        reason: e.to_string(),
-    };
     if cert::basic_constraints(leaf)
-        .map_err(malformed)?
+        .map_err(decode_failure(what, "basicConstraints"))?
         .is_some_and(|bc| bc.ca)
     {
         return Err(ChainError::LeafIsCa {
             what: what.to_owned(),
         });
     }
-    let ku = cert::key_usage(leaf).map_err(malformed)?;
-    let eku = cert::extended_key_usage(leaf).map_err(malformed)?;
-    let eku_has = |oids: &[der::asn1::ObjectIdentifier]| {
-        eku.as_ref()
-            .is_some_and(|eku| eku.0.iter().any(|o| oids.contains(o)))
-    };
     match purpose {
         LeafPurpose::DocumentSigner => {
-            if ku.is_some_and(|ku| !ku.digital_signature()) {
-                return Err(ChainError::WrongKeyUsage {
-                    what: what.to_owned(),
-                    usage: "digitalSignature",
-                });
-            }
-            if eku_has(&[asn1::ID_KP_EMAIL_PROTECTION, asn1::ID_KP_DOCUMENT_SIGNING]) {
-                return Err(ChainError::WrongExtendedKeyUsage {
-                    what: what.to_owned(),
-                    reason: "marks a holder's signing certificate, not a document signer",
-                });
-            }
+            let only = KeyUsages::DigitalSignature.into();
+            check_key_usage(
+                leaf,
+                what,
+                "a document signer certificate has keyUsage digitalSignature only, critical",
+                only,
+                FlagSet::default(),
+                only,
+            )?;
+            check_no_extended_key_usage(leaf, what, "a document signer certificate")?;
         }
         LeafPurpose::DocumentSignature => {
-            if ku.is_some_and(|ku| !ku.digital_signature() && !ku.non_repudiation()) {
-                return Err(ChainError::WrongKeyUsage {
-                    what: what.to_owned(),
-                    usage: "digitalSignature or nonRepudiation",
-                });
-            }
-            if !eku_has(&[
-                asn1::ID_KP_EMAIL_PROTECTION,
-                asn1::ID_KP_DOCUMENT_SIGNING,
-                asn1::ANY_EXTENDED_KEY_USAGE,
-            ]) {
-                return Err(ChainError::WrongExtendedKeyUsage {
-                    what: what.to_owned(),
-                    reason: "lacks emailProtection and documentSigning",
-                });
-            }
+            let signing = KeyUsages::DigitalSignature | KeyUsages::NonRepudiation;
+            check_key_usage(
+                leaf,
+                what,
+                "a holder certificate has keyUsage digitalSignature and/or nonRepudiation, \
+                 nothing else, critical",
+                FlagSet::default(),
+                signing,
+                signing,
+            )?;
+            check_holder_extended_key_usage(leaf, what)?;
         }
         LeafPurpose::Any => {}
+    }
+    Ok(())
+}
+
+/// The holder's extendedKeyUsage: present, with documentSigning, and emailProtection as the
+/// only other purpose (applets-spec §9.3.5: openssl's S/MIME check wants emailProtection).
+fn check_holder_extended_key_usage(leaf: &Certificate, what: &str) -> Result<(), ChainError> {
+    const ALLOWED: [ObjectIdentifier; 2] =
+        [asn1::ID_KP_DOCUMENT_SIGNING, asn1::ID_KP_EMAIL_PROTECTION];
+    let rule = format!(
+        "a holder certificate has extendedKeyUsage documentSigning, optionally \
+         emailProtection, and nothing else ({PROFILES})"
+    );
+    let wrong = |reason: String| ChainError::WrongExtendedKeyUsage {
+        what: what.to_owned(),
+        reason: format!("{reason}: {rule}"),
+    };
+    let eku = cert::extended_key_usage(leaf).map_err(decode_failure(what, "extendedKeyUsage"))?;
+    let Some(eku) = eku else {
+        return Err(wrong("is missing".into()));
+    };
+    let foreign: Vec<String> = eku
+        .0
+        .iter()
+        .filter(|o| !ALLOWED.contains(o))
+        .map(key_purpose_name)
+        .collect();
+    if !foreign.is_empty() {
+        return Err(wrong(format!("has {}", foreign.join(", "))));
+    }
+    if !eku.0.contains(&asn1::ID_KP_DOCUMENT_SIGNING) {
+        return Err(wrong("lacks documentSigning".into()));
     }
     Ok(())
 }

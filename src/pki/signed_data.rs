@@ -22,7 +22,11 @@ use der::{Any, DateTime, Decode, Encode, Sequence, Tag, Tagged};
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{DerSignature, Signature};
 use sha2::{Digest, Sha256};
+use spki::AlgorithmIdentifierOwned;
 use x509_cert::attr::Attribute;
+use x509_cert::ext::pkix::certpolicy::PolicyInformation;
+use x509_cert::ext::pkix::name::{GeneralName, GeneralNames};
+use x509_cert::serial_number::SerialNumber;
 use x509_cert::Certificate;
 
 use super::asn1::{self, RawOid};
@@ -66,6 +70,36 @@ pub struct SignedData {
     pub crls: Option<RevocationInfoChoices>,
     /// signerInfos.
     pub signer_infos: SignerInfos,
+}
+
+/// `IssuerSerial` (RFC 5035 §4): the issuer's name and the serial number of a certificate.
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct IssuerSerial {
+    /// The issuer, as GeneralNames holding its directoryName.
+    pub issuer: GeneralNames,
+    /// The certificate's serial number.
+    pub serial_number: SerialNumber,
+}
+
+/// `ESSCertIDv2` (RFC 5035 §4), as a verifier reads it: `hashAlgorithm` is DEFAULT id-sha256,
+/// so absent when it is SHA-256.
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct EssCertIdV2 {
+    /// hashAlgorithm; `None` means id-sha256.
+    pub hash_algorithm: Option<AlgorithmIdentifierOwned>,
+    /// The hash of the whole DER certificate.
+    pub cert_hash: OctetString,
+    /// Which certificate, by issuer and serial number; optional.
+    pub issuer_serial: Option<IssuerSerial>,
+}
+
+/// `SigningCertificateV2` (RFC 5035 §3), the value of the signingCertificateV2 attribute.
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct SigningCertificateV2 {
+    /// The certificates; the first is the signer's (RFC 5035 §5.4).
+    pub certs: Vec<EssCertIdV2>,
+    /// Policies; not used by melli.
+    pub policies: Option<Vec<PolicyInformation>>,
 }
 
 /// A CMS structure is malformed, unsupported, or does not verify. One line each.
@@ -113,6 +147,10 @@ pub enum CmsError {
     /// eContent is absent where it is needed.
     #[error("no encapsulated content")]
     NoContent,
+    /// signingCertificateV2 names another certificate than the one that verifies the
+    /// signature (RFC 5035 §5.4).
+    #[error("signingCertificateV2 names another certificate than the signer's: {0}")]
+    SigningCertificateMismatch(String),
     /// Building failed.
     #[error("CMS encoding failed: {0}")]
     Encoding(String),
@@ -449,7 +487,9 @@ impl SignedDataView {
         self.check_message_digest(&Sha256::digest(content))
     }
 
-    /// The signingTime attribute, if present (RFC 5652 §11.3).
+    /// The signingTime attribute, if present (RFC 5652 §11.3): one attribute with one value,
+    /// UTCTime for the years 1950–2049 and GeneralizedTime otherwise; anything else is an
+    /// error. It is what the signer claims, and proves nothing about when it signed.
     pub fn signing_time(&self) -> Result<Option<DateTime>, CmsError> {
         let Some(attrs) = self.signer_info().signed_attrs.as_ref() else {
             return Ok(None);
@@ -458,16 +498,88 @@ impl SignedDataView {
             return Ok(None);
         }
         let v = single_attribute(attrs, asn1::ID_SIGNING_TIME, "signingTime")?;
-        let bad = |_| CmsError::BadAttribute("signingTime is not a time".into());
-        let dt = match v.tag() {
-            Tag::UtcTime => v.decode_as::<UtcTime>().map_err(bad)?.to_date_time(),
-            Tag::GeneralizedTime => v
-                .decode_as::<GeneralizedTime>()
-                .map_err(bad)?
-                .to_date_time(),
-            _ => return Err(CmsError::BadAttribute("signingTime is not a time".into())),
+        let bad = |e: der::Error| CmsError::BadAttribute(format!("signingTime is malformed: {e}"));
+        let (dt, utc) = match v.tag() {
+            Tag::UtcTime => (v.decode_as::<UtcTime>().map_err(bad)?.to_date_time(), true),
+            Tag::GeneralizedTime => (
+                v.decode_as::<GeneralizedTime>()
+                    .map_err(bad)?
+                    .to_date_time(),
+                false,
+            ),
+            other => {
+                return Err(CmsError::BadAttribute(format!(
+                    "signingTime is malformed: a {other}, not a time"
+                )))
+            }
         };
+        if utc != (1950..2050).contains(&dt.year()) {
+            return Err(CmsError::BadAttribute(format!(
+                "signingTime is malformed: {} must be a {} (RFC 5652 §11.3)",
+                asn1::date_time_string(&dt),
+                if utc { "GeneralizedTime" } else { "UTCTime" }
+            )));
+        }
         Ok(Some(dt))
+    }
+
+    /// Check that the signingCertificateV2 attribute (RFC 5035) names `signer`, the
+    /// certificate that verifies the signature: the first ESSCertIDv2's certHash is the
+    /// SHA-256 of `signer`'s DER, and its issuerSerial, when present, is `signer`'s issuer and
+    /// serial number. The attribute is required: melli writes it in every document signature,
+    /// and without it a signature could be presented with another certificate for the same
+    /// key (the SignerInfo's sid is not signed). Any other hash algorithm is refused.
+    pub fn check_signing_certificate(&self, signer: &Certificate) -> Result<(), CmsError> {
+        let attrs = self
+            .signer_info()
+            .signed_attrs
+            .as_ref()
+            .ok_or(CmsError::NoSignedAttributes)?;
+        let value = single_attribute(
+            attrs,
+            asn1::ID_SIGNING_CERTIFICATE_V2,
+            "signingCertificateV2",
+        )?;
+        let sc = value.decode_as::<SigningCertificateV2>().map_err(|e| {
+            CmsError::BadAttribute(format!("signingCertificateV2 is malformed: {e}"))
+        })?;
+        let Some(id) = sc.certs.first() else {
+            return Err(CmsError::BadAttribute(
+                "signingCertificateV2 names no certificate".into(),
+            ));
+        };
+        if let Some(alg) = &id.hash_algorithm {
+            if !asn1::is_sha256(alg) {
+                return Err(CmsError::Unsupported(format!(
+                    "signingCertificateV2 hash algorithm {} (only SHA-256)",
+                    alg.oid
+                )));
+            }
+        }
+        let hash = Sha256::digest(signer.to_der()?);
+        if id.cert_hash.as_bytes() != hash.as_slice() {
+            return Err(CmsError::SigningCertificateMismatch(format!(
+                "its certHash {} is not the SHA-256 of the signer's certificate ({})",
+                hex::encode(id.cert_hash.as_bytes()),
+                hex::encode(hash)
+            )));
+        }
+        if let Some(issuer_serial) = &id.issuer_serial {
+            let issuer = signer.tbs_certificate.issuer.to_der()?;
+            let names_issuer = match issuer_serial.issuer.as_slice() {
+                [GeneralName::DirectoryName(name)] => name.to_der()? == issuer,
+                _ => false,
+            };
+            if !names_issuer || issuer_serial.serial_number != signer.tbs_certificate.serial_number
+            {
+                return Err(CmsError::SigningCertificateMismatch(
+                    "its issuerSerial is not the issuer and serial number of the signer's \
+                     certificate"
+                        .into(),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

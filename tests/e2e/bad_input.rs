@@ -659,6 +659,8 @@ const USAGE_AND_FILES: &[&str] = &[
     "sign-file-missing",
     "signature-missing",
     "signature-not-cms",
+    "signature-no-signing-certificate",
+    "signature-signer-not-for-signing",
 ];
 
 #[test]
@@ -775,7 +777,100 @@ fn usage_and_file_errors_before_any_card() {
         ])
         .var("ROOT", &root),
     );
+
+    // Signatures made by openssl with holder certificates from the test issuer's signing CA.
+    let doc = format!("{d}/doc.txt");
+    fs::write(&doc, "I agree.\n").expect("doc");
+    let good_ext = "keyUsage = critical, digitalSignature, nonRepudiation\n\
+                    extendedKeyUsage = emailProtection, 1.3.6.1.5.5.7.3.36\n";
+    let sig = openssl_signature(dir.path(), "plain", good_ext, &[]);
+    t.run(
+        "signature-no-signing-certificate",
+        case(&["verify-signature", &doc, &sig, "--trust", &root])
+            .var("FILE", &doc)
+            .var("ROOT", &root),
+    );
+    let tls_ext = "keyUsage = critical, digitalSignature, nonRepudiation\n\
+                   extendedKeyUsage = emailProtection, 1.3.6.1.5.5.7.3.36, serverAuth\n";
+    let sig = openssl_signature(dir.path(), "tls", tls_ext, &["-cades"]);
+    t.run(
+        "signature-signer-not-for-signing",
+        case(&["verify-signature", &doc, &sig, "--trust", &root])
+            .var("FILE", &doc)
+            .var("ROOT", &root),
+    );
     t.finish();
+}
+
+/// With openssl in `dir`: a P-256 key and a holder certificate `NAME.pem` with the
+/// extensions `ext`, issued by the test issuer's signing CA, and `doc.txt.p7s`, openssl's
+/// `cms -sign` of `doc.txt` with them and `extra` options; returns the signature's path, a
+/// copy at `doc.txt.p7s` (as `<FILE>.p7s` in the table).
+fn openssl_signature(dir: &Path, name: &str, ext: &str, extra: &[&str]) -> String {
+    let issuer = test_issuer();
+    let ca_cert = path_str(&issuer.join("signing-ca.pem")).to_string();
+    let ca_key = path_str(&issuer.join("signing-ca.key")).to_string();
+    let (key, csr, pem, extfile) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.pem"),
+        format!("{name}.ext"),
+    );
+    fs::write(dir.join(&extfile), ext).expect("extfile");
+    let mut sign = vec![
+        "cms",
+        "-sign",
+        "-binary",
+        "-in",
+        "doc.txt",
+        "-signer",
+        &pem,
+        "-inkey",
+        &key,
+        "-certfile",
+        &ca_cert,
+        "-md",
+        "sha256",
+        "-outform",
+        "DER",
+        "-out",
+        "doc.txt.p7s",
+    ];
+    sign.extend_from_slice(extra);
+    for args in [
+        vec![
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            &key,
+        ],
+        vec![
+            "req",
+            "-new",
+            "-key",
+            &key,
+            "-subj",
+            "/C=IR/CN=Ali Rezaei",
+            "-out",
+            &csr,
+        ],
+        vec![
+            "x509", "-req", "-in", &csr, "-CA", &ca_cert, "-CAkey", &ca_key, "-days", "30",
+            "-extfile", &extfile, "-out", &pem,
+        ],
+        sign,
+    ] {
+        let out = run_with_input(
+            Command::new("openssl").current_dir(dir).args(&args),
+            None,
+            Duration::from_secs(30),
+        );
+        assert_eq!(out.code, 0, "openssl {args:?}: {out:?}");
+    }
+    path_str(&dir.join("doc.txt.p7s")).to_string()
 }
 
 // ---------------------------------------------------------------------------------------------
