@@ -134,7 +134,6 @@ pub struct FeedArgs {
 }
 
 pub fn feed(args: &FeedArgs) -> Result<ExitCode, Failure> {
-    let keys = key_source(args.master_key.as_deref(), args.issuer.as_deref())?;
     let prefix = &args.serial_prefix;
     if prefix.is_empty()
         || prefix.len() > 12
@@ -152,6 +151,8 @@ pub fn feed(args: &FeedArgs) -> Result<ExitCode, Failure> {
             args.count
         )));
     }
+    // Only now, with the arguments good, is the issuer's store opened.
+    let keys = key_source(args.master_key.as_deref(), args.issuer.as_deref())?;
     let stack = Stack {
         dir: args.dir.clone(),
         serial_prefix: prefix.clone(),

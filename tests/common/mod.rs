@@ -1229,6 +1229,19 @@ pub fn test_issuer() -> &'static Path {
     ISSUER.get_or_init(|| make_issuer("issuer"))
 }
 
+/// An issuer with plain key files (`--insecure-plain-keys`), made once per process, for tests
+/// whose peer (`openssl x509 -CAkey`, `openssl ca -keyfile`) signs with the issuer's own keys
+/// as files. Its root key is in `<dir>-root/root.key` ([`plain_root_key`]).
+pub fn plain_issuer() -> &'static Path {
+    static ISSUER: OnceLock<PathBuf> = OnceLock::new();
+    ISSUER.get_or_init(|| make_plain_issuer("plain-issuer"))
+}
+
+/// The root key file of an issuer made with plain key files.
+pub fn plain_root_key(issuer: &Path) -> PathBuf {
+    melli::pki::issuer::default_root_dir(issuer).join("root.key")
+}
+
 /// A second, unrelated issuer (its own root and master key), made once per process.
 pub fn other_issuer() -> &'static Path {
     static ISSUER: OnceLock<PathBuf> = OnceLock::new();
@@ -1576,8 +1589,13 @@ pub fn personalize_with(card: &VirtualCard, record: &str, issuer: &Path) -> Outp
 /// A card personalized with `fixtures/records/valid-1.json` by [`test_issuer`]; panics unless
 /// that worked. Returns the card and its PIN mailer.
 pub fn personalized_card() -> (VirtualCard, Mailer) {
-    let card = VirtualCard::for_issuer(test_issuer());
-    let out = personalize_with(&card, "fixtures/records/valid-1.json", test_issuer());
+    personalized_card_of(test_issuer())
+}
+
+/// A card personalized by `issuer` from `fixtures/records/valid-1.json`, and its PIN mailer.
+pub fn personalized_card_of(issuer: &Path) -> (VirtualCard, Mailer) {
+    let card = VirtualCard::for_issuer(issuer);
+    let out = personalize_with(&card, "fixtures/records/valid-1.json", issuer);
     assert_eq!(
         out.code,
         0,

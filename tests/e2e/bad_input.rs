@@ -778,7 +778,9 @@ fn usage_and_file_errors_before_any_card() {
         .var("ROOT", &root),
     );
 
-    // Signatures made by openssl with holder certificates from the test issuer's signing CA.
+    // Signatures made by openssl with holder certificates from a (plain-key) issuer's signing
+    // CA, verified against that issuer's root.
+    let root = root_pem(crate::common::plain_issuer());
     let doc = format!("{d}/doc.txt");
     fs::write(&doc, "I agree.\n").expect("doc");
     let good_ext = "keyUsage = critical, digitalSignature, nonRepudiation\n\
@@ -807,7 +809,7 @@ fn usage_and_file_errors_before_any_card() {
 /// `cms -sign` of `doc.txt` with them and `extra` options; returns the signature's path, a
 /// copy at `doc.txt.p7s` (as `<FILE>.p7s` in the table).
 fn openssl_signature(dir: &Path, name: &str, ext: &str, extra: &[&str]) -> String {
-    let issuer = test_issuer();
+    let issuer = crate::common::plain_issuer();
     let ca_cert = path_str(&issuer.join("signing-ca.pem")).to_string();
     let ca_key = path_str(&issuer.join("signing-ca.key")).to_string();
     let (key, csr, pem, extfile) = (
@@ -1893,18 +1895,10 @@ fn issuance_line_and_card_feeder_input() {
         .var("DIR", d),
     );
     let cards = format!("{d}/cards");
-    let key = format!("{issuer}/master.key");
     t.run(
         "feed-count-zero",
         case(&[
-            "card",
-            "feed",
-            "--dir",
-            &cards,
-            "--count",
-            "0",
-            "--master-key",
-            &key,
+            "card", "feed", "--dir", &cards, "--count", "0", "--issuer", &issuer,
         ])
         .var("DIR", d)
         .var("ISSUER", &issuer),
@@ -1920,8 +1914,8 @@ fn issuance_line_and_card_feeder_input() {
             "3",
             "--serial-prefix",
             "ab",
-            "--master-key",
-            &key,
+            "--issuer",
+            &issuer,
         ])
         .var("DIR", d)
         .var("ISSUER", &issuer),
@@ -1983,7 +1977,6 @@ fn card_state_files_the_card_refuses() {
     use std::os::unix::fs::PermissionsExt;
     let mut t = Table::new(CARD_STATE);
     let dir = tempfile::tempdir().expect("tempdir");
-    let key = test_issuer().join("master.key");
     let new_card = |name: &str| {
         let path = dir.path().join(name);
         let out = melli(&[
@@ -1993,8 +1986,8 @@ fn card_state_files_the_card_refuses() {
             path_str(&path),
             "--serial",
             "BAD0001",
-            "--master-key",
-            path_str(&key),
+            "--issuer",
+            path_str(test_issuer()),
         ]);
         assert_eq!(out.code, 0, "{out:?}");
         let text = fs::read_to_string(&path).expect("state file");

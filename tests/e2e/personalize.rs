@@ -110,7 +110,7 @@ fn a_card_of_another_issuer_is_refused() {
 #[test]
 fn a_card_whose_dg5_is_not_the_key_it_generated_is_refused_and_not_locked() {
     let card = VirtualCard::with_options(CardOptions {
-        master_key: Some(test_issuer().join("master.key")),
+        issuer: Some(test_issuer().to_path_buf()),
         fault: Some("foreign-dg5".to_string()),
         ..CardOptions::default()
     });

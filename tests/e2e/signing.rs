@@ -374,7 +374,7 @@ fn failed_check(out: &Output, name: &str) -> String {
 fn openssl_signatures_verify_in_melli_and_foreign_signers_fail() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = dir.path();
-    let issuer = test_issuer();
+    let issuer = crate::common::plain_issuer();
     let ca_cert = issuer.join("signing-ca.pem");
     let ca_key = issuer.join("signing-ca.key");
     let (ca_cert, ca_key) = (
@@ -473,10 +473,14 @@ fn path_in(dir: &std::path::Path, file: &str) -> String {
 fn holder_ca_and_root_profiles_are_allow_lists() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = dir.path();
-    let issuer = test_issuer();
+    let issuer = crate::common::plain_issuer();
     let path = |f: &str| issuer.join(f).to_str().expect("utf-8").to_string();
     let (ca_cert, ca_key) = (path("signing-ca.pem"), path("signing-ca.key"));
-    let (root, root_key) = (root_pem(issuer), path("root.key"));
+    let root_key = crate::common::plain_root_key(issuer);
+    let (root, root_key) = (
+        root_pem(issuer),
+        root_key.to_str().expect("utf-8").to_string(),
+    );
     std::fs::write(dir.join("doc.txt"), "profiles\n").expect("write doc");
     let doc = path_in(dir, "doc.txt");
     let check = |out: &Output, name: &str, expected: Option<&str>| match expected {
@@ -670,7 +674,7 @@ fn an_expired_certificate_does_not_verify_at_the_signing_time_it_claims() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = dir.path();
-    let issuer = crate::common::make_issuer("expired-holder");
+    let issuer = crate::common::make_plain_issuer("expired-holder");
     let path = |f: &str| issuer.join(f).to_str().expect("utf-8").to_string();
     let root = root_pem(&issuer);
     std::fs::write(
@@ -928,11 +932,13 @@ fn a_card_signature_presented_with_another_certificate_for_its_key_fails() {
     use melli::pki::asn1::{RawOid, ID_DATA};
     use melli::pki::{cert, signed_data, SignedDataView};
 
-    let (card, mailer) = personalized_card();
+    // A plain-key issuer: openssl re-issues with its signing CA's key file.
+    let issuer = crate::common::plain_issuer();
+    let (card, mailer) = crate::common::personalized_card_of(issuer);
     let file = document(&card, "bound to one certificate\n");
     let (signed, sig) = sign(&card, &file, &mailer.pin);
     assert_eq!(signed.code, 0, "{signed:?}");
-    let root = root_pem(test_issuer());
+    let root = root_pem(issuer);
     let p7s = std::fs::read(&sig).expect("p7s");
     let view = SignedDataView::parse(&p7s).expect("CMS");
     let original = view.signer_certificate().expect("signer").clone();
@@ -943,7 +949,6 @@ fn a_card_signature_presented_with_another_certificate_for_its_key_fails() {
         format!("{HOLDER_EXT}subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n"),
     )
     .expect("ext");
-    let issuer = test_issuer();
     let path = |f: &str| issuer.join(f).to_str().expect("utf-8").to_string();
     // Same key and the holder's names (openssl 3.0's `x509 -new` takes no UTF-8 subject, so
     // the Persian name is left out), a new serial number, from the same signing CA.
