@@ -32,6 +32,8 @@ pub fn secret(request: &SecretRequest<'_>) -> Result<Zeroizing<String>, PkiError
         ISSUER_PIN_ENV
     };
     let given = match std::env::var(env) {
+        // Empty is as good as unset (`MELLI_ISSUER_PIN= melli …`).
+        Ok(v) if v.is_empty() => None,
         Ok(v) => Some(Zeroizing::new(v)),
         Err(std::env::VarError::NotPresent) => None,
         Err(std::env::VarError::NotUnicode(_)) => {

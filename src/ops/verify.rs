@@ -13,15 +13,18 @@ use spki::DecodePublicKey;
 use super::read::CardContents;
 use crate::applet::{Applet, AppletError, FingerMatch};
 use crate::model::JalaliDate;
+use crate::pki::HolderSubject;
 use crate::pki::{
     verify_path, verify_security_object, Certificate, Check, LeafPurpose, Verdict, VerifyInput,
 };
+use crate::spec::reference;
 use crate::transport::Transport;
 
 /// Check names, as `melli verify` prints them.
 pub mod check {
     pub const CHIP_AUTHENTICATION: &str = "chip authentication";
     pub const HOLDER_CERTIFICATE: &str = "holder certificate";
+    pub const HOLDER_BINDING: &str = "holder certificate binding";
     pub const CARD_EXPIRY: &str = "card expiry";
     pub const FINGERPRINT: &str = "fingerprint match";
 }
@@ -50,6 +53,7 @@ pub fn verify_card<T: Transport>(
     let vouched = dg5_vouched_for(&verdict);
     verdict.push(chip_authentication(applet, contents, vouched)?);
     verdict.push(holder_certificate(contents, trusted_root, at));
+    verdict.push(holder_binding(applet, contents)?);
     verdict.push(card_expiry(contents, at));
     if let Some(live) = live_finger {
         verdict.push(match applet.verify_finger(live)? {
@@ -206,6 +210,84 @@ fn holder_certificate(contents: &CardContents, root: &Certificate, at: SystemTim
         ),
         Err(e) => Check::fail(name, e.to_string()),
     }
+}
+
+/// The holder certificate belongs to this card and this holder (§9.4.1): its key is the public
+/// key of the card's signing key (read from the card: GENERATE `00 47 81 01`), and its subject
+/// names DG1's holder as the issuer writes it (§9.3.5).
+fn holder_binding<T: Transport>(
+    applet: &mut Applet<T>,
+    contents: &CardContents,
+) -> Result<Check, AppletError> {
+    let name = check::HOLDER_BINDING;
+    let holder = match contents.parse_certificates() {
+        Ok((holder, _)) => holder,
+        Err(e) => return Ok(Check::fail(name, e.to_string())),
+    };
+    let identity = match contents.parse_identity() {
+        Ok(identity) => identity,
+        Err(e) => return Ok(Check::fail(name, e.to_string())),
+    };
+    let signing_key = match applet.read_public_key(reference::SIGNING_KEY) {
+        Ok(point) => point,
+        Err(AppletError::Status { status, .. }) => {
+            return Ok(Check::fail(
+                name,
+                format!("the card does not give its signing key's public key ({status})"),
+            ))
+        }
+        Err(e) => return Err(e),
+    };
+    let certified = holder
+        .tbs_certificate
+        .subject_public_key_info
+        .subject_public_key
+        .raw_bytes();
+    if certified != signing_key.as_slice() {
+        return Ok(Check::fail(
+            name,
+            "the holder certificate certifies another key than the card's signing key: DG6 does not belong to this card",
+        ));
+    }
+    let subject = match HolderSubject::from_certificate(&holder) {
+        Ok(subject) => subject,
+        Err(e) => {
+            return Ok(Check::fail(
+                name,
+                format!("holder certificate subject: {e}"),
+            ))
+        }
+    };
+    let expected = [
+        ("national code", identity.national_code().to_string()),
+        (
+            "given name",
+            identity.given_name_latin().as_str().to_string(),
+        ),
+        ("surname", identity.surname_latin().as_str().to_string()),
+        (
+            "Persian name",
+            format!("{} {}", identity.given_name_fa(), identity.surname_fa()),
+        ),
+    ];
+    let in_certificate = [
+        &subject.national_code,
+        &subject.given_name,
+        &subject.surname,
+        &subject.full_name_fa,
+    ];
+    for ((what, want), got) in expected.iter().zip(in_certificate) {
+        if want != got {
+            return Ok(Check::fail(
+                name,
+                format!("the holder certificate's {what} is not DG1's: DG6 names someone else"),
+            ));
+        }
+    }
+    Ok(Check::pass(
+        name,
+        "certifies the card's signing key and names DG1's holder",
+    ))
 }
 
 fn card_expiry(contents: &CardContents, at: SystemTime) -> Check {

@@ -418,17 +418,28 @@ impl Issuer {
     /// the passphrases of encrypted files.
     pub fn init(dir: &Path, options: &InitOptions, unlock: Unlock<'_>) -> Result<Issuer, PkiError> {
         check_stores_apart(dir, options)?;
-        prepare_empty_dir(&options.root_dir)?;
-        prepare_empty_dir(dir)?;
+        let made_root_dir = prepare_empty_dir(&options.root_dir)?;
+        let made_dir = match prepare_empty_dir(dir) {
+            Ok(made) => made,
+            Err(e) => {
+                if made_root_dir {
+                    let _ = fs::remove_dir(&options.root_dir);
+                }
+                return Err(e);
+            }
+        };
         let result = Self::make(dir, options, unlock);
         if result.is_err() {
             // Leave no half-made issuer behind (keys a token made stay in the token).
-            for (d, names) in [
-                (&options.root_dir, &ROOT_FILES[..]),
-                (&dir.to_path_buf(), &ISSUER_FILES[..]),
+            for (d, names, made) in [
+                (&options.root_dir, &ROOT_FILES[..], made_root_dir),
+                (&dir.to_path_buf(), &ISSUER_FILES[..], made_dir),
             ] {
                 for f in names {
                     let _ = fs::remove_file(d.join(f));
+                }
+                if made {
+                    let _ = fs::remove_dir(d);
                 }
             }
         }
@@ -779,7 +790,8 @@ fn document_signer_certificate(
     )
 }
 
-fn prepare_empty_dir(dir: &Path) -> Result<(), PkiError> {
+/// Makes `dir` (mode 0700) unless it exists empty; says whether it made it.
+fn prepare_empty_dir(dir: &Path) -> Result<bool, PkiError> {
     match fs::read_dir(dir) {
         Ok(mut entries) => {
             if entries.next().is_some() {
@@ -787,12 +799,13 @@ fn prepare_empty_dir(dir: &Path) -> Result<(), PkiError> {
                     path: dir.to_path_buf(),
                 });
             }
-            Ok(())
+            Ok(false)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)
+            .map(|()| true)
             .map_err(|e| PkiError::Io {
                 path: dir.to_path_buf(),
                 source: e,

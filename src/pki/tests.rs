@@ -1160,6 +1160,9 @@ fn document_signer_profile_is_an_allow_list() {
             Some("document signer certificate: keyUsage has keyCertSign"),
         ),
     ];
+    // The root key is kept apart, in the root directory beside the issuer's.
+    let root_key = card.tmp.path().join("issuer-root").join(files::ROOT_KEY);
+    let root_key = root_key.to_str().unwrap();
     for (name, ext, expected) in cases {
         openssl_certificate(
             &dir,
@@ -1167,7 +1170,7 @@ fn document_signer_profile_is_an_allow_list() {
             &format!("/C=IR/O=melli test issuer/CN=DS {name}"),
             &ext,
             files::ROOT_CERT,
-            files::ROOT_KEY,
+            root_key,
         );
         let so = format!("{name}.so.der");
         let (ok, out) = openssl(

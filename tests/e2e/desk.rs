@@ -158,7 +158,7 @@ fn a_tampered_data_group_fails_its_check() {
 }
 
 #[test]
-fn a_clone_fails_chip_authentication_only() {
+fn a_clone_fails_chip_authentication_and_the_holder_binding_only() {
     let (original, _) = personalized_card();
     // Same serial, its own chip keys: personalized by the same issuer, then every readable file
     // replaced by the original's (what a reader can copy; the private keys cannot be).
@@ -180,8 +180,23 @@ fn a_clone_fails_chip_authentication_only() {
 
     let (out, checks) = verify_card(&clone, test_issuer(), &[]);
     assert_eq!(out.code, 1, "the clone verified: {checks:?}");
-    assert!(!check(&checks, "chip authentication").1, "{checks:?}");
-    for c in checks.iter().filter(|c| c.0 != "chip authentication") {
+    // The copied data hold, but neither private key came along: the chip cannot answer for
+    // DG5, and its signing key is not the one DG6 certifies.
+    let anti_clone = ["chip authentication", "holder certificate binding"];
+    for name in anti_clone {
+        assert!(!check(&checks, name).1, "{name} passed: {checks:?}");
+    }
+    let binding = check(&checks, "holder certificate binding");
+    assert!(
+        binding
+            .2
+            .contains("another key than the card's signing key"),
+        "{binding:?}"
+    );
+    for c in checks
+        .iter()
+        .filter(|c| !anti_clone.contains(&c.0.as_str()))
+    {
         assert!(
             c.1,
             "passive check {:?} failed on the clone: {checks:?}",
@@ -433,4 +448,52 @@ fn the_fingerprint_group_is_never_read_out() {
         .as_str()
         .unwrap_or_default()
         .is_empty());
+}
+
+/// DG6 must belong to the holder of DG1: a security object the issuer signed over one holder's
+/// identity and another holder's certificate (both genuine, both hashed) passes every hash and
+/// chain check, and fails the holder binding (§9.4.1) — the certificate names someone else.
+#[test]
+fn a_holder_certificate_of_another_holder_fails_the_binding() {
+    let (card, _) = personalized_card();
+    let other = VirtualCard::for_issuer(test_issuer());
+    let out = personalize_with(&other, "fixtures/records/valid-2.json", test_issuer());
+    assert_eq!(out.code, 0, "{out:?}");
+    let mut state = read_state(&card);
+    let mut other_state = read_state(&other);
+    let dg1 = state_file_content(&mut other_state, "0101").clone();
+    *state_file_content(&mut state, "0101") = dg1;
+    let hex_of = |state: &mut serde_json::Value, fid: &str| {
+        hex::decode(state_file_content(state, fid).as_str().expect("hex")).expect("hex")
+    };
+    let groups: Vec<(u8, Vec<u8>)> = [
+        (1, "0101"),
+        (2, "0102"),
+        (4, "0104"),
+        (5, "0105"),
+        (6, "0106"),
+    ]
+    .into_iter()
+    .map(|(n, fid)| (n, hex_of(&mut state, fid)))
+    .collect();
+    let refs: Vec<(u8, &[u8])> = groups.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+    let sod = crate::common::load_issuer(test_issuer())
+        .sign_security_object(card.serial(), &refs)
+        .expect("a security object");
+    *state_file_content(&mut state, "011D") = hex::encode_upper(sod).into();
+    let mut card = card;
+    card.kill();
+    write_state(&card, &state);
+    card.restart();
+
+    let (out, checks) = verify_card(&card, test_issuer(), &[]);
+    assert_eq!(out.code, 1, "{checks:?}");
+    let failed: Vec<_> = checks.iter().filter(|c| !c.1).collect();
+    assert_eq!(failed.len(), 1, "only the binding fails: {checks:?}");
+    assert_eq!(failed[0].0, "holder certificate binding", "{checks:?}");
+    assert!(
+        failed[0].2.contains("national code is not DG1's"),
+        "{:?}",
+        failed[0]
+    );
 }
