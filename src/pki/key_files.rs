@@ -76,16 +76,45 @@ fn utf8<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, PkiError> {
     std::str::from_utf8(bytes).map_err(|_| PkiError::bad_file(path, "not a PEM file (not UTF-8)"))
 }
 
+/// scrypt's cost: log2 N = 14, r = 8, p = 1 (16 MiB, about 50 ms) — memory-hard, and within the
+/// 32 MiB that OpenSSL 3 allows by default, so `openssl pkey` opens these files too (N = 2^15,
+/// the `pkcs8` crate's default, is refused there).
+const SCRYPT_LOG_N: u8 = 14;
+
+/// PBES2 parameters (RFC 8018): scrypt as above, AES-256-CBC, a fresh salt and IV. `salt` and
+/// `iv` hold them; the parameters borrow them.
+fn pbes2<'a>(
+    salt: &'a mut [u8; 16],
+    iv: &'a mut [u8; 16],
+) -> Result<pbes2::Parameters<'a>, PkiError> {
+    OsRng.try_fill_bytes(salt).map_err(PkiError::Random)?;
+    OsRng.try_fill_bytes(iv).map_err(PkiError::Random)?;
+    let cost = pkcs8::pkcs5::scrypt::Params::new(SCRYPT_LOG_N, 8, 1, 32)
+        .map_err(|e| PkiError::invalid("key encryption", e.to_string()))?;
+    pbes2::Parameters::scrypt_aes256cbc(cost, salt, iv)
+        .map_err(|e| PkiError::invalid("key encryption", e.to_string()))
+}
+
 /// The PEM of `key`, encrypted or not.
 pub fn private_key_pem(
     key: &SigningKey,
     protection: Protection<'_>,
 ) -> Result<Zeroizing<String>, PkiError> {
-    let pem = match protection {
-        Protection::Passphrase(p) => key.to_pkcs8_encrypted_pem(&mut OsRng, p, LineEnding::LF),
-        Protection::Plain => key.to_pkcs8_pem(LineEnding::LF),
-    };
-    pem.map_err(|e| PkiError::invalid("private key", e.to_string()))
+    let failed = |e: pkcs8::Error| PkiError::invalid("private key", e.to_string());
+    match protection {
+        Protection::Passphrase(p) => {
+            let der = key.to_pkcs8_der().map_err(failed)?;
+            let info = pkcs8::PrivateKeyInfo::try_from(der.as_bytes()).map_err(failed)?;
+            let (mut salt, mut iv) = ([0u8; 16], [0u8; 16]);
+            let encrypted = info
+                .encrypt_with_params(pbes2(&mut salt, &mut iv)?, p)
+                .map_err(failed)?;
+            encrypted
+                .to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
+                .map_err(|e| PkiError::invalid("private key", e.to_string()))
+        }
+        Protection::Plain => key.to_pkcs8_pem(LineEnding::LF).map_err(failed),
+    }
 }
 
 /// Reads a P-256 private key file, encrypted (PKCS#8 `ENCRYPTED PRIVATE KEY`) or plain
@@ -115,12 +144,8 @@ pub fn master_key_file(
         Protection::Plain => Ok(Zeroizing::new(format!("{}\n", hex::encode(key)))),
         Protection::Passphrase(p) => {
             let plaintext = Zeroizing::new(OctetString::new(key.as_slice())?.to_der()?);
-            let mut salt = [0u8; 16];
-            let mut iv = [0u8; 16];
-            OsRng.try_fill_bytes(&mut salt).map_err(PkiError::Random)?;
-            OsRng.try_fill_bytes(&mut iv).map_err(PkiError::Random)?;
-            let params = pbes2::Parameters::scrypt_aes256cbc(Default::default(), &salt, &iv)
-                .map_err(|e| PkiError::invalid("master key encryption", e.to_string()))?;
+            let (mut salt, mut iv) = ([0u8; 16], [0u8; 16]);
+            let params = pbes2(&mut salt, &mut iv)?;
             let ciphertext = params
                 .encrypt(p, &plaintext)
                 .map_err(|e| PkiError::invalid("master key encryption", e.to_string()))?;

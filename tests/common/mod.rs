@@ -1260,8 +1260,9 @@ pub fn other_issuer() -> &'static Path {
 pub fn make_issuer(name: &str) -> PathBuf {
     let dir = fresh_issuer_dir(name);
     let id = next_id();
+    // Labels that are not prefixes of each other: pkcs11-tool --token-label matches a prefix.
     let label = format!("i{id}");
-    let root_label = format!("{label}-root");
+    let root_label = format!("r{id}");
     let staging = process()
         .work_dir()
         .join("softhsm")
@@ -1372,6 +1373,27 @@ pub fn issue_document_signer(
         out.code, 0,
         "melli issuer new-document-signer failed: {out:?}"
     );
+}
+
+/// This process's turn at its SoftHSM2 store, as melli processes take it (an advisory lock on
+/// the file melli names after SOFTHSM2_CONF; see `melli::pki::token`): for a peer tool such as
+/// `pkcs11-tool` that logs in — a login rewrites the token, which SoftHSM2 does not protect
+/// from other processes reading it.
+pub fn softhsm_turn() -> fs::File {
+    use sha2::Digest;
+    process();
+    let conf = std::env::var_os("SOFTHSM2_CONF").unwrap_or_default();
+    let digest = sha2::Sha256::digest(conf.as_encoded_bytes());
+    let path =
+        std::env::temp_dir().join(format!("melli-softhsm-{}.lock", hex::encode(&digest[..8])));
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .expect("the SoftHSM2 lock file");
+    file.lock().expect("SoftHSM2's turn");
+    file
 }
 
 /// Writes a new file readable by its owner alone (a key file).

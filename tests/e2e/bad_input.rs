@@ -552,6 +552,7 @@ const ALL: &[&[&str]] = &[
     PULLED,
     LINE,
     CARD_STATE,
+    ISSUER_KEYS,
 ];
 
 #[test]
@@ -2028,5 +2029,163 @@ fn card_state_files_the_card_refuses() {
     fs::write(&old, &v1).expect("write");
     t.run("card-state-old-format", serve(&old));
     assert_eq!(fs::read_to_string(&old).expect("state"), v1);
+    t.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The issuer's key stores
+// ---------------------------------------------------------------------------------------------
+
+const ISSUER_KEYS: &[&str] = &[
+    "issuer-key-file-open",
+    "issuer-old-layout",
+    "issuer-pin-missing",
+    "issuer-pin-wrong",
+    "issuer-token-missing",
+    "issuer-passphrase-wrong",
+    "issuer-passphrase-short",
+    "issuer-root-not-apart",
+    "issuer-root-missing",
+];
+
+#[test]
+fn the_issuers_key_stores_refuse_bad_keys_and_secrets() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut t = Table::new(ISSUER_KEYS);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = path_str(dir.path()).to_string();
+    let out = format!("{d}/pin-mailer.txt");
+    let personalize = |issuer: &str| {
+        case(&[
+            "personalize",
+            VALID,
+            "--issuer",
+            issuer,
+            "--pin-mailer",
+            &out,
+        ])
+        .var("ISSUER", issuer)
+        .var("OUT", &out)
+    };
+    let no_mailer = || assert!(!Path::new(&out).exists(), "a PIN mailer was written");
+
+    let open = crate::common::make_plain_issuer("bad-input-open-key-file");
+    fs::set_permissions(open.join("master.key"), fs::Permissions::from_mode(0o644)).expect("chmod");
+    t.run("issuer-key-file-open", personalize(path_str(&open)));
+    no_mailer();
+
+    let old = dir.path().join("old-issuer");
+    fs::create_dir(&old).expect("mkdir");
+    for f in [
+        "root.pem",
+        "document-signer.key",
+        "signing-ca.key",
+        "master.key",
+    ] {
+        fs::write(old.join(f), "").expect("old file");
+    }
+    t.run("issuer-old-layout", personalize(path_str(&old)));
+
+    let issuer = path_str(test_issuer()).to_string();
+    let config: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(test_issuer().join("issuer.json")).expect("issuer.json"),
+    )
+    .expect("JSON");
+    let token = config["keys"]["token"]
+        .as_str()
+        .expect("a token")
+        .to_string();
+    t.run(
+        "issuer-pin-missing",
+        personalize(&issuer)
+            .env("MELLI_ISSUER_PIN", "")
+            .var("TOKEN", &token),
+    );
+    let wrong_pin = "not-the-token-pin";
+    let out_wrong = t.run(
+        "issuer-pin-wrong",
+        personalize(&issuer)
+            .env("MELLI_ISSUER_PIN", wrong_pin)
+            .var("WRONG", wrong_pin)
+            .var("TOKEN", &token),
+    );
+    crate::common::assert_secret_absent(wrong_pin, &[&out_wrong]);
+    no_mailer();
+
+    let new = format!("{d}/new");
+    t.run(
+        "issuer-token-missing",
+        case(&[
+            "issuer",
+            "init",
+            &new,
+            "--hsm",
+            crate::common::SOFTHSM_MODULE,
+            "--token",
+            "no-such-token",
+            "--root-token",
+            "no-such-root",
+        ])
+        .var("DIR", &d),
+    );
+    assert!(!Path::new(&new).exists(), "a refused init left {new}");
+    assert!(
+        !Path::new(&format!("{new}-root")).exists(),
+        "a refused init left its root"
+    );
+
+    // Encrypted key files, made with the harness's MELLI_ISSUER_PIN / MELLI_ROOT_PIN as their
+    // passphrases.
+    let encrypted = dir.path().join("encrypted");
+    let made = melli(&["issuer", "init", path_str(&encrypted)]);
+    assert_eq!(made.code, 0, "{made:?}");
+    assert!(fs::read_to_string(encrypted.join("signing-ca.key"))
+        .expect("key")
+        .starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+    let wrong_phrase = "not the passphrase";
+    let out_wrong = t.run(
+        "issuer-passphrase-wrong",
+        personalize(path_str(&encrypted))
+            .env("MELLI_ISSUER_PIN", wrong_phrase)
+            .var("WRONG", wrong_phrase),
+    );
+    crate::common::assert_secret_absent(wrong_phrase, &[&out_wrong]);
+    no_mailer();
+
+    t.run(
+        "issuer-passphrase-short",
+        case(&["issuer", "init", &new])
+            .env("MELLI_ROOT_PIN", "short")
+            .var("DIR", &d),
+    );
+    assert!(!Path::new(&new).exists(), "a refused init left {new}");
+    t.run(
+        "issuer-root-not-apart",
+        case(&[
+            "issuer",
+            "init",
+            &new,
+            "--root-dir",
+            &new,
+            "--insecure-plain-keys",
+        ])
+        .var("DIR", &d),
+    );
+    assert!(!Path::new(&new).exists(), "a refused init left {new}");
+
+    let offline = crate::common::make_plain_issuer("bad-input-root-offline");
+    let root = melli::pki::issuer::default_root_dir(&offline);
+    fs::rename(&root, dir.path().join("the-root-in-a-safe")).expect("take the root away");
+    let before = fs::read(offline.join("document-signer.pem")).expect("signer");
+    t.run(
+        "issuer-root-missing",
+        case(&["issuer", "new-document-signer", path_str(&offline)])
+            .var("ISSUER", path_str(&offline)),
+    );
+    assert_eq!(
+        fs::read(offline.join("document-signer.pem")).expect("signer"),
+        before,
+        "the document signer changed"
+    );
     t.finish();
 }

@@ -13,6 +13,7 @@ mod cli;
 mod demo;
 mod desk;
 mod interop;
+mod issuer;
 mod lifecycle;
 mod personalize;
 mod secure_channel;
