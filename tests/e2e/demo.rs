@@ -37,6 +37,8 @@ fn the_demo_runs_the_main_job_on_two_readers() {
         "PASS  fingerprint match",
         "verdict: VALID signature",
         "your card is ready",
+        "keys in token 'melli-demo'",
+        "the root CA's key is in",
     ] {
         assert!(
             out.stdout.contains(said),
@@ -54,6 +56,13 @@ fn the_demo_runs_the_main_job_on_two_readers() {
             out.stderr
         );
     }
+    // The issuer's keys are in the demo's own SoftHSM2, not in files.
+    for entry in std::fs::read_dir(work.join("issuer")).expect("issuer folder") {
+        let name = entry.expect("entry").file_name();
+        let name = name.to_string_lossy();
+        assert!(!name.ends_with(".key"), "a key file {name} in the demo's issuer");
+    }
+    assert!(work.join("softhsm").join("tokens").is_dir(), "no SoftHSM2 tokens");
     // What it leaves is real: openssl accepts the signature, the PIN was never printed.
     let theirs = run(
         Command::new("openssl").current_dir(&work).args([
