@@ -98,7 +98,7 @@ impl StaticKeys {
 /// ISO/IEC 9797-1 padding method 2: `80` then zeros up to a whole block.
 fn pad(data: &mut Vec<u8>) {
     data.push(0x80);
-    while data.len() % BLOCK != 0 {
+    while !data.len().is_multiple_of(BLOCK) {
         data.push(0x00);
     }
 }

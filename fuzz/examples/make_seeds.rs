@@ -67,9 +67,9 @@ fn main() {
     }
     let (issuer, _issuer_dir) = harness::issuer();
     let melli::pki::MasterKey::Software(master) = issuer.master_key() else {
-                unreachable!("a plain test issuer keeps its master key in a file")
-            };
-            let master: [u8; 16] = **master;
+        unreachable!("a plain test issuer keeps its master key in a file")
+    };
+    let master: [u8; 16] = **master;
     let record = harness::record();
     let pin = Secret::parse(SecretKind::Pin, PIN).expect("PIN");
     let puk = Secret::parse(SecretKind::Puk, SEED_PUK).expect("PUK");

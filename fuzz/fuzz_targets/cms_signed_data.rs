@@ -24,6 +24,6 @@ fuzz_target!(|data: &[u8]| {
         let _ = view.check_encapsulated_digest();
         let _ = view.signing_time();
     }
-    let report = verify_signature(data, &digest, &seed.root);
+    let report = verify_signature(data, &digest, &seed.root, std::time::SystemTime::now());
     assert!(!report.verdict.checks.is_empty());
 });

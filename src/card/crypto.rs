@@ -40,7 +40,7 @@ pub(super) fn cbc_encrypt(
     iv: &[u8; BLOCK],
     data: &mut [u8],
 ) -> Result<(), NotBlockAligned> {
-    if data.len() % BLOCK != 0 {
+    if !data.len().is_multiple_of(BLOCK) {
         return Err(NotBlockAligned);
     }
     let length = data.len();
@@ -56,7 +56,7 @@ pub(super) fn cbc_decrypt(
     iv: &[u8; BLOCK],
     data: &mut [u8],
 ) -> Result<(), NotBlockAligned> {
-    if data.len() % BLOCK != 0 {
+    if !data.len().is_multiple_of(BLOCK) {
         return Err(NotBlockAligned);
     }
     cbc::Decryptor::<Aes128>::new(key.into(), iv.into())

@@ -40,8 +40,11 @@ pub enum KeySource {
     /// The master key itself (a card factory's test key).
     Master(Zeroizing<[u8; 16]>),
     /// Keys diversified elsewhere for each serial; an error is one line.
-    Derive(Arc<dyn Fn(&str) -> Result<CardKeys, String> + Send + Sync>),
+    Derive(DeriveKeys),
 }
+
+/// Gives the static keys of the card with a serial; an error is one line.
+pub type DeriveKeys = Arc<dyn Fn(&str) -> Result<CardKeys, String> + Send + Sync>;
 
 impl std::fmt::Debug for KeySource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -60,9 +60,15 @@ fn the_demo_runs_the_main_job_on_two_readers() {
     for entry in std::fs::read_dir(work.join("issuer")).expect("issuer folder") {
         let name = entry.expect("entry").file_name();
         let name = name.to_string_lossy();
-        assert!(!name.ends_with(".key"), "a key file {name} in the demo's issuer");
+        assert!(
+            !name.ends_with(".key"),
+            "a key file {name} in the demo's issuer"
+        );
     }
-    assert!(work.join("softhsm").join("tokens").is_dir(), "no SoftHSM2 tokens");
+    assert!(
+        work.join("softhsm").join("tokens").is_dir(),
+        "no SoftHSM2 tokens"
+    );
     // What it leaves is real: openssl accepts the signature, the PIN was never printed.
     let theirs = run(
         Command::new("openssl").current_dir(&work).args([

@@ -164,7 +164,7 @@ fn raw_garbage_gets_status_words() {
     };
     let long_data = {
         let mut apdu = vec![0x00, 0xA4, 0x04, 0x0C, 0x00, 0x04, 0x01];
-        apdu.extend(std::iter::repeat(0x55).take(0x401));
+        apdu.extend(std::iter::repeat_n(0x55, 0x401));
         apdu
     };
     let malformed: Vec<(Vec<u8>, &str)> = vec![

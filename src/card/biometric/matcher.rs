@@ -321,9 +321,7 @@ mod tests {
                         }
                         let d2 = (x - f64::from(r_p.x)).powi(2) + (y - f64::from(r_p.y)).powi(2);
                         let d = i32::from(a.wrapping_sub(r_p.angle));
-                        if d2 <= 225.0
-                            && d.min(256 - d) <= 16
-                            && chosen.map_or(true, |(b, _)| d2 < b)
+                        if d2 <= 225.0 && d.min(256 - d) <= 16 && chosen.is_none_or(|(b, _)| d2 < b)
                         {
                             chosen = Some((d2, p));
                         }

@@ -35,7 +35,7 @@ fn cbc(key: &[u8; 16], iv: &[u8; 16], data: &mut [u8], encrypt: bool) {
 fn pad(data: &[u8]) -> Vec<u8> {
     let mut out = data.to_vec();
     out.push(0x80);
-    while out.len() % 16 != 0 {
+    while !out.len().is_multiple_of(16) {
         out.push(0);
     }
     out

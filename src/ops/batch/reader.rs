@@ -152,7 +152,7 @@ impl Reader for PcscReader {
     fn card_present(&mut self) -> Result<bool, TransportError> {
         let info = self.info()?;
         // A card swapped between two looks leaves the reader present but counts two events.
-        let same = self.connected_at_event.map_or(true, |at| at == info.events);
+        let same = self.connected_at_event.is_none_or(|at| at == info.events);
         Ok(info.card_present && same)
     }
 }
