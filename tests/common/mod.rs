@@ -979,6 +979,24 @@ impl VirtualCard {
     /// Starts `melli card serve` on the same state file (killing a running one first) and
     /// waits until the reader shows the card.
     pub fn restart(&mut self) {
+        // A vpcd slot that an earlier card left at a bad moment can take the card's connection
+        // and never power it on (pcscd: "Card not transacted"): take the card out and put it
+        // in again, a few times, before calling it a failure.
+        for _ in 0..3 {
+            self.start_serving();
+            if wait_card_quietly(&mut self.child, &self.reader, Duration::from_secs(8)) {
+                return;
+            }
+            note(&format!(
+                "the card in {} did not appear; putting it in again",
+                self.reader
+            ));
+        }
+        self.start_serving();
+        self.wait_present();
+    }
+
+    fn start_serving(&mut self) {
         if self.child.is_some() {
             self.kill();
         }
@@ -1005,7 +1023,6 @@ impl VirtualCard {
             .spawn()
             .expect("spawn melli card serve");
         self.child = Some(child);
-        self.wait_present();
     }
 
     /// After a `--tear-at` tear: waits until the card process has connected to vpcd again
@@ -1058,6 +1075,22 @@ fn stop_leaving_reader_empty(child: &mut Option<Child>, reader: &str) {
 
 /// Waits until `reader` shows a card, the one the process `child` (`what`, logging to `log`)
 /// serves; panics if the process exits first or the card never comes.
+/// Whether the card of `child` shows in `reader` within `patience` (false also when the process
+/// ended first).
+fn wait_card_quietly(child: &mut Option<Child>, reader: &str, patience: Duration) -> bool {
+    let deadline = Instant::now() + patience;
+    while Instant::now() < deadline {
+        if let Some(Ok(Some(_))) = child.as_mut().map(Child::try_wait) {
+            return false;
+        }
+        if matches!(reader_statuses(), Ok(r) if card_present_in(&r, reader)) {
+            return true;
+        }
+        thread::sleep(POLL);
+    }
+    false
+}
+
 fn wait_card_of(child: &mut Option<Child>, reader: &str, what: &str, log: &Path, pcscd: &Pcscd) {
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
