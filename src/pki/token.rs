@@ -397,8 +397,8 @@ impl std::ops::Deref for SessionRef<'_> {
 /// (`token.object`) — while another process reads it: the reader sees "Token integrity check
 /// failed" and the token vanishes for it (softhsm/SoftHSMv2#757). A real HSM serializes this
 /// itself; for SoftHSM2, melli processes take turns through an advisory lock (`flock`) on a
-/// file named after the store's configuration (`SOFTHSM2_CONF`), held for one call sequence
-/// at a time. Other modules are not locked.
+/// file `$SOFTHSM2_CONF.melli-lock` (or `melli-softhsm.lock` in the temporary folder for the
+/// system's store), held for one call sequence at a time. Other modules are not locked.
 struct StoreTurn(Option<std::fs::File>);
 
 impl StoreTurn {
@@ -410,10 +410,16 @@ impl StoreTurn {
         if !is_softhsm {
             return StoreTurn(None);
         }
-        let conf = std::env::var_os("SOFTHSM2_CONF").unwrap_or_default();
-        let digest = sha256(conf.as_encoded_bytes());
-        let path =
-            std::env::temp_dir().join(format!("melli-softhsm-{}.lock", hex::encode(&digest[..8])));
+        // Beside the configuration that names the token store (so a test's or a demo's store,
+        // in a folder of its own, leaves nothing elsewhere); the system's store otherwise.
+        let path = match std::env::var_os("SOFTHSM2_CONF") {
+            Some(conf) if !conf.is_empty() => {
+                let mut lock = conf;
+                lock.push(".melli-lock");
+                std::path::PathBuf::from(lock)
+            }
+            _ => std::env::temp_dir().join("melli-softhsm.lock"),
+        };
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)

@@ -1409,16 +1409,13 @@ pub fn issue_document_signer(
 }
 
 /// This process's turn at its SoftHSM2 store, as melli processes take it (an advisory lock on
-/// the file melli names after SOFTHSM2_CONF; see `melli::pki::token`): for a peer tool such as
+/// `$SOFTHSM2_CONF.melli-lock`; see `melli::pki::token`): for a peer tool such as
 /// `pkcs11-tool` that logs in — a login rewrites the token, which SoftHSM2 does not protect
 /// from other processes reading it.
 pub fn softhsm_turn() -> fs::File {
-    use sha2::Digest;
     process();
-    let conf = std::env::var_os("SOFTHSM2_CONF").unwrap_or_default();
-    let digest = sha2::Sha256::digest(conf.as_encoded_bytes());
-    let path =
-        std::env::temp_dir().join(format!("melli-softhsm-{}.lock", hex::encode(&digest[..8])));
+    let mut path = std::env::var_os("SOFTHSM2_CONF").expect("SOFTHSM2_CONF is set");
+    path.push(".melli-lock");
     let file = fs::OpenOptions::new()
         .create(true)
         .truncate(false)
