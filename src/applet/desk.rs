@@ -15,19 +15,27 @@ pub enum FingerMatch {
     Blocked,
 }
 
+/// INTERNAL AUTHENTICATE with the chip-authentication key and `challenge` (§6.13), sent plain at
+/// a desk or under secure messaging by the issuer's self-check.
+pub(super) fn internal_authenticate_apdu(challenge: &[u8]) -> Command {
+    Command::new(
+        spec::cla::PLAIN,
+        spec::ins::INTERNAL_AUTHENTICATE,
+        0x00,
+        spec::reference::CHIP_AUTH_KEY,
+    )
+    .data(challenge.to_vec())
+    .expect(256)
+}
+
 impl<T: crate::transport::Transport> Applet<T> {
     /// INTERNAL AUTHENTICATE with the chip-authentication key (§6.13): the card signs
     /// SHA-256("MELLI-CA-V1" ‖ serial ‖ challenge); returns the raw `r ‖ s` signature.
     pub fn internal_authenticate(&mut self, challenge: &[u8]) -> Result<[u8; 64], AppletError> {
-        let apdu = Command::new(
-            spec::cla::PLAIN,
-            spec::ins::INTERNAL_AUTHENTICATE,
-            0x00,
-            spec::reference::CHIP_AUTH_KEY,
-        )
-        .data(challenge.to_vec())
-        .expect(256);
-        let answer = self.run("INTERNAL AUTHENTICATE", &apdu)?;
+        let answer = self.run(
+            "INTERNAL AUTHENTICATE",
+            &internal_authenticate_apdu(challenge),
+        )?;
         answer
             .as_slice()
             .try_into()

@@ -147,14 +147,7 @@ impl<T: Transport> Personalization<'_, T> {
     /// allowed while PERSONALIZING once key `02` exists (§7.3): the raw `r ‖ s` signature of
     /// SHA-256("MELLI-CA-V1" ‖ serial ‖ challenge).
     pub fn internal_authenticate(&mut self, challenge: &[u8]) -> Result<Vec<u8>, AppletError> {
-        let apdu = Command::new(
-            spec::cla::PLAIN,
-            spec::ins::INTERNAL_AUTHENTICATE,
-            0x00,
-            spec::reference::CHIP_AUTH_KEY,
-        )
-        .data(challenge.to_vec())
-        .expect(256);
+        let apdu = super::desk::internal_authenticate_apdu(challenge);
         Ok(self.run("INTERNAL AUTHENTICATE", &apdu)?.to_vec())
     }
 }

@@ -27,6 +27,7 @@
 #![allow(dead_code)]
 
 pub mod feeder;
+pub mod openssl;
 
 use std::fs;
 use std::io::{self, Read, Write};

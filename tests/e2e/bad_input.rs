@@ -810,70 +810,15 @@ fn usage_and_file_errors_before_any_card() {
 /// `cms -sign` of `doc.txt` with them and `extra` options; returns the signature's path, a
 /// copy at `doc.txt.p7s` (as `<FILE>.p7s` in the table).
 fn openssl_signature(dir: &Path, name: &str, ext: &str, extra: &[&str]) -> String {
+    use crate::common::openssl::{openssl_certificate, openssl_sign_with};
     let issuer = crate::common::plain_issuer();
     let ca_cert = path_str(&issuer.join("signing-ca.pem")).to_string();
     let ca_key = path_str(&issuer.join("signing-ca.key")).to_string();
-    let (key, csr, pem, extfile) = (
-        format!("{name}.key"),
-        format!("{name}.csr"),
-        format!("{name}.pem"),
-        format!("{name}.ext"),
-    );
-    fs::write(dir.join(&extfile), ext).expect("extfile");
-    let mut sign = vec![
-        "cms",
-        "-sign",
-        "-binary",
-        "-in",
-        "doc.txt",
-        "-signer",
-        &pem,
-        "-inkey",
-        &key,
-        "-certfile",
-        &ca_cert,
-        "-md",
-        "sha256",
-        "-outform",
-        "DER",
-        "-out",
-        "doc.txt.p7s",
-    ];
-    sign.extend_from_slice(extra);
-    for args in [
-        vec![
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            &key,
-        ],
-        vec![
-            "req",
-            "-new",
-            "-key",
-            &key,
-            "-subj",
-            "/C=IR/CN=Ali Rezaei",
-            "-out",
-            &csr,
-        ],
-        vec![
-            "x509", "-req", "-in", &csr, "-CA", &ca_cert, "-CAkey", &ca_key, "-days", "30",
-            "-extfile", &extfile, "-out", &pem,
-        ],
-        sign,
-    ] {
-        let out = run_with_input(
-            Command::new("openssl").current_dir(dir).args(&args),
-            None,
-            Duration::from_secs(30),
-        );
-        assert_eq!(out.code, 0, "openssl {args:?}: {out:?}");
-    }
-    path_str(&dir.join("doc.txt.p7s")).to_string()
+    openssl_certificate(dir, name, "/C=IR/CN=Ali Rezaei", ext, &ca_cert, &ca_key);
+    let signed = openssl_sign_with(dir, name, &ca_cert, extra);
+    let copy = dir.join("doc.txt.p7s");
+    fs::copy(&signed, &copy).expect("copy the signature");
+    path_str(&copy).to_string()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 use std::process::Command;
 use std::time::Duration;
 
+use crate::common::openssl::{openssl, openssl_certificate, openssl_sign_with};
 use crate::common::{
     assert_secret_absent, melli, melli_stdin, other_issuer, personalized_card, root_pem, run,
     test_issuer, Output, VirtualCard,
@@ -247,15 +248,6 @@ fn a_verified_pin_does_not_outlive_its_connection() {
     assert_ne!(out.code, 0, "{out:?}");
 }
 
-/// Runs openssl in `dir`; panics unless it succeeds.
-fn openssl(dir: &std::path::Path, args: &[&str]) {
-    let out = run(
-        Command::new("openssl").current_dir(dir).args(args),
-        Duration::from_secs(30),
-    );
-    assert_eq!(out.code, 0, "openssl {args:?}: {out:?}");
-}
-
 /// The extensions of a holder certificate (applets-spec §9.3.5), as an openssl extfile;
 /// id-kp-documentSigning by number, openssl 3.0 has no name for it.
 const HOLDER_EXT: &str = "basicConstraints = critical, CA:FALSE\n\
@@ -270,53 +262,6 @@ const CA_EXT: &str = "basicConstraints = critical, CA:TRUE, pathlen:0\n\
 const HOLDER_SUBJECT: &str =
     "/C=IR/serialNumber=0012345679/SN=Rezaei/GN=Ali/name=علی رضایی/CN=Ali Rezaei";
 
-/// Makes `NAME.key` (P-256) and `NAME.pem`, a certificate for it with `subject` and the
-/// extensions `ext` (plus key identifiers) issued by `CA.pem` / `CA.key`, all with openssl, in
-/// `dir`.
-fn openssl_certificate(
-    dir: &std::path::Path,
-    name: &str,
-    subject: &str,
-    ext: &str,
-    ca_cert: &str,
-    ca_key: &str,
-) {
-    let extfile = format!("{name}.ext");
-    std::fs::write(
-        dir.join(&extfile),
-        format!("{ext}subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n"),
-    )
-    .expect("write extensions");
-    let key = format!("{name}.key");
-    let csr = format!("{name}.csr");
-    let pem = format!("{name}.pem");
-    openssl(
-        dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            &key,
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req", "-new", "-utf8", "-key", &key, "-subj", subject, "-out", &csr,
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509", "-req", "-in", &csr, "-CA", ca_cert, "-CAkey", ca_key, "-days", "30",
-            "-sha256", "-extfile", &extfile, "-out", &pem,
-        ],
-    );
-}
-
 /// Makes `NAME.key` (P-256) and `NAME.pem`, a holder certificate for it issued by `CA.pem` /
 /// `CA.key`, all with openssl, in `dir`.
 fn openssl_holder(dir: &std::path::Path, name: &str, ca_cert: &str, ca_key: &str) {
@@ -328,34 +273,6 @@ fn openssl_holder(dir: &std::path::Path, name: &str, ca_cert: &str, ca_key: &str
 /// signingCertificateV2.
 fn openssl_sign(dir: &std::path::Path, name: &str, chain: &str) -> String {
     openssl_sign_with(dir, name, chain, &["-cades"])
-}
-
-/// As [`openssl_sign`], with `extra` options instead of `-cades`.
-fn openssl_sign_with(dir: &std::path::Path, name: &str, chain: &str, extra: &[&str]) -> String {
-    let out = format!("doc-{name}.p7s");
-    let (signer, key) = (format!("{name}.pem"), format!("{name}.key"));
-    let mut args = vec![
-        "cms",
-        "-sign",
-        "-binary",
-        "-in",
-        "doc.txt",
-        "-signer",
-        &signer,
-        "-inkey",
-        &key,
-        "-certfile",
-        chain,
-        "-md",
-        "sha256",
-        "-outform",
-        "DER",
-        "-out",
-        &out,
-    ];
-    args.extend_from_slice(extra);
-    openssl(dir, &args);
-    dir.join(out).to_str().expect("utf-8").to_string()
 }
 
 fn failed_check(out: &Output, name: &str) -> String {
