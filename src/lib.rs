@@ -8,6 +8,8 @@
 pub mod apdu;
 pub mod applet;
 pub mod card;
+pub mod display;
+pub mod input;
 pub mod journal;
 pub mod model;
 pub mod ops;
