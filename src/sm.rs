@@ -192,8 +192,9 @@ impl Authentication {
     }
 }
 
+/// Equal bytes, compared in constant time (`subtle`; lengths are public).
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    bool::from(subtle::ConstantTimeEq::ct_eq(a, b))
 }
 
 /// An open secure channel: session keys and the send sequence counter (§10.3, §10.4).

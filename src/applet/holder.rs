@@ -34,6 +34,17 @@ pub struct PinVerified<'a, T: Transport> {
     applet: &'a mut Applet<T>,
 }
 
+/// Two reference-data blocks one after the other (§8.2), in a buffer of the right size from the
+/// start: it is moved into the command (which wipes it when dropped) and never reallocated, so
+/// no copy of a PIN is left behind in freed memory.
+fn two_blocks(first: &Secret, second: &Secret) -> Vec<u8> {
+    let (a, b) = (first.to_block(), second.to_block());
+    let mut data = Vec::with_capacity(a.len() + b.len());
+    data.extend_from_slice(&*a);
+    data.extend_from_slice(&*b);
+    data
+}
+
 impl<T: Transport> Applet<T> {
     /// The retry counters (GET DATA `DF04`).
     pub fn retry_counters(&mut self) -> Result<RetryCounters, AppletError> {
@@ -92,8 +103,7 @@ impl<T: Transport> Applet<T> {
         old: &Secret,
         new: &Secret,
     ) -> Result<Result<(), PinError>, AppletError> {
-        let mut data = old.to_block().to_vec();
-        data.extend_from_slice(&*new.to_block());
+        let data = two_blocks(old, new);
         let apdu = Command::new(
             spec::cla::PLAIN,
             spec::ins::CHANGE_REFERENCE_DATA,
@@ -111,8 +121,7 @@ impl<T: Transport> Applet<T> {
         puk: &Secret,
         new_pin: &Secret,
     ) -> Result<Result<(), PinError>, AppletError> {
-        let mut data = puk.to_block().to_vec();
-        data.extend_from_slice(&*new_pin.to_block());
+        let data = two_blocks(puk, new_pin);
         let apdu = Command::new(
             spec::cla::PLAIN,
             spec::ins::RESET_RETRY_COUNTER,
