@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use melli::display::{escaped, escaped_cut};
 use melli::journal::{Counts, Journal, JournalError, Outcome};
 use melli::model::{JalaliDate, NationalCode, TrackingCode};
 use melli::ops::batch::status::{self, Query};
@@ -65,7 +66,7 @@ pub struct StatusArgs {
     #[arg(
         long,
         value_name = "CODE",
-        required_unless_present = "national_code",
+        required_unless_present_any = ["national_code", "birth_date"],
         conflicts_with_all = ["national_code", "birth_date"]
     )]
     pub tracking_code: Option<String>,
@@ -84,6 +85,8 @@ fn journal_failure(e: JournalError) -> Failure {
     match e {
         JournalError::Open { .. }
         | JournalError::Missing(_)
+        | JournalError::NotAFile { .. }
+        | JournalError::Read { .. }
         | JournalError::Foreign(_)
         | JournalError::TooNew { .. }
         | JournalError::Unknown(_)
@@ -104,7 +107,7 @@ pub fn status_to(args: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode, Fai
     let bad = |e: &dyn std::fmt::Display, what: &str| Failure::bad_input(format!("{what}: {e}"));
     let query = match (&args.tracking_code, &args.national_code, &args.birth_date) {
         (Some(code), _, _) => {
-            Query::TrackingCode(TrackingCode::parse(code).map_err(|e| bad(&e, "--tracking-code"))?)
+            Query::TrackingCode(typed_tracking_code(code).map_err(|e| bad(&e, "--tracking-code"))?)
         }
         (None, Some(n), Some(d)) => Query::Person {
             national_code: NationalCode::parse(n).map_err(|e| bad(&e, "--national-code"))?,
@@ -117,7 +120,7 @@ pub fn status_to(args: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode, Fai
         }
     };
     let journal = Journal::open_existing(&args.journal).map_err(journal_failure)?;
-    let answer = status::lookup(&journal, &query).map_err(journal_failure)?;
+    let answer = shown_answer(status::lookup(&journal, &query).map_err(journal_failure)?);
     let text = if args.json {
         serde_json::to_string_pretty(&answer)
             .map_err(|e| Failure::card(format!("could not format JSON: {e}")))?
@@ -130,6 +133,34 @@ pub fn status_to(args: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode, Fai
     } else {
         ExitCode::from(exit::CHECK_FAILED)
     })
+}
+
+/// Longest journal text (a failure's reason) shown whole.
+const MAX_REASON_BYTES: usize = 500;
+
+/// The answer with what came from the journal (a reason, a card serial) made safe for a
+/// terminal, in text and JSON alike.
+fn shown_answer(mut answer: status::StatusAnswer) -> status::StatusAnswer {
+    answer.message = escaped_cut(&answer.message, MAX_REASON_BYTES + 200);
+    answer.reason = answer.reason.map(|r| escaped_cut(&r, MAX_REASON_BYTES));
+    answer.card_serial = answer.card_serial.map(|s| escaped_cut(&s, 64));
+    answer
+}
+
+/// A tracking code as people type it: spaces and dashes between its groups are dropped
+/// (receipts print it in groups), Persian digits read as ASCII; the case is matched by the
+/// journal lookup.
+fn typed_tracking_code(text: &str) -> Result<TrackingCode, melli::model::TrackingCodeError> {
+    let kept: String = text
+        .chars()
+        .filter(|&c| {
+            !(c.is_whitespace()
+                || c == '-'
+                || ('\u{2010}'..='\u{2015}').contains(&c)
+                || c == '\u{2212}')
+        })
+        .collect();
+    TrackingCode::parse(&kept)
 }
 
 pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
@@ -167,18 +198,28 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
 
     let mut journal = Journal::open(&args.journal).map_err(journal_failure)?;
     for code in &args.release {
+        let typed = typed_tracking_code(code).map_err(|e| {
+            Failure::bad_input(format!("--release {}: {e} — {}", escaped(code), e.hint()))
+        })?;
+        // As written in the journal, when it differs from what was typed in case only.
+        let stored = journal
+            .by_tracking_code(&typed)
+            .map_err(journal_failure)?
+            .map_or_else(|| typed.to_string(), |row| row.tracking_code);
         let released = journal
-            .release(code, "by the operator (--release)")
+            .release(&stored, "by the operator (--release)")
             .map_err(journal_failure)?;
         eprintln!(
             "record {} released from card {}; it goes to the next blank card",
-            released.tracking_code, released.card_serial
+            escaped(&released.tracking_code),
+            escaped(&released.card_serial)
         );
         if released.step.as_deref() == Some("lock") {
             eprintln!(
                 "warning: card {} had begun locking: if it turns up, it may be a finished card \
                  for {}; destroy it",
-                released.card_serial, released.tracking_code
+                escaped(&released.card_serial),
+                escaped(&released.tracking_code)
             );
         }
     }

@@ -1,0 +1,188 @@
+//! Files from outside and the journal: `melli status` only reads (an empty file, another
+//! program's database, a read-only journal, a batch holding the write lock), tracking codes typed
+//! as people type them, `melli issuer init` run twice at once on one folder, and strings from
+//! outside (card data, reader names, paths, journal contents) that must reach a terminal escaped.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use melli::journal::{Journal, NewRecord};
+use melli::model::{JalaliDate, NationalCode, TrackingCode};
+
+use crate::common::{melli, run, Output, MELLI};
+
+/// A journal with one queued record, `AB12CD`, written by the library as a batch writes it.
+fn journal_with_a_record(dir: &Path) -> PathBuf {
+    let path = dir.join("journal.db");
+    let mut journal = Journal::open(&path).expect("journal");
+    journal
+        .enqueue(&[NewRecord {
+            tracking_code: TrackingCode::parse("AB12CD").expect("code"),
+            national_code: NationalCode::parse("0081493721").expect("national code"),
+            birth_date: JalaliDate::parse("1368/06/15").expect("date"),
+        }])
+        .expect("enqueue");
+    drop(journal);
+    path
+}
+
+fn status(journal: &Path, code: &str) -> Output {
+    melli(&[
+        "status",
+        "--journal",
+        journal.to_str().expect("UTF-8 path"),
+        "--tracking-code",
+        code,
+    ])
+}
+
+/// A hash of the bytes and the modification time of a file, and the names in its folder.
+fn snapshot(path: &Path) -> (u64, SystemTime, Vec<String>) {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    fs::read(path).expect("read").hash(&mut hasher);
+    let bytes = hasher.finish();
+    let mtime = fs::metadata(path)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    let mut names: Vec<String> = fs::read_dir(path.parent().expect("folder"))
+        .expect("folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    (bytes, mtime, names)
+}
+
+fn journal_mode(path: &Path) -> String {
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open");
+    conn.pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .expect("journal_mode")
+}
+
+#[test]
+fn status_does_not_make_a_journal_in_an_empty_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = dir.path().join("empty.db");
+    fs::write(&empty, b"").expect("write");
+    let before = snapshot(&empty);
+    let out = status(&empty, "AB12CD");
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert_eq!(
+        out.stderr.trim_end(),
+        format!(
+            "melli: {} is not a melli journal: give the journal a batch wrote, or a new file name",
+            empty.display()
+        )
+    );
+    assert_eq!(snapshot(&empty), before, "status changed the empty file");
+}
+
+#[test]
+fn status_refuses_another_programs_database_and_leaves_it_as_it_was() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let other = dir.path().join("other.db");
+    let conn = rusqlite::Connection::open(&other).expect("open");
+    conn.execute_batch(
+        "PRAGMA journal_mode = DELETE; CREATE TABLE notes (body TEXT); \
+         INSERT INTO notes VALUES ('mine');",
+    )
+    .expect("make another program's database");
+    drop(conn);
+    assert_eq!(journal_mode(&other), "delete");
+    let before = snapshot(&other);
+    let out = status(&other, "AB12CD");
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("is not a melli journal"), "{out:?}");
+    assert_eq!(snapshot(&other), before, "status changed the database");
+    assert_eq!(journal_mode(&other), "delete", "status switched it to WAL");
+}
+
+#[test]
+fn status_leaves_a_journal_as_it_was() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = journal_with_a_record(dir.path());
+    let before = snapshot(&journal);
+    let out = status(&journal, "AB12CD");
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout, "your card is waiting to be made\n");
+    assert_eq!(
+        snapshot(&journal),
+        before,
+        "status wrote beside or into the journal"
+    );
+}
+
+#[test]
+fn status_reads_a_read_only_journal_in_a_read_only_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = journal_with_a_record(dir.path());
+    fs::set_permissions(&journal, fs::Permissions::from_mode(0o444)).expect("chmod 444");
+    // Root may write anything: the lookup runs as nobody, who may only read the journal and
+    // may not create a file beside it.
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o555)).expect("chmod 555");
+    let before = snapshot(&journal);
+    let out = run(
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", MELLI])
+            .args(["status", "--journal"])
+            .arg(&journal)
+            .args(["--tracking-code", "AB12CD"]),
+        Duration::from_secs(60),
+    );
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod back");
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout, "your card is waiting to be made\n");
+    assert_eq!(snapshot(&journal), before);
+    // As root too, with the file 0444.
+    let out = status(&journal, "AB12CD");
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(snapshot(&journal), before);
+}
+
+#[test]
+fn status_answers_at_once_while_a_batch_holds_the_write_lock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = journal_with_a_record(dir.path());
+    // The batch's connection, mid-transaction: WAL, write lock taken, a change not committed.
+    let conn = rusqlite::Connection::open(&journal).expect("open");
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; BEGIN IMMEDIATE; \
+         UPDATE records SET state = 'failed', reason = 'uncommitted' WHERE tracking_code = 'AB12CD';",
+    )
+    .expect("hold the write lock");
+    let started = Instant::now();
+    let out = status(&journal, "AB12CD");
+    let took = started.elapsed();
+    conn.execute_batch("ROLLBACK").expect("rollback");
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout, "your card is waiting to be made\n");
+    assert!(took < Duration::from_secs(5), "status took {took:?}");
+}
+
+#[test]
+fn tracking_codes_are_found_as_people_type_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = journal_with_a_record(dir.path());
+    for typed in ["ab12cd", " Ab12-cd ", "AB 12 CD", "ab12-CD", "AB12CD"] {
+        let out = status(&journal, typed);
+        assert_eq!(out.code, 0, "{typed:?}: {out:?}");
+        assert_eq!(out.stdout, "your card is waiting to be made\n", "{typed:?}");
+    }
+}
+
+#[test]
+fn status_with_a_birth_date_alone_asks_for_the_national_code() {
+    let out = melli(&["status", "--journal", "j.db", "--birth-date", "1368/06/15"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("--national-code") && !out.stderr.contains("--tracking-code"),
+        "{out:?}"
+    );
+    let _ = Stdio::null();
+}
