@@ -184,5 +184,67 @@ fn status_with_a_birth_date_alone_asks_for_the_national_code() {
         out.stderr.contains("--national-code") && !out.stderr.contains("--tracking-code"),
         "{out:?}"
     );
-    let _ = Stdio::null();
+}
+
+#[test]
+fn two_issuer_inits_at_once_on_one_folder_make_one_whole_issuer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let issuer = dir.path().join("issuer");
+    let spawn = || {
+        Command::new(MELLI)
+            .args(["issuer", "init", "--insecure-plain-keys"])
+            .arg(&issuer)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn melli issuer init")
+    };
+    let runs = [spawn(), spawn()];
+    let outputs: Vec<std::process::Output> = runs
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("wait"))
+        .collect();
+    let codes: Vec<Option<i32>> = outputs.iter().map(|o| o.status.code()).collect();
+    let winners = codes.iter().filter(|c| **c == Some(0)).count();
+    assert_eq!(winners, 1, "{outputs:?}");
+    let loser = outputs
+        .iter()
+        .find(|o| o.status.code() != Some(0))
+        .expect("a loser");
+    assert_eq!(loser.status.code(), Some(2), "{loser:?}");
+    assert!(loser.stdout.is_empty(), "{loser:?}");
+    let line = String::from_utf8_lossy(&loser.stderr);
+    let shown = issuer.display().to_string();
+    let root = format!("{shown}-root");
+    assert!(
+        line.lines().count() == 1
+            && [
+                format!("melli: {shown}: made by another run meanwhile"),
+                format!("melli: {root}: made by another run meanwhile"),
+                format!("melli: {shown}: not empty;"),
+                format!("melli: {root}: not empty;"),
+            ]
+            .iter()
+            .any(|start| line.starts_with(start.as_str())),
+        "{line}"
+    );
+    // The winner's issuer is whole: a card can be made with it; nothing temporary is left.
+    let state = dir.path().join("card.json");
+    let out = melli(&[
+        "card",
+        "new",
+        "--state",
+        state.to_str().expect("UTF-8"),
+        "--serial",
+        "RACE1",
+        "--issuer",
+        issuer.to_str().expect("UTF-8"),
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let names: Vec<String> = fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains(".tmp-")), "{names:?}");
 }
