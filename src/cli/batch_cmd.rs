@@ -82,6 +82,7 @@ pub struct StatusArgs {
 }
 
 fn journal_failure(e: JournalError) -> Failure {
+    let text = escaped(&e.to_string());
     match e {
         JournalError::Open { .. }
         | JournalError::Missing(_)
@@ -91,8 +92,8 @@ fn journal_failure(e: JournalError) -> Failure {
         | JournalError::TooNew { .. }
         | JournalError::Unknown(_)
         | JournalError::NotBound { .. }
-        | JournalError::Conflicts(_) => Failure::bad_input(e.to_string()),
-        other => Failure::card(other.to_string()),
+        | JournalError::Conflicts(_) => Failure::bad_input(text),
+        _ => Failure::card(text),
     }
 }
 
@@ -171,14 +172,17 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
             args.release_after
         ))
     })?;
-    let issuer = crate::cli::issuer_keys::load_issuer(&args.issuer)?;
+    let issuer = crate::cli::issuer_keys::load_issuer(&args.issuer).map_err(|f| Failure {
+        message: escaped(&f.message),
+        ..f
+    })?;
     issuer
         .check_usable(std::time::SystemTime::now())
         .map_err(|e| Failure::bad_input(e.to_string()))?;
     let today =
         JalaliDate::today().map_err(|e| Failure::bad_input(format!("today's date: {e}")))?;
-    let loaded =
-        batch::load(&args.records, today).map_err(|e| Failure::bad_input(e.to_string()))?;
+    let loaded = batch::load(&args.records, today)
+        .map_err(|e| Failure::bad_input(escaped(&e.to_string())))?;
     for (line, warning) in &loaded.warnings {
         eprintln!("warning: line {line}: {warning}");
     }
@@ -192,7 +196,7 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
              --skip-invalid to journal them as failed and make the others",
             loaded.invalid_lines(),
             loaded.invalid_lines() + loaded.records.len(),
-            args.records.display()
+            escaped(&args.records.display().to_string())
         )));
     }
 
@@ -230,7 +234,7 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
     if loaded.records.is_empty() {
         return Err(Failure::bad_input(format!(
             "{} holds no valid record: nothing to make",
-            args.records.display()
+            escaped(&args.records.display().to_string())
         )));
     }
 
@@ -262,9 +266,11 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
     let report = batch.run(readers).map_err(|e| {
         progress.finish();
         match e {
-            BatchError::Mailer(_) | BatchError::NoReaders => Failure::bad_input(e.to_string()),
+            BatchError::Mailer(_) | BatchError::NoReaders => {
+                Failure::bad_input(escaped(&e.to_string()))
+            }
             BatchError::Journal(j) => journal_failure(j),
-            other => Failure::card(other.to_string()),
+            other => Failure::card(escaped(&other.to_string())),
         }
     })?;
     progress.finish();
@@ -300,7 +306,7 @@ fn check_against_journal(args: &BatchArgs, loaded: &Loaded) -> Result<(), Failur
     Err(Failure::bad_input(format!(
         "{} record(s) conflict with the journal {}: no card was touched",
         conflicts.len(),
-        args.journal.display()
+        escaped(&args.journal.display().to_string())
     )))
 }
 
@@ -349,7 +355,7 @@ fn print_summary(records: &Path, report: &BatchReport, mailers: &Path) {
     let c = report.counts;
     println!(
         "{}: {} records — {} done ({} in this run), {} failed, {} left",
-        records.display(),
+        escaped(&records.display().to_string()),
         report.records,
         c.done,
         report.made,
@@ -362,7 +368,7 @@ fn print_summary(records: &Path, report: &BatchReport, mailers: &Path) {
         minutes_seconds(report.seconds),
         report.cards_per_minute,
         report.readers.len(),
-        mailers.display()
+        escaped(&mailers.display().to_string())
     );
     for w in &report.waiting {
         println!(
@@ -484,7 +490,8 @@ impl Progress {
 
 impl Observer for Progress {
     fn event(&self, event: &Event) -> Flow {
-        let at = &event.reader;
+        // Reader names (from pcscd), card serials, reasons and errors are from outside.
+        let at = &escaped(&event.reader);
         match &event.kind {
             EventKind::Started { enqueued, counts } => {
                 let tally = self.update(Some(*counts), false);
@@ -495,14 +502,21 @@ impl Observer for Progress {
             }
             EventKind::Waiting => self.line(format!("[{at}] waiting for a blank card")),
             EventKind::ReaderTrouble { error } => {
-                self.line(format!("[{at}] reader trouble, trying again: {error}"));
+                self.line(format!(
+                    "[{at}] reader trouble, trying again: {}",
+                    escaped(&error.to_string())
+                ));
             }
-            EventKind::ReaderGone { error } => self.line(format!("[{at}] reader gone: {error}")),
+            EventKind::ReaderGone { error } => self.line(format!(
+                "[{at}] reader gone: {}",
+                escaped(&error.to_string())
+            )),
             EventKind::CardSkipped { serial, why } => self.line(format!(
-                "[{at}] {} skipped: {why}",
+                "[{at}] {} skipped: {}",
                 serial
                     .as_ref()
-                    .map_or_else(|| "a card".to_owned(), |s| format!("card {s}"))
+                    .map_or_else(|| "a card".to_owned(), |s| format!("card {}", escaped(s))),
+                escaped(&why.to_string())
             )),
             EventKind::CardIdle { serial } => self.line(format!(
                 "[{at}] card {serial}: no record is free for it now (the rest wait for their own cards)"
@@ -555,7 +569,8 @@ impl Observer for Progress {
                     Outcome::Failed => "failed",
                 };
                 self.line(format!(
-                    "[{at}] card {serial}: record {tracking_code} {what}: {reason}"
+                    "[{at}] card {serial}: record {tracking_code} {what}: {}",
+                    escaped(&reason.to_string())
                 ));
             }
             EventKind::Released { released } => self.line(format!(

@@ -12,7 +12,10 @@ use std::time::{Duration, Instant, SystemTime};
 use melli::journal::{Journal, NewRecord};
 use melli::model::{JalaliDate, NationalCode, TrackingCode};
 
-use crate::common::{melli, run, Output, MELLI};
+use crate::common::{
+    melli, personalized_card, read_state, root_pem, run, state_file_content, test_issuer,
+    write_state, Output, VirtualCard, MELLI,
+};
 
 /// A journal with one queued record, `AB12CD`, written by the library as a batch writes it.
 fn journal_with_a_record(dir: &Path) -> PathBuf {
@@ -247,4 +250,115 @@ fn two_issuer_inits_at_once_on_one_folder_make_one_whole_issuer() {
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     assert!(names.iter().all(|n| !n.contains(".tmp-")), "{names:?}");
+}
+
+/// Nothing that could forge a line, move the cursor or turn text around: no control character
+/// but the line ends, no bidi control or invisible character but the isolates melli adds
+/// around Persian text.
+fn assert_terminal_safe(what: &str, text: &str) {
+    for c in text.chars() {
+        let isolate = matches!(c, '\u{2067}' | '\u{2069}');
+        assert!(
+            c == '\n' || (!c.is_control() && (isolate || !melli::display::is_hidden(c))),
+            "{what}: raw {c:?} in {text:?}"
+        );
+    }
+}
+
+#[test]
+fn names_on_a_card_that_would_forge_lines_or_turn_text_reach_the_terminal_escaped() {
+    let (mut card, _mailer) = personalized_card();
+    let reader = card.reader_name().to_string();
+    let mut state = read_state(&card);
+    let dg1 = state_file_content(&mut state, "0101");
+    let mut hex = dg1.as_str().expect("hex").to_string();
+    // Same lengths, so the data group's TLV stays well-formed: the Latin given name
+    // "Alireza" and the Persian surname (10 bytes) become newlines, escapes and U+202E.
+    for (from, to) in [
+        ("Alireza", "Al\u{202E}\n\u{1b}"),
+        ("محمدی", "\n\u{202E}ab\u{1b}[2J"),
+    ] {
+        assert_eq!(from.len(), to.len());
+        let from_hex = hex::encode_upper(from.as_bytes());
+        assert!(hex.to_uppercase().contains(&from_hex), "{from} not in DG1");
+        hex = hex
+            .to_uppercase()
+            .replace(&from_hex, &hex::encode_upper(to.as_bytes()));
+    }
+    *dg1 = serde_json::Value::String(hex);
+    card.kill();
+    write_state(&card, &state);
+    card.restart();
+    let root = root_pem(test_issuer());
+    for args in [
+        vec!["read", "--reader", &reader],
+        vec!["read", "--reader", &reader, "--json"],
+        vec!["verify", "--trust", &root, "--reader", &reader],
+        vec!["verify", "--trust", &root, "--reader", &reader, "--json"],
+        vec!["info", "--reader", &reader],
+    ] {
+        let out = melli(&args);
+        assert!(args[0] == "info" || out.code != 0, "{args:?}: {out:?}");
+        assert_terminal_safe(&format!("{args:?} stdout"), &out.stdout);
+        assert_terminal_safe(&format!("{args:?} stderr"), &out.stderr);
+        assert!(out.stderr.lines().count() <= 1, "{args:?}: {out:?}");
+    }
+}
+
+#[test]
+fn reader_names_and_paths_from_the_user_are_shown_escaped() {
+    let _card = VirtualCard::new();
+    let hostile = "no\nsuch\u{1b}[2J\u{202E}reader";
+    let out = melli(&["info", "--reader", hostile]);
+    assert_eq!(out.code, 3, "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+    assert!(
+        out.stderr.contains("no\\nsuch\\u{1B}[2J<U+202E>reader"),
+        "{out:?}"
+    );
+    assert_terminal_safe("info --reader", &out.stderr);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("x\n\u{1b}[31mverdict: GENUINE\u{202E}.pem");
+    let shown = path.to_str().expect("UTF-8");
+    for args in [
+        vec!["verify", "--trust", shown],
+        vec!["status", "--journal", shown, "--tracking-code", "AB1"],
+        vec!["issuer", "init", shown, "--root-dir", shown],
+        vec!["batch", shown, "--issuer", shown, "--journal", shown],
+    ] {
+        let out = melli(&args);
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {out:?}");
+        assert_terminal_safe(&format!("{args:?}"), &out.stderr);
+    }
+    // A journal whose stored reason would forge a line.
+    let journal = journal_with_a_record(dir.path());
+    let conn = rusqlite::Connection::open(&journal).expect("open");
+    conn.execute(
+        "UPDATE records SET state = 'failed', reason = ?1 WHERE tracking_code = 'AB12CD'",
+        ["bad\n\u{1b}[1Ayour card is ready\u{202E}"],
+    )
+    .expect("update");
+    drop(conn);
+    for json in [false, true] {
+        let mut args = vec![
+            "status",
+            "--journal",
+            journal.to_str().expect("UTF-8"),
+            "--tracking-code",
+            "AB12CD",
+        ];
+        if json {
+            args.push("--json");
+        }
+        let out = melli(&args);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert_terminal_safe("status", &out.stdout);
+        assert_eq!(
+            out.stdout.lines().count(),
+            if json { out.stdout.lines().count() } else { 1 }
+        );
+        assert!(out.stdout.contains("<U+202E>"), "{out:?}");
+    }
 }
