@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use melli::display::{escaped, escaped_cut};
 use melli::journal::{Counts, Journal, JournalError, Outcome};
 use melli::model::{JalaliDate, NationalCode, TrackingCode};
 use melli::ops::batch::status::{self, Query};
@@ -65,7 +66,7 @@ pub struct StatusArgs {
     #[arg(
         long,
         value_name = "CODE",
-        required_unless_present = "national_code",
+        required_unless_present_any = ["national_code", "birth_date"],
         conflicts_with_all = ["national_code", "birth_date"]
     )]
     pub tracking_code: Option<String>,
@@ -81,15 +82,18 @@ pub struct StatusArgs {
 }
 
 fn journal_failure(e: JournalError) -> Failure {
+    let text = escaped(&e.to_string());
     match e {
         JournalError::Open { .. }
         | JournalError::Missing(_)
+        | JournalError::NotAFile { .. }
+        | JournalError::Read { .. }
         | JournalError::Foreign(_)
         | JournalError::TooNew { .. }
         | JournalError::Unknown(_)
         | JournalError::NotBound { .. }
-        | JournalError::Conflicts(_) => Failure::bad_input(e.to_string()),
-        other => Failure::card(other.to_string()),
+        | JournalError::Conflicts(_) => Failure::bad_input(text),
+        _ => Failure::card(text),
     }
 }
 
@@ -104,7 +108,7 @@ pub fn status_to(args: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode, Fai
     let bad = |e: &dyn std::fmt::Display, what: &str| Failure::bad_input(format!("{what}: {e}"));
     let query = match (&args.tracking_code, &args.national_code, &args.birth_date) {
         (Some(code), _, _) => {
-            Query::TrackingCode(TrackingCode::parse(code).map_err(|e| bad(&e, "--tracking-code"))?)
+            Query::TrackingCode(typed_tracking_code(code).map_err(|e| bad(&e, "--tracking-code"))?)
         }
         (None, Some(n), Some(d)) => Query::Person {
             national_code: NationalCode::parse(n).map_err(|e| bad(&e, "--national-code"))?,
@@ -117,7 +121,7 @@ pub fn status_to(args: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode, Fai
         }
     };
     let journal = Journal::open_existing(&args.journal).map_err(journal_failure)?;
-    let answer = status::lookup(&journal, &query).map_err(journal_failure)?;
+    let answer = shown_answer(status::lookup(&journal, &query).map_err(journal_failure)?);
     let text = if args.json {
         serde_json::to_string_pretty(&answer)
             .map_err(|e| Failure::card(format!("could not format JSON: {e}")))?
@@ -132,6 +136,34 @@ pub fn status_to(args: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode, Fai
     })
 }
 
+/// Longest journal text (a failure's reason) shown whole.
+const MAX_REASON_BYTES: usize = 500;
+
+/// The answer with what came from the journal (a reason, a card serial) made safe for a
+/// terminal, in text and JSON alike.
+fn shown_answer(mut answer: status::StatusAnswer) -> status::StatusAnswer {
+    answer.message = escaped_cut(&answer.message, MAX_REASON_BYTES + 200);
+    answer.reason = answer.reason.map(|r| escaped_cut(&r, MAX_REASON_BYTES));
+    answer.card_serial = answer.card_serial.map(|s| escaped_cut(&s, 64));
+    answer
+}
+
+/// A tracking code as people type it: spaces and dashes between its groups are dropped
+/// (receipts print it in groups), Persian digits read as ASCII; the case is matched by the
+/// journal lookup.
+fn typed_tracking_code(text: &str) -> Result<TrackingCode, melli::model::TrackingCodeError> {
+    let kept: String = text
+        .chars()
+        .filter(|&c| {
+            !(c.is_whitespace()
+                || c == '-'
+                || ('\u{2010}'..='\u{2015}').contains(&c)
+                || c == '\u{2212}')
+        })
+        .collect();
+    TrackingCode::parse(&kept)
+}
+
 pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
     // Everything is checked before any card or the journal is touched.
     let release_after = Duration::try_from_secs_f64(args.release_after * 60.0).map_err(|_| {
@@ -140,14 +172,17 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
             args.release_after
         ))
     })?;
-    let issuer = crate::cli::issuer_keys::load_issuer(&args.issuer)?;
+    let issuer = crate::cli::issuer_keys::load_issuer(&args.issuer).map_err(|f| Failure {
+        message: escaped(&f.message),
+        ..f
+    })?;
     issuer
         .check_usable(std::time::SystemTime::now())
         .map_err(|e| Failure::bad_input(e.to_string()))?;
     let today =
         JalaliDate::today().map_err(|e| Failure::bad_input(format!("today's date: {e}")))?;
-    let loaded =
-        batch::load(&args.records, today).map_err(|e| Failure::bad_input(e.to_string()))?;
+    let loaded = batch::load(&args.records, today)
+        .map_err(|e| Failure::bad_input(escaped(&e.to_string())))?;
     for (line, warning) in &loaded.warnings {
         eprintln!("warning: line {line}: {warning}");
     }
@@ -161,24 +196,34 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
              --skip-invalid to journal them as failed and make the others",
             loaded.invalid_lines(),
             loaded.invalid_lines() + loaded.records.len(),
-            args.records.display()
+            escaped(&args.records.display().to_string())
         )));
     }
 
     let mut journal = Journal::open(&args.journal).map_err(journal_failure)?;
     for code in &args.release {
+        let typed = typed_tracking_code(code).map_err(|e| {
+            Failure::bad_input(format!("--release {}: {e} — {}", escaped(code), e.hint()))
+        })?;
+        // As written in the journal, when it differs from what was typed in case only.
+        let stored = journal
+            .by_tracking_code(&typed)
+            .map_err(journal_failure)?
+            .map_or_else(|| typed.to_string(), |row| row.tracking_code);
         let released = journal
-            .release(code, "by the operator (--release)")
+            .release(&stored, "by the operator (--release)")
             .map_err(journal_failure)?;
         eprintln!(
             "record {} released from card {}; it goes to the next blank card",
-            released.tracking_code, released.card_serial
+            escaped(&released.tracking_code),
+            escaped(&released.card_serial)
         );
         if released.step.as_deref() == Some("lock") {
             eprintln!(
                 "warning: card {} had begun locking: if it turns up, it may be a finished card \
                  for {}; destroy it",
-                released.card_serial, released.tracking_code
+                escaped(&released.card_serial),
+                escaped(&released.tracking_code)
             );
         }
     }
@@ -189,7 +234,7 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
     if loaded.records.is_empty() {
         return Err(Failure::bad_input(format!(
             "{} holds no valid record: nothing to make",
-            args.records.display()
+            escaped(&args.records.display().to_string())
         )));
     }
 
@@ -221,9 +266,11 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
     let report = batch.run(readers).map_err(|e| {
         progress.finish();
         match e {
-            BatchError::Mailer(_) | BatchError::NoReaders => Failure::bad_input(e.to_string()),
+            BatchError::Mailer(_) | BatchError::NoReaders => {
+                Failure::bad_input(escaped(&e.to_string()))
+            }
             BatchError::Journal(j) => journal_failure(j),
-            other => Failure::card(other.to_string()),
+            other => Failure::card(escaped(&other.to_string())),
         }
     })?;
     progress.finish();
@@ -259,7 +306,7 @@ fn check_against_journal(args: &BatchArgs, loaded: &Loaded) -> Result<(), Failur
     Err(Failure::bad_input(format!(
         "{} record(s) conflict with the journal {}: no card was touched",
         conflicts.len(),
-        args.journal.display()
+        escaped(&args.journal.display().to_string())
     )))
 }
 
@@ -308,7 +355,7 @@ fn print_summary(records: &Path, report: &BatchReport, mailers: &Path) {
     let c = report.counts;
     println!(
         "{}: {} records — {} done ({} in this run), {} failed, {} left",
-        records.display(),
+        escaped(&records.display().to_string()),
         report.records,
         c.done,
         report.made,
@@ -321,7 +368,7 @@ fn print_summary(records: &Path, report: &BatchReport, mailers: &Path) {
         minutes_seconds(report.seconds),
         report.cards_per_minute,
         report.readers.len(),
-        mailers.display()
+        escaped(&mailers.display().to_string())
     );
     for w in &report.waiting {
         println!(
@@ -443,7 +490,8 @@ impl Progress {
 
 impl Observer for Progress {
     fn event(&self, event: &Event) -> Flow {
-        let at = &event.reader;
+        // Reader names (from pcscd), card serials, reasons and errors are from outside.
+        let at = &escaped(&event.reader);
         match &event.kind {
             EventKind::Started { enqueued, counts } => {
                 let tally = self.update(Some(*counts), false);
@@ -454,14 +502,21 @@ impl Observer for Progress {
             }
             EventKind::Waiting => self.line(format!("[{at}] waiting for a blank card")),
             EventKind::ReaderTrouble { error } => {
-                self.line(format!("[{at}] reader trouble, trying again: {error}"));
+                self.line(format!(
+                    "[{at}] reader trouble, trying again: {}",
+                    escaped(&error.to_string())
+                ));
             }
-            EventKind::ReaderGone { error } => self.line(format!("[{at}] reader gone: {error}")),
+            EventKind::ReaderGone { error } => self.line(format!(
+                "[{at}] reader gone: {}",
+                escaped(&error.to_string())
+            )),
             EventKind::CardSkipped { serial, why } => self.line(format!(
-                "[{at}] {} skipped: {why}",
+                "[{at}] {} skipped: {}",
                 serial
                     .as_ref()
-                    .map_or_else(|| "a card".to_owned(), |s| format!("card {s}"))
+                    .map_or_else(|| "a card".to_owned(), |s| format!("card {}", escaped(s))),
+                escaped(&why.to_string())
             )),
             EventKind::CardIdle { serial } => self.line(format!(
                 "[{at}] card {serial}: no record is free for it now (the rest wait for their own cards)"
@@ -514,7 +569,8 @@ impl Observer for Progress {
                     Outcome::Failed => "failed",
                 };
                 self.line(format!(
-                    "[{at}] card {serial}: record {tracking_code} {what}: {reason}"
+                    "[{at}] card {serial}: record {tracking_code} {what}: {}",
+                    escaped(&reason.to_string())
                 ));
             }
             EventKind::Released { released } => self.line(format!(

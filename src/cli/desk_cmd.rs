@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use melli::applet::{Applet, Lifecycle};
+use melli::display::escaped;
 use melli::model::{Identity, JalaliDate};
 use melli::ops::read::{read_card, CardContents};
 use melli::ops::verify::verify_card;
@@ -14,10 +15,22 @@ use melli::transport::PcscTransport;
 use crate::cli::output;
 use crate::cli::{exit, Failure};
 
-/// Wraps right-to-left text in Unicode bidi isolates (U+2067 … U+2069), so a terminal that
-/// implements the bidirectional algorithm shows it right to left without disturbing the line.
+/// Wraps right-to-left text from the card in Unicode bidi isolates (U+2067 … U+2069), so a
+/// terminal that implements the bidirectional algorithm shows it right to left without
+/// disturbing the line. The card's text is escaped first: its own bidi controls, control and
+/// invisible characters are shown as escapes, and only the isolates melli adds stay.
 fn rtl(text: &str) -> String {
-    format!("\u{2067}{text}\u{2069}")
+    format!("\u{2067}{}\u{2069}", escaped(text))
+}
+
+/// A value from the card, made safe for a terminal.
+fn shown(value: impl std::fmt::Display) -> String {
+    escaped(&value.to_string())
+}
+
+/// A path from the user, made safe for a terminal.
+fn shown_path(path: &Path) -> String {
+    escaped(&path.display().to_string())
 }
 
 fn date(d: JalaliDate) -> String {
@@ -58,7 +71,8 @@ struct ReadJson<'a> {
 /// Data on the card that do not parse: one line, and what to do about it.
 fn card_error(e: impl std::fmt::Display) -> Failure {
     Failure::card(format!(
-        "{e} — the card's data are damaged or not genuine: check the card with `melli verify`"
+        "{} — the card's data are damaged or not genuine: check the card with `melli verify`",
+        escaped(&e.to_string())
     ))
 }
 
@@ -88,9 +102,10 @@ pub fn trust_anchor(path: &Path) -> Result<Certificate, Failure> {
             other => other.to_string(),
         };
         Failure::bad_input(format!(
-            "--trust {}: {what} — give the issuer's root certificate (root.pem of the issuer \
+            "--trust {}: {} — give the issuer's root certificate (root.pem of the issuer \
              directory, PEM or DER)",
-            path.display()
+            shown_path(path),
+            escaped(&what)
         ))
     })
 }
@@ -114,7 +129,9 @@ pub fn read(
             .parse_certificates()
             .ok()
             .and_then(|(holder, _)| cert::to_pem(&holder).ok());
-        output::json(&ReadJson {
+        // Every string of the card escaped; then the certificate, PEM that melli wrote from
+        // its DER, whose line breaks are meant.
+        let mut value = output::json_from_outside(&ReadJson {
             serial: &contents.serial,
             lifecycle: contents.lifecycle.to_string(),
             identity: &identity,
@@ -123,17 +140,19 @@ pub fn read(
             expiry_date: identity.expiry_date().into(),
             address,
             photo_bytes: contents.photo.len(),
-            holder_certificate: holder,
+            holder_certificate: None,
             traffic: applet.traffic(),
         })?;
+        value["holder_certificate"] = holder.into();
+        output::json(&value)?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut rows = vec![
         (
             "card",
-            format!("{} ({})", contents.serial, contents.lifecycle),
+            format!("{} ({})", shown(&contents.serial), contents.lifecycle),
         ),
-        ("national code", identity.national_code().to_string()),
+        ("national code", shown(identity.national_code())),
         (
             "name",
             format!(
@@ -143,8 +162,8 @@ pub fn read(
                     identity.given_name_fa(),
                     identity.surname_fa()
                 )),
-                identity.given_name_latin(),
-                identity.surname_latin()
+                shown(identity.given_name_latin()),
+                shown(identity.surname_latin())
             ),
         ),
         (
@@ -152,7 +171,7 @@ pub fn read(
             format!(
                 "{}  ({})",
                 rtl(identity.father_name_fa().as_str()),
-                identity.father_name_latin()
+                shown(identity.father_name_latin())
             ),
         ),
         ("gender", format!("{:?}", identity.gender())),
@@ -160,14 +179,18 @@ pub fn read(
         (
             "birth place",
             match identity.birth_place_latin() {
-                Some(latin) => format!("{}  ({latin})", rtl(identity.birth_place_fa().as_str())),
+                Some(latin) => format!(
+                    "{}  ({})",
+                    rtl(identity.birth_place_fa().as_str()),
+                    shown(latin)
+                ),
                 None => rtl(identity.birth_place_fa().as_str()),
             },
         ),
-        ("certificate no.", identity.certificate_number().to_string()),
+        ("certificate no.", shown(identity.certificate_number())),
         ("issued", date(identity.issue_date())),
         ("expires", date(identity.expiry_date())),
-        ("postal code", address.postal_code().to_string()),
+        ("postal code", shown(address.postal_code())),
     ];
     if let Some(text) = address.text() {
         rows.push(("address", rtl(text.as_str())));
@@ -216,7 +239,7 @@ fn write_out(
     let io = |what: &Path, e: std::io::Error| {
         Failure::bad_input(format!(
             "cannot write {}: {e} — choose another --out folder",
-            what.display()
+            shown_path(what)
         ))
     };
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
@@ -239,14 +262,14 @@ pub fn verify(
             let bytes = std::fs::read(path).map_err(|e| {
                 Failure::bad_input(format!(
                     "--finger {}: {e} — check the path of the live fingerprint record",
-                    path.display()
+                    shown_path(path)
                 ))
             })?;
             melli::model::FingerTemplate::parse(&bytes).map_err(|e| {
                 Failure::bad_input(format!(
                     "--finger {}: {e} — scan the finger again and give the scanner's \
                      ISO/IEC 19794-2 record",
-                    path.display()
+                    shown_path(path)
                 ))
             })?;
             Some(bytes)
@@ -264,15 +287,18 @@ pub fn verify(
         SystemTime::now(),
     )?;
     if json {
-        output::json(&serde_json::json!({
+        output::json(&output::json_from_outside(&serde_json::json!({
             "serial": contents.serial,
             "passed": verdict.passed(),
             "checks": verdict.checks,
             "traffic": applet.traffic(),
-        }))?;
+        }))?)?;
     } else {
-        println!("card {}", contents.serial);
-        print!("{verdict}");
+        println!("card {}", shown(&contents.serial));
+        // One line per check, whatever its detail quotes from the card.
+        for check in &verdict.checks {
+            println!("{}", shown(check));
+        }
         println!(
             "verdict: {}",
             if verdict.passed() {

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use melli::apdu::Command;
 use melli::applet::Applet;
+use melli::display::escaped;
 use melli::transport::{list_readers, CardChannel, PcscTransport};
 
 use crate::cli::output;
@@ -12,17 +13,19 @@ use crate::cli::Failure;
 pub fn readers(json: bool) -> Result<ExitCode, Failure> {
     let readers = list_readers()?;
     if json {
-        output::json(&serde_json::json!({ "readers": readers }))?;
+        output::json(&output::json_from_outside(
+            &serde_json::json!({ "readers": readers }),
+        )?)?;
     } else if readers.is_empty() {
         println!("no readers");
     } else {
         for r in &readers {
             let card = match &r.atr {
-                Some(atr) => format!("card  {atr}"),
+                Some(atr) => format!("card  {}", escaped(atr)),
                 None if r.card_present => "card".to_string(),
                 None => "empty".to_string(),
             };
-            println!("{}  {card}", r.name);
+            println!("{}  {card}", escaped(&r.name));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -33,14 +36,14 @@ pub fn info(reader: Option<&str>, json: bool) -> Result<ExitCode, Failure> {
     let mut applet = Applet::select(transport)?;
     let info = applet.info()?;
     if json {
-        output::json(&info)?;
+        output::json(&output::json_from_outside(&info)?)?;
     } else {
         output::rows(&[
-            ("reader", info.reader.clone()),
-            ("ATR", info.atr.clone()),
-            ("serial", info.serial.clone()),
+            ("reader", escaped(&info.reader)),
+            ("ATR", escaped(&info.atr)),
+            ("serial", escaped(&info.serial)),
             ("lifecycle", info.lifecycle.to_string()),
-            ("spec version", info.spec_version.clone()),
+            ("spec version", escaped(&info.spec_version)),
         ]);
     }
     Ok(ExitCode::SUCCESS)
@@ -97,7 +100,8 @@ fn parse_apdu(text: &str) -> Result<(String, Command), String> {
         .filter(|c| !c.is_whitespace() && *c != ':')
         .collect::<String>()
         .to_uppercase();
-    let bytes = hex::decode(&clean).map_err(|e| format!("\"{text}\" is not hex ({e})"))?;
+    let bytes =
+        hex::decode(&clean).map_err(|e| format!("\"{}\" is not hex ({e})", escaped(text)))?;
     let (command, _) = Command::parse(&bytes).map_err(|e| e.to_string())?;
     Ok((clean, command))
 }

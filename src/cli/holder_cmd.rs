@@ -90,7 +90,7 @@ pub fn sign(
     if out.is_dir() || !folder.is_dir() {
         return Err(Failure::bad_input(format!(
             "cannot write {}: {} — choose another --out path",
-            out.display(),
+            shown_path(&out),
             if out.is_dir() {
                 "it is a folder"
             } else {
@@ -101,7 +101,7 @@ pub fn sign(
     let digest = hash_file(file).map_err(|e| {
         Failure::bad_input(format!(
             "cannot read {}: {e} — check the path of the file to sign",
-            file.display()
+            shown_path(file)
         ))
     })?;
     let mut secrets = SecretInput::new(pin_stdin)?;
@@ -124,14 +124,19 @@ pub fn sign(
     write_atomically(&out, &p7s)?;
     if json {
         output::json(&serde_json::json!({
-            "file": file.display().to_string(),
-            "signature": out.display().to_string(),
+            "file": shown_path(file),
+            "signature": shown_path(&out),
             "sha256": hex::encode(digest),
         }))?;
     } else {
-        println!("signed {} → {}", file.display(), out.display());
+        println!("signed {} → {}", shown_path(file), shown_path(&out));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A path from the user, made safe for a terminal.
+fn shown_path(path: &Path) -> String {
+    melli::display::escaped(&path.display().to_string())
 }
 
 /// Writes through a temporary file and a rename, so a half-written signature never exists.
@@ -139,7 +144,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     let fail = |e: std::io::Error| {
         Failure::bad_input(format!(
             "cannot write {}: {e} — choose another --out path",
-            path.display()
+            shown_path(path)
         ))
     };
     let mut tmp = path.as_os_str().to_owned();

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use melli::applet::{Applet, AppletError};
+use melli::display::escaped;
 use melli::model::{
     enrolment::base_dir_of, EnrolmentRecord, JalaliDate, Secret, SecretKind, ValidRecord,
 };
@@ -32,16 +33,16 @@ pub fn issuer_init(args: &issuer_keys::InitArgs) -> Result<ExitCode, Failure> {
         root_store,
     };
     let issuer = Issuer::init(&args.dir, &options, &mut issuer_keys::secret)
-        .map_err(|e| Failure::bad_input(e.to_string()))?;
+        .map_err(|e| Failure::bad_input(escaped(&e.to_string())))?;
     println!(
         "made an issuer in {}: keys in {}",
-        args.dir.display(),
-        issuer.store().describe()
+        escaped(&args.dir.display().to_string()),
+        escaped(&issuer.store().describe())
     );
     println!(
         "the root CA's key is in {} ({}): personalization never needs it; keep it offline",
-        options.root_dir.display(),
-        options.root_store.describe()
+        escaped(&options.root_dir.display().to_string()),
+        escaped(&options.root_store.describe())
     );
     if args.insecure_plain_keys {
         eprintln!("warning: the keys are in plain files (--insecure-plain-keys): for tests only");

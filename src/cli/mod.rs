@@ -49,15 +49,16 @@ impl Failure {
     }
 }
 
+/// Reader names (from pcscd) and card answers in these messages are made safe for a terminal.
 impl From<TransportError> for Failure {
     fn from(e: TransportError) -> Self {
-        Failure::card(e.to_string())
+        Failure::card(melli::display::escaped(&e.to_string()))
     }
 }
 
 impl From<AppletError> for Failure {
     fn from(e: AppletError) -> Self {
-        Failure::card(e.to_string())
+        Failure::card(melli::display::escaped(&e.to_string()))
     }
 }
 

@@ -6,7 +6,9 @@ use super::{Journal, JournalError, RecordRow, ROW_COLUMNS};
 use crate::model::{JalaliDate, NationalCode, TrackingCode};
 
 impl Journal {
-    /// The record with this tracking code.
+    /// The record with this tracking code: the one written exactly so, or else the only one
+    /// that differs from it in letter case alone (`ab12cd` typed for `AB12CD`). Two records
+    /// that differ in case only are both there to be found, each by its exact spelling.
     pub fn by_tracking_code(
         &self,
         tracking_code: &TrackingCode,
@@ -14,9 +16,19 @@ impl Journal {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {ROW_COLUMNS} FROM records WHERE tracking_code = ?1"
         ))?;
-        Ok(stmt
+        if let Some(row) = stmt
             .query_row([tracking_code.as_str()], RecordRow::from_sql)
-            .optional()?)
+            .optional()?
+        {
+            return Ok(Some(row));
+        }
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ROW_COLUMNS} FROM records WHERE tracking_code = ?1 COLLATE NOCASE LIMIT 2"
+        ))?;
+        let mut rows = stmt
+            .query_map([tracking_code.as_str()], RecordRow::from_sql)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(if rows.len() == 1 { rows.pop() } else { None })
     }
 
     /// The latest record of the person with this national code *and* birth date. Both are

@@ -14,6 +14,7 @@
 
 mod lookup;
 mod queue;
+mod read_only;
 mod schema;
 
 use std::fmt;
@@ -179,27 +180,40 @@ pub struct Conflict {
     pub tracking_code: String,
 }
 
+/// A path from the user, made safe for a terminal.
+fn shown(path: &Path) -> String {
+    crate::display::escaped(&path.display().to_string())
+}
+
 /// What can go wrong with the journal.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
-    #[error("cannot open the journal {path}: {source}")]
+    #[error("cannot open the journal {}: {source}", shown(.path))]
     Open {
         path: PathBuf,
         #[source]
         source: rusqlite::Error,
     },
-    #[error("there is no journal {0}: give the file the batch was run with")]
+    #[error("there is no journal {}: give the file the batch was run with", shown(.0))]
     Missing(PathBuf),
-    #[error("{0} is not a melli journal: give the journal a batch wrote, or a new file name")]
+    #[error("{}: not a regular file ({found}); give --journal the journal file of the batches", shown(.path))]
+    NotAFile { path: PathBuf, found: &'static str },
+    #[error("{} is not a melli journal: give the journal a batch wrote, or a new file name", shown(.0))]
     Foreign(PathBuf),
     #[error(
-        "the journal {path} has schema version {found}, this melli knows up to {SCHEMA_VERSION}: \
-         use a newer melli"
+        "the journal {} has schema version {found}, this melli knows up to {SCHEMA_VERSION}: \
+         use a newer melli", shown(.path)
     )]
     TooNew { path: PathBuf, found: i64 },
+    #[error("cannot read the journal {}: {source}", shown(.path))]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("journal: {0}")]
     Sql(#[from] rusqlite::Error),
-    #[error("tracking code {0} is not in the journal")]
+    #[error("tracking code {} is not in the journal", crate::display::escaped(.0))]
     Unknown(String),
     #[error("record {tracking_code} is no longer bound to card {serial} in the journal")]
     BindingLost {
@@ -238,13 +252,23 @@ impl Journal {
         Self::open_with(path, OpenFlags::default())
     }
 
-    /// Opens an existing journal, for reading: [`JournalError::Missing`] if there is none.
+    /// Opens an existing journal for looking up only (`melli status`): read-only, so it never
+    /// changes the file nor makes one beside it — no schema, no switch to WAL, no migration —
+    /// and it never waits for the batch's write lock (a WAL reader needs none). What is not a
+    /// melli journal (an empty file, another program's database, text) is refused by its first
+    /// bytes and its `application_id`, read-only. [`JournalError::Missing`] if there is none,
+    /// [`JournalError::NotAFile`] for a directory, FIFO or device.
     pub fn open_existing(path: &Path) -> Result<Journal, JournalError> {
-        if !path.is_file() {
-            return Err(JournalError::Missing(path.to_path_buf()));
+        read_only::open(path)
+    }
+
+    /// Checks what is at `path` before a batch opens it for writing: nothing, or a regular file
+    /// (a directory, FIFO or device is refused, [`JournalError::NotAFile`]).
+    pub fn check_path(path: &Path) -> Result<(), JournalError> {
+        match read_only::regular_file(path) {
+            Ok(_) | Err(JournalError::Missing(_)) => Ok(()),
+            Err(e) => Err(e),
         }
-        let flags = OpenFlags::default() - OpenFlags::SQLITE_OPEN_CREATE;
-        Self::open_with(path, flags)
     }
 
     fn open_with(path: &Path, flags: OpenFlags) -> Result<Journal, JournalError> {
@@ -255,8 +279,21 @@ impl Journal {
                 source,
             },
         };
+        Self::check_path(path)?;
         let mut conn = Connection::open_with_flags(path, flags).map_err(open)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open)?;
+        // Another program's database is refused before anything is changed in it.
+        match schema::check(&conn) {
+            Ok(schema::Found::Current | schema::Found::Created | schema::Found::Empty) => {}
+            Ok(schema::Found::Foreign) => return Err(JournalError::Foreign(path.to_path_buf())),
+            Ok(schema::Found::TooNew(found)) => {
+                return Err(JournalError::TooNew {
+                    path: path.to_path_buf(),
+                    found,
+                })
+            }
+            Err(e) => return Err(open(e)),
+        }
         // WAL: readers (melli status) never block the batch, and a commit is one append.
         let mode: String = conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
@@ -272,7 +309,7 @@ impl Journal {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open)?;
         match schema::prepare(&mut conn) {
-            Ok(schema::Found::Current | schema::Found::Created) => {}
+            Ok(schema::Found::Current | schema::Found::Created | schema::Found::Empty) => {}
             Ok(schema::Found::Foreign) => return Err(JournalError::Foreign(path.to_path_buf())),
             Ok(schema::Found::TooNew(found)) => {
                 return Err(JournalError::TooNew {

@@ -50,10 +50,34 @@ pub enum Found {
     Current,
     /// Nothing yet: the schema was created.
     Created,
+    /// Nothing yet, and nothing was created ([`check`]).
+    Empty,
     /// Tables of some other program.
     Foreign,
     /// A melli journal of a later schema version.
     TooNew(i64),
+}
+
+/// What the database holds, read without changing anything (no transaction is begun that
+/// could wait for a writer, nothing is created).
+pub fn check(conn: &Connection) -> rusqlite::Result<Found> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let app: i64 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    let tables: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(classify(version, app, tables))
+}
+
+fn classify(version: i64, app: i64, tables: i64) -> Found {
+    match (version, app, tables) {
+        (0, 0, 0) => Found::Empty,
+        (SCHEMA_VERSION, APPLICATION_ID, _) => Found::Current,
+        (v, APPLICATION_ID, _) if v > SCHEMA_VERSION => Found::TooNew(v),
+        _ => Found::Foreign,
+    }
 }
 
 /// Creates the schema in an empty database, or checks the one there.
@@ -66,16 +90,14 @@ pub fn prepare(conn: &mut Connection) -> rusqlite::Result<Found> {
         [],
         |r| r.get(0),
     )?;
-    let found = match (version, app, tables) {
-        (0, 0, 0) => {
+    let found = match classify(version, app, tables) {
+        Found::Empty => {
             tx.execute_batch(V1)?;
             tx.pragma_update(None, "application_id", APPLICATION_ID)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             Found::Created
         }
-        (SCHEMA_VERSION, APPLICATION_ID, _) => Found::Current,
-        (v, APPLICATION_ID, _) if v > SCHEMA_VERSION => Found::TooNew(v),
-        _ => Found::Foreign,
+        other => other,
     };
     tx.commit()?;
     Ok(found)

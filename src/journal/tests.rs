@@ -445,3 +445,61 @@ fn two_connections_claim_distinct_records() {
     all.dedup();
     assert_eq!(all.len(), 40);
 }
+
+#[test]
+fn a_lookup_changes_nothing_and_refuses_what_is_not_a_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    assert!(matches!(
+        Journal::open_existing(&empty),
+        Err(JournalError::Foreign(_))
+    ));
+    assert_eq!(std::fs::read(&empty).unwrap(), b"");
+    assert!(matches!(
+        Journal::open_existing(dir.path()),
+        Err(JournalError::NotAFile {
+            found: "a directory",
+            ..
+        })
+    ));
+    // Another program's database: refused by the batch too, before it is switched to WAL.
+    let other = dir.path().join("other.db");
+    let conn = Connection::open(&other).unwrap();
+    conn.execute_batch("CREATE TABLE t (x)").unwrap();
+    drop(conn);
+    for open in [Journal::open, Journal::open_existing] {
+        assert!(matches!(open(&other), Err(JournalError::Foreign(_))));
+    }
+    let conn = Connection::open(&other).unwrap();
+    let mode: String = conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete");
+    // A lookup connection may not write.
+    drop(open(&dir));
+    let reader = Journal::open_existing(&dir.path().join("j.db")).unwrap();
+    assert!(reader.conn.execute("DELETE FROM records", []).is_err());
+}
+
+#[test]
+fn tracking_codes_are_found_whatever_their_case_unless_two_differ_in_case_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = Journal::open(&dir.path().join("j.db")).unwrap();
+    j.enqueue(&[
+        key("Ab1", "0081493721", "1368/06/15"),
+        key("XY7", "0013542419", "1370/01/01"),
+        key("xy7", "1234567891", "1380/12/29"),
+    ])
+    .unwrap();
+    let find = |code: &str| {
+        j.by_tracking_code(&TrackingCode::parse(code).unwrap())
+            .unwrap()
+            .map(|r| r.tracking_code)
+    };
+    assert_eq!(find("AB1").as_deref(), Some("Ab1"));
+    assert_eq!(find("ab1").as_deref(), Some("Ab1"));
+    assert_eq!(find("xy7").as_deref(), Some("xy7"));
+    assert_eq!(find("XY7").as_deref(), Some("XY7"));
+    assert_eq!(find("Xy7"), None, "two records differ in case only");
+}

@@ -85,13 +85,31 @@ pub fn secrets_for_card(path: &Path, serial: &str) -> Result<(Secret, Secret), M
     Ok((pin, puk))
 }
 
+/// Reads a PIN mailer: a regular file of at most [`Kind::Small`]'s size, UTF-8.
 fn read(path: &Path) -> Result<Zeroizing<String>, MailerError> {
-    std::fs::read_to_string(path)
-        .map(Zeroizing::new)
-        .map_err(|source| MailerError::Read {
-            path: path.to_path_buf(),
-            source,
-        })
+    use crate::input::{InputError, Kind};
+    let failed = |source| MailerError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let bytes = Zeroizing::new(crate::input::read(path, Kind::Small).map_err(|e| match e {
+        InputError::Io { source, .. } => failed(source),
+        InputError::NotRegular { found, .. } => failed(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("not a regular file ({found})"),
+        )),
+        InputError::TooLarge { size, cap, .. } => failed(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{size} bytes, more than a PIN mailer may be ({cap} bytes at most)"),
+        )),
+    })?);
+    match std::str::from_utf8(&bytes) {
+        Ok(text) => Ok(Zeroizing::new(text.to_owned())),
+        Err(_) => Err(failed(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))),
+    }
 }
 
 fn read_secrets(path: &Path, serial: &str) -> Result<(Secret, Secret), MailerError> {

@@ -39,7 +39,7 @@
 use std::fmt;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -413,35 +413,48 @@ impl fmt::Debug for Issuer {
 
 impl Issuer {
     /// Makes an issuer in `dir` and its root in `options.root_dir` (both must not exist or be
-    /// empty): a root CA, a document signer and a signing CA, each with a new P-256 key made
-    /// in its store, and a new master key. `unlock` is asked for the token PINs, or to choose
-    /// the passphrases of encrypted files.
+    /// empty, mode 0700): a root CA, a document signer and a signing CA, each with a new P-256
+    /// key made in its store, and a new master key. `unlock` is asked for the token PINs, or to
+    /// choose the passphrases of encrypted files.
+    ///
+    /// Each folder is made as a temporary sibling (`.NAME.tmp-PID-RANDOM`, mode 0700) and
+    /// renamed into place at the end, root first. A rename cannot replace a folder that holds
+    /// something, so of two runs at once on the same folder exactly one wins; the other says
+    /// so ("made by another run meanwhile") and removes only its own temporary folders — never
+    /// a file of the winner. Keys that a losing or failing run made in an HSM token stay in the
+    /// token (a token has no folder to rename); they are unused and may be deleted there.
     pub fn init(dir: &Path, options: &InitOptions, unlock: Unlock<'_>) -> Result<Issuer, PkiError> {
         check_stores_apart(dir, options)?;
-        let made_root_dir = prepare_empty_dir(&options.root_dir)?;
-        let made_dir = match prepare_empty_dir(dir) {
-            Ok(made) => made,
+        let root_was_there = check_init_target(&options.root_dir)?;
+        check_init_target(dir)?;
+        let root_tmp = make_temp_sibling(&options.root_dir)?;
+        let tmp = match make_temp_sibling(dir) {
+            Ok(tmp) => tmp,
             Err(e) => {
-                if made_root_dir {
-                    let _ = fs::remove_dir(&options.root_dir);
-                }
+                let _ = fs::remove_dir_all(&root_tmp);
                 return Err(e);
             }
         };
-        let result = Self::make(dir, options, unlock);
-        if result.is_err() {
-            // Leave no half-made issuer behind (keys a token made stay in the token).
-            for (d, names, made) in [
-                (&options.root_dir, &ROOT_FILES[..], made_root_dir),
-                (&dir.to_path_buf(), &ISSUER_FILES[..], made_dir),
-            ] {
-                for f in names {
-                    let _ = fs::remove_file(d.join(f));
+        let in_tmp = InitOptions {
+            root_dir: root_tmp.clone(),
+            ..options.clone()
+        };
+        let result = Self::make(&tmp, &in_tmp, unlock).and_then(|mut issuer| {
+            move_into_place(&root_tmp, &options.root_dir)?;
+            if let Err(e) = move_into_place(&tmp, dir) {
+                // Our root went into place, the issuer's folder did not: take the root back.
+                if fs::rename(&options.root_dir, &root_tmp).is_ok() && root_was_there {
+                    let _ = fs::DirBuilder::new().mode(0o700).create(&options.root_dir);
                 }
-                if made {
-                    let _ = fs::remove_dir(d);
-                }
+                return Err(e);
             }
+            issuer.dir = dir.to_path_buf();
+            Ok(issuer)
+        });
+        if result.is_err() {
+            // Only our own temporary folders: whatever is at `dir` now is another run's.
+            let _ = fs::remove_dir_all(&tmp);
+            let _ = fs::remove_dir_all(&root_tmp);
         }
         result
     }
@@ -678,6 +691,8 @@ impl Issuer {
     }
 }
 
+/// The files of an issuer directory (plain key files), for the tests.
+#[cfg(test)]
 const ISSUER_FILES: [&str; 8] = [
     files::README,
     files::CONFIG,
@@ -689,6 +704,7 @@ const ISSUER_FILES: [&str; 8] = [
     files::MASTER_KEY,
 ];
 
+#[cfg(test)]
 const ROOT_FILES: [&str; 3] = [files::ROOT_CONFIG, files::ROOT_CERT, files::ROOT_KEY];
 
 /// The root key must be kept apart: not in the issuer's directory, not in the issuer's token.
@@ -790,31 +806,105 @@ fn document_signer_certificate(
     )
 }
 
-/// Makes `dir` (mode 0700) unless it exists empty; says whether it made it.
-fn prepare_empty_dir(dir: &Path) -> Result<bool, PkiError> {
-    match fs::read_dir(dir) {
-        Ok(mut entries) => {
-            if entries.next().is_some() {
-                return Err(PkiError::NotEmpty {
-                    path: dir.to_path_buf(),
-                });
-            }
-            Ok(false)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map(|()| true)
-            .map_err(|e| PkiError::Io {
+/// Checks that `dir` is absent, or an empty folder of mode 0700 (a real folder, not a
+/// symbolic link); says whether it is there.
+fn check_init_target(dir: &Path) -> Result<bool, PkiError> {
+    let meta = match fs::symlink_metadata(dir) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => {
+            return Err(PkiError::Io {
                 path: dir.to_path_buf(),
                 source: e,
-            }),
-        Err(e) => Err(PkiError::Io {
+            })
+        }
+    };
+    if !meta.is_dir() {
+        let what = if meta.file_type().is_symlink() {
+            "is a symbolic link"
+        } else if meta.is_file() {
+            "is a file"
+        } else {
+            "is not a folder"
+        };
+        return Err(PkiError::bad_file(
+            dir,
+            format!("{what}; issuer init needs a new or empty directory"),
+        ));
+    }
+    let mut entries = fs::read_dir(dir).map_err(|e| PkiError::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
+    if entries.next().is_some() {
+        return Err(PkiError::NotEmpty {
+            path: dir.to_path_buf(),
+        });
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode != 0o700 {
+        return Err(PkiError::bad_file(
+            dir,
+            format!(
+                "mode {mode:04o}, but an issuer directory holds keys and must be mode 0700: run chmod 700 {}",
+                dir.display()
+            ),
+        ));
+    }
+    Ok(true)
+}
+
+/// Makes a new folder beside `dir`, `.NAME.tmp-PID-RANDOM`, mode 0700 (and `dir`'s parent
+/// folders if they are missing).
+fn make_temp_sibling(dir: &Path) -> Result<PathBuf, PkiError> {
+    let io = |path: &Path, e| PkiError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = dir
+        .file_name()
+        .ok_or_else(|| PkiError::bad_file(dir, "names no folder; give a new or empty directory"))?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&parent)
+        .map_err(|e| io(&parent, e))?;
+    let mut random = [0u8; 6];
+    OsRng
+        .try_fill_bytes(&mut random)
+        .map_err(PkiError::Random)?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        hex::encode(random)
+    ));
+    let tmp = parent.join(tmp_name);
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&tmp)
+        .map_err(|e| io(&tmp, e))?;
+    Ok(tmp)
+}
+
+/// Renames the finished `tmp` folder to `dir`, which must be absent or empty: a folder that
+/// another run filled meanwhile is left alone.
+fn move_into_place(tmp: &Path, dir: &Path) -> Result<(), PkiError> {
+    fs::rename(tmp, dir).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOTEMPTY | libc::EEXIST | libc::ENOTDIR | libc::EISDIR) => PkiError::bad_file(
+            dir,
+            "made by another run meanwhile (this run left it as it is) — use that issuer, or give another directory",
+        ),
+        _ => PkiError::Io {
             path: dir.to_path_buf(),
             source: e,
-        }),
-    }
+        },
+    })
 }
 
 /// Create `dir/name` (which must not exist) with `mode` from the start, and write `bytes`.
@@ -1034,7 +1124,65 @@ mod tests {
         assert!(matches!(err, PkiError::NotEmpty { .. }), "{err}");
         let empty = tmp.path().join("empty");
         fs::create_dir(&empty).expect("mkdir");
-        Issuer::init_plain(&empty).expect("empty dir is fine");
+        fs::set_permissions(&empty, fs::Permissions::from_mode(0o755)).expect("chmod");
+        let err = Issuer::init_plain(&empty).expect_err("mode 0755");
+        assert!(
+            err.to_string().ends_with(&format!(
+                "mode 0755, but an issuer directory holds keys and must be mode 0700: run chmod 700 {}",
+                empty.display()
+            )),
+            "{err}"
+        );
+        fs::set_permissions(&empty, fs::Permissions::from_mode(0o700)).expect("chmod");
+        let issuer = Issuer::init_plain(&empty).expect("empty dir is fine");
+        assert_eq!(issuer.dir(), empty);
+        Issuer::load(&empty, &mut crate::pki::keys::no_secret).expect("loads");
+        let file = tmp.path().join("file");
+        fs::write(&file, b"x").expect("write");
+        let err = Issuer::init_plain(&file).expect_err("a file");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: is a file; issuer init needs a new or empty directory",
+                file.display()
+            )
+        );
+        // Nothing left beside: no temporary folder, no root of a refused run.
+        let mut names: Vec<String> = fs::read_dir(tmp.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["empty", "empty-root", "file", "full"]);
+    }
+
+    #[test]
+    fn the_loser_of_two_inits_at_once_leaves_the_winners_issuer_whole() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("issuer");
+        let results: Vec<Result<Issuer, PkiError>> = std::thread::scope(|s| {
+            let runs: Vec<_> = (0..2)
+                .map(|_| s.spawn(|| Issuer::init_plain(&dir)))
+                .collect();
+            runs.into_iter().map(|r| r.join().expect("join")).collect()
+        });
+        let won = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(won, 1, "{results:?}");
+        for r in &results {
+            if let Err(e) = r {
+                let text = e.to_string();
+                assert!(
+                    text.contains("made by another run meanwhile") || text.contains("not empty"),
+                    "{text}"
+                );
+            }
+        }
+        Issuer::load(&dir, &mut crate::pki::keys::no_secret).expect("the winner's issuer loads");
+        let names: Vec<String> = fs::read_dir(tmp.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains(".tmp-")), "{names:?}");
     }
 
     #[test]

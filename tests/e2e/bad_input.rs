@@ -553,6 +553,7 @@ const ALL: &[&[&str]] = &[
     LINE,
     CARD_STATE,
     ISSUER_KEYS,
+    FILES,
 ];
 
 #[test]
@@ -2132,5 +2133,78 @@ fn the_issuers_key_stores_refuse_bad_keys_and_secrets() {
         before,
         "the document signer changed"
     );
+    t.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files and folders given where something else is meant; the journal
+// ---------------------------------------------------------------------------------------------
+
+const FILES: &[&str] = &[
+    "journal-empty-file",
+    "journal-is-a-folder",
+    "status-bad-tracking-code",
+    "status-birth-date-alone",
+    "issuer-init-is-a-file",
+    "issuer-init-dir-mode",
+];
+
+#[test]
+fn files_and_folders_given_for_something_else_are_refused_untouched() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut t = Table::new(FILES);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = path_str(dir.path());
+    let journal = format!("{d}/journal.db");
+    let empty = format!("{d}/empty.db");
+    fs::write(&empty, b"").expect("write");
+    t.run(
+        "journal-empty-file",
+        case(&["status", "--journal", &empty, "--tracking-code", "AB12CD"]).var("FILE", &empty),
+    );
+    assert_eq!(
+        fs::read(&empty).expect("read"),
+        b"",
+        "status wrote a journal"
+    );
+    t.run(
+        "journal-is-a-folder",
+        case(&["status", "--journal", d, "--tracking-code", "AB12CD"]).var("DIR", d),
+    );
+    t.run(
+        "status-bad-tracking-code",
+        case(&["status", "--journal", &journal, "--tracking-code", "AB_12"]).var("DIR", d),
+    );
+    t.run(
+        "status-birth-date-alone",
+        case(&[
+            "status",
+            "--journal",
+            &journal,
+            "--birth-date",
+            "1368/06/15",
+        ])
+        .var("DIR", d),
+    );
+    assert!(!Path::new(&journal).exists(), "status made a journal");
+    t.run(
+        "issuer-init-is-a-file",
+        case(&["issuer", "init", &empty]).var("FILE", &empty),
+    );
+    assert_eq!(fs::read(&empty).expect("read"), b"");
+    let open = format!("{d}/open");
+    fs::create_dir(&open).expect("mkdir");
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o755)).expect("chmod");
+    t.run(
+        "issuer-init-dir-mode",
+        case(&["issuer", "init", &open, "--insecure-plain-keys"]).var("DIR", d),
+    );
+    let mut names: Vec<String> = fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["empty.db", "open"], "a refused run left something");
+    assert_eq!(fs::read_dir(&open).expect("list").count(), 0);
     t.finish();
 }

@@ -12,6 +12,7 @@ mod batch;
 mod cli;
 mod demo;
 mod desk;
+mod files;
 mod interop;
 mod issuer;
 mod lifecycle;

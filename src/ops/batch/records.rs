@@ -12,7 +12,7 @@ use crate::model::{
 };
 
 /// Largest records file melli reads.
-pub const MAX_RECORDS_FILE: u64 = 256 * 1024 * 1024;
+pub const MAX_RECORDS_FILE: u64 = crate::input::Kind::Records.cap();
 
 /// A valid record and the line it came from.
 #[derive(Debug, Clone)]
@@ -134,6 +134,8 @@ pub enum LoadError {
     },
     #[error("the records file {} is {len} bytes, more than the {MAX_RECORDS_FILE} melli reads: split it", path.display())]
     TooLarge { path: std::path::PathBuf, len: u64 },
+    #[error(transparent)]
+    NotAFile(crate::input::InputError),
     #[error("the records file {} is not UTF-8 text (line {line})", path.display())]
     NotText {
         path: std::path::PathBuf,
@@ -144,19 +146,17 @@ pub enum LoadError {
 /// Reads and validates every line of the records file at `path` as of `today`; photo and
 /// fingerprint paths are relative to the file's folder. Lines are validated on all cores.
 pub fn load(path: &Path, today: JalaliDate) -> Result<Loaded, LoadError> {
-    let meta = std::fs::metadata(path).map_err(|source| LoadError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if meta.len() > MAX_RECORDS_FILE {
-        return Err(LoadError::TooLarge {
+    // A regular file only (not a FIFO or a device that would be read for ever), capped.
+    let bytes = crate::input::read(path, crate::input::Kind::Records).map_err(|e| match e {
+        crate::input::InputError::Io { source, .. } => LoadError::Read {
             path: path.to_path_buf(),
-            len: meta.len(),
-        });
-    }
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
-        path: path.to_path_buf(),
-        source,
+            source,
+        },
+        crate::input::InputError::TooLarge { size, .. } => LoadError::TooLarge {
+            path: path.to_path_buf(),
+            len: size,
+        },
+        not_a_file @ crate::input::InputError::NotRegular { .. } => LoadError::NotAFile(not_a_file),
     })?;
     let mut lines = Vec::new();
     for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
