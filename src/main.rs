@@ -20,7 +20,10 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(code) => code,
         Err(failure) => {
-            eprintln!("melli: {}", failure.message);
+            // The last safety net: whatever an error quotes from outside (a path, a name, a
+            // card's answer) reaches the terminal as one line with nothing hidden in it.
+            // Escaping is idempotent, so messages escaped at their source are unchanged.
+            eprintln!("melli: {}", melli::display::escaped(&failure.message));
             ExitCode::from(failure.code)
         }
     }
@@ -56,7 +59,10 @@ fn usage_error(e: clap::Error) -> ExitCode {
     ) {
         e.exit();
     }
-    eprintln!("melli: {}", one_line(&e.render().to_string()));
+    eprintln!(
+        "melli: {}",
+        melli::display::escaped(&one_line(&e.render().to_string()))
+    );
     ExitCode::from(cli::exit::BAD_INPUT)
 }
 
