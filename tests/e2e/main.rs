@@ -17,5 +17,6 @@ mod issuer;
 mod lifecycle;
 mod personalize;
 mod secure_channel;
+mod signatures;
 mod signing;
 mod transport;
