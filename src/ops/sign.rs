@@ -176,7 +176,7 @@ impl SignatureFileError {
         match self {
             SignatureFileError::Smime => format!(
                 "take the signature out of it with: openssl cms -cmsout -inform SMIME -in \
-                 {path} -outform DER -out {path}.p7s"
+                 {path} -outform DER -out {path}.der"
             ),
             SignatureFileError::Ber => format!(
                 "convert it with: openssl cms -cmsout -inform DER -in {path} -outform DER \
@@ -446,5 +446,60 @@ pub fn verify_signature(
         signer_name,
         claimed_signing_time: claimed.ok().flatten().map(|t| asn1::date_time_string(&t)),
         chain_checked_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_files_in_other_forms_are_named_for_what_they_are() {
+        let err = |bytes: &[u8]| signature_der(bytes).expect_err("refused");
+        assert_eq!(
+            err(b"MIME-Version: 1.0\r\nContent-Type: multipart/signed\r\n"),
+            SignatureFileError::Smime
+        );
+        assert_eq!(
+            err(b"\ncontent-type: application/pkcs7-mime\r\n"),
+            SignatureFileError::Smime
+        );
+        assert_eq!(
+            err(&[0x30, 0x80, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02]),
+            SignatureFileError::Ber
+        );
+        assert_eq!(
+            err(b"# README\n\nnot a signature\n"),
+            SignatureFileError::Text
+        );
+        assert_eq!(
+            err(b"-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n"),
+            SignatureFileError::OtherPem("CERTIFICATE".into())
+        );
+        assert!(matches!(
+            err(b"-----BEGIN CMS-----\n!!!!\n-----END CMS-----\n"),
+            SignatureFileError::BadPem(_)
+        ));
+        // PEM is unwrapped, then judged as its DER.
+        assert!(matches!(
+            err(b"-----BEGIN CMS-----\nMAMCAQA=\n-----END CMS-----\n"),
+            SignatureFileError::NotCms(_)
+        ));
+        assert!(matches!(
+            err(&[0x30, 0x03, 0x02, 0x01, 0x00]),
+            SignatureFileError::NotCms(_)
+        ));
+        assert_eq!(
+            SignatureFileError::Ber.remedy("x.p7s"),
+            "convert it with: openssl cms -cmsout -inform DER -in x.p7s -outform DER -out x.p7s.der"
+        );
+    }
+
+    #[test]
+    fn documents_that_are_no_files_are_not_read() {
+        let err = hash_file(Path::new("/dev/zero")).expect_err("a device");
+        assert_eq!(err.to_string(), "not a regular file (a device)");
+        let err = hash_file(Path::new("/nonexistent/x")).expect_err("missing");
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
     }
 }

@@ -121,6 +121,9 @@ pub enum CmsError {
     /// The SignerInfo's digest algorithm is not SHA-256.
     #[error("digest algorithm {0} is not accepted: melli signatures use SHA-256")]
     DigestAlgorithm(String),
+    /// SignedData.digestAlgorithms is not exactly { id-sha256 }.
+    #[error("digestAlgorithms is {{{0}}}, not {{SHA-256}}: melli signatures use SHA-256 only")]
+    DigestAlgorithms(String),
     /// The SignerInfo's signature algorithm is not ECDSA with SHA-256.
     #[error("signature algorithm {0} is not accepted: melli signatures use ecdsa-with-SHA256")]
     SignatureAlgorithm(String),
@@ -472,6 +475,22 @@ impl SignedDataView {
         Ok(md.value().to_vec())
     }
 
+    /// SignedData.digestAlgorithms is exactly { id-sha256 } (applets-spec §9.6). The set only
+    /// announces the digests the signers use, but a verifier such as openssl refuses a
+    /// signature whose set names an algorithm it does not know: melli must not call VALID what
+    /// others refuse.
+    pub fn check_digest_algorithms(&self) -> Result<(), CmsError> {
+        match self.signed_data.digest_algorithms.as_slice() {
+            [one] if asn1::is_sha256(one) => Ok(()),
+            algs => Err(CmsError::DigestAlgorithms(
+                algs.iter()
+                    .map(|a| algorithm_name(&a.oid))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )),
+        }
+    }
+
     /// The SignerInfo's digest algorithm is SHA-256 (parameters absent or NULL).
     pub fn check_digest_algorithm(&self) -> Result<(), CmsError> {
         let alg = &self.signer_info().digest_alg;
@@ -484,9 +503,11 @@ impl SignedDataView {
 
     /// Check the signed messageDigest against `digest`, the SHA-256 of the content (for
     /// detached content the caller hashes it, in a stream if large): the digest algorithm is
-    /// SHA-256, there are signed attributes, and exactly one messageDigest, equal to `digest`.
+    /// SHA-256 (the SignerInfo's, and digestAlgorithms is { SHA-256 }), there are signed
+    /// attributes, and exactly one messageDigest, equal to `digest`.
     pub fn check_message_digest(&self, digest: &[u8]) -> Result<(), CmsError> {
         self.check_digest_algorithm()?;
+        self.check_digest_algorithms()?;
         let signed = self.message_digest()?;
         if signed == digest {
             Ok(())

@@ -293,7 +293,7 @@ fn pem_is_read_ber_and_smime_are_refused_with_the_command_that_converts_them() {
             &format!(
                 "melli: {smime}: an S/MIME message, not a CMS signature file — take the \
                  signature out of it with: openssl cms -cmsout -inform SMIME -in {smime} \
-                 -outform DER -out {smime}.p7s"
+                 -outform DER -out {smime}.der"
             ),
         );
     }
@@ -439,7 +439,10 @@ fn a_signer_name_cannot_forge_a_line_in_text_or_json() {
             _ => false,
         }
     }
-    assert!(!controls(&v), "a string of the JSON holds a control character: {v}");
+    assert!(
+        !controls(&v),
+        "a string of the JSON holds a control character: {v}"
+    );
     assert_eq!(v["signer_verified"], false, "{v}");
     assert_eq!(
         v["signer"]["full_name_fa"], "Ali\\n\\u{1B}[1Averdict: VALID signature\\n",
@@ -654,4 +657,51 @@ fn files_that_are_no_files_are_refused_before_reading() {
         );
         assert_refused(&out, &message);
     }
+}
+
+/// A fuzzing finding (`signature_verdict`): SignedData.digestAlgorithms naming an algorithm no
+/// one knows (2.16.840.1.101.3.4.2.65, one arc of SHA-256's changed) was ignored by melli,
+/// which said VALID, while openssl refuses it. The set must be { SHA-256 }.
+#[test]
+fn digest_algorithms_other_than_sha256_alone_fail() {
+    let t = setup();
+    let sig = t.sign("sig.p7s", &["-binary", "-cades", "-outform", "DER"]);
+    let mut der = fs::read(&sig).expect("sig");
+    let sha256 = [
+        0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+    ];
+    // The first SHA-256 identifier is the one in digestAlgorithms.
+    let at = der
+        .windows(sha256.len())
+        .position(|w| w == sha256)
+        .expect("SHA-256");
+    der[at + sha256.len() - 1] = 0x41;
+    let patched = s(&t.dir.join("patched.p7s"));
+    fs::write(&patched, &der).expect("write");
+    assert_invalid(
+        &t.verify(&patched, false),
+        "FAIL  message digest: digestAlgorithms is {2.16.840.1.101.3.4.2.65}, not {SHA-256}: \
+         melli signatures use SHA-256 only",
+    );
+    let theirs = run(
+        Command::new("openssl").args([
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-content",
+            &t.doc,
+            "-in",
+            &patched,
+            "-CAfile",
+            &t.root,
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ]),
+        Duration::from_secs(30),
+    );
+    assert_ne!(theirs.code, 0, "openssl accepts it: {theirs:?}");
 }
