@@ -8,8 +8,11 @@ use std::time::SystemTime;
 use zeroize::Zeroizing;
 
 use melli::applet::Applet;
+use melli::display::{escaped, escaped_cut};
+use melli::input::{self, InputError};
 use melli::model::{Secret, SecretKind};
-use melli::ops::sign::{hash_file, sign_digest, verify_signature, SignError};
+use melli::ops::sign::{hash_file, sign_digest, signature_der, verify_signature, SignError};
+use melli::pki::{Check, HolderSubject};
 use melli::transport::PcscTransport;
 
 use crate::cli::desk_cmd::{require_issued, trust_anchor};
@@ -156,6 +159,11 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     std::fs::rename(&tmp, path).map_err(fail)
 }
 
+/// The longest name from a certificate shown whole, in bytes; longer ones are cut.
+const NAME_MAX: usize = 256;
+/// The longest check detail shown whole, in bytes.
+const DETAIL_MAX: usize = 1024;
+
 pub fn verify_signature_cmd(
     file: &Path,
     p7s: &Path,
@@ -163,36 +171,72 @@ pub fn verify_signature_cmd(
     json: bool,
 ) -> Result<ExitCode, Failure> {
     let root = trust_anchor(trust)?;
-    let signature = std::fs::read(p7s).map_err(|e| {
-        Failure::bad_input(format!(
-            "cannot read {}: {e} — check the path of the signature",
-            p7s.display()
-        ))
+    let shown = escaped(&p7s.display().to_string());
+    let signature = input::read(p7s, input::Kind::Signature).map_err(|e| match e {
+        InputError::Io { source, .. } => Failure::bad_input(format!(
+            "cannot read {shown}: {source} — check the path of the signature"
+        )),
+        other => Failure::bad_input(other.to_string()),
     })?;
+    // Not a signature at all, or one in a form to convert first: bad input, not a verdict.
+    if let Err(e) = signature_der(&signature) {
+        return Err(Failure::bad_input(format!(
+            "{shown}: {e} — {}",
+            e.remedy(&shown)
+        )));
+    }
     let digest = hash_file(file).map_err(|e| {
         Failure::bad_input(format!(
             "cannot read {}: {e} — check the path of the signed file",
-            file.display()
+            escaped(&file.display().to_string())
         ))
     })?;
     let report = verify_signature(&signature, &digest, &root, SystemTime::now());
     let passed = report.verdict.passed();
+    // Everything below that came from the signature (names, and details that quote them) is
+    // escaped and cut, in text and in JSON alike.
+    let name = |s: &str| escaped_cut(s, NAME_MAX);
+    let checks: Vec<Check> = report
+        .verdict
+        .checks
+        .iter()
+        .map(|c| Check {
+            name: c.name.clone(),
+            passed: c.passed,
+            detail: escaped_cut(&c.detail, DETAIL_MAX),
+        })
+        .collect();
+    let signer = report.signer.as_ref().map(|s| HolderSubject {
+        given_name: name(&s.given_name),
+        surname: name(&s.surname),
+        national_code: name(&s.national_code),
+        full_name_fa: name(&s.full_name_fa),
+    });
+    let signer_name = report.signer_name.as_deref().map(name);
     if json {
         output::json(&serde_json::json!({
             "passed": passed,
-            "signer": report.signer,
+            "signer": signer,
+            "signer_name": signer_name,
+            "signer_verified": passed,
             "claimed_signing_time": report.claimed_signing_time,
             "chain_checked_at": report.chain_checked_at,
-            "checks": report.verdict.checks,
+            "checks": checks,
         }))?;
     } else {
-        if let Some(signer) = &report.signer {
-            println!(
-                "signer        \u{2067}{}\u{2069}  ({}), national code {}",
-                escaped(&signer.full_name_fa),
-                escaped(&signer.common_name()),
-                escaped(&signer.national_code)
-            );
+        // A name is the certificate's claim until every check passed.
+        let label = if passed {
+            "signer       "
+        } else {
+            "signer (unverified)"
+        };
+        match (&signer, &signer_name) {
+            (Some(signer), _) => println!(
+                "{label} \u{2067}{}\u{2069}  ({} {}), national code {}",
+                signer.full_name_fa, signer.given_name, signer.surname, signer.national_code
+            ),
+            (None, Some(signer_name)) => println!("{label} {signer_name}"),
+            (None, None) => {}
         }
         match &report.claimed_signing_time {
             Some(time) => {
@@ -204,8 +248,8 @@ pub fn verify_signature_cmd(
             "chain checked at {} ({})",
             report.chain_checked_at.time, report.chain_checked_at.reason
         );
-        for check in &report.verdict.checks {
-            println!("{}", escaped(&check.to_string()));
+        for check in &checks {
+            println!("{check}");
         }
         println!(
             "verdict: {}",
@@ -221,32 +265,6 @@ pub fn verify_signature_cmd(
     } else {
         ExitCode::from(exit::CHECK_FAILED)
     })
-}
-
-/// Text that came inside a signature (names in certificates, and details quoting them) as
-/// printed on a terminal: control characters, line and paragraph separators and the
-/// invisible direction and format marks that could disguise it are shown as `\u{…}`. ZWNJ,
-/// which Persian names need, stays.
-fn escaped(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            let hidden = c.is_control()
-                || matches!(
-                    c,
-                    '\u{200B}'
-                        | '\u{200E}'
-                        | '\u{200F}'
-                        | '\u{2028}'..='\u{202E}'
-                        | '\u{2066}'..='\u{2069}'
-                        | '\u{FEFF}'
-                );
-            if hidden {
-                format!("\\u{{{:04X}}}", u32::from(c))
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 /// `melli pin status|change|unblock|unblock-finger`.
@@ -315,21 +333,4 @@ pub enum PinAction {
     Unblock,
     /// Give the fingerprint its tries back with the PUK, after too many misses at a desk.
     UnblockFinger,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escaped;
-
-    #[test]
-    fn text_from_a_signature_is_shown_escaped() {
-        // A right-to-left override would show "Ali Rezaei\u{202E}gpj.exe" reversed; a newline
-        // would forge a line of the verdict. ZWNJ stays: Persian names need it.
-        assert_eq!(
-            escaped("Ali\u{202E}gpj\nPASS  signature"),
-            "Ali\\u{202E}gpj\\u{000A}PASS  signature"
-        );
-        assert_eq!(escaped("علی‌رضا"), "علی‌رضا");
-        assert_eq!(escaped("a\u{2069}b\u{FEFF}"), "a\\u{2069}b\\u{FEFF}");
-    }
 }

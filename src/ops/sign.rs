@@ -5,6 +5,7 @@
 //! PSO: COMPUTE DIGITAL SIGNATURE; the result is a detached CMS SignedData (RFC 5652) carrying
 //! the holder and signing-CA certificates read from the card.
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::path::Path;
 use std::time::SystemTime;
@@ -16,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::read::split_certificate_path;
 use crate::applet::{Applet, AppletError, PinError};
+use crate::input;
 use crate::model::Secret;
 use crate::pki::asn1::{self, RawOid};
 use crate::pki::signed_data::{self, CmsError, SignedDataView};
@@ -26,9 +28,18 @@ use crate::transport::Transport;
 /// Read buffer for hashing: large enough to be fast, small enough to never matter.
 const HASH_BUFFER: usize = 1 << 20;
 
-/// SHA-256 of a file, read in pieces: a 2 GB file never sits in memory.
+/// SHA-256 of a file, read in pieces: a 2 GB file never sits in memory. Only a regular file
+/// is read (`input::open_regular`): `/dev/zero` would be read for ever and a FIFO could hold
+/// the command; either is an `InvalidInput` error saying what it is.
 pub fn hash_file(path: &Path) -> std::io::Result<[u8; 32]> {
-    let mut file = std::fs::File::open(path)?;
+    let (mut file, _) = input::open_regular(path, input::Kind::Small).map_err(|e| match e {
+        input::InputError::Io { source, .. } => source,
+        input::InputError::NotRegular { found, .. } => std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("not a regular file ({found})"),
+        ),
+        other => std::io::Error::new(std::io::ErrorKind::InvalidInput, other.to_string()),
+    })?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; HASH_BUFFER];
     loop {
@@ -124,12 +135,140 @@ pub struct ChainTime {
     pub reason: &'static str,
 }
 
+/// How a signature file was wrapped around its DER.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wrapping {
+    /// DER, as `melli sign` writes it.
+    Der,
+    /// PEM (`-----BEGIN CMS-----` or `-----BEGIN PKCS7-----`) around the same DER.
+    Pem,
+}
+
+/// Why a signature file is not a CMS signature melli reads: not a verdict on a signature, but
+/// the wrong file, or the right signature in a form to convert first (the CLI exits with 2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureFileError {
+    /// An S/MIME mail message (multipart/signed or application/pkcs7-mime).
+    #[error("an S/MIME message, not a CMS signature file")]
+    Smime,
+    /// BER with indefinite lengths (`openssl cms -sign -stream`); melli reads DER.
+    #[error("a BER signature (indefinite lengths), not DER")]
+    Ber,
+    /// A PEM file of something else (a certificate, a key).
+    #[error("a PEM file of {0}, not of a CMS signature")]
+    OtherPem(String),
+    /// PEM whose base64 or boundaries are broken.
+    #[error("a damaged PEM signature ({0})")]
+    BadPem(String),
+    /// Text that is neither PEM nor S/MIME.
+    #[error("not a CMS signature (text that is neither PEM nor S/MIME)")]
+    Text,
+    /// Bytes that are not a DER ContentInfo holding SignedData.
+    #[error("not a CMS signature ({0})")]
+    NotCms(String),
+}
+
+impl SignatureFileError {
+    /// What to do about a signature file at `path` (shown as given), the part of the message
+    /// after the dash.
+    pub fn remedy(&self, path: &str) -> String {
+        match self {
+            SignatureFileError::Smime => format!(
+                "take the signature out of it with: openssl cms -cmsout -inform SMIME -in \
+                 {path} -outform DER -out {path}.der"
+            ),
+            SignatureFileError::Ber => format!(
+                "convert it with: openssl cms -cmsout -inform DER -in {path} -outform DER \
+                 -out {path}.der"
+            ),
+            _ => "give the signature file (.p7s, DER or PEM)".into(),
+        }
+    }
+}
+
+/// The DER of a CMS SignedData signature file, unwrapped from PEM if it is PEM; S/MIME, BER
+/// and anything that is not a ContentInfo holding SignedData are refused, each by what it is.
+pub fn signature_der(bytes: &[u8]) -> Result<(Cow<'_, [u8]>, Wrapping), SignatureFileError> {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let trimmed = &bytes[start..];
+    let (der, wrapping): (Cow<'_, [u8]>, Wrapping) = if trimmed.starts_with(b"-----BEGIN ") {
+        let (label, der) = der::pem::decode_vec(trimmed).map_err(|e| {
+            let label = pem_label(trimmed);
+            if label == "CMS" || label == "PKCS7" {
+                SignatureFileError::BadPem(e.to_string())
+            } else {
+                SignatureFileError::OtherPem(crate::display::escaped_cut(&label, 64))
+            }
+        })?;
+        if label != "CMS" && label != "PKCS7" {
+            return Err(SignatureFileError::OtherPem(crate::display::escaped_cut(
+                label, 64,
+            )));
+        }
+        (Cow::Owned(der), Wrapping::Pem)
+    } else if is_mime_header(trimmed) {
+        return Err(SignatureFileError::Smime);
+    } else {
+        (Cow::Borrowed(bytes), Wrapping::Der)
+    };
+    // A BER ContentInfo as `openssl cms -sign -stream` writes it: SEQUENCE, indefinite length.
+    if der.starts_with(&[0x30, 0x80]) {
+        return Err(SignatureFileError::Ber);
+    }
+    if let Err(e) = SignedDataView::parse(&der) {
+        return Err(match e {
+            CmsError::SignerCount(_) => return Ok((der, wrapping)),
+            CmsError::NotSignedData(t) => {
+                SignatureFileError::NotCms(format!("a CMS ContentInfo of {t}, not SignedData"))
+            }
+            _ if wrapping == Wrapping::Der && is_text(&der) => SignatureFileError::Text,
+            CmsError::Malformed(m) => SignatureFileError::NotCms(format!("DER: {m}")),
+            other => SignatureFileError::NotCms(other.to_string()),
+        });
+    }
+    Ok((der, wrapping))
+}
+
+fn pem_label(pem: &[u8]) -> String {
+    let line = pem.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = String::from_utf8_lossy(line);
+    line.trim()
+        .trim_start_matches("-----BEGIN ")
+        .trim_end_matches("-----")
+        .to_string()
+}
+
+/// Whether `bytes` begin like a MIME message: a `MIME-Version:` or `Content-Type:` header.
+fn is_mime_header(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(16)];
+    [&b"mime-version:"[..], b"content-type:"]
+        .iter()
+        .any(|h| head.len() >= h.len() && head[..h.len()].eq_ignore_ascii_case(h))
+}
+
+/// UTF-8 text without NUL or other C0 controls than whitespace.
+fn is_text(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes)
+        .map(|s| {
+            s.chars()
+                .all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
+        })
+        .unwrap_or(false)
+}
+
 /// The outcome of verifying a document signature.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SignatureReport {
     pub verdict: Verdict,
     /// The signer as the certificate names them, when a certificate was found.
     pub signer: Option<HolderSubject>,
+    /// The signer certificate's name (its common name, else the whole subject), when a
+    /// certificate was found: verified only if the verdict passed.
+    pub signer_name: Option<String>,
     /// The signingTime the signer put in the signature (UTC), when present and well-formed:
     /// a claim, shown as such, never used to judge the signature.
     pub claimed_signing_time: Option<String>,
@@ -137,10 +276,11 @@ pub struct SignatureReport {
     pub chain_checked_at: ChainTime,
 }
 
-/// Verifies a detached CMS signature over content whose SHA-256 is `content_digest`: the
-/// message digest, the signature, that signingCertificateV2 names the signer's certificate,
-/// that signingTime (if any) is well-formed, and the signer's certificate path to `root`,
-/// valid at `now` (the time of verification).
+/// Verifies a detached CMS signature (DER, or PEM around it; see [`signature_der`]) over
+/// content whose SHA-256 is `content_digest`: a detached signature over id-data, the message
+/// digest, the signature, that signingCertificateV2 names the signer's certificate, that
+/// signingTime (if any) is well-formed, and the signer's certificate path to `root`, valid at
+/// `now` (the time of verification).
 ///
 /// The signingTime the signer wrote is reported as a claim and never used to judge: a
 /// signature made with the key of an expired card and dated back would otherwise verify
@@ -158,30 +298,71 @@ pub fn verify_signature(
         reason: CHECKED_NOW,
     };
     let mut verdict = Verdict::default();
-    let view = match SignedDataView::parse(p7s) {
-        Ok(view) => view,
+    let parsed = signature_der(p7s)
+        .map_err(|e| e.to_string())
+        .and_then(|(der, wrapping)| {
+            SignedDataView::parse(&der)
+                .map(|view| (view, wrapping))
+                .map_err(|e| e.to_string())
+        });
+    let (view, wrapping) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
-            verdict.push(Check::fail(check::FORMAT, e.to_string()));
+            verdict.push(Check::fail(check::FORMAT, e));
             return SignatureReport {
                 verdict,
                 signer: None,
+                signer_name: None,
                 claimed_signing_time: None,
                 chain_checked_at,
             };
         }
     };
-    verdict.push(Check::pass(check::FORMAT, "CMS SignedData with one signer"));
+    let id_data = RawOid::from(asn1::ID_DATA);
+    verdict.push(if let Some(content) = view.econtent() {
+        // Detached verification of a signature that carries content would either judge
+        // content nobody looked at or ignore what was signed: refused.
+        Check::fail(
+            check::FORMAT,
+            format!(
+                "the signature carries the content it signs ({} bytes): verify-signature \
+                 checks a detached signature against the file given — ask the signer for a \
+                 detached signature",
+                content.len()
+            ),
+        )
+    } else if view.econtent_type() != &id_data {
+        Check::fail(
+            check::FORMAT,
+            format!(
+                "the signed content type is {}, not id-data ({}): a document signature is \
+                 over data",
+                view.econtent_type(),
+                asn1::ID_DATA
+            ),
+        )
+    } else {
+        Check::pass(
+            check::FORMAT,
+            match wrapping {
+                Wrapping::Der => "CMS SignedData with one signer",
+                Wrapping::Pem => "CMS SignedData with one signer (PEM)",
+            },
+        )
+    });
     verdict.push(match view.check_message_digest(content_digest) {
         Ok(()) => Check::pass(check::MESSAGE_DIGEST, "the file is the one that was signed"),
-        Err(e) => Check::fail(
+        Err(e @ CmsError::DigestMismatch { .. }) => Check::fail(
             check::MESSAGE_DIGEST,
             format!("{e}: the file was changed after signing, or is another file"),
         ),
+        Err(e) => Check::fail(check::MESSAGE_DIGEST, e.to_string()),
     });
     let signer_cert = view.signer_certificate().ok().cloned();
     let signer = signer_cert
         .as_ref()
         .and_then(|c| HolderSubject::from_certificate(c).ok());
+    let signer_name = signer_cert.as_ref().map(cert::label);
     let claimed = view.signing_time();
     match &signer_cert {
         None => {
@@ -215,13 +396,23 @@ pub fn verify_signature(
         }
     }
     verdict.push(match &claimed {
-        Ok(Some(t)) => Check::pass(
-            check::SIGNING_TIME,
-            format!(
-                "claimed by the signer: {} (a claim, not used to judge the signature)",
-                asn1::date_time_string(t)
-            ),
-        ),
+        Ok(Some(t)) => {
+            let later = now
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .is_ok_and(|n| t.unix_duration() > n);
+            Check::pass(
+                check::SIGNING_TIME,
+                format!(
+                    "claimed by the signer: {}{} (a claim, not used to judge the signature)",
+                    asn1::date_time_string(t),
+                    if later {
+                        ", later than the time of verification"
+                    } else {
+                        ""
+                    }
+                ),
+            )
+        }
         Ok(None) => Check::pass(check::SIGNING_TIME, "the signer claims no signing time"),
         Err(e) => Check::fail(
             check::SIGNING_TIME,
@@ -252,7 +443,63 @@ pub fn verify_signature(
     SignatureReport {
         verdict,
         signer,
+        signer_name,
         claimed_signing_time: claimed.ok().flatten().map(|t| asn1::date_time_string(&t)),
         chain_checked_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_files_in_other_forms_are_named_for_what_they_are() {
+        let err = |bytes: &[u8]| signature_der(bytes).expect_err("refused");
+        assert_eq!(
+            err(b"MIME-Version: 1.0\r\nContent-Type: multipart/signed\r\n"),
+            SignatureFileError::Smime
+        );
+        assert_eq!(
+            err(b"\ncontent-type: application/pkcs7-mime\r\n"),
+            SignatureFileError::Smime
+        );
+        assert_eq!(
+            err(&[0x30, 0x80, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02]),
+            SignatureFileError::Ber
+        );
+        assert_eq!(
+            err(b"# README\n\nnot a signature\n"),
+            SignatureFileError::Text
+        );
+        assert_eq!(
+            err(b"-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n"),
+            SignatureFileError::OtherPem("CERTIFICATE".into())
+        );
+        assert!(matches!(
+            err(b"-----BEGIN CMS-----\n!!!!\n-----END CMS-----\n"),
+            SignatureFileError::BadPem(_)
+        ));
+        // PEM is unwrapped, then judged as its DER.
+        assert!(matches!(
+            err(b"-----BEGIN CMS-----\nMAMCAQA=\n-----END CMS-----\n"),
+            SignatureFileError::NotCms(_)
+        ));
+        assert!(matches!(
+            err(&[0x30, 0x03, 0x02, 0x01, 0x00]),
+            SignatureFileError::NotCms(_)
+        ));
+        assert_eq!(
+            SignatureFileError::Ber.remedy("x.p7s"),
+            "convert it with: openssl cms -cmsout -inform DER -in x.p7s -outform DER -out x.p7s.der"
+        );
+    }
+
+    #[test]
+    fn documents_that_are_no_files_are_not_read() {
+        let err = hash_file(Path::new("/dev/zero")).expect_err("a device");
+        assert_eq!(err.to_string(), "not a regular file (a device)");
+        let err = hash_file(Path::new("/nonexistent/x")).expect_err("missing");
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
     }
 }

@@ -936,22 +936,58 @@ fn replace_file(dir: &Path, name: &str, bytes: &[u8], mode: u32) -> Result<(), P
     })
 }
 
-fn read_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, PkiError> {
-    fs::read(path)
-        .map(Zeroizing::new)
-        .map_err(|e| PkiError::io(path, e))
-}
-
-/// Read a PEM or DER certificate file, naming the file in errors.
+/// Read a PEM or DER certificate file, naming the file in errors. Only a regular file of at
+/// most `input::Kind::Certificate`'s size is read.
 pub fn read_certificate(path: &Path) -> Result<Certificate, PkiError> {
-    let bytes = read_file(path)?;
+    let bytes = read_certificate_file(path)?;
     cert::from_pem_or_der(&bytes)
         .map_err(|e| PkiError::bad_file(path, format!("not an X.509 certificate ({e})")))
 }
 
-/// Read a trust anchor (`--trust ROOT.pem`): a PEM or DER certificate.
+fn read_certificate_file(path: &Path) -> Result<Vec<u8>, PkiError> {
+    use crate::input::{self, InputError, Kind};
+    input::read(path, Kind::Certificate).map_err(|e| match e {
+        InputError::Io { source, .. } => PkiError::io(path, source),
+        InputError::NotRegular { found, .. } => {
+            PkiError::bad_file(path, format!("not a regular file ({found})"))
+        }
+        InputError::TooLarge { size, cap, .. } => PkiError::bad_file(
+            path,
+            format!("{size} bytes is more than a certificate file may be ({cap} bytes at most)"),
+        ),
+    })
+}
+
+/// Read a trust anchor (`--trust ROOT.pem`): one PEM or DER certificate, self-issued (its
+/// issuer is its subject). A PEM bundle of several certificates, or a CA certificate issued by
+/// another (an intermediate such as the signing CA), is refused by what it is: melli trusts
+/// one root, and takes intermediates from the signature or the card.
 pub fn read_trust_anchor(path: &Path) -> Result<Certificate, PkiError> {
-    read_certificate(path)
+    let bytes = read_certificate_file(path)?;
+    let pems = bytes
+        .windows(b"-----BEGIN ".len())
+        .filter(|w| *w == b"-----BEGIN ")
+        .count();
+    if pems > 1 {
+        return Err(PkiError::bad_file(
+            path,
+            format!("holds {pems} PEM blocks (a bundle), melli trusts one root"),
+        ));
+    }
+    let certificate = cert::from_pem_or_der(&bytes)
+        .map_err(|e| PkiError::bad_file(path, format!("not an X.509 certificate ({e})")))?;
+    let tbs = &certificate.tbs_certificate;
+    if der::Encode::to_der(&tbs.subject)? != der::Encode::to_der(&tbs.issuer)? {
+        return Err(PkiError::bad_file(
+            path,
+            format!(
+                "\"{}\" is not a root certificate: it is issued by \"{}\"",
+                crate::display::escaped_cut(&cert::label(&certificate), 256),
+                crate::display::escaped_cut(&super::name::display_name(&tbs.issuer), 256)
+            ),
+        ));
+    }
+    Ok(certificate)
 }
 
 /// Read a plain master-key file (32 hex digits; mode 0600), as `melli card new --master-key`

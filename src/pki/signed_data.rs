@@ -118,12 +118,27 @@ pub enum CmsError {
     /// An algorithm other than SHA-256 / ECDSA.
     #[error("unsupported {0}")]
     Unsupported(String),
+    /// The SignerInfo's digest algorithm is not SHA-256.
+    #[error("digest algorithm {0} is not accepted: melli signatures use SHA-256")]
+    DigestAlgorithm(String),
+    /// SignedData.digestAlgorithms is not exactly { id-sha256 }.
+    #[error("digestAlgorithms is {{{0}}}, not {{SHA-256}}: melli signatures use SHA-256 only")]
+    DigestAlgorithms(String),
+    /// The SignerInfo's signature algorithm is not ECDSA with SHA-256.
+    #[error("signature algorithm {0} is not accepted: melli signatures use ecdsa-with-SHA256")]
+    SignatureAlgorithm(String),
     /// No signed attributes (RFC 5652 §5.3 allows it; melli requires them).
-    #[error("the signer info has no signed attributes")]
+    #[error(
+        "no signed attributes: melli signatures carry the file's digest in signed attributes \
+         (RFC 5652 §5.3); this one signs the content directly"
+    )]
     NoSignedAttributes,
     /// A required signed attribute is missing or malformed.
     #[error("signed attribute {0}")]
     BadAttribute(String),
+    /// A signed attribute that appears once appears more than once (RFC 5652 §5.3, §11).
+    #[error("{name} appears twice: a signature has one {name} attribute ({rule})")]
+    AppearsTwice { name: String, rule: &'static str },
     /// The contentType attribute differs from eContentType (RFC 5652 §11.1).
     #[error(
         "signed contentType attribute ({attribute}) differs from eContentType ({econtent_type})"
@@ -415,17 +430,10 @@ impl SignedDataView {
     /// (RFC 5652 §11.1).
     pub fn verify_signature(&self, signer: &Certificate) -> Result<(), CmsError> {
         let si = self.signer_info();
-        if !asn1::is_sha256(&si.digest_alg) {
-            return Err(CmsError::Unsupported(format!(
-                "digest algorithm {}",
-                si.digest_alg.oid
-            )));
-        }
+        self.check_digest_algorithm()?;
         let sig_alg = si.signature_algorithm.oid;
         if sig_alg != asn1::ECDSA_WITH_SHA256 && sig_alg != asn1::ID_EC_PUBLIC_KEY {
-            return Err(CmsError::Unsupported(format!(
-                "signature algorithm {sig_alg}"
-            )));
+            return Err(CmsError::SignatureAlgorithm(algorithm_name(&sig_alg)));
         }
         let attrs = si
             .signed_attrs
@@ -467,9 +475,39 @@ impl SignedDataView {
         Ok(md.value().to_vec())
     }
 
+    /// SignedData.digestAlgorithms is exactly { id-sha256 } (applets-spec §9.6). The set only
+    /// announces the digests the signers use, but a verifier such as openssl refuses a
+    /// signature whose set names an algorithm it does not know: melli must not call VALID what
+    /// others refuse.
+    pub fn check_digest_algorithms(&self) -> Result<(), CmsError> {
+        match self.signed_data.digest_algorithms.as_slice() {
+            [one] if asn1::is_sha256(one) => Ok(()),
+            algs => Err(CmsError::DigestAlgorithms(
+                algs.iter()
+                    .map(|a| algorithm_name(&a.oid))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )),
+        }
+    }
+
+    /// The SignerInfo's digest algorithm is SHA-256 (parameters absent or NULL).
+    pub fn check_digest_algorithm(&self) -> Result<(), CmsError> {
+        let alg = &self.signer_info().digest_alg;
+        if asn1::is_sha256(alg) {
+            Ok(())
+        } else {
+            Err(CmsError::DigestAlgorithm(algorithm_name(&alg.oid)))
+        }
+    }
+
     /// Check the signed messageDigest against `digest`, the SHA-256 of the content (for
-    /// detached content the caller hashes it, in a stream if large).
+    /// detached content the caller hashes it, in a stream if large): the digest algorithm is
+    /// SHA-256 (the SignerInfo's, and digestAlgorithms is { SHA-256 }), there are signed
+    /// attributes, and exactly one messageDigest, equal to `digest`.
     pub fn check_message_digest(&self, digest: &[u8]) -> Result<(), CmsError> {
+        self.check_digest_algorithm()?;
+        self.check_digest_algorithms()?;
         let signed = self.message_digest()?;
         if signed == digest {
             Ok(())
@@ -583,6 +621,28 @@ impl SignedDataView {
     }
 }
 
+/// A digest or signature algorithm by its name where melli knows it, else its OID.
+pub fn algorithm_name(oid: &der::asn1::ObjectIdentifier) -> String {
+    let name = match oid.to_string().as_str() {
+        "1.3.14.3.2.26" => "SHA-1",
+        "1.2.840.113549.2.5" => "MD5",
+        "2.16.840.1.101.3.4.2.1" => "SHA-256",
+        "2.16.840.1.101.3.4.2.2" => "SHA-384",
+        "2.16.840.1.101.3.4.2.3" => "SHA-512",
+        "2.16.840.1.101.3.4.2.4" => "SHA-224",
+        "1.2.840.10045.4.1" => "ecdsa-with-SHA1",
+        "1.2.840.10045.4.3.1" => "ecdsa-with-SHA224",
+        "1.2.840.10045.4.3.2" => "ecdsa-with-SHA256",
+        "1.2.840.10045.4.3.3" => "ecdsa-with-SHA384",
+        "1.2.840.10045.4.3.4" => "ecdsa-with-SHA512",
+        "1.2.840.113549.1.1.1" => "rsaEncryption",
+        "1.2.840.113549.1.1.5" => "sha1WithRSAEncryption",
+        "1.2.840.113549.1.1.11" => "sha256WithRSAEncryption",
+        other => return other.to_string(),
+    };
+    name.to_string()
+}
+
 /// The one value of the one attribute `oid` (RFC 5652 §5.3: signed attributes of these types
 /// are single-valued and appear once).
 fn single_attribute<'a>(
@@ -595,7 +655,17 @@ fn single_attribute<'a>(
         .next()
         .ok_or_else(|| CmsError::BadAttribute(format!("{name} is missing")))?;
     if found.next().is_some() {
-        return Err(CmsError::BadAttribute(format!("{name} appears twice")));
+        let rule = match name {
+            "contentType" => "RFC 5652 §11.1",
+            "messageDigest" => "RFC 5652 §11.2",
+            "signingTime" => "RFC 5652 §11.3",
+            "signingCertificateV2" => "RFC 5035 §3",
+            _ => "RFC 5652 §5.3",
+        };
+        return Err(CmsError::AppearsTwice {
+            name: name.to_string(),
+            rule,
+        });
     }
     let mut values = attr.values.iter();
     match (values.next(), values.next()) {

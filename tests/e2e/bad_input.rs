@@ -554,6 +554,7 @@ const ALL: &[&[&str]] = &[
     CARD_STATE,
     ISSUER_KEYS,
     FILES,
+    SIGNATURE_FILES,
 ];
 
 #[test]
@@ -820,6 +821,188 @@ fn openssl_signature(dir: &Path, name: &str, ext: &str, extra: &[&str]) -> Strin
     let copy = dir.join("doc.txt.p7s");
     fs::copy(&signed, &copy).expect("copy the signature");
     path_str(&copy).to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signature files: other forms, content, algorithms, attributes, trust anchors
+// ---------------------------------------------------------------------------------------------
+
+const SIGNATURE_FILES: &[&str] = &[
+    "signature-embedded-content",
+    "signature-content-type-not-data",
+    "signature-sha1",
+    "signature-no-signed-attributes",
+    "signature-message-digest-twice",
+    "signature-ber",
+    "signature-smime",
+    "signature-is-a-device",
+    "signature-too-large",
+    "signed-file-is-a-device",
+    "trust-bundle",
+    "trust-intermediate",
+    "trust-is-a-device",
+];
+
+#[test]
+fn signature_files_in_other_forms_or_made_wrong_are_named_for_what_they_are() {
+    use crate::common::openssl::{openssl, openssl_certificate};
+    let mut t = Table::new(SIGNATURE_FILES);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = path_str(dir.path());
+    let issuer = crate::common::plain_issuer();
+    let issuer_dir = path_str(issuer);
+    let root = root_pem(issuer);
+    let ca = format!("{issuer_dir}/signing-ca.pem");
+    let ca_key = format!("{issuer_dir}/signing-ca.key");
+    let doc = format!("{d}/doc.txt");
+    fs::write(&doc, "I agree.\n").expect("doc");
+    let ext = "basicConstraints = critical, CA:FALSE\n\
+               keyUsage = critical, digitalSignature, nonRepudiation\n\
+               extendedKeyUsage = emailProtection, 1.3.6.1.5.5.7.3.36\n";
+    openssl_certificate(
+        dir.path(),
+        "holder",
+        "/C=IR/CN=Ali Rezaei",
+        ext,
+        &ca,
+        &ca_key,
+    );
+    let sig = format!("{doc}.p7s");
+    // `openssl cms -sign` of doc.txt into doc.txt.p7s, with the options of the row.
+    let sign = |extra: &[&str]| {
+        let mut args = vec![
+            "cms",
+            "-sign",
+            "-in",
+            "doc.txt",
+            "-signer",
+            "holder.pem",
+            "-inkey",
+            "holder.key",
+            "-certfile",
+            &ca,
+            "-md",
+            "sha256",
+            "-out",
+            "doc.txt.p7s",
+        ];
+        args.extend_from_slice(extra);
+        openssl(dir.path(), &args);
+    };
+    let verify = || {
+        case(&["verify-signature", &doc, &sig, "--trust", &root])
+            .var("FILE", &doc)
+            .var("ROOT", &root)
+    };
+
+    sign(&["-binary", "-cades", "-nodetach", "-outform", "DER"]);
+    t.run("signature-embedded-content", verify());
+    sign(&[
+        "-binary",
+        "-cades",
+        "-econtent_type",
+        "1.3.6.1.4.1.99999.1",
+        "-outform",
+        "DER",
+    ]);
+    t.run("signature-content-type-not-data", verify());
+    sign(&["-binary", "-cades", "-md", "sha1", "-outform", "DER"]);
+    t.run("signature-sha1", verify());
+    sign(&["-binary", "-noattr", "-outform", "DER"]);
+    t.run("signature-no-signed-attributes", verify());
+
+    // Two messageDigest attributes, built with melli's CMS builder and openssl's key.
+    {
+        use melli::pki::asn1::{RawOid, ID_DATA, ID_MESSAGE_DIGEST};
+        use melli::pki::signed_data;
+        use p256::pkcs8::DecodePrivateKey;
+        let key = p256::ecdsa::SigningKey::from_pkcs8_pem(
+            &fs::read_to_string(dir.path().join("holder.key")).expect("key"),
+        )
+        .expect("PKCS#8 key");
+        let cert = |p: &str| {
+            melli::pki::cert::from_pem_or_der(&fs::read(p).expect("cert")).expect("certificate")
+        };
+        let holder = cert(&format!("{d}/holder.pem"));
+        let mut values = der::asn1::SetOfVec::new();
+        values
+            .insert(der::Any::new(der::Tag::OctetString, [7u8; 32].as_slice()).expect("any"))
+            .expect("value");
+        let p7s = signed_data::sign(
+            &RawOid::from(ID_DATA),
+            b"I agree.\n",
+            false,
+            &key,
+            &holder,
+            &[holder.clone(), cert(&ca)],
+            SystemTime::now(),
+            vec![
+                x509_cert::attr::Attribute {
+                    oid: ID_MESSAGE_DIGEST,
+                    values,
+                },
+                signed_data::signing_certificate_v2(&holder).expect("ESS"),
+            ],
+        )
+        .expect("sign");
+        fs::write(&sig, p7s).expect("write");
+    }
+    t.run("signature-message-digest-twice", verify());
+
+    sign(&["-binary", "-cades", "-stream", "-outform", "DER"]);
+    t.run("signature-ber", verify());
+    sign(&["-cades"]);
+    t.run("signature-smime", verify());
+    // A good signature for the rows that are about the other files.
+    sign(&["-binary", "-cades", "-outform", "DER"]);
+
+    t.run(
+        "signature-is-a-device",
+        case(&["verify-signature", &doc, "/dev/zero", "--trust", &root])
+            .var("FILE", &doc)
+            .var("ROOT", &root),
+    );
+    let big = format!("{d}/big.p7s");
+    fs::File::create(&big)
+        .expect("big")
+        .set_len(2 << 30)
+        .expect("a sparse 2 GB file");
+    t.run(
+        "signature-too-large",
+        case(&["verify-signature", &doc, &big, "--trust", &root])
+            .var("FILE", &doc)
+            .var("DIR", d)
+            .var("ROOT", &root),
+    );
+    t.run(
+        "signed-file-is-a-device",
+        case(&["verify-signature", "/dev/zero", &sig, "--trust", &root])
+            .var("FILE", &doc)
+            .var("ROOT", &root),
+    );
+    let bundle = format!("{d}/bundle.pem");
+    fs::write(
+        &bundle,
+        fs::read_to_string(&root).expect("root") + &fs::read_to_string(&ca).expect("ca"),
+    )
+    .expect("bundle");
+    t.run(
+        "trust-bundle",
+        case(&["verify-signature", &doc, &sig, "--trust", &bundle])
+            .var("FILE", &doc)
+            .var("DIR", d),
+    );
+    t.run(
+        "trust-intermediate",
+        case(&["verify-signature", &doc, &sig, "--trust", &ca])
+            .var("FILE", &doc)
+            .var("ISSUER", issuer_dir),
+    );
+    t.run(
+        "trust-is-a-device",
+        case(&["verify-signature", &doc, &sig, "--trust", "/dev/zero"]).var("FILE", &doc),
+    );
+    t.finish();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -18,5 +18,6 @@ mod issuer;
 mod lifecycle;
 mod personalize;
 mod secure_channel;
+mod signatures;
 mod signing;
 mod transport;
