@@ -28,6 +28,9 @@ pub enum Kind {
     Fingerprint,
     /// A key file, a PIN mailer, a small configuration (`issuer.json`).
     Small,
+    /// A document to sign or verify: streamed, never read whole, so not capped — but a
+    /// regular file, never a device or a FIFO that would be read for ever.
+    Document,
 }
 
 impl Kind {
@@ -41,6 +44,7 @@ impl Kind {
             Kind::Photo => 16 * 1024 * 1024,
             Kind::Fingerprint => 64 * 1024,
             Kind::Small => 64 * 1024,
+            Kind::Document => u64::MAX,
         }
     }
 
@@ -54,6 +58,7 @@ impl Kind {
             Kind::Photo => "photo",
             Kind::Fingerprint => "fingerprint record",
             Kind::Small => "file",
+            Kind::Document => "document",
         }
     }
 }

@@ -32,7 +32,7 @@ const HASH_BUFFER: usize = 1 << 20;
 /// is read (`input::open_regular`): `/dev/zero` would be read for ever and a FIFO could hold
 /// the command; either is an `InvalidInput` error saying what it is.
 pub fn hash_file(path: &Path) -> std::io::Result<[u8; 32]> {
-    let (mut file, _) = input::open_regular(path, input::Kind::Small).map_err(|e| match e {
+    let (mut file, _) = input::open_regular(path, input::Kind::Document).map_err(|e| match e {
         input::InputError::Io { source, .. } => source,
         input::InputError::NotRegular { found, .. } => std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
