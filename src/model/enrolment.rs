@@ -20,14 +20,15 @@ use super::postal_code::{PostalCode, PostalCodeError};
 use super::text::{AddressText, LatinName, PersianText, TextError};
 use super::tracking_code::{TrackingCode, TrackingCodeError};
 use super::Address;
+use crate::input::{self, InputError, Kind};
 use crate::spec;
 
 /// Largest record file melli reads.
-pub const MAX_RECORD_FILE: u64 = 1024 * 1024;
+pub const MAX_RECORD_FILE: u64 = Kind::Record.cap();
 /// Largest source photo file melli reads.
-pub const MAX_PHOTO_FILE: u64 = 50 * 1024 * 1024;
+pub const MAX_PHOTO_FILE: u64 = Kind::Photo.cap();
 /// Largest fingerprint file melli reads (the card holds far less; see [`FINGERPRINT_CAPACITY`]).
-pub const MAX_FINGERPRINT_FILE: u64 = 1024 * 1024;
+pub const MAX_FINGERPRINT_FILE: u64 = Kind::Fingerprint.cap();
 /// What the card's fingerprint file (EF 0103) holds, in bytes.
 pub const FINGERPRINT_CAPACITY: usize = ef_capacity(spec::ef::FINGERPRINT);
 /// Fewer minutiae than this in the whole template draws a warning: matching gets unreliable.
@@ -288,13 +289,14 @@ impl Checker {
         });
     }
 
-    /// Reads a file named by a record field, relative to `base_dir`.
+    /// Reads a file named by a record field, relative to `base_dir`: a regular file, at most
+    /// what its kind may be (`input::read`).
     fn read(
         &mut self,
         name: &'static str,
         base_dir: &Path,
         path: &str,
-        max: u64,
+        kind: Kind,
     ) -> Option<Vec<u8>> {
         if path.trim().is_empty() {
             self.error(
@@ -305,34 +307,21 @@ impl Checker {
             return None;
         }
         let full = base_dir.join(path);
-        let hint = "the path is relative to the folder of the record file";
-        match std::fs::metadata(&full) {
-            Err(e) => {
-                self.error(name, format!("cannot read {}: {e}", full.display()), hint);
-                return None;
-            }
-            Ok(m) if !m.is_file() => {
-                self.error(name, format!("{} is not a file", full.display()), hint);
-                return None;
-            }
-            Ok(m) if m.len() > max => {
-                self.error(
-                    name,
-                    format!(
-                        "{} is {} bytes, more than the {max} melli reads",
-                        full.display(),
-                        m.len()
-                    ),
-                    "use a smaller file",
-                );
-                return None;
-            }
-            Ok(_) => {}
-        }
-        match std::fs::read(&full) {
+        match input::read(&full, kind) {
             Ok(bytes) => Some(bytes),
             Err(e) => {
-                self.error(name, format!("cannot read {}: {e}", full.display()), hint);
+                let hint = match &e {
+                    InputError::TooLarge { .. } => "use a smaller file",
+                    _ => "the path is relative to the folder of the record file",
+                };
+                let message = match &e {
+                    InputError::Io { source, .. } => format!(
+                        "cannot read {}: {source}",
+                        crate::display::escaped(&full.display().to_string())
+                    ),
+                    other => other.to_string(),
+                };
+                self.error(name, message, hint);
                 None
             }
         }
@@ -350,22 +339,18 @@ impl EnrolmentRecord {
                 "check the path of the record file",
             )
         };
-        let meta = std::fs::metadata(path).map_err(|e| read_error(&e))?;
-        if !meta.is_file() {
-            return Err(read_error(&"it is not a file"));
-        }
-        if meta.len() > MAX_RECORD_FILE {
-            return Err(ValidationError::new(
+        let bytes = input::read(path, Kind::Record).map_err(|e| match e {
+            InputError::Io { source, .. } => read_error(&source),
+            InputError::NotRegular { .. } => read_error(&"it is not a file"),
+            InputError::TooLarge { size, .. } => ValidationError::new(
                 "record",
                 format!(
-                    "{} is {} bytes, too large for an enrolment record",
-                    path.display(),
-                    meta.len()
+                    "{} is {size} bytes, too large for an enrolment record",
+                    path.display()
                 ),
                 "check that this is the record file",
-            ));
-        }
-        let bytes = std::fs::read(path).map_err(|e| read_error(&e))?;
+            ),
+        })?;
         let text = String::from_utf8(bytes).map_err(|_| {
             ValidationError::new(
                 "record",
@@ -386,17 +371,18 @@ impl EnrolmentRecord {
             Some(p) => format!("{}:{line}:{column}", p.display()),
             None => format!("line {line}, column {column}"),
         };
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            let full = e.to_string();
-            let what = full
-                .rsplit_once(" at line ")
-                .map_or(full.as_str(), |(m, _)| m);
-            ValidationError::new(
+        if text.starts_with('\u{FEFF}') {
+            let what = match origin {
+                Some(p) => p.display().to_string(),
+                None => "the text".to_owned(),
+            };
+            return Err(ValidationError::new(
                 "record",
-                format!("{}: {what}", place(e.line(), e.column())),
-                "fix the JSON syntax",
-            )
-        })?;
+                format!("{what} begins with a byte-order mark (U+FEFF, bytes EF BB BF), which JSON does not allow"),
+                "save the record as UTF-8 without a byte-order mark (BOM)",
+            ));
+        }
+        let value: Value = serde_json::from_str(text).map_err(|e| syntax_error(&e, &place))?;
         let Value::Object(map) = &value else {
             return Err(ValidationError::new(
                 "record",
@@ -418,9 +404,18 @@ impl EnrolmentRecord {
                 other => {
                     let hint = match name {
                         "national_code" | "postal_code" | "certificate_number"
-                        | "tracking_code" => {
-                            "write it in quotes so leading zeros survive, e.g. \"0012345679\""
-                        }
+                        | "tracking_code" => match name {
+                            "national_code" => {
+                                "write it in quotes so leading zeros survive, e.g. \"0012345679\""
+                            }
+                            "postal_code" => {
+                                "write it in quotes so leading zeros survive, e.g. \"1345613478\""
+                            }
+                            "certificate_number" => {
+                                "write it in quotes so leading zeros survive, e.g. \"0012\""
+                            }
+                            _ => "write it in quotes, e.g. \"140309100001\"",
+                        },
                         _ => "write it as a JSON string in quotes",
                     };
                     return Err(ValidationError::new(
@@ -517,14 +512,14 @@ impl EnrolmentRecord {
         let issue_date = c.field("issue_date", JalaliDate::parse(&self.issue_date));
         let expiry_date = c.field("expiry_date", JalaliDate::parse(&self.expiry_date));
         let photo = c
-            .read("photo", base_dir, &self.photo, MAX_PHOTO_FILE)
+            .read("photo", base_dir, &self.photo, Kind::Photo)
             .and_then(|bytes| c.field("photo", FaceImage::from_photo(&bytes)));
         let fingerprint = c
             .read(
                 "fingerprint",
                 base_dir,
                 &self.fingerprint,
-                MAX_FINGERPRINT_FILE,
+                Kind::Fingerprint,
             )
             .and_then(|bytes| check_fingerprint(&mut c, &bytes));
 
@@ -622,6 +617,27 @@ impl EnrolmentRecord {
             },
         })
     }
+}
+
+/// A JSON syntax error, with its place; a lone surrogate escape (`"\ud800"`) said in words.
+fn syntax_error(e: &serde_json::Error, place: &dyn Fn(usize, usize) -> String) -> ValidationError {
+    let full = e.to_string();
+    let what = full
+        .rsplit_once(" at line ")
+        .map_or(full.as_str(), |(m, _)| m);
+    let at = place(e.line(), e.column());
+    // serde_json says "unexpected end of hex escape" only where a leading surrogate is not
+    // followed by a `\u` escape.
+    if what.contains("surrogate") || what == "unexpected end of hex escape" {
+        return ValidationError::new(
+            "record",
+            format!(
+                "{at}: a \\u escape is half of a UTF-16 surrogate pair (\\ud800–\\udfff) without its other half, which is no character"
+            ),
+            "write the character itself, or both halves of the pair (e.g. \\ud83d\\ude00)",
+        );
+    }
+    ValidationError::new("record", format!("{at}: {what}"), "fix the JSON syntax")
 }
 
 /// Position of a field in the record, for reporting problems in field order (stable sort).
@@ -989,7 +1005,7 @@ mod tests {
         assert_eq!(
             errors[1],
             format!(
-                "fingerprint: {} is not a file — the path is relative to the folder of the record file",
+                "fingerprint: {}: not a regular file (a directory); give the fingerprint record as a file — the path is relative to the folder of the record file",
                 dir.path().join(".").display()
             )
         );
@@ -1104,7 +1120,19 @@ mod tests {
             ),
             (
                 good.replace("\"postal_code\": \"1345613478\"", "\"postal_code\": 1345613478"),
-                "postal_code: is a number, not a string — write it in quotes so leading zeros survive, e.g. \"0012345679\"",
+                "postal_code: is a number, not a string — write it in quotes so leading zeros survive, e.g. \"1345613478\"",
+            ),
+            (
+                format!("\u{FEFF}{good}"),
+                "record: the text begins with a byte-order mark (U+FEFF, bytes EF BB BF), which JSON does not allow — save the record as UTF-8 without a byte-order mark (BOM)",
+            ),
+            (
+                good.replace("\"140309100001\"", "\"14\\ud800\""),
+                "record: line 2, column 29: a \\u escape is half of a UTF-16 surrogate pair (\\ud800–\\udfff) without its other half, which is no character — write the character itself, or both halves of the pair (e.g. \\ud83d\\ude00)",
+            ),
+            (
+                good.replace("\"140309100001\"", "\"\\udc00\""),
+                "record: line 2, column 26: a \\u escape is half of a UTF-16 surrogate pair (\\ud800–\\udfff) without its other half, which is no character — write the character itself, or both halves of the pair (e.g. \\ud83d\\ude00)",
             ),
             (
                 good.replace("\"gender\": \"M\"", "\"gender\": null"),
@@ -1175,6 +1203,16 @@ mod tests {
             format!(
                 "record: {} is 1048577 bytes, too large for an enrolment record — check that this is the record file",
                 big.display()
+            )
+        );
+
+        let bom = dir.path().join("bom.json");
+        std::fs::write(&bom, b"\xEF\xBB\xBF{}").unwrap();
+        assert_eq!(
+            EnrolmentRecord::from_json_file(&bom).unwrap_err().to_string(),
+            format!(
+                "record: {} begins with a byte-order mark (U+FEFF, bytes EF BB BF), which JSON does not allow — save the record as UTF-8 without a byte-order mark (BOM)",
+                bom.display()
             )
         );
 
