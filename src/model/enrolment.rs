@@ -35,6 +35,10 @@ pub const FINGERPRINT_CAPACITY: usize = ef_capacity(spec::ef::FINGERPRINT);
 pub const FEW_MINUTIAE: usize = 12;
 /// A photo compressed below this JPEG quality draws a warning.
 pub const LOW_PHOTO_QUALITY: u8 = 60;
+/// A holder older than this many years on the issue date draws a warning.
+pub const PLAUSIBLE_AGE: u16 = 120;
+/// A card valid for more than this many years (issue to expiry) draws a warning.
+pub const PLAUSIBLE_VALIDITY: u16 = 15;
 
 const fn ef_capacity(fid: u16) -> usize {
     let mut i = 0;
@@ -524,6 +528,15 @@ impl EnrolmentRecord {
             .and_then(|bytes| check_fingerprint(&mut c, &bytes));
 
         check_dates(&mut c, birth_date, issue_date, expiry_date, today);
+        if let Some(code) = &national_code {
+            for w in code.warnings() {
+                c.warn(
+                    "national_code",
+                    w,
+                    "compare it with the birth certificate before issuing",
+                );
+            }
+        }
         if let Some(code) = &postal_code {
             for w in code.warnings() {
                 c.warn("postal_code", w.to_string(), "check the code");
@@ -718,6 +731,30 @@ fn check_dates(
             );
         }
     }
+    if let (Some(birth), Some(issue)) = (birth, issue) {
+        let age = whole_years(birth, issue);
+        if issue > birth && age > PLAUSIBLE_AGE {
+            c.warn(
+                "birth_date",
+                format!(
+                    "{birth} makes the holder {age} years old on the issue date, older than anyone living (more than {PLAUSIBLE_AGE})"
+                ),
+                "check the year; dates are Solar Hijri",
+            );
+        }
+    }
+    if let (Some(issue), Some(expiry)) = (issue, expiry) {
+        let years = whole_years(issue, expiry);
+        if expiry > issue && years > PLAUSIBLE_VALIDITY {
+            c.warn(
+                "expiry_date",
+                format!(
+                    "{expiry} is {years} years after the issue date {issue}; a card is valid for at most {PLAUSIBLE_VALIDITY}"
+                ),
+                "check the year; dates are Solar Hijri",
+            );
+        }
+    }
     if let Some(issue) = issue {
         if issue > today {
             c.warn(
@@ -735,6 +772,16 @@ fn check_dates(
                 "check the date",
             );
         }
+    }
+}
+
+/// Whole years from `from` to `to` (`to` ≥ `from`): the age of someone born on `from`.
+fn whole_years(from: JalaliDate, to: JalaliDate) -> u16 {
+    let years = to.year().saturating_sub(from.year());
+    if (to.month(), to.day()) < (from.month(), from.day()) {
+        years.saturating_sub(1)
+    } else {
+        years
     }
 }
 
@@ -762,6 +809,7 @@ pub fn base_dir_of(record_path: &Path) -> PathBuf {
 mod tests {
     use super::*;
     use crate::model::fingerprint::{CaptureInfo, FingerView, Minutia, MinutiaKind};
+    use crate::model::national_code::NationalCode;
 
     fn fixtures() -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
@@ -1087,6 +1135,54 @@ mod tests {
             shown,
             ["expiry_date: 1404/08/01 is not after today (1404/08/01), so the card is issued expired — check the date"]
         );
+    }
+
+    #[test]
+    fn implausible_values_draw_warnings() {
+        let (dir, mut record) = setup();
+        record.birth_date = "1204/06/15".into();
+        record.expiry_date = "1599/09/10".into();
+        // The first code of nine equal digits (one other digit anywhere) that passes the check
+        // digit.
+        let code = (1..=9u8)
+            .flat_map(|d| (0..10).flat_map(move |at| (0..=9u8).map(move |v| (d, at, v))))
+            .map(|(d, at, v)| {
+                (0..10)
+                    .map(|i| char::from(b'0' + if i == at { v } else { d }))
+                    .collect::<String>()
+            })
+            .find(|c| NationalCode::parse(c).is_ok())
+            .unwrap();
+        record.national_code = code.clone();
+        let valid = record.validate_on(dir.path(), today()).unwrap();
+        let shown: Vec<String> = valid.warnings().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                format!("national_code: {code} has nine digits {}, which looks typed to fill the field — compare it with the birth certificate before issuing", &code[..1]),
+                "birth_date: 1204/06/15 makes the holder 199 years old on the issue date, older than anyone living (more than 120) — check the year; dates are Solar Hijri".to_owned(),
+                "expiry_date: 1599/09/10 is 196 years after the issue date 1403/09/10; a card is valid for at most 15 — check the year; dates are Solar Hijri".to_owned(),
+            ]
+        );
+        let (dir, mut record) = setup();
+        record.national_code = (0..=9)
+            .map(|d| format!("000123456{d}"))
+            .find(|c| NationalCode::parse(c).is_ok())
+            .unwrap();
+        let valid = record.validate_on(dir.path(), today()).unwrap();
+        assert_eq!(valid.warnings().len(), 1);
+        assert!(valid.warnings()[0]
+            .to_string()
+            .contains("begins with 000, which no registration office's code does"));
+        // 120 years exactly is still plausible; 15 years of validity too.
+        let (dir, mut record) = setup();
+        record.birth_date = "1283/09/10".into();
+        record.expiry_date = "1418/09/10".into();
+        assert!(record
+            .validate_on(dir.path(), today())
+            .unwrap()
+            .warnings()
+            .is_empty());
     }
 
     #[test]
