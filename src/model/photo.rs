@@ -97,8 +97,9 @@ impl PhotoError {
     /// What the person fixing the record should do.
     pub fn hint(&self) -> &'static str {
         match self {
-            PhotoError::NotJpegOrPng | PhotoError::Decode { .. } => {
-                "supply the face photo as a JPEG or PNG file"
+            PhotoError::NotJpegOrPng => "supply the face photo as a JPEG or PNG file",
+            PhotoError::Decode { .. } => {
+                "the file is damaged or cut short: copy or export the photo again"
             }
             PhotoError::TooLarge { .. } => "scale the photo down first",
             PhotoError::TooManyBytesDecoded { .. } => {
