@@ -897,6 +897,53 @@ mod tests {
         !crc
     }
 
+    /// The photos `bench/check-memory.sh` measures `melli check` with, written into
+    /// `$MELLI_BENCH_DIR`: a legitimate 4000 × 3000 JPEG and PNG, and the two bombs.
+    #[test]
+    #[ignore = "writes bench input; run by bench/check-memory.sh"]
+    fn write_bench_photos() {
+        let Some(dir) = std::env::var_os("MELLI_BENCH_DIR") else {
+            return;
+        };
+        let dir = std::path::PathBuf::from(dir);
+        // A shaded picture with grain, as a camera gives: not flat, compresses like a photo.
+        let mut state = 0x9E37_79B9u32;
+        let photo = RgbImage::from_fn(4000, 3000, |x, y| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let grain = (state & 0x0F) as u8;
+            let dx = (f64::from(x) - 2000.0) / 900.0;
+            let dy = (f64::from(y) - 1400.0) / 1200.0;
+            if dx * dx + dy * dy < 1.0 {
+                image::Rgb([190 + grain, 150 + grain, 120 + grain])
+            } else {
+                image::Rgb([
+                    (x / 16) as u8 / 2 + grain,
+                    170 + grain,
+                    (y / 12) as u8 / 2 + grain,
+                ])
+            }
+        });
+        std::fs::write(dir.join("photo-4000x3000.jpg"), jpeg(&photo, 92)).unwrap();
+        // The PNG without grain, so that it stays within the 16 MiB a photo file may be.
+        let smooth = RgbImage::from_fn(4000, 3000, |x, y| {
+            image::Rgb([(x / 16) as u8, 170, (y / 12) as u8])
+        });
+        std::fs::write(dir.join("photo-4000x3000.png"), png(&smooth)).unwrap();
+        let small = jpeg(&picture(600, 800), 92);
+        std::fs::write(
+            dir.join("bomb-12000x12000.jpg"),
+            with_sof_size(small, 12_000, 12_000),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("bomb-12000x12000-rgba16.png"),
+            with_ihdr_size(png16_rgba(64, 64), 12_000, 12_000),
+        )
+        .unwrap();
+    }
+
     #[test]
     fn debug_hides_pixels() {
         let face = FaceImage::from_photo(&png(&picture(240, 320))).unwrap();
