@@ -86,31 +86,66 @@ pub fn new_document_signer(args: &issuer_keys::NewSignerArgs) -> Result<ExitCode
 struct CheckReport {
     record: String,
     valid: bool,
+    /// Whether the warnings, if any, were accepted (`--allow-warnings`).
+    warnings_allowed: bool,
     errors: Vec<String>,
     warnings: Vec<String>,
 }
 
-/// Validates a record and reports every problem, not only the first.
+/// `melli check` as the demo runs it: warnings allowed.
 pub fn check(record_path: &Path, json: bool) -> Result<ExitCode, Failure> {
-    let record = EnrolmentRecord::from_json_file(record_path)
-        .map_err(|e| Failure::bad_input(e.to_string()))?;
-    let today =
-        JalaliDate::today().map_err(|e| Failure::bad_input(format!("today's date: {e}")))?;
-    let (errors, warnings) = match record.validate_on(&base_dir_of(record_path), today) {
-        Ok(valid) => (
-            Vec::new(),
-            valid.warnings().iter().map(ToString::to_string).collect(),
-        ),
-        Err(errors) => (errors.iter().map(ToString::to_string).collect(), Vec::new()),
+    check_with(record_path, json, true)
+}
+
+/// Validates a record and reports every problem, not only the first. Exit 2 when it is
+/// invalid (an error line per problem, or the error object with `--json`, also when the file
+/// is not a record at all); exit 1 when it is valid but draws warnings and `allow_warnings` is
+/// false (each warning a `FAIL  warning: …` line of the verdict on stdout); 0 otherwise.
+pub fn check_with(
+    record_path: &Path,
+    json: bool,
+    allow_warnings: bool,
+) -> Result<ExitCode, Failure> {
+    let shown_path = record_path.display().to_string();
+    let (errors, warnings) = match EnrolmentRecord::from_json_file(record_path) {
+        Err(e) => (vec![e.to_string()], Vec::new()),
+        Ok(record) => {
+            let today = JalaliDate::today()
+                .map_err(|e| Failure::bad_input(format!("today's date: {e}")))?;
+            match record.validate_on(&base_dir_of(record_path), today) {
+                Ok(valid) => (
+                    Vec::new(),
+                    valid.warnings().iter().map(ToString::to_string).collect(),
+                ),
+                Err(errors) => (errors.iter().map(ToString::to_string).collect(), Vec::new()),
+            }
+        }
     };
     let report = CheckReport {
-        record: record_path.display().to_string(),
+        record: shown_path,
         valid: errors.is_empty(),
+        warnings_allowed: allow_warnings,
         errors,
         warnings,
     };
+    let held = report.valid && !report.warnings.is_empty() && !allow_warnings;
     if json {
         output::json(&report)?;
+    } else if held {
+        for w in &report.warnings {
+            println!("FAIL  warning: {w}");
+        }
+        println!(
+            "{}: valid, but with {} warning{} — check {}, then accept with --allow-warnings",
+            report.record,
+            report.warnings.len(),
+            if report.warnings.len() == 1 { "" } else { "s" },
+            if report.warnings.len() == 1 {
+                "it"
+            } else {
+                "them"
+            },
+        );
     } else {
         for w in &report.warnings {
             eprintln!("warning: {w}");
@@ -122,10 +157,12 @@ pub fn check(record_path: &Path, json: bool) -> Result<ExitCode, Failure> {
             println!("{}: valid", report.record);
         }
     }
-    Ok(if report.valid {
-        ExitCode::SUCCESS
-    } else {
+    Ok(if !report.valid {
         ExitCode::from(crate::cli::exit::BAD_INPUT)
+    } else if held {
+        ExitCode::from(crate::cli::exit::CHECK_FAILED)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

@@ -114,6 +114,9 @@ pub enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Accept a record that is valid but draws warnings (exit 0 instead of 1).
+        #[arg(long)]
+        allow_warnings: bool,
     },
     /// Personalize a blank card from an enrolment record: secure channel, data groups, keys on
     /// the chip, holder certificate, security object, PIN and PUK, then lock.
@@ -368,7 +371,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Issuer(IssuerCommand::NewDocumentSigner(args)) => {
             issue_cmd::new_document_signer(&args)
         }
-        Command::Check { record, json } => issue_cmd::check(&record, json),
+        Command::Check {
+            record,
+            json,
+            allow_warnings,
+        } => issue_cmd::check_with(&record, json, allow_warnings),
         Command::Personalize {
             record,
             issuer,

@@ -20,20 +20,25 @@ use super::postal_code::{PostalCode, PostalCodeError};
 use super::text::{AddressText, LatinName, PersianText, TextError};
 use super::tracking_code::{TrackingCode, TrackingCodeError};
 use super::Address;
+use crate::input::{self, InputError, Kind};
 use crate::spec;
 
 /// Largest record file melli reads.
-pub const MAX_RECORD_FILE: u64 = 1024 * 1024;
+pub const MAX_RECORD_FILE: u64 = Kind::Record.cap();
 /// Largest source photo file melli reads.
-pub const MAX_PHOTO_FILE: u64 = 50 * 1024 * 1024;
+pub const MAX_PHOTO_FILE: u64 = Kind::Photo.cap();
 /// Largest fingerprint file melli reads (the card holds far less; see [`FINGERPRINT_CAPACITY`]).
-pub const MAX_FINGERPRINT_FILE: u64 = 1024 * 1024;
+pub const MAX_FINGERPRINT_FILE: u64 = Kind::Fingerprint.cap();
 /// What the card's fingerprint file (EF 0103) holds, in bytes.
 pub const FINGERPRINT_CAPACITY: usize = ef_capacity(spec::ef::FINGERPRINT);
 /// Fewer minutiae than this in the whole template draws a warning: matching gets unreliable.
 pub const FEW_MINUTIAE: usize = 12;
 /// A photo compressed below this JPEG quality draws a warning.
 pub const LOW_PHOTO_QUALITY: u8 = 60;
+/// A holder older than this many years on the issue date draws a warning.
+pub const PLAUSIBLE_AGE: u16 = 120;
+/// A card valid for more than this many years (issue to expiry) draws a warning.
+pub const PLAUSIBLE_VALIDITY: u16 = 15;
 
 const fn ef_capacity(fid: u16) -> usize {
     let mut i = 0;
@@ -288,13 +293,14 @@ impl Checker {
         });
     }
 
-    /// Reads a file named by a record field, relative to `base_dir`.
+    /// Reads a file named by a record field, relative to `base_dir`: a regular file, at most
+    /// what its kind may be (`input::read`).
     fn read(
         &mut self,
         name: &'static str,
         base_dir: &Path,
         path: &str,
-        max: u64,
+        kind: Kind,
     ) -> Option<Vec<u8>> {
         if path.trim().is_empty() {
             self.error(
@@ -305,34 +311,21 @@ impl Checker {
             return None;
         }
         let full = base_dir.join(path);
-        let hint = "the path is relative to the folder of the record file";
-        match std::fs::metadata(&full) {
-            Err(e) => {
-                self.error(name, format!("cannot read {}: {e}", full.display()), hint);
-                return None;
-            }
-            Ok(m) if !m.is_file() => {
-                self.error(name, format!("{} is not a file", full.display()), hint);
-                return None;
-            }
-            Ok(m) if m.len() > max => {
-                self.error(
-                    name,
-                    format!(
-                        "{} is {} bytes, more than the {max} melli reads",
-                        full.display(),
-                        m.len()
-                    ),
-                    "use a smaller file",
-                );
-                return None;
-            }
-            Ok(_) => {}
-        }
-        match std::fs::read(&full) {
+        match input::read(&full, kind) {
             Ok(bytes) => Some(bytes),
             Err(e) => {
-                self.error(name, format!("cannot read {}: {e}", full.display()), hint);
+                let hint = match &e {
+                    InputError::TooLarge { .. } => "use a smaller file",
+                    _ => "the path is relative to the folder of the record file",
+                };
+                let message = match &e {
+                    InputError::Io { source, .. } => format!(
+                        "cannot read {}: {source}",
+                        crate::display::escaped(&full.display().to_string())
+                    ),
+                    other => other.to_string(),
+                };
+                self.error(name, message, hint);
                 None
             }
         }
@@ -350,22 +343,18 @@ impl EnrolmentRecord {
                 "check the path of the record file",
             )
         };
-        let meta = std::fs::metadata(path).map_err(|e| read_error(&e))?;
-        if !meta.is_file() {
-            return Err(read_error(&"it is not a file"));
-        }
-        if meta.len() > MAX_RECORD_FILE {
-            return Err(ValidationError::new(
+        let bytes = input::read(path, Kind::Record).map_err(|e| match e {
+            InputError::Io { source, .. } => read_error(&source),
+            InputError::NotRegular { .. } => read_error(&"it is not a file"),
+            InputError::TooLarge { size, .. } => ValidationError::new(
                 "record",
                 format!(
-                    "{} is {} bytes, too large for an enrolment record",
-                    path.display(),
-                    meta.len()
+                    "{} is {size} bytes, too large for an enrolment record",
+                    path.display()
                 ),
                 "check that this is the record file",
-            ));
-        }
-        let bytes = std::fs::read(path).map_err(|e| read_error(&e))?;
+            ),
+        })?;
         let text = String::from_utf8(bytes).map_err(|_| {
             ValidationError::new(
                 "record",
@@ -386,17 +375,18 @@ impl EnrolmentRecord {
             Some(p) => format!("{}:{line}:{column}", p.display()),
             None => format!("line {line}, column {column}"),
         };
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            let full = e.to_string();
-            let what = full
-                .rsplit_once(" at line ")
-                .map_or(full.as_str(), |(m, _)| m);
-            ValidationError::new(
+        if text.starts_with('\u{FEFF}') {
+            let what = match origin {
+                Some(p) => p.display().to_string(),
+                None => "the text".to_owned(),
+            };
+            return Err(ValidationError::new(
                 "record",
-                format!("{}: {what}", place(e.line(), e.column())),
-                "fix the JSON syntax",
-            )
-        })?;
+                format!("{what} begins with a byte-order mark (U+FEFF, bytes EF BB BF), which JSON does not allow"),
+                "save the record as UTF-8 without a byte-order mark (BOM)",
+            ));
+        }
+        let value: Value = serde_json::from_str(text).map_err(|e| syntax_error(&e, &place))?;
         let Value::Object(map) = &value else {
             return Err(ValidationError::new(
                 "record",
@@ -418,9 +408,18 @@ impl EnrolmentRecord {
                 other => {
                     let hint = match name {
                         "national_code" | "postal_code" | "certificate_number"
-                        | "tracking_code" => {
-                            "write it in quotes so leading zeros survive, e.g. \"0012345679\""
-                        }
+                        | "tracking_code" => match name {
+                            "national_code" => {
+                                "write it in quotes so leading zeros survive, e.g. \"0012345679\""
+                            }
+                            "postal_code" => {
+                                "write it in quotes so leading zeros survive, e.g. \"1345613478\""
+                            }
+                            "certificate_number" => {
+                                "write it in quotes so leading zeros survive, e.g. \"0012\""
+                            }
+                            _ => "write it in quotes, e.g. \"140309100001\"",
+                        },
                         _ => "write it as a JSON string in quotes",
                     };
                     return Err(ValidationError::new(
@@ -517,18 +516,27 @@ impl EnrolmentRecord {
         let issue_date = c.field("issue_date", JalaliDate::parse(&self.issue_date));
         let expiry_date = c.field("expiry_date", JalaliDate::parse(&self.expiry_date));
         let photo = c
-            .read("photo", base_dir, &self.photo, MAX_PHOTO_FILE)
+            .read("photo", base_dir, &self.photo, Kind::Photo)
             .and_then(|bytes| c.field("photo", FaceImage::from_photo(&bytes)));
         let fingerprint = c
             .read(
                 "fingerprint",
                 base_dir,
                 &self.fingerprint,
-                MAX_FINGERPRINT_FILE,
+                Kind::Fingerprint,
             )
             .and_then(|bytes| check_fingerprint(&mut c, &bytes));
 
         check_dates(&mut c, birth_date, issue_date, expiry_date, today);
+        if let Some(code) = &national_code {
+            for w in code.warnings() {
+                c.warn(
+                    "national_code",
+                    w,
+                    "compare it with the birth certificate before issuing",
+                );
+            }
+        }
         if let Some(code) = &postal_code {
             for w in code.warnings() {
                 c.warn("postal_code", w.to_string(), "check the code");
@@ -624,6 +632,27 @@ impl EnrolmentRecord {
     }
 }
 
+/// A JSON syntax error, with its place; a lone surrogate escape (`"\ud800"`) said in words.
+fn syntax_error(e: &serde_json::Error, place: &dyn Fn(usize, usize) -> String) -> ValidationError {
+    let full = e.to_string();
+    let what = full
+        .rsplit_once(" at line ")
+        .map_or(full.as_str(), |(m, _)| m);
+    let at = place(e.line(), e.column());
+    // serde_json says "unexpected end of hex escape" only where a leading surrogate is not
+    // followed by a `\u` escape.
+    if what.contains("surrogate") || what == "unexpected end of hex escape" {
+        return ValidationError::new(
+            "record",
+            format!(
+                "{at}: a \\u escape is half of a UTF-16 surrogate pair (\\ud800–\\udfff) without its other half, which is no character"
+            ),
+            "write the character itself, or both halves of the pair (e.g. \\ud83d\\ude00)",
+        );
+    }
+    ValidationError::new("record", format!("{at}: {what}"), "fix the JSON syntax")
+}
+
 /// Position of a field in the record, for reporting problems in field order (stable sort).
 fn field_rank(field: &str) -> usize {
     RECORD_FIELDS
@@ -702,6 +731,30 @@ fn check_dates(
             );
         }
     }
+    if let (Some(birth), Some(issue)) = (birth, issue) {
+        let age = whole_years(birth, issue);
+        if issue > birth && age > PLAUSIBLE_AGE {
+            c.warn(
+                "birth_date",
+                format!(
+                    "{birth} makes the holder {age} years old on the issue date, older than anyone living (more than {PLAUSIBLE_AGE})"
+                ),
+                "check the year; dates are Solar Hijri",
+            );
+        }
+    }
+    if let (Some(issue), Some(expiry)) = (issue, expiry) {
+        let years = whole_years(issue, expiry);
+        if expiry > issue && years > PLAUSIBLE_VALIDITY {
+            c.warn(
+                "expiry_date",
+                format!(
+                    "{expiry} is {years} years after the issue date {issue}; a card is valid for at most {PLAUSIBLE_VALIDITY}"
+                ),
+                "check the year; dates are Solar Hijri",
+            );
+        }
+    }
     if let Some(issue) = issue {
         if issue > today {
             c.warn(
@@ -719,6 +772,16 @@ fn check_dates(
                 "check the date",
             );
         }
+    }
+}
+
+/// Whole years from `from` to `to` (`to` ≥ `from`): the age of someone born on `from`.
+fn whole_years(from: JalaliDate, to: JalaliDate) -> u16 {
+    let years = to.year().saturating_sub(from.year());
+    if (to.month(), to.day()) < (from.month(), from.day()) {
+        years.saturating_sub(1)
+    } else {
+        years
     }
 }
 
@@ -746,6 +809,7 @@ pub fn base_dir_of(record_path: &Path) -> PathBuf {
 mod tests {
     use super::*;
     use crate::model::fingerprint::{CaptureInfo, FingerView, Minutia, MinutiaKind};
+    use crate::model::national_code::NationalCode;
 
     fn fixtures() -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
@@ -989,7 +1053,7 @@ mod tests {
         assert_eq!(
             errors[1],
             format!(
-                "fingerprint: {} is not a file — the path is relative to the folder of the record file",
+                "fingerprint: {}: not a regular file (a directory); give the fingerprint record as a file — the path is relative to the folder of the record file",
                 dir.path().join(".").display()
             )
         );
@@ -1074,6 +1138,54 @@ mod tests {
     }
 
     #[test]
+    fn implausible_values_draw_warnings() {
+        let (dir, mut record) = setup();
+        record.birth_date = "1204/06/15".into();
+        record.expiry_date = "1599/09/10".into();
+        // The first code of nine equal digits (one other digit anywhere) that passes the check
+        // digit.
+        let code = (1..=9u8)
+            .flat_map(|d| (0..10).flat_map(move |at| (0..=9u8).map(move |v| (d, at, v))))
+            .map(|(d, at, v)| {
+                (0..10)
+                    .map(|i| char::from(b'0' + if i == at { v } else { d }))
+                    .collect::<String>()
+            })
+            .find(|c| NationalCode::parse(c).is_ok())
+            .unwrap();
+        record.national_code = code.clone();
+        let valid = record.validate_on(dir.path(), today()).unwrap();
+        let shown: Vec<String> = valid.warnings().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                format!("national_code: {code} has nine digits {}, which looks typed to fill the field — compare it with the birth certificate before issuing", &code[..1]),
+                "birth_date: 1204/06/15 makes the holder 199 years old on the issue date, older than anyone living (more than 120) — check the year; dates are Solar Hijri".to_owned(),
+                "expiry_date: 1599/09/10 is 196 years after the issue date 1403/09/10; a card is valid for at most 15 — check the year; dates are Solar Hijri".to_owned(),
+            ]
+        );
+        let (dir, mut record) = setup();
+        record.national_code = (0..=9)
+            .map(|d| format!("000123456{d}"))
+            .find(|c| NationalCode::parse(c).is_ok())
+            .unwrap();
+        let valid = record.validate_on(dir.path(), today()).unwrap();
+        assert_eq!(valid.warnings().len(), 1);
+        assert!(valid.warnings()[0]
+            .to_string()
+            .contains("begins with 000, which no registration office's code does"));
+        // 120 years exactly is still plausible; 15 years of validity too.
+        let (dir, mut record) = setup();
+        record.birth_date = "1283/09/10".into();
+        record.expiry_date = "1418/09/10".into();
+        assert!(record
+            .validate_on(dir.path(), today())
+            .unwrap()
+            .warnings()
+            .is_empty());
+    }
+
+    #[test]
     fn json_shape_errors() {
         let (_, record) = setup();
         let good = serde_json::to_string_pretty(&record).unwrap();
@@ -1104,7 +1216,19 @@ mod tests {
             ),
             (
                 good.replace("\"postal_code\": \"1345613478\"", "\"postal_code\": 1345613478"),
-                "postal_code: is a number, not a string — write it in quotes so leading zeros survive, e.g. \"0012345679\"",
+                "postal_code: is a number, not a string — write it in quotes so leading zeros survive, e.g. \"1345613478\"",
+            ),
+            (
+                format!("\u{FEFF}{good}"),
+                "record: the text begins with a byte-order mark (U+FEFF, bytes EF BB BF), which JSON does not allow — save the record as UTF-8 without a byte-order mark (BOM)",
+            ),
+            (
+                good.replace("\"140309100001\"", "\"14\\ud800\""),
+                "record: line 2, column 29: a \\u escape is half of a UTF-16 surrogate pair (\\ud800–\\udfff) without its other half, which is no character — write the character itself, or both halves of the pair (e.g. \\ud83d\\ude00)",
+            ),
+            (
+                good.replace("\"140309100001\"", "\"\\udc00\""),
+                "record: line 2, column 26: a \\u escape is half of a UTF-16 surrogate pair (\\ud800–\\udfff) without its other half, which is no character — write the character itself, or both halves of the pair (e.g. \\ud83d\\ude00)",
             ),
             (
                 good.replace("\"gender\": \"M\"", "\"gender\": null"),
@@ -1175,6 +1299,16 @@ mod tests {
             format!(
                 "record: {} is 1048577 bytes, too large for an enrolment record — check that this is the record file",
                 big.display()
+            )
+        );
+
+        let bom = dir.path().join("bom.json");
+        std::fs::write(&bom, b"\xEF\xBB\xBF{}").unwrap();
+        assert_eq!(
+            EnrolmentRecord::from_json_file(&bom).unwrap_err().to_string(),
+            format!(
+                "record: {} begins with a byte-order mark (U+FEFF, bytes EF BB BF), which JSON does not allow — save the record as UTF-8 without a byte-order mark (BOM)",
+                bom.display()
             )
         );
 

@@ -221,6 +221,16 @@ pub enum FingerprintError {
         index: usize,
         value: u8,
     },
+    #[error("minutia {index} of view {view} is at the same place as minutia {earlier} (x {x}, y {y}); a finger has one minutia at a place")]
+    DuplicateMinutia {
+        view: usize,
+        index: usize,
+        earlier: usize,
+        x: u16,
+        y: u16,
+    },
+    #[error("the extended data of view {view} does not parse: {reason}")]
+    ExtendedData { view: usize, reason: String },
 }
 
 impl FingerprintError {
@@ -318,7 +328,20 @@ impl FingerTemplate {
             }
             for (j, m) in view.minutiae.iter().enumerate() {
                 check_minutia(&capture, n, j + 1, m)?;
+                if let Some(k) = view.minutiae[..j]
+                    .iter()
+                    .position(|e| (e.x, e.y) == (m.x, m.y))
+                {
+                    return Err(FingerprintError::DuplicateMinutia {
+                        view: n,
+                        index: j + 1,
+                        earlier: k + 1,
+                        x: m.x,
+                        y: m.y,
+                    });
+                }
             }
+            check_extended_data(n, &view.extended_data)?;
         }
         Ok(FingerTemplate { capture, views })
     }
@@ -560,6 +583,63 @@ fn check_view_header(n: usize, view: &FingerView) -> Result<(), FingerprintError
     Ok(())
 }
 
+/// Extended data area type of ridge counts (ISO/IEC 19794-2:2005 §7.5.2).
+pub const EXTENDED_RIDGE_COUNTS: u16 = 0x0001;
+
+/// The extended data block of a view is a run of areas, each `type (2) | length (2) | data`,
+/// the length counting the whole area with its 4-byte header, and the areas filling the block
+/// exactly; type 0 is reserved. A ridge-count area (type 1) holds an extraction method
+/// (0 non-specific, 1 four-neighbour, 2 eight-neighbour) and then 3-byte entries. Other
+/// areas (core and delta, zonal quality, vendor data) are kept without looking inside.
+fn check_extended_data(view: usize, data: &[u8]) -> Result<(), FingerprintError> {
+    let err = |reason: String| FingerprintError::ExtendedData { view, reason };
+    let mut pos = 0;
+    let mut n = 0;
+    while pos < data.len() {
+        n += 1;
+        let left = data.len() - pos;
+        if left < 4 {
+            return Err(err(format!(
+                "area {n} has {left} bytes, fewer than the 4 of an area header (type, length)"
+            )));
+        }
+        let kind = u16::from_be_bytes([data[pos], data[pos + 1]]);
+        let len = usize::from(u16::from_be_bytes([data[pos + 2], data[pos + 3]]));
+        if kind == 0 {
+            return Err(err(format!("area {n} has the reserved type 0x0000")));
+        }
+        if len < 4 || len > left {
+            return Err(err(format!(
+                "area {n} (type 0x{kind:04X}) says it is {len} bytes, but {left} are left and an area has at least 4"
+            )));
+        }
+        let body = &data[pos + 4..pos + len];
+        if kind == EXTENDED_RIDGE_COUNTS {
+            match body.split_first() {
+                None => {
+                    return Err(err(format!(
+                        "area {n} (ridge counts) has no extraction method"
+                    )))
+                }
+                Some((&method, _)) if method > 2 => {
+                    return Err(err(format!(
+                        "area {n} (ridge counts) has extraction method {method}; methods are 0, 1 and 2"
+                    )))
+                }
+                Some((_, entries)) if entries.len() % 3 != 0 => {
+                    return Err(err(format!(
+                        "area {n} (ridge counts) has {} bytes of entries, not a multiple of 3",
+                        entries.len()
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+        pos += len;
+    }
+    Ok(())
+}
+
 fn check_minutia(
     c: &CaptureInfo,
     view: usize,
@@ -647,19 +727,19 @@ mod tests {
                     angle: 0xAB,
                     quality: 55,
                 }],
-                extended_data: vec![0xEE, 0xFF],
+                extended_data: vec![0x00, 0x05, 0x00, 0x06, 0xEE, 0xFF],
             }],
         )
         .unwrap();
         let expected: Vec<u8> = [
             &b"FMR\0 20\0"[..],
-            &[0, 0, 0, 38],
+            &[0, 0, 0, 42],
             &[
                 0x12, 0x34, 0x01, 0xF4, 0x01, 0xF4, 0x00, 0xC5, 0x00, 0xC5, 1, 0,
             ],
             &[7, 0x18, 90, 1],
             &[0x81, 0x02, 0x01, 0x03, 0xAB, 55],
-            &[0, 2, 0xEE, 0xFF],
+            &[0, 6, 0x00, 0x05, 0x00, 0x06, 0xEE, 0xFF],
         ]
         .concat();
         assert_eq!(t.to_bytes(), expected);
@@ -828,15 +908,61 @@ mod tests {
                 corrupt(|b| b[M1 + 6 * 7 + 5] = 200),
                 "minutia 8 of view 1 has quality 200; quality runs from 0 to 100",
             ),
+            (
+                "minutia repeated",
+                corrupt(|b| b.copy_within(M1 + 6 * 2..M1 + 6 * 3, M1 + 6 * 5)),
+                "minutia 6 of view 1 is at the same place as minutia 3 (x 110, y 100); a finger has one minutia at a place",
+            ),
+            (
+                "impression type 5",
+                corrupt(|b| b[VIEW0 + 1] = 0x05),
+                "view 1 has impression type 5; known types are 0, 1, 2, 3, 8 and 9",
+            ),
         ];
         for (name, got, expected) in cases {
             assert_eq!(got, expected, "{name}");
         }
     }
 
+    /// `sample()` with `ext` as the extended data of its view.
+    fn with_extended(ext: &[u8]) -> Result<FingerTemplate, FingerprintError> {
+        let mut bytes = sample().to_bytes();
+        let n = bytes.len();
+        bytes[n - 2..].copy_from_slice(&(ext.len() as u16).to_be_bytes());
+        bytes.extend_from_slice(ext);
+        set_len(&mut bytes);
+        FingerTemplate::parse(&bytes)
+    }
+
+    #[test]
+    fn extended_data_must_parse() {
+        assert!(with_extended(&[0, 1, 0, 5, 0]).is_ok());
+        assert!(with_extended(&[0, 2, 0, 4, 0x12, 0x34, 0, 5, 1]).is_ok());
+        let cases: &[(&[u8], &str)] = &[
+            (&[0xEE, 0xFF], "area 1 has 2 bytes, fewer than the 4 of an area header (type, length)"),
+            (&[0, 0, 0, 4], "area 1 has the reserved type 0x0000"),
+            (&[0, 2, 0, 9, 1, 2], "area 1 (type 0x0002) says it is 9 bytes, but 6 are left and an area has at least 4"),
+            (&[0, 2, 0, 2, 1, 2], "area 1 (type 0x0002) says it is 2 bytes, but 6 are left and an area has at least 4"),
+            (&[0, 2, 0, 4, 0, 1], "area 2 has 2 bytes, fewer than the 4 of an area header (type, length)"),
+            (&[0, 1, 0, 4], "area 1 (ridge counts) has no extraction method"),
+            (&[0, 1, 0, 5, 3], "area 1 (ridge counts) has extraction method 3; methods are 0, 1 and 2"),
+            (&[0, 1, 0, 7, 1, 1, 2], "area 1 (ridge counts) has 2 bytes of entries, not a multiple of 3"),
+        ];
+        for (ext, reason) in cases {
+            assert_eq!(
+                with_extended(ext).unwrap_err().to_string(),
+                format!("the extended data of view 1 does not parse: {reason}"),
+                "{ext:02X?}"
+            );
+        }
+    }
+
     #[test]
     fn new_checks_what_parse_cannot_see() {
-        let too_many = FingerTemplate::new(capture(), vec![view(vec![minutia(1, 1); 256])]);
+        let too_many = FingerTemplate::new(
+            capture(),
+            vec![view((0..256).map(|i| minutia(i, i)).collect())],
+        );
         assert_eq!(
             too_many.unwrap_err().to_string(),
             "view 1 has 256 minutiae, at most 255 fit"
@@ -880,7 +1006,8 @@ mod tests {
     fn several_views_round_trip() {
         let mut second = view(vec![minutia(5, 5)]);
         second.finger_position = 7;
-        second.extended_data = vec![0, 1, 0, 4, 9, 9];
+        // Ridge counts (method 1, one entry) and a vendor area.
+        second.extended_data = vec![0, 1, 0, 8, 1, 1, 2, 9, 0x01, 0x00, 0, 6, 7, 7];
         let t = FingerTemplate::new(capture(), vec![view(vec![minutia(1, 2)]), second]).unwrap();
         assert_eq!(FingerTemplate::parse(&t.to_bytes()).unwrap(), t);
     }
@@ -920,9 +1047,17 @@ mod tests {
             position in 0..=10u8,
         ) {
             let c = CaptureInfo { width: 400, height: 600, ..capture() };
+            // One minutia per place, and the random bytes as one vendor area.
+            let mut ms = ms;
+            let mut seen = std::collections::HashSet::new();
+            ms.retain(|m| seen.insert((m.x, m.y)));
             let mut v = view(ms);
             v.finger_position = position;
-            v.extended_data = ext;
+            v.extended_data = if ext.is_empty() {
+                ext
+            } else {
+                [&[0x01, 0x00][..], &(ext.len() as u16 + 4).to_be_bytes(), &ext].concat()
+            };
             let t = FingerTemplate::new(c, vec![v]).unwrap();
             prop_assert_eq!(FingerTemplate::parse(&t.to_bytes()).unwrap(), t);
         }

@@ -453,6 +453,32 @@ mod tests {
         );
     }
 
+    /// applets-spec §5.9: year Y has a 30 Esfand when (25·Y + 11) mod 33 < 8, except that
+    /// 1502 does not and 1503 does (in 1200–1599; what `icu_calendar` computes, the
+    /// astronomical calendar at 52.5° E).
+    #[test]
+    fn leap_years_follow_the_spec_rule() {
+        for y in MIN_YEAR..=MAX_YEAR {
+            let leap = match y {
+                1502 => false,
+                1503 => true,
+                _ => (25 * i64::from(y) + 11).rem_euclid(33) < 8,
+            };
+            assert_eq!(JalaliDate::new(y, 12, 30).is_ok(), leap, "{y}");
+        }
+        for (date, exists) in [
+            ("1403/12/30", true),
+            ("1404/12/30", false),
+            ("1399/12/30", true),
+            ("1400/12/30", false),
+            ("1408/12/30", true),
+            ("1502/12/30", false),
+            ("1503/12/30", true),
+        ] {
+            assert_eq!(JalaliDate::parse(date).is_ok(), exists, "{date}");
+        }
+    }
+
     #[test]
     fn ordering_is_chronological() {
         let mut dates = [

@@ -99,6 +99,27 @@ impl NationalCode {
         Ok(NationalCode(digits))
     }
 
+    /// What makes this code implausible though it passes the rules (empty for most codes):
+    /// nine of its ten digits the same (`1111111112`…), or the prefix `000`, which no
+    /// registration office has. Each is a warning, not an error: the rules of issuance are not
+    /// public.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for d in 0..=9u8 {
+            if self.0.iter().filter(|&&x| x == d).count() == 9 {
+                warnings.push(format!(
+                    "{self} has nine digits {d}, which looks typed to fill the field"
+                ));
+            }
+        }
+        if self.0[..3] == [0, 0, 0] {
+            warnings.push(format!(
+                "{self} begins with 000, which no registration office's code does"
+            ));
+        }
+        warnings
+    }
+
     /// The ten digits as ASCII, the on-card form.
     pub fn to_ascii(&self) -> [u8; 10] {
         self.0.map(|d| d + b'0')

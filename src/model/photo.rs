@@ -14,13 +14,25 @@ pub const WIDTH: u32 = 240;
 pub const HEIGHT: u32 = 320;
 /// Most bytes the photo may take on the card.
 pub const MAX_BYTES: usize = 15_000;
-/// Largest side of a source photo melli decodes; larger images are refused before decoding.
-pub const MAX_SOURCE_SIDE: u32 = 12_000;
+/// Largest side of a source photo melli decodes, in pixels; larger images are refused from their
+/// header, before anything is decoded. 4096 takes the 12-megapixel photos of phones and
+/// cameras (4000 × 3000, 4032 × 3024) and bounds what a small file can make melli allocate.
+pub const MAX_SOURCE_SIDE: u32 = 4096;
+/// Most bytes a source photo may take once decoded (width × height × bytes per pixel, as its
+/// header declares): an 8-bit RGBA image of 4096 × 4096 pixels. A 16-bit image that large is
+/// refused; an 8-bit one of the same size is not.
+pub const MAX_DECODED_BYTES: u64 = 64 * 1024 * 1024;
+/// A photo whose pixels are more than this share (in percent) of one colour — the same 4 × 4 × 4
+/// cube of RGB values, each channel divided by 4 — once brought to 240 × 320 is refused: it is
+/// blank, or mostly the flat grey or black a damaged or cut-off file decodes to. A portrait on a
+/// plain background keeps well under it.
+pub const MAX_FLAT_PERCENT: u32 = 75;
 
 /// JPEG qualities tried in turn until the photo fits in [`MAX_BYTES`].
 const QUALITIES: [u8; 13] = [90, 85, 80, 75, 70, 65, 60, 55, 50, 45, 40, 35, 30];
-/// Memory the decoder may use for one source photo.
-const MAX_DECODE_ALLOC: u64 = 512 * 1024 * 1024;
+/// Memory the `image` decoders may allocate for one source photo (the image itself, at most
+/// [`MAX_DECODED_BYTES`], and their working buffers).
+const MAX_DECODE_ALLOC: u64 = 96 * 1024 * 1024;
 
 /// A face photo as the card stores it: a baseline JPEG, 240x320 pixels, at most 15 000 bytes,
 /// that decodes.
@@ -49,8 +61,17 @@ pub enum PhotoError {
         format: &'static str,
         reason: String,
     },
-    #[error("the image is {width}x{height} px, larger than the {MAX_SOURCE_SIDE} px per side melli decodes")]
+    #[error("{width} × {height} pixels is larger than a photo may be (at most {MAX_SOURCE_SIDE} × {MAX_SOURCE_SIDE})")]
     TooLarge { width: u32, height: u32 },
+    #[error("{width} × {height} pixels of {color} take {bytes} bytes once decoded, more than a photo may (at most {MAX_DECODED_BYTES})")]
+    TooManyBytesDecoded {
+        width: u32,
+        height: u32,
+        color: String,
+        bytes: u64,
+    },
+    #[error("{percent} % of its pixels are one flat colour (RGB about {r} {g} {b}); more than {MAX_FLAT_PERCENT} % is a blank or damaged image")]
+    Flat { percent: u32, r: u8, g: u8, b: u8 },
     #[error("the image is {width}x{height} px; cropped to 3:4 it is {crop_width}x{crop_height}, smaller than {WIDTH}x{HEIGHT}")]
     TooSmall {
         width: u32,
@@ -76,10 +97,15 @@ impl PhotoError {
     /// What the person fixing the record should do.
     pub fn hint(&self) -> &'static str {
         match self {
-            PhotoError::NotJpegOrPng | PhotoError::Decode { .. } => {
-                "supply the face photo as a JPEG or PNG file"
+            PhotoError::NotJpegOrPng => "supply the face photo as a JPEG or PNG file",
+            PhotoError::Decode { .. } => {
+                "the file is damaged or cut short: copy or export the photo again"
             }
             PhotoError::TooLarge { .. } => "scale the photo down first",
+            PhotoError::TooManyBytesDecoded { .. } => {
+                "save it as an 8-bit JPEG or PNG (or scale it down)"
+            }
+            PhotoError::Flat { .. } => "supply the real face photo; this file is blank or damaged",
             PhotoError::TooSmall { .. } => "take or scan the photo at a higher resolution",
             PhotoError::OverBudget { .. } => {
                 "take the photo against a plain background so that it compresses"
@@ -107,7 +133,7 @@ impl FaceImage {
             _ => return Err(PhotoError::NotJpegOrPng),
         };
         let image = decode(bytes, format, name)?;
-        let rgb = flatten_on_white(&image);
+        let rgb = flatten_on_white(image);
         let (width, height) = rgb.dimensions();
         let (crop_width, crop_height) = portrait_crop(width, height);
         if crop_width < WIDTH || crop_height < HEIGHT {
@@ -127,6 +153,8 @@ impl FaceImage {
         } else {
             image::imageops::resize(&cropped, WIDTH, HEIGHT, FilterType::Lanczos3)
         };
+        drop(cropped);
+        check_not_flat(&scaled)?;
 
         let mut smallest = usize::MAX;
         for quality in QUALITIES {
@@ -205,7 +233,6 @@ fn decode(
     if format == ImageFormat::Jpeg
         && !matches!(jpeg_frame(bytes), Some(JpegFrame { complete: true, .. }))
     {
-        // The JPEG decoder fills a cut-off image with grey instead of failing.
         return Err(PhotoError::Decode {
             format: name,
             reason: "the file ends before the image does".to_owned(),
@@ -225,16 +252,140 @@ fn decode(
     limits.max_alloc = Some(MAX_DECODE_ALLOC);
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(decode_error)?;
+    let bytes_decoded = decoder.total_bytes();
+    if bytes_decoded > MAX_DECODED_BYTES {
+        return Err(PhotoError::TooManyBytesDecoded {
+            width,
+            height,
+            color: color_name(decoder.color_type()),
+            bytes: bytes_decoded,
+        });
+    }
     let orientation = decoder.orientation().map_err(decode_error)?;
-    let mut image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
+    let mut image = if format == ImageFormat::Jpeg {
+        drop(decoder);
+        decode_jpeg_strictly(bytes)?
+    } else {
+        DynamicImage::from_decoder(decoder).map_err(decode_error)?
+    };
     image.apply_orientation(orientation);
     Ok(image)
 }
 
-/// RGB with any transparency composited on white.
-fn flatten_on_white(image: &DynamicImage) -> RgbImage {
+/// Decodes a JPEG with `zune-jpeg` in strict mode, the decoder `image` uses leniently, and
+/// requires the entropy-coded data to run to the end-of-image marker. A decoder that meets
+/// EOI before the last block fills the rest with grey, strict mode or not: so the image is
+/// decoded *without* its EOI marker, and a scan that needs more data than the file holds runs
+/// into the end of the input, which strict mode refuses ("premature end of buffer").
+/// Greyscale stays greyscale; every other colour space comes out as RGB.
+fn decode_jpeg_strictly(bytes: &[u8]) -> Result<DynamicImage, PhotoError> {
+    use zune_core::bytestream::ZCursor;
+    use zune_core::colorspace::ColorSpace;
+    use zune_core::options::DecoderOptions;
+    let error = |reason: String| PhotoError::Decode {
+        format: "JPEG",
+        reason,
+    };
+    let end = match jpeg_frame(bytes) {
+        Some(JpegFrame {
+            complete: true,
+            end,
+            ..
+        }) => end,
+        _ => return Err(error("the file ends before the image does".to_owned())),
+    };
+    let bytes = &bytes[..end];
+    let side = MAX_SOURCE_SIDE as usize;
+    let options = DecoderOptions::default()
+        .set_strict_mode(true)
+        .set_max_width(side)
+        .set_max_height(side);
+    let mut headers = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    headers.decode_headers().map_err(|e| error(e.to_string()))?;
+    let grey = headers.input_colorspace() == Some(ColorSpace::Luma);
+    let out = if grey {
+        ColorSpace::Luma
+    } else {
+        ColorSpace::RGB
+    };
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(
+        ZCursor::new(bytes),
+        options.jpeg_set_out_colorspace(out),
+    );
+    let pixels = decoder.decode().map_err(|e| {
+        use zune_jpeg::errors::DecodeErrors;
+        match e {
+            DecodeErrors::FormatStatic("Premature end of buffer") | DecodeErrors::ExhaustedData => {
+                error("its image data stop before the last row: the file was cut short".to_owned())
+            }
+            other => error(other.to_string()),
+        }
+    })?;
+    let (w, h) = decoder
+        .dimensions()
+        .ok_or_else(|| error("no image size after decoding".to_owned()))?;
+    let (w, h) = (
+        u32::try_from(w).map_err(|_| error("image too wide".to_owned()))?,
+        u32::try_from(h).map_err(|_| error("image too high".to_owned()))?,
+    );
+    let short = || error("the decoder returned too few pixels".to_owned());
+    Ok(if grey {
+        DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, pixels).ok_or_else(short)?)
+    } else {
+        DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, pixels).ok_or_else(short)?)
+    })
+}
+
+fn color_name(color: image::ColorType) -> String {
+    use image::ColorType::*;
+    match color {
+        L8 => "8-bit grey",
+        La8 => "8-bit grey with alpha",
+        Rgb8 => "8-bit RGB",
+        Rgba8 => "8-bit RGBA",
+        L16 => "16-bit grey",
+        La16 => "16-bit grey with alpha",
+        Rgb16 => "16-bit RGB",
+        Rgba16 => "16-bit RGBA",
+        _ => "floating-point or other samples",
+    }
+    .to_owned()
+}
+
+/// Refuses an image more than [`MAX_FLAT_PERCENT`] of whose pixels fall into one 4 × 4 × 4 cube
+/// of RGB values.
+fn check_not_flat(image: &RgbImage) -> Result<(), PhotoError> {
+    let mut counts = vec![0u32; 64 * 64 * 64];
+    for p in image.pixels() {
+        let [r, g, b] = p.0;
+        let cube = (usize::from(r >> 2) << 12) | (usize::from(g >> 2) << 6) | usize::from(b >> 2);
+        counts[cube] += 1;
+    }
+    let (cube, &most) = counts
+        .iter()
+        .enumerate()
+        .max_by_key(|&(_, n)| *n)
+        .unwrap_or((0, &0));
+    let total = u64::from(image.width()) * u64::from(image.height());
+    let percent = (u64::from(most) * 100).checked_div(total).unwrap_or(0) as u32;
+    if u64::from(most) * 100 > total * u64::from(MAX_FLAT_PERCENT) {
+        // The middle of the cube, as the colour shown.
+        let channel = |shift: u32| (((cube >> shift) & 63) as u8) * 4 + 2;
+        return Err(PhotoError::Flat {
+            percent,
+            r: channel(12),
+            g: channel(6),
+            b: channel(0),
+        });
+    }
+    Ok(())
+}
+
+/// RGB with any transparency composited on white. The decoded image is consumed, so an RGB
+/// one is not copied.
+fn flatten_on_white(image: DynamicImage) -> RgbImage {
     if !image.color().has_alpha() {
-        return image.to_rgb8();
+        return image.into_rgb8();
     }
     let rgba = image.to_rgba8();
     RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
@@ -272,6 +423,9 @@ struct JpegFrame {
     coding: u8,
     /// Whether an end-of-image marker follows the first scan (the file is not cut short).
     complete: bool,
+    /// Where that end-of-image marker begins: the entropy-coded data (and any later scans of a
+    /// progressive image) end there.
+    end: usize,
 }
 
 /// Walks the marker segments from SOI to the first scan (SOS), skipping application segments
@@ -298,8 +452,17 @@ fn jpeg_frame(bytes: &[u8]) -> Option<JpegFrame> {
         }
         if marker == 0xDA {
             let scan = pos.checked_add(2 + len)?;
-            let complete = bytes.get(scan..)?.windows(2).any(|w| w == [0xFF, 0xD9]);
-            return coding.map(|coding| JpegFrame { coding, complete });
+            // In entropy-coded data FF is followed by 00 or a restart marker only, so the first
+            // FF D9 after the scan header is the end of the image.
+            let eoi = bytes
+                .get(scan..)?
+                .windows(2)
+                .position(|w| w == [0xFF, 0xD9]);
+            return coding.map(|coding| JpegFrame {
+                coding,
+                complete: eoi.is_some(),
+                end: eoi.map_or(bytes.len(), |at| scan + at),
+            });
         }
         if marker == 0xD9 {
             return None;
@@ -389,10 +552,14 @@ mod tests {
     fn crop_keeps_the_centre() {
         // Left third red, middle third green, right third blue: the 3:4 crop of a wide image
         // must be mostly green.
-        let wide = RgbImage::from_fn(1200, 400, |x, _| match x / 400 {
-            0 => image::Rgb([255, 0, 0]),
-            1 => image::Rgb([0, 255, 0]),
-            _ => image::Rgb([0, 0, 255]),
+        // (Shaded from top to bottom, so that no colour covers most of the photo.)
+        let wide = RgbImage::from_fn(1200, 400, |x, y| {
+            let v = (y / 2) as u8;
+            match x / 400 {
+                0 => image::Rgb([255, v / 4, v / 4]),
+                1 => image::Rgb([v / 4, 255, v / 4]),
+                _ => image::Rgb([v / 4, v / 4, 255]),
+            }
         });
         let face = FaceImage::from_photo(&png(&wide)).unwrap();
         let img = image::load_from_memory(face.as_bytes()).unwrap().to_rgb8();
@@ -410,7 +577,14 @@ mod tests {
 
     #[test]
     fn transparency_goes_on_white() {
-        let clear = RgbaImage::from_pixel(300, 400, Rgba([0, 0, 0, 0]));
+        // Transparent around an opaque shaded block in the middle.
+        let clear = RgbaImage::from_fn(300, 400, |x, y| {
+            if (75..225).contains(&x) && (100..300).contains(&y) {
+                Rgba([(x % 200) as u8, (y % 200) as u8, 90, 255])
+            } else {
+                Rgba([0, 0, 0, 0])
+            }
+        });
         let mut bytes = Vec::new();
         image::codecs::png::PngEncoder::new(&mut bytes)
             .write_image(clear.as_raw(), 300, 400, image::ExtendedColorType::Rgba8)
@@ -547,8 +721,165 @@ mod tests {
         let err = FaceImage::from_photo(&header).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "the image is 20000x20000 px, larger than the 12000 px per side melli decodes"
+            "20000 × 20000 pixels is larger than a photo may be (at most 4096 × 4096)"
         );
+    }
+
+    /// `png` with IHDR rewritten to say `width` x `height` (its CRC mended).
+    fn with_ihdr_size(mut png: Vec<u8>, width: u32, height: u32) -> Vec<u8> {
+        png[16..20].copy_from_slice(&width.to_be_bytes());
+        png[20..24].copy_from_slice(&height.to_be_bytes());
+        let crc = crc32(&png[12..29]);
+        png[29..33].copy_from_slice(&crc.to_be_bytes());
+        png
+    }
+
+    /// `jpeg` with its SOF0 rewritten to say `width` x `height`.
+    fn with_sof_size(mut jpeg: Vec<u8>, width: u16, height: u16) -> Vec<u8> {
+        let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        // FF C0, length (2), precision (1), height (2), width (2).
+        jpeg[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+        jpeg[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
+        jpeg
+    }
+
+    fn png16_rgba(width: u32, height: u32) -> Vec<u8> {
+        let image = image::ImageBuffer::<Rgba<u16>, Vec<u16>>::from_pixel(
+            width,
+            height,
+            Rgba([30_000, 20_000, 10_000, 65_535]),
+        );
+        let mut out = Vec::new();
+        DynamicImage::ImageRgba16(image)
+            .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn decompression_bombs_are_refused_from_their_headers() {
+        // A 240x320 JPEG whose frame header says 12000 x 12000: 432 MB of RGB if decoded.
+        let bomb = with_sof_size(jpeg(&picture(240, 320), 80), 12_000, 12_000);
+        assert!(bomb.len() < 20_000);
+        assert_eq!(
+            FaceImage::from_photo(&bomb).unwrap_err().to_string(),
+            "12000 × 12000 pixels is larger than a photo may be (at most 4096 × 4096)"
+        );
+        // A 16-bit RGBA PNG that says 12000 x 12000: 1.15 GB.
+        let bomb = with_ihdr_size(png16_rgba(64, 64), 12_000, 12_000);
+        assert_eq!(
+            FaceImage::from_photo(&bomb).unwrap_err().to_string(),
+            "12000 × 12000 pixels is larger than a photo may be (at most 4096 × 4096)"
+        );
+        // Within the sides, but 16-bit RGBA of 4000 x 4000 is 128 MB.
+        let heavy = with_ihdr_size(png16_rgba(64, 64), 4000, 4000);
+        let err = FaceImage::from_photo(&heavy).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "4000 × 4000 pixels of 16-bit RGBA take 128000000 bytes once decoded, more than a photo may (at most 67108864)"
+        );
+        assert_eq!(
+            err.hint(),
+            "save it as an 8-bit JPEG or PNG (or scale it down)"
+        );
+    }
+
+    #[test]
+    fn a_16_bit_png_of_a_sane_size_is_a_photo() {
+        let face = FaceImage::from_photo(&png16_rgba(300, 400));
+        // One flat colour: refused as flat, which means it was decoded.
+        assert!(matches!(face, Err(PhotoError::Flat { .. })), "{face:?}");
+    }
+
+    #[test]
+    fn a_cut_jpeg_with_an_end_marker_put_back_is_refused() {
+        let whole = jpeg(&picture(600, 800), 90);
+        for keep in [whole.len() / 2, whole.len() * 9 / 10, whole.len() - 200] {
+            let mut cut = whole[..keep].to_vec();
+            cut.extend_from_slice(&[0xFF, 0xD9]);
+            let err = match FaceImage::from_photo(&cut) {
+                Ok(_) => panic!("{keep} of {}: accepted", whole.len()),
+                Err(e) => e,
+            };
+            assert_eq!(
+                err.to_string(),
+                "the JPEG image cannot be decoded (its image data stop before the last row: the file was cut short)",
+                "{keep}"
+            );
+        }
+        let face = FaceImage::from_photo(&picture_jpeg_240()).unwrap();
+        let mut cut = face.as_bytes()[..face.as_bytes().len() / 2].to_vec();
+        cut.extend_from_slice(&[0xFF, 0xD9]);
+        assert!(matches!(
+            FaceImage::from_card_bytes(&cut),
+            Err(PhotoError::Decode { .. })
+        ));
+    }
+
+    #[test]
+    fn whole_jpegs_with_flat_last_rows_decode_strictly() {
+        // The strict check must not refuse a complete image whose last rows compress to
+        // almost nothing: white below a picture, at the smallest sizes melli takes.
+        for (w, h) in [(240, 320), (241, 322), (256, 336), (300, 400)] {
+            let top = picture(w, h);
+            let image = RgbImage::from_fn(w, h, |x, y| {
+                if y > h / 2 {
+                    image::Rgb([255, 255, 255])
+                } else {
+                    *top.get_pixel(x, y)
+                }
+            });
+            for quality in [30, 75, 95] {
+                let bytes = jpeg(&image, quality);
+                let decoded = decode_jpeg_strictly(&bytes)
+                    .unwrap_or_else(|e| panic!("{w}x{h} q{quality}: {e}"));
+                assert_eq!((decoded.width(), decoded.height()), (w, h));
+                let grey = DynamicImage::ImageRgb8(image.clone()).into_luma8();
+                let mut g = Vec::new();
+                JpegEncoder::new_with_quality(&mut g, quality)
+                    .encode_image(&grey)
+                    .unwrap();
+                decode_jpeg_strictly(&g).unwrap_or_else(|e| panic!("grey {w}x{h}: {e}"));
+            }
+        }
+    }
+
+    fn picture_jpeg_240() -> Vec<u8> {
+        jpeg(&picture(240, 320), 90)
+    }
+
+    #[test]
+    fn a_flat_photo_is_refused_and_a_plain_background_is_not() {
+        for (colour, shown) in [([128u8, 128, 128], "130 130 130"), ([0, 0, 0], "2 2 2")] {
+            let flat = RgbImage::from_pixel(600, 800, image::Rgb(colour));
+            let err = FaceImage::from_photo(&png(&flat)).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("100 % of its pixels are one flat colour (RGB about {shown}); more than 75 % is a blank or damaged image")
+            );
+        }
+        // A face (the ellipse) on a pure white background that covers about 60 % of the photo.
+        let portrait = RgbImage::from_fn(600, 800, |x, y| {
+            let dx = (f64::from(x) - 300.0) / 200.0;
+            let dy = (f64::from(y) - 400.0) / 320.0;
+            if dx * dx + dy * dy < 1.0 {
+                image::Rgb([200, (x % 50) as u8 + 120, (y % 40) as u8 + 100])
+            } else {
+                image::Rgb([255, 255, 255])
+            }
+        });
+        assert!(FaceImage::from_photo(&png(&portrait)).is_ok());
+    }
+
+    #[test]
+    fn a_greyscale_jpeg_is_a_photo() {
+        let grey = image::GrayImage::from_fn(300, 400, |x, y| image::Luma([((x + y) % 256) as u8]));
+        let mut bytes = Vec::new();
+        JpegEncoder::new_with_quality(&mut bytes, 90)
+            .encode_image(&grey)
+            .unwrap();
+        let face = FaceImage::from_photo(&bytes).unwrap();
+        assert_eq!(decoded_size(face.as_bytes()), (WIDTH, HEIGHT));
     }
 
     fn crc32(data: &[u8]) -> u32 {
@@ -564,6 +895,53 @@ mod tests {
             }
         }
         !crc
+    }
+
+    /// The photos `bench/check-memory.sh` measures `melli check` with, written into
+    /// `$MELLI_BENCH_DIR`: a legitimate 4000 × 3000 JPEG and PNG, and the two bombs.
+    #[test]
+    #[ignore = "writes bench input; run by bench/check-memory.sh"]
+    fn write_bench_photos() {
+        let Some(dir) = std::env::var_os("MELLI_BENCH_DIR") else {
+            return;
+        };
+        let dir = std::path::PathBuf::from(dir);
+        // A shaded picture with grain, as a camera gives: not flat, compresses like a photo.
+        let mut state = 0x9E37_79B9u32;
+        let photo = RgbImage::from_fn(4000, 3000, |x, y| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let grain = (state & 0x0F) as u8;
+            let dx = (f64::from(x) - 2000.0) / 900.0;
+            let dy = (f64::from(y) - 1400.0) / 1200.0;
+            if dx * dx + dy * dy < 1.0 {
+                image::Rgb([190 + grain, 150 + grain, 120 + grain])
+            } else {
+                image::Rgb([
+                    (x / 16) as u8 / 2 + grain,
+                    170 + grain,
+                    (y / 12) as u8 / 2 + grain,
+                ])
+            }
+        });
+        std::fs::write(dir.join("photo-4000x3000.jpg"), jpeg(&photo, 92)).unwrap();
+        // The PNG without grain, so that it stays within the 16 MiB a photo file may be.
+        let smooth = RgbImage::from_fn(4000, 3000, |x, y| {
+            image::Rgb([(x / 16) as u8, 170, (y / 12) as u8])
+        });
+        std::fs::write(dir.join("photo-4000x3000.png"), png(&smooth)).unwrap();
+        let small = jpeg(&picture(600, 800), 92);
+        std::fs::write(
+            dir.join("bomb-12000x12000.jpg"),
+            with_sof_size(small, 12_000, 12_000),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("bomb-12000x12000-rgba16.png"),
+            with_ihdr_size(png16_rgba(64, 64), 12_000, 12_000),
+        )
+        .unwrap();
     }
 
     #[test]

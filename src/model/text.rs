@@ -18,19 +18,23 @@ const TATWEEL: char = '\u{0640}';
 const PERSIAN_YEH: char = '\u{06CC}';
 const PERSIAN_KAF: char = '\u{06A9}';
 
-/// Brings Persian text to the one form melli stores.
+/// Brings Persian text to the one form melli stores (applets-spec §5.8, in its order):
 ///
-/// In order:
 /// 1. Arabic presentation forms (U+FB50–U+FDFF, U+FE70–U+FEFF, as old systems produce) are
 ///    replaced by their compatibility decomposition, the ordinary letters;
-/// 2. ARABIC LETTER YEH U+064A and ALEF MAKSURA U+0649 become FARSI YEH U+06CC; ARABIC LETTER
-///    KAF U+0643 becomes KEHEH U+06A9; Arabic-Indic digits U+0660–U+0669 become the Persian
-///    digits U+06F0–U+06F9; TATWEEL U+0640 is removed; ZERO WIDTH NON-JOINER U+200C is kept,
-///    TEH MARBUTA U+0629 too;
-/// 3. Unicode NFC;
-/// 4. every run of white space becomes one U+0020 SPACE, and the ends are trimmed.
+/// 2. Unicode NFC;
+/// 3. ARABIC LETTER YEH U+064A and ALEF MAKSURA U+0649 become FARSI YEH U+06CC; ARABIC LETTER
+///    KAF U+0643 becomes KEHEH U+06A9; HEH U+0647 + HAMZA ABOVE U+0654 becomes U+06C0;
+///    Arabic-Indic digits U+0660–U+0669 become the Persian digits U+06F0–U+06F9 (the address
+///    then takes ASCII digits, [`AddressText`]);
+/// 4. TATWEEL U+0640 and the vowel marks U+064B–U+0652 (tanwin, fatha, damma, kasra, shadda,
+///    sukun) are removed;
+/// 5. every run of white space becomes one U+0020 SPACE, and the ends are trimmed.
+///
+/// Nothing invisible is removed or added: ZWNJ and every other format character stay, for
+/// the checks to refuse where they do not belong ([`check_invisible`]).
 pub fn normalize_persian(text: &str) -> String {
-    let mapped: String = text
+    let composed: String = text
         .chars()
         .flat_map(|c| {
             let decomposed: Vec<char> = if is_presentation_form(c) {
@@ -40,14 +44,23 @@ pub fn normalize_persian(text: &str) -> String {
             };
             decomposed
         })
-        .filter(|&c| c != TATWEEL)
-        .map(|c| match c {
-            '\u{064A}' | '\u{0649}' => PERSIAN_YEH,
-            '\u{0643}' => PERSIAN_KAF,
-            '\u{0660}'..='\u{0669}' => shift(c, 0x0660, 0x06F0),
-            other => other,
-        })
+        .nfc()
         .collect();
+    let mut mapped = String::with_capacity(composed.len());
+    let mut chars = composed.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{064A}' | '\u{0649}' => mapped.push(PERSIAN_YEH),
+            '\u{0643}' => mapped.push(PERSIAN_KAF),
+            '\u{0647}' if chars.peek() == Some(&'\u{0654}') => {
+                chars.next();
+                mapped.push('\u{06C0}');
+            }
+            '\u{0660}'..='\u{0669}' => mapped.push(shift(c, 0x0660, 0x06F0)),
+            TATWEEL | '\u{064B}'..='\u{0652}' => {}
+            other => mapped.push(other),
+        }
+    }
     collapse_whitespace(&mapped.nfc().collect::<String>())
 }
 
@@ -92,10 +105,45 @@ fn is_arabic_letter(c: char) -> bool {
         | '\u{08A0}'..='\u{08C9}')
 }
 
-/// An Arabic combining mark that may follow a letter: harakat, hamza above/below, superscript
-/// alef.
+/// An Arabic combining mark that may follow a letter once the vowel marks are removed: maddah,
+/// hamza above and below, the rarer marks up to U+065F, superscript alef.
 fn is_arabic_mark(c: char) -> bool {
-    matches!(c, '\u{064B}'..='\u{065F}' | '\u{0670}')
+    matches!(c, '\u{0653}'..='\u{065F}' | '\u{0670}')
+}
+
+/// The one rule for invisible characters, in names and in the address alike: ZWNJ stands
+/// alone between two letters (a letter with its marks); every other format or invisible
+/// character (`display::is_hidden`: bidi controls, zero-width space and joiner, BOM, tag
+/// characters, variation selectors, …) is refused.
+fn check_invisible(text: &str) -> Result<(), TextError> {
+    if let Some(found) = text.chars().find(|&c| crate::display::is_hidden(c)) {
+        return Err(TextError::Hidden { found });
+    }
+    let chars: Vec<char> = text.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if c != ZWNJ {
+            continue;
+        }
+        let before = i.checked_sub(1).map(|j| chars[j]);
+        let after = chars.get(i + 1).copied();
+        let place = match (before, after) {
+            (None, _) => "at the start".to_owned(),
+            (_, None) => "at the end".to_owned(),
+            (Some(ZWNJ), _) | (_, Some(ZWNJ)) => "next to another ZWNJ".to_owned(),
+            (Some(' '), _) | (_, Some(' ')) => "beside a space".to_owned(),
+            (Some(b), Some(a)) => {
+                let odd = [b, a]
+                    .into_iter()
+                    .find(|&x| !(is_arabic_letter(x) || (x == b && is_arabic_mark(x))));
+                match odd {
+                    None => continue,
+                    Some(x) => format!("beside {}", shown(x)),
+                }
+            }
+        };
+        return Err(TextError::Zwnj { place });
+    }
+    Ok(())
 }
 
 /// Why a text was refused. `Display` names the problem without the field; callers say which
@@ -120,6 +168,12 @@ pub enum TextError {
     Control { found: char },
     #[error("is not in normalized form (expected {expected:?})")]
     NotNormalized { expected: String },
+    #[error("contains the invisible character {}; only a ZWNJ between two letters may be invisible", shown(*found))]
+    Hidden { found: char },
+    #[error("has a ZWNJ (U+200C) {place}; a ZWNJ stands once, between two letters")]
+    Zwnj { place: String },
+    #[error("has the mark {} after {}; a mark follows a letter", shown(*found), shown(*after))]
+    StrayMark { found: char, after: char },
 }
 
 /// A character as an error message shows it: visible ones quoted with their code point,
@@ -131,7 +185,8 @@ pub(crate) fn shown(c: char) -> String {
         ' ' => "a space".to_owned(),
         _ if c.is_control()
             || is_arabic_mark(c)
-            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}') =>
+            || matches!(c, '\u{064B}'..='\u{0652}')
+            || crate::display::is_hidden(c) =>
         {
             format!("U+{code:04X}")
         }
@@ -152,13 +207,19 @@ impl TextError {
             TextError::BadStart { .. } | TextError::BadEnd { .. } => "remove the stray character",
             TextError::Control { .. } => "remove the control character",
             TextError::NotNormalized { .. } => "store the text in melli's normalized form",
+            TextError::Hidden { .. } => "retype the text without the invisible character",
+            TextError::Zwnj { .. } => {
+                "keep one ZWNJ between the two parts of a word, and none elsewhere"
+            }
+            TextError::StrayMark { .. } => "retype the word with the mark on its letter",
         }
     }
 }
 
-/// Persian-script text of a name or a place: Arabic-script letters (with their combining
-/// marks), single spaces and ZWNJ only; normalized by [`normalize_persian`]; non-empty; at most
-/// [`MAX_NAME_BYTES`] bytes of UTF-8.
+/// Persian-script text of a name or a place: Arabic-script letters (with the marks that
+/// normalization keeps, each after a letter), single spaces, and ZWNJ once between two
+/// letters; normalized by [`normalize_persian`]; non-empty; at most [`MAX_NAME_BYTES`] bytes
+/// of UTF-8.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct PersianText(String);
@@ -193,6 +254,9 @@ fn check_persian(text: &str) -> Result<(), TextError> {
     if !latin.is_empty() {
         return Err(TextError::LatinInPersian { found: latin });
     }
+    if let Some(found) = text.chars().find(|&c| crate::display::is_hidden(c)) {
+        return Err(TextError::Hidden { found });
+    }
     if let Some(bad) = text
         .chars()
         .find(|&c| !(is_arabic_letter(c) || is_arabic_mark(c) || c == ' ' || c == ZWNJ))
@@ -201,7 +265,18 @@ fn check_persian(text: &str) -> Result<(), TextError> {
     }
     check_ends(text, is_arabic_letter, |c| {
         is_arabic_letter(c) || is_arabic_mark(c)
-    })
+    })?;
+    let mut previous = ' ';
+    for c in text.chars() {
+        if is_arabic_mark(c) && !(is_arabic_letter(previous) || is_arabic_mark(previous)) {
+            return Err(TextError::StrayMark {
+                found: c,
+                after: previous,
+            });
+        }
+        previous = c;
+    }
+    check_invisible(text)
 }
 
 fn check_len(text: &str, max: usize) -> Result<(), TextError> {
@@ -310,8 +385,9 @@ impl From<LatinName> for String {
 }
 
 /// Free address text (street, alley, plaque, unit), usually Persian: normalized by
-/// [`normalize_persian`]; any printable characters (digits and punctuation included), no
-/// control characters; non-empty; at most [`MAX_ADDRESS_BYTES`] bytes.
+/// [`normalize_persian`], with ASCII digits; any printable characters (digits and punctuation
+/// included), no control characters, no invisible ones but a ZWNJ between two letters;
+/// non-empty; at most [`MAX_ADDRESS_BYTES`] bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct AddressText(String);
@@ -319,16 +395,12 @@ pub struct AddressText(String);
 impl AddressText {
     /// Normalizes `text` and checks it.
     pub fn parse(text: &str) -> Result<Self, TextError> {
-        let normalized = normalize_persian(text);
+        let normalized = ascii_digits(&normalize_persian(text));
         check_len(&normalized, MAX_ADDRESS_BYTES)?;
-        // Format characters other than ZWNJ/ZWJ and the marks (bidi overrides, BOM) can
-        // hide what the text says: refuse them with the control characters.
-        if let Some(bad) = normalized.chars().find(|&c| {
-            c.is_control()
-                || matches!(c, '\u{200B}' | '\u{200E}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
-        }) {
+        if let Some(bad) = normalized.chars().find(|c| c.is_control()) {
             return Err(TextError::Control { found: bad });
         }
+        check_invisible(&normalized)?;
         Ok(AddressText(normalized))
     }
 
@@ -383,6 +455,16 @@ mod tests {
             ("teh marbuta kept", "فاطمة", "فاطمة"),
             ("spaces collapsed", "  سید   محمد\t\n", "سید محمد"),
             ("arabic-indic digits", "پلاک ٣", "پلاک ۳"),
+            ("vowel marks removed", "مُحَمَّد", "محمد"),
+            ("tanwin removed", "حتماً", "حتما"),
+            // YEH + HAMZA ABOVE composes (NFC) before yeh is unified: ئ, not ی + hamza.
+            ("nfc before unification", "\u{064A}\u{0654}", "\u{0626}"),
+            ("heh with hamza", "خانه\u{0654}", "خان\u{06C0}"),
+            (
+                "zwnj and hidden characters are not removed",
+                "a\u{200C}\u{200C}b\u{200B}",
+                "a\u{200C}\u{200C}b\u{200B}",
+            ),
             ("persian digits kept", "پلاک ۳", "پلاک ۳"),
             // ALEF (U+0627) + HAMZA ABOVE (U+0654) composes to U+0623 under NFC.
             ("nfc", "\u{0627}\u{0654}حمد", "\u{0623}حمد"),
@@ -409,7 +491,8 @@ mod tests {
             ("علی‌رضا", "علی\u{200C}رضا"),
             ("سید محمد", "سید محمد"),
             ("كاظم", "کاظم"),
-            ("مُحَمَّد", "مُحَمَّد"),
+            ("مُحَمَّد", "محمد"),
+            ("آ\u{0653}", "آ\u{0653}"),
         ] {
             assert_eq!(
                 PersianText::parse(input).unwrap().as_str(),
@@ -454,12 +537,40 @@ mod tests {
                 "ends with ZWNJ (U+200C); a name ends with a letter",
             ),
             (
-                "\u{064E}علی",
-                "begins with U+064E; a name begins with a letter",
+                "\u{0654}علی",
+                "begins with U+0654; a name begins with a letter",
             ),
             (
                 "علی\t\u{0001}",
                 "contains U+0001, which is not a Persian letter",
+            ),
+            (
+                "علی\u{200C}\u{200C}رضا",
+                "has a ZWNJ (U+200C) next to another ZWNJ; a ZWNJ stands once, between two letters",
+            ),
+            (
+                "علی\u{200C} رضا",
+                "has a ZWNJ (U+200C) beside a space; a ZWNJ stands once, between two letters",
+            ),
+            (
+                "علی \u{200C}رضا",
+                "has a ZWNJ (U+200C) beside a space; a ZWNJ stands once, between two letters",
+            ),
+            (
+                "علی\u{200B}رضا",
+                "contains the invisible character U+200B; only a ZWNJ between two letters may be invisible",
+            ),
+            (
+                "علی\u{E0041}",
+                "contains the invisible character U+E0041; only a ZWNJ between two letters may be invisible",
+            ),
+            (
+                "علی\u{200D}رضا",
+                "contains the invisible character U+200D; only a ZWNJ between two letters may be invisible",
+            ),
+            (
+                "علی \u{0654}رضا",
+                "has the mark U+0654 after a space; a mark follows a letter",
             ),
         ];
         for (input, message) in cases {
@@ -529,12 +640,35 @@ mod tests {
 
     #[test]
     fn address_text() {
-        let a = AddressText::parse("تهران،  خيابان آزادی، پلاک ٣").unwrap();
-        assert_eq!(a.as_str(), "تهران، خیابان آزادی، پلاک ۳");
+        let a = AddressText::parse("تهران،  خيابان آزادی، پلاک ٣، واحد ۱۲").unwrap();
+        assert_eq!(a.as_str(), "تهران، خیابان آزادی، پلاک 3، واحد 12");
+        assert_eq!(
+            AddressText::parse("کوچه\u{200C}\u{200C}ی")
+                .unwrap_err()
+                .to_string(),
+            "has a ZWNJ (U+200C) next to another ZWNJ; a ZWNJ stands once, between two letters"
+        );
+        assert_eq!(
+            AddressText::parse("\u{200C}تهران").unwrap_err().to_string(),
+            "has a ZWNJ (U+200C) at the start; a ZWNJ stands once, between two letters"
+        );
+        assert_eq!(
+            AddressText::parse("پلاک\u{200C}3").unwrap_err().to_string(),
+            "has a ZWNJ (U+200C) beside '3' (U+0033); a ZWNJ stands once, between two letters"
+        );
+        assert_eq!(
+            AddressText::parse("تهران\u{E0001}").unwrap_err().to_string(),
+            "contains the invisible character U+E0001; only a ZWNJ between two letters may be invisible"
+        );
+        assert!(AddressText::parse("خانه\u{200C}ی ما").is_ok());
         assert_eq!(AddressText::parse("").unwrap_err(), TextError::Empty);
         assert_eq!(
             AddressText::parse("a\u{202E}b").unwrap_err().to_string(),
-            "contains the control character U+202E"
+            "contains the invisible character U+202E; only a ZWNJ between two letters may be invisible"
+        );
+        assert_eq!(
+            AddressText::parse("a\u{7}b").unwrap_err().to_string(),
+            "contains the control character U+0007"
         );
         let long = "آ".repeat(101);
         assert_eq!(
@@ -556,6 +690,14 @@ mod tests {
             TextError::Control { found: '\0' },
             TextError::NotNormalized {
                 expected: String::new(),
+            },
+            TextError::Hidden { found: '\u{200B}' },
+            TextError::Zwnj {
+                place: String::new(),
+            },
+            TextError::StrayMark {
+                found: '\u{0654}',
+                after: ' ',
             },
         ];
         for e in errors {

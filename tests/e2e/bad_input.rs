@@ -462,6 +462,54 @@ fn png(width: u32, height: u32) -> Vec<u8> {
     bytes
 }
 
+/// A 16-bit RGBA PNG whose header says `width`x`height` (its pixels are those of a 64x64
+/// image): 8 bytes a pixel once decoded.
+fn png16_rgba(width: u32, height: u32) -> Vec<u8> {
+    let image = image::ImageBuffer::<image::Rgba<u16>, Vec<u16>>::from_pixel(
+        64,
+        64,
+        image::Rgba([30_000, 20_000, 10_000, 65_535]),
+    );
+    let mut bytes = Vec::new();
+    image::DynamicImage::ImageRgba16(image)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .expect("encode PNG");
+    bytes[16..20].copy_from_slice(&width.to_be_bytes());
+    bytes[20..24].copy_from_slice(&height.to_be_bytes());
+    let crc = crc32(&bytes[12..29]);
+    bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+    bytes
+}
+
+/// A PNG of one grey level.
+fn flat_png(width: u32, height: u32, level: u8) -> Vec<u8> {
+    let image = image::GrayImage::from_pixel(width, height, image::Luma([level]));
+    let mut bytes = Vec::new();
+    image
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .expect("encode PNG");
+    bytes
+}
+
+/// A JPEG whose frame header (SOF0) is rewritten to say `width`x`height`.
+fn with_sof_size(jpeg: &[u8], width: u16, height: u16) -> Vec<u8> {
+    let mut jpeg = jpeg.to_vec();
+    let sof = jpeg
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0])
+        .expect("a baseline JPEG");
+    // FF C0, length (2), precision (1), height (2), width (2).
+    jpeg[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+    jpeg[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
+    jpeg
+}
+
 fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;
     for &b in bytes {
@@ -541,6 +589,7 @@ fn personalize_args<'a>(
 const ALL: &[&[&str]] = &[
     USAGE_AND_FILES,
     RECORDS,
+    RECORD_WARNINGS,
     READERS,
     NO_CARD,
     NO_SERVICE,
@@ -1035,6 +1084,21 @@ const RECORDS: &[&str] = &[
     "record-photo-missing",
     "record-fingerprint-truncated",
     "record-fingerprint-not-a-record",
+    "record-photo-jpeg-bomb",
+    "record-photo-png16-bomb",
+    "record-photo-png16-heavy",
+    "record-photo-cut-jpeg",
+    "record-photo-flat",
+    "record-fingerprint-repeated-minutia",
+    "record-fingerprint-impression-type",
+    "record-fingerprint-extended-data",
+    "record-name-double-zwnj",
+    "record-name-zwnj-beside-space",
+    "record-name-tag-character",
+    "record-address-zero-width-space",
+    "record-bom",
+    "record-lone-surrogate",
+    "record-postal-code-number",
     "record-unknown-field",
     "record-missing-field",
     "record-field-twice",
@@ -1146,7 +1210,15 @@ fn invalid_records_are_refused_with_one_line_and_the_card_untouched() {
     fs::File::create(d.join("big.jpg"))
         .and_then(|f| f.set_len(60 * 1024 * 1024))
         .expect("a sparse 60 MiB file");
-    fs::copy("fixtures/photos/face-1.jpg", d.join("face.jpg")).expect("copy photo");
+    // A small JPEG (the fingerprint file's cap is 64 KiB; face-1.jpg is larger).
+    let mut small_jpeg = Vec::new();
+    image::RgbImage::from_pixel(64, 64, image::Rgb([200, 150, 120]))
+        .write_to(
+            &mut std::io::Cursor::new(&mut small_jpeg),
+            image::ImageFormat::Jpeg,
+        )
+        .expect("encode JPEG");
+    fs::write(d.join("face.jpg"), small_jpeg).expect("face.jpg");
     for (id, field, value) in [
         ("record-photo-too-large", "photo", "huge.png"),
         ("record-photo-file-too-large", "photo", "big.jpg"),
@@ -1161,6 +1233,103 @@ fn invalid_records_are_refused_with_one_line_and_the_card_untouched() {
             &[("FILE", path_str(&record)), ("DIR", ds)],
         );
     }
+
+    // Decompression bombs, cut and flat photos, made here byte by byte.
+    let face = fs::read("fixtures/photos/face-1.jpg").expect("face-1.jpg");
+    fs::write(d.join("bomb.jpg"), with_sof_size(&face, 12_000, 12_000)).expect("bomb.jpg");
+    fs::write(d.join("bomb16.png"), png16_rgba(12_000, 12_000)).expect("bomb16.png");
+    fs::write(d.join("heavy16.png"), png16_rgba(4000, 4000)).expect("heavy16.png");
+    let mut cut = face[..face.len() / 2].to_vec();
+    cut.extend_from_slice(&[0xFF, 0xD9]);
+    fs::write(d.join("cut.jpg"), cut).expect("cut.jpg");
+    fs::write(d.join("grey.png"), flat_png(600, 800, 128)).expect("grey.png");
+    // Fingerprints: finger-1.fmr with one thing changed.
+    let finger = fs::read("fixtures/fingerprints/finger-1.fmr").expect("finger-1.fmr");
+    let (view, m1) = (24, 28);
+    let mut repeated = finger.clone();
+    repeated.copy_within(m1..m1 + 6, m1 + 6 * 4);
+    fs::write(d.join("repeated.fmr"), repeated).expect("repeated.fmr");
+    let mut impression = finger.clone();
+    impression[view + 1] = (impression[view + 1] & 0xF0) | 4;
+    fs::write(d.join("impression.fmr"), impression).expect("impression.fmr");
+    let mut extended = finger.clone();
+    let n = extended.len();
+    extended[n - 2..].copy_from_slice(&[0, 3]);
+    extended.extend_from_slice(&[0, 1, 0]);
+    let len = extended.len() as u32;
+    extended[8..12].copy_from_slice(&len.to_be_bytes());
+    fs::write(d.join("extended.fmr"), extended).expect("extended.fmr");
+    for (id, field, value) in [
+        ("record-photo-jpeg-bomb", "photo", "bomb.jpg"),
+        ("record-photo-png16-bomb", "photo", "bomb16.png"),
+        ("record-photo-png16-heavy", "photo", "heavy16.png"),
+        ("record-photo-cut-jpeg", "photo", "cut.jpg"),
+        ("record-photo-flat", "photo", "grey.png"),
+        (
+            "record-fingerprint-repeated-minutia",
+            "fingerprint",
+            "repeated.fmr",
+        ),
+        (
+            "record-fingerprint-impression-type",
+            "fingerprint",
+            "impression.fmr",
+        ),
+        (
+            "record-fingerprint-extended-data",
+            "fingerprint",
+            "extended.fmr",
+        ),
+        (
+            "record-name-double-zwnj",
+            "given_name_fa",
+            "علی\u{200C}\u{200C}رضا",
+        ),
+        (
+            "record-name-zwnj-beside-space",
+            "surname_fa",
+            "محمدی\u{200C} پور",
+        ),
+        (
+            "record-name-tag-character",
+            "father_name_fa",
+            "حسین\u{E0041}",
+        ),
+        (
+            "record-address-zero-width-space",
+            "address",
+            "تهران\u{200B}",
+        ),
+    ] {
+        let record = record_with(d, id, field, value);
+        refuse(
+            id,
+            path_str(&record),
+            &[("FILE", path_str(&record)), ("DIR", ds)],
+        );
+    }
+
+    // The record's own bytes: a byte-order mark, a lone surrogate escape, a number.
+    let text = fs::read_to_string(VALID).expect("valid-1.json");
+    let path = d.join("record-bom.json");
+    fs::write(&path, format!("\u{FEFF}{text}")).expect("write record");
+    refuse("record-bom", path_str(&path), &[("FILE", path_str(&path))]);
+    let path = d.join("record-lone-surrogate.json");
+    fs::write(&path, text.replace("\"140309100001\"", "\"1403\\ud800\"")).expect("write record");
+    refuse(
+        "record-lone-surrogate",
+        path_str(&path),
+        &[("FILE", path_str(&path))],
+    );
+    let path = d.join("record-postal-code-number.json");
+    let number = text.replace("\"1345613478\"", "1345613478");
+    assert_ne!(number, text, "valid-1.json's postal code changed");
+    fs::write(&path, number).expect("write record");
+    refuse(
+        "record-postal-code-number",
+        path_str(&path),
+        &[("FILE", path_str(&path))],
+    );
 
     // The file as a whole.
     let mut record = valid_record();
@@ -1213,6 +1382,93 @@ fn invalid_records_are_refused_with_one_line_and_the_card_untouched() {
 
     assert_eq!(lifecycle(&card), "blank");
     assert_eq!(state_bytes(&card), state_before, "the card's state changed");
+    t.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records that are valid but implausible: `melli check` holds them (exit 1) unless allowed
+// ---------------------------------------------------------------------------------------------
+
+const RECORD_WARNINGS: &[&str] = &[
+    "record-warning-birth-long-ago",
+    "record-warning-long-validity",
+    "record-warning-national-code-000",
+    "record-warning-national-code-nine-equal",
+];
+
+#[test]
+fn implausible_records_are_held_by_check_unless_warnings_are_allowed() {
+    let mut t = Table::new(RECORD_WARNINGS);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    for (id, field, value) in [
+        ("record-warning-birth-long-ago", "birth_date", "1204/06/15"),
+        ("record-warning-long-validity", "expiry_date", "1599/09/10"),
+        (
+            "record-warning-national-code-000",
+            "national_code",
+            "0001234560",
+        ),
+        (
+            "record-warning-national-code-nine-equal",
+            "national_code",
+            "1011111111",
+        ),
+    ] {
+        let record = record_with(d, id, field, value);
+        let path = path_str(&record);
+        let held = t.run(id, case(&["check", path]).var("FILE", path));
+        let warning = row(id)
+            .message
+            .strip_prefix("FAIL  ")
+            .expect("a verdict line")
+            .to_string();
+        assert_eq!(
+            held.stdout,
+            format!(
+                "FAIL  {warning}\n{path}: valid, but with 1 warning — check it, then accept with --allow-warnings\n"
+            ),
+            "{id}"
+        );
+        // Accepted: exit 0, the warning on stderr as personalize shows it.
+        let allowed = melli(&["check", path, "--allow-warnings"]);
+        assert_eq!(allowed.code, 0, "{id}: {allowed:?}");
+        assert_eq!(allowed.stdout, format!("{path}: valid\n"), "{id}");
+        assert_eq!(allowed.stderr, format!("{warning}\n"), "{id}");
+        // JSON: the same verdict and exit code.
+        let json = melli(&["check", path, "--json"]);
+        assert_eq!(json.code, 1, "{id}: {json:?}");
+        let report = json.json();
+        assert_eq!(report["valid"], true, "{id}");
+        assert_eq!(report["warnings_allowed"], false, "{id}");
+        assert_eq!(
+            report["warnings"][0]
+                .as_str()
+                .map(|w| format!("warning: {w}")),
+            Some(warning.clone()),
+            "{id}"
+        );
+    }
+
+    // `check --json` of a file that is not a record prints the error object, exit 2.
+    let bad = "fixtures/records/invalid-malformed-json.json";
+    let out = melli(&["check", bad, "--json"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.is_empty(), "{out:?}");
+    let report = out.json();
+    assert_eq!(report["valid"], false);
+    assert_eq!(
+        report["errors"],
+        serde_json::json!([format!(
+            "record: {bad}:21:1: trailing comma — fix the JSON syntax"
+        )])
+    );
+    // A valid record without warnings: exit 0 with or without the option.
+    for args in [&["check", VALID][..], &["check", VALID, "--allow-warnings"]] {
+        let out = melli(args);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(out.stderr.is_empty(), "{out:?}");
+    }
     t.finish();
 }
 
