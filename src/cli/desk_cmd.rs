@@ -259,11 +259,14 @@ pub fn verify(
     let root = trust_anchor(trust)?;
     let live = match finger {
         Some(path) => {
-            let bytes = std::fs::read(path).map_err(|e| {
-                Failure::bad_input(format!(
-                    "--finger {}: {e} — check the path of the live fingerprint record",
-                    shown_path(path)
-                ))
+            let bytes = melli::input::read(path, melli::input::Kind::Fingerprint).map_err(|e| {
+                let next = match e {
+                    melli::input::InputError::Io { .. } => {
+                        "check the path of the live fingerprint record"
+                    }
+                    _ => "give the scanner's ISO/IEC 19794-2 record",
+                };
+                Failure::bad_input(format!("--finger {e} — {next}"))
             })?;
             melli::model::FingerTemplate::parse(&bytes).map_err(|e| {
                 Failure::bad_input(format!(

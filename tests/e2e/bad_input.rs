@@ -708,6 +708,8 @@ const USAGE_AND_FILES: &[&str] = &[
     "finger-missing",
     "finger-truncated",
     "finger-not-a-record",
+    "finger-too-large",
+    "finger-not-a-file",
     "sign-file-missing",
     "signature-missing",
     "signature-not-cms",
@@ -783,17 +785,16 @@ fn usage_and_file_errors_before_any_card() {
         ])
         .var("ROOT", &root),
     );
-    t.run(
-        "finger-not-a-record",
-        case(&[
-            "verify",
-            "--trust",
-            &root,
-            "--finger",
-            "fixtures/photos/face-1.jpg",
-        ])
-        .var("ROOT", &root),
-    );
+    for (id, finger) in [
+        ("finger-not-a-record", "fixtures/photos/not-an-image.jpg"),
+        ("finger-too-large", "fixtures/photos/face-1.jpg"),
+        ("finger-not-a-file", "/dev/zero"),
+    ] {
+        t.run(
+            id,
+            case(&["verify", "--trust", &root, "--finger", finger]).var("ROOT", &root),
+        );
+    }
     let missing_file = format!("{d}/no-such-file.txt");
     t.run(
         "sign-file-missing",
