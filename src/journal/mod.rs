@@ -246,6 +246,18 @@ impl fmt::Debug for Journal {
     }
 }
 
+/// Whether a database the schema check found is one a batch may write to.
+fn usable(path: &Path, found: schema::Found) -> Result<(), JournalError> {
+    match found {
+        schema::Found::Current | schema::Found::Created | schema::Found::Empty => Ok(()),
+        schema::Found::Foreign => Err(JournalError::Foreign(path.to_path_buf())),
+        schema::Found::TooNew(found) => Err(JournalError::TooNew {
+            path: path.to_path_buf(),
+            found,
+        }),
+    }
+}
+
 impl Journal {
     /// Opens the journal at `path`, creating it (and its schema) if it does not exist.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
@@ -283,17 +295,7 @@ impl Journal {
         let mut conn = Connection::open_with_flags(path, flags).map_err(open)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open)?;
         // Another program's database is refused before anything is changed in it.
-        match schema::check(&conn) {
-            Ok(schema::Found::Current | schema::Found::Created | schema::Found::Empty) => {}
-            Ok(schema::Found::Foreign) => return Err(JournalError::Foreign(path.to_path_buf())),
-            Ok(schema::Found::TooNew(found)) => {
-                return Err(JournalError::TooNew {
-                    path: path.to_path_buf(),
-                    found,
-                })
-            }
-            Err(e) => return Err(open(e)),
-        }
+        usable(path, schema::check(&conn).map_err(open)?)?;
         // WAL: readers (melli status) never block the batch, and a commit is one append.
         let mode: String = conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
@@ -308,17 +310,7 @@ impl Journal {
             .map_err(open)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open)?;
-        match schema::prepare(&mut conn) {
-            Ok(schema::Found::Current | schema::Found::Created | schema::Found::Empty) => {}
-            Ok(schema::Found::Foreign) => return Err(JournalError::Foreign(path.to_path_buf())),
-            Ok(schema::Found::TooNew(found)) => {
-                return Err(JournalError::TooNew {
-                    path: path.to_path_buf(),
-                    found,
-                })
-            }
-            Err(e) => return Err(open(e)),
-        }
+        usable(path, schema::prepare(&mut conn).map_err(open)?)?;
         // The queue this connection works on; see `Journal::scope`.
         conn.execute_batch(
             "CREATE TEMP TABLE IF NOT EXISTS scope (tracking_code TEXT PRIMARY KEY)",
