@@ -17,6 +17,8 @@ use melli::transport::PcscTransport;
 use std::time::SystemTime;
 
 use crate::cli::holder_cmd::SecretInput;
+use melli::display::escaped_cut;
+
 use crate::cli::issuer_keys;
 use crate::cli::output;
 use crate::cli::{Failure, PinSource};
@@ -106,21 +108,28 @@ pub fn check_with(
     json: bool,
     allow_warnings: bool,
 ) -> Result<ExitCode, Failure> {
-    let shown_path = record_path.display().to_string();
-    let (errors, warnings) = match EnrolmentRecord::from_json_file(record_path) {
-        Err(e) => (vec![e.to_string()], Vec::new()),
-        Ok(record) => {
-            let today = JalaliDate::today()
-                .map_err(|e| Failure::bad_input(format!("today's date: {e}")))?;
-            match record.validate_on(&base_dir_of(record_path), today) {
-                Ok(valid) => (
-                    Vec::new(),
-                    valid.warnings().iter().map(ToString::to_string).collect(),
-                ),
-                Err(errors) => (errors.iter().map(ToString::to_string).collect(), Vec::new()),
+    // Every line quotes the record (its keys, its values, its path): shown escaped, in text
+    // and in JSON alike.
+    let shown_path = escaped(&record_path.display().to_string());
+    let (errors, warnings): (Vec<String>, Vec<String>) =
+        match EnrolmentRecord::from_json_file(record_path) {
+            Err(e) => (vec![e.to_string()], Vec::new()),
+            Ok(record) => {
+                let today = JalaliDate::today()
+                    .map_err(|e| Failure::bad_input(format!("today's date: {e}")))?;
+                match record.validate_on(&base_dir_of(record_path), today) {
+                    Ok(valid) => (
+                        Vec::new(),
+                        valid.warnings().iter().map(ToString::to_string).collect(),
+                    ),
+                    Err(errors) => (errors.iter().map(ToString::to_string).collect(), Vec::new()),
+                }
             }
-        }
+        };
+    let shown = |lines: Vec<String>| -> Vec<String> {
+        lines.iter().map(|l| escaped_cut(l, 1024)).collect()
     };
+    let (errors, warnings) = (shown(errors), shown(warnings));
     let report = CheckReport {
         record: shown_path,
         valid: errors.is_empty(),

@@ -362,3 +362,40 @@ fn reader_names_and_paths_from_the_user_are_shown_escaped() {
         assert!(out.stdout.contains("<U+202E>"), "{out:?}");
     }
 }
+
+/// A record's unknown key carrying a screen clear and a right-to-left override: `check` names
+/// it, escaped, in its error line and in `--json`, and the terminal gets neither.
+#[test]
+fn check_shows_a_hostile_key_of_a_record_escaped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut record: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string("fixtures/records/valid-1.json").expect("valid-1"),
+    )
+    .expect("JSON");
+    record["evil\u{1b}[2J\u{202E}KEY"] = 1.into();
+    for field in ["photo", "fingerprint"] {
+        if let Some(rel) = record[field].as_str() {
+            let abs = Path::new("fixtures/records").join(rel);
+            record[field] = fs::canonicalize(abs)
+                .expect("fixture")
+                .to_str()
+                .expect("utf-8")
+                .into();
+        }
+    }
+    let path = dir.path().join("evil.json");
+    fs::write(&path, serde_json::to_string(&record).expect("JSON")).expect("write");
+    let path = path.to_str().expect("utf-8");
+    for args in [vec!["check", path], vec!["check", path, "--json"]] {
+        let out = melli(&args);
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert_terminal_safe("check", &all);
+        let line = if args.contains(&"--json") {
+            out.json()["errors"][0].as_str().expect("an error").to_string()
+        } else {
+            out.stderr.clone()
+        };
+        assert!(line.contains("evil\\u{1B}[2J<U+202E>KEY"), "{args:?}: {line}");
+    }
+}
