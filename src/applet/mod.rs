@@ -1,6 +1,7 @@
 //! Host-side commands of the melli applet (`applets-spec/`), one method per card command, each
 //! citing the specification section it implements.
 
+mod card_signer;
 mod desk;
 mod fcp;
 mod holder;
@@ -8,6 +9,7 @@ mod lifecycle;
 mod personalization;
 mod public_key;
 
+pub use card_signer::{CardSignatureError, CardSigner};
 pub use desk::FingerMatch;
 pub use fcp::FileControl;
 pub use holder::{PinError, PinVerified, RetryCounters};

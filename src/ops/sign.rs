@@ -11,12 +11,10 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use der::DateTime;
-use p256::ecdsa::signature::Verifier;
-use p256::ecdsa::Signature;
 use sha2::{Digest, Sha256};
 
 use super::read::split_certificate_path;
-use crate::applet::{Applet, AppletError, PinError};
+use crate::applet::{Applet, AppletError, CardSignatureError, CardSigner, PinError};
 use crate::input;
 use crate::model::Secret;
 use crate::pki::asn1::{self, RawOid};
@@ -80,32 +78,25 @@ pub fn sign_digest<T: Transport>(
     let holder_key =
         cert::verifying_key(&holder).map_err(|e| SignError::Certificates(e.to_string()))?;
     let content_type = RawOid::from(asn1::ID_DATA);
-    let attrs = signed_data::signed_attributes(
-        &content_type,
-        content_digest,
-        signing_time,
-        vec![signed_data::signing_certificate_v2(&holder)?],
-    )?;
-    let to_sign = signed_data::signed_attributes_der(&attrs)?;
-    let digest: [u8; 32] = Sha256::digest(&to_sign).into();
-    let mut verified = applet.verify_pin(pin)??;
-    let raw = verified.sign_digest(&digest)?;
-    let signature = Signature::from_slice(&raw).map_err(|_| SignError::Mismatch)?;
-    // A card that signs with another key than its certificate's would make signatures that
-    // nobody can verify: catch it here, not at the receiver.
-    holder_key
-        .verify(&to_sign, &signature)
-        .map_err(|_| SignError::Mismatch)?;
     let mut certificates = vec![holder.clone()];
     certificates.extend(cas);
-    Ok(signed_data::assemble(
-        &content_type,
-        None,
-        &certificates,
-        &holder,
-        attrs,
-        signature.to_der().as_bytes(),
-    )?)
+    let parts = signed_data::Signing {
+        econtent_type: &content_type,
+        econtent: None,
+        signer: &holder,
+        certificates: &certificates,
+        signing_time,
+        extra: vec![signed_data::signing_certificate_v2(&holder)?],
+    };
+    // The card's key as a `signature::Signer`: the same path as an issuer's key in an HSM.
+    let signer = CardSigner::new(applet.verify_pin(pin)??, holder_key);
+    signed_data::sign_digest(&parts, content_digest, &signer).map_err(|e| {
+        match signer.take_failure() {
+            Some(CardSignatureError::Card(card)) => SignError::Card(card),
+            Some(CardSignatureError::Mismatch) => SignError::Mismatch,
+            None => SignError::Cms(e),
+        }
+    })
 }
 
 fn split_certificates(dg6: &[u8]) -> Result<(Certificate, Vec<Certificate>), SignError> {
@@ -501,5 +492,71 @@ mod tests {
         assert_eq!(err.to_string(), "not a regular file (a device)");
         let err = hash_file(Path::new("/nonexistent/x")).expect_err("missing");
         assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    }
+
+    /// The card's key behind its PIN is a `signature::Signer` + `Keypair`: the generic CMS
+    /// signer signs with it as with a key in memory, and what it makes verifies, while a card
+    /// whose certificate certifies another key is caught before anything is returned.
+    #[test]
+    fn the_card_signs_through_the_generic_signer() {
+        use crate::card::tests_support::blank_card;
+        use crate::model::{SecretKind, ValidRecord};
+        use crate::pki::Issuer;
+        use crate::transport::InProcessCard;
+        use signature::{Keypair, Signer};
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let issuer = Issuer::init_plain(&dir.path().join("issuer")).expect("issuer");
+        let record = ValidRecord::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/records/valid-1.json"
+        )))
+        .expect("record");
+        let pin = Secret::parse(SecretKind::Pin, "123456").expect("pin");
+        let puk = Secret::parse(SecretKind::Puk, "12345678").expect("puk");
+        let mut applet = Applet::select(InProcessCard::new(blank_card(&issuer, "MC0000000077")))
+            .expect("select");
+        crate::ops::personalize::personalize(
+            &mut applet,
+            &record,
+            &issuer,
+            &pin,
+            &puk,
+            &mut |_| {},
+        )
+        .expect("personalized");
+        let dg6 = applet.read_file(ef::HOLDER_CERT).expect("DG6");
+        let (holder, _) = split_certificates(&dg6).expect("path");
+        let public = cert::verifying_key(&holder).expect("key");
+
+        let signer = CardSigner::new(applet.verify_pin(&pin).expect("card").expect("PIN"), public);
+        assert_eq!(signer.verifying_key(), public);
+        let signature: p256::ecdsa::DerSignature = signer.try_sign(b"a message").expect("signed");
+        let signature = p256::ecdsa::Signature::from_der(signature.as_bytes()).expect("DER");
+        signature::Verifier::verify(&public, b"a message", &signature).expect("verifies");
+        let cms = signed_data::sign(
+            &RawOid::from(asn1::ID_DATA),
+            b"a document",
+            false,
+            &signer,
+            &holder,
+            std::slice::from_ref(&holder),
+            SystemTime::now(),
+            Vec::new(),
+        )
+        .expect("a CMS signature made by the card");
+        let view = SignedDataView::parse(&cms).expect("parses");
+        view.verify_signature(&holder)
+            .expect("the card's CMS signature verifies");
+        drop(signer);
+
+        // Told another key than the one it holds, the signer refuses to return the signature.
+        let other = *p256::ecdsa::SigningKey::random(&mut rand_core::OsRng).verifying_key();
+        let liar = CardSigner::new(applet.verify_pin(&pin).expect("card").expect("PIN"), other);
+        assert!(liar.try_sign(b"a message").is_err());
+        assert!(matches!(
+            liar.take_failure(),
+            Some(CardSignatureError::Mismatch)
+        ));
     }
 }

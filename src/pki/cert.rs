@@ -108,7 +108,7 @@ pub fn issue(req: &CertRequest, issuer: IssuerRef<'_>) -> Result<Certificate, Pk
             (ca.tbs_certificate.subject.clone(), id)
         }
         None => {
-            let own = SubjectPublicKeyInfoOwned::from_key(issuer.key.public_key())?;
+            let own = SubjectPublicKeyInfoOwned::from_key(issuer.key.verifying_key())?;
             if own != req.public_key {
                 return Err(PkiError::invalid(
                     "self-signed certificate",
@@ -137,7 +137,7 @@ pub fn issue(req: &CertRequest, issuer: IssuerRef<'_>) -> Result<Certificate, Pk
     tbs.extensions = Some(extensions(req, &subject_key_id, &authority_key_id)?);
 
     let tbs_der = tbs.to_der()?;
-    let signature: DerSignature = issuer.key.sign(&tbs_der)?;
+    let signature: DerSignature = issuer.key.try_sign(&tbs_der)?;
     Ok(Certificate {
         tbs_certificate: tbs,
         signature_algorithm: ecdsa_sha256_algorithm(),

@@ -741,7 +741,9 @@ fn check_stores_apart(dir: &Path, options: &InitOptions) -> Result<(), PkiError>
 }
 
 fn spki_of_key(key: &dyn IssuerKey) -> Result<spki::SubjectPublicKeyInfoOwned, PkiError> {
-    Ok(spki::SubjectPublicKeyInfoOwned::from_key(key.public_key())?)
+    Ok(spki::SubjectPublicKeyInfoOwned::from_key(
+        key.verifying_key(),
+    )?)
 }
 
 fn read_config(path: &Path, format: &str) -> Result<StoreConfig, PkiError> {

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use p256::ecdsa::{DerSignature, Signature, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use signature::Verifier;
+use signature::{Keypair, Signer, Verifier};
 use zeroize::Zeroizing;
 
 use super::error::PkiError;
@@ -24,23 +24,20 @@ use crate::spec::secure_channel as sc;
 /// Length of the personalization master key (AES-128).
 pub const MASTER_KEY_LEN: usize = 16;
 
-/// A P-256 key that signs for the issuer (ecdsa-with-SHA256).
-pub trait IssuerKey: Send + Sync {
-    /// The public half.
-    fn public_key(&self) -> VerifyingKey;
-    /// ECDSA P-256 over SHA-256 of `message`, DER-encoded.
-    fn sign(&self, message: &[u8]) -> Result<DerSignature, PkiError>;
-}
+/// Anything that makes ecdsa-with-SHA256 signatures with a P-256 key: the `signature` crate's
+/// `Signer` (over the message; the signer hashes it) and `Keypair`, as `p256`'s `SigningKey`,
+/// an HSM key ([`super::token::TokenKey`]) and the card's signing key
+/// (`applet::CardSigner`) all are. Certificates, security objects and document signatures
+/// are all signed through it (`cert::issue`, `signed_data::sign`).
+pub trait EcdsaSigner: Signer<DerSignature> + Keypair<VerifyingKey = VerifyingKey> {}
 
-impl IssuerKey for SigningKey {
-    fn public_key(&self) -> VerifyingKey {
-        *self.verifying_key()
-    }
+impl<S: Signer<DerSignature> + Keypair<VerifyingKey = VerifyingKey> + ?Sized> EcdsaSigner for S {}
 
-    fn sign(&self, message: &[u8]) -> Result<DerSignature, PkiError> {
-        Ok(signature::Signer::try_sign(self, message)?)
-    }
-}
+/// An [`EcdsaSigner`] an issuer keeps for the whole run, shared between threads (a batch on
+/// several readers): a key in memory or in a token.
+pub trait IssuerKey: EcdsaSigner + Send + Sync {}
+
+impl<S: EcdsaSigner + Send + Sync + ?Sized> IssuerKey for S {}
 
 /// Check a signature a key store made before it is used: a token that answers with a
 /// signature that does not verify (a fault, a wrong key behind a label) must not produce a
@@ -203,18 +200,29 @@ impl fmt::Debug for AnyKey {
     }
 }
 
-impl IssuerKey for AnyKey {
-    fn public_key(&self) -> VerifyingKey {
+impl Keypair for AnyKey {
+    type VerifyingKey = VerifyingKey;
+
+    fn verifying_key(&self) -> VerifyingKey {
         match self {
-            AnyKey::Software(k) => IssuerKey::public_key(k),
-            AnyKey::Token(k) => k.public_key(),
+            AnyKey::Software(k) => *k.verifying_key(),
+            AnyKey::Token(k) => k.verifying_key(),
         }
     }
+}
 
-    fn sign(&self, message: &[u8]) -> Result<DerSignature, PkiError> {
+impl spki::DynSignatureAlgorithmIdentifier for AnyKey {
+    /// ecdsa-with-SHA256 (RFC 5758 §3.2): what every issuer key signs with.
+    fn signature_algorithm_identifier(&self) -> spki::Result<spki::AlgorithmIdentifierOwned> {
+        Ok(super::asn1::ecdsa_sha256_algorithm())
+    }
+}
+
+impl Signer<DerSignature> for AnyKey {
+    fn try_sign(&self, message: &[u8]) -> Result<DerSignature, signature::Error> {
         match self {
-            AnyKey::Software(k) => IssuerKey::sign(k, message),
-            AnyKey::Token(k) => k.sign(message),
+            AnyKey::Software(k) => k.try_sign(message),
+            AnyKey::Token(k) => k.try_sign(message),
         }
     }
 }

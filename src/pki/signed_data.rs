@@ -9,7 +9,7 @@
 
 use std::time::SystemTime;
 
-use super::keys::IssuerKey;
+use super::keys::EcdsaSigner;
 use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
 use cms::content_info::{CmsVersion, ContentInfo};
 use cms::revocation::RevocationInfoChoices;
@@ -308,27 +308,76 @@ pub fn assemble(
 /// Sign `content` with `key` (whose certificate is `signer`): encapsulated when `attached`,
 /// else detached. Signed attributes: contentType, messageDigest, signingTime, `extra`.
 #[allow(clippy::too_many_arguments)]
-pub fn sign(
+pub fn sign<S: EcdsaSigner + ?Sized>(
     econtent_type: &RawOid,
     content: &[u8],
     attached: bool,
-    key: &dyn IssuerKey,
+    key: &S,
     signer: &Certificate,
     certificates: &[Certificate],
     signing_time: SystemTime,
     extra: Vec<Attribute>,
 ) -> Result<Vec<u8>, CmsError> {
-    let digest = Sha256::digest(content);
-    let attrs = signed_attributes(econtent_type, &digest, signing_time, extra)?;
+    let digest: [u8; 32] = Sha256::digest(content).into();
+    let parts = Signing {
+        econtent_type,
+        econtent: attached.then_some(content),
+        signer,
+        certificates,
+        signing_time,
+        extra,
+    };
+    sign_digest(&parts, &digest, key)
+}
+
+/// What a SignedData says besides its signature: see [`sign_digest`].
+#[derive(Debug)]
+pub struct Signing<'a> {
+    /// eContentType (id-data for a document).
+    pub econtent_type: &'a RawOid,
+    /// The content when encapsulated; `None` for a detached signature.
+    pub econtent: Option<&'a [u8]>,
+    /// The signer's certificate.
+    pub signer: &'a Certificate,
+    /// The certificates to carry, the signer's first.
+    pub certificates: &'a [Certificate],
+    /// signingTime (the signer's claim).
+    pub signing_time: SystemTime,
+    /// Further signed attributes (signingCertificateV2 for a document signature).
+    pub extra: Vec<Attribute>,
+}
+
+/// A SignedData over content whose SHA-256 is `content_digest` (a file hashed as it streams),
+/// its signed attributes signed by `key` — any [`EcdsaSigner`]: a key in memory, a key in an
+/// HSM, the card's signing key after its PIN. The signature is checked against the signer's
+/// certificate before the SignedData is made.
+pub fn sign_digest<S: EcdsaSigner + ?Sized>(
+    parts: &Signing<'_>,
+    content_digest: &[u8; 32],
+    key: &S,
+) -> Result<Vec<u8>, CmsError> {
+    let attrs = signed_attributes(
+        parts.econtent_type,
+        content_digest,
+        parts.signing_time,
+        parts.extra.clone(),
+    )?;
     let to_sign = signed_attributes_der(&attrs)?;
     let signature: DerSignature = key
-        .sign(&to_sign)
+        .try_sign(&to_sign)
         .map_err(|e| CmsError::Signing(e.to_string()))?;
+    let certified = cert::verifying_key(parts.signer)
+        .map_err(|e| CmsError::Signing(format!("the signer's certificate: {e}")))?;
+    if certified != key.verifying_key() {
+        return Err(CmsError::Signing(
+            "the key signing is not the key of the signer's certificate".into(),
+        ));
+    }
     assemble(
-        econtent_type,
-        attached.then_some(content),
-        certificates,
-        signer,
+        parts.econtent_type,
+        parts.econtent,
+        parts.certificates,
+        parts.signer,
         attrs,
         signature.as_bytes(),
     )

@@ -477,15 +477,25 @@ impl fmt::Debug for TokenKey {
     }
 }
 
-impl TokenKey {
-    /// The public half.
-    pub fn public_key(&self) -> VerifyingKey {
+impl signature::Keypair for TokenKey {
+    type VerifyingKey = VerifyingKey;
+
+    fn verifying_key(&self) -> VerifyingKey {
         self.public
     }
+}
 
+impl signature::Signer<DerSignature> for TokenKey {
+    fn try_sign(&self, message: &[u8]) -> Result<DerSignature, signature::Error> {
+        self.sign_checked(message)
+            .map_err(signature::Error::from_source)
+    }
+}
+
+impl TokenKey {
     /// ECDSA over SHA-256 of `message`: the hash is computed here, the signature in the token,
     /// and checked here before it is used.
-    pub fn sign(&self, message: &[u8]) -> Result<DerSignature, PkiError> {
+    pub fn sign_checked(&self, message: &[u8]) -> Result<DerSignature, PkiError> {
         let hash = sha256(message);
         let raw = self.token.sign_raw(
             &Mechanism::Ecdsa,

@@ -392,10 +392,16 @@ fn check_shows_a_hostile_key_of_a_record_escaped() {
         let all = format!("{}{}", out.stdout, out.stderr);
         assert_terminal_safe("check", &all);
         let line = if args.contains(&"--json") {
-            out.json()["errors"][0].as_str().expect("an error").to_string()
+            out.json()["errors"][0]
+                .as_str()
+                .expect("an error")
+                .to_string()
         } else {
             out.stderr.clone()
         };
-        assert!(line.contains("evil\\u{1B}[2J<U+202E>KEY"), "{args:?}: {line}");
+        assert!(
+            line.contains("evil\\u{1B}[2J<U+202E>KEY"),
+            "{args:?}: {line}"
+        );
     }
 }
