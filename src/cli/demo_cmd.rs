@@ -27,7 +27,7 @@ use zeroize::Zeroizing;
 
 use crate::cli::batch_cmd::{self, BatchArgs, StatusArgs};
 use crate::cli::issuer_keys::{self, InitArgs, ISSUER_PIN_ENV, ROOT_PIN_ENV};
-use crate::cli::{desk_cmd, holder_cmd, issue_cmd, Failure};
+use crate::cli::{check_cmd, desk_cmd, issuer_cmd, sign_cmd, Failure};
 
 /// Where Debian's softhsm2 puts its PKCS#11 module (and where multiarch layouts do).
 pub const SOFTHSM_MODULES: [&str; 2] = [
@@ -182,7 +182,7 @@ fn run(args: &DemoArgs, dir: &Path) -> Result<ExitCode, Failure> {
     );
     let module = softhsm_tokens(dir)?;
     require(
-        issue_cmd::issuer_init(&InitArgs {
+        issuer_cmd::issuer_init(&InitArgs {
             dir: issuer.clone(),
             root_dir: None,
             hsm: Some(module),
@@ -202,7 +202,7 @@ fn run(args: &DemoArgs, dir: &Path) -> Result<ExitCode, Failure> {
         dir.display()
     );
     require(
-        issue_cmd::check(&dir.join("enrolment/record-1.json"), false)?,
+        check_cmd::check(&dir.join("enrolment/record-1.json"), false)?,
         "check",
     )?;
 
@@ -381,7 +381,7 @@ fn holder_and_desk(
     fs::write(&signature, p7s).map_err(|e| io_failure("write", &signature, e))?;
     println!("signed {} → {}", contract.display(), signature.display());
     require(
-        holder_cmd::verify_signature_cmd(&contract, &signature, &root, false)?,
+        sign_cmd::verify_signature_cmd(&contract, &signature, &root, false)?,
         "verify-signature",
     )
 }

@@ -1,15 +1,20 @@
 //! Command-line surface (DESIGN.md §9). Each subcommand lives in its own file; this one holds
 //! the argument definitions and the error-to-exit-code rule.
 
+mod apdu_cmd;
 mod batch_cmd;
 mod card_cmd;
+mod check_cmd;
 mod demo_cmd;
 mod desk_cmd;
-mod diag;
-mod holder_cmd;
-mod issue_cmd;
+mod issuer_cmd;
 mod issuer_keys;
 mod output;
+mod personalize_cmd;
+mod pin_cmd;
+mod readers_cmd;
+mod secret_input;
+mod sign_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -212,7 +217,7 @@ pub enum Command {
     /// The holder's PIN: tries left, change, unblock with the PUK.
     Pin {
         #[arg(value_enum)]
-        action: holder_cmd::PinAction,
+        action: pin_cmd::PinAction,
         #[command(flatten)]
         reader: ReaderArg,
         /// Read the secrets from stdin, one per line, in the order they would be asked.
@@ -360,22 +365,22 @@ pub enum CardCommand {
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
-        Command::Readers { json } => diag::readers(json),
-        Command::Info { reader, json } => diag::info(reader.reader.as_deref(), json),
+        Command::Readers { json } => readers_cmd::readers(json),
+        Command::Info { reader, json } => readers_cmd::info(reader.reader.as_deref(), json),
         Command::Apdu {
             apdus,
             reader,
             json,
-        } => diag::apdu(&apdus, reader.reader.as_deref(), json),
-        Command::Issuer(IssuerCommand::Init(args)) => issue_cmd::issuer_init(&args),
+        } => apdu_cmd::apdu(&apdus, reader.reader.as_deref(), json),
+        Command::Issuer(IssuerCommand::Init(args)) => issuer_cmd::issuer_init(&args),
         Command::Issuer(IssuerCommand::NewDocumentSigner(args)) => {
-            issue_cmd::new_document_signer(&args)
+            issuer_cmd::new_document_signer(&args)
         }
         Command::Check {
             record,
             json,
             allow_warnings,
-        } => issue_cmd::check_with(&record, json, allow_warnings),
+        } => check_cmd::check_with(&record, json, allow_warnings),
         Command::Personalize {
             record,
             issuer,
@@ -383,11 +388,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             pin_mailer,
             secrets_stdin,
             json,
-        } => issue_cmd::personalize(
+        } => personalize_cmd::personalize(
             &record,
             &issuer,
             reader.reader.as_deref(),
-            &issue_cmd::mailer_path(pin_mailer, secrets_stdin),
+            &personalize_cmd::mailer_path(pin_mailer, secrets_stdin),
             json,
         ),
         Command::Read {
@@ -408,7 +413,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             reader,
             pin_stdin,
             json,
-        } => holder_cmd::sign(
+        } => sign_cmd::sign(
             &file,
             out.as_deref(),
             reader.reader.as_deref(),
@@ -420,13 +425,13 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             signature,
             trust,
             json,
-        } => holder_cmd::verify_signature_cmd(&file, &signature, &trust, json),
+        } => sign_cmd::verify_signature_cmd(&file, &signature, &trust, json),
         Command::Pin {
             action,
             reader,
             pin_stdin,
             json,
-        } => holder_cmd::pin(action, reader.reader.as_deref(), pin_stdin, json),
+        } => pin_cmd::pin(action, reader.reader.as_deref(), pin_stdin, json),
         Command::Card(CardCommand::New {
             state,
             serial,

@@ -16,8 +16,8 @@ pub mod identity;
 pub mod jalali;
 pub mod national_code;
 pub mod photo;
-pub mod pin;
 pub mod postal_code;
+pub mod secret;
 pub mod text;
 pub mod tracking_code;
 
@@ -35,7 +35,7 @@ pub use identity::{Gender, GenderError, Identity};
 pub use jalali::{JalaliDate, JalaliDateError};
 pub use national_code::{NationalCode, NationalCodeError};
 pub use photo::{FaceImage, PhotoError};
-pub use pin::{Secret, SecretError, SecretKind};
 pub use postal_code::{PostalCode, PostalCodeError, PostalCodeWarning};
+pub use secret::{Secret, SecretError, SecretKind};
 pub use text::{AddressText, LatinName, PersianText, TextError};
 pub use tracking_code::{TrackingCode, TrackingCodeError};

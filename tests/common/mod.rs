@@ -390,7 +390,8 @@ pub fn wait_for_readers(
         }
         assert!(
             Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}; readers: {last:?}"
+            "timed out after {timeout:?} waiting for {what}; readers: {last:?}; {}",
+            pcscd_state()
         );
         thread::sleep(POLL);
     }
@@ -429,19 +430,54 @@ struct SlotTable {
     exclusive: bool,
 }
 
+/// The pcscd this process's tests share while any holds it.
+static SHARED_PCSCD: Mutex<Weak<Pcscd>> = Mutex::new(Weak::new());
+
+/// What became of the shared pcscd, for a test that lost the PC/SC service.
+fn pcscd_state() -> String {
+    // `try_lock`: this may be asked while a pcscd is being started under the lock.
+    let Ok(shared) = SHARED_PCSCD.try_lock() else {
+        return "a pcscd is being started".into();
+    };
+    match shared.upgrade() {
+        None => "no pcscd is held".into(),
+        Some(p) => match p.exited() {
+            None => format!("pcscd {} is running", p.pid()),
+            Some(status) => format!(
+                "pcscd {} exited ({status}); its log:\n{}",
+                p.pid(),
+                p.log_tail(30)
+            ),
+        },
+    }
+}
+
 impl Pcscd {
     /// The process id of the pcscd (the process `unshare` became, in private mode).
     pub fn pid(&self) -> u32 {
         lock(&self.child).id()
     }
 
+    /// How the pcscd ended, if it has.
+    fn exited(&self) -> Option<std::process::ExitStatus> {
+        lock(&self.child).try_wait().ok().flatten()
+    }
+
     /// The running pcscd of this process, started if no test holds it now. It stops when the
     /// last holder drops it.
     pub fn acquire() -> Arc<Pcscd> {
-        static SHARED: Mutex<Weak<Pcscd>> = Mutex::new(Weak::new());
-        let mut shared = lock(&SHARED);
+        let mut shared = lock(&SHARED_PCSCD);
         if let Some(running) = shared.upgrade() {
-            return running;
+            match running.exited() {
+                None => return running,
+                // A pcscd that died takes the tests holding it down with it; the tests that
+                // come after get a new one instead of failing too.
+                Some(status) => note(&format!(
+                    "pcscd {} exited ({status}); starting another. Its log:\n{}",
+                    running.pid(),
+                    running.log_tail(30)
+                )),
+            }
         }
         // A previous pcscd may still be stopping (its last holder is in `Drop`): wait for it.
         let _lifecycle = lock(&LIFECYCLE);

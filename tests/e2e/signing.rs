@@ -206,7 +206,7 @@ fn pin_change_then_sign_with_the_new_pin() {
 #[test]
 fn a_verified_pin_does_not_outlive_its_connection() {
     use melli::applet::Applet;
-    use melli::model::pin::{Secret, SecretKind};
+    use melli::model::{Secret, SecretKind};
     use melli::transport::{PcscTransport, Transport};
 
     let (card, mailer) = personalized_card();
@@ -771,7 +771,7 @@ fn an_expired_certificate_does_not_verify_at_the_signing_time_it_claims() {
 #[test]
 fn a_card_signature_is_checked_now_and_its_signing_time_is_only_a_claim() {
     use melli::applet::Applet;
-    use melli::model::pin::{Secret, SecretKind};
+    use melli::model::{Secret, SecretKind};
     use melli::ops::sign::sign_digest;
     use melli::transport::PcscTransport;
     use std::time::{Duration as Span, SystemTime};

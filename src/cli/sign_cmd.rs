@@ -1,67 +1,22 @@
-//! `melli sign`, `melli verify-signature` and `melli pin`: the citizen's commands.
+//! `melli sign` and `melli verify-signature`: the citizen signs with the card, anyone checks.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use zeroize::Zeroizing;
-
 use melli::applet::Applet;
 use melli::display::{escaped, escaped_cut};
 use melli::input::{self, InputError};
-use melli::model::{Secret, SecretKind};
+use melli::model::SecretKind;
 use melli::ops::sign::{hash_file, sign_digest, signature_der, verify_signature, SignError};
 use melli::pki::{Check, HolderSubject};
 use melli::transport::PcscTransport;
 
 use crate::cli::desk_cmd::{require_issued, trust_anchor};
 use crate::cli::output;
+use crate::cli::secret_input::SecretInput;
 use crate::cli::{exit, Failure};
-
-/// Where secrets come from: the terminal without echo, or stdin one per line (scripts).
-pub struct SecretInput {
-    stdin: bool,
-    lines: Option<std::io::Lines<std::io::StdinLock<'static>>>,
-}
-
-impl SecretInput {
-    pub fn new(stdin: bool) -> Result<Self, Failure> {
-        if !stdin && !std::io::stdin().is_terminal() {
-            return Err(Failure::bad_input(
-                "no terminal to ask for the PIN: pass it on stdin with --pin-stdin",
-            ));
-        }
-        Ok(SecretInput { stdin, lines: None })
-    }
-
-    /// Reads one secret, checked for its kind. `label` names it in the prompt.
-    pub fn read(&mut self, kind: SecretKind, label: &str) -> Result<Secret, Failure> {
-        let text = if self.stdin {
-            let lines = self
-                .lines
-                .get_or_insert_with(|| std::io::stdin().lock().lines());
-            Zeroizing::new(
-                lines
-                    .next()
-                    .transpose()
-                    .map_err(|e| Failure::bad_input(format!("reading stdin: {e}")))?
-                    .ok_or_else(|| {
-                        Failure::bad_input(format!(
-                            "stdin ended before the {label} — give each secret on its own line, \
-                             in the order they are asked"
-                        ))
-                    })?,
-            )
-        } else {
-            Zeroizing::new(
-                rpassword::prompt_password(format!("{label}: "))
-                    .map_err(|e| Failure::bad_input(format!("reading the {label}: {e}")))?,
-            )
-        };
-        Secret::parse(kind, &text).map_err(|e| Failure::bad_input(format!("{label}: {e}")))
-    }
-}
 
 fn sign_failure(e: SignError) -> Failure {
     match e {
@@ -265,72 +220,4 @@ pub fn verify_signature_cmd(
     } else {
         ExitCode::from(exit::CHECK_FAILED)
     })
-}
-
-/// `melli pin status|change|unblock|unblock-finger`.
-pub fn pin(
-    action: PinAction,
-    reader: Option<&str>,
-    stdin: bool,
-    json: bool,
-) -> Result<ExitCode, Failure> {
-    let mut applet = Applet::select(PcscTransport::connect(reader)?)?;
-    if !matches!(action, PinAction::Status) {
-        // A card without PIN and PUK would only answer "conditions of use not satisfied".
-        let serial = applet.serial()?;
-        require_issued(&serial, applet.lifecycle()?)?;
-    }
-    match action {
-        PinAction::Status => {
-            let counters = applet.retry_counters()?;
-            if json {
-                output::json(&counters)?;
-            } else {
-                output::rows(&[
-                    ("PIN tries left", counters.pin.to_string()),
-                    ("PUK tries left", counters.puk.to_string()),
-                    ("fingerprint tries left", counters.finger.to_string()),
-                ]);
-            }
-        }
-        PinAction::Change => {
-            let mut secrets = SecretInput::new(stdin)?;
-            let old = secrets.read(SecretKind::Pin, "current PIN")?;
-            let new = secrets.read(SecretKind::Pin, "new PIN")?;
-            applet
-                .change_pin(&old, &new)?
-                .map_err(|e| Failure::card(e.to_string()))?;
-            println!("PIN changed");
-        }
-        PinAction::Unblock => {
-            let mut secrets = SecretInput::new(stdin)?;
-            let puk = secrets.read(SecretKind::Puk, "PUK")?;
-            let new = secrets.read(SecretKind::Pin, "new PIN")?;
-            applet
-                .unblock_pin(&puk, &new)?
-                .map_err(|e| Failure::card(e.to_string()))?;
-            println!("PIN unblocked and set");
-        }
-        PinAction::UnblockFinger => {
-            let mut secrets = SecretInput::new(stdin)?;
-            let puk = secrets.read(SecretKind::Puk, "PUK")?;
-            applet
-                .unblock_finger(&puk)?
-                .map_err(|e| Failure::card(e.to_string()))?;
-            println!("fingerprint unblocked: its tries are back");
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum PinAction {
-    /// Tries left for the PIN, the PUK and the fingerprint.
-    Status,
-    /// Change the PIN (asks for the current one and the new one).
-    Change,
-    /// Unblock the PIN with the PUK and set a new PIN.
-    Unblock,
-    /// Give the fingerprint its tries back with the PUK, after too many misses at a desk.
-    UnblockFinger,
 }
