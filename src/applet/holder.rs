@@ -29,6 +29,18 @@ pub enum PinError {
     Blocked(&'static str),
 }
 
+/// Why a PIN or PUK command did not succeed: the card refused the secret (wrong, or blocked),
+/// or the card itself failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PinCheckError {
+    /// A wrong or blocked PIN or PUK.
+    #[error(transparent)]
+    Refused(#[from] PinError),
+    /// The card or the reader failed.
+    #[error(transparent)]
+    Card(#[from] AppletError),
+}
+
 /// A card on which the PIN was verified in this session.
 pub struct PinVerified<'a, T: Transport> {
     applet: &'a mut Applet<T>,
@@ -67,42 +79,37 @@ impl<T: Transport> Applet<T> {
         name: &'static str,
         kind: &'static str,
         apdu: &Command,
-    ) -> Result<Result<(), PinError>, AppletError> {
-        match self.channel().send(apdu)?.sw.check() {
-            Ok(()) => Ok(Ok(())),
+    ) -> Result<(), PinCheckError> {
+        let response = self.channel().send(apdu).map_err(AppletError::from)?;
+        match response.sw.check() {
+            Ok(()) => Ok(()),
             Err(StatusError::VerificationFailed(0)) | Err(StatusError::AuthenticationBlocked) => {
-                Ok(Err(PinError::Blocked(kind)))
+                Err(PinError::Blocked(kind).into())
             }
-            Err(StatusError::VerificationFailed(n)) => Ok(Err(PinError::Wrong {
+            Err(StatusError::VerificationFailed(n)) => Err(PinError::Wrong {
                 kind,
                 tries_left: n,
-            })),
+            }
+            .into()),
             Err(status) => Err(AppletError::Status {
                 command: name,
                 status,
-            }),
+            }
+            .into()),
         }
     }
 
     /// VERIFY the PIN (§6.8). On success the card allows signing until it is reset.
-    pub fn verify_pin(
-        &mut self,
-        pin: &Secret,
-    ) -> Result<Result<PinVerified<'_, T>, PinError>, AppletError> {
+    pub fn verify_pin(&mut self, pin: &Secret) -> Result<PinVerified<'_, T>, PinCheckError> {
         let apdu = Command::new(spec::cla::PLAIN, spec::ins::VERIFY, 0, spec::reference::PIN)
             .data(pin.to_block().to_vec())
             .sensitive();
-        Ok(self
-            .pin_command("VERIFY", "PIN", &apdu)?
-            .map(|()| PinVerified { applet: self }))
+        self.pin_command("VERIFY", "PIN", &apdu)?;
+        Ok(PinVerified { applet: self })
     }
 
     /// CHANGE REFERENCE DATA (§6.9): old PIN and new PIN.
-    pub fn change_pin(
-        &mut self,
-        old: &Secret,
-        new: &Secret,
-    ) -> Result<Result<(), PinError>, AppletError> {
+    pub fn change_pin(&mut self, old: &Secret, new: &Secret) -> Result<(), PinCheckError> {
         let data = two_blocks(old, new);
         let apdu = Command::new(
             spec::cla::PLAIN,
@@ -116,11 +123,7 @@ impl<T: Transport> Applet<T> {
     }
 
     /// RESET RETRY COUNTER (§6.10): the PUK unblocks the PIN and sets a new one.
-    pub fn unblock_pin(
-        &mut self,
-        puk: &Secret,
-        new_pin: &Secret,
-    ) -> Result<Result<(), PinError>, AppletError> {
+    pub fn unblock_pin(&mut self, puk: &Secret, new_pin: &Secret) -> Result<(), PinCheckError> {
         let data = two_blocks(puk, new_pin);
         let apdu = Command::new(
             spec::cla::PLAIN,
@@ -135,7 +138,7 @@ impl<T: Transport> Applet<T> {
 
     /// RESET RETRY COUNTER (§6.10): the PUK gives the fingerprint back its tries after too
     /// many misses at a desk.
-    pub fn unblock_finger(&mut self, puk: &Secret) -> Result<Result<(), PinError>, AppletError> {
+    pub fn unblock_finger(&mut self, puk: &Secret) -> Result<(), PinCheckError> {
         let apdu = Command::new(
             spec::cla::PLAIN,
             spec::ins::RESET_RETRY_COUNTER,

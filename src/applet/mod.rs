@@ -12,7 +12,7 @@ mod public_key;
 pub use card_signer::{CardSignatureError, CardSigner};
 pub use desk::FingerMatch;
 pub use fcp::FileControl;
-pub use holder::{PinError, PinVerified, RetryCounters};
+pub use holder::{PinCheckError, PinError, PinVerified, RetryCounters};
 pub use lifecycle::Lifecycle;
 pub use personalization::{Personalization, PublicPoint};
 pub use public_key::parse_public_key;

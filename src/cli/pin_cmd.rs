@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use melli::applet::Applet;
+use melli::applet::{Applet, PinCheckError};
 use melli::model::SecretKind;
 use melli::transport::PcscTransport;
 
@@ -41,26 +41,20 @@ pub fn pin(
             let mut secrets = SecretInput::new(stdin)?;
             let old = secrets.read(SecretKind::Pin, "current PIN")?;
             let new = secrets.read(SecretKind::Pin, "new PIN")?;
-            applet
-                .change_pin(&old, &new)?
-                .map_err(|e| Failure::card(e.to_string()))?;
+            applet.change_pin(&old, &new).map_err(pin_failure)?;
             println!("PIN changed");
         }
         PinAction::Unblock => {
             let mut secrets = SecretInput::new(stdin)?;
             let puk = secrets.read(SecretKind::Puk, "PUK")?;
             let new = secrets.read(SecretKind::Pin, "new PIN")?;
-            applet
-                .unblock_pin(&puk, &new)?
-                .map_err(|e| Failure::card(e.to_string()))?;
+            applet.unblock_pin(&puk, &new).map_err(pin_failure)?;
             println!("PIN unblocked and set");
         }
         PinAction::UnblockFinger => {
             let mut secrets = SecretInput::new(stdin)?;
             let puk = secrets.read(SecretKind::Puk, "PUK")?;
-            applet
-                .unblock_finger(&puk)?
-                .map_err(|e| Failure::card(e.to_string()))?;
+            applet.unblock_finger(&puk).map_err(pin_failure)?;
             println!("fingerprint unblocked: its tries are back");
         }
     }
@@ -77,4 +71,13 @@ pub enum PinAction {
     Unblock,
     /// Give the fingerprint its tries back with the PUK, after too many misses at a desk.
     UnblockFinger,
+}
+
+/// A refused PIN or PUK is said as the card said it (tries left, blocked); a card error as
+/// any card error.
+fn pin_failure(e: PinCheckError) -> Failure {
+    match e {
+        PinCheckError::Refused(refused) => Failure::card(refused.to_string()),
+        PinCheckError::Card(card) => Failure::from(card),
+    }
 }

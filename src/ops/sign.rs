@@ -14,7 +14,7 @@ use der::DateTime;
 use sha2::{Digest, Sha256};
 
 use super::read::split_certificate_path;
-use crate::applet::{Applet, AppletError, CardSignatureError, CardSigner, PinError};
+use crate::applet::{Applet, AppletError, CardSignatureError, CardSigner, PinCheckError, PinError};
 use crate::input;
 use crate::model::Secret;
 use crate::pki::asn1::{self, RawOid};
@@ -65,6 +65,15 @@ pub enum SignError {
     Mismatch,
 }
 
+impl From<PinCheckError> for SignError {
+    fn from(e: PinCheckError) -> Self {
+        match e {
+            PinCheckError::Refused(pin) => SignError::Pin(pin),
+            PinCheckError::Card(card) => SignError::Card(card),
+        }
+    }
+}
+
 /// Signs a file's digest with the card behind `applet` after verifying `pin`; returns the DER
 /// of a detached CMS SignedData.
 pub fn sign_digest<T: Transport>(
@@ -89,7 +98,7 @@ pub fn sign_digest<T: Transport>(
         extra: vec![signed_data::signing_certificate_v2(&holder)?],
     };
     // The card's key as a `signature::Signer`: the same path as an issuer's key in an HSM.
-    let signer = CardSigner::new(applet.verify_pin(pin)??, holder_key);
+    let signer = CardSigner::new(applet.verify_pin(pin)?, holder_key);
     signed_data::sign_digest(&parts, content_digest, &signer).map_err(|e| {
         match signer.take_failure() {
             Some(CardSignatureError::Card(card)) => SignError::Card(card),
@@ -529,7 +538,7 @@ mod tests {
         let (holder, _) = split_certificates(&dg6).expect("path");
         let public = cert::verifying_key(&holder).expect("key");
 
-        let signer = CardSigner::new(applet.verify_pin(&pin).expect("card").expect("PIN"), public);
+        let signer = CardSigner::new(applet.verify_pin(&pin).expect("PIN"), public);
         assert_eq!(signer.verifying_key(), public);
         let signature: p256::ecdsa::DerSignature = signer.try_sign(b"a message").expect("signed");
         let signature = p256::ecdsa::Signature::from_der(signature.as_bytes()).expect("DER");
@@ -552,7 +561,7 @@ mod tests {
 
         // Told another key than the one it holds, the signer refuses to return the signature.
         let other = *p256::ecdsa::SigningKey::random(&mut rand_core::OsRng).verifying_key();
-        let liar = CardSigner::new(applet.verify_pin(&pin).expect("card").expect("PIN"), other);
+        let liar = CardSigner::new(applet.verify_pin(&pin).expect("PIN"), other);
         assert!(liar.try_sign(b"a message").is_err());
         assert!(matches!(
             liar.take_failure(),

@@ -215,10 +215,7 @@ fn a_verified_pin_does_not_outlive_its_connection() {
         let transport = PcscTransport::connect(Some(card.reader_name())).expect("connect");
         let mut applet = Applet::select(transport).expect("select");
         let pin = Secret::parse(SecretKind::Pin, &mailer.pin).expect("PIN");
-        let mut verified = applet
-            .verify_pin(&pin)
-            .expect("VERIFY sent")
-            .expect("right PIN");
+        let mut verified = applet.verify_pin(&pin).expect("VERIFY sent, the right PIN");
         let signature = verified
             .sign_digest(&digest)
             .expect("PSO in the same session");
