@@ -37,17 +37,13 @@ pub enum AppletError {
     Malformed { what: &'static str, detail: String },
     #[error("secure channel: {0}")]
     SecureMessaging(crate::sm::SmError),
-    #[error(
-        "this card is not a melli card: it has no melli application (SELECT answered {0}) — \
-         insert a melli card, or choose its reader with --reader"
-    )]
+    #[error("this card is not a melli card: it has no melli application (SELECT answered {0})")]
     NotMelli(StatusWord),
     /// MUTUAL AUTHENTICATE answered `6982`: the card's K_enc/K_mac are not the ones diversified
     /// from this issuer's master key (§6.14, §8.5).
     #[error(
         "the card refused the issuer's keys (MUTUAL AUTHENTICATE answered 6982): it was made for \
-         another issuer's master key — use a blank card made for this issuer, or the --issuer \
-         directory the card was made for"
+         another issuer's master key"
     )]
     KeysRefused,
     /// PSO answered `6983`: ten wrong PUKs blocked the signing key for good (§8.1).

@@ -57,13 +57,43 @@ impl Failure {
 /// Reader names (from pcscd) and card answers in these messages are made safe for a terminal.
 impl From<TransportError> for Failure {
     fn from(e: TransportError) -> Self {
-        Failure::card(melli::display::escaped(&e.to_string()))
+        Failure::card(with_next_step(&e.to_string(), transport_next_step(&e)))
     }
 }
 
 impl From<AppletError> for Failure {
     fn from(e: AppletError) -> Self {
-        Failure::card(melli::display::escaped(&e.to_string()))
+        Failure::card(with_next_step(&e.to_string(), applet_next_step(&e)))
+    }
+}
+
+/// The next step a library error leaves to the command line, which alone knows its options.
+pub fn applet_next_step(e: &AppletError) -> Option<&'static str> {
+    match e {
+        AppletError::NotMelli(_) => Some("insert a melli card, or choose its reader with --reader"),
+        AppletError::KeysRefused => Some(
+            "use a blank card made for this issuer, or the --issuer directory the card was made for",
+        ),
+        AppletError::Transport(t) => transport_next_step(t),
+        _ => None,
+    }
+}
+
+fn transport_next_step(e: &TransportError) -> Option<&'static str> {
+    match e {
+        TransportError::SeveralCards(_) => Some("choose one with --reader NAME"),
+        _ => None,
+    }
+}
+
+/// `message`, escaped for the terminal, and the next step after it: `: step` where the
+/// message names a choice to make, ` — step` otherwise.
+pub fn with_next_step(message: &str, step: Option<&str>) -> String {
+    let message = melli::display::escaped(message);
+    match step {
+        Some(step) if step.starts_with("choose one") => format!("{message}: {step}"),
+        Some(step) => format!("{message} — {step}"),
+        None => message,
     }
 }
 

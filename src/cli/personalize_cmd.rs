@@ -122,9 +122,12 @@ pub fn personalize(
                 PersonalizeError::Issuer { .. } => Failure::bad_input(e.to_string()),
                 // Running again cannot help: the card was made for another issuer.
                 PersonalizeError::Card {
-                    source: AppletError::KeysRefused,
+                    source: ref refused @ AppletError::KeysRefused,
                     ..
-                } => Failure::card(e.to_string()),
+                } => Failure::card(crate::cli::with_next_step(
+                    &e.to_string(),
+                    crate::cli::applet_next_step(refused),
+                )),
                 // The card is not what the issuer made: running again cannot help.
                 PersonalizeError::SelfCheck { .. } => {
                     Failure::card(format!("{e} — set this card aside, it cannot be issued"))

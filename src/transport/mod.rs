@@ -49,7 +49,7 @@ pub enum TransportError {
     NoCardInReader(String),
     #[error("no reader named \"{name}\" — give one of the readers present, or a part of its name: {present}")]
     ReaderNotFound { name: String, present: String },
-    #[error("cards are present in several readers ({0}): choose one with --reader NAME")]
+    #[error("cards are present in several readers ({0})")]
     SeveralCards(String),
     #[error(
         "the reader name \"{name}\" matches several readers ({matches}): give more of the name"
