@@ -9,6 +9,7 @@ pub mod apdu;
 pub mod applet;
 pub mod card;
 pub mod display;
+pub mod files;
 pub mod input;
 pub mod journal;
 pub mod model;

@@ -1,6 +1,5 @@
 //! `melli sign` and `melli verify-signature`: the citizen signs with the card, anyone checks.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
@@ -105,13 +104,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
             shown_path(path)
         ))
     };
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut file = std::fs::File::create(&tmp).map_err(fail)?;
-    file.write_all(bytes).map_err(fail)?;
-    file.sync_all().map_err(fail)?;
-    std::fs::rename(&tmp, path).map_err(fail)
+    melli::files::replace(path, bytes, 0o644).map_err(fail)
 }
 
 /// The longest name from a certificate shown whole, in bytes; longer ones are cut.

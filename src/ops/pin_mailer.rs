@@ -12,7 +12,6 @@
 //! already hold these secrets), and a mailer of another card is never overwritten by
 //! [`secrets_for_card`]. Written with mode 0600 and synced to disk.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
@@ -140,21 +139,9 @@ fn read_secrets(path: &Path, serial: &str) -> Result<(Secret, Secret), MailerErr
     Ok((pin, puk))
 }
 
-/// Creates a new file readable by its owner only, and makes sure it (and its name in the
-/// folder) reached the disk.
+/// Creates a new file readable by its owner only, on the disk before it is said to exist.
 fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+    crate::files::write_new(path, bytes, 0o600)
 }
 
 #[cfg(test)]

@@ -38,8 +38,7 @@
 
 use std::fmt;
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -912,30 +911,13 @@ fn move_into_place(tmp: &Path, dir: &Path) -> Result<(), PkiError> {
 /// Create `dir/name` (which must not exist) with `mode` from the start, and write `bytes`.
 fn write_new(dir: &Path, name: &str, bytes: &[u8], mode: u32) -> Result<(), PkiError> {
     let path = dir.join(name);
-    let io = |e| PkiError::Io {
-        path: path.clone(),
-        source: e,
-    };
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&path)
-        .map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)
+    crate::files::write_new(&path, bytes, mode).map_err(|source| PkiError::Io { path, source })
 }
 
-/// Replace `dir/name` atomically: write `name.new` with `mode`, then rename over.
+/// Replace `dir/name` atomically with `bytes`, mode `mode`.
 fn replace_file(dir: &Path, name: &str, bytes: &[u8], mode: u32) -> Result<(), PkiError> {
-    let tmp_name = format!("{name}.new");
-    let tmp = dir.join(&tmp_name);
-    let _ = fs::remove_file(&tmp);
-    write_new(dir, &tmp_name, bytes, mode)?;
-    fs::rename(&tmp, dir.join(name)).map_err(|e| PkiError::Io {
-        path: dir.join(name),
-        source: e,
-    })
+    let path = dir.join(name);
+    crate::files::replace(&path, bytes, mode).map_err(|source| PkiError::Io { path, source })
 }
 
 /// Read a PEM or DER certificate file, naming the file in errors. Only a regular file of at
