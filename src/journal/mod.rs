@@ -24,7 +24,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::model::{JalaliDate, NationalCode, TrackingCode};
-use crate::ops::personalize::Step;
 
 pub use queue::{Counts, Enqueued, Outcome, Released};
 pub use schema::SCHEMA_VERSION;
@@ -90,6 +89,12 @@ impl fmt::Display for RecordState {
     }
 }
 
+/// The name under which the journal stores the personalization's last step, locking the card.
+/// The journal stores step names as the personalization gives them; this one it must know
+/// itself: a record whose card began this step may be on a locked card, and is never handed
+/// to another card on its own.
+pub const LOCK_STEP: &str = "lock";
+
 /// One record's row.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RecordRow {
@@ -102,7 +107,7 @@ pub struct RecordRow {
     pub reason: Option<String>,
     /// The card it is bound to (personalizing, done), or was on when it failed.
     pub card_serial: Option<String>,
-    /// The last personalization step begun on the card ([`Step::name`]).
+    /// The name of the last personalization step begun on the card (see [`LOCK_STEP`]).
     pub step: Option<String>,
     /// Personalizations begun for it, resumed ones included.
     pub attempts: u32,
@@ -114,16 +119,10 @@ pub struct RecordRow {
 }
 
 impl RecordRow {
-    /// The last step begun, when it is one melli knows.
-    pub fn step(&self) -> Option<Step> {
-        let name = self.step.as_deref()?;
-        Step::ALL.into_iter().find(|s| s.name() == name)
-    }
-
     /// Whether the card may already be locked with this record: the lock step was begun and
     /// its outcome is unknown. Such a binding is never released on its own.
     pub fn may_be_locked(&self) -> bool {
-        self.state == RecordState::Personalizing && self.step() == Some(Step::Lock)
+        self.state == RecordState::Personalizing && self.step.as_deref() == Some(LOCK_STEP)
     }
 
     fn from_sql(row: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {

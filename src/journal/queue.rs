@@ -19,7 +19,6 @@ use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 use super::{
     now, Conflict, Journal, JournalError, Millis, NewRecord, RecordRow, RecordState, ROW_COLUMNS,
 };
-use crate::ops::personalize::Step;
 
 /// How many records of the scope are in each state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -332,13 +331,13 @@ impl Journal {
         &mut self,
         tracking_code: &str,
         serial: &str,
-        step: Step,
+        step: &str,
     ) -> Result<(), JournalError> {
         let mut stmt = self.conn.prepare_cached(
             "UPDATE records SET step = ?3, updated_at = ?4
              WHERE tracking_code = ?1 AND card_serial = ?2 AND state = 'personalizing'",
         )?;
-        let changed = stmt.execute(params![tracking_code, serial, step.name(), now()])?;
+        let changed = stmt.execute(params![tracking_code, serial, step, now()])?;
         if changed == 0 {
             return Err(binding_lost(tracking_code, serial));
         }
@@ -508,7 +507,7 @@ impl Journal {
                  FROM records r JOIN temp.scope s USING (tracking_code)
                  WHERE r.state = 'personalizing' AND r.step IS NOT ?1 AND r.updated_at <= ?2",
             )?;
-            let rows = stmt.query_map(params![Step::Lock.name(), idle_since], |r| {
+            let rows = stmt.query_map(params![super::LOCK_STEP, idle_since], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })?;
             rows.collect::<Result<_, _>>()?

@@ -77,6 +77,11 @@ impl Step {
         }
     }
 
+    /// The step named `name` (as [`Step::name`] gives it, as the journal stores it).
+    pub fn named(name: &str) -> Option<Step> {
+        Step::ALL.into_iter().find(|s| s.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Step::SecureChannel => "secure-channel",
@@ -468,6 +473,15 @@ mod tests {
 
     fn fixture(path: &str) -> std::path::PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+    }
+
+    #[test]
+    fn the_journal_stores_the_step_names_and_knows_the_lock_by_its_own() {
+        assert_eq!(Step::Lock.name(), crate::journal::LOCK_STEP);
+        for step in Step::ALL {
+            assert_eq!(Step::named(step.name()), Some(step));
+        }
+        assert_eq!(Step::named("no such step"), None);
     }
 
     #[test]

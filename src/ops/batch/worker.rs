@@ -450,7 +450,7 @@ impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
                 if shared.stopped() {
                     return Flow::Stop;
                 }
-                if let Err(e) = journal.record_step(&code, &serial, step) {
+                if let Err(e) = journal.record_step(&code, &serial, step.name()) {
                     journal_error = Some(e);
                     return Flow::Stop;
                 }

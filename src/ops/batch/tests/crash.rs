@@ -97,7 +97,7 @@ fn a_kill_after_the_lock_is_recovered_from_the_card_itself() {
         RecordState::Personalizing,
         "the journal missed the lock"
     );
-    assert_eq!(row.step(), Some(Step::Lock));
+    assert_eq!(row.step.as_deref().and_then(Step::named), Some(Step::Lock));
     let recorder = Recorder::new(go);
     let report = bench.run(&recorder);
     assert!(report.complete());
