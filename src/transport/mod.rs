@@ -10,7 +10,7 @@ mod pcsc;
 
 pub use channel::{Capabilities, CardChannel, Traffic};
 pub use in_process::InProcessCard;
-pub use pcsc::{list_readers, PcscTransport, ReaderInfo};
+pub use pcsc::{list_readers, resolve_reader, PcscTransport, ReaderInfo};
 
 /// A link to one card.
 pub trait Transport {

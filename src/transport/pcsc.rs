@@ -76,58 +76,64 @@ pub fn list_readers() -> Result<Vec<ReaderInfo>, TransportError> {
     Ok(reader_states(&ctx)?.iter().map(info).collect())
 }
 
-/// Picks the reader to use: the one named (exactly, or by a part of its name that matches only
-/// one reader), or else the only reader holding a card.
-fn choose_reader(readers: &[ReaderInfo], wanted: Option<&str>) -> Result<String, TransportError> {
+/// The reader a user means by `wanted`: its full name, or a part of it (any case) that only
+/// one reader's name contains. The one resolver of reader names, for every command (`--reader`)
+/// and for `melli batch --readers`.
+pub fn resolve_reader(readers: &[ReaderInfo], wanted: &str) -> Result<String, TransportError> {
     if readers.is_empty() {
         return Err(TransportError::NoReaders);
     }
-    let names = |list: &[&ReaderInfo]| {
-        list.iter()
-            .map(|r| format!("\"{}\"", r.name))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    if let Some(exact) = readers.iter().find(|r| r.name == wanted) {
+        return Ok(exact.name.clone());
+    }
+    let lower = wanted.to_lowercase();
+    let matches: Vec<&ReaderInfo> = readers
+        .iter()
+        .filter(|r| r.name.to_lowercase().contains(&lower))
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(one.name.clone()),
+        [] => Err(TransportError::ReaderNotFound {
+            name: wanted.to_owned(),
+            present: quoted(readers.iter()),
+        }),
+        many => Err(TransportError::AmbiguousReader {
+            name: wanted.to_owned(),
+            matches: quoted(many.iter().copied()),
+        }),
+    }
+}
+
+/// Reader names as messages list them: `"A", "B"`.
+fn quoted<'a>(readers: impl Iterator<Item = &'a ReaderInfo>) -> String {
+    readers
+        .map(|r| format!("\"{}\"", r.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The reader to connect to: the one `wanted` names ([`resolve_reader`]), which must hold a
+/// card, or else the only reader that holds one.
+fn choose_reader(readers: &[ReaderInfo], wanted: Option<&str>) -> Result<String, TransportError> {
     let chosen = match wanted {
-        Some(name) => {
-            if let Some(exact) = readers.iter().find(|r| r.name == name) {
-                exact
-            } else {
-                let lower = name.to_lowercase();
-                let matches: Vec<&ReaderInfo> = readers
-                    .iter()
-                    .filter(|r| r.name.to_lowercase().contains(&lower))
-                    .collect();
-                match matches.as_slice() {
-                    [one] => *one,
-                    [] => {
-                        return Err(TransportError::ReaderNotFound {
-                            name: name.to_string(),
-                            present: names(&readers.iter().collect::<Vec<_>>()),
-                        })
-                    }
-                    many => {
-                        return Err(TransportError::AmbiguousReader {
-                            name: name.to_string(),
-                            matches: names(many),
-                        })
-                    }
-                }
-            }
-        }
+        Some(name) => resolve_reader(readers, name)?,
         None => {
+            if readers.is_empty() {
+                return Err(TransportError::NoReaders);
+            }
             let with_card: Vec<&ReaderInfo> = readers.iter().filter(|r| r.card_present).collect();
             match with_card.as_slice() {
-                [one] => *one,
+                [one] => one.name.clone(),
                 [] => return Err(TransportError::NoCard),
-                many => return Err(TransportError::SeveralCards(names(many))),
+                many => return Err(TransportError::SeveralCards(quoted(many.iter().copied()))),
             }
         }
     };
-    if !chosen.card_present {
-        return Err(TransportError::NoCardInReader(chosen.name.clone()));
+    let holds_card = readers.iter().any(|r| r.name == chosen && r.card_present);
+    if !holds_card {
+        return Err(TransportError::NoCardInReader(chosen));
     }
-    Ok(chosen.name.clone())
+    Ok(chosen)
 }
 
 /// A card in a PC/SC reader, held exclusively: no other program can send it APDUs (and so

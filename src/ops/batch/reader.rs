@@ -2,7 +2,7 @@
 //! reader through pcscd; `in_process` has readers without PC/SC for tests and demos.
 
 use crate::applet::AppletError;
-use crate::transport::{list_readers, PcscTransport, ReaderInfo, TransportError};
+use crate::transport::{list_readers, resolve_reader, PcscTransport, ReaderInfo, TransportError};
 
 use super::card::{AppletCard, BatchCard};
 
@@ -60,7 +60,7 @@ impl PcscReader {
         let readers = list_readers()?;
         let mut chosen: Vec<PcscReader> = Vec::new();
         for name in names {
-            let found = resolve(&readers, name)?;
+            let found = resolve_reader(&readers, name)?;
             if !chosen.iter().any(|r| r.name == found) {
                 chosen.push(PcscReader {
                     name: found,
@@ -69,38 +69,6 @@ impl PcscReader {
             }
         }
         Ok(chosen)
-    }
-}
-
-/// A reader's full name from its full name or an unambiguous part of it.
-fn resolve(readers: &[ReaderInfo], wanted: &str) -> Result<String, TransportError> {
-    if readers.is_empty() {
-        return Err(TransportError::NoReaders);
-    }
-    if let Some(exact) = readers.iter().find(|r| r.name == wanted) {
-        return Ok(exact.name.clone());
-    }
-    let lower = wanted.to_lowercase();
-    let matches: Vec<&ReaderInfo> = readers
-        .iter()
-        .filter(|r| r.name.to_lowercase().contains(&lower))
-        .collect();
-    let quoted = |list: &[&ReaderInfo]| {
-        list.iter()
-            .map(|r| format!("\"{}\"", r.name))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match matches.as_slice() {
-        [one] => Ok(one.name.clone()),
-        [] => Err(TransportError::ReaderNotFound {
-            name: wanted.to_owned(),
-            present: quoted(&readers.iter().collect::<Vec<_>>()),
-        }),
-        many => Err(TransportError::AmbiguousReader {
-            name: wanted.to_owned(),
-            matches: quoted(many),
-        }),
     }
 }
 
@@ -174,21 +142,26 @@ mod tests {
     fn resolves_names_like_the_other_commands() {
         let readers = [info("Virtual PCD 00 00"), info("Virtual PCD 00 01")];
         assert_eq!(
-            resolve(&readers, "Virtual PCD 00 00").ok().as_deref(),
+            resolve_reader(&readers, "Virtual PCD 00 00")
+                .ok()
+                .as_deref(),
             Some("Virtual PCD 00 00")
         );
         assert_eq!(
-            resolve(&readers, "pcd 00 01").ok().as_deref(),
+            resolve_reader(&readers, "pcd 00 01").ok().as_deref(),
             Some("Virtual PCD 00 01")
         );
         assert!(matches!(
-            resolve(&readers, "virtual"),
+            resolve_reader(&readers, "virtual"),
             Err(TransportError::AmbiguousReader { .. })
         ));
         assert!(matches!(
-            resolve(&readers, "nope"),
+            resolve_reader(&readers, "nope"),
             Err(TransportError::ReaderNotFound { .. })
         ));
-        assert!(matches!(resolve(&[], "x"), Err(TransportError::NoReaders)));
+        assert!(matches!(
+            resolve_reader(&[], "x"),
+            Err(TransportError::NoReaders)
+        ));
     }
 }
