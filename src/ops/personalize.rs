@@ -489,7 +489,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let issuer = Issuer::init_plain(&dir.path().join("issuer")).expect("issuer");
         let record = ValidRecord::load(&fixture("fixtures/records/valid-1.json")).expect("record");
-        let card = crate::card::tests_support::blank_card(&issuer, "MC0000000042");
+        let card = crate::test_cards::blank_card(&issuer, "MC0000000042");
         let mut applet = Applet::select(InProcessCard::new(card)).expect("select");
         let pin = Secret::parse(SecretKind::Pin, "123456").expect("pin");
         let puk = Secret::parse(SecretKind::Puk, "12345678").expect("puk");
@@ -518,7 +518,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let issuer = Issuer::init_plain(&dir.path().join("issuer")).expect("issuer");
         let record = ValidRecord::load(&fixture("fixtures/records/valid-1.json")).expect("record");
-        let mut card = crate::card::tests_support::blank_card(&issuer, "MC0000000043");
+        let mut card = crate::test_cards::blank_card(&issuer, "MC0000000043");
         card.set_fault(crate::card::Fault::ForeignDg5);
         let mut applet = Applet::select(InProcessCard::new(card)).expect("select");
         let (pin, puk) = secrets();
@@ -582,7 +582,7 @@ mod tests {
         let issuer = Issuer::init_plain(&dir.path().join("issuer")).expect("issuer");
         let other = Issuer::init_plain(&dir.path().join("other")).expect("other issuer");
         let record = ValidRecord::load(&fixture("fixtures/records/valid-1.json")).expect("record");
-        let card = crate::card::tests_support::blank_card(&issuer, "MC0000000044");
+        let card = crate::test_cards::blank_card(&issuer, "MC0000000044");
         let stop = std::rc::Rc::new(std::cell::Cell::new(false));
         let mut applet = Applet::select(Stoppable {
             inner: InProcessCard::new(card),

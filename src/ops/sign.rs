@@ -508,9 +508,9 @@ mod tests {
     /// whose certificate certifies another key is caught before anything is returned.
     #[test]
     fn the_card_signs_through_the_generic_signer() {
-        use crate::card::tests_support::blank_card;
         use crate::model::{SecretKind, ValidRecord};
         use crate::pki::Issuer;
+        use crate::test_cards::blank_card;
         use crate::transport::InProcessCard;
         use signature::{Keypair, Signer};
 

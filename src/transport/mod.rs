@@ -5,10 +5,12 @@
 //! written once for every transport.
 
 mod channel;
+#[cfg(feature = "virtual-card")]
 mod in_process;
 mod pcsc;
 
 pub use channel::{Capabilities, CardChannel, Traffic};
+#[cfg(feature = "virtual-card")]
 pub use in_process::InProcessCard;
 pub use pcsc::{list_readers, resolve_reader, PcscTransport, ReaderInfo};
 

@@ -49,6 +49,7 @@
 
 mod card;
 mod events;
+#[cfg(feature = "virtual-card")]
 mod in_process;
 mod reader;
 pub mod records;
@@ -69,6 +70,7 @@ use crate::transport::TransportError;
 
 pub use card::{card_went_away, AppletCard, BatchCard, Flow, Interruptible};
 pub use events::{Event, EventKind, Observer, Quiet};
+#[cfg(feature = "virtual-card")]
 pub use in_process::{CardPile, InProcessReader, Slot, SlotTransport};
 pub use reader::{PcscReader, Presence, Reader};
 pub use records::{load, BatchRecord, LineError, LoadError, Loaded, Records};

@@ -17,7 +17,7 @@ struct RealBench {
     options: BatchOptions,
 }
 
-use crate::card::tests_support::blank_card;
+use crate::test_cards::blank_card;
 
 impl RealBench {
     fn new(records: usize, cards: usize, readers: usize) -> RealBench {
