@@ -130,9 +130,17 @@ fn status_reads_a_read_only_journal_in_a_read_only_folder() {
     // may not create a file beside it.
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o555)).expect("chmod 555");
     let before = snapshot(&journal);
+    // nobody must be able to run melli: a copy in a folder anyone may enter (the build's own
+    // folder may sit where only root can go).
+    let bin = tempfile::tempdir().expect("tempdir");
+    fs::set_permissions(bin.path(), fs::Permissions::from_mode(0o755)).expect("chmod 755");
+    let melli_copy = bin.path().join("melli");
+    fs::copy(MELLI, &melli_copy).expect("copy melli");
+    fs::set_permissions(&melli_copy, fs::Permissions::from_mode(0o755)).expect("chmod 755");
     let out = run(
         Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", MELLI])
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&melli_copy)
             .args(["status", "--journal"])
             .arg(&journal)
             .args(["--tracking-code", "AB12CD"]),
