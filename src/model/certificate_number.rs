@@ -73,24 +73,7 @@ impl fmt::Display for CertificateNumber {
     }
 }
 
-impl fmt::Debug for CertificateNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CertificateNumber({})", self.0)
-    }
-}
-
-impl TryFrom<String> for CertificateNumber {
-    type Error = CertificateNumberError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<CertificateNumber> for String {
-    fn from(value: CertificateNumber) -> Self {
-        value.0
-    }
-}
+validated_string!(CertificateNumber, CertificateNumberError);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

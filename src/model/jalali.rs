@@ -286,31 +286,7 @@ impl fmt::Display for JalaliDate {
     }
 }
 
-impl fmt::Debug for JalaliDate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "JalaliDate({self})")
-    }
-}
-
-impl std::str::FromStr for JalaliDate {
-    type Err = JalaliDateError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl TryFrom<String> for JalaliDate {
-    type Error = JalaliDateError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<JalaliDate> for String {
-    fn from(value: JalaliDate) -> Self {
-        value.to_string()
-    }
-}
+validated_string!(JalaliDate, JalaliDateError);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -7,6 +7,40 @@
 //! [`Identity`] and [`Address`] encode and decode the TLV data groups DG1 and DG4 on the host
 //! side.
 
+/// The conversions every validated string type has, built from its `parse` and its `Display`:
+/// `FromStr`, `TryFrom<String>` (serde's `try_from`), `From<T> for String` (serde's `into`), and
+/// a `Debug` that shows the value inside the type's name. Written once here instead of once per
+/// type.
+macro_rules! validated_string {
+    ($ty:ident, $err:ty) => {
+        impl std::str::FromStr for $ty {
+            type Err = $err;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+
+        impl TryFrom<String> for $ty {
+            type Error = $err;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(&value)
+            }
+        }
+
+        impl From<$ty> for String {
+            fn from(value: $ty) -> Self {
+                value.to_string()
+            }
+        }
+
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!(stringify!($ty), "({})"), self)
+            }
+        }
+    };
+}
+
 pub mod address;
 pub mod certificate_number;
 pub mod data_group;

@@ -157,31 +157,7 @@ impl fmt::Display for NationalCode {
     }
 }
 
-impl fmt::Debug for NationalCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "NationalCode({self})")
-    }
-}
-
-impl std::str::FromStr for NationalCode {
-    type Err = NationalCodeError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl TryFrom<String> for NationalCode {
-    type Error = NationalCodeError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<NationalCode> for String {
-    fn from(value: NationalCode) -> Self {
-        value.to_string()
-    }
-}
+validated_string!(NationalCode, NationalCodeError);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -149,31 +149,7 @@ impl fmt::Display for PostalCode {
     }
 }
 
-impl fmt::Debug for PostalCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PostalCode({self})")
-    }
-}
-
-impl std::str::FromStr for PostalCode {
-    type Err = PostalCodeError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl TryFrom<String> for PostalCode {
-    type Error = PostalCodeError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<PostalCode> for String {
-    fn from(value: PostalCode) -> Self {
-        value.to_string()
-    }
-}
+validated_string!(PostalCode, PostalCodeError);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -78,31 +78,7 @@ impl fmt::Display for TrackingCode {
     }
 }
 
-impl fmt::Debug for TrackingCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TrackingCode({})", self.0)
-    }
-}
-
-impl std::str::FromStr for TrackingCode {
-    type Err = TrackingCodeError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl TryFrom<String> for TrackingCode {
-    type Error = TrackingCodeError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<TrackingCode> for String {
-    fn from(value: TrackingCode) -> Self {
-        value.0
-    }
-}
+validated_string!(TrackingCode, TrackingCodeError);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
