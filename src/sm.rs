@@ -15,6 +15,8 @@ use cmac::{Cmac, Mac};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
+use iso7816_tlv::ber::{Tlv, Value};
+
 use crate::apdu::{push_ber_len, Command, Response, StatusWord, EXTENDED_MAX_NE, SHORT_MAX_NE};
 use crate::spec::{secure_channel as sc, tag};
 
@@ -123,6 +125,9 @@ fn cbc_decrypt(key: &[u8; sc::KEY_LEN], iv: &[u8; BLOCK], data: &mut [u8]) -> Op
         .map(|_| ())
 }
 
+/// Appends the data object `tag`/`value` with its length in the shortest form, as the
+/// specification's conventions require (the card refuses any other). Written here rather than
+/// with `iso7816-tlv`, whose 0.4 encoder writes a 127-byte length as `81 7F`.
 fn tlv(tag: u8, value: &[u8], out: &mut Vec<u8>) {
     out.push(tag);
     push_ber_len(value.len(), out);
@@ -410,28 +415,22 @@ struct Object<'a> {
 /// Splits a response's data into single-byte-tag data objects; bytes that do not make a whole
 /// object are an error.
 fn parse_objects(data: &[u8]) -> Result<Vec<Object<'_>>, SmError> {
-    let bad = SmError::MalformedResponse("data objects do not parse");
+    let bad = || SmError::MalformedResponse("data objects do not parse");
     let mut out = Vec::new();
-    let mut pos = 0;
-    while pos < data.len() {
-        let start = pos;
-        let tag = *data.get(pos).ok_or(bad.clone())?;
-        let first = *data.get(pos + 1).ok_or(bad.clone())?;
-        let (len, header) = match first {
-            0..=0x7F => (usize::from(first), 2),
-            0x81 => (usize::from(*data.get(pos + 2).ok_or(bad.clone())?), 3),
-            0x82 => {
-                let hi = *data.get(pos + 2).ok_or(bad.clone())?;
-                let lo = *data.get(pos + 3).ok_or(bad.clone())?;
-                (usize::from(u16::from_be_bytes([hi, lo])), 4)
-            }
-            _ => return Err(bad),
+    let mut rest = data;
+    while !rest.is_empty() {
+        let start = data.len() - rest.len();
+        let (parsed, after) = Tlv::parse(rest);
+        let object = parsed.map_err(|_| bad())?;
+        // Secure messaging uses single-byte primitive tags only (§10.5).
+        let (tag, len) = match (object.tag().to_bytes(), object.value()) {
+            ([tag], Value::Primitive(value)) => (*tag, value.len()),
+            _ => return Err(bad()),
         };
-        let value = data
-            .get(pos + header..pos + header + len)
-            .ok_or(bad.clone())?;
+        let whole = rest.len() - after.len();
+        let value = rest.get(whole - len..whole).ok_or_else(bad)?;
         out.push(Object { tag, start, value });
-        pos += header + len;
+        rest = after;
     }
     Ok(out)
 }
