@@ -108,7 +108,7 @@ pub struct SigningCertificateV2 {
 pub enum CmsError {
     /// The bytes are not a DER ContentInfo holding SignedData.
     #[error("not a DER CMS SignedData: {0}")]
-    Malformed(String),
+    Malformed(#[source] der::Error),
     /// ContentInfo holds something else.
     #[error("ContentInfo holds {0}, not SignedData")]
     NotSignedData(String),
@@ -394,7 +394,7 @@ impl SignedDataView {
     /// Parse the DER of a ContentInfo holding SignedData with exactly one SignerInfo.
     pub fn parse(der: &[u8]) -> Result<Self, CmsError> {
         let content_info =
-            ContentInfo::from_der(der).map_err(|e| CmsError::Malformed(e.to_string()))?;
+            ContentInfo::from_der(der).map_err(CmsError::Malformed)?;
         if content_info.content_type != asn1::ID_SIGNED_DATA {
             return Err(CmsError::NotSignedData(
                 content_info.content_type.to_string(),
@@ -403,9 +403,9 @@ impl SignedDataView {
         let inner = content_info
             .content
             .to_der()
-            .map_err(|e| CmsError::Malformed(e.to_string()))?;
+            .map_err(CmsError::Malformed)?;
         let signed_data =
-            SignedData::from_der(&inner).map_err(|e| CmsError::Malformed(e.to_string()))?;
+            SignedData::from_der(&inner).map_err(CmsError::Malformed)?;
         let count = signed_data.signer_infos.0.len();
         if count != 1 {
             return Err(CmsError::SignerCount(count));
