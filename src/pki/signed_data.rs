@@ -393,19 +393,14 @@ pub struct SignedDataView {
 impl SignedDataView {
     /// Parse the DER of a ContentInfo holding SignedData with exactly one SignerInfo.
     pub fn parse(der: &[u8]) -> Result<Self, CmsError> {
-        let content_info =
-            ContentInfo::from_der(der).map_err(CmsError::Malformed)?;
+        let content_info = ContentInfo::from_der(der).map_err(CmsError::Malformed)?;
         if content_info.content_type != asn1::ID_SIGNED_DATA {
             return Err(CmsError::NotSignedData(
                 content_info.content_type.to_string(),
             ));
         }
-        let inner = content_info
-            .content
-            .to_der()
-            .map_err(CmsError::Malformed)?;
-        let signed_data =
-            SignedData::from_der(&inner).map_err(CmsError::Malformed)?;
+        let inner = content_info.content.to_der().map_err(CmsError::Malformed)?;
+        let signed_data = SignedData::from_der(&inner).map_err(CmsError::Malformed)?;
         let count = signed_data.signer_infos.0.len();
         if count != 1 {
             return Err(CmsError::SignerCount(count));

@@ -7,12 +7,16 @@
 mod channel;
 #[cfg(feature = "virtual-card")]
 mod in_process;
+#[cfg(feature = "pcsc")]
 mod pcsc;
+mod readers;
 
 pub use channel::{Capabilities, CardChannel, Traffic};
 #[cfg(feature = "virtual-card")]
 pub use in_process::InProcessCard;
-pub use pcsc::{list_readers, resolve_reader, PcscTransport, ReaderInfo};
+#[cfg(feature = "pcsc")]
+pub use pcsc::{list_readers, PcscTransport};
+pub use readers::{resolve_reader, ReaderInfo};
 
 /// A link to one card.
 pub trait Transport {

@@ -72,7 +72,9 @@ pub use card::{card_went_away, AppletCard, BatchCard, Flow, Interruptible};
 pub use events::{Event, EventKind, Observer, Quiet};
 #[cfg(feature = "virtual-card")]
 pub use in_process::{CardPile, InProcessReader, Slot, SlotTransport};
-pub use reader::{PcscReader, Presence, Reader};
+#[cfg(feature = "pcsc")]
+pub use reader::PcscReader;
+pub use reader::{Presence, Reader};
 pub use records::{load, BatchRecord, LineError, LoadError, Loaded, Records};
 pub use secrets::{MailerDir, SecretSource};
 pub use worker::ReaderReport;

@@ -1,10 +1,15 @@
 //! Readers a batch works with: one worker per reader. [`PcscReader`] is a real (or vpcd)
 //! reader through pcscd; `in_process` has readers without PC/SC for tests and demos.
 
+#[cfg(feature = "pcsc")]
 use crate::applet::AppletError;
-use crate::transport::{list_readers, resolve_reader, PcscTransport, ReaderInfo, TransportError};
+use crate::transport::TransportError;
+#[cfg(feature = "pcsc")]
+use crate::transport::{list_readers, resolve_reader, PcscTransport, ReaderInfo};
 
-use super::card::{AppletCard, BatchCard};
+#[cfg(feature = "pcsc")]
+use super::card::AppletCard;
+use super::card::BatchCard;
 
 /// What a reader holds.
 pub enum Presence<C> {
@@ -32,6 +37,7 @@ pub trait Reader: Send {
 }
 
 /// A PC/SC reader, by its full name.
+#[cfg(feature = "pcsc")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PcscReader {
     name: String,
@@ -39,6 +45,7 @@ pub struct PcscReader {
     connected_at_event: Option<u32>,
 }
 
+#[cfg(feature = "pcsc")]
 impl PcscReader {
     /// Every reader the PC/SC service knows.
     pub fn all() -> Result<Vec<PcscReader>, TransportError> {
@@ -72,6 +79,7 @@ impl PcscReader {
     }
 }
 
+#[cfg(feature = "pcsc")]
 impl PcscReader {
     fn info(&self) -> Result<ReaderInfo, TransportError> {
         let readers = list_readers()?;
@@ -85,6 +93,7 @@ impl PcscReader {
     }
 }
 
+#[cfg(feature = "pcsc")]
 impl Reader for PcscReader {
     type Card = AppletCard<PcscTransport>;
 
@@ -125,7 +134,7 @@ impl Reader for PcscReader {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "pcsc"))]
 mod tests {
     use super::*;
 
