@@ -53,17 +53,8 @@ fn softhsm_tokens(dir: &Path) -> Result<PathBuf, Failure> {
             )
         })?;
     let hsm = dir.join("softhsm");
+    let conf = token::softhsm_config(&hsm).map_err(|e| io_failure("make", &hsm, e))?;
     let tokens = hsm.join("tokens");
-    fs::create_dir_all(&tokens).map_err(|e| io_failure("create", &tokens, e))?;
-    let conf = hsm.join("softhsm2.conf");
-    fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .map_err(|e| io_failure("write", &conf, e))?;
     // Before the module is loaded, and while the demo runs on this one thread.
     std::env::set_var("SOFTHSM2_CONF", &conf);
     let random = || {

@@ -67,12 +67,16 @@ impl From<AppletError> for Failure {
     }
 }
 
-/// The next step a library error leaves to the command line, which alone knows its options.
+/// The next step a library error leaves to the command line, which alone knows its options,
+/// as it follows the error's message (its separator included: `: ` where the message names a
+/// choice to make, ` — ` otherwise).
 pub fn applet_next_step(e: &AppletError) -> Option<&'static str> {
     match e {
-        AppletError::NotMelli(_) => Some("insert a melli card, or choose its reader with --reader"),
+        AppletError::NotMelli(_) => {
+            Some(" — insert a melli card, or choose its reader with --reader")
+        }
         AppletError::KeysRefused => Some(
-            "use a blank card made for this issuer, or the --issuer directory the card was made for",
+            " — use a blank card made for this issuer, or the --issuer directory the card was made for",
         ),
         AppletError::Transport(t) => transport_next_step(t),
         _ => None,
@@ -81,20 +85,16 @@ pub fn applet_next_step(e: &AppletError) -> Option<&'static str> {
 
 fn transport_next_step(e: &TransportError) -> Option<&'static str> {
     match e {
-        TransportError::SeveralCards(_) => Some("choose one with --reader NAME"),
+        TransportError::SeveralCards(_) => Some(": choose one with --reader NAME"),
         _ => None,
     }
 }
 
-/// `message`, escaped for the terminal, and the next step after it: `: step` where the
-/// message names a choice to make, ` — step` otherwise.
+/// `message`, escaped for the terminal, followed by its next step, if any.
 pub fn with_next_step(message: &str, step: Option<&str>) -> String {
-    let message = melli::display::escaped(message);
-    match step {
-        Some(step) if step.starts_with("choose one") => format!("{message}: {step}"),
-        Some(step) => format!("{message} — {step}"),
-        None => message,
-    }
+    let mut line = melli::display::escaped(message);
+    line.push_str(step.unwrap_or_default());
+    line
 }
 
 /// melli — personalize, read, verify and sign with the national smart ID card over PC/SC.

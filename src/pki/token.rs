@@ -401,6 +401,39 @@ impl std::ops::Deref for SessionRef<'_> {
 /// system's store), held for one call sequence at a time. Other modules are not locked.
 struct StoreTurn(Option<std::fs::File>);
 
+/// The lock file SoftHSM2 users take turns through ([`StoreTurn`]): beside the configuration
+/// that names the token store (`$SOFTHSM2_CONF.melli-lock`, so a test's or a demo's store, in a
+/// folder of its own, leaves nothing elsewhere), or `melli-softhsm.lock` in the temporary folder
+/// for the system's store. A peer tool that logs in to the same store (`pkcs11-tool`) takes the
+/// same turn through it.
+pub fn softhsm_lock_path() -> PathBuf {
+    match std::env::var_os("SOFTHSM2_CONF") {
+        Some(conf) if !conf.is_empty() => {
+            let mut lock = conf;
+            lock.push(".melli-lock");
+            PathBuf::from(lock)
+        }
+        _ => std::env::temp_dir().join("melli-softhsm.lock"),
+    }
+}
+
+/// Makes a SoftHSM2 of its own in `dir`: a token folder `dir/tokens` and the configuration
+/// `dir/softhsm2.conf` naming it (file object store, errors only in the log). Returns the
+/// configuration's path, for `SOFTHSM2_CONF`.
+pub fn softhsm_config(dir: &Path) -> std::io::Result<PathBuf> {
+    let tokens = dir.join("tokens");
+    std::fs::create_dir_all(&tokens)?;
+    let conf = dir.join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    )?;
+    Ok(conf)
+}
+
 impl StoreTurn {
     fn take(module: &Path) -> StoreTurn {
         let is_softhsm = module
@@ -410,22 +443,12 @@ impl StoreTurn {
         if !is_softhsm {
             return StoreTurn(None);
         }
-        // Beside the configuration that names the token store (so a test's or a demo's store,
-        // in a folder of its own, leaves nothing elsewhere); the system's store otherwise.
-        let path = match std::env::var_os("SOFTHSM2_CONF") {
-            Some(conf) if !conf.is_empty() => {
-                let mut lock = conf;
-                lock.push(".melli-lock");
-                std::path::PathBuf::from(lock)
-            }
-            _ => std::env::temp_dir().join("melli-softhsm.lock"),
-        };
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .mode(0o600)
-            .open(path)
+            .open(softhsm_lock_path())
             .ok();
         // Without the lock file (another user's, a read-only /tmp) melli still works, only
         // without the protection against SoftHSM2's race.

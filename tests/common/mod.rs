@@ -121,17 +121,8 @@ fn process() -> &'static Process {
         // work directory), found by every melli it starts — and by melli's library in this
         // process — through SOFTHSM2_CONF; the tokens' user PIN through MELLI_ISSUER_PIN and
         // MELLI_ROOT_PIN. Set before anything loads the module.
-        let hsm = dir.join("softhsm");
-        fs::create_dir_all(hsm.join("tokens")).expect("create the SoftHSM2 token directory");
-        let conf = hsm.join("softhsm2.conf");
-        fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                hsm.join("tokens").display()
-            ),
-        )
-        .expect("write the SoftHSM2 configuration");
+        let conf = melli::pki::token::softhsm_config(&dir.join("softhsm"))
+            .expect("make this process's SoftHSM2");
         std::env::set_var("SOFTHSM2_CONF", &conf);
         std::env::set_var("MELLI_ISSUER_PIN", TOKEN_PIN);
         std::env::set_var("MELLI_ROOT_PIN", TOKEN_PIN);
@@ -1337,17 +1328,8 @@ pub fn make_issuer(name: &str) -> PathBuf {
         .work_dir()
         .join("softhsm")
         .join(format!("staging-{id}"));
+    let conf = melli::pki::token::softhsm_config(&staging).expect("a staging SoftHSM2");
     let tokens = staging.join("tokens");
-    fs::create_dir_all(&tokens).expect("staging token directory");
-    let conf = staging.join("softhsm2.conf");
-    fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .expect("staging SoftHSM2 configuration");
     for l in [&label, &root_label] {
         init_token(&conf, l);
     }
@@ -1451,8 +1433,7 @@ pub fn issue_document_signer(
 /// from other processes reading it.
 pub fn softhsm_turn() -> fs::File {
     process();
-    let mut path = std::env::var_os("SOFTHSM2_CONF").expect("SOFTHSM2_CONF is set");
-    path.push(".melli-lock");
+    let path = melli::pki::token::softhsm_lock_path();
     let file = fs::OpenOptions::new()
         .create(true)
         .truncate(false)

@@ -64,14 +64,13 @@ pub fn openssl_certificate(
 }
 
 /// `openssl cms -sign` of `doc.txt` in `dir` with `NAME.pem` / `NAME.key`, carrying `chain`,
-/// with `extra` options (`-cades` adds signingCertificateV2); returns `doc-NAME.p7s`'s path.
-pub fn openssl_sign_with(dir: &Path, name: &str, chain: &str, extra: &[&str]) -> String {
-    let out = format!("doc-{name}.p7s");
+/// into `out`, with `extra` options after the others (so `-outform PEM` wins over a default);
+/// openssl's own output form (S/MIME) unless `extra` says otherwise. Returns `out`'s path.
+pub fn openssl_cms_sign(dir: &Path, name: &str, chain: &str, out: &str, extra: &[&str]) -> String {
     let (signer, key) = (format!("{name}.pem"), format!("{name}.key"));
     let mut args = vec![
         "cms",
         "-sign",
-        "-binary",
         "-in",
         "doc.txt",
         "-signer",
@@ -82,12 +81,18 @@ pub fn openssl_sign_with(dir: &Path, name: &str, chain: &str, extra: &[&str]) ->
         chain,
         "-md",
         "sha256",
-        "-outform",
-        "DER",
         "-out",
-        &out,
+        out,
     ];
     args.extend_from_slice(extra);
     openssl(dir, &args);
     dir.join(out).to_str().expect("utf-8").to_string()
+}
+
+/// A DER signature of `doc.txt` by `NAME` (see [`openssl_cms_sign`]) into `doc-NAME.p7s`, with
+/// `extra` options (`-cades` adds signingCertificateV2).
+pub fn openssl_sign_with(dir: &Path, name: &str, chain: &str, extra: &[&str]) -> String {
+    let mut options = vec!["-binary", "-outform", "DER"];
+    options.extend_from_slice(extra);
+    openssl_cms_sign(dir, name, chain, &format!("doc-{name}.p7s"), &options)
 }

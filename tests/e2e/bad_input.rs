@@ -895,7 +895,7 @@ const SIGNATURE_FILES: &[&str] = &[
 
 #[test]
 fn signature_files_in_other_forms_or_made_wrong_are_named_for_what_they_are() {
-    use crate::common::openssl::{openssl, openssl_certificate};
+    use crate::common::openssl::openssl_certificate;
     let mut t = Table::new(SIGNATURE_FILES);
     let dir = tempfile::tempdir().expect("tempdir");
     let d = path_str(dir.path());
@@ -920,24 +920,7 @@ fn signature_files_in_other_forms_or_made_wrong_are_named_for_what_they_are() {
     let sig = format!("{doc}.p7s");
     // `openssl cms -sign` of doc.txt into doc.txt.p7s, with the options of the row.
     let sign = |extra: &[&str]| {
-        let mut args = vec![
-            "cms",
-            "-sign",
-            "-in",
-            "doc.txt",
-            "-signer",
-            "holder.pem",
-            "-inkey",
-            "holder.key",
-            "-certfile",
-            &ca,
-            "-md",
-            "sha256",
-            "-out",
-            "doc.txt.p7s",
-        ];
-        args.extend_from_slice(extra);
-        openssl(dir.path(), &args);
+        crate::common::openssl::openssl_cms_sign(dir.path(), "holder", &ca, "doc.txt.p7s", extra);
     };
     let verify = || {
         case(&["verify-signature", &doc, &sig, "--trust", &root])

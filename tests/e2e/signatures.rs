@@ -56,25 +56,7 @@ impl Setup {
     /// `openssl cms -sign` of doc.txt by the holder, with the CA certificate, and `extra`
     /// options (after the defaults, so `-outform PEM` wins); returns the output path.
     fn sign(&self, out: &str, extra: &[&str]) -> String {
-        let mut args = vec![
-            "cms",
-            "-sign",
-            "-in",
-            "doc.txt",
-            "-signer",
-            "holder.pem",
-            "-inkey",
-            "holder.key",
-            "-certfile",
-            &self.ca,
-            "-md",
-            "sha256",
-            "-out",
-            out,
-        ];
-        args.extend_from_slice(extra);
-        openssl(&self.dir, &args);
-        s(&self.dir.join(out))
+        crate::common::openssl::openssl_cms_sign(&self.dir, "holder", &self.ca, out, extra)
     }
 
     fn verify(&self, sig: &str, json: bool) -> Output {
