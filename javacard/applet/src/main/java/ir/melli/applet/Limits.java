@@ -1,0 +1,24 @@
+package ir.melli.applet;
+
+/** Sizes of spec §4 and of this applet's buffers. */
+final class Limits {
+    private Limits() {
+    }
+
+    /** §4.2 step 8: at most 1024 data bytes per APDU. */
+    static final short MAX_COMMAND_DATA = (short) 1024;
+    /** §4.2: at most 65 533 response data bytes; as a short, every Ne this card meets is below. */
+    static final short MAX_RESPONSE_DATA = (short) 32767;
+    /**
+     * The most plaintext one protected READ BINARY returns. The response and its wrapped form
+     * share the work buffer (SecureChannel.wrapResponse writes into the same array), so a READ
+     * under secure messaging stops here and the host reads on from the next offset, as its
+     * loop does (divergence from the Rust card, which returns up to Ne: see README).
+     */
+    static final short PROTECTED_READ_MAX = (short) 4096;
+    /**
+     * The persistent work buffer: the chain buffer (§4.3) and the protected response. A chain
+     * longer answers 6A84 (the Rust card allows 65 535 bytes: see README).
+     */
+    static final short WORK_SIZE = (short) (2 * 4096 + 64);
+}
