@@ -1,0 +1,75 @@
+package ir.melli.applet;
+
+import com.licel.jcardsim.base.Simulator;
+import com.licel.jcardsim.utils.AIDUtil;
+import java.io.ByteArrayOutputStream;
+import java.util.HexFormat;
+import javacard.framework.AID;
+
+/** A melli applet in jCardSim, spoken to with raw APDUs through {@link Gate}. */
+final class TestCard {
+    static final String AID_HEX = "F04D454C4C4901";
+    static final String SERIAL = "MELLI0000000001";
+    static final byte[] K_ENC = HexFormat.of().parseHex("000102030405060708090A0B0C0D0E0F");
+    static final byte[] K_MAC = HexFormat.of().parseHex("101112131415161718191A1B1C1D1E1F");
+    static final byte[] SECRET = new byte[32];
+
+    final MelliRuntime runtime = new MelliRuntime();
+    final Simulator sim = new Simulator(runtime);
+    final AID aid = AIDUtil.create(AID_HEX);
+
+    TestCard() {
+        byte[] params = installData(SERIAL, K_ENC, K_MAC, SECRET);
+        sim.installApplet(aid, MelliApplet.class, params, (short) 0, (byte) params.length);
+        runtime.setDefaultApplet(aid);
+    }
+
+    /** GlobalPlatform install data: no instance AID, no control info, the melli TLVs. */
+    static byte[] installData(String serial, byte[] kEnc, byte[] kMac, byte[] secret) {
+        ByteArrayOutputStream app = new ByteArrayOutputStream();
+        tlv(app, 1, serial.getBytes());
+        tlv(app, 2, kEnc);
+        tlv(app, 3, kMac);
+        tlv(app, 4, secret);
+        byte[] a = app.toByteArray();
+        ByteArrayOutputStream all = new ByteArrayOutputStream();
+        all.write(0);
+        all.write(0);
+        all.write(a.length);
+        all.writeBytes(a);
+        return all.toByteArray();
+    }
+
+    private static void tlv(ByteArrayOutputStream out, int tag, byte[] value) {
+        out.write(tag);
+        out.write(value.length);
+        out.writeBytes(value);
+    }
+
+    byte[] transmit(byte[] apdu) {
+        int sw = Gate.precheck(apdu);
+        if (sw >= 0) {
+            return new byte[] {(byte) (sw >> 8), (byte) sw};
+        }
+        return sim.transmitCommand(Gate.map(apdu));
+    }
+
+    /** Sends hex, returns the response as upper-case hex without spaces. */
+    String send(String hex) {
+        byte[] apdu = HexFormat.of().parseHex(hex.replace(" ", ""));
+        return HexFormat.of().withUpperCase().formatHex(transmit(apdu));
+    }
+
+    /** Power loss / reset: session state is lost, persistent state kept. */
+    void reset() {
+        sim.reset();
+    }
+
+    static String sw(String response) {
+        return response.substring(response.length() - 4);
+    }
+
+    static String data(String response) {
+        return response.substring(0, response.length() - 4);
+    }
+}
