@@ -12,7 +12,7 @@ import javacardx.apdu.ExtendedLength;
  * other known instruction answers 6985.
  */
 public final class MelliApplet extends Applet implements ExtendedLength {
-    private final Dispatcher dispatcher;
+    final Dispatcher dispatcher;
 
     private MelliApplet(byte[] params, short off, short len) {
         dispatcher = new Dispatcher(params, off, len);

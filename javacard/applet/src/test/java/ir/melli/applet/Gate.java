@@ -38,6 +38,30 @@ public final class Gate {
         return known ? 0x6700 : 0x6D00;
     }
 
+    /**
+     * Sends one APDU as a card would get it: a malformed one is answered here, after the
+     * applet was shown a stand-in `FF INS 00 00` (which it refuses with 6E00) so that it applies
+     * what the Rust card does on the receipt of any APDU (pending data discarded unless INS is
+     * C0, the challenge cleared, the chain discarded, the channel closed by INS 82); a malformed
+     * protected APDU also closes the channel (a second stand-in `FF 82 00 00`, not sent for INS
+     * C0, whose pending data must stay).
+     */
+    public static byte[] transmit(java.util.function.UnaryOperator<byte[]> card, byte[] apdu) {
+        int sw = precheck(apdu);
+        if (sw < 0) {
+            return card.apply(map(apdu));
+        }
+        byte ins = apdu.length >= 2 ? apdu[1] : 0;
+        card.apply(new byte[] {(byte) 0xFF, ins, 0, 0});
+        if (apdu.length >= 1) {
+            int cla = apdu[0] & 0xEF;
+            if ((cla == 0x0C) && ins != (byte) 0xC0) {
+                card.apply(new byte[] {(byte) 0xFF, (byte) 0x82, 0, 0});
+            }
+        }
+        return new byte[] {(byte) (sw >> 8), (byte) sw};
+    }
+
     /** Nc of a well-formed APDU (§4.2), or -1. */
     static int commandDataLength(byte[] b) {
         int n = b.length;

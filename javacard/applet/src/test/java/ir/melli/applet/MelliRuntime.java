@@ -23,6 +23,10 @@ public class MelliRuntime extends SimulatorRuntime {
         return null;
     }
 
+    public javacard.framework.Applet applet(AID aid) {
+        return getApplet(aid);
+    }
+
     @Override
     public void reset() {
         super.reset();
