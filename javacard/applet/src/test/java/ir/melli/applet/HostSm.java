@@ -239,4 +239,92 @@ final class HostSm {
         }
         return new int[] {p + 1 + count, len};
     }
+
+    /**
+     * The Rust tests' Host.wrap: protects a plain command APDU (CLA 00) given in hex, in the
+     * extended form when the objects need it or `extended` is asked for.
+     */
+    byte[] wrap(byte[] plain, boolean extended) {
+        int ins = plain[1] & 0xFF;
+        byte[] data = new byte[0];
+        int le = -1;
+        boolean leExtended = false;
+        int n = plain.length;
+        if (n == 5) {
+            le = plain[4] & 0xFF;
+        } else if (n > 5) {
+            if (plain[4] != 0) {
+                int lc = plain[4] & 0xFF;
+                data = Arrays.copyOfRange(plain, 5, 5 + lc);
+                if (n == 6 + lc) {
+                    le = plain[n - 1] & 0xFF;
+                }
+            } else if (n == 7) {
+                le = ((plain[5] & 0xFF) << 8) | (plain[6] & 0xFF);
+                leExtended = true;
+            } else {
+                int lc = ((plain[5] & 0xFF) << 8) | (plain[6] & 0xFF);
+                data = Arrays.copyOfRange(plain, 7, 7 + lc);
+                if (n == 9 + lc) {
+                    le = ((plain[n - 2] & 0xFF) << 8) | (plain[n - 1] & 0xFF);
+                    leExtended = true;
+                }
+            }
+        }
+        increment();
+        byte[] objects = new byte[0];
+        if (data.length > 0) {
+            byte[] iv = aes(Cipher.ENCRYPT_MODE, "AES/ECB/NoPadding", ksEnc, null, ssc);
+            byte[] c = aes(Cipher.ENCRYPT_MODE, "AES/CBC/NoPadding", ksEnc, iv, pad(data));
+            boolean odd = (ins & 1) != 0;
+            byte[] value = odd ? c : cat(new byte[] {1}, c);
+            objects = cat(new byte[] {(byte) (odd ? 0x85 : 0x87)}, tlvLength(value.length), value);
+        }
+        if (le >= 0) {
+            byte[] v = leExtended ? new byte[] {(byte) (le >> 8), (byte) le} : new byte[] {(byte) le};
+            objects = cat(objects, new byte[] {(byte) 0x97, (byte) v.length}, v);
+        }
+        byte[] h = {0x0C, (byte) ins, plain[2], plain[3]};
+        byte[] macInput = objects.length > 0 ? cat(ssc, pad(h), pad(objects)) : cat(ssc, pad(h));
+        byte[] mac = Arrays.copyOf(cmac(ksMac, macInput), 8);
+        objects = cat(objects, new byte[] {(byte) 0x8E, 8}, mac);
+        if (objects.length > 255 || extended) {
+            return cat(h, new byte[] {0, (byte) (objects.length >> 8), (byte) objects.length},
+                    objects, new byte[] {0, 0});
+        }
+        return cat(h, new byte[] {(byte) objects.length}, objects, new byte[] {0});
+    }
+
+    /** Wraps, sends and unwraps (fetching 61xx remainders with plain GET RESPONSE). */
+    String sendPlain(String plainHex) {
+        byte[] apdu = wrap(hex(plainHex.replaceAll("\\s", "")), false);
+        byte[] response = card.transmit(apdu);
+        while (response.length >= 2 && response[response.length - 2] == 0x61) {
+            byte[] more = card.transmit(new byte[] {0, (byte) 0xC0, 0, 0, response[response.length - 1]});
+            response = cat(Arrays.copyOf(response, response.length - 2), more);
+        }
+        if (response.length == 2) {
+            return "plain:" + hex(response);
+        }
+        return unprotect(response);
+    }
+
+    /** The inner status word `sw` (or "plain:XXXX"); returns the inner data. */
+    String expect(String plainHex, String sw) {
+        String got = sendPlain(plainHex);
+        String gotSw = got.startsWith("plain:") ? got : got.substring(got.length() - 4);
+        org.junit.jupiter.api.Assertions.assertEquals(sw, gotSw, plainHex);
+        return got.startsWith("plain:") ? "" : got.substring(0, got.length() - 4);
+    }
+
+    /** Rust Host.write_file: SELECT, ERASE, UPDATE in 239-byte chunks. */
+    void writeFile(String fid, byte[] content) {
+        expect("00A4020C02" + fid, "9000");
+        expect("000E0000", "9000");
+        for (int off = 0; off < content.length; off += 239) {
+            byte[] chunk = Arrays.copyOfRange(content, off, Math.min(content.length, off + 239));
+            expect(hex(cat(new byte[] {0, (byte) 0xD6, (byte) (off >> 8), (byte) off,
+                (byte) chunk.length}, chunk)), "9000");
+        }
+    }
 }
