@@ -55,7 +55,26 @@ final class TestCard {
         return ((MelliApplet) runtime.applet(aid)).dispatcher;
     }
 
+    /** Power is cut before the APDU with this index (counted from 0) reaches the card. */
+    int tearBefore = -1;
+    int sent;
+
+    /**
+     * What a host sees when the card loses power under it. An Error, so that the applet's own
+     * catch of runtime exceptions (which maps them to 6F00) does not stop it: it leaves the
+     * applet where it was thrown, as a power cut would.
+     */
+    static final class Torn extends Error {
+        Torn() {
+            super("card torn");
+        }
+    }
+
     byte[] transmit(byte[] apdu) {
+        if (sent++ == tearBefore) {
+            reset();
+            throw new Torn();
+        }
         return Gate.transmit(sim::transmitCommand, apdu);
     }
 
