@@ -1,9 +1,149 @@
 package ir.melli.sim;
 
-/** Starts the melli applet in jCardSim and attaches it to vpcd. Skeleton: to be filled in. */
+import com.licel.jcardsim.base.Simulator;
+import com.licel.jcardsim.utils.AIDUtil;
+import ir.melli.applet.MelliApplet;
+import java.nio.file.Path;
+import javacard.framework.AID;
+
+/**
+ * `melli-javacard`: the melli applet in jCardSim, attached to vpcd as a virtual card.
+ *
+ * <pre>
+ * java -cp … ir.melli.sim.Main --card FILE [--vpcd HOST:PORT] [--once]
+ * </pre>
+ *
+ * <ul>
+ *   <li>{@code --card FILE}: a blank card made by {@code melli card new}; its serial, K_enc,
+ *       K_mac and device secret become the applet's install parameters.</li>
+ *   <li>{@code --vpcd HOST:PORT}: where vpcd listens (default 127.0.0.1:35963).</li>
+ *   <li>{@code --once}: stop when vpcd closes the link instead of reconnecting (tests).</li>
+ * </ul>
+ *
+ * <p>The card's persistent state lives in this process: power off and reset keep it (a reset
+ * clears only the session, as on a real card), a new process starts from the blank file again.
+ * Exit codes as `melli card serve`: 0 stopped, 2 bad input (one line on stderr), 3 card error.
+ */
 public final class Main {
+    static final int BAD_INPUT = 2;
+    static final int CARD_ERROR = 3;
+    static final String USAGE = "usage: melli-javacard --card FILE [--vpcd HOST:PORT] [--once]";
+
+    private Main() {
+    }
+
     public static void main(String[] args) {
-        System.err.println("melli-sim: not written yet");
-        System.exit(2);
+        System.exit(run(args));
+    }
+
+    static int run(String[] args) {
+        String card = null;
+        String vpcd = "127.0.0.1:35963";
+        boolean once = false;
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            switch (a) {
+                case "--card", "--vpcd" -> {
+                    if (i + 1 >= args.length) {
+                        return fail(BAD_INPUT, a + " needs a value; " + USAGE);
+                    }
+                    if (a.equals("--card")) {
+                        card = args[++i];
+                    } else {
+                        vpcd = args[++i];
+                    }
+                }
+                case "--once" -> once = true;
+                case "-h", "--help" -> {
+                    System.out.println(USAGE);
+                    return 0;
+                }
+                default -> {
+                    return fail(BAD_INPUT, "unknown argument " + a + "; " + USAGE);
+                }
+            }
+        }
+        if (card == null) {
+            return fail(BAD_INPUT, "give --card FILE (a blank card from melli card new); " + USAGE);
+        }
+        String[] hostPort = splitAddress(vpcd);
+        if (hostPort == null) {
+            return fail(BAD_INPUT, "--vpcd " + vpcd + ": expected HOST:PORT with a port of 1 to 65535");
+        }
+        BlankCard blank;
+        try {
+            blank = BlankCard.read(Path.of(card));
+        } catch (BlankCard.Refused e) {
+            return fail(BAD_INPUT, e.getMessage());
+        }
+        JavaCard javaCard;
+        try {
+            javaCard = new JavaCard(blank);
+        } catch (RuntimeException e) {
+            return fail(CARD_ERROR, "the applet did not install: " + e);
+        }
+        System.err.println("melli-javacard: card " + blank.serial + " (Java Card applet in jCardSim) serving vpcd at "
+                + vpcd + "; stop with Ctrl-C");
+        try {
+            new VpcdLink(javaCard, hostPort[0], Integer.parseInt(hostPort[1]), once).serve();
+        } catch (RuntimeException e) {
+            return fail(CARD_ERROR, "card stopped: " + e);
+        }
+        return 0;
+    }
+
+    static int fail(int code, String message) {
+        System.err.println("melli-javacard: " + message.replace('\n', ' '));
+        return code;
+    }
+
+    /** HOST:PORT (IPv6 in brackets), or null. */
+    static String[] splitAddress(String address) {
+        int colon = address.lastIndexOf(':');
+        if (colon <= 0 || colon == address.length() - 1) {
+            return null;
+        }
+        String host = address.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        try {
+            int port = Integer.parseInt(address.substring(colon + 1));
+            if (port < 1 || port > 65535) {
+                return null;
+            }
+        } catch (NumberFormatException e) {
+            return null;
+        }
+        return new String[] {host, address.substring(colon + 1)};
+    }
+
+    /** The applet installed in jCardSim, with the §3 ATR and a real card's power behaviour. */
+    static final class JavaCard {
+        /** Spec §3. */
+        static final byte[] ATR = java.util.HexFormat.of().parseHex("3B8B800180739001C0554D454C4C49BC");
+
+        private final MelliRuntime runtime = new MelliRuntime();
+        private final Simulator simulator = new Simulator(runtime);
+
+        JavaCard(BlankCard blank) {
+            AID aid = AIDUtil.create("F04D454C4C4901");
+            byte[] params = blank.installData();
+            simulator.installApplet(aid, MelliApplet.class, params, (short) 0, (byte) params.length);
+            runtime.setDefaultApplet(aid);
+        }
+
+        byte[] atr() {
+            return ATR.clone();
+        }
+
+        /** Power off, power on and reset: the session (RAM) is lost, persistent state kept. */
+        void reset() {
+            simulator.reset();
+        }
+
+        byte[] process(byte[] apdu) {
+            return Gate.transmit(simulator::transmitCommand, apdu);
+        }
     }
 }

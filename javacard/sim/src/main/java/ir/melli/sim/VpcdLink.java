@@ -1,0 +1,147 @@
+package ir.melli.sim;
+
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketOption;
+
+/**
+ * vpcd's protocol, the card as TCP client (shared/TEST-ENVIRONMENT.md): every message a 2-byte
+ * big-endian length and its bytes; from vpcd a 1-byte message is a control (00 power off,
+ * 01 power on, 02 reset, 04 ATR), anything longer a command APDU. Like the Rust card's
+ * vpcd.rs: TCP_NODELAY, TCP_QUICKACK armed again before every read (it is not sticky on
+ * Linux), and a new connection every 150 ms while vpcd is away or after it dropped the link.
+ */
+final class VpcdLink {
+    private static final int RETRY_MS = 150;
+    private static final int CONNECT_TIMEOUT_MS = 1000;
+
+    private final Main.JavaCard card;
+    private final String host;
+    private final int port;
+    private final boolean once;
+    private final SocketOption<Boolean> quickAck = quickAckOption();
+
+    VpcdLink(Main.JavaCard card, String host, int port, boolean once) {
+        this.card = card;
+        this.host = host;
+        this.port = port;
+        this.once = once;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static SocketOption<Boolean> quickAckOption() {
+        try {
+            Class<?> options = Class.forName("jdk.net.ExtendedSocketOptions");
+            return (SocketOption<Boolean>) options.getField("TCP_QUICKACK").get(null);
+        } catch (ReflectiveOperationException e) {
+            return null;
+        }
+    }
+
+    private static void log(String line) {
+        System.err.println("card: " + line);
+    }
+
+    void serve() {
+        boolean toldUnreachable = false;
+        while (true) {
+            try (Socket socket = new Socket()) {
+                socket.connect(new InetSocketAddress(host, port), CONNECT_TIMEOUT_MS);
+                toldUnreachable = false;
+                log("connected to vpcd at " + socket.getRemoteSocketAddress());
+                socket.setTcpNoDelay(true);
+                String end = run(socket);
+                log("disconnected from vpcd: " + end);
+                card.reset();
+                if (once) {
+                    return;
+                }
+            } catch (IOException e) {
+                if (!toldUnreachable) {
+                    log("vpcd at " + host + ":" + port + " not reachable (" + e.getMessage()
+                            + "); retrying every " + RETRY_MS + " ms");
+                    toldUnreachable = true;
+                }
+                if (once) {
+                    return;
+                }
+            }
+            try {
+                Thread.sleep(RETRY_MS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    private String run(Socket socket) throws IOException {
+        DataInputStream in = new DataInputStream(socket.getInputStream());
+        OutputStream out = socket.getOutputStream();
+        while (true) {
+            armQuickAck(socket);
+            int length;
+            byte[] message;
+            try {
+                length = in.readUnsignedShort();
+                message = new byte[length];
+                in.readFully(message);
+            } catch (EOFException e) {
+                return "connection closed";
+            } catch (IOException e) {
+                return e.getMessage();
+            }
+            byte[] reply = answer(message);
+            if (reply != null) {
+                byte[] framed = new byte[reply.length + 2];
+                framed[0] = (byte) (reply.length >> 8);
+                framed[1] = (byte) reply.length;
+                System.arraycopy(reply, 0, framed, 2, reply.length);
+                out.write(framed);
+                out.flush();
+            }
+        }
+    }
+
+    private void armQuickAck(Socket socket) {
+        if (quickAck != null) {
+            try {
+                socket.setOption(quickAck, true);
+            } catch (IOException | UnsupportedOperationException e) {
+                // not on this system: only slower
+            }
+        }
+    }
+
+    private byte[] answer(byte[] message) {
+        if (message.length == 0) {
+            return null;
+        }
+        if (message.length == 1) {
+            switch (message[0]) {
+                case 0x00 -> {
+                    card.reset();
+                    log("power off");
+                }
+                case 0x01 -> {
+                    card.reset();
+                    log("power on");
+                }
+                case 0x02 -> {
+                    card.reset();
+                    log("reset");
+                }
+                case 0x04 -> {
+                    return card.atr();
+                }
+                default -> log(String.format("ignored unknown vpcd control byte %02X", message[0]));
+            }
+            return null;
+        }
+        return card.process(message);
+    }
+}
