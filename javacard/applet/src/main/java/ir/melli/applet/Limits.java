@@ -15,10 +15,13 @@ final class Limits {
      * under secure messaging stops here and the host reads on from the next offset, as its
      * loop does (divergence from the Rust card, which returns up to Ne: see README).
      */
-    static final short PROTECTED_READ_MAX = (short) 4096;
+    static final short PROTECTED_READ_MAX = (short) 10240;
     /**
-     * The persistent work buffer: the chain buffer (§4.3) and the protected response. A chain
-     * longer answers 6A84 (the Rust card allows 65 535 bytes: see README).
+     * The persistent work buffer: the chain buffer (§4.3) and the protected response. It holds
+     * the largest useful chain, a protected UPDATE BINARY of the whole photo (20 480 bytes and
+     * 31 bytes of SM objects; the Rust host sends DG2 so), and a protected READ BINARY of
+     * {@link #PROTECTED_READ_MAX} bytes beside its wrapped form. A longer chain answers 6A84
+     * (the Rust card allows 65 535 bytes: see README).
      */
-    static final short WORK_SIZE = (short) (2 * 4096 + 64);
+    static final short WORK_SIZE = (short) (20480 + 64);
 }
