@@ -140,8 +140,11 @@ final class AesCmac {
             doubleSubkey();
             // Padding 10*: one 80, then zeros to the end of the block.
             pending[used] = (byte) 0x80;
-            Util.arrayFillNonAtomic(pending, (short) (used + 1), (short) (BLOCK - used - 1),
-                    (byte) 0);
+            used = (short) (used + 1);
+            if (used < BLOCK) {
+                // (A fill that starts at the end of the array is out of bounds on a card.)
+                Util.arrayFillNonAtomic(pending, used, (short) (BLOCK - used), (byte) 0);
+            }
         }
         for (short i = 0; i < BLOCK; i++) {
             pending[i] = (byte) (pending[i] ^ subkey[i]);

@@ -510,8 +510,10 @@ final class SecureChannel {
             Util.arrayCopyNonAtomic(buf, dOff, buf, cOff, dLen);
             short padAt = (short) (cOff + dLen);
             buf[padAt] = (byte) 0x80;
-            Util.arrayFillNonAtomic(buf, (short) (padAt + 1), (short) (padded - dLen - 1),
-                    (byte) 0);
+            short zeros = (short) (padded - dLen - 1);
+            if (zeros > 0) {
+                Util.arrayFillNonAtomic(buf, (short) (padAt + 1), zeros, (byte) 0);
+            }
             computeIv();
             cbc.init(ksEnc, Cipher.MODE_ENCRYPT, scratch, (short) 0, BLOCK);
             cbc.doFinal(buf, cOff, padded, buf, cOff);
@@ -581,7 +583,10 @@ final class SecureChannel {
      */
     private static short padBlock(byte[] block, short from) {
         block[from] = (byte) 0x80;
-        Util.arrayFillNonAtomic(block, (short) (from + 1), (short) (BLOCK - from - 1), (byte) 0);
+        short zeros = (short) (BLOCK - from - 1);
+        if (zeros > 0) {
+            Util.arrayFillNonAtomic(block, (short) (from + 1), zeros, (byte) 0);
+        }
         return (short) (BLOCK - from);
     }
 
