@@ -488,7 +488,8 @@ final class SecureChannel {
             if ((short) (ins & 1) == 0) {
                 value = (short) (value + 1);
             }
-            total = (short) (total + 1 + lengthFieldSize(value) + value);
+            short header = lengthFieldSize(value);
+            total = (short) (total + 1 + header + value);
         }
         return total;
     }
@@ -502,7 +503,8 @@ final class SecureChannel {
             boolean odd = (short) (ins & 1) != 0;
             short padded = paddedLength(dLen);
             short value = odd ? padded : (short) (padded + 1);
-            short cOff = (short) (outOff + 1 + lengthFieldSize(value));
+            short lengthSize = lengthFieldSize(value);
+            short cOff = (short) (outOff + 1 + lengthSize);
             if (!odd) {
                 cOff = (short) (cOff + 1);
             }
