@@ -26,7 +26,11 @@ import javacardx.crypto.Cipher;
  * random generator, one AesCmac.
  *
  * <p>Every failure closes the channel and throws an {@link ISOException}; a
- * {@link CryptoException} (or any other runtime exception) inside becomes {@code 6F00}.
+ * {@link CryptoException}, {@code ArrayIndexOutOfBoundsException} (offsets given by the caller
+ * outside its arrays) or {@code NullPointerException} inside becomes {@code 6F00}.
+ *
+ * <p>Offsets and lengths are not checked against the arrays: the caller passes consistent ones
+ * (an inconsistent one ends as 6F00, never as an escaped exception).
  */
 final class SecureChannel {
     /** NONCE_LEN = KEY_LEN = the AES block (§10). */
@@ -346,13 +350,13 @@ final class SecureChannel {
         cmac.update(ssc, (short) 0, BLOCK);
         scratch[0] = CLA_SM;
         Util.arrayCopyNonAtomic(header, (short) (hOff + 1), scratch, (short) 1, (short) 3);
-        short padLen = padBlock(scratch, (short) 4);
+        padBlock(scratch, (short) 4);
         if (macedLen == 0) {
             cmac.doFinal(scratch, (short) 0, BLOCK, scratch, BLOCK);
         } else {
             cmac.update(scratch, (short) 0, BLOCK);
             cmac.update(data, dOff, macedLen);
-            padLen = padBlock(scratch, (short) (macedLen & (short) (BLOCK - 1)));
+            short padLen = padBlock(scratch, (short) (macedLen & (short) (BLOCK - 1)));
             cmac.doFinal(scratch, (short) (BLOCK - padLen), padLen, scratch, BLOCK);
         }
         if (!equalInConstantTime(scratch, BLOCK, data, macOff, MAC_LEN)) {
@@ -460,10 +464,15 @@ final class SecureChannel {
      * <p>outOff may equal dOff (in place); the plaintext is moved as needed. Room needed after
      * outOff: {@link #wrappedLength(byte, short)} bytes, at most dLen + 35 (DO87 tag, 3 length
      * bytes, indicator, up to 16 bytes of padding, DO99 4, DO8E 10).
+     *
+     * <p>Errors (channel closed, as they close it): 6F00 when no channel is open or the cipher
+     * fails; 6988 if the SSC would wrap around.
      */
     short wrapResponse(byte ins, byte[] buf, short dOff, short dLen, short sw, short outOff) {
         if (!isOpen()) {
-            fail(null, (short) 0, (short) 0, SW_SM_DATA_INCORRECT);
+            // A caller's bug (the Rust card answers it 6F00 too): never a plain answer to a
+            // protected command that looks like success.
+            fail(null, (short) 0, (short) 0, SW_NO_PRECISE_DIAGNOSIS);
         }
         try {
             return wrap(ins, buf, dOff, dLen, sw, outOff);

@@ -436,7 +436,8 @@ class SecureChannelTest {
         assertFalse(channel.isOpen());
         Apdu a = new Apdu(h(CMD1));
         assertEquals((short) 0x6988, failingUnwrap(a.header, a.data));
-        assertThrows(ISOException.class, () -> wrap(0xA4, new byte[0], 0x9000));
+        ISOException e = assertThrows(ISOException.class, () -> wrap(0xA4, new byte[0], 0x9000));
+        assertEquals((short) 0x6F00, sw(e));
         // A new authentication starts again at SSC 0: the example's command 1 is valid again.
         openExampleChannel();
         assertArrayEquals(h("01 01"), unwrap(CMD1));
