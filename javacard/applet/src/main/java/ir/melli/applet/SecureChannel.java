@@ -135,15 +135,25 @@ final class SecureChannel {
         return persistentKeys;
     }
 
-    /** Closes the channel: erases the session keys and the SSC. Harmless when closed. */
+    /**
+     * Closes the channel: overwrites the session keys with zeros and clears them, and erases
+     * the SSC (§8.4: "overwritten when they are cleared"). Harmless when closed.
+     */
     void close() {
         state[OPEN] = 0;
         state[NE] = 0;
         state[NE_EXPLICIT] = 0;
-        ksEnc.clearKey();
-        ksMac.clearKey();
         Util.arrayFillNonAtomic(ssc, (short) 0, BLOCK, (byte) 0);
         Util.arrayFillNonAtomic(scratch, (short) 0, (short) (2 * BLOCK), (byte) 0);
+        // clearKey alone need not overwrite the key data on every card: zeros first.
+        if (ksEnc.isInitialized()) {
+            ksEnc.setKey(scratch, (short) 0);
+        }
+        if (ksMac.isInitialized()) {
+            ksMac.setKey(scratch, (short) 0);
+        }
+        ksEnc.clearKey();
+        ksMac.clearKey();
     }
 
     // ---------------------------------------------------------------------------------------
