@@ -6,30 +6,42 @@ use super::super::record::tests::{encode, fixture, hex, template, TestView};
 use super::super::record::{parse_live_template, parse_record, View};
 use super::*;
 
-/// §11.4 read literally: every anchor, every live minutia, every reference minutia.
-/// `trig` gives (cos θ, sin θ) for Δ.
-fn literal_score(reference: &[Minutia], live: &[Minutia], trig: &dyn Fn(u8) -> (f64, f64)) -> u8 {
+/// §11.4 read literally: every anchor, every live minutia, every reference minutia, each turned
+/// live minutia computed afresh from the formula (the first 48 minutiae of each view).
+fn literal_score(reference: &[Minutia], live: &[Minutia]) -> u8 {
+    let reference = &reference[..reference.len().min(48)];
+    let live = &live[..live.len().min(48)];
+    // ⌊(v + 2¹³) / 2¹⁴⌋ written with floor division, not a shift.
+    let round = |v: i64| (v + 8192).div_euclid(16384);
     let mut best = 0;
     for r_i in reference {
         for l_j in live {
             let delta = r_i.angle.wrapping_sub(l_j.angle);
-            let (c, s) = trig(delta);
+            let theta = 2.0 * std::f64::consts::PI * f64::from(delta) / 256.0;
+            let (c, s) = (
+                (16384.0 * theta.cos()).round() as i64,
+                (16384.0 * theta.sin()).round() as i64,
+            );
+            let turned = |m: &Minutia| {
+                let (x, y) = (i64::from(m.x), i64::from(m.y));
+                (round(x * c + y * s), round(y * c - x * s))
+            };
+            let (xj, yj) = turned(l_j);
             let mut paired = vec![false; reference.len()];
             let mut count = 0u8;
             for l_q in live {
-                let dx = f64::from(l_q.x) - f64::from(l_j.x);
-                let dy = f64::from(l_q.y) - f64::from(l_j.y);
-                let x = f64::from(r_i.x) + dx * c + dy * s;
-                let y = f64::from(r_i.y) - dx * s + dy * c;
+                let (xq, yq) = turned(l_q);
+                let x = i64::from(r_i.x) + xq - xj;
+                let y = i64::from(r_i.y) + yq - yj;
                 let a = l_q.angle.wrapping_add(delta);
-                let mut chosen: Option<(f64, usize)> = None;
+                let mut chosen: Option<(i64, usize)> = None;
                 for (p, r_p) in reference.iter().enumerate() {
                     if paired[p] {
                         continue;
                     }
-                    let d2 = (x - f64::from(r_p.x)).powi(2) + (y - f64::from(r_p.y)).powi(2);
+                    let d2 = (x - i64::from(r_p.x)).pow(2) + (y - i64::from(r_p.y)).pow(2);
                     let d = i32::from(a.wrapping_sub(r_p.angle));
-                    if d2 <= 225.0 && d.min(256 - d) <= 16 && chosen.is_none_or(|(b, _)| d2 < b) {
+                    if d2 <= 225 && d.min(256 - d) <= 16 && chosen.is_none_or(|(b, _)| d2 < b) {
                         chosen = Some((d2, p));
                     }
                 }
@@ -146,13 +158,39 @@ fn trig_table_is_sin_and_cos() {
     for n in 0..=255u8 {
         let (c, s) = cos_sin(n);
         let (lc, ls) = libm_trig(n);
-        assert!((c - lc).abs() < 1e-15 && (s - ls).abs() < 1e-15, "{n}");
-        assert!(c * c + s * s > 0.999_999_999_999_999);
+        // Correctly rounded: within half a unit, and no value of the table is near a half.
+        assert!((f64::from(c) - 16384.0 * lc).abs() < 0.495, "{n}");
+        assert!((f64::from(s) - 16384.0 * ls).abs() < 0.495, "{n}");
     }
-    assert_eq!(cos_sin(0), (1.0, 0.0));
-    assert_eq!(cos_sin(64), (0.0, 1.0));
-    assert_eq!(cos_sin(128), (-1.0, 0.0));
-    assert_eq!(cos_sin(192), (0.0, -1.0));
+    assert_eq!(cos_sin(0), (16384, 0));
+    assert_eq!(cos_sin(32), (11585, 11585));
+    assert_eq!(cos_sin(64), (0, 16384));
+    assert_eq!(cos_sin(128), (-16384, 0));
+    assert_eq!(cos_sin(192), (0, -16384));
+    // Turning about the origin: a quarter turn counterclockwise on the image (y down) sends
+    // the x axis up, to negative y; rounding is halves up, also below zero.
+    assert_eq!(turn(100, 0, cos_sin(64)), (0, -100));
+    assert_eq!(turn(0, 100, cos_sin(64)), (100, 0));
+    assert_eq!(turn(16382, 16382, cos_sin(128)), (-16382, -16382));
+    assert_eq!(turn(16382, 16382, cos_sin(32)), (23167, 0));
+    assert_eq!(turn(16382, 0, cos_sin(96)), (-11584, -11584));
+    assert_eq!(super::round_q14(8192), 1);
+    assert_eq!(super::round_q14(8191), 0);
+    assert_eq!(super::round_q14(-8192), 0);
+    assert_eq!(super::round_q14(-8193), -1);
+}
+
+#[test]
+fn needed_is_the_decision() {
+    for m in 12..=48usize {
+        for k in 12..=48usize {
+            let need = needed(m, k);
+            assert!(decides(need, m, k) && !decides(need - 1, m, k), "{m} {k}");
+        }
+    }
+    assert_eq!(needed(14, 13), 12);
+    assert_eq!(needed(48, 48), 16);
+    assert_eq!(needed(40, 100), 20);
 }
 
 #[test]
@@ -201,14 +239,7 @@ fn test_vectors_of_the_specification() {
         }
     );
     for (live, score) in [(&genuine, 13), (&impostor, 3)] {
-        assert_eq!(
-            literal_score(minutiae(&reference), minutiae(live), &cos_sin),
-            score
-        );
-        assert_eq!(
-            literal_score(minutiae(&reference), minutiae(live), &libm_trig),
-            score
-        );
+        assert_eq!(literal_score(minutiae(&reference), minutiae(live)), score);
     }
 }
 
@@ -255,8 +286,7 @@ fn fixtures() {
         (&unknown, &live),
     ] {
         let fast = matches(r, l).score;
-        assert_eq!(fast, literal_score(minutiae(r), minutiae(l), &cos_sin));
-        assert_eq!(fast, literal_score(minutiae(r), minutiae(l), &libm_trig));
+        assert_eq!(fast, literal_score(minutiae(r), minutiae(l)));
     }
 }
 
@@ -486,7 +516,7 @@ proptest! {
         let r = parse_record(&encode(48, 48, &[TestView { position: 0, minutiae: reference }])).unwrap();
         let l = parse_record(&encode(48, 48, &[TestView { position: 0, minutiae: live }])).unwrap();
         let outcome = matches(&r, &l);
-        prop_assert_eq!(outcome.score, literal_score(minutiae(&r), minutiae(&l), &cos_sin));
+        prop_assert_eq!(outcome.score, literal_score(minutiae(&r), minutiae(&l)));
         prop_assert_eq!(
             outcome.matched,
             outcome.score >= 12
@@ -504,6 +534,6 @@ proptest! {
         prop_assume!(live.len() >= 12);
         let r = record(0, enrolled);
         let l = record(0, live);
-        prop_assert_eq!(matches(&r, &l).score, literal_score(minutiae(&r), minutiae(&l), &cos_sin));
+        prop_assert_eq!(matches(&r, &l).score, literal_score(minutiae(&r), minutiae(&l)));
     }
 }
