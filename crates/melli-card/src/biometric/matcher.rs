@@ -61,7 +61,7 @@ fn sin_units(n: u8) -> i32 {
     if quadrant < 2 {
         magnitude
     } else {
-        -magnitude
+        magnitude.wrapping_neg()
     }
 }
 
@@ -72,16 +72,19 @@ pub(super) fn cos_sin(n: u8) -> (i32, i32) {
 
 /// ⌊(v + 2¹³) / 2¹⁴⌋: v/2¹⁴ rounded to the nearest integer, halves up (§11.4).
 fn round_q14(v: i32) -> i32 {
-    (v + (1 << (TRIG_BITS - 1))) >> TRIG_BITS
+    v.wrapping_add(1 << (TRIG_BITS - 1)) >> TRIG_BITS
 }
 
 /// A live minutia at (`x`, `y`) turned about the image origin by θ with (C, S) = `trig`:
 /// (round((x·C + y·S) / 2¹⁴), round((y·C − x·S) / 2¹⁴)). With x, y < 2¹⁴ and |C|, |S| ≤ 2¹⁴
-/// every product and sum is below 2³¹ in magnitude: exact in i32.
+/// every product and sum is below 2³¹ in magnitude: exact in i32 (the wrapping operations
+/// never wrap).
 pub(super) fn turn(x: u16, y: u16, trig: (i32, i32)) -> (i32, i32) {
     let (c, s) = trig;
     let (x, y) = (i32::from(x), i32::from(y));
-    (round_q14(x * c + y * s), round_q14(y * c - x * s))
+    let turned_x = x.wrapping_mul(c).wrapping_add(y.wrapping_mul(s));
+    let turned_y = y.wrapping_mul(c).wrapping_sub(x.wrapping_mul(s));
+    (round_q14(turned_x), round_q14(turned_y))
 }
 
 /// The result of comparing a live template with the enrolled record.
@@ -187,7 +190,11 @@ fn pairs(
         return 0;
     };
     // The move that puts the turned lⱼ onto rᵢ.
-    let (mx, my) = (i32::from(r.x) - xj, i32::from(r.y) - yj);
+    // Turned coordinates are within ±23 170 and reference ones within 0…16 382: no overflow.
+    let (mx, my) = (
+        i32::from(r.x).wrapping_sub(xj),
+        i32::from(r.y).wrapping_sub(yj),
+    );
     let mut paired: u64 = 0;
     let mut count: u8 = 0;
     let mut left = live.len();
@@ -197,7 +204,7 @@ fn pairs(
         }
         left = left.saturating_sub(1);
         let angle = q.angle.wrapping_add(delta);
-        if let Some(bit) = index.nearest(xq + mx, yq + my, angle, paired) {
+        if let Some(bit) = index.nearest(xq.wrapping_add(mx), yq.wrapping_add(my), angle, paired) {
             paired |= bit;
             count = count.saturating_add(1);
         }
@@ -244,22 +251,23 @@ impl Index {
     /// moved to (`x`, `y`, `angle`): within D² and A, the smallest squared distance, then the
     /// smallest p.
     fn nearest(&self, x: i32, y: i32, angle: u8, paired: u64) -> Option<u64> {
-        let start = self.entries.partition_point(|e| e.x < x - D);
+        let start = self.entries.partition_point(|e| e.x < x.saturating_sub(D));
         let column = self.entries.get(start..).unwrap_or_default();
         let mut best: Option<(i32, u8, u64)> = None;
         for e in column {
-            if e.x > x + D {
+            if e.x > x.saturating_add(D) {
                 break;
             }
-            if paired & e.bit != 0 || (y - e.y).abs() > D {
+            if paired & e.bit != 0 || y.abs_diff(e.y) > D.unsigned_abs() {
                 continue;
             }
             let d = angle.wrapping_sub(e.angle);
             if d.min(d.wrapping_neg()) > ANGLE_TOLERANCE {
                 continue;
             }
-            let (ex, ey) = (x - e.x, y - e.y);
-            let squared = ex * ex + ey * ey;
+            // Both differences are within ±D here: the square sum is at most 2D².
+            let (ex, ey) = (x.wrapping_sub(e.x), y.wrapping_sub(e.y));
+            let squared = ex.wrapping_mul(ex).wrapping_add(ey.wrapping_mul(ey));
             if squared > DISTANCE_SQUARED {
                 continue;
             }
