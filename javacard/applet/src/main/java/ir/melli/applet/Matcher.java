@@ -25,7 +25,7 @@ import javacard.framework.Util;
  * reaches it.</li>
  * </ul>
  *
- * <p>RAM: 292 bytes of CLEAR_ON_DESELECT transient arrays (turned live view 2 × 48 shorts,
+ * <p>RAM: 340 bytes of CLEAR_ON_DESELECT transient arrays (turned live view 2 × 48 shorts,
  * reference order and live order 2 × 48 bytes, paired flags 48 bytes, 2 scratch shorts).
  * EEPROM: the 65-short sine table (130 bytes) and four array headers.
  */
