@@ -13,7 +13,7 @@ trap 'rm -rf "$work"' EXIT
 
 # The photos are made by an ignored unit test (the `image` crate's encoders, the bombs' headers
 # rewritten), into $work.
-MELLI_BENCH_DIR="$work" cargo test --quiet --lib model::photo::tests::write_bench_photos \
+MELLI_BENCH_DIR="$work" cargo test --quiet -p melli --lib model::photo::tests::write_bench_photos \
     -- --ignored >/dev/null
 
 here="$PWD"

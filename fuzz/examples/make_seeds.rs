@@ -14,10 +14,10 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use melli::applet::Applet;
-use melli::card::Card;
+use melli_card::Card;
 use melli::model::{Secret, SecretKind};
 use melli::ops::{read, sign, verify};
-use melli::transport::InProcessCard;
+use melli_testkit::InProcessCard;
 use melli_fuzz::card_input::{self, Op, START_BLANK, START_OPERATIONAL, START_PERSONALIZING};
 use melli_fuzz::harness::{self, World};
 use melli_fuzz::traffic::{to_ops, Exchange, Recorder};

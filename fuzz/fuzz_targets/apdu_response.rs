@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use melli::apdu::{Command, Response};
 use melli::applet::{parse_public_key, FileControl};
-use melli::card::Card;
+use melli_card::Card;
 use melli::sm::{Authentication, StaticKeys};
 use melli::transport::{Capabilities, CardChannel, Transport, TransportError};
 

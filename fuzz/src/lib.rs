@@ -174,12 +174,13 @@ pub mod harness {
 
     use melli::apdu::{Command, Response};
     use melli::applet::Applet;
-    use melli::card::{Card, FuzzingSnapshot};
+    use melli_card::{Card, FuzzingSnapshot};
     use melli::model::{Secret, SecretKind, ValidRecord};
     use melli::pki::Issuer;
     use melli::sm::{Authentication, SecureChannel, StaticKeys};
     use melli::spec;
-    use melli::transport::{Capabilities, CardChannel, InProcessCard, Transport, TransportError};
+    use melli::transport::{Capabilities, CardChannel, Transport, TransportError};
+    use melli_testkit::InProcessCard;
 
     use super::card_input::{self, Op};
     use super::leak::Scanner;

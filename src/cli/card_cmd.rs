@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use melli::card::feeder::{self, KeySource, Stack};
-use melli::card::{vpcd, Card, Fault};
 use melli::pki::read_master_key;
+use melli_card::feeder::{self, KeySource, Stack};
+use melli_card::{vpcd, Card, Fault};
 
 use crate::cli::issuer_keys;
 use crate::cli::Failure;

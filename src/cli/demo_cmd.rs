@@ -15,13 +15,13 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
 use melli::applet::Applet;
-use melli::card::feeder::{self, KeySource, Stack};
-use melli::card::{vpcd, Card};
 use melli::journal::Journal;
 use melli::ops::pin_mailer;
 use melli::ops::sign::{hash_file, sign_digest};
 use melli::pki::token;
 use melli::transport::{list_readers, PcscTransport};
+use melli_card::feeder::{self, KeySource, Stack};
+use melli_card::{vpcd, Card};
 use rand_core::{OsRng, RngCore};
 use zeroize::Zeroizing;
 

@@ -9,8 +9,8 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use melli::card::CardKeys;
 use melli::pki::{Issuer, KeyStore, PkiError, SecretPurpose, SecretRequest};
+use melli_card::CardKeys;
 use zeroize::Zeroizing;
 
 use crate::cli::Failure;

@@ -817,12 +817,39 @@ impl Drop for Exclusive {
 // Virtual cards
 // ---------------------------------------------------------------------------------------------
 
+/// Which implementation of applets-spec the tests' cards are: the Rust virtual card
+/// (`melli card serve`) or the Java Card applet in jCardSim (`scripts/javacard-card`). Chosen
+/// for the whole test process by `MELLI_E2E_CARD=rust|javacard` (default `rust`): `scripts/test`
+/// runs the end-to-end suite once per kind, the same tests against both cards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardKind {
+    Rust,
+    JavaCard,
+}
+
+/// The card kind of this test process (see [`CardKind`]).
+pub fn card_kind() -> CardKind {
+    static KIND: OnceLock<CardKind> = OnceLock::new();
+    *KIND.get_or_init(|| match std::env::var("MELLI_E2E_CARD").as_deref() {
+        Err(_) | Ok("") | Ok("rust") => CardKind::Rust,
+        Ok("javacard") => CardKind::JavaCard,
+        Ok(other) => panic!("MELLI_E2E_CARD={other:?}: expected rust or javacard"),
+    })
+}
+
+/// The Java Card applet's launcher (builds the applet with Maven when it is not built yet).
+const JAVACARD_CARD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/javacard-card");
+
 /// A melli virtual card: its own state file, made by `melli card new`, served to one of our
 /// readers by `melli card serve`. The card process is killed and waited for on drop.
 pub struct VirtualCard {
     // Field order matters on drop: the child is stopped in `Drop`, then the directory is
     // removed, then the slot is freed (which may stop pcscd and tidy the process directory).
     child: Option<Child>,
+    /// The Java Card launcher's control input (`pull`, `insert`): jCardSim keeps the card's
+    /// persistent memory in its process, so the card is pulled out of its reader and put back
+    /// instead of being killed and started again.
+    control: Option<std::process::ChildStdin>,
     dir: tempfile::TempDir,
     slot: Slot,
     reader: String,
@@ -913,6 +940,7 @@ impl VirtualCard {
         assert_eq!(made.code, 0, "melli card new failed: {made:?}");
         let mut card = VirtualCard {
             child: None,
+            control: None,
             reader: slot.reader_name(),
             slot,
             serial: serial.to_string(),
@@ -997,8 +1025,15 @@ impl VirtualCard {
         });
     }
 
-    /// Kills the card process without waiting for pcscd to notice.
+    /// Kills the card process without waiting for pcscd to notice. A Java card is pulled out of
+    /// its reader instead (the same power loss for the card), so that it keeps its memory.
     pub fn kill_no_wait(&mut self) {
+        if let Some(control) = self.control.as_mut() {
+            if control.write_all(b"pull\n").and_then(|()| control.flush()).is_ok() {
+                return;
+            }
+        }
+        self.control = None;
         if let Some(mut child) = self.child.take() {
             stop_child(&mut child, Duration::ZERO);
         }
@@ -1025,6 +1060,9 @@ impl VirtualCard {
     }
 
     fn start_serving(&mut self) {
+        if card_kind() == CardKind::JavaCard && self.insert_java_card() {
+            return;
+        }
         if self.child.is_some() {
             self.kill();
         }
@@ -1033,24 +1071,56 @@ impl VirtualCard {
             .append(true)
             .open(&self.log)
             .expect("card log");
-        let child = Command::new(MELLI)
-            .args(["card", "serve", "--state"])
-            .arg(&self.state)
+        let tear = self
+            .tear_at
+            .map(|k| vec!["--tear-at".to_string(), k.to_string()])
+            .unwrap_or_default();
+        let mut command = match card_kind() {
+            CardKind::Rust => {
+                let mut command = Command::new(MELLI);
+                command
+                    .args(["card", "serve", "--state"])
+                    .arg(&self.state)
+                    .args(self.fault.iter().flat_map(|f| ["--fault", f.as_str()]))
+                    .stdin(Stdio::null());
+                command
+            }
+            CardKind::JavaCard => {
+                assert!(
+                    self.fault.is_none(),
+                    "the Java Card applet has no test faults; this test is for the Rust card only"
+                );
+                let mut command = Command::new(JAVACARD_CARD);
+                command
+                    .arg("--card")
+                    .arg(&self.state)
+                    .stdin(Stdio::piped());
+                command
+            }
+        };
+        let mut child = command
             .arg("--vpcd")
             .arg(format!("127.0.0.1:{}", self.port()))
-            .args(
-                self.tear_at
-                    .map(|k| vec!["--tear-at".to_string(), k.to_string()])
-                    .unwrap_or_default(),
-            )
-            .args(self.fault.iter().flat_map(|f| ["--fault", f.as_str()]))
+            .args(tear)
             .current_dir(self.dir.path())
-            .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log)
             .spawn()
-            .expect("spawn melli card serve");
+            .expect("spawn the virtual card");
+        self.control = child.stdin.take();
         self.child = Some(child);
+    }
+
+    /// Puts a pulled Java card back in its reader; false when there is no running launcher to
+    /// ask.
+    fn insert_java_card(&mut self) -> bool {
+        let running = matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(None)));
+        match self.control.as_mut() {
+            Some(control) if running => {
+                control.write_all(b"insert\n").and_then(|()| control.flush()).is_ok()
+            }
+            _ => false,
+        }
     }
 
     /// After a `--tear-at` tear: waits until the card process has connected to vpcd again

@@ -468,11 +468,13 @@ fn self_check<T: Transport>(
 mod tests {
     use super::*;
     use crate::model::SecretKind;
-    use crate::transport::InProcessCard;
+    use crate::test_cards::{blank_card, InProcessCard};
     use std::path::Path;
 
     fn fixture(path: &str) -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(path)
     }
 
     #[test]
@@ -489,7 +491,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let issuer = Issuer::init_plain(&dir.path().join("issuer")).expect("issuer");
         let record = ValidRecord::load(&fixture("fixtures/records/valid-1.json")).expect("record");
-        let card = crate::test_cards::blank_card(&issuer, "MC0000000042");
+        let card = blank_card(&issuer, "MC0000000042");
         let mut applet = Applet::select(InProcessCard::new(card)).expect("select");
         let pin = Secret::parse(SecretKind::Pin, "123456").expect("pin");
         let puk = Secret::parse(SecretKind::Puk, "12345678").expect("puk");
@@ -518,8 +520,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let issuer = Issuer::init_plain(&dir.path().join("issuer")).expect("issuer");
         let record = ValidRecord::load(&fixture("fixtures/records/valid-1.json")).expect("record");
-        let mut card = crate::test_cards::blank_card(&issuer, "MC0000000043");
-        card.set_fault(crate::card::Fault::ForeignDg5);
+        let mut card = blank_card(&issuer, "MC0000000043");
+        card.set_fault(melli_card::Fault::ForeignDg5);
         let mut applet = Applet::select(InProcessCard::new(card)).expect("select");
         let (pin, puk) = secrets();
         let error = personalize(&mut applet, &record, &issuer, &pin, &puk, &mut |_| {})
@@ -582,7 +584,7 @@ mod tests {
         let issuer = Issuer::init_plain(&dir.path().join("issuer")).expect("issuer");
         let other = Issuer::init_plain(&dir.path().join("other")).expect("other issuer");
         let record = ValidRecord::load(&fixture("fixtures/records/valid-1.json")).expect("record");
-        let card = crate::test_cards::blank_card(&issuer, "MC0000000044");
+        let card = blank_card(&issuer, "MC0000000044");
         let stop = std::rc::Rc::new(std::cell::Cell::new(false));
         let mut applet = Applet::select(Stoppable {
             inner: InProcessCard::new(card),

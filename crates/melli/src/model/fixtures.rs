@@ -18,7 +18,7 @@ use super::fingerprint::{CaptureInfo, FingerTemplate, FingerView, Minutia, Minut
 use super::{Address, FaceImage, Identity, JalaliDate};
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
 }
 
 /// SplitMix64: tiny, deterministic, good enough for synthetic data.
@@ -389,7 +389,7 @@ fn invalid_records() -> Vec<(&'static str, String, &'static str)> {
         (
             "invalid-malformed-json.json",
             base.replace("\"fingerprint\": \"../fingerprints/finger-1.fmr\"\n", "\"fingerprint\": \"../fingerprints/finger-1.fmr\",\n"),
-            "record: fixtures/records/invalid-malformed-json.json:21:1: trailing comma — fix the JSON syntax",
+            "record: ../../fixtures/records/invalid-malformed-json.json:21:1: trailing comma — fix the JSON syntax",
         ),
     ]
 }
@@ -473,8 +473,12 @@ fn today() -> JalaliDate {
     JalaliDate::parse("1404/08/01").unwrap()
 }
 
+/// The sample records as a user names them: a relative path, here from this crate's directory
+/// (where `cargo test` runs the unit tests) to the repository's `fixtures/`.
+const RECORDS: &str = "../../fixtures/records";
+
 fn load(name: &str) -> (EnrolmentRecord, PathBuf) {
-    let path = Path::new("fixtures/records").join(name);
+    let path = Path::new(RECORDS).join(name);
     let record = EnrolmentRecord::from_json_file(&path).unwrap();
     (record, super::enrolment::base_dir_of(&path))
 }
@@ -505,7 +509,7 @@ fn valid_1_validates_and_round_trips() {
     assert_eq!(valid.fingerprint().minutia_count(), 40);
     // And through the clock-reading entry points.
     assert!(record.validate(&base).is_ok());
-    assert!(super::ValidRecord::load(Path::new("fixtures/records/valid-1.json")).is_ok());
+    assert!(super::ValidRecord::load(&Path::new(RECORDS).join("valid-1.json")).is_ok());
 }
 
 #[test]
@@ -531,7 +535,7 @@ fn valid_2_is_normalized_and_warns() {
 #[test]
 fn each_invalid_record_fails_on_its_one_field() {
     for (name, _, expected) in invalid_records() {
-        let path = Path::new("fixtures/records").join(name);
+        let path = Path::new(RECORDS).join(name);
         let base = super::enrolment::base_dir_of(&path);
         let result: Result<Vec<ValidationError>, ValidationError> =
             EnrolmentRecord::from_json_file(&path).map(|r| match r.validate_on(&base, today()) {

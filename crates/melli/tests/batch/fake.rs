@@ -5,13 +5,13 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::apdu::StatusError;
-use crate::applet::{AppletError, Lifecycle};
-use crate::model::{Secret, TrackingCode, ValidRecord};
-use crate::ops::batch::{BatchCard, Flow, Presence, Reader};
-use crate::ops::personalize::{PersonalizeError, Step, Summary};
-use crate::pki::Issuer;
-use crate::transport::{Traffic, TransportError};
+use melli::apdu::StatusError;
+use melli::applet::{AppletError, Lifecycle};
+use melli::model::{Secret, TrackingCode, ValidRecord};
+use melli::ops::batch::{BatchCard, Flow, Presence, Reader};
+use melli::ops::personalize::{PersonalizeError, Step, Summary};
+use melli::pki::Issuer;
+use melli::transport::{Traffic, TransportError};
 
 /// A model chip.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,9 +2,10 @@
 //! `InProcessReader`s): full personalization, a card pulled as it locks, kills and reruns.
 
 use super::*;
-use crate::card::Card;
-use crate::ops::batch::{BatchCard, CardPile, InProcessReader, Presence, Reader, Slot};
-use crate::ops::personalize::Step;
+use melli::ops::batch::{BatchCard, Presence, Reader};
+use melli::ops::personalize::Step;
+use melli_testkit::card::Card;
+use melli_testkit::{CardPile, InProcessReader, Slot};
 
 struct RealBench {
     _dir: tempfile::TempDir,
@@ -17,7 +18,7 @@ struct RealBench {
     options: BatchOptions,
 }
 
-use crate::test_cards::blank_card;
+use melli_testkit::blank_card;
 
 impl RealBench {
     fn new(records: usize, cards: usize, readers: usize) -> RealBench {
@@ -101,7 +102,7 @@ impl RealBench {
         }
         let mut locked = 0;
         for card in cards {
-            if card.lifecycle() != crate::spec::lifecycle::OPERATIONAL {
+            if card.lifecycle() != melli::spec::lifecycle::OPERATIONAL {
                 continue;
             }
             locked += 1;
@@ -127,14 +128,14 @@ impl Reader for Deadline {
         self.reader.name()
     }
 
-    fn connect(&mut self) -> Result<Presence<Self::Card>, crate::transport::TransportError> {
+    fn connect(&mut self) -> Result<Presence<Self::Card>, melli::transport::TransportError> {
         if Instant::now() > self.deadline {
-            return Err(crate::transport::TransportError::NoReaders);
+            return Err(melli::transport::TransportError::NoReaders);
         }
         self.reader.connect()
     }
 
-    fn card_present(&mut self) -> Result<bool, crate::transport::TransportError> {
+    fn card_present(&mut self) -> Result<bool, melli::transport::TransportError> {
         self.reader.card_present()
     }
 
@@ -200,7 +201,7 @@ fn a_real_card_pulled_as_it_locks_is_found_locked_and_recovered() {
     assert!(kinds.iter().any(|k| matches!(
         k,
         EventKind::Setback {
-            outcome: crate::journal::Outcome::Held,
+            outcome: melli::journal::Outcome::Held,
             ..
         }
     )));
@@ -214,7 +215,7 @@ fn a_real_card_pulled_as_it_locks_is_found_locked_and_recovered() {
     let cards = bench.cards();
     let blank = cards
         .iter()
-        .filter(|c| c.lifecycle() == crate::spec::lifecycle::BLANK)
+        .filter(|c| c.lifecycle() == melli::spec::lifecycle::BLANK)
         .count();
     assert_eq!((cards.len(), blank), (2, 1), "the spare card stayed blank");
     bench.assert_all_done_once(cards);
@@ -291,7 +292,7 @@ fn figures() {
 fn a_card_with_a_foreign_dg5_is_refused_and_the_journal_says_why() {
     let bench = RealBench::new(1, 0, 1);
     let mut liar = blank_card(&bench.issuer, "V0001");
-    liar.set_fault(crate::card::Fault::ForeignDg5);
+    liar.set_fault(melli_testkit::card::Fault::ForeignDg5);
     bench.pile.push(liar);
     bench.pile.push(blank_card(&bench.issuer, "V0002"));
 
@@ -314,6 +315,6 @@ fn a_card_with_a_foreign_dg5_is_refused_and_the_journal_says_why() {
     );
     let cards = bench.cards();
     let liar = cards.iter().find(|c| c.serial() == "V0001").unwrap();
-    assert_eq!(liar.lifecycle(), crate::spec::lifecycle::PERSONALIZING);
+    assert_eq!(liar.lifecycle(), melli::spec::lifecycle::PERSONALIZING);
     bench.assert_all_done_once(cards);
 }

@@ -49,16 +49,11 @@
 
 mod card;
 mod events;
-#[cfg(feature = "virtual-card")]
-mod in_process;
 mod reader;
 pub mod records;
 mod secrets;
 pub mod status;
 mod worker;
-
-#[cfg(test)]
-mod tests;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -70,8 +65,6 @@ use crate::transport::TransportError;
 
 pub use card::{card_went_away, AppletCard, BatchCard, Flow, Interruptible};
 pub use events::{Event, EventKind, Observer, Quiet};
-#[cfg(feature = "virtual-card")]
-pub use in_process::{CardPile, InProcessReader, Slot, SlotTransport};
 #[cfg(feature = "pcsc")]
 pub use reader::PcscReader;
 pub use reader::{Presence, Reader};

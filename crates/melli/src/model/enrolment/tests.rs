@@ -3,7 +3,7 @@ use crate::model::fingerprint::{CaptureInfo, FingerView, Minutia, MinutiaKind};
 use crate::model::national_code::NationalCode;
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
 }
 
 fn today() -> JalaliDate {

@@ -6,7 +6,7 @@
 //! half-written or locked. The rerun builds new readers on the same slots.
 
 use super::*;
-use crate::ops::personalize::Step;
+use melli::ops::personalize::Step;
 
 /// Events of a run that mark a point a kill can fall on (the rest only report waiting).
 fn is_kill_point(kind: &EventKind) -> bool {

@@ -5,15 +5,11 @@
 //! written once for every transport.
 
 mod channel;
-#[cfg(feature = "virtual-card")]
-mod in_process;
 #[cfg(feature = "pcsc")]
 mod pcsc;
 mod readers;
 
 pub use channel::{Capabilities, CardChannel, Traffic};
-#[cfg(feature = "virtual-card")]
-pub use in_process::InProcessCard;
 #[cfg(feature = "pcsc")]
 pub use pcsc::{list_readers, PcscTransport};
 pub use readers::{resolve_reader, ReaderInfo};

@@ -9,12 +9,10 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::applet::AppletError;
-use crate::card::Card;
-use crate::transport::{Transport, TransportError};
-
-use super::card::AppletCard;
-use super::reader::{Presence, Reader};
+use melli::applet::AppletError;
+use melli::ops::batch::{AppletCard, Presence, Reader};
+use melli::transport::{Transport, TransportError};
+use melli_card::Card;
 
 #[derive(Default)]
 struct SlotInner {

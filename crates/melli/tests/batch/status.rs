@@ -1,9 +1,9 @@
 //! `melli status` answers: plain words for each state; a wrong birth date is an unknown person.
 
 use super::*;
-use crate::journal::NewRecord;
-use crate::model::NationalCode;
-use crate::ops::batch::status::{lookup, Query, StatusAnswer, NOT_FOUND};
+use melli::journal::NewRecord;
+use melli::model::NationalCode;
+use melli::ops::batch::status::{lookup, Query, StatusAnswer, NOT_FOUND};
 
 fn person(national_code: &str, birth_date: &str) -> Query {
     Query::Person {
@@ -44,7 +44,7 @@ fn says_each_state_in_plain_words() {
     assert_eq!(message(by_code("T0001")), "your card is waiting to be made");
     assert_eq!(message(by_code("T0002")), "your card is being made");
     let done = lookup(&j, &by_code("T0003")).unwrap();
-    let today = crate::journal::jalali_date(crate::journal::now()).unwrap();
+    let today = melli::journal::jalali_date(melli::journal::now()).unwrap();
     assert_eq!(
         done.message,
         format!("your card is ready (card serial C2, finished {today})")

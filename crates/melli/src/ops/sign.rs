@@ -510,15 +510,14 @@ mod tests {
     fn the_card_signs_through_the_generic_signer() {
         use crate::model::{SecretKind, ValidRecord};
         use crate::pki::Issuer;
-        use crate::test_cards::blank_card;
-        use crate::transport::InProcessCard;
+        use crate::test_cards::{blank_card, InProcessCard};
         use signature::{Keypair, Signer};
 
         let dir = tempfile::tempdir().expect("tempdir");
         let issuer = Issuer::init_plain(&dir.path().join("issuer")).expect("issuer");
         let record = ValidRecord::load(std::path::Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/fixtures/records/valid-1.json"
+            "/../../fixtures/records/valid-1.json"
         )))
         .expect("record");
         let pin = Secret::parse(SecretKind::Pin, "123456").expect("pin");

@@ -13,24 +13,24 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::applet::Lifecycle;
-use crate::journal::{Journal, RecordRow, RecordState};
-use crate::model::national_code::check_digit;
-use crate::model::{JalaliDate, Secret, SecretKind, TrackingCode};
-use crate::ops::pin_mailer::MailerError;
-use crate::pki::Issuer;
+use melli::applet::Lifecycle;
+use melli::journal::{Journal, RecordRow, RecordState};
+use melli::model::national_code::check_digit;
+use melli::model::{JalaliDate, Secret, SecretKind, TrackingCode};
+use melli::ops::pin_mailer::MailerError;
+use melli::pki::Issuer;
 
-use super::{
+use fake::{Chip, FakePile, FakeReader, FakeSlot, Pull};
+use melli::ops::batch::{
     Batch, BatchOptions, BatchReport, Event, EventKind, Flow, Observer, Records, SecretSource,
 };
-use fake::{Chip, FakePile, FakeReader, FakeSlot, Pull};
 
-pub(super) fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+pub(crate) fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
 }
 
 /// A valid national code made from a number.
-pub(super) fn national_code(n: u32) -> String {
+pub(crate) fn national_code(n: u32) -> String {
     let first: Vec<u8> = format!("{:09}", 100_000_000 + n)
         .bytes()
         .map(|b| b - b'0')
@@ -40,12 +40,12 @@ pub(super) fn national_code(n: u32) -> String {
     code
 }
 
-pub(super) fn tracking_code(i: usize) -> String {
+pub(crate) fn tracking_code(i: usize) -> String {
     format!("T{i:04}")
 }
 
 /// One JSON line: `fixtures/records/valid-1.json` with its own tracking and national codes.
-pub(super) fn record_line(i: usize) -> String {
+pub(crate) fn record_line(i: usize) -> String {
     let text = std::fs::read_to_string(fixtures().join("records/valid-1.json")).unwrap();
     let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
     let map = value.as_object_mut().unwrap();
@@ -66,25 +66,25 @@ pub(super) fn record_line(i: usize) -> String {
     serde_json::to_string(&value).unwrap()
 }
 
-pub(super) fn write_records(dir: &Path, n: usize) -> PathBuf {
+pub(crate) fn write_records(dir: &Path, n: usize) -> PathBuf {
     let path = dir.join("records.jsonl");
     let lines: Vec<String> = (1..=n).map(record_line).collect();
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
     path
 }
 
-pub(super) fn today() -> JalaliDate {
+pub(crate) fn today() -> JalaliDate {
     JalaliDate::new(1403, 10, 1).unwrap()
 }
 
-pub(super) fn load_records(path: &Path) -> Records {
-    let loaded = super::load(path, today()).unwrap();
+pub(crate) fn load_records(path: &Path) -> Records {
+    let loaded = melli::ops::batch::load(path, today()).unwrap();
     assert!(loaded.invalid.is_empty(), "{:?}", loaded.invalid);
     loaded.records
 }
 
 /// Same PIN and PUK for every card, counted.
-pub(super) struct Fixed {
+pub(crate) struct Fixed {
     pub asked: Mutex<Vec<(String, String)>>,
 }
 
@@ -96,7 +96,7 @@ impl Fixed {
     }
 }
 
-pub(super) const PUK: &str = "8642097531";
+pub(crate) const PUK: &str = "8642097531";
 
 impl SecretSource for Fixed {
     fn secrets(
@@ -116,7 +116,7 @@ impl SecretSource for Fixed {
 }
 
 /// A test bench: an issuer, a records file, a journal path, model chips and readers.
-pub(super) struct Bench {
+pub(crate) struct Bench {
     pub _dir: tempfile::TempDir,
     pub issuer: Issuer,
     pub records: Records,
@@ -260,7 +260,7 @@ impl Bench {
 }
 
 /// The PUK never reaches the journal (nor its WAL).
-pub(super) fn assert_nothing_secret(journal: &Path) {
+pub(crate) fn assert_nothing_secret(journal: &Path) {
     for suffix in ["", "-wal"] {
         let mut path = journal.to_path_buf().into_os_string();
         path.push(suffix);
@@ -274,7 +274,7 @@ pub(super) fn assert_nothing_secret(journal: &Path) {
 }
 
 /// Records every event; stops the batch when `stop_at` says so.
-pub(super) struct Recorder<F: Fn(&Event, usize) -> Flow + Sync> {
+pub(crate) struct Recorder<F: Fn(&Event, usize) -> Flow + Sync> {
     pub events: Mutex<Vec<Event>>,
     pub stop_at: F,
 }
@@ -310,6 +310,6 @@ impl<F: Fn(&Event, usize) -> Flow + Sync> Observer for Recorder<F> {
     }
 }
 
-pub(super) fn go(_: &Event, _: usize) -> Flow {
+pub(crate) fn go(_: &Event, _: usize) -> Flow {
     Flow::Go
 }

@@ -2,9 +2,9 @@
 //! refusals, locked cards, lost cards and the release rule.
 
 use super::*;
-use crate::journal::Outcome;
-use crate::ops::batch::BatchError;
-use crate::ops::personalize::Step;
+use melli::journal::Outcome;
+use melli::ops::batch::BatchError;
+use melli::ops::personalize::Step;
 
 fn count(kinds: &[EventKind], pred: impl Fn(&EventKind) -> bool) -> usize {
     kinds.iter().filter(|k| pred(k)).count()
@@ -354,7 +354,7 @@ impl SecretSource for Broken {
 #[test]
 fn a_pin_mailer_that_cannot_be_written_stops_the_batch_before_the_card_is_touched() {
     let bench = Bench::new(1, 1, 1);
-    let quiet = super::super::Quiet;
+    let quiet = melli::ops::batch::Quiet;
     let batch = Batch {
         secrets: &Broken,
         ..bench.batch(&quiet)

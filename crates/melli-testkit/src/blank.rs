@@ -1,8 +1,8 @@
-//! Blank cards for the host library's own tests: made with an issuer's master key, as a card
+//! Blank cards for tests: made with an issuer's master key, as a card
 //! factory would make them.
 
-use crate::card::{Card, CardKeys};
-use crate::pki::Issuer;
+use melli::pki::Issuer;
+use melli_card::{Card, CardKeys};
 
 /// A blank in-memory card whose keys `issuer` diversified for `serial`.
 pub fn blank_card(issuer: &Issuer, serial: &str) -> Card {

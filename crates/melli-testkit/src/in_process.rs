@@ -1,8 +1,8 @@
 //! The virtual card in this process: the same card-side code that `melli card serve` attaches
 //! to vpcd, driven directly, for fast tests of everything above the transport.
 
-use super::{Transport, TransportError};
-use crate::card::Card;
+use melli::transport::{Transport, TransportError};
+use melli_card::Card;
 
 /// A [`Transport`] straight into a [`Card`], powered on.
 pub struct InProcessCard {
