@@ -10,14 +10,19 @@ import javacard.framework.AID;
  * `melli-javacard`: the melli applet in jCardSim, attached to vpcd as a virtual card.
  *
  * <pre>
- * java -cp … ir.melli.sim.Main --card FILE [--vpcd HOST:PORT] [--once]
+ * java -cp … ir.melli.sim.Main --card FILE [--vpcd HOST:PORT] [--tear-at K] [--once]
  * </pre>
  *
  * <ul>
  *   <li>{@code --card FILE}: a blank card made by {@code melli card new}; its serial, K_enc,
  *       K_mac and device secret become the applet's install parameters.</li>
  *   <li>{@code --vpcd HOST:PORT}: where vpcd listens (default 127.0.0.1:35963).</li>
+ *   <li>{@code --tear-at K}: testing, as {@code melli card serve --tear-at}: after command APDU
+ *       K (counted from 1 across reconnections) the link is dropped without the answer, the
+ *       card is out for a second, then connects again. Once.</li>
  *   <li>{@code --once}: stop when vpcd closes the link instead of reconnecting (tests).</li>
+ *   <li>Standard input is a control input: a line {@code pull} takes the card out of its
+ *       reader (power lost, memory kept), {@code insert} puts it back.</li>
  * </ul>
  *
  * <p>The card's persistent state lives in this process: power off and reset keep it (a reset
@@ -27,7 +32,8 @@ import javacard.framework.AID;
 public final class Main {
     static final int BAD_INPUT = 2;
     static final int CARD_ERROR = 3;
-    static final String USAGE = "usage: melli-javacard --card FILE [--vpcd HOST:PORT] [--once]";
+    static final String USAGE =
+            "usage: melli-javacard --card FILE [--vpcd HOST:PORT] [--tear-at K] [--once]";
 
     private Main() {
     }
@@ -40,6 +46,7 @@ public final class Main {
         String card = null;
         String vpcd = "127.0.0.1:35963";
         boolean once = false;
+        long tearAt = 0;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -54,6 +61,16 @@ public final class Main {
                     }
                 }
                 case "--once" -> once = true;
+                case "--tear-at" -> {
+                    try {
+                        tearAt = Long.parseLong(i + 1 < args.length ? args[++i] : "");
+                    } catch (NumberFormatException e) {
+                        tearAt = -1;
+                    }
+                    if (tearAt < 1) {
+                        return fail(BAD_INPUT, "--tear-at needs a command count of 1 or more; " + USAGE);
+                    }
+                }
                 case "-h", "--help" -> {
                     System.out.println(USAGE);
                     return 0;
@@ -85,7 +102,9 @@ public final class Main {
         System.err.println("melli-javacard: card " + blank.serial + " (Java Card applet in jCardSim) serving vpcd at "
                 + vpcd + "; stop with Ctrl-C");
         try {
-            new VpcdLink(javaCard, hostPort[0], Integer.parseInt(hostPort[1]), once).serve();
+            VpcdLink link = new VpcdLink(javaCard, hostPort[0], Integer.parseInt(hostPort[1]), once, tearAt);
+            link.listen(System.in);
+            link.serve();
         } catch (RuntimeException e) {
             return fail(CARD_ERROR, "card stopped: " + e);
         }

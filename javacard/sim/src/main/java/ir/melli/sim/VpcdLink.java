@@ -19,17 +19,85 @@ final class VpcdLink {
     private static final int RETRY_MS = 150;
     private static final int CONNECT_TIMEOUT_MS = 1000;
 
+    private static final int REINSERT_AFTER_MS = 1000;
+
     private final Main.JavaCard card;
     private final String host;
     private final int port;
     private final boolean once;
     private final SocketOption<Boolean> quickAck = quickAckOption();
+    /** Pull the card after this command APDU (from 1, across reconnections), once; 0 never. */
+    private long tearAt;
+    private long commands;
+    /** False while the control input has pulled the card out of its reader. */
+    private boolean inserted = true;
+    private Socket current;
 
-    VpcdLink(Main.JavaCard card, String host, int port, boolean once) {
+    VpcdLink(Main.JavaCard card, String host, int port, boolean once, long tearAt) {
         this.card = card;
         this.host = host;
         this.port = port;
         this.once = once;
+        this.tearAt = tearAt;
+    }
+
+    /**
+     * The control input (standard input), one word a line: `pull` takes the card out of its
+     * reader (the link to vpcd is closed: a power loss for the card, whose persistent memory
+     * stays in this process), `insert` puts it back (the link is opened again). Other lines are
+     * logged and ignored; the end of the input changes nothing.
+     */
+    void listen(java.io.InputStream control) {
+        Thread reader = new Thread(() -> {
+            try (java.io.BufferedReader lines = new java.io.BufferedReader(
+                    new java.io.InputStreamReader(control, java.nio.charset.StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = lines.readLine()) != null) {
+                    switch (line.trim()) {
+                        case "pull" -> pull();
+                        case "insert" -> insert();
+                        case "" -> { }
+                        default -> log("ignored control input line: " + line.trim());
+                    }
+                }
+            } catch (IOException e) {
+                // no control input
+            }
+        }, "control input");
+        reader.setDaemon(true);
+        reader.start();
+    }
+
+    private synchronized void pull() {
+        inserted = false;
+        log("card out of the reader (control input: pull)");
+        if (current != null) {
+            try {
+                current.close();
+            } catch (IOException e) {
+                // closed anyway
+            }
+        }
+    }
+
+    private synchronized void insert() {
+        inserted = true;
+        log("card back in the reader (control input: insert)");
+        notifyAll();
+    }
+
+    private synchronized void waitInserted() throws InterruptedException {
+        while (!inserted) {
+            wait();
+        }
+    }
+
+    private synchronized boolean attach(Socket socket) {
+        if (!inserted) {
+            return false;
+        }
+        current = socket;
+        return true;
     }
 
     @SuppressWarnings("unchecked")
@@ -49,14 +117,32 @@ final class VpcdLink {
     void serve() {
         boolean toldUnreachable = false;
         while (true) {
+            try {
+                waitInserted();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
             try (Socket socket = new Socket()) {
                 socket.connect(new InetSocketAddress(host, port), CONNECT_TIMEOUT_MS);
+                if (!attach(socket)) {
+                    continue;
+                }
                 toldUnreachable = false;
                 log("connected to vpcd at " + socket.getRemoteSocketAddress());
                 socket.setTcpNoDelay(true);
                 String end = run(socket);
-                log("disconnected from vpcd: " + end);
+                synchronized (this) {
+                    current = null;
+                }
                 card.reset();
+                if (end.startsWith("pulled ")) {
+                    log("card pulled after command APDU " + end.substring(7)
+                            + " (its answer not sent); reinserting in " + REINSERT_AFTER_MS + " ms");
+                    sleep(REINSERT_AFTER_MS);
+                    continue;
+                }
+                log("disconnected from vpcd: " + end);
                 if (once) {
                     return;
                 }
@@ -96,6 +182,13 @@ final class VpcdLink {
                 return e.getMessage();
             }
             byte[] reply = answer(message);
+            if (message.length > 1) {
+                commands++;
+                if (commands == tearAt) {
+                    tearAt = 0;
+                    return "pulled " + commands;
+                }
+            }
             if (reply != null) {
                 byte[] framed = new byte[reply.length + 2];
                 framed[0] = (byte) (reply.length >> 8);
@@ -104,6 +197,14 @@ final class VpcdLink {
                 out.write(framed);
                 out.flush();
             }
+        }
+    }
+
+    private static void sleep(int ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -123,4 +123,53 @@ class LauncherTest {
         assertEquals("010F" + HexFormat.of().withUpperCase().formatHex("MELLI0000000001".getBytes()),
                 HexFormat.of().withUpperCase().formatHex(data, 3, 3 + 17));
     }
+
+    @Test
+    void tearAtPullsTheCardAfterItsKthCommandAndComesBack() throws Exception {
+        BlankCard blank = BlankCard.read(blankFile());
+        Main.JavaCard javaCard = new Main.JavaCard(blank);
+        try (ServerSocket vpcd = new ServerSocket(0)) {
+            vpcd.setSoTimeout(10000);
+            VpcdLink link = new VpcdLink(javaCard, "127.0.0.1", vpcd.getLocalPort(), false, 3);
+            java.io.PipedOutputStream control = new java.io.PipedOutputStream();
+            link.listen(new java.io.PipedInputStream(control));
+            Thread card = new Thread(link::serve);
+            card.setDaemon(true);
+            card.start();
+            try (Socket s = vpcd.accept()) {
+                s.setSoTimeout(10000);
+                DataInputStream in = new DataInputStream(s.getInputStream());
+                OutputStream out = s.getOutputStream();
+                send(out, "00A4040C07F04D454C4C4901");
+                assertEquals("9000", receive(in));
+                send(out, "0084000008");
+                assertEquals(20, receive(in).length());
+                send(out, "00CADF0200");
+                assertEquals(-1, in.read(), "the third command's answer is never sent");
+            }
+            try (Socket s = vpcd.accept()) {
+                s.setSoTimeout(10000);
+                DataInputStream in = new DataInputStream(s.getInputStream());
+                OutputStream out = s.getOutputStream();
+                send(out, "00CADF0200");
+                assertEquals("6985", receive(in), "power was lost: not selected");
+                send(out, "00A4040C07F04D454C4C4901");
+                assertEquals("9000", receive(in));
+                control.write("pull\n".getBytes(StandardCharsets.US_ASCII));
+                control.flush();
+                assertEquals(-1, in.read(), "pulled by the control input");
+            }
+            control.write("insert\n".getBytes(StandardCharsets.US_ASCII));
+            control.flush();
+            try (Socket s = vpcd.accept()) {
+                s.setSoTimeout(10000);
+                DataInputStream in = new DataInputStream(s.getInputStream());
+                OutputStream out = s.getOutputStream();
+                send(out, "00A4040C07F04D454C4C4901");
+                assertEquals("9000", receive(in));
+                send(out, "00CADF0100");
+                assertTrue(receive(in).endsWith("9000"));
+            }
+        }
+    }
 }
