@@ -163,14 +163,17 @@ final class Command {
         set(F_DATA_IN_CHAIN);
     }
 
-    /** After unwrapping (§10.6): the plaintext replaces the data; Ne comes from DO97. */
-    void useUnwrapped(short nc, short ne) {
+    /**
+     * After unwrapping (§10.6): the plaintext replaces the data; Ne comes from DO97, and
+     * whether it named an exact count (SecureChannel.expectedLengthExplicit).
+     */
+    void useUnwrapped(short nc, short ne, boolean explicit) {
         shorts[NC] = nc;
         shorts[NE] = ne;
         byte flags = (byte) (bytes[FLAGS] & (byte) ~(F_LE_PRESENT | F_LE_EXPLICIT));
         if (ne != 0) {
             flags |= F_LE_PRESENT;
-            if (ne != (short) 256 && ne != NE_WILDCARD_EXTENDED) {
+            if (explicit) {
                 flags |= F_LE_EXPLICIT;
             }
         }

@@ -196,11 +196,14 @@ final class Dispatcher {
         responder.deliver(apdu, resp, (short) 0, len, sw, cmd.ne());
     }
 
-    /** §10.5: the answer of an unwrapped command, its data at work[0..len], protected. */
+    /**
+     * §10.5: the answer of an unwrapped command, its data at work[0..len], protected in place
+     * (SecureChannel.wrapResponse moves the plaintext as needed; room: len + 35 bytes).
+     */
     private void answerProtected(APDU apdu, byte ins, short len, short sw) {
         short wrapped;
         try {
-            wrapped = channel.wrapResponse(ins, work, (short) 0, len, sw, len);
+            wrapped = channel.wrapResponse(ins, work, (short) 0, len, sw, (short) 0);
         } catch (ISOException e) {
             channel.close();
             ISOException.throwIt(e.getReason());
@@ -214,13 +217,12 @@ final class Dispatcher {
             channel.close();
         }
         if (cmd.has(Command.F_DATA_IN_CHAIN)) {
-            short end = (short) (len + wrapped);
             short total = chain.total();
-            if (total > end) {
-                Util.arrayFillNonAtomic(work, end, (short) (total - end), (byte) 0);
+            if (total > wrapped) {
+                Util.arrayFillNonAtomic(work, wrapped, (short) (total - wrapped), (byte) 0);
             }
         }
-        responder.deliver(apdu, work, len, wrapped, Sw.OK, cmd.outerNe());
+        responder.deliver(apdu, work, (short) 0, wrapped, Sw.OK, cmd.outerNe());
     }
 
     /** Chained plain data (a PIN block may be among them) do not stay in the work buffer. */
@@ -404,7 +406,7 @@ final class Dispatcher {
         header[2] = cmd.p1();
         header[3] = cmd.p2();
         short n = channel.unwrapCommand(header, (short) 0, data(apdu), cmd.dataOff(), cmd.nc());
-        cmd.useUnwrapped(n, channel.expectedLength());
+        cmd.useUnwrapped(n, channel.expectedLength(), channel.expectedLengthExplicit());
         checkShape();
     }
 

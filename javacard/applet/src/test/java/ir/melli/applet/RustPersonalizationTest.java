@@ -295,6 +295,17 @@ class RustPersonalizationTest {
         assertEquals(HostSm.hex(pattern(2000, 5)), host.expect("00B00000 0007D0", "9000"));
     }
 
+    /** The whole photo in one protected READ BINARY (wrapped in place in the work buffer). */
+    @Test
+    void aProtectedReadOfTheLargestFile() {
+        personalizing();
+        byte[] photo = pattern(20480, 7);
+        host.writeFile("0102", photo);
+        assertEquals(HostSm.hex(photo), host.expect("00B08200 000000", "9000"));
+        assertEquals(HostSm.hex(Arrays.copyOfRange(photo, 1000, 20480)),
+                host.expect("00B10000 000004 540203E8 0000", "9000").substring(8));
+    }
+
     @Test
     void generatedKeysAndTheirPublicHalves() {
         card = new TestCard(SERIAL);
