@@ -354,4 +354,14 @@ class RustPinLifeTest {
             {genuine, "9000"},
         });
     }
+
+    /** §11.2's extended-length example: finger-1-live.fmr against finger-1.fmr. */
+    @Test
+    void verifyTheFingerWithExtendedLength() {
+        Personalizer p = Personalizer.operational();
+        byte[] live = Personalizer.fixture("finger-1-live.fmr");
+        String apdu = "00200083000111" + "7F2E82010C" + "81820108" + HostSm.hex(live);
+        assertEquals("9000", p.card.send(apdu));
+        assertEquals("9000", p.card.send("00200083"));
+    }
 }
