@@ -21,6 +21,8 @@ import javacard.framework.AID;
  *       K (counted from 1 across reconnections) the link is dropped without the answer, the
  *       card is out for a second, then connects again. Once.</li>
  *   <li>{@code --once}: stop when vpcd closes the link instead of reconnecting (tests).</li>
+ *   <li>{@code --install-params}: print the applet's install parameters for this card (hex,
+ *       for {@code gp --params}) and exit; they hold the card's secrets.</li>
  *   <li>Standard input is a control input: a line {@code pull} takes the card out of its
  *       reader (power lost, memory kept), {@code insert} puts it back.</li>
  * </ul>
@@ -33,7 +35,7 @@ public final class Main {
     static final int BAD_INPUT = 2;
     static final int CARD_ERROR = 3;
     static final String USAGE =
-            "usage: melli-javacard --card FILE [--vpcd HOST:PORT] [--tear-at K] [--once]";
+            "usage: melli-javacard --card FILE [--vpcd HOST:PORT] [--tear-at K] [--once] [--install-params]";
 
     private Main() {
     }
@@ -47,6 +49,7 @@ public final class Main {
         String vpcd = "127.0.0.1:35963";
         boolean once = false;
         long tearAt = 0;
+        boolean printParams = false;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -61,6 +64,7 @@ public final class Main {
                     }
                 }
                 case "--once" -> once = true;
+                case "--install-params" -> printParams = true;
                 case "--tear-at" -> {
                     try {
                         tearAt = Long.parseLong(i + 1 < args.length ? args[++i] : "");
@@ -92,6 +96,13 @@ public final class Main {
             blank = BlankCard.read(Path.of(card));
         } catch (BlankCard.Refused e) {
             return fail(BAD_INPUT, e.getMessage());
+        }
+        if (printParams) {
+            // For a physical card: `gp --install melli.cap --params <this>` (secrets: K_enc,
+            // K_mac and the device secret are in it).
+            byte[] data = blank.installData();
+            System.out.println(java.util.HexFormat.of().withUpperCase().formatHex(data, 3, data.length));
+            return 0;
         }
         JavaCard javaCard;
         try {
