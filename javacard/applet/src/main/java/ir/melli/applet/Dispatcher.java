@@ -110,6 +110,11 @@ final class Dispatcher {
 
     /** One APDU, answered by returning (9000) or by an ISOException with the status word. */
     void process(APDU apdu) {
+        if (session.firstSinceReset()) {
+            // Reset and power-off end the session (§8.4), the secure channel with it, whatever
+            // memory type holds the channel on this platform.
+            channel.close();
+        }
         byte[] buf = apdu.getBuffer();
         byte cla = buf[0];
         byte ins = buf[1];

@@ -6,7 +6,7 @@ import javacard.framework.Util;
 /**
  * The card session of spec §2.2 and §8.4: what reset, power-off and a SELECT of the AID
  * clear. CLEAR_ON_RESET memory, so that the platform's own select/deselect does not touch it:
- * only this applet's SELECT of the AID starts a new session. 21 bytes of RAM.
+ * only this applet's SELECT of the AID starts a new session. 22 bytes of RAM.
  */
 final class Session {
     private static final byte SELECTED = 0;
@@ -14,6 +14,7 @@ final class Session {
     private static final byte FINGER_VERIFIED = 2;
     private static final byte CHALLENGE_STORED = 3;
     private static final byte CURRENT_EF = 4;
+    private static final byte POWERED = 5;
     /** No current EF. */
     static final byte NO_EF = (byte) -1;
 
@@ -21,14 +22,24 @@ final class Session {
     private final byte[] challenge;
 
     Session() {
-        flags = JCSystem.makeTransientByteArray((short) 5, JCSystem.CLEAR_ON_RESET);
+        flags = JCSystem.makeTransientByteArray((short) 6, JCSystem.CLEAR_ON_RESET);
         challenge = JCSystem.makeTransientByteArray((short) 16, JCSystem.CLEAR_ON_RESET);
         flags[CURRENT_EF] = NO_EF;
     }
 
+    /**
+     * True for the first APDU since the card was reset or powered on (CLEAR_ON_RESET memory
+     * reads 0 then), false afterwards.
+     */
+    boolean firstSinceReset() {
+        boolean first = flags[POWERED] == 0;
+        flags[POWERED] = 1;
+        return first;
+    }
+
     /** SELECT of the AID (§2.2): everything of the session is cleared, then "selected". */
     void startApplication() {
-        Util.arrayFillNonAtomic(flags, (short) 0, (short) flags.length, (byte) 0);
+        Util.arrayFillNonAtomic(flags, (short) 0, POWERED, (byte) 0);
         flags[CURRENT_EF] = NO_EF;
         clearChallenge();
         flags[SELECTED] = 1;

@@ -2,6 +2,7 @@ package ir.melli.applet;
 
 import com.licel.jcardsim.base.ApduCase;
 import com.licel.jcardsim.base.SimulatorRuntime;
+import com.licel.jcardsim.base.TransientMemory;
 import javacard.framework.AID;
 
 /**
@@ -12,6 +13,24 @@ import javacard.framework.AID;
  */
 public class MelliRuntime extends SimulatorRuntime {
     private AID defaultApplet;
+    private final Memory memory;
+
+    /** jCardSim's transient memory, which a reset clears whole, as a card's power loss does. */
+    private static final class Memory extends TransientMemory {
+        void clearAll() {
+            clearOnDeselect();
+            clearOnReset();
+        }
+    }
+
+    public MelliRuntime() {
+        this(new Memory());
+    }
+
+    private MelliRuntime(Memory memory) {
+        super(memory);
+        this.memory = memory;
+    }
 
     public void setDefaultApplet(AID aid) {
         defaultApplet = aid;
@@ -30,6 +49,9 @@ public class MelliRuntime extends SimulatorRuntime {
     @Override
     public void reset() {
         super.reset();
+        // jCardSim clears CLEAR_ON_DESELECT memory only when it deselects an applet, which this
+        // runtime never does: a reset (power loss) clears it too, as on a card.
+        memory.clearAll();
         currentAID = defaultApplet;
     }
 }

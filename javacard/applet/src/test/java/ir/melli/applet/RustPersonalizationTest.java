@@ -63,6 +63,17 @@ class RustPersonalizationTest {
         assertFalse(channelOpen());
     }
 
+    /** §8.4: reset and power-off end the secure channel. */
+    @Test
+    void aResetClosesTheChannel() {
+        personalizing();
+        assertEquals("03", host.expect("00CADF0200", "9000"));
+        card.reset();
+        assertFalse(channelOpen());
+        script(card, new String[][] {{SELECT_AID, "9000"}});
+        assertEquals("plain:6988", host.sendPlain("00CADF0200"));
+    }
+
     @Test
     void aWrongMasterKeyIs6982AndConsumesTheChallenge() {
         card = new TestCard(SERIAL);
