@@ -108,8 +108,21 @@ final class Dispatcher {
         personalizationCommands = new PersonalizationCommands(this);
     }
 
-    /** One APDU, answered by returning (9000) or by an ISOException with the status word. */
+    /**
+     * One APDU, answered by returning (9000) or by an ISOException with the status word. No
+     * other exception leaves: one while the answer is sent (an APDUException) becomes 6F00.
+     */
     void process(APDU apdu) {
+        try {
+            dispatch(apdu);
+        } catch (ISOException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            ISOException.throwIt(Sw.NO_PRECISE_DIAGNOSIS);
+        }
+    }
+
+    private void dispatch(APDU apdu) {
         if (session.firstSinceReset()) {
             // Reset and power-off end the session (§8.4), the secure channel with it, whatever
             // memory type holds the channel on this platform.
