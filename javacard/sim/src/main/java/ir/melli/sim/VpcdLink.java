@@ -243,6 +243,24 @@ final class VpcdLink {
             }
             return null;
         }
-        return card.process(message);
+        long start = System.nanoTime();
+        byte[] response = card.process(message);
+        if (TRACE) {
+            log(String.format("APDU %s -> %s (%d ms)", hexHead(message), hexTail(response),
+                    (System.nanoTime() - start) / 1_000_000));
+        }
+        return response;
+    }
+
+    /** MELLI_JAVACARD_TRACE=1: one log line per APDU (header and status word, no data). */
+    private static final boolean TRACE = "1".equals(System.getenv("MELLI_JAVACARD_TRACE"));
+
+    private static String hexHead(byte[] b) {
+        return java.util.HexFormat.of().withUpperCase().formatHex(b, 0, Math.min(4, b.length))
+                + " (" + b.length + " bytes)";
+    }
+
+    private static String hexTail(byte[] b) {
+        return java.util.HexFormat.of().withUpperCase().formatHex(b, Math.max(0, b.length - 2), b.length);
     }
 }
