@@ -5,6 +5,9 @@
 //! bug in one side's encoding cannot hide behind the same bug in the other.
 //! Every item names the section of the specification that defines it.
 
+#[doc(hidden)]
+pub mod test_support;
+
 /// Specification version implemented here, as (major, minor). §1.
 pub const SPEC_VERSION: (u8, u8) = (1, 0);
 
