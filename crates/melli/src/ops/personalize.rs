@@ -331,14 +331,13 @@ pub fn personalize<T: Transport>(
 
 /// The DER SubjectPublicKeyInfo (RFC 5480) of a P-256 point: DG5 as §5.5 defines it.
 fn subject_public_key_info(point: &PublicPoint) -> Result<Vec<u8>, AppletError> {
-    let malformed = |detail: String| AppletError::Malformed {
-        what: "chip-authentication public key",
-        detail,
-    };
-    let key = p256::PublicKey::from_sec1_bytes(point).map_err(|e| malformed(e.to_string()))?;
-    let der = key
-        .to_public_key_der()
-        .map_err(|e| malformed(e.to_string()))?;
+    let malformed =
+        |source: Box<dyn std::error::Error + Send + Sync>| AppletError::MalformedBecause {
+            what: "chip-authentication public key",
+            source,
+        };
+    let key = p256::PublicKey::from_sec1_bytes(point).map_err(|e| malformed(e.into()))?;
+    let der = key.to_public_key_der().map_err(|e| malformed(e.into()))?;
     Ok(der.as_bytes().to_vec())
 }
 

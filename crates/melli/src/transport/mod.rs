@@ -71,4 +71,8 @@ pub enum TransportError {
     Encoding(#[from] crate::apdu::ApduError),
     #[error("PC/SC error: {0}")]
     Pcsc(String),
+    /// A failure the PC/SC service reported that has no meaning of its own here.
+    #[cfg(feature = "pcsc")]
+    #[error("PC/SC error: {0}")]
+    Service(#[source] ::pcsc::Error),
 }

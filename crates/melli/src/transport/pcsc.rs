@@ -23,7 +23,7 @@ impl From<pcsc::Error> for TransportError {
             pcsc::Error::UnresponsiveCard
             | pcsc::Error::UnpoweredCard
             | pcsc::Error::NotTransacted => TransportError::CardUnresponsive,
-            other => TransportError::Pcsc(other.to_string()),
+            other => TransportError::Service(other),
         }
     }
 }

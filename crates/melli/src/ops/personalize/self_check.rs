@@ -2,9 +2,9 @@
 
 use super::{PersonalizeError, Step};
 use crate::applet::{AppletError, Personalization, PublicPoint};
-use crate::ops::read::split_certificate_path;
+use crate::ops::read::{split_certificate_path, GroupError};
 use crate::ops::verify;
-use crate::pki::{verify_path, Certificate, LeafPurpose};
+use crate::pki::{verify_path, Certificate, ChainError, LeafPurpose};
 use crate::spec::ef;
 use crate::transport::Transport;
 
@@ -28,6 +28,12 @@ pub enum SelfCheckFailure {
     /// key `01`, chaining to the issuer's root.
     #[error("DG6 on the card does not certify the signing key the card generated: {0}")]
     HolderCertificate(String),
+    /// DG6, read back, is not a certificate path.
+    #[error("DG6 on the card does not certify the signing key the card generated: {0}")]
+    HolderCertificateUnreadable(#[source] GroupError),
+    /// DG6's holder certificate does not chain to the issuer's root.
+    #[error("DG6 on the card does not certify the signing key the card generated: {0}")]
+    HolderCertificatePath(#[source] ChainError),
 }
 
 /// What the issuer made for a card and expects to find on it before locking it.
@@ -105,8 +111,8 @@ pub(super) fn self_check<T: Transport>(
         .map_err(|why| failed(SelfCheckFailure::ChipAuthentication(why)))?;
 
     let holder_failure = |why: String| failed(SelfCheckFailure::HolderCertificate(why));
-    let (holder, cas) =
-        split_certificate_path(&certificates).map_err(|e| holder_failure(e.to_string()))?;
+    let (holder, cas) = split_certificate_path(&certificates)
+        .map_err(|e| failed(SelfCheckFailure::HolderCertificateUnreadable(e)))?;
     let certified = holder
         .tbs_certificate
         .subject_public_key_info
@@ -125,6 +131,6 @@ pub(super) fn self_check<T: Transport>(
         expected.root,
         at,
     )
-    .map_err(|e| holder_failure(e.to_string()))?;
+    .map_err(|e| failed(SelfCheckFailure::HolderCertificatePath(e)))?;
     Ok(())
 }
