@@ -29,6 +29,13 @@ pub enum PkiError {
     /// A caller-supplied value is unusable.
     #[error("{what}: {reason}")]
     InvalidInput { what: &'static str, reason: String },
+    /// The same, refused by the library that was asked (an encoder, a key derivation).
+    #[error("{what}: {source}")]
+    Refused {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// DER encoding or decoding of a structure failed.
     #[error("ASN.1 encoding failed: {0}")]
     Encoding(#[from] der::Error),
@@ -64,6 +71,16 @@ impl PkiError {
         PkiError::BadFile {
             path: path.into(),
             reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn refused(
+        what: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        PkiError::Refused {
+            what,
+            source: Box::new(source),
         }
     }
 

@@ -164,7 +164,7 @@ pub enum CmsError {
     SigningCertificateMismatch(String),
     /// Building failed.
     #[error("CMS encoding failed: {0}")]
-    Encoding(String),
+    Encoding(#[source] der::Error),
     /// Signing failed.
     #[error("signing failed: {0}")]
     Signing(String),
@@ -172,7 +172,7 @@ pub enum CmsError {
 
 impl From<der::Error> for CmsError {
     fn from(e: der::Error) -> Self {
-        CmsError::Encoding(e.to_string())
+        CmsError::Encoding(e)
     }
 }
 
