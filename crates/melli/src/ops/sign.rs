@@ -168,6 +168,12 @@ pub enum SignatureFileError {
     /// Bytes that are not a DER ContentInfo holding SignedData.
     #[error("not a CMS signature ({0})")]
     NotCms(String),
+    /// Bytes that are not DER.
+    #[error("not a CMS signature (DER: {0})")]
+    NotDer(#[source] der::Error),
+    /// A SignedData that cannot be taken apart.
+    #[error("not a CMS signature ({0})")]
+    NotSignedData(#[source] CmsError),
 }
 
 impl SignatureFileError {
@@ -227,8 +233,8 @@ pub fn signature_der(bytes: &[u8]) -> Result<(Cow<'_, [u8]>, Wrapping), Signatur
                 SignatureFileError::NotCms(format!("a CMS ContentInfo of {t}, not SignedData"))
             }
             _ if wrapping == Wrapping::Der && is_text(&der) => SignatureFileError::Text,
-            CmsError::Malformed(m) => SignatureFileError::NotCms(format!("DER: {m}")),
-            other => SignatureFileError::NotCms(other.to_string()),
+            CmsError::Malformed(m) => SignatureFileError::NotDer(m),
+            other => SignatureFileError::NotSignedData(other),
         });
     }
     Ok((der, wrapping))

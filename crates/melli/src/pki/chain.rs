@@ -96,6 +96,21 @@ pub enum ChainError {
     /// A structure that should decode does not.
     #[error("{what}: malformed: {reason}")]
     Malformed { what: String, reason: String },
+    /// The same, with the decoder's error.
+    #[error("{what}: malformed: {source}")]
+    Undecodable {
+        what: String,
+        #[source]
+        source: der::Error,
+    },
+    /// An item of a certificate (an extension) does not decode.
+    #[error("{what}: malformed: {item}: {source}")]
+    ItemUndecodable {
+        what: String,
+        item: String,
+        #[source]
+        source: der::Error,
+    },
     /// The end-entity is a CA.
     #[error("{what} is a CA certificate, not an end-entity certificate")]
     LeafIsCa { what: String },
@@ -348,9 +363,9 @@ fn check_signature(
     let tbs = child
         .tbs_certificate
         .to_der()
-        .map_err(|e| ChainError::Malformed {
+        .map_err(|source| ChainError::Undecodable {
             what: what.to_owned(),
-            reason: e.to_string(),
+            source,
         })?;
     Ok(key.verify(&tbs, &signature).is_ok())
 }
@@ -360,9 +375,9 @@ fn check_issuer_is_ca(
     child_what: &str,
     index: usize,
 ) -> Result<(), ChainError> {
-    let malformed = |e: der::Error| ChainError::Malformed {
+    let malformed = |source: der::Error| ChainError::Undecodable {
         what: format!("issuer \"{}\"", label(issuer)),
-        reason: e.to_string(),
+        source,
     };
     let bc = cert::basic_constraints(issuer).map_err(malformed)?;
     let Some(bc) = bc.filter(|bc| bc.ca) else {

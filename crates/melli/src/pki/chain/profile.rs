@@ -105,9 +105,10 @@ fn check_key_usage(
 fn decode_failure(what: &str, item: &str) -> impl Fn(der::Error) -> ChainError {
     let what = what.to_owned();
     let item = item.to_owned();
-    move |e| ChainError::Malformed {
+    move |source| ChainError::ItemUndecodable {
         what: what.clone(),
-        reason: format!("{item}: {e}"),
+        item: item.clone(),
+        source,
     }
 }
 
