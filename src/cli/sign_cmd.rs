@@ -66,7 +66,7 @@ pub fn sign(
     let pin = secrets.read(SecretKind::Pin, "PIN")?;
     let p7s = match sign_digest(&mut applet, &pin, &digest, SystemTime::now()) {
         Ok(p7s) => p7s,
-        Err(e @ SignError::Certificates(_)) => {
+        Err(e @ (SignError::Certificates(_) | SignError::HolderKey(_))) => {
             // No usable certificates: most often a card that was never personalized.
             let serial = applet.serial()?;
             require_issued(&serial, applet.lifecycle()?)?;

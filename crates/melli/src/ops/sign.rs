@@ -167,13 +167,7 @@ pub enum SignatureFileError {
     Text,
     /// Bytes that are not a DER ContentInfo holding SignedData.
     #[error("not a CMS signature ({0})")]
-    NotCms(String),
-    /// Bytes that are not DER.
-    #[error("not a CMS signature (DER: {0})")]
-    NotDer(#[source] der::Error),
-    /// A SignedData that cannot be taken apart.
-    #[error("not a CMS signature ({0})")]
-    NotSignedData(#[source] CmsError),
+    NotCms(#[source] NotCms),
 }
 
 impl SignatureFileError {
@@ -192,6 +186,20 @@ impl SignatureFileError {
             _ => "give the signature file (.p7s, DER or PEM)".into(),
         }
     }
+}
+
+/// Why bytes are not a CMS signature: the decoder's error where it had one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotCms {
+    /// A ContentInfo of another content type.
+    #[error("a CMS ContentInfo of {0}, not SignedData")]
+    OtherContent(String),
+    /// Not DER.
+    #[error("DER: {0}")]
+    Der(#[source] der::Error),
+    /// A SignedData that cannot be taken apart.
+    #[error("{0}")]
+    SignedData(#[source] CmsError),
 }
 
 /// The DER of a CMS SignedData signature file, unwrapped from PEM if it is PEM; S/MIME, BER
@@ -229,12 +237,10 @@ pub fn signature_der(bytes: &[u8]) -> Result<(Cow<'_, [u8]>, Wrapping), Signatur
     if let Err(e) = SignedDataView::parse(&der) {
         return Err(match e {
             CmsError::SignerCount(_) => return Ok((der, wrapping)),
-            CmsError::NotSignedData(t) => {
-                SignatureFileError::NotCms(format!("a CMS ContentInfo of {t}, not SignedData"))
-            }
+            CmsError::NotSignedData(t) => SignatureFileError::NotCms(NotCms::OtherContent(t)),
             _ if wrapping == Wrapping::Der && is_text(&der) => SignatureFileError::Text,
-            CmsError::Malformed(m) => SignatureFileError::NotDer(m),
-            other => SignatureFileError::NotSignedData(other),
+            CmsError::Malformed(m) => SignatureFileError::NotCms(NotCms::Der(m)),
+            other => SignatureFileError::NotCms(NotCms::SignedData(other)),
         });
     }
     Ok((der, wrapping))
