@@ -366,7 +366,7 @@ fn holder_and_desk(
     let digest = hash_file(&contract).map_err(|e| io_failure("read", &contract, e))?;
     let mut applet = Applet::select(PcscTransport::connect(Some(reader))?)?;
     let p7s = sign_digest(&mut applet, &pin, &digest, SystemTime::now())
-        .map_err(|e| Failure::card(e.to_string()))?;
+        .map_err(sign_cmd::sign_failure)?;
     drop(applet);
     let signature = dir.join("contract.txt.p7s");
     fs::write(&signature, p7s).map_err(|e| io_failure("write", &signature, e))?;

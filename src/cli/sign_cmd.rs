@@ -17,9 +17,9 @@ use crate::cli::output;
 use crate::cli::secret_input::SecretInput;
 use crate::cli::{exit, Failure};
 
-fn sign_failure(e: SignError) -> Failure {
+pub fn sign_failure(e: SignError) -> Failure {
     match e {
-        SignError::Pin(pin) => Failure::card(pin.to_string()),
+        SignError::Pin(pin) => crate::cli::pin_refused(&pin),
         other => Failure::card(other.to_string()),
     }
 }

@@ -17,6 +17,9 @@ pub enum PkiError {
     /// A file the issuer layout requires is not there.
     #[error("{}: missing (see the README of an issuer directory for its layout)", path.display())]
     Missing { path: PathBuf },
+    /// An issuer directory of an older melli: every key in plain files, no configuration.
+    #[error("{}: missing: this issuer directory was made by an older melli, with every key in plain files", path.display())]
+    OldLayout { path: PathBuf },
     /// A file is there but its content is wrong.
     #[error("{}: {reason}", path.display())]
     BadFile { path: PathBuf, reason: String },

@@ -43,9 +43,7 @@ pub enum TransportError {
     NoService,
     #[error("no card reader found: connect a reader, or start vpcd's virtual reader with pcscd")]
     NoReaders,
-    #[error(
-        "no card in any reader: insert a card (or start a virtual card with `melli card serve`)"
-    )]
+    #[error("no card in any reader: insert a card")]
     NoCard,
     #[error("no card in reader \"{0}\": insert a card and try again")]
     NoCardInReader(String),
