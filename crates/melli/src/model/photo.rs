@@ -3,8 +3,8 @@
 
 use std::fmt;
 use std::io::Cursor;
-use std::sync::Arc;
 
+use crate::cause::Cause;
 use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
@@ -53,44 +53,19 @@ impl fmt::Debug for FaceImage {
 }
 
 /// Why an image codec gave up: in melli's words, or the codec's own error (its `source`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodecFault {
+    #[error("{0}")]
     Said(&'static str),
-    Codec(Arc<dyn std::error::Error + Send + Sync>),
+    #[error("{0}")]
+    Codec(#[source] Cause),
 }
 
 impl CodecFault {
     fn codec(e: impl std::error::Error + Send + Sync + 'static) -> Self {
-        CodecFault::Codec(Arc::new(e))
+        CodecFault::Codec(Cause::new(e))
     }
 }
-
-impl fmt::Display for CodecFault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CodecFault::Said(text) => f.write_str(text),
-            CodecFault::Codec(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for CodecFault {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            CodecFault::Said(_) => None,
-            CodecFault::Codec(e) => Some(&**e),
-        }
-    }
-}
-
-/// Two faults are the same when they say the same (a codec's error has no equality).
-impl PartialEq for CodecFault {
-    fn eq(&self, other: &Self) -> bool {
-        self.to_string() == other.to_string()
-    }
-}
-
-impl Eq for CodecFault {}
 
 /// Why a photo was refused. `Display` says it without naming the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

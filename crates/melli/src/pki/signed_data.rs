@@ -168,6 +168,9 @@ pub enum CmsError {
     /// Signing failed.
     #[error("signing failed: {0}")]
     Signing(String),
+    /// The signer failed (a token, the card).
+    #[error("signing failed: {0}")]
+    Signer(#[source] crate::cause::Cause),
 }
 
 impl From<der::Error> for CmsError {

@@ -202,7 +202,7 @@ pub fn sign_digest<S: EcdsaSigner + ?Sized>(
     let to_sign = signed_attributes_der(&attrs)?;
     let signature: DerSignature = key
         .try_sign(&to_sign)
-        .map_err(|e| CmsError::Signing(e.to_string()))?;
+        .map_err(|e| CmsError::Signer(crate::cause::Cause::new(e)))?;
     let certified = cert::verifying_key(parts.signer)
         .map_err(|e| CmsError::Signing(format!("the signer's certificate: {e}")))?;
     if certified != key.verifying_key() {
