@@ -25,7 +25,7 @@ pub enum PinError {
         tries = if *.tries_left == 1 { "try" } else { "tries" }
     )]
     Wrong { kind: &'static str, tries_left: u8 },
-    #[error("the {0} is blocked: {hint}", hint = if *.0 == "PIN" { "unblock it with `melli pin unblock` and the PUK" } else { "the card's signing key is blocked for good — the holder needs a new card" })]
+    #[error("the {0} is blocked{hint}", hint = if *.0 == "PIN" { "" } else { ": the card's signing key is blocked for good — the holder needs a new card" })]
     Blocked(&'static str),
 }
 

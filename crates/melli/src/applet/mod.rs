@@ -35,6 +35,13 @@ pub enum AppletError {
     },
     #[error("the card's {what} is malformed ({detail}): it may not be a genuine melli card")]
     Malformed { what: &'static str, detail: String },
+    /// The same, with the decoder's error that said so.
+    #[error("the card's {what} is malformed ({source}): it may not be a genuine melli card")]
+    MalformedBecause {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("secure channel: {0}")]
     SecureMessaging(crate::sm::SmError),
     #[error("this card is not a melli card: it has no melli application (SELECT answered {0})")]
