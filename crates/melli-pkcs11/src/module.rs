@@ -39,7 +39,9 @@ static MODULE: RwLock<Option<Arc<Module>>> = RwLock::new(None);
 const READERS_ENV: &str = "MELLI_PKCS11_READERS";
 
 pub(crate) struct Module {
-    ctx: Context,
+    /// The PC/SC context, made when first needed (pcscd may start after the application
+    /// loaded the module) and made again when pcscd went away.
+    ctx: Mutex<Option<Context>>,
     filter: Option<Vec<String>>,
     slots: Mutex<Vec<Arc<Slot>>>,
     sessions: Mutex<HashMap<CK_SESSION_HANDLE, Arc<Mutex<Session>>>>,
@@ -109,7 +111,6 @@ pub(crate) fn initialize() -> Result<(), Rv> {
     if module.is_some() {
         return Err(CKR_CRYPTOKI_ALREADY_INITIALIZED);
     }
-    let ctx = Context::establish(Scope::User).map_err(|_| CKR_DEVICE_ERROR)?;
     let filter = std::env::var(READERS_ENV).ok().map(|v| {
         v.split(',')
             .map(|s| s.trim().to_string())
@@ -117,7 +118,7 @@ pub(crate) fn initialize() -> Result<(), Rv> {
             .collect()
     });
     let new = Arc::new(Module {
-        ctx,
+        ctx: Mutex::new(None),
         filter,
         slots: Mutex::new(Vec::new()),
         sessions: Mutex::new(HashMap::new()),
@@ -143,7 +144,9 @@ pub(crate) fn finalize() -> Result<(), Rv> {
         .take()
         .ok_or(CKR_CRYPTOKI_NOT_INITIALIZED)?;
     module.finalized.store(true, Ordering::SeqCst);
-    let _ = module.ctx.cancel();
+    if let Some(ctx) = lock(&module.ctx).take() {
+        let _ = ctx.cancel();
+    }
     lock(&module.sessions).clear();
     for slot in lock(&module.slots).iter() {
         let mut state = lock(&slot.state);
@@ -165,6 +168,18 @@ pub(crate) fn module() -> Result<Arc<Module>, Rv> {
 }
 
 impl Module {
+    fn ctx(&self) -> Result<Context, Rv> {
+        let mut ctx = lock(&self.ctx);
+        if let Some(c) = ctx.as_ref() {
+            if c.is_valid().is_ok() {
+                return Ok(c.clone());
+            }
+        }
+        let c = Context::establish(Scope::User).map_err(|_| CKR_DEVICE_ERROR)?;
+        *ctx = Some(c.clone());
+        Ok(c)
+    }
+
     fn shows(&self, reader: &str) -> bool {
         match &self.filter {
             None => true,
@@ -175,7 +190,11 @@ impl Module {
     /// Every reader pcscd knows (that the filter lets through) with whether a card is in it and
     /// pcscd's event count; a slot is made for every reader seen for the first time.
     fn reader_states(&self) -> Result<Vec<(Arc<Slot>, bool, u32)>, Rv> {
-        let names = match self.ctx.list_readers_owned() {
+        // No PC/SC service: no readers, no slots (yet).
+        let Ok(ctx) = self.ctx() else {
+            return Ok(Vec::new());
+        };
+        let names = match ctx.list_readers_owned() {
             Ok(names) => names,
             Err(pcsc::Error::NoReadersAvailable) => Vec::new(),
             Err(_) => return Err(CKR_DEVICE_ERROR),
@@ -189,7 +208,7 @@ impl Module {
             .map(|n| ReaderState::new(n.clone(), State::UNAWARE))
             .collect();
         if !states.is_empty() {
-            match self.ctx.get_status_change(Duration::ZERO, &mut states) {
+            match ctx.get_status_change(Duration::ZERO, &mut states) {
                 Ok(()) | Err(pcsc::Error::Timeout) => {}
                 Err(_) => return Err(CKR_DEVICE_ERROR),
             }
@@ -229,7 +248,10 @@ impl Module {
     /// The present state of one reader: (card present, event count); absent when the reader is.
     fn reader_state(&self, slot: &Slot) -> (bool, u32) {
         let mut states = [ReaderState::new(slot.creader.clone(), State::UNAWARE)];
-        match self.ctx.get_status_change(Duration::ZERO, &mut states) {
+        let Ok(ctx) = self.ctx() else {
+            return (false, 0);
+        };
+        match ctx.get_status_change(Duration::ZERO, &mut states) {
             Ok(()) | Err(pcsc::Error::Timeout) => {
                 let event = states[0].event_state();
                 (
@@ -252,7 +274,10 @@ impl Module {
         if !present || state.token.is_some() || state.foreign == Some(count) {
             return;
         }
-        let mut connection = match Connection::open(&self.ctx, &slot.creader) {
+        let Ok(ctx) = self.ctx() else {
+            return;
+        };
+        let mut connection = match Connection::open(&ctx, &slot.creader) {
             Ok(c) => c,
             Err(CardError::Applet(AppletError::NotMelli(_))) => {
                 state.foreign = Some(count);
@@ -403,7 +428,7 @@ fn with_card<R>(
     let result = match state.connection.as_mut() {
         Some(connection) => connection.transact(op),
         None => {
-            let mut connection = Connection::open(&m.ctx, &slot.creader).map_err(card_rv)?;
+            let mut connection = Connection::open(&m.ctx()?, &slot.creader).map_err(card_rv)?;
             let result = connection.transact(op);
             connection.close(false);
             result
@@ -554,7 +579,7 @@ pub(crate) fn open_session(id: CK_SLOT_ID, flags: CK_FLAGS) -> Result<CK_SESSION
         return Err(CKR_SESSION_READ_WRITE_SO_EXISTS);
     }
     if state.connection.is_none() {
-        let connection = Connection::open(&m.ctx, &slot.creader).map_err(card_rv)?;
+        let connection = Connection::open(&m.ctx()?, &slot.creader).map_err(card_rv)?;
         state.connection = Some(connection);
     }
     state.sessions += 1;

@@ -95,11 +95,12 @@ fn ec_point(point: &[u8]) -> Vec<u8> {
 /// The value of attribute `attribute` of object `kind` on `token`.
 pub(crate) fn attribute(token: &TokenData, kind: Kind, attribute: CK_ATTRIBUTE_TYPE) -> Value {
     // Common to every object: storage attributes. Nothing is modifiable, copyable or
-    // destroyable, and nothing is private: the objects are visible without login (using the
-    // private key needs it).
+    // destroyable. Every object is visible without login; the private key says CKA_PRIVATE
+    // all the same, as OpenSC's keys do, because using it needs the PIN: applications
+    // (OpenSSL's pkcs11 engine) take that as the sign to log in before they sign.
     match attribute {
         CKA_TOKEN => return boolean(true),
-        CKA_PRIVATE => return boolean(false),
+        CKA_PRIVATE => return boolean(kind == Kind::PrivateKey),
         CKA_MODIFIABLE | CKA_COPYABLE | CKA_DESTROYABLE => return boolean(false),
         _ => {}
     }
