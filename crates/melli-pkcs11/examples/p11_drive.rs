@@ -167,14 +167,13 @@ fn sessions(module: &str, serial: &str, pin: &str) -> Result<()> {
             Err(Error::Pkcs11(RvError::TokenWriteProtected, _)) => {}
             other => return Err(format!("C_DestroyObject: {other:?}")),
         }
-        if round == 0 {
-            if p11
+        if round == 0
+            && p11
                 .get_slot_event()
                 .map_err(e("C_WaitForSlotEvent"))?
                 .is_some()
-            {
-                return Err("a slot event while nothing happened".into());
-            }
+        {
+            return Err("a slot event while nothing happened".into());
         }
         drop(session);
         p11.finalize().map_err(e("C_Finalize"))?;

@@ -680,3 +680,29 @@ refused! { CKR_FUNCTION_NOT_PARALLEL =>
     fn C_GetFunctionStatus(hSession);
     fn C_CancelFunction(hSession);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_never_crosses_the_boundary() {
+        let rv = guard(|| panic!("a bug"));
+        assert_eq!(rv, CKR_GENERAL_ERROR);
+        assert_eq!(guard(|| Err(CKR_PIN_INCORRECT)), CKR_PIN_INCORRECT);
+        assert_eq!(guard(|| Ok(())), CKR_OK);
+    }
+
+    #[test]
+    fn null_pointers_are_refused() {
+        // SAFETY: the functions must refuse null pointers before they touch anything.
+        unsafe {
+            assert_eq!(C_GetFunctionList(std::ptr::null_mut()), CKR_ARGUMENTS_BAD);
+            let mut list: *mut CK_FUNCTION_LIST = std::ptr::null_mut();
+            assert_eq!(C_GetFunctionList(&mut list), CKR_OK);
+            assert_eq!((*list).version.major, 2);
+            assert_eq!((*list).version.minor, 40);
+            assert!((*list).C_WaitForSlotEvent.is_some());
+        }
+    }
+}

@@ -197,6 +197,13 @@ impl Module {
         let names = match ctx.list_readers_owned() {
             Ok(names) => names,
             Err(pcsc::Error::NoReadersAvailable) => Vec::new(),
+            Err(
+                pcsc::Error::NoService | pcsc::Error::ServiceStopped | pcsc::Error::InvalidHandle,
+            ) => {
+                // pcscd went away: no readers now, a new context next time.
+                lock(&self.ctx).take();
+                Vec::new()
+            }
             Err(_) => return Err(CKR_DEVICE_ERROR),
         };
         let names: Vec<CString> = names
@@ -473,8 +480,6 @@ pub(crate) fn token_info(id: CK_SLOT_ID) -> Result<CK_TOKEN_INFO, Rv> {
         | CKF_USER_PIN_INITIALIZED
         | CKF_RNG
         | pin_flags(counters.pin, counters.puk);
-    let total = lock(&m.sessions).len() as CK_ULONG;
-    let _ = total;
     Ok(CK_TOKEN_INFO {
         label: pad(&token_label(&token)),
         manufacturerID: pad("melli"),
@@ -1130,4 +1135,44 @@ pub(crate) fn generate_random(handle: CK_SESSION_HANDLE, out: &mut [u8]) -> Resu
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pin_flags_follow_the_retry_counters() {
+        assert_eq!(pin_flags(3, 10), 0);
+        assert_eq!(pin_flags(2, 10), CKF_USER_PIN_COUNT_LOW);
+        assert_eq!(
+            pin_flags(1, 10),
+            CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY
+        );
+        assert_eq!(pin_flags(0, 10), CKF_USER_PIN_LOCKED);
+        assert_eq!(pin_flags(3, 0), CKF_SO_PIN_LOCKED);
+        assert_eq!(pin_flags(3, 1), CKF_SO_PIN_COUNT_LOW | CKF_SO_PIN_FINAL_TRY);
+    }
+
+    #[test]
+    fn text_fields_are_padded_and_cut_on_characters() {
+        assert_eq!(&pad::<8>("abc"), b"abc     ");
+        assert_eq!(&pad::<4>("abcdef"), b"abcd");
+        // "é" is two bytes: it is not cut in half.
+        assert_eq!(&pad::<4>("abcé"), b"abc ");
+    }
+
+    #[test]
+    fn raw_ecdsa_inputs_are_taken_as_ecdsa_takes_a_hash() {
+        let raw = |v: &[u8]| digest_of(SignOp::Raw(zeroize::Zeroizing::new(v.to_vec())));
+        assert_eq!(raw(&[1; 32]), Ok([1; 32]));
+        let long: Vec<u8> = (0..48).collect();
+        assert_eq!(raw(&long).map(|d| d.to_vec()), Ok(long[..32].to_vec()));
+        let mut short = [0u8; 32];
+        short[12..].copy_from_slice(&[5; 20]);
+        assert_eq!(raw(&[5; 20]), Ok(short));
+        assert_eq!(raw(&[]), Err(CKR_DATA_LEN_RANGE));
+        let mut op = SignOp::Raw(zeroize::Zeroizing::new(Vec::new()));
+        assert_eq!(feed(&mut op, &[0; 65]), Err(CKR_DATA_LEN_RANGE));
+    }
 }
