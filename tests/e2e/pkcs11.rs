@@ -188,6 +188,7 @@ fn pkcs11_tool_lists_the_token_and_signs_and_openssl_verifies() {
             "--provider",
             module_str(),
             "--list-all-certs",
+            "pkcs11:model=melli%20ID%20card",
         ]),
         Duration::from_secs(60),
     );
