@@ -379,27 +379,26 @@ fn nss_registers_the_module_lists_the_certificate_and_signs() {
 
     // The issuer's root, trusted for e-mail, so that NSS accepts the signer (the signing CA's
     // certificate is on the card).
-    for (name, file, trust) in [("root", "root.pem", "C,C,C")] {
-        ok(
-            nss(
-                "certutil",
-                reader,
-                &[
-                    "-A",
-                    "-d",
-                    &db,
-                    "-n",
-                    name,
-                    "-t",
-                    trust,
-                    "-i",
-                    &s(&test_issuer().join(file)),
-                ],
-                None,
-            ),
-            "certutil -A",
-        );
-    }
+    let root_pem_path = s(&test_issuer().join("root.pem"));
+    ok(
+        nss(
+            "certutil",
+            reader,
+            &[
+                "-A",
+                "-d",
+                &db,
+                "-n",
+                "root",
+                "-t",
+                "C,C,C",
+                "-i",
+                &root_pem_path,
+            ],
+            None,
+        ),
+        "certutil -A",
+    );
     fs::write(dir.join("doc.txt"), "Signed by NSS with the card's key.\n").expect("doc");
     let pin_file = dir.join("pin.txt");
     crate::common::write_private(&pin_file, &format!("{}\n", mailer.pin));
