@@ -93,19 +93,33 @@ impl Connection {
     /// Connects to the card in `reader` (shared: other programs may use it between our
     /// operations) and selects the melli application.
     pub(crate) fn open(ctx: &Context, reader: &CStr) -> Result<Connection, CardError> {
-        let card = ctx.connect(reader, ShareMode::Shared, Protocols::ANY)?;
-        let atr = card.status2_owned()?.atr().to_vec();
-        let mut connection = Connection {
-            card: Some(card),
-            reader: reader.to_string_lossy().into_owned(),
-            atr,
-        };
+        let mut connection = Connection::connect(ctx, reader)?;
         connection.select()?;
         Ok(connection)
     }
 
+    /// Connects without sending anything: the first operation must select the application
+    /// ([`Connection::select_then`]).
+    pub(crate) fn connect(ctx: &Context, reader: &CStr) -> Result<Connection, CardError> {
+        let card = ctx.connect(reader, ShareMode::Shared, Protocols::ANY)?;
+        let atr = card.status2_owned()?.atr().to_vec();
+        Ok(Connection {
+            card: Some(card),
+            reader: reader.to_string_lossy().into_owned(),
+            atr,
+        })
+    }
+
     /// SELECT of the application: a fresh card session (no PIN verified).
     pub(crate) fn select(&mut self) -> Result<(), CardError> {
+        self.select_then(|_| Ok(()))
+    }
+
+    /// SELECT of the application (a fresh card session) and then `op`, in one transaction.
+    pub(crate) fn select_then<R>(
+        &mut self,
+        op: impl FnOnce(&mut Applet<TxTransport<'_>>) -> Result<R, CardError>,
+    ) -> Result<R, CardError> {
         self.with_card(|card, reader, atr| {
             let transport = TxTransport {
                 card,
@@ -113,9 +127,8 @@ impl Connection {
                 atr,
                 buffer: vec![0; pcsc::MAX_BUFFER_SIZE_EXTENDED],
             };
-            Applet::select(transport)
-                .map(|_| ())
-                .map_err(CardError::from)
+            let mut applet = Applet::select(transport).map_err(CardError::from)?;
+            op(&mut applet)
         })
     }
 
@@ -233,9 +246,9 @@ pub(crate) enum Probe {
     NotToken,
 }
 
-/// Reads what a token shows, in one transaction.
+/// Selects the application and reads what a token shows, in one transaction.
 pub(crate) fn probe(connection: &mut Connection) -> Result<Probe, CardError> {
-    connection.transact(|applet| {
+    connection.select_then(|applet| {
         match applet.lifecycle() {
             Ok(Lifecycle::Operational) => {}
             Ok(_) => return Ok(Probe::NotToken),

@@ -284,14 +284,9 @@ impl Module {
         let Ok(ctx) = self.ctx() else {
             return;
         };
-        let mut connection = match Connection::open(&ctx, &slot.creader) {
-            Ok(c) => c,
-            Err(CardError::Applet(AppletError::NotMelli(_))) => {
-                state.foreign = Some(count);
-                return;
-            }
-            // Busy (held exclusively by another program), or gone again: no token for now.
-            Err(_) => return,
+        // Busy (held exclusively by another program), or gone again: no token for now.
+        let Ok(mut connection) = Connection::connect(&ctx, &slot.creader) else {
+            return;
         };
         match card::probe(&mut connection) {
             Ok(Probe::Token(token)) => {
@@ -303,6 +298,10 @@ impl Module {
                 } else {
                     connection.close(false);
                 }
+            }
+            Err(CardError::Applet(AppletError::NotMelli(_))) => {
+                state.foreign = Some(count);
+                connection.close(false);
             }
             // Blank or being personalized: it may become a token without leaving the reader.
             Ok(Probe::NotToken) => connection.close(false),
@@ -435,8 +434,8 @@ fn with_card<R>(
     let result = match state.connection.as_mut() {
         Some(connection) => connection.transact(op),
         None => {
-            let mut connection = Connection::open(&m.ctx()?, &slot.creader).map_err(card_rv)?;
-            let result = connection.transact(op);
+            let mut connection = Connection::connect(&m.ctx()?, &slot.creader).map_err(card_rv)?;
+            let result = connection.select_then(op);
             connection.close(false);
             result
         }
