@@ -182,6 +182,14 @@ fn pkcs11_tool_lists_the_token_and_signs_and_openssl_verifies() {
     assert_eq!(verified.code, 0, "openssl dgst -verify: {verified:?}");
     assert!(verified.stdout.contains("Verified OK"), "{verified:?}");
 
+    // The card's random generator (GET CHALLENGE) behind C_GenerateRandom.
+    let random = dir.join("random.bin");
+    pkcs11_tool_ok(
+        reader,
+        &["--generate-random", "40", "--output-file", &s(&random)],
+    );
+    assert_eq!(fs::read(&random).expect("random bytes").len(), 40);
+
     // GnuTLS lists the holder certificate.
     let p11tool = run(
         crate::common::pkcs11::command("p11tool", reader).args([
@@ -271,22 +279,6 @@ fn openssl_signs_through_the_pkcs11_engine() {
         ],
     );
     assert_eq!(dgst.code, 0, "openssl dgst -sign -engine pkcs11: {dgst:?}");
-    let verified = run(
-        Command::new("openssl")
-            .current_dir(&dir)
-            .args([
-                "dgst",
-                "-sha256",
-                "-verify",
-                "/dev/stdin",
-                "-signature",
-                "doc.sig",
-                "doc.txt",
-            ])
-            .stdin(Stdio::null()),
-        Duration::from_secs(30),
-    );
-    let _ = verified;
     let public = run(
         Command::new("openssl").args([
             "x509",
@@ -541,6 +533,21 @@ fn wrong_pins_block_the_pin_and_the_puk_unblocks_it() {
     crate::common::assert_secret_absent(&mailer.puk, &[&unblocked]);
     let status = melli(&["pin", "status", "--reader", reader, "--json"]);
     assert_eq!(status.json()["pin"], 3, "{status:?}");
+    // C_SetPIN changes it.
+    let changed_pin = "135790";
+    let changed = pkcs11_tool(
+        reader,
+        &[
+            "--login",
+            "--pin",
+            new_pin,
+            "--change-pin",
+            "--new-pin",
+            changed_pin,
+        ],
+    );
+    assert_eq!(changed.code, 0, "C_SetPIN: {changed:?}");
+    let new_pin = changed_pin;
     // And the new PIN signs (`melli sign` takes it).
     let doc = card.dir().join("doc.txt");
     fs::write(&doc, "after unblock\n").expect("doc");
