@@ -28,6 +28,7 @@
 
 pub mod feeder;
 pub mod openssl;
+pub mod pkcs11;
 
 use std::fs;
 use std::io::{self, Read, Write};
