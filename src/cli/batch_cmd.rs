@@ -82,7 +82,7 @@ pub struct StatusArgs {
 }
 
 fn journal_failure(e: JournalError) -> Failure {
-    let text = escaped(&e.to_string());
+    let text = journal_message(&e);
     match e {
         JournalError::Open { .. }
         | JournalError::Missing(_)
@@ -95,6 +95,16 @@ fn journal_failure(e: JournalError) -> Failure {
         | JournalError::Conflicts(_) => Failure::bad_input(text),
         _ => Failure::card(text),
     }
+}
+
+/// A journal error in one line, escaped for the terminal, with the next step the command line
+/// knows.
+pub fn journal_message(e: &JournalError) -> String {
+    let step = match e {
+        JournalError::NotAFile { .. } => "; give --journal the journal file of the batches",
+        _ => "",
+    };
+    format!("{}{step}", escaped(&e.to_string()))
 }
 
 pub fn status(args: &StatusArgs) -> Result<ExitCode, Failure> {
@@ -266,9 +276,11 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
     let report = batch.run(readers).map_err(|e| {
         progress.finish();
         match e {
-            BatchError::Mailer(_) | BatchError::NoReaders => {
-                Failure::bad_input(escaped(&e.to_string()))
-            }
+            BatchError::Mailer(_) => Failure::bad_input(escaped(&e.to_string())),
+            BatchError::NoReaders => Failure::bad_input(format!(
+                "{}: name one with --readers, or connect one",
+                escaped(&e.to_string())
+            )),
             BatchError::Journal(j) => journal_failure(j),
             other => Failure::card(escaped(&other.to_string())),
         }

@@ -19,7 +19,7 @@ use melli::journal::Journal;
 use melli::ops::pin_mailer;
 use melli::ops::sign::{hash_file, sign_digest};
 use melli::pki::token;
-use melli::transport::{list_readers, PcscTransport};
+use melli::transport::{list_readers, wait_for_change, PcscTransport, ReaderInfo};
 use melli_card::feeder::{self, KeySource, Stack};
 use melli_card::{vpcd, Card};
 use rand_core::{OsRng, RngCore};
@@ -366,7 +366,7 @@ fn holder_and_desk(
     let digest = hash_file(&contract).map_err(|e| io_failure("read", &contract, e))?;
     let mut applet = Applet::select(PcscTransport::connect(Some(reader))?)?;
     let p7s = sign_digest(&mut applet, &pin, &digest, SystemTime::now())
-        .map_err(|e| Failure::card(e.to_string()))?;
+        .map_err(sign_cmd::sign_failure)?;
     drop(applet);
     let signature = dir.join("contract.txt.p7s");
     fs::write(&signature, p7s).map_err(|e| io_failure("write", &signature, e))?;
@@ -425,13 +425,13 @@ fn national_code(n: u32) -> String {
 fn wait_for_new_card(busy: &[String], addr: &str) -> Result<String, Failure> {
     let started = Instant::now();
     loop {
-        if let Ok(list) = list_readers() {
-            if let Some(r) = list
-                .iter()
-                .find(|r| r.card_present && !busy.contains(&r.name))
-            {
-                return Ok(r.name.clone());
-            }
+        let list = list_readers().ok();
+        if let Some(r) = list
+            .iter()
+            .flatten()
+            .find(|r| r.card_present && !busy.contains(&r.name))
+        {
+            return Ok(r.name.clone());
         }
         if started.elapsed() > READER_PATIENCE {
             return Err(Failure::card(format!(
@@ -439,7 +439,7 @@ fn wait_for_new_card(busy: &[String], addr: &str) -> Result<String, Failure> {
                  vpcd reader on that port? (scripts/demo starts one)"
             )));
         }
-        thread::sleep(Duration::from_millis(50));
+        wait_for_readers(list.as_deref(), started);
     }
 }
 
@@ -447,13 +447,13 @@ fn wait_for_new_card(busy: &[String], addr: &str) -> Result<String, Failure> {
 fn wait_for_reader(reader: &str, present: bool) -> Result<(), Failure> {
     let started = Instant::now();
     loop {
-        if let Ok(list) = list_readers() {
-            if list
-                .iter()
-                .any(|r| r.name == reader && r.card_present == present)
-            {
-                return Ok(());
-            }
+        let list = list_readers().ok();
+        if list
+            .iter()
+            .flatten()
+            .any(|r| r.name == reader && r.card_present == present)
+        {
+            return Ok(());
         }
         if started.elapsed() > READER_PATIENCE {
             return Err(Failure::card(format!(
@@ -462,6 +462,17 @@ fn wait_for_reader(reader: &str, present: bool) -> Result<(), Failure> {
                 READER_PATIENCE.as_secs()
             )));
         }
+        wait_for_readers(list.as_deref(), started);
+    }
+}
+
+/// Waits, at most until the patience that began at `started` runs out, for pcscd to tell of a
+/// change in the readers `seen` (a card put in or taken out, a reader added); without a list
+/// to compare with, or when pcscd cannot be asked, a short pause as before a look again.
+fn wait_for_readers(seen: Option<&[ReaderInfo]>, started: Instant) {
+    let left = READER_PATIENCE.saturating_sub(started.elapsed());
+    let told = seen.is_some_and(|seen| wait_for_change(seen, left).is_ok());
+    if !told {
         thread::sleep(Duration::from_millis(50));
     }
 }

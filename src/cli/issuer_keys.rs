@@ -89,7 +89,13 @@ fn ask(prompt: &str) -> Result<Zeroizing<String>, PkiError> {
 
 /// Loads the issuer directory `dir`, asking for its token PIN or passphrase once.
 pub fn load_issuer(dir: &Path) -> Result<Issuer, Failure> {
-    Issuer::load(dir, &mut secret).map_err(|e| Failure::bad_input(e.to_string()))
+    Issuer::load(dir, &mut secret).map_err(|e| {
+        let step = match e {
+            PkiError::OldLayout { .. } => "; make a new one with melli issuer init",
+            _ => "",
+        };
+        Failure::bad_input(format!("{e}{step}"))
+    })
 }
 
 /// The static keys of a new virtual card with `serial`, diversified by the issuer's master

@@ -21,7 +21,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use melli::applet::AppletError;
+use melli::applet::{AppletError, PinError};
 use melli::transport::TransportError;
 
 /// Exit codes (DESIGN.md §9).
@@ -86,8 +86,18 @@ pub fn applet_next_step(e: &AppletError) -> Option<&'static str> {
 fn transport_next_step(e: &TransportError) -> Option<&'static str> {
     match e {
         TransportError::SeveralCards(_) => Some(": choose one with --reader NAME"),
+        TransportError::NoCard => Some(" (or start a virtual card with `melli card serve`)"),
         _ => None,
     }
+}
+
+/// A refused PIN or PUK as the holder should hear it (tries left, blocked), with the next step.
+pub fn pin_refused(e: &PinError) -> Failure {
+    let step = match e {
+        PinError::Blocked("PIN") => ": unblock it with `melli pin unblock` and the PUK",
+        _ => "",
+    };
+    Failure::card(format!("{e}{step}"))
 }
 
 /// `message`, escaped for the terminal, followed by its next step, if any.

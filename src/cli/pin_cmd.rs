@@ -77,7 +77,7 @@ pub enum PinAction {
 /// any card error.
 fn pin_failure(e: PinCheckError) -> Failure {
     match e {
-        PinCheckError::Refused(refused) => Failure::card(refused.to_string()),
+        PinCheckError::Refused(refused) => crate::cli::pin_refused(&refused),
         PinCheckError::Card(card) => Failure::from(card),
     }
 }

@@ -17,9 +17,9 @@ use crate::cli::output;
 use crate::cli::secret_input::SecretInput;
 use crate::cli::{exit, Failure};
 
-fn sign_failure(e: SignError) -> Failure {
+pub fn sign_failure(e: SignError) -> Failure {
     match e {
-        SignError::Pin(pin) => Failure::card(pin.to_string()),
+        SignError::Pin(pin) => crate::cli::pin_refused(&pin),
         other => Failure::card(other.to_string()),
     }
 }
@@ -66,7 +66,7 @@ pub fn sign(
     let pin = secrets.read(SecretKind::Pin, "PIN")?;
     let p7s = match sign_digest(&mut applet, &pin, &digest, SystemTime::now()) {
         Ok(p7s) => p7s,
-        Err(e @ SignError::Certificates(_)) => {
+        Err(e @ (SignError::Certificates(_) | SignError::HolderKey(_))) => {
             // No usable certificates: most often a card that was never personalized.
             let serial = applet.serial()?;
             require_issued(&serial, applet.lifecycle()?)?;

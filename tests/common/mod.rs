@@ -28,6 +28,7 @@
 
 pub mod feeder;
 pub mod openssl;
+pub mod pkcs11;
 
 use std::fs;
 use std::io::{self, Read, Write};
@@ -1029,7 +1030,11 @@ impl VirtualCard {
     /// its reader instead (the same power loss for the card), so that it keeps its memory.
     pub fn kill_no_wait(&mut self) {
         if let Some(control) = self.control.as_mut() {
-            if control.write_all(b"pull\n").and_then(|()| control.flush()).is_ok() {
+            if control
+                .write_all(b"pull\n")
+                .and_then(|()| control.flush())
+                .is_ok()
+            {
                 return;
             }
         }
@@ -1091,10 +1096,7 @@ impl VirtualCard {
                     "the Java Card applet has no test faults; this test is for the Rust card only"
                 );
                 let mut command = Command::new(JAVACARD_CARD);
-                command
-                    .arg("--card")
-                    .arg(&self.state)
-                    .stdin(Stdio::piped());
+                command.arg("--card").arg(&self.state).stdin(Stdio::piped());
                 command
             }
         };
@@ -1116,9 +1118,10 @@ impl VirtualCard {
     fn insert_java_card(&mut self) -> bool {
         let running = matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(None)));
         match self.control.as_mut() {
-            Some(control) if running => {
-                control.write_all(b"insert\n").and_then(|()| control.flush()).is_ok()
-            }
+            Some(control) if running => control
+                .write_all(b"insert\n")
+                .and_then(|()| control.flush())
+                .is_ok(),
             _ => false,
         }
     }

@@ -2,8 +2,13 @@
 //!
 //! This is the only module that the host side and the card side share. It holds numbers
 //! only — identifiers, instruction bytes, tags, limits — never an encoder or a decoder, so a
-//! bug in one side's encoding cannot hide behind the same bug in the other.
+//! bug in one side's encoding cannot hide behind the same bug in the other. (Hidden from the
+//! documentation, `test_support` holds the one generator both sides' tests make synthetic data
+//! with: it is no part of the specification.)
 //! Every item names the section of the specification that defines it.
+
+#[doc(hidden)]
+pub mod test_support;
 
 /// Specification version implemented here, as (major, minor). §1.
 pub const SPEC_VERSION: (u8, u8) = (1, 0);

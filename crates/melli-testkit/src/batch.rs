@@ -7,7 +7,8 @@
 //! a pulled card does.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 use melli::applet::AppletError;
 use melli::ops::batch::{AppletCard, Presence, Reader};
@@ -25,9 +26,16 @@ struct SlotInner {
     pulled: Option<Card>,
 }
 
+#[derive(Default)]
+struct SlotShared {
+    inner: Mutex<SlotInner>,
+    /// Told whenever a card goes in or comes out.
+    changed: Condvar,
+}
+
 /// The place in a reader where a card sits.
 #[derive(Clone, Default)]
-pub struct Slot(Arc<Mutex<SlotInner>>);
+pub struct Slot(Arc<SlotShared>);
 
 impl Slot {
     pub fn new() -> Slot {
@@ -37,8 +45,18 @@ impl Slot {
     fn lock(&self) -> MutexGuard<'_, SlotInner> {
         // A panic while holding the lock leaves the card as it was; go on with it.
         self.0
+            .inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits at most `timeout` while the slot holds a card (`present`) or none.
+    fn wait_while(&self, present: bool, timeout: Duration) {
+        let inner = self.lock();
+        let _ = self
+            .0
+            .changed
+            .wait_timeout_while(inner, timeout, |inner| inner.card.is_some() == present);
     }
 
     /// Puts a card in the reader (powered on); gives it back if a card is there already.
@@ -51,6 +69,7 @@ impl Slot {
         card.power_on();
         inner.card = Some(card);
         inner.generation += 1;
+        self.0.changed.notify_all();
         None
     }
 
@@ -59,6 +78,7 @@ impl Slot {
         let mut inner = self.lock();
         inner.generation += 1;
         let mut card = inner.card.take()?;
+        self.0.changed.notify_all();
         card.power_off();
         Some(card)
     }
@@ -134,6 +154,7 @@ impl Transport for SlotTransport {
                     card.power_off();
                 }
                 inner.pulled = pulled;
+                self.slot.0.changed.notify_all();
                 Err(TransportError::CardRemoved)
             }
             Some(n) => {
@@ -208,6 +229,8 @@ pub struct InProcessReader {
     name: String,
     slot: Slot,
     pile: Option<CardPile>,
+    /// Whether the slot held a card when last looked at, for [`Reader::wait_for_change`].
+    seen: Option<bool>,
 }
 
 impl InProcessReader {
@@ -216,6 +239,7 @@ impl InProcessReader {
             name: name.into(),
             slot,
             pile,
+            seen: None,
         }
     }
 
@@ -242,7 +266,9 @@ impl Reader for InProcessReader {
                 }
             }
         }
-        let Some(transport) = self.slot.connect(&self.name) else {
+        let connected = self.slot.connect(&self.name);
+        self.seen = Some(connected.is_some());
+        let Some(transport) = connected else {
             return Ok(Presence::Empty);
         };
         match AppletCard::open(transport) {
@@ -256,7 +282,16 @@ impl Reader for InProcessReader {
     }
 
     fn card_present(&mut self) -> Result<bool, TransportError> {
-        Ok(self.slot.has_card())
+        let present = self.slot.has_card();
+        self.seen = Some(present);
+        Ok(present)
+    }
+
+    fn wait_for_change(&mut self, timeout: Duration) {
+        match self.seen {
+            Some(present) => self.slot.wait_while(present, timeout),
+            None => std::thread::sleep(timeout),
+        }
     }
 
     fn set_aside(&mut self) {

@@ -10,6 +10,7 @@
 
 pub mod apdu;
 pub mod applet;
+pub mod cause;
 pub mod display;
 pub mod files;
 pub mod input;

@@ -25,7 +25,7 @@ pub enum PinError {
         tries = if *.tries_left == 1 { "try" } else { "tries" }
     )]
     Wrong { kind: &'static str, tries_left: u8 },
-    #[error("the {0} is blocked: {hint}", hint = if *.0 == "PIN" { "unblock it with `melli pin unblock` and the PUK" } else { "the card's signing key is blocked for good — the holder needs a new card" })]
+    #[error("the {0} is blocked{hint}", hint = if *.0 == "PIN" { "" } else { ": the card's signing key is blocked for good — the holder needs a new card" })]
     Blocked(&'static str),
 }
 
@@ -43,7 +43,7 @@ pub enum PinCheckError {
 
 /// A card on which the PIN was verified in this session.
 pub struct PinVerified<'a, T: Transport> {
-    applet: &'a mut Applet<T>,
+    pub(super) applet: &'a mut Applet<T>,
 }
 
 /// Two reference-data blocks one after the other (§8.2), in a buffer of the right size from the

@@ -8,6 +8,7 @@ mod holder;
 mod lifecycle;
 mod personalization;
 mod public_key;
+mod resume;
 
 pub use card_signer::{CardSignatureError, CardSigner};
 pub use desk::FingerMatch;
@@ -16,6 +17,7 @@ pub use holder::{PinCheckError, PinError, PinVerified, RetryCounters};
 pub use lifecycle::Lifecycle;
 pub use personalization::{Personalization, PublicPoint};
 pub use public_key::parse_public_key;
+pub use resume::PinSession;
 
 use zeroize::Zeroizing;
 
@@ -35,6 +37,13 @@ pub enum AppletError {
     },
     #[error("the card's {what} is malformed ({detail}): it may not be a genuine melli card")]
     Malformed { what: &'static str, detail: String },
+    /// The same, with the decoder's error that said so.
+    #[error("the card's {what} is malformed ({source}): it may not be a genuine melli card")]
+    MalformedBecause {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("secure channel: {0}")]
     SecureMessaging(crate::sm::SmError),
     #[error("this card is not a melli card: it has no melli application (SELECT answered {0})")]

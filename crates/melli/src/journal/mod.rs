@@ -195,7 +195,7 @@ pub enum JournalError {
     },
     #[error("there is no journal {}: give the file the batch was run with", shown(.0))]
     Missing(PathBuf),
-    #[error("{}: not a regular file ({found}); give --journal the journal file of the batches", shown(.path))]
+    #[error("{}: not a regular file ({found})", shown(.path))]
     NotAFile { path: PathBuf, found: &'static str },
     #[error("{} is not a melli journal: give the journal a batch wrote, or a new file name", shown(.0))]
     Foreign(PathBuf),

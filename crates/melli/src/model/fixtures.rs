@@ -16,27 +16,10 @@ use image::{Rgb, RgbImage};
 use super::enrolment::{EnrolmentRecord, ValidationError};
 use super::fingerprint::{CaptureInfo, FingerTemplate, FingerView, Minutia, MinutiaKind};
 use super::{Address, FaceImage, Identity, JalaliDate};
+use crate::spec::test_support::SplitMix64 as Rng;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
-
-/// SplitMix64: tiny, deterministic, good enough for synthetic data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % (hi - lo + 1) as u64) as i64
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::io::Cursor;
 
+use crate::cause::Cause;
 use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
@@ -51,6 +52,21 @@ impl fmt::Debug for FaceImage {
     }
 }
 
+/// Why an image codec gave up: in melli's words, or the codec's own error (its `source`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecFault {
+    #[error("{0}")]
+    Said(&'static str),
+    #[error("{0}")]
+    Codec(#[source] Cause),
+}
+
+impl CodecFault {
+    fn codec(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        CodecFault::Codec(Cause::new(e))
+    }
+}
+
 /// Why a photo was refused. `Display` says it without naming the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PhotoError {
@@ -59,7 +75,8 @@ pub enum PhotoError {
     #[error("the {format} image cannot be decoded ({reason})")]
     Decode {
         format: &'static str,
-        reason: String,
+        #[source]
+        reason: CodecFault,
     },
     #[error("{width} × {height} pixels is larger than a photo may be (at most {MAX_SOURCE_SIDE} × {MAX_SOURCE_SIDE})")]
     TooLarge { width: u32, height: u32 },
@@ -82,7 +99,10 @@ pub enum PhotoError {
     #[error("even at JPEG quality 30 the photo takes {bytes} bytes, more than {MAX_BYTES}")]
     OverBudget { bytes: usize },
     #[error("JPEG encoding failed ({reason})")]
-    Encode { reason: String },
+    Encode {
+        #[source]
+        reason: CodecFault,
+    },
     #[error("the photo is not a JPEG image")]
     NotJpeg,
     #[error("the photo is not a baseline JPEG (it is coded as {kind})")]
@@ -189,7 +209,7 @@ impl FaceImage {
             None => {
                 return Err(PhotoError::Decode {
                     format: "JPEG",
-                    reason: "no frame header before the first scan".to_owned(),
+                    reason: CodecFault::Said("no frame header before the first scan"),
                 })
             }
         }
@@ -228,14 +248,14 @@ fn decode(
 ) -> Result<DynamicImage, PhotoError> {
     let decode_error = |e: image::ImageError| PhotoError::Decode {
         format: name,
-        reason: e.to_string(),
+        reason: CodecFault::codec(e),
     };
     if format == ImageFormat::Jpeg
         && !matches!(jpeg_frame(bytes), Some(JpegFrame { complete: true, .. }))
     {
         return Err(PhotoError::Decode {
             format: name,
-            reason: "the file ends before the image does".to_owned(),
+            reason: CodecFault::Said("the file ends before the image does"),
         });
     }
     // Read the header alone first, so that a huge image is refused before any allocation.
@@ -282,7 +302,7 @@ fn decode_jpeg_strictly(bytes: &[u8]) -> Result<DynamicImage, PhotoError> {
     use zune_core::bytestream::ZCursor;
     use zune_core::colorspace::ColorSpace;
     use zune_core::options::DecoderOptions;
-    let error = |reason: String| PhotoError::Decode {
+    let error = |reason: CodecFault| PhotoError::Decode {
         format: "JPEG",
         reason,
     };
@@ -292,7 +312,11 @@ fn decode_jpeg_strictly(bytes: &[u8]) -> Result<DynamicImage, PhotoError> {
             end,
             ..
         }) => end,
-        _ => return Err(error("the file ends before the image does".to_owned())),
+        _ => {
+            return Err(error(CodecFault::Said(
+                "the file ends before the image does",
+            )))
+        }
     };
     let bytes = &bytes[..end];
     let side = MAX_SOURCE_SIDE as usize;
@@ -301,7 +325,9 @@ fn decode_jpeg_strictly(bytes: &[u8]) -> Result<DynamicImage, PhotoError> {
         .set_max_width(side)
         .set_max_height(side);
     let mut headers = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
-    headers.decode_headers().map_err(|e| error(e.to_string()))?;
+    headers
+        .decode_headers()
+        .map_err(|e| error(CodecFault::codec(e)))?;
     let grey = headers.input_colorspace() == Some(ColorSpace::Luma);
     let out = if grey {
         ColorSpace::Luma
@@ -316,19 +342,21 @@ fn decode_jpeg_strictly(bytes: &[u8]) -> Result<DynamicImage, PhotoError> {
         use zune_jpeg::errors::DecodeErrors;
         match e {
             DecodeErrors::FormatStatic("Premature end of buffer") | DecodeErrors::ExhaustedData => {
-                error("its image data stop before the last row: the file was cut short".to_owned())
+                error(CodecFault::Said(
+                    "its image data stop before the last row: the file was cut short",
+                ))
             }
-            other => error(other.to_string()),
+            other => error(CodecFault::codec(other)),
         }
     })?;
     let (w, h) = decoder
         .dimensions()
-        .ok_or_else(|| error("no image size after decoding".to_owned()))?;
+        .ok_or_else(|| error(CodecFault::Said("no image size after decoding")))?;
     let (w, h) = (
-        u32::try_from(w).map_err(|_| error("image too wide".to_owned()))?,
-        u32::try_from(h).map_err(|_| error("image too high".to_owned()))?,
+        u32::try_from(w).map_err(|_| error(CodecFault::Said("image too wide")))?,
+        u32::try_from(h).map_err(|_| error(CodecFault::Said("image too high")))?,
     );
-    let short = || error("the decoder returned too few pixels".to_owned());
+    let short = || error(CodecFault::Said("the decoder returned too few pixels"));
     Ok(if grey {
         DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, pixels).ok_or_else(short)?)
     } else {
@@ -412,7 +440,7 @@ fn encode_jpeg(image: &RgbImage, quality: u8) -> Result<Vec<u8>, PhotoError> {
     JpegEncoder::new_with_quality(&mut out, quality)
         .encode_image(image)
         .map_err(|e| PhotoError::Encode {
-            reason: e.to_string(),
+            reason: CodecFault::codec(e),
         })?;
     Ok(out)
 }

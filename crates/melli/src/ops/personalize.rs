@@ -16,16 +16,15 @@ use std::time::Instant;
 
 use p256::pkcs8::EncodePublicKey;
 
-use super::read::split_certificate_path;
-use super::verify;
-use crate::applet::{Applet, AppletError, Lifecycle, Personalization, PublicPoint};
+use crate::applet::{Applet, AppletError, Lifecycle, PublicPoint};
 use crate::model::{Secret, ValidRecord};
-use crate::pki::{
-    verify_path, Certificate, GregorianDate, HolderRequest, HolderSubject, Issuer, LeafPurpose,
-    PkiError,
-};
+use crate::pki::{GregorianDate, HolderRequest, HolderSubject, Issuer, PkiError};
 use crate::spec::{ef, reference};
 use crate::transport::{Traffic, Transport};
+
+mod self_check;
+
+pub use self_check::SelfCheckFailure;
 
 /// The steps of a personalization, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,28 +134,6 @@ pub enum PersonalizeError {
     },
     #[error("{0}")]
     Start(#[source] AppletError),
-}
-
-/// Which check of the card's own answers failed (see [`PersonalizeError::SelfCheck`]).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SelfCheckFailure {
-    /// DG5, read back under the secure channel, is not the SubjectPublicKeyInfo of the key
-    /// GENERATE returned for key `02`.
-    #[error("DG5 on the card is not the chip-authentication key the card generated")]
-    ForeignDg5,
-    /// The security object read back is not the one just signed and written.
-    #[error("the security object on the card is not the one the issuer signed")]
-    SecurityObjectChanged,
-    /// Passive authentication (applets-spec §9.4) of the files read back failed.
-    #[error("passive authentication of the card failed ({0})")]
-    PassiveAuthentication(String),
-    /// The chip did not prove the key of DG5 on a fresh challenge (§9.5).
-    #[error("chip authentication failed: {0}")]
-    ChipAuthentication(String),
-    /// DG6, read back, does not hold a holder certificate for the key GENERATE returned for
-    /// key `01`, chaining to the issuer's root.
-    #[error("DG6 on the card does not certify the signing key the card generated: {0}")]
-    HolderCertificate(String),
 }
 
 impl PersonalizeError {
@@ -354,347 +331,17 @@ pub fn personalize<T: Transport>(
 
 /// The DER SubjectPublicKeyInfo (RFC 5480) of a P-256 point: DG5 as §5.5 defines it.
 fn subject_public_key_info(point: &PublicPoint) -> Result<Vec<u8>, AppletError> {
-    let malformed = |detail: String| AppletError::Malformed {
-        what: "chip-authentication public key",
-        detail,
-    };
-    let key = p256::PublicKey::from_sec1_bytes(point).map_err(|e| malformed(e.to_string()))?;
-    let der = key
-        .to_public_key_der()
-        .map_err(|e| malformed(e.to_string()))?;
+    let malformed =
+        |source: Box<dyn std::error::Error + Send + Sync>| AppletError::MalformedBecause {
+            what: "chip-authentication public key",
+            source,
+        };
+    let key = p256::PublicKey::from_sec1_bytes(point).map_err(|e| malformed(e.into()))?;
+    let der = key.to_public_key_der().map_err(|e| malformed(e.into()))?;
     Ok(der.as_bytes().to_vec())
 }
 
-/// What the issuer made for a card and expects to find on it before locking it.
-struct Expected<'a> {
-    serial: &'a str,
-    /// The trust anchor a desk would use.
-    root: &'a Certificate,
-    /// The public key GENERATE returned for key `01` under the secure channel.
-    signing_key: &'a PublicPoint,
-    /// DG5 as built from the key GENERATE returned for key `02` under the secure channel.
-    chip_auth_dg: &'a [u8],
-    /// The security object just signed and written.
-    security_object: &'a [u8],
-}
-
-/// The card checked as a desk would, before it is locked, on what it holds now: every
-/// readable data group and the security object read back under the secure channel, passive
-/// authentication of them with the issuer's root as trust anchor (§9.4), DG5 the key the chip
-/// generated, chip authentication on a fresh challenge (§9.5), and DG6 a certificate of the
-/// signing key the chip generated, chaining to the root.
-fn self_check<T: Transport>(
-    session: &mut Personalization<'_, T>,
-    expected: &Expected<'_>,
-    at: std::time::SystemTime,
-) -> Result<(), PersonalizeError> {
-    let card = |source: AppletError| PersonalizeError::Card {
-        step: Step::SelfCheck,
-        source,
-    };
-    let failed = |failure: SelfCheckFailure| PersonalizeError::SelfCheck {
-        step: Step::SelfCheck,
-        failure,
-    };
-    let mut read = |fid: u16| session.read_file(fid).map_err(card);
-    let identity = read(ef::IDENTITY)?;
-    let photo = read(ef::PHOTO)?;
-    let address = read(ef::ADDRESS)?;
-    let chip_auth_dg = read(ef::CHIP_AUTH_KEY)?;
-    let certificates = read(ef::HOLDER_CERT)?;
-    let security_object = read(ef::SECURITY_OBJECT)?;
-
-    if *security_object != *expected.security_object {
-        return Err(failed(SelfCheckFailure::SecurityObjectChanged));
-    }
-    let groups: [(u8, &[u8]); 5] = [
-        (1, &identity),
-        (2, &photo),
-        (4, &address),
-        (5, &chip_auth_dg),
-        (6, &certificates),
-    ];
-    let passive = verify::passive_authentication(
-        &security_object,
-        expected.serial,
-        &groups,
-        expected.root,
-        at,
-    );
-    if !passive.passed() {
-        let failures: Vec<String> = passive
-            .failures()
-            .map(|c| format!("{}: {}", c.name, c.detail))
-            .collect();
-        return Err(failed(SelfCheckFailure::PassiveAuthentication(
-            failures.join("; "),
-        )));
-    }
-    if *chip_auth_dg != *expected.chip_auth_dg {
-        return Err(failed(SelfCheckFailure::ForeignDg5));
-    }
-
-    let challenge = verify::fresh_challenge();
-    let answer = session.internal_authenticate(&challenge).map_err(card)?;
-    verify::check_chip_signature(&chip_auth_dg, expected.serial, &challenge, &answer)
-        .map_err(|why| failed(SelfCheckFailure::ChipAuthentication(why)))?;
-
-    let holder_failure = |why: String| failed(SelfCheckFailure::HolderCertificate(why));
-    let (holder, cas) =
-        split_certificate_path(&certificates).map_err(|e| holder_failure(e.to_string()))?;
-    let certified = holder
-        .tbs_certificate
-        .subject_public_key_info
-        .subject_public_key
-        .as_bytes();
-    if certified != Some(&expected.signing_key[..]) {
-        return Err(holder_failure(
-            "its public key is another key than GENERATE returned for key 01".to_owned(),
-        ));
-    }
-    verify_path(
-        &holder,
-        "holder certificate",
-        LeafPurpose::DocumentSignature,
-        &cas,
-        expected.root,
-        at,
-    )
-    .map_err(|e| holder_failure(e.to_string()))?;
-    Ok(())
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::SecretKind;
-    use crate::test_cards::{blank_card, InProcessCard};
-    use std::path::Path;
-
-    fn fixture(path: &str) -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../..")
-            .join(path)
-    }
-
-    #[test]
-    fn the_journal_stores_the_step_names_and_knows_the_lock_by_its_own() {
-        assert_eq!(Step::Lock.name(), crate::journal::LOCK_STEP);
-        for step in Step::ALL {
-            assert_eq!(Step::named(step.name()), Some(step));
-        }
-        assert_eq!(Step::named("no such step"), None);
-    }
-
-    #[test]
-    fn personalizes_an_in_process_card() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let issuer = Issuer::init_plain(&dir.path().join("issuer")).expect("issuer");
-        let record = ValidRecord::load(&fixture("fixtures/records/valid-1.json")).expect("record");
-        let card = blank_card(&issuer, "MC0000000042");
-        let mut applet = Applet::select(InProcessCard::new(card)).expect("select");
-        let pin = Secret::parse(SecretKind::Pin, "123456").expect("pin");
-        let puk = Secret::parse(SecretKind::Puk, "12345678").expect("puk");
-        let mut steps = Vec::new();
-        let summary = personalize(&mut applet, &record, &issuer, &pin, &puk, &mut |s| {
-            steps.push(s)
-        })
-        .expect("personalized");
-        assert_eq!(steps, Step::ALL);
-        assert_eq!(summary.serial, "MC0000000042");
-        assert_eq!(
-            applet.lifecycle().expect("lifecycle"),
-            Lifecycle::Operational
-        );
-    }
-
-    fn secrets() -> (Secret, Secret) {
-        (
-            Secret::parse(SecretKind::Pin, "123456").expect("pin"),
-            Secret::parse(SecretKind::Puk, "12345678").expect("puk"),
-        )
-    }
-
-    #[test]
-    fn a_card_whose_dg5_is_not_its_key_gets_no_security_object_and_is_not_locked() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let issuer = Issuer::init_plain(&dir.path().join("issuer")).expect("issuer");
-        let record = ValidRecord::load(&fixture("fixtures/records/valid-1.json")).expect("record");
-        let mut card = blank_card(&issuer, "MC0000000043");
-        card.set_fault(melli_card::Fault::ForeignDg5);
-        let mut applet = Applet::select(InProcessCard::new(card)).expect("select");
-        let (pin, puk) = secrets();
-        let error = personalize(&mut applet, &record, &issuer, &pin, &puk, &mut |_| {})
-            .expect_err("the card lies about DG5");
-        assert!(
-            matches!(
-                error,
-                PersonalizeError::SelfCheck {
-                    step: Step::ChipAuthenticationKey,
-                    failure: SelfCheckFailure::ForeignDg5,
-                }
-            ),
-            "{error:?}"
-        );
-        assert_eq!(
-            error.to_string(),
-            "self-check: DG5 on the card is not the chip-authentication key the card \
-             generated; the card was not locked"
-        );
-        let security_object = applet.read_file(ef::SECURITY_OBJECT).expect("read");
-        assert!(
-            security_object.is_empty(),
-            "the issuer signed the foreign DG5"
-        );
-        assert_eq!(
-            applet.lifecycle().expect("lifecycle"),
-            Lifecycle::Personalizing
-        );
-    }
-
-    /// Sends nothing once `stop` is set, as a card pulled from its reader.
-    struct Stoppable {
-        inner: InProcessCard,
-        stop: std::rc::Rc<std::cell::Cell<bool>>,
-    }
-
-    impl Transport for Stoppable {
-        fn transmit(
-            &mut self,
-            command: &[u8],
-        ) -> Result<Vec<u8>, crate::transport::TransportError> {
-            if self.stop.get() {
-                return Err(crate::transport::TransportError::CardRemoved);
-            }
-            self.inner.transmit(command)
-        }
-        fn atr(&self) -> &[u8] {
-            self.inner.atr()
-        }
-        fn reader(&self) -> &str {
-            self.inner.reader()
-        }
-    }
-
-    /// The self-check passes on what the issuer made, and names what differs: another DG5,
-    /// another signing key, another security object, another trust anchor.
-    #[test]
-    fn the_self_check_passes_on_a_sound_card_and_names_each_failure() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let issuer = Issuer::init_plain(&dir.path().join("issuer")).expect("issuer");
-        let other = Issuer::init_plain(&dir.path().join("other")).expect("other issuer");
-        let record = ValidRecord::load(&fixture("fixtures/records/valid-1.json")).expect("record");
-        let card = blank_card(&issuer, "MC0000000044");
-        let stop = std::rc::Rc::new(std::cell::Cell::new(false));
-        let mut applet = Applet::select(Stoppable {
-            inner: InProcessCard::new(card),
-            stop: stop.clone(),
-        })
-        .expect("select");
-        let (pin, puk) = secrets();
-        // Everything written and checked; the card pulled just before ACTIVATE FILE.
-        let mut steps = Vec::new();
-        let pulled = personalize(&mut applet, &record, &issuer, &pin, &puk, &mut |step| {
-            steps.push(step);
-            if step == Step::Lock {
-                stop.set(true);
-            }
-        })
-        .expect_err("pulled before the lock");
-        assert_eq!(pulled.step(), Some(Step::Lock), "{pulled}");
-        assert_eq!(steps, Step::ALL);
-        stop.set(false);
-
-        let security_object = applet.read_file(ef::SECURITY_OBJECT).expect("SO");
-        let chip_auth_dg = applet.read_file(ef::CHIP_AUTH_KEY).expect("DG5");
-        let dg6 = applet.read_file(ef::HOLDER_CERT).expect("DG6");
-        let (holder, _) = split_certificate_path(&dg6).expect("DG6");
-        let signing_key: PublicPoint = holder
-            .tbs_certificate
-            .subject_public_key_info
-            .subject_public_key
-            .as_bytes()
-            .expect("bit string")
-            .try_into()
-            .expect("65 bytes");
-        let serial = applet.serial().expect("serial");
-        let keys = issuer.card_keys(&serial).expect("card keys");
-        let mut session = applet.open_secure_channel(&keys).expect("channel");
-        let now = std::time::SystemTime::now();
-        let good = Expected {
-            serial: &serial,
-            root: issuer.root_certificate(),
-            signing_key: &signing_key,
-            chip_auth_dg: &chip_auth_dg,
-            security_object: &security_object,
-        };
-        self_check(&mut session, &good, now).expect("a sound card passes");
-
-        let failure = |session: &mut Personalization<'_, Stoppable>, expected: &Expected<'_>| {
-            match self_check(session, expected, now) {
-                Err(PersonalizeError::SelfCheck {
-                    step: Step::SelfCheck,
-                    failure,
-                }) => failure,
-                other => panic!("not a self-check failure: {other:?}"),
-            }
-        };
-        let mut other_key = signing_key;
-        other_key[64] ^= 1;
-        assert!(matches!(
-            failure(
-                &mut session,
-                &Expected {
-                    signing_key: &other_key,
-                    ..good
-                }
-            ),
-            SelfCheckFailure::HolderCertificate(_)
-        ));
-        let foreign_dg5 = subject_public_key_info(&other_key_point()).expect("SPKI");
-        assert_eq!(
-            failure(
-                &mut session,
-                &Expected {
-                    chip_auth_dg: &foreign_dg5,
-                    ..good
-                }
-            ),
-            SelfCheckFailure::ForeignDg5
-        );
-        let mut other_so = security_object.to_vec();
-        *other_so.last_mut().expect("SO") ^= 1;
-        assert_eq!(
-            failure(
-                &mut session,
-                &Expected {
-                    security_object: &other_so,
-                    ..good
-                }
-            ),
-            SelfCheckFailure::SecurityObjectChanged
-        );
-        match failure(
-            &mut session,
-            &Expected {
-                root: other.root_certificate(),
-                ..good
-            },
-        ) {
-            SelfCheckFailure::PassiveAuthentication(why) => {
-                assert!(why.starts_with("document signer chain: "), "{why}")
-            }
-            other => panic!("{other:?}"),
-        }
-        self_check(&mut session, &good, now).expect("the channel is still sound");
-    }
-
-    /// A P-256 point no card holds the private key of.
-    fn other_key_point() -> PublicPoint {
-        let key = p256::SecretKey::random(&mut rand_core::OsRng);
-        p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&key.public_key(), false)
-            .as_bytes()
-            .try_into()
-            .expect("65 bytes")
-    }
-}
+mod tests;
+use self_check::self_check;
+use self_check::Expected;

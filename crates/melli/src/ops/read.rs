@@ -3,7 +3,7 @@
 use zeroize::Zeroizing;
 
 use crate::applet::{Applet, AppletError, Lifecycle};
-use crate::model::{Address, Identity};
+use crate::model::{Address, DataGroupError, Identity};
 use crate::pki::Certificate;
 use crate::spec::ef;
 use crate::transport::Transport;
@@ -22,11 +22,26 @@ pub struct CardContents {
 }
 
 /// A data group that could not be understood.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{group} on the card is malformed: {reason}")]
 pub struct GroupError {
     pub group: &'static str,
-    pub reason: String,
+    #[source]
+    pub reason: GroupFault,
+}
+
+/// What is wrong with a data group, as its decoder said it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GroupFault {
+    /// DG1 or DG4 do not decode.
+    #[error(transparent)]
+    Content(#[from] DataGroupError),
+    /// DG6 is not DER certificates one after the other.
+    #[error(transparent)]
+    Der(#[from] der::Error),
+    /// DG6 holds no certificate.
+    #[error("empty")]
+    Empty,
 }
 
 impl CardContents {
@@ -44,14 +59,14 @@ impl CardContents {
     pub fn parse_identity(&self) -> Result<Identity, GroupError> {
         Identity::from_dg(&self.identity).map_err(|e| GroupError {
             group: "DG1 identity",
-            reason: e.to_string(),
+            reason: e.into(),
         })
     }
 
     pub fn parse_address(&self) -> Result<Address, GroupError> {
         Address::from_dg(&self.address).map_err(|e| GroupError {
             group: "DG4 address",
-            reason: e.to_string(),
+            reason: e.into(),
         })
     }
 
@@ -63,18 +78,18 @@ impl CardContents {
 
 /// DG6's certificate path: DER certificates one after the other, the holder's first.
 pub fn split_certificate_path(dg6: &[u8]) -> Result<(Certificate, Vec<Certificate>), GroupError> {
-    let bad = |reason: String| GroupError {
+    let bad = |reason: GroupFault| GroupError {
         group: "DG6 holder certificate",
         reason,
     };
-    let mut reader = der::SliceReader::new(dg6).map_err(|e| bad(e.to_string()))?;
+    let mut reader = der::SliceReader::new(dg6).map_err(|e| bad(e.into()))?;
     let mut certs = Vec::new();
     while !der::Reader::is_finished(&reader) {
-        let cert: Certificate = der::Decode::decode(&mut reader).map_err(|e| bad(e.to_string()))?;
+        let cert: Certificate = der::Decode::decode(&mut reader).map_err(|e| bad(e.into()))?;
         certs.push(cert);
     }
     let mut certs = certs.into_iter();
-    let holder = certs.next().ok_or_else(|| bad("empty".to_string()))?;
+    let holder = certs.next().ok_or_else(|| bad(GroupFault::Empty))?;
     Ok((holder, certs.collect()))
 }
 

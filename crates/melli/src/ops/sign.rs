@@ -13,7 +13,7 @@ use std::time::SystemTime;
 use der::DateTime;
 use sha2::{Digest, Sha256};
 
-use super::read::split_certificate_path;
+use super::read::{split_certificate_path, GroupError};
 use crate::applet::{Applet, AppletError, CardSignatureError, CardSigner, PinCheckError, PinError};
 use crate::input;
 use crate::model::Secret;
@@ -36,7 +36,7 @@ pub fn hash_file(path: &Path) -> std::io::Result<[u8; 32]> {
             std::io::ErrorKind::InvalidInput,
             format!("not a regular file ({found})"),
         ),
-        other => std::io::Error::new(std::io::ErrorKind::InvalidInput, other.to_string()),
+        other => std::io::Error::new(std::io::ErrorKind::InvalidInput, other),
     })?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; HASH_BUFFER];
@@ -58,7 +58,9 @@ pub enum SignError {
     #[error(transparent)]
     Pin(#[from] PinError),
     #[error("the card's certificates (DG6) are unusable: {0}")]
-    Certificates(String),
+    Certificates(#[source] GroupError),
+    #[error("the card's certificates (DG6) are unusable: {0}")]
+    HolderKey(#[source] spki::Error),
     #[error("building the signature: {0}")]
     Cms(#[from] CmsError),
     #[error("the card's signature does not verify with its own certificate: the card and its certificate do not belong together")]
@@ -84,8 +86,7 @@ pub fn sign_digest<T: Transport>(
 ) -> Result<Vec<u8>, SignError> {
     let dg6 = applet.read_file(ef::HOLDER_CERT)?;
     let (holder, cas) = split_certificates(&dg6)?;
-    let holder_key =
-        cert::verifying_key(&holder).map_err(|e| SignError::Certificates(e.to_string()))?;
+    let holder_key = cert::verifying_key(&holder).map_err(SignError::HolderKey)?;
     let content_type = RawOid::from(asn1::ID_DATA);
     let mut certificates = vec![holder.clone()];
     certificates.extend(cas);
@@ -109,7 +110,7 @@ pub fn sign_digest<T: Transport>(
 }
 
 fn split_certificates(dg6: &[u8]) -> Result<(Certificate, Vec<Certificate>), SignError> {
-    split_certificate_path(dg6).map_err(|e| SignError::Certificates(e.to_string()))
+    split_certificate_path(dg6).map_err(SignError::Certificates)
 }
 
 /// Names of the checks of a document signature, in the order they are made.
@@ -166,7 +167,7 @@ pub enum SignatureFileError {
     Text,
     /// Bytes that are not a DER ContentInfo holding SignedData.
     #[error("not a CMS signature ({0})")]
-    NotCms(String),
+    NotCms(#[source] NotCms),
 }
 
 impl SignatureFileError {
@@ -185,6 +186,20 @@ impl SignatureFileError {
             _ => "give the signature file (.p7s, DER or PEM)".into(),
         }
     }
+}
+
+/// Why bytes are not a CMS signature: the decoder's error where it had one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotCms {
+    /// A ContentInfo of another content type.
+    #[error("a CMS ContentInfo of {0}, not SignedData")]
+    OtherContent(String),
+    /// Not DER.
+    #[error("DER: {0}")]
+    Der(#[source] der::Error),
+    /// A SignedData that cannot be taken apart.
+    #[error("{0}")]
+    SignedData(#[source] CmsError),
 }
 
 /// The DER of a CMS SignedData signature file, unwrapped from PEM if it is PEM; S/MIME, BER
@@ -222,12 +237,10 @@ pub fn signature_der(bytes: &[u8]) -> Result<(Cow<'_, [u8]>, Wrapping), Signatur
     if let Err(e) = SignedDataView::parse(&der) {
         return Err(match e {
             CmsError::SignerCount(_) => return Ok((der, wrapping)),
-            CmsError::NotSignedData(t) => {
-                SignatureFileError::NotCms(format!("a CMS ContentInfo of {t}, not SignedData"))
-            }
+            CmsError::NotSignedData(t) => SignatureFileError::NotCms(NotCms::OtherContent(t)),
             _ if wrapping == Wrapping::Der && is_text(&der) => SignatureFileError::Text,
-            CmsError::Malformed(m) => SignatureFileError::NotCms(format!("DER: {m}")),
-            other => SignatureFileError::NotCms(other.to_string()),
+            CmsError::Malformed(m) => SignatureFileError::NotCms(NotCms::Der(m)),
+            other => SignatureFileError::NotCms(NotCms::SignedData(other)),
         });
     }
     Ok((der, wrapping))

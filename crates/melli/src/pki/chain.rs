@@ -18,16 +18,18 @@
 
 use std::time::SystemTime;
 
-use der::asn1::ObjectIdentifier;
-use der::flagset::FlagSet;
 use der::{DateTime, Encode};
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::Signature;
-use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages};
 use x509_cert::Certificate;
 
 use super::asn1;
 use super::cert::{self, label};
+
+mod profile;
+use profile::check_ca_profile;
+use profile::check_critical_extensions;
+use profile::check_purpose;
 
 /// Longest path accepted, trust anchor included.
 pub const MAX_PATH_LEN: usize = 6;
@@ -94,6 +96,21 @@ pub enum ChainError {
     /// A structure that should decode does not.
     #[error("{what}: malformed: {reason}")]
     Malformed { what: String, reason: String },
+    /// The same, with the decoder's error.
+    #[error("{what}: malformed: {source}")]
+    Undecodable {
+        what: String,
+        #[source]
+        source: der::Error,
+    },
+    /// An item of a certificate (an extension) does not decode.
+    #[error("{what}: malformed: {item}: {source}")]
+    ItemUndecodable {
+        what: String,
+        item: String,
+        #[source]
+        source: der::Error,
+    },
     /// The end-entity is a CA.
     #[error("{what} is a CA certificate, not an end-entity certificate")]
     LeafIsCa { what: String },
@@ -346,9 +363,9 @@ fn check_signature(
     let tbs = child
         .tbs_certificate
         .to_der()
-        .map_err(|e| ChainError::Malformed {
+        .map_err(|source| ChainError::Undecodable {
             what: what.to_owned(),
-            reason: e.to_string(),
+            source,
         })?;
     Ok(key.verify(&tbs, &signature).is_ok())
 }
@@ -358,9 +375,9 @@ fn check_issuer_is_ca(
     child_what: &str,
     index: usize,
 ) -> Result<(), ChainError> {
-    let malformed = |e: der::Error| ChainError::Malformed {
+    let malformed = |source: der::Error| ChainError::Undecodable {
         what: format!("issuer \"{}\"", label(issuer)),
-        reason: e.to_string(),
+        source,
     };
     let bc = cert::basic_constraints(issuer).map_err(malformed)?;
     let Some(bc) = bc.filter(|bc| bc.ca) else {
@@ -386,232 +403,6 @@ fn check_issuer_is_ca(
                 issuer: label(issuer),
             });
         }
-    }
-    Ok(())
-}
-
-fn check_critical_extensions(c: &Certificate, what: &str) -> Result<(), ChainError> {
-    const PROCESSED: [der::asn1::ObjectIdentifier; 6] = [
-        cert::ID_CE_BASIC_CONSTRAINTS,
-        cert::ID_CE_KEY_USAGE,
-        cert::ID_CE_EXT_KEY_USAGE,
-        cert::ID_CE_SUBJECT_KEY_IDENTIFIER,
-        cert::ID_CE_AUTHORITY_KEY_IDENTIFIER,
-        cert::ID_CE_SUBJECT_ALT_NAME,
-    ];
-    for ext in c.tbs_certificate.extensions.iter().flatten() {
-        if ext.critical && !PROCESSED.contains(&ext.extn_id) {
-            return Err(ChainError::UnknownCriticalExtension {
-                what: what.to_owned(),
-                oid: ext.extn_id.to_string(),
-            });
-        }
-    }
-    Ok(())
-}
-
-/// The keyUsage bits, in RFC 5280 §4.2.1.3 order, with their ASN.1 names.
-const KEY_USAGE_NAMES: [(KeyUsages, &str); 9] = [
-    (KeyUsages::DigitalSignature, "digitalSignature"),
-    (KeyUsages::NonRepudiation, "nonRepudiation"),
-    (KeyUsages::KeyEncipherment, "keyEncipherment"),
-    (KeyUsages::DataEncipherment, "dataEncipherment"),
-    (KeyUsages::KeyAgreement, "keyAgreement"),
-    (KeyUsages::KeyCertSign, "keyCertSign"),
-    (KeyUsages::CRLSign, "cRLSign"),
-    (KeyUsages::EncipherOnly, "encipherOnly"),
-    (KeyUsages::DecipherOnly, "decipherOnly"),
-];
-
-fn key_usage_names(set: FlagSet<KeyUsages>) -> String {
-    let names: Vec<&str> = KEY_USAGE_NAMES
-        .iter()
-        .filter(|(bit, _)| set.contains(*bit))
-        .map(|(_, name)| *name)
-        .collect();
-    names.join(", ")
-}
-
-/// The name of a key purpose, with the OID when it is not one of the usual ones.
-fn key_purpose_name(oid: &ObjectIdentifier) -> String {
-    let known = match oid.to_string().as_str() {
-        "1.3.6.1.5.5.7.3.1" => "serverAuth",
-        "1.3.6.1.5.5.7.3.2" => "clientAuth",
-        "1.3.6.1.5.5.7.3.3" => "codeSigning",
-        "1.3.6.1.5.5.7.3.4" => "emailProtection",
-        "1.3.6.1.5.5.7.3.8" => "timeStamping",
-        "1.3.6.1.5.5.7.3.9" => "OCSPSigning",
-        "1.3.6.1.5.5.7.3.36" => "documentSigning",
-        "2.5.29.37.0" => "anyExtendedKeyUsage",
-        _ => return oid.to_string(),
-    };
-    known.to_owned()
-}
-
-/// keyUsage present, critical, with every bit of `required`, at least one of `one_of` (when
-/// not empty), and no bit outside `allowed`. `rule` is the role's rule, for messages.
-fn check_key_usage(
-    c: &Certificate,
-    what: &str,
-    rule: &str,
-    required: FlagSet<KeyUsages>,
-    one_of: FlagSet<KeyUsages>,
-    allowed: FlagSet<KeyUsages>,
-) -> Result<(), ChainError> {
-    let wrong = |reason: String| ChainError::WrongKeyUsage {
-        what: what.to_owned(),
-        reason: format!("{reason}: {rule} ({PROFILES})"),
-    };
-    let ku = cert::extension::<KeyUsage>(c, cert::ID_CE_KEY_USAGE)
-        .map_err(decode_failure(what, "keyUsage"))?;
-    let Some((critical, KeyUsage(bits))) = ku else {
-        return Err(wrong("is missing".into()));
-    };
-    if !critical {
-        return Err(wrong("is not critical".into()));
-    }
-    let extra = bits & !allowed;
-    if !extra.is_empty() {
-        return Err(wrong(format!("has {}", key_usage_names(extra))));
-    }
-    let missing = required & !bits;
-    if !missing.is_empty() {
-        return Err(wrong(format!("lacks {}", key_usage_names(missing))));
-    }
-    if !one_of.is_empty() && (bits & one_of).is_empty() {
-        return Err(wrong(format!("has none of {}", key_usage_names(one_of))));
-    }
-    Ok(())
-}
-
-fn decode_failure(what: &str, item: &str) -> impl Fn(der::Error) -> ChainError {
-    let what = what.to_owned();
-    let item = item.to_owned();
-    move |e| ChainError::Malformed {
-        what: what.clone(),
-        reason: format!("{item}: {e}"),
-    }
-}
-
-/// The CA profile (applets-spec §9.3.2, §9.3.4), for the trusted root and every CA on the
-/// path: basicConstraints present, critical, cA TRUE; keyUsage present, critical, with
-/// keyCertSign, and cRLSign as the only other bit allowed; no extendedKeyUsage.
-fn check_ca_profile(c: &Certificate, what: &str) -> Result<(), ChainError> {
-    let bc = cert::extension::<BasicConstraints>(c, cert::ID_CE_BASIC_CONSTRAINTS)
-        .map_err(decode_failure(what, "basicConstraints"))?;
-    let rule = format!("a CA certificate has it critical, with cA TRUE ({PROFILES})");
-    let wrong_bc = |reason: &str| ChainError::WrongBasicConstraints {
-        what: what.to_owned(),
-        reason: format!("{reason}: {rule}"),
-    };
-    match bc {
-        None => return Err(wrong_bc("is missing")),
-        Some((_, bc)) if !bc.ca => return Err(wrong_bc("has cA FALSE")),
-        Some((false, _)) => return Err(wrong_bc("is not critical")),
-        Some(_) => {}
-    }
-    check_key_usage(
-        c,
-        what,
-        "a CA certificate has keyUsage keyCertSign, optionally cRLSign, nothing else, critical",
-        KeyUsages::KeyCertSign.into(),
-        FlagSet::default(),
-        KeyUsages::KeyCertSign | KeyUsages::CRLSign,
-    )?;
-    check_no_extended_key_usage(c, what, "a CA certificate")
-}
-
-/// extendedKeyUsage absent, for the roles that have none.
-fn check_no_extended_key_usage(c: &Certificate, what: &str, role: &str) -> Result<(), ChainError> {
-    let eku = cert::extended_key_usage(c).map_err(decode_failure(what, "extendedKeyUsage"))?;
-    match eku {
-        None => Ok(()),
-        Some(eku) => Err(ChainError::WrongExtendedKeyUsage {
-            what: what.to_owned(),
-            reason: format!(
-                "is present ({}): {role} has none ({PROFILES})",
-                eku.0
-                    .iter()
-                    .map(key_purpose_name)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            ),
-        }),
-    }
-}
-
-/// The end-entity profiles of [`LeafPurpose`].
-fn check_purpose(leaf: &Certificate, what: &str, purpose: LeafPurpose) -> Result<(), ChainError> {
-    if purpose == LeafPurpose::Any {
-        return Ok(());
-    }
-    if cert::basic_constraints(leaf)
-        .map_err(decode_failure(what, "basicConstraints"))?
-        .is_some_and(|bc| bc.ca)
-    {
-        return Err(ChainError::LeafIsCa {
-            what: what.to_owned(),
-        });
-    }
-    match purpose {
-        LeafPurpose::DocumentSigner => {
-            let only = KeyUsages::DigitalSignature.into();
-            check_key_usage(
-                leaf,
-                what,
-                "a document signer certificate has keyUsage digitalSignature only, critical",
-                only,
-                FlagSet::default(),
-                only,
-            )?;
-            check_no_extended_key_usage(leaf, what, "a document signer certificate")?;
-        }
-        LeafPurpose::DocumentSignature => {
-            let signing = KeyUsages::DigitalSignature | KeyUsages::NonRepudiation;
-            check_key_usage(
-                leaf,
-                what,
-                "a holder certificate has keyUsage digitalSignature and/or nonRepudiation, \
-                 nothing else, critical",
-                FlagSet::default(),
-                signing,
-                signing,
-            )?;
-            check_holder_extended_key_usage(leaf, what)?;
-        }
-        LeafPurpose::Any => {}
-    }
-    Ok(())
-}
-
-/// The holder's extendedKeyUsage: present, with documentSigning, and emailProtection as the
-/// only other purpose (applets-spec §9.3.5: openssl's S/MIME check wants emailProtection).
-fn check_holder_extended_key_usage(leaf: &Certificate, what: &str) -> Result<(), ChainError> {
-    const ALLOWED: [ObjectIdentifier; 2] =
-        [asn1::ID_KP_DOCUMENT_SIGNING, asn1::ID_KP_EMAIL_PROTECTION];
-    let rule = format!(
-        "a holder certificate has extendedKeyUsage documentSigning, optionally \
-         emailProtection, and nothing else ({PROFILES})"
-    );
-    let wrong = |reason: String| ChainError::WrongExtendedKeyUsage {
-        what: what.to_owned(),
-        reason: format!("{reason}: {rule}"),
-    };
-    let eku = cert::extended_key_usage(leaf).map_err(decode_failure(what, "extendedKeyUsage"))?;
-    let Some(eku) = eku else {
-        return Err(wrong("is missing".into()));
-    };
-    let foreign: Vec<String> = eku
-        .0
-        .iter()
-        .filter(|o| !ALLOWED.contains(o))
-        .map(key_purpose_name)
-        .collect();
-    if !foreign.is_empty() {
-        return Err(wrong(format!("has {}", foreign.join(", "))));
-    }
-    if !eku.0.contains(&asn1::ID_KP_DOCUMENT_SIGNING) {
-        return Err(wrong("lacks documentSigning".into()));
     }
     Ok(())
 }

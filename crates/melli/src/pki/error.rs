@@ -17,6 +17,9 @@ pub enum PkiError {
     /// A file the issuer layout requires is not there.
     #[error("{}: missing (see the README of an issuer directory for its layout)", path.display())]
     Missing { path: PathBuf },
+    /// An issuer directory of an older melli: every key in plain files, no configuration.
+    #[error("{}: missing: this issuer directory was made by an older melli, with every key in plain files", path.display())]
+    OldLayout { path: PathBuf },
     /// A file is there but its content is wrong.
     #[error("{}: {reason}", path.display())]
     BadFile { path: PathBuf, reason: String },
@@ -29,6 +32,13 @@ pub enum PkiError {
     /// A caller-supplied value is unusable.
     #[error("{what}: {reason}")]
     InvalidInput { what: &'static str, reason: String },
+    /// The same, refused by the library that was asked (an encoder, a key derivation).
+    #[error("{what}: {source}")]
+    Refused {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// DER encoding or decoding of a structure failed.
     #[error("ASN.1 encoding failed: {0}")]
     Encoding(#[from] der::Error),
@@ -64,6 +74,16 @@ impl PkiError {
         PkiError::BadFile {
             path: path.into(),
             reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn refused(
+        what: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        PkiError::Refused {
+            what,
+            source: Box::new(source),
         }
     }
 

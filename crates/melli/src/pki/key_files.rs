@@ -100,7 +100,7 @@ pub fn private_key_pem(
     key: &SigningKey,
     protection: Protection<'_>,
 ) -> Result<Zeroizing<String>, PkiError> {
-    let failed = |e: pkcs8::Error| PkiError::invalid("private key", e.to_string());
+    let failed = |e: pkcs8::Error| PkiError::refused("private key", e);
     match protection {
         Protection::Passphrase(p) => {
             let der = key.to_pkcs8_der().map_err(failed)?;
@@ -111,7 +111,7 @@ pub fn private_key_pem(
                 .map_err(failed)?;
             encrypted
                 .to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
-                .map_err(|e| PkiError::invalid("private key", e.to_string()))
+                .map_err(|e| PkiError::refused("private key", e))
         }
         Protection::Plain => key.to_pkcs8_pem(LineEnding::LF).map_err(failed),
     }

@@ -114,6 +114,9 @@ pub enum SoError {
     /// eContent does not decode.
     #[error("MelliSecurityObject: {0}")]
     Content(String),
+    /// eContent is not DER of a MelliSecurityObject.
+    #[error("MelliSecurityObject: {0}")]
+    ContentDer(#[source] der::Error),
 }
 
 /// Check the card serial's form (applets-spec §6.6: 1–16 of `0-9A-Z`).
@@ -231,8 +234,7 @@ impl SecurityObject {
             return Err(SoError::WrongContentType(view.econtent_type().to_string()));
         }
         let bytes = view.econtent().ok_or(SoError::NoContent)?;
-        let content =
-            MelliSecurityObject::from_der(bytes).map_err(|e| SoError::Content(e.to_string()))?;
+        let content = MelliSecurityObject::from_der(bytes).map_err(SoError::ContentDer)?;
         if content.version != 0 {
             return Err(SoError::Content(format!(
                 "version {} (only 0 is known)",

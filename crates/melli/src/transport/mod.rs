@@ -11,7 +11,7 @@ mod readers;
 
 pub use channel::{Capabilities, CardChannel, Traffic};
 #[cfg(feature = "pcsc")]
-pub use pcsc::{list_readers, PcscTransport};
+pub use pcsc::{list_readers, wait_for_change, PcscTransport};
 pub use readers::{resolve_reader, ReaderInfo};
 
 /// A link to one card.
@@ -43,9 +43,7 @@ pub enum TransportError {
     NoService,
     #[error("no card reader found: connect a reader, or start vpcd's virtual reader with pcscd")]
     NoReaders,
-    #[error(
-        "no card in any reader: insert a card (or start a virtual card with `melli card serve`)"
-    )]
+    #[error("no card in any reader: insert a card")]
     NoCard,
     #[error("no card in reader \"{0}\": insert a card and try again")]
     NoCardInReader(String),
@@ -71,4 +69,8 @@ pub enum TransportError {
     Encoding(#[from] crate::apdu::ApduError),
     #[error("PC/SC error: {0}")]
     Pcsc(String),
+    /// A failure the PC/SC service reported that has no meaning of its own here.
+    #[cfg(feature = "pcsc")]
+    #[error("PC/SC error: {0}")]
+    Service(#[source] ::pcsc::Error),
 }

@@ -1,7 +1,7 @@
 //! Real readers through the PC/SC service (pcsc-lite's pcscd on Linux), with the `pcsc` crate.
 
 use std::ffi::CString;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
 
@@ -23,7 +23,7 @@ impl From<pcsc::Error> for TransportError {
             pcsc::Error::UnresponsiveCard
             | pcsc::Error::UnpoweredCard
             | pcsc::Error::NotTransacted => TransportError::CardUnresponsive,
-            other => TransportError::Pcsc(other.to_string()),
+            other => TransportError::Service(other),
         }
     }
 }
@@ -62,6 +62,60 @@ fn info(state: &ReaderState) -> ReaderInfo {
 pub fn list_readers() -> Result<Vec<ReaderInfo>, TransportError> {
     let ctx = establish()?;
     Ok(reader_states(&ctx)?.iter().map(info).collect())
+}
+
+/// Waits until one of the readers `seen` (as [`list_readers`] showed them) counts a new event —
+/// a card put in or taken out — or a reader comes or goes, for at most `timeout`; at once if
+/// that happened since `seen` was taken. pcscd tells of the change (`SCardGetStatusChange`)
+/// instead of being asked again and again. Either way the caller looks at the readers again.
+pub fn wait_for_change(seen: &[ReaderInfo], timeout: Duration) -> Result<(), TransportError> {
+    let deadline = Instant::now() + timeout;
+    let ctx = establish()?;
+    let mut states = Vec::with_capacity(seen.len() + 1);
+    for reader in seen {
+        let name =
+            CString::new(reader.name.as_str()).map_err(|_| TransportError::ReaderNotFound {
+                name: reader.name.clone(),
+                present: String::new(),
+            })?;
+        states.push(ReaderState::new(name, State::UNAWARE));
+    }
+    states.push(ReaderState::new(pcsc::PNP_NOTIFICATION(), State::UNAWARE));
+    ctx.get_status_change(Duration::ZERO, &mut states)?;
+    let changed = |states: &[ReaderState]| {
+        seen.iter().zip(states).any(|(before, now)| {
+            let gone = now.event_state().intersects(State::UNKNOWN | State::IGNORE);
+            gone || now.event_count() != before.events
+                || now.event_state().contains(State::PRESENT) != before.card_present
+        })
+    };
+    if changed(&states) {
+        return Ok(());
+    }
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        for state in states.iter_mut() {
+            state.sync_current_state();
+        }
+        match ctx.get_status_change(left, &mut states) {
+            Err(pcsc::Error::Timeout) => return Ok(()),
+            Err(e) => return Err(e.into()),
+            Ok(()) => {}
+        }
+        // The notification "reader" is CHANGED when a reader came or went (where pcscd does not
+        // know it, UNKNOWN: then only the readers themselves count).
+        let pnp = states[seen.len()].event_state();
+        let readers_changed =
+            pnp.contains(State::CHANGED) && !pnp.intersects(State::UNKNOWN | State::IGNORE);
+        if changed(&states) || readers_changed {
+            return Ok(());
+        }
+        // Told of a change that is none: look again a little later rather than spin.
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
 }
 
 /// The reader to connect to: the one `wanted` names ([`resolve_reader`]), which must hold a

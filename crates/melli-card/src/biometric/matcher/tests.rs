@@ -1,5 +1,6 @@
 use std::time::Instant;
 
+use crate::spec::test_support::SplitMix64 as Rng;
 use proptest::prelude::*;
 
 use super::super::record::tests::{encode, fixture, hex, template, TestView};
@@ -90,24 +91,6 @@ fn minutiae(record: &Record) -> &[Minutia] {
 
 fn finger(name: &str) -> Record {
     parse_record(&fixture(name)).unwrap()
-}
-
-/// A small deterministic generator (SplitMix64) for the synthetic fingers.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in lo..=hi.
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % ((hi - lo + 1) as u64)) as i64
-    }
 }
 
 /// `count` minutiae inside an elliptic finger pad of a 500×500 image, at least `gap` px

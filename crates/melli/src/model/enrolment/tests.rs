@@ -1,5 +1,6 @@
 use super::*;
 use crate::model::fingerprint::{CaptureInfo, FingerView, Minutia, MinutiaKind};
+use crate::model::jalali::JalaliDate;
 use crate::model::national_code::NationalCode;
 
 fn fixtures() -> PathBuf {

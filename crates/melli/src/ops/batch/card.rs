@@ -93,9 +93,9 @@ impl<T: Transport> BatchCard for AppletCard<T> {
 
     fn tracking_code(&mut self) -> Result<Option<TrackingCode>, AppletError> {
         let dg1 = self.applet.read_file(ef::IDENTITY)?;
-        let identity = Identity::from_dg(&dg1).map_err(|e| AppletError::Malformed {
+        let identity = Identity::from_dg(&dg1).map_err(|e| AppletError::MalformedBecause {
             what: "DG1 identity",
-            detail: e.to_string(),
+            source: Box::new(e),
         })?;
         Ok(identity.tracking_code().cloned())
     }

@@ -100,7 +100,7 @@ pub enum BatchError {
     Journal(#[from] JournalError),
     #[error("{0}: the record stays in the journal; fix this and run the batch again")]
     Mailer(#[from] MailerError),
-    #[error("no reader to work with: name one with --readers, or connect one")]
+    #[error("no reader to work with")]
     NoReaders,
     #[error("{0}")]
     Readers(#[from] TransportError),

@@ -1,11 +1,13 @@
 //! Readers a batch works with: one worker per reader. [`PcscReader`] is a real (or vpcd)
 //! reader through pcscd; `in_process` has readers without PC/SC for tests and demos.
 
+use std::time::Duration;
+
 #[cfg(feature = "pcsc")]
 use crate::applet::AppletError;
 use crate::transport::TransportError;
 #[cfg(feature = "pcsc")]
-use crate::transport::{list_readers, resolve_reader, PcscTransport, ReaderInfo};
+use crate::transport::{list_readers, resolve_reader, wait_for_change, PcscTransport, ReaderInfo};
 
 #[cfg(feature = "pcsc")]
 use super::card::AppletCard;
@@ -34,6 +36,12 @@ pub trait Reader: Send {
     /// The batch is finished with the card in the reader and waits for it to be taken out. A
     /// person does that with a real reader; a simulated one moves it out itself.
     fn set_aside(&mut self) {}
+    /// Waits at most `timeout` for the reader to change since [`connect`](Self::connect) or
+    /// [`card_present`](Self::card_present) last looked — a card put in or taken out — and
+    /// returns early when it does. A reader that cannot tell waits the whole `timeout`.
+    fn wait_for_change(&mut self, timeout: Duration) {
+        std::thread::sleep(timeout);
+    }
 }
 
 /// A PC/SC reader, by its full name.
@@ -43,6 +51,8 @@ pub struct PcscReader {
     name: String,
     /// pcscd's event count when the card was connected to (see [`ReaderInfo::events`]).
     connected_at_event: Option<u32>,
+    /// The reader as it was last looked at, for [`Reader::wait_for_change`].
+    seen: Option<ReaderInfo>,
 }
 
 #[cfg(feature = "pcsc")]
@@ -58,6 +68,7 @@ impl PcscReader {
             .map(|r| PcscReader {
                 name: r.name,
                 connected_at_event: None,
+                seen: None,
             })
             .collect())
     }
@@ -72,6 +83,7 @@ impl PcscReader {
                 chosen.push(PcscReader {
                     name: found,
                     connected_at_event: None,
+                    seen: None,
                 });
             }
         }
@@ -81,15 +93,18 @@ impl PcscReader {
 
 #[cfg(feature = "pcsc")]
 impl PcscReader {
-    fn info(&self) -> Result<ReaderInfo, TransportError> {
+    fn info(&mut self) -> Result<ReaderInfo, TransportError> {
+        self.seen = None;
         let readers = list_readers()?;
-        readers
+        let info = readers
             .into_iter()
             .find(|r| r.name == self.name)
             .ok_or_else(|| TransportError::ReaderNotFound {
                 name: self.name.clone(),
                 present: String::new(),
-            })
+            })?;
+        self.seen = Some(info.clone());
+        Ok(info)
     }
 }
 
@@ -131,6 +146,18 @@ impl Reader for PcscReader {
         // A card swapped between two looks leaves the reader present but counts two events.
         let same = self.connected_at_event.is_none_or(|at| at == info.events);
         Ok(info.card_present && same)
+    }
+
+    /// pcscd tells of the change (`SCardGetStatusChange`); without a look to compare with, or
+    /// when pcscd cannot be asked, this waits the whole `timeout`.
+    fn wait_for_change(&mut self, timeout: Duration) {
+        let told = self
+            .seen
+            .as_ref()
+            .is_some_and(|seen| wait_for_change(std::slice::from_ref(seen), timeout).is_ok());
+        if !told {
+            std::thread::sleep(timeout);
+        }
     }
 }
 

@@ -183,7 +183,7 @@ impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
             match presence {
                 Presence::Empty => {
                     self.notice(Notice::Waiting);
-                    self.pause(1);
+                    self.watch(1);
                 }
                 Presence::Unusable(why) => {
                     self.skip(None, why)?;
@@ -194,7 +194,7 @@ impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
                     After::Retry => self.pause(1),
                     After::Idle(serial) => {
                         self.notice(Notice::Idle(serial));
-                        self.pause(4);
+                        self.watch(4);
                     }
                     After::Stop => return Ok(()),
                 },
@@ -227,6 +227,13 @@ impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
 
     fn pause(&self, polls: u32) {
         std::thread::sleep(self.shared.batch.options.poll.saturating_mul(polls));
+    }
+
+    /// Like [`pause`](Self::pause), but over as soon as the reader changes (a card put in or
+    /// taken out).
+    fn watch(&mut self, polls: u32) {
+        let timeout = self.shared.batch.options.poll.saturating_mul(polls);
+        self.reader.wait_for_change(timeout);
     }
 
     /// Whether any record of the batch is still to be made: queued, or bound to a card that is
@@ -582,7 +589,7 @@ impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
                 Err(e) if reader_gone(&e) => return Ok(()),
                 Err(e) => self.notice(Notice::Trouble(e.to_string())),
             }
-            self.pause(1);
+            self.watch(1);
         }
     }
 }

@@ -369,10 +369,7 @@ impl Issuer {
         }
         let config_path = dir.join(files::CONFIG);
         if !config_path.exists() && dir.join(files::DOCUMENT_SIGNER_KEY).exists() {
-            return Err(PkiError::bad_file(
-                config_path,
-                "missing: this issuer directory was made by an older melli, with every key in plain files; make a new one with melli issuer init",
-            ));
+            return Err(PkiError::OldLayout { path: config_path });
         }
         let config = read_config(&config_path, ISSUER_FORMAT)?;
         let root_cert = read_certificate(&dir.join(files::ROOT_CERT))?;

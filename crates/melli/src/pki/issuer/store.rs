@@ -177,7 +177,7 @@ pub(super) fn write_config(
         keys: store.clone(),
     };
     let mut json = serde_json::to_string_pretty(&config)
-        .map_err(|e| PkiError::invalid("key-store description", e.to_string()))?;
+        .map_err(|e| PkiError::refused("key-store description", e))?;
     json.push('\n');
     write_new(dir, name, json.as_bytes(), 0o644)
 }
