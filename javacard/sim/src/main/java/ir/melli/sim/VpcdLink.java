@@ -139,12 +139,13 @@ final class VpcdLink {
                 if (end.startsWith("pulled ")) {
                     log("card pulled after command APDU " + end.substring(7)
                             + " (its answer not sent); reinserting in " + REINSERT_AFTER_MS + " ms");
+                    // Then the usual pause before connecting, as the Rust card's loop does.
                     sleep(REINSERT_AFTER_MS);
-                    continue;
-                }
-                log("disconnected from vpcd: " + end);
-                if (once) {
-                    return;
+                } else {
+                    log("disconnected from vpcd: " + end);
+                    if (once) {
+                        return;
+                    }
                 }
             } catch (IOException e) {
                 if (!toldUnreachable) {
