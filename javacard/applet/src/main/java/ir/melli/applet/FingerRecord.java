@@ -63,10 +63,10 @@ final class FingerRecord {
      * BER lengths: short form, or long form with 1 to 3 length bytes (non-minimal accepted).
      */
     static short recordOffset(byte[] buf, short off, short len) {
-        if (buf == null || off < 0 || len < 0 || (short) (buf.length - off) < len) {
+        short end = (short) (off + len);
+        if (buf == null || off < 0 || len < 0 || end < 0 || end > buf.length) {
             return -1;
         }
-        short end = (short) (off + len);
         if (len < 2 || buf[off] != (byte) 0x7F || buf[(short) (off + 1)] != (byte) 0x2E) {
             return -1;
         }
@@ -124,8 +124,9 @@ final class FingerRecord {
      * states (at most 4096).
      */
     static boolean wellFormed(byte[] buf, short off, short len, short maxViews) {
-        if (buf == null || off < 0 || len < HEADER || len > MAX_RECORD
-                || (short) (buf.length - off) < len) {
+        short end = (short) (off + len);
+        if (buf == null || off < 0 || len < HEADER || len > MAX_RECORD || end < 0
+                || end > buf.length) {
             return false;
         }
         if (buf[off] != 0x46 || buf[(short) (off + 1)] != 0x4D || buf[(short) (off + 2)] != 0x52
@@ -151,7 +152,6 @@ final class FingerRecord {
         if (views < 1 || views > maxViews || buf[(short) (off + 23)] != 0) {
             return false;
         }
-        short end = (short) (off + len);
         short at = (short) (off + HEADER);
         for (short v = 0; v < views; v++) {
             at = view(buf, at, end, width, height);

@@ -87,14 +87,6 @@ final class VerificationCommands {
      * (6981), then the try and the matcher.
      */
     private void verifyFinger(byte[] data, short off, short len) {
-        if (data.length > 32767) {
-            // Only in jCardSim, whose extended APDU buffer is 32 777 bytes (a card's arrays are
-            // at most 32 767): FingerRecord's bounds check computes (short) (buf.length - off),
-            // which that length overflows. The template goes to the work buffer first.
-            Util.arrayCopyNonAtomic(data, off, d.work, (short) 0, len);
-            data = d.work;
-            off = 0;
-        }
         if (FingerRecord.checkLiveTemplate(data, off, len) != Sw.OK) {
             ISOException.throwIt(Sw.INCORRECT_DATA);
         }
