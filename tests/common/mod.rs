@@ -11,7 +11,8 @@
 //! - **What runs `melli`** is here, in modules named for what they do: the cards in the
 //!   readers (`cards`, `vicc`, `feeder`), the issuers and their SoftHSM2 (`issuers`),
 //!   personalized cards and their PIN mailers (`personalized`), a card's state file
-//!   (`card_state`), and the peers `opensc-tool` (`opensc`) and `openssl` (`openssl`).
+//!   (`card_state`), the PKCS#11 module and its peers (`pkcs11`), and the peers `opensc-tool`
+//!   (`opensc`) and `openssl` (`openssl`).
 #![allow(dead_code)]
 
 mod card_state;
@@ -21,6 +22,7 @@ mod issuers;
 mod opensc;
 pub mod openssl;
 mod personalized;
+pub mod pkcs11;
 mod vicc;
 
 use std::fs;

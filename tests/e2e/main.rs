@@ -17,6 +17,7 @@ mod interop;
 mod issuer;
 mod lifecycle;
 mod personalize;
+mod pkcs11;
 mod secure_channel;
 mod signatures;
 mod signing;

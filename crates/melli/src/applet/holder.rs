@@ -43,7 +43,7 @@ pub enum PinCheckError {
 
 /// A card on which the PIN was verified in this session.
 pub struct PinVerified<'a, T: Transport> {
-    applet: &'a mut Applet<T>,
+    pub(super) applet: &'a mut Applet<T>,
 }
 
 /// Two reference-data blocks one after the other (§8.2), in a buffer of the right size from the

@@ -8,6 +8,7 @@ mod holder;
 mod lifecycle;
 mod personalization;
 mod public_key;
+mod resume;
 
 pub use card_signer::{CardSignatureError, CardSigner};
 pub use desk::FingerMatch;
@@ -16,6 +17,7 @@ pub use holder::{PinCheckError, PinError, PinVerified, RetryCounters};
 pub use lifecycle::Lifecycle;
 pub use personalization::{Personalization, PublicPoint};
 pub use public_key::parse_public_key;
+pub use resume::PinSession;
 
 use zeroize::Zeroizing;
 
