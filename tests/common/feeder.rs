@@ -7,10 +7,13 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::{
-    card_absent_from, next_id, path_str, process, reader_statuses, stop_child,
-    stop_leaving_reader_empty, wait_card_of, Pcscd, Slot, MELLI, POLL, READY_TIMEOUT,
+use melli_testkit::pcscd::{Pcscd, Slot};
+use melli_testkit::process::{next_id, stop_child};
+use melli_testkit::readers::{
+    card_absent_from, reader_statuses, stop_leaving_reader_empty, wait_card_of, POLL, READY_TIMEOUT,
 };
+
+use super::{path_str, process, MELLI};
 
 /// How to start a [`Feeder`].
 #[derive(Debug, Clone)]
