@@ -401,8 +401,12 @@ fn nss_registers_the_module_lists_the_certificate_and_signs() {
             "-S",
             "-T",
             "-G",
+            // smimeEncryptionKeyPreference naming the card's certificate by issuer and serial
+            // number: the signed reference to the certificate that melli takes in place of
+            // signingCertificateV2, which cmsutil cannot write (cmsutil also carries that
+            // certificate a second time, byte for byte).
             "-Y",
-            "NONE",
+            &nickname,
             "-H",
             "SHA256",
             "-d",
@@ -438,6 +442,45 @@ fn nss_registers_the_module_lists_the_certificate_and_signs() {
         Duration::from_secs(30),
     );
     assert_eq!(der.code, 0, "{der:?}");
+    // What -Y wrote: the signed attribute id-aa-encrypKeyPref, and the card's certificate a
+    // second time (holder, holder, signing CA), which melli counts once.
+    let printed = run(
+        Command::new("openssl").current_dir(&dir).args([
+            "cms",
+            "-cmsout",
+            "-print",
+            "-inform",
+            "DER",
+            "-in",
+            "doc.der.p7s",
+        ]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(printed.code, 0, "{printed:?}");
+    assert!(
+        printed.stdout.contains("(1.2.840.113549.1.9.16.2.11)"),
+        "{}",
+        printed.stdout
+    );
+    let carried = run(
+        Command::new("openssl").current_dir(&dir).args([
+            "pkcs7",
+            "-print_certs",
+            "-noout",
+            "-inform",
+            "DER",
+            "-in",
+            "doc.der.p7s",
+        ]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(carried.code, 0, "{carried:?}");
+    let subjects: Vec<&str> = carried
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("subject"))
+        .collect();
+    assert_eq!(subjects.len(), 3, "{}", carried.stdout);
     let root = root_pem(test_issuer());
     let verified = run(
         Command::new("openssl").current_dir(&dir).args([
@@ -471,17 +514,38 @@ fn nss_registers_the_module_lists_the_certificate_and_signs() {
         &root,
         "--json",
     ]);
+    assert_eq!(
+        verdict.code, 0,
+        "melli verify-signature of NSS's signature: {verdict:?}"
+    );
     let json = verdict.json();
-    let failed: Vec<String> = json["checks"]
+    assert_eq!(json["passed"], true, "{verdict:?}");
+    let binding = json["checks"]
         .as_array()
         .expect("checks")
         .iter()
-        .filter(|c| c["passed"].as_bool() != Some(true))
-        .map(|c| c["name"].as_str().unwrap_or_default().to_string())
-        .collect();
-    // cmsutil cannot add signingCertificateV2, which melli requires (README, Verdicts): that
-    // check alone fails; the signature, its digest and the chain pass.
-    assert_eq!(failed, ["signing certificate"], "{verdict:?}");
+        .find(|c| c["name"] == "signing certificate")
+        .unwrap_or_else(|| panic!("no signing certificate check: {verdict:?}"));
+    assert_eq!(
+        binding["detail"],
+        "smimeEncryptionKeyPreference names the signer's certificate by issuer and serial \
+         number (no signingCertificateV2)",
+        "{verdict:?}"
+    );
+    // And the human verdict says VALID.
+    let text = melli(&[
+        "verify-signature",
+        &s(&dir.join("doc.txt")),
+        &s(&dir.join("doc.der.p7s")),
+        "--trust",
+        &root,
+    ]);
+    assert_eq!(text.code, 0, "{text:?}");
+    assert!(text.stdout.contains("verdict: VALID signature"), "{text:?}");
+    eprintln!(
+        "melli verify-signature of NSS's signature:\n{}",
+        text.stdout
+    );
 }
 
 #[test]

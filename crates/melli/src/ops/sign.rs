@@ -291,7 +291,8 @@ pub struct SignatureReport {
 
 /// Verifies a detached CMS signature (DER, or PEM around it; see [`signature_der`]) over
 /// content whose SHA-256 is `content_digest`: a detached signature over id-data, the message
-/// digest, the signature, that signingCertificateV2 names the signer's certificate, that
+/// digest, the signature, that signingCertificateV2 names the signer's certificate (or,
+/// without it, smimeEncryptionKeyPreference names it by issuer and serial number), that
 /// signingTime (if any) is well-formed, and the signer's certificate path to `root`, valid at
 /// `now` (the time of verification).
 ///
@@ -397,10 +398,7 @@ pub fn verify_signature(
                 Err(e) => Check::fail(check::SIGNATURE, e.to_string()),
             });
             verdict.push(match view.check_signing_certificate(signer_cert) {
-                Ok(()) => Check::pass(
-                    check::SIGNING_CERTIFICATE,
-                    "signingCertificateV2 names the signer's certificate",
-                ),
+                Ok(binding) => Check::pass(check::SIGNING_CERTIFICATE, binding.detail()),
                 Err(e) => Check::fail(
                     check::SIGNING_CERTIFICATE,
                     format!("{e}: the signature is not bound to the certificate it came with"),

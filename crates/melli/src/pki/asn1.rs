@@ -31,6 +31,9 @@ pub const ID_SIGNING_TIME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.
 /// id-aa-signingCertificateV2 signed attribute (RFC 5035 §3).
 pub const ID_SIGNING_CERTIFICATE_V2: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
+/// id-aa-encrypKeyPref, the smimeEncryptionKeyPreference signed attribute (RFC 8551 §2.5.3).
+pub const ID_ENCRYPTION_KEY_PREFERENCE: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.11");
 /// id-kp-emailProtection (RFC 5280 §4.2.1.12).
 pub const ID_KP_EMAIL_PROTECTION: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.4");

@@ -7,14 +7,20 @@
 //! melli's UUID-based security-object OID. Both attached content (the security object) and
 //! detached content (document signatures, `eContent` absent) are handled.
 
+use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
 use cms::content_info::CmsVersion;
+use cms::enveloped_data::RecipientKeyIdentifier;
 use cms::revocation::RevocationInfoChoices;
 use cms::signed_data::{CertificateSet, DigestAlgorithmIdentifiers, SignedAttributes, SignerInfos};
-use der::asn1::OctetString;
-use der::{Any, Sequence};
+use der::asn1::{OctetString, SetOfVec};
+use der::{
+    Any, Choice, Decode, DecodeValue, Encode, EncodeValue, FixedTag, Header, Length, Reader,
+    Sequence, Tag, Writer,
+};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::ext::pkix::certpolicy::PolicyInformation;
 use x509_cert::ext::pkix::name::GeneralNames;
+use x509_cert::ext::pkix::SubjectKeyIdentifier;
 use x509_cert::serial_number::SerialNumber;
 
 use super::asn1::RawOid;
@@ -26,7 +32,7 @@ pub use build::{
     assemble, sign, sign_digest, signed_attributes, signed_attributes_der, signing_certificate_v2,
     Signing,
 };
-pub use view::SignedDataView;
+pub use view::{CertificateBinding, SignedDataView};
 
 /// `EncapsulatedContentInfo` (RFC 5652 §5.2) with a raw eContentType.
 #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
@@ -55,7 +61,7 @@ pub struct SignedData {
         constructed = "true",
         optional = "true"
     )]
-    pub certificates: Option<CertificateSet>,
+    pub certificates: Option<CarriedCertificates>,
     /// crls `[1] IMPLICIT`.
     #[asn1(
         context_specific = "1",
@@ -66,6 +72,83 @@ pub struct SignedData {
     pub crls: Option<RevocationInfoChoices>,
     /// signerInfos.
     pub signer_infos: SignerInfos,
+}
+
+/// `CertificateSet` (RFC 5652 §10.2.3) as a SignedData carries it, where the same certificate
+/// may be carried twice, byte for byte: NSS's `cmsutil -S -Y NICK` adds the certificate that its
+/// smimeEncryptionKeyPreference names although it is already the signer's. DER allows equal
+/// elements in a SET OF (X.690 §11.6 orders them, it does not forbid them), but `der`'s
+/// `SetOfVec` refuses them; here an element identical to an earlier one, byte for byte, is
+/// dropped, so the certificate counts once. Two different certificates are all kept, and
+/// every element is decoded as before.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct CarriedCertificates(pub CertificateSet);
+
+impl CarriedCertificates {
+    /// The certificates, once each.
+    pub fn iter(&self) -> impl Iterator<Item = &CertificateChoices> {
+        self.0 .0.iter()
+    }
+}
+
+impl From<CertificateSet> for CarriedCertificates {
+    fn from(set: CertificateSet) -> Self {
+        CarriedCertificates(set)
+    }
+}
+
+impl FixedTag for CarriedCertificates {
+    const TAG: Tag = Tag::Set;
+}
+
+impl<'a> DecodeValue<'a> for CarriedCertificates {
+    fn decode_value<R: Reader<'a>>(reader: &mut R, header: Header) -> der::Result<Self> {
+        reader.read_nested(header.length, |reader| {
+            let mut elements: Vec<Any> = Vec::new();
+            while !reader.is_finished() {
+                let element = Any::decode(reader)?;
+                // Tag, length and value equal: the same bytes.
+                if !elements.contains(&element) {
+                    elements.push(element);
+                }
+            }
+            let choices = elements
+                .iter()
+                .map(|e| CertificateChoices::from_der(&e.to_der()?))
+                .collect::<der::Result<Vec<_>>>()?;
+            Ok(CarriedCertificates(CertificateSet(SetOfVec::try_from(
+                choices,
+            )?)))
+        })
+    }
+}
+
+impl EncodeValue for CarriedCertificates {
+    fn value_len(&self) -> der::Result<Length> {
+        self.0 .0.value_len()
+    }
+
+    fn encode_value(&self, writer: &mut impl Writer) -> der::Result<()> {
+        self.0 .0.encode_value(writer)
+    }
+}
+
+/// `SMIMEEncryptionKeyPreference` (RFC 8551 §2.5.3), the value of the signed attribute
+/// id-aa-encrypKeyPref: which certificate or key the signer prefers others to encrypt to. The
+/// S/MIME module has IMPLICIT TAGS. NSS's `cmsutil -S -Y NICK` writes the
+/// issuerAndSerialNumber choice; melli reads it as the signer's signed reference to its own
+/// certificate when there is no signingCertificateV2.
+#[derive(Clone, Debug, Eq, PartialEq, Choice)]
+pub enum SmimeEncryptionKeyPreference {
+    /// `issuerAndSerialNumber [0] IssuerAndSerialNumber`.
+    #[asn1(context_specific = "0", tag_mode = "IMPLICIT", constructed = "true")]
+    IssuerAndSerialNumber(IssuerAndSerialNumber),
+    /// `receipentKeyId [1] RecipientKeyIdentifier` (sic, RFC 8551).
+    #[asn1(context_specific = "1", tag_mode = "IMPLICIT", constructed = "true")]
+    RecipientKeyId(RecipientKeyIdentifier),
+    /// `subjectAltKeyIdentifier [2] SubjectKeyIdentifier`.
+    #[asn1(context_specific = "2", tag_mode = "IMPLICIT")]
+    SubjectAltKeyIdentifier(SubjectKeyIdentifier),
 }
 
 /// `IssuerSerial` (RFC 5035 §4): the issuer's name and the serial number of a certificate.
@@ -162,6 +245,14 @@ pub enum CmsError {
     /// signature (RFC 5035 §5.4).
     #[error("signingCertificateV2 names another certificate than the signer's: {0}")]
     SigningCertificateMismatch(String),
+    /// There is no signingCertificateV2, and smimeEncryptionKeyPreference (RFC 8551 §2.5.3),
+    /// which stands in for it, names another certificate than the one that verifies the
+    /// signature.
+    #[error(
+        "signingCertificateV2 is missing, and smimeEncryptionKeyPreference names another \
+         certificate than the signer's: {0}"
+    )]
+    EncryptionKeyPreferenceMismatch(String),
     /// Building failed.
     #[error("CMS encoding failed: {0}")]
     Encoding(#[source] der::Error),
@@ -218,6 +309,7 @@ fn single_attribute<'a>(
             "messageDigest" => "RFC 5652 §11.2",
             "signingTime" => "RFC 5652 §11.3",
             "signingCertificateV2" => "RFC 5035 §3",
+            "smimeEncryptionKeyPreference" => "RFC 8551 §2.5",
             _ => "RFC 5652 §5.3",
         };
         return Err(CmsError::AppearsTwice {

@@ -130,7 +130,7 @@ pub fn assemble(
         certificates: if certificates.is_empty() {
             None
         } else {
-            Some(certificate_set)
+            Some(certificate_set.into())
         },
         crls: None,
         signer_infos: SignerInfos::try_from(vec![signer_info])?,

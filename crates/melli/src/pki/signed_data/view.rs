@@ -2,7 +2,7 @@
 
 use super::{
     algorithm_name, signed_attributes_der, single_attribute, CmsError, SignedData,
-    SigningCertificateV2,
+    SigningCertificateV2, SmimeEncryptionKeyPreference,
 };
 use crate::pki::asn1::{self, RawOid};
 use crate::pki::cert;
@@ -42,7 +42,7 @@ impl SignedDataView {
         let certificates = signed_data
             .certificates
             .iter()
-            .flat_map(|set| set.0.iter())
+            .flat_map(|set| set.iter())
             .filter_map(|c| match c {
                 CertificateChoices::Certificate(c) => Some(c.clone()),
                 CertificateChoices::Other(_) => None,
@@ -239,18 +239,36 @@ impl SignedDataView {
         Ok(Some(dt))
     }
 
-    /// Check that the signingCertificateV2 attribute (RFC 5035) names `signer`, the
-    /// certificate that verifies the signature: the first ESSCertIDv2's certHash is the
-    /// SHA-256 of `signer`'s DER, and its issuerSerial, when present, is `signer`'s issuer and
-    /// serial number. The attribute is required: melli writes it in every document signature,
-    /// and without it a signature could be presented with another certificate for the same
-    /// key (the SignerInfo's sid is not signed). Any other hash algorithm is refused.
-    pub fn check_signing_certificate(&self, signer: &Certificate) -> Result<(), CmsError> {
+    /// Check that a signed attribute names `signer`, the certificate that verifies the
+    /// signature, and say which one did. The SignerInfo's sid is not signed: without a signed
+    /// reference to the certificate, a signature could be presented with another certificate
+    /// for the same key.
+    ///
+    /// signingCertificateV2 (RFC 5035), which melli writes in every document signature, decides
+    /// whenever it is present: the first ESSCertIDv2's certHash is the SHA-256 of `signer`'s
+    /// DER, and its issuerSerial, when present, is `signer`'s issuer and serial number. Any
+    /// other hash algorithm is refused.
+    ///
+    /// Without it, one smimeEncryptionKeyPreference attribute (RFC 8551 §2.5.3, what NSS's
+    /// `cmsutil -S -Y NICK` writes) with one value, the issuerAndSerialNumber choice, naming
+    /// `signer`'s issuer and serial number, binds the certificate as ESSCertIDv2's issuerSerial
+    /// does: a CA never issues two certificates with one serial number (RFC 5280 §4.1.2.2).
+    /// Anything else fails.
+    pub fn check_signing_certificate(
+        &self,
+        signer: &Certificate,
+    ) -> Result<CertificateBinding, CmsError> {
         let attrs = self
             .signer_info()
             .signed_attrs
             .as_ref()
             .ok_or(CmsError::NoSignedAttributes)?;
+        if !attrs
+            .iter()
+            .any(|a| a.oid == asn1::ID_SIGNING_CERTIFICATE_V2)
+        {
+            return check_encryption_key_preference(attrs, signer);
+        }
         let value = single_attribute(
             attrs,
             asn1::ID_SIGNING_CERTIFICATE_V2,
@@ -295,6 +313,92 @@ impl SignedDataView {
                 ));
             }
         }
-        Ok(())
+        Ok(CertificateBinding::SigningCertificateV2)
     }
+}
+
+/// Which signed attribute bound the signature to its signer's certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateBinding {
+    /// signingCertificateV2 (RFC 5035): the certificate's hash.
+    SigningCertificateV2,
+    /// smimeEncryptionKeyPreference (RFC 8551 §2.5.3), without signingCertificateV2: the
+    /// certificate's issuer and serial number.
+    EncryptionKeyPreference,
+}
+
+impl CertificateBinding {
+    /// What bound the certificate, for a verdict.
+    pub fn detail(self) -> &'static str {
+        match self {
+            CertificateBinding::SigningCertificateV2 => {
+                "signingCertificateV2 names the signer's certificate"
+            }
+            CertificateBinding::EncryptionKeyPreference => {
+                "smimeEncryptionKeyPreference names the signer's certificate by issuer and \
+                 serial number (no signingCertificateV2)"
+            }
+        }
+    }
+}
+
+/// Without signingCertificateV2: the one smimeEncryptionKeyPreference names `signer` by its
+/// issuer and serial number (see [`SignedDataView::check_signing_certificate`]).
+fn check_encryption_key_preference(
+    attrs: &cms::signed_data::SignedAttributes,
+    signer: &Certificate,
+) -> Result<CertificateBinding, CmsError> {
+    const NAME: &str = "smimeEncryptionKeyPreference";
+    if !attrs
+        .iter()
+        .any(|a| a.oid == asn1::ID_ENCRYPTION_KEY_PREFERENCE)
+    {
+        return Err(CmsError::BadAttribute(
+            "signingCertificateV2 is missing, and there is no smimeEncryptionKeyPreference \
+             naming the signer's certificate in its place"
+                .into(),
+        ));
+    }
+    let missing = |e: CmsError| match e {
+        CmsError::BadAttribute(m) => {
+            CmsError::BadAttribute(format!("{m} (signingCertificateV2 is missing)"))
+        }
+        other => other,
+    };
+    let value =
+        single_attribute(attrs, asn1::ID_ENCRYPTION_KEY_PREFERENCE, NAME).map_err(missing)?;
+    let preference = SmimeEncryptionKeyPreference::from_der(&value.to_der()?).map_err(|e| {
+        CmsError::BadAttribute(format!(
+            "{NAME} is malformed: {e} (signingCertificateV2 is missing)"
+        ))
+    })?;
+    let named = match preference {
+        SmimeEncryptionKeyPreference::IssuerAndSerialNumber(named) => named,
+        other => {
+            let choice = match other {
+                SmimeEncryptionKeyPreference::RecipientKeyId(_) => "receipentKeyId",
+                _ => "subjectAltKeyIdentifier",
+            };
+            return Err(CmsError::BadAttribute(format!(
+                "{NAME} names a key by {choice}, not a certificate by issuer and serial \
+                 number, and signingCertificateV2 is missing"
+            )));
+        }
+    };
+    let tbs = &signer.tbs_certificate;
+    if named.issuer.to_der()? != tbs.issuer.to_der()? {
+        return Err(CmsError::EncryptionKeyPreferenceMismatch(format!(
+            "it names a certificate of issuer \"{}\", the signer's is of \"{}\"",
+            crate::pki::name::display_name(&named.issuer),
+            crate::pki::name::display_name(&tbs.issuer)
+        )));
+    }
+    if named.serial_number != tbs.serial_number {
+        return Err(CmsError::EncryptionKeyPreferenceMismatch(format!(
+            "it names serial number {}, the signer's certificate has {}",
+            hex::encode(named.serial_number.as_bytes()),
+            hex::encode(tbs.serial_number.as_bytes())
+        )));
+    }
+    Ok(CertificateBinding::EncryptionKeyPreference)
 }
