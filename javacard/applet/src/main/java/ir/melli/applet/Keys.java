@@ -1,5 +1,7 @@
 package ir.melli.applet;
 
+import javacard.framework.ISO7816;
+import javacard.framework.ISOException;
 import javacard.framework.Util;
 import javacard.security.ECPrivateKey;
 import javacard.security.ECPublicKey;
@@ -62,8 +64,24 @@ final class Keys {
         // set them again every time.
         P256.setDomain(pub);
         P256.setDomain(priv);
-        pair.genKeyPair();
+        // A private value below 2^248 (one key in 256) comes back from some platforms as 31
+        // bytes, and jCardSim then signs with a wrong value: such a key is drawn again, which
+        // costs a card that reports 32 bytes nothing and leaves 255/256 of the keys possible.
+        for (short tries = 0; tries < MAX_DRAWS; tries++) {
+            pair.genKeyPair();
+            short length = priv.getS(scratch, (short) 0);
+            Util.arrayFillNonAtomic(scratch, (short) 0, length, (byte) 0);
+            if (length == PRIVATE_LEN) {
+                return;
+            }
+        }
+        ISOException.throwIt(ISO7816.SW_UNKNOWN);
     }
+
+    /** Draws of a key pair before GENERATE gives up (6F00): never reached but on a broken card. */
+    private static final short MAX_DRAWS = 16;
+    /** The length of a P-256 private value. */
+    private static final short PRIVATE_LEN = 32;
 
     /** The uncompressed point 04 ‖ X ‖ Y (65 bytes) at `off`. */
     short publicPoint(byte which, byte[] out, short off) {
