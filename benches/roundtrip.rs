@@ -1,11 +1,12 @@
 //! Round trip of one APDU through the real stack — melli's PC/SC transport → libpcsclite →
-//! pcscd → vpcd → TCP → card — for melli's virtual card and, in the same run and on the same
-//! pcscd, for vsmartcard's Python card (`vicc -t iso7816`).
+//! pcscd → vpcd → TCP → card — for melli's Rust virtual card, the melli applet for Java Card in
+//! jCardSim (`scripts/javacard-card`) and, in the same run and on the same pcscd, vsmartcard's
+//! Python card (`vicc -t iso7816`).
 //!
 //! `cargo bench --bench roundtrip` measures (GET CHALLENGE loops; fewer for vicc, which takes
 //! ~44 ms an APDU). Run by `cargo test --all-targets` (no `--bench` argument), it only checks
 //! that the loop works, with a handful of APDUs, and prints no verdict: it is not a timed test.
-//! `MELLI_BENCH_APDUS=N` sets the number of APDUs for melli's card (vicc gets N / 50).
+//! `MELLI_BENCH_APDUS=N` sets the number of APDUs for melli's cards (vicc gets N / 50).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use melli::transport::{PcscTransport, Transport};
 
-use common::{Vicc, VirtualCard};
+use common::{CardKind, CardOptions, Vicc, VirtualCard};
 
 /// GET CHALLENGE, 8 bytes: answered the same way by both cards, without selecting anything.
 const GET_CHALLENGE: [u8; 5] = [0x00, 0x84, 0x00, 0x00, 0x08];
@@ -74,8 +75,17 @@ fn main() {
         .unwrap_or(if measuring { 5000 } else { 20 });
     let theirs = (ours / 50).max(3);
 
-    let card = VirtualCard::new();
+    let card_of = |kind| {
+        VirtualCard::with_options(CardOptions {
+            kind: Some(kind),
+            ..CardOptions::default()
+        })
+    };
+    let card = card_of(CardKind::Rust);
     let melli_stats = measure(card.reader_name(), ours);
+    drop(card);
+    let card = card_of(CardKind::JavaCard);
+    let java_stats = measure(card.reader_name(), ours);
     drop(card);
     let vicc = Vicc::new();
     let vicc_stats = measure(vicc.reader_name(), theirs);
@@ -83,7 +93,7 @@ fn main() {
 
     if !measuring {
         println!(
-            "roundtrip: smoke run ok ({ours} + {theirs} APDUs); measure with `cargo bench --bench roundtrip`"
+            "roundtrip: smoke run ok ({ours} + {ours} + {theirs} APDUs); measure with `cargo bench --bench roundtrip`"
         );
         return;
     }
@@ -92,15 +102,16 @@ fn main() {
         "GET CHALLENGE (00 84 00 00 08) round trip through pcscd + vpcd, melli's PC/SC transport"
     );
     println!(
-        "{:<30} {:>7} {:>11} {:>11} {:>11} {:>9}",
+        "{:<32} {:>7} {:>11} {:>11} {:>11} {:>9}",
         "card", "APDUs", "median", "p90", "min", "APDUs/s"
     );
     for (name, s) in [
         ("melli virtual card (Rust)", &melli_stats),
+        ("melli applet in jCardSim (Java)", &java_stats),
         ("vicc -t iso7816 (Python)", &vicc_stats),
     ] {
         println!(
-            "{:<30} {:>7} {:>11} {:>11} {:>11} {:>9.0}",
+            "{:<32} {:>7} {:>11} {:>11} {:>11} {:>9.0}",
             name,
             s.apdus,
             ms(s.median),

@@ -62,6 +62,7 @@ pub struct VirtualCard {
     log: PathBuf,
     tear_at: Option<u64>,
     fault: Option<String>,
+    kind: CardKind,
 }
 
 /// How to make a [`VirtualCard`]; `Default` is a blank card with [`TEST_MASTER_KEY`].
@@ -78,6 +79,8 @@ pub struct CardOptions {
     pub tear_at: Option<u64>,
     /// `melli card serve --fault NAME`: a card that lies on purpose (e.g. "foreign-dg5").
     pub fault: Option<String>,
+    /// This card's implementation instead of the process's [`card_kind`] (benches compare both).
+    pub kind: Option<CardKind>,
 }
 
 fn unique_serial() -> String {
@@ -152,6 +155,7 @@ impl VirtualCard {
             log: dir.path().join("serve.log"),
             tear_at: options.tear_at,
             fault: options.fault.clone(),
+            kind: options.kind.unwrap_or_else(card_kind),
             dir,
         };
         card.restart();
@@ -268,7 +272,7 @@ impl VirtualCard {
     }
 
     fn start_serving(&mut self) {
-        if card_kind() == CardKind::JavaCard && self.insert_java_card() {
+        if self.kind == CardKind::JavaCard && self.insert_java_card() {
             return;
         }
         if self.child.is_some() {
@@ -283,7 +287,7 @@ impl VirtualCard {
             .tear_at
             .map(|k| vec!["--tear-at".to_string(), k.to_string()])
             .unwrap_or_default();
-        let mut command = match card_kind() {
+        let mut command = match self.kind {
             CardKind::Rust => {
                 let mut command = Command::new(MELLI);
                 command
