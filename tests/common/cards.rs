@@ -236,19 +236,40 @@ impl VirtualCard {
     /// Kills the card process without waiting for pcscd to notice. A Java card is pulled out of
     /// its reader instead (the same power loss for the card), so that it keeps its memory.
     pub fn kill_no_wait(&mut self) {
-        if let Some(control) = self.control.as_mut() {
-            if control
-                .write_all(b"pull\n")
-                .and_then(|()| control.flush())
-                .is_ok()
-            {
-                return;
-            }
+        if self.pull_java_card() {
+            return;
         }
         self.control = None;
         if let Some(mut child) = self.child.take() {
             stop_child(&mut child, Duration::ZERO);
         }
+    }
+
+    /// Takes a Java card out of its reader and waits until its launcher says the link to vpcd
+    /// is closed — as prompt as killing a process; false when there is no launcher to ask.
+    fn pull_java_card(&mut self) -> bool {
+        const PULLED: &str = "card out of the reader (control input: pull)";
+        let before = self.log().matches(PULLED).count();
+        let Some(control) = self.control.as_mut() else {
+            return false;
+        };
+        if control
+            .write_all(b"pull\n")
+            .and_then(|()| control.flush())
+            .is_err()
+        {
+            return false;
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.log().matches(PULLED).count() == before {
+            assert!(
+                Instant::now() < deadline,
+                "the Java card did not leave its reader within 10 s; its log:\n{}",
+                self.log()
+            );
+            thread::sleep(POLL);
+        }
+        true
     }
 
     /// Starts `melli card serve` on the same state file (killing a running one first) and

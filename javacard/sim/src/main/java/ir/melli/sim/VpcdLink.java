@@ -68,9 +68,10 @@ final class VpcdLink {
         reader.start();
     }
 
+    /** Takes the card out: the link to vpcd is closed before the line is logged, so that a
+     *  test that waits for the line knows the card is gone. */
     private synchronized void pull() {
         inserted = false;
-        log("card out of the reader (control input: pull)");
         if (current != null) {
             try {
                 current.close();
@@ -78,6 +79,7 @@ final class VpcdLink {
                 // closed anyway
             }
         }
+        log("card out of the reader (control input: pull)");
     }
 
     private synchronized void insert() {
