@@ -1,5 +1,8 @@
 package ir.melli.sim;
 
+import ir.melli.platform.Gate;
+import ir.melli.platform.MelliRuntime;
+
 import com.licel.jcardsim.base.Simulator;
 import com.licel.jcardsim.utils.AIDUtil;
 import ir.melli.applet.MelliApplet;

@@ -1,4 +1,4 @@
-package ir.melli.applet;
+package ir.melli.platform;
 
 /**
  * The part of spec §4.2 a card's operating system does before an applet sees an APDU, for
@@ -7,6 +7,7 @@ package ir.melli.applet;
  * unknown INS, else 6700), and an extended Le is mapped to what a Java Card applet sees:
  * `0000` (65 536) becomes 7FFF, the platform's "wildcard" (Ne capped to a short), and an
  * explicit Le of 7FFF or more becomes 7FFE (still larger than any answer of this card).
+
  */
 public final class Gate {
     private Gate() {

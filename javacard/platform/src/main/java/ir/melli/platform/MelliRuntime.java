@@ -1,4 +1,4 @@
-package ir.melli.applet;
+package ir.melli.platform;
 
 import com.licel.jcardsim.base.ApduCase;
 import com.licel.jcardsim.base.SimulatorRuntime;
@@ -7,9 +7,9 @@ import javacard.framework.AID;
 
 /**
  * jCardSim with the melli applet as the default-selected application of a real card: after
- * every reset it is current without a SELECT, and SELECT by DF name reaches its process()
- * (the applet keeps §2.2's "application selected" itself). Used by the tests; the launcher
- * has the same class.
+ * every reset it is current without a SELECT, and SELECT by DF name reaches its process() (the
+ * applet keeps the "application selected" state of spec §2.2 itself). Used by the applet's tests
+ * and by the launcher.
  */
 public class MelliRuntime extends SimulatorRuntime {
     private AID defaultApplet;
@@ -42,10 +42,6 @@ public class MelliRuntime extends SimulatorRuntime {
         return null;
     }
 
-    public javacard.framework.Applet applet(AID aid) {
-        return getApplet(aid);
-    }
-
     @Override
     public void reset() {
         super.reset();
@@ -53,5 +49,10 @@ public class MelliRuntime extends SimulatorRuntime {
         // runtime never does: a reset (power loss) clears it too, as on a card.
         memory.clearAll();
         currentAID = defaultApplet;
+    }
+
+    /** The applet installed under {@code aid}, for tests that look inside it. */
+    public javacard.framework.Applet applet(AID aid) {
+        return getApplet(aid);
     }
 }
