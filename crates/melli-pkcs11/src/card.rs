@@ -6,7 +6,7 @@ use std::ffi::CStr;
 use melli::applet::{Applet, AppletError, Lifecycle};
 use melli::pki::{cert, Certificate, HolderSubject};
 use melli::spec::ef;
-use melli::transport::{Transport, TransportError};
+use melli::transport::{transmit_on, Transport, TransportError};
 use pcsc::{Card, Context, Disposition, Protocols, ShareMode};
 
 /// One APDU at a time to a card inside a PC/SC transaction the caller holds.
@@ -19,14 +19,7 @@ pub(crate) struct TxTransport<'c> {
 
 impl Transport for TxTransport<'_> {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let response = self.card.transmit(command, &mut self.buffer)?;
-        if response.is_empty() {
-            // vpcd answers nothing when its card went away in the middle of the command.
-            return Err(TransportError::CardRemoved);
-        }
-        let out = response.to_vec();
-        zeroize::Zeroize::zeroize(&mut self.buffer[..out.len()]);
-        Ok(out)
+        transmit_on(self.card, command, &mut self.buffer)
     }
 
     fn atr(&self) -> &[u8] {

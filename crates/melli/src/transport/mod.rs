@@ -11,7 +11,7 @@ mod readers;
 
 pub use channel::{Capabilities, CardChannel, Traffic};
 #[cfg(feature = "pcsc")]
-pub use pcsc::{list_readers, wait_for_change, PcscTransport};
+pub use pcsc::{list_readers, transmit_on, wait_for_change, PcscTransport};
 pub use readers::{resolve_reader, ReaderInfo};
 
 /// A link to one card.

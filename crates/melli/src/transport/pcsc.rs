@@ -179,15 +179,7 @@ impl PcscTransport {
 impl Transport for PcscTransport {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
         let card = self.card.as_ref().ok_or(TransportError::CardRemoved)?;
-        let response = card.transmit(command, &mut self.buffer)?;
-        if response.is_empty() {
-            // vpcd answers nothing when its card went away in the middle of the command.
-            return Err(TransportError::CardRemoved);
-        }
-        let out = response.to_vec();
-        // The buffer may hold secrets (a signature's input, a certificate is not, but be tidy).
-        zeroize::Zeroize::zeroize(&mut self.buffer[..out.len()]);
-        Ok(out)
+        transmit_on(card, command, &mut self.buffer)
     }
 
     fn atr(&self) -> &[u8] {
@@ -206,6 +198,24 @@ impl Drop for PcscTransport {
             let _ = card.disconnect(Disposition::ResetCard);
         }
     }
+}
+
+/// One APDU on a connected PC/SC card, for every transport over `pcsc` (this one, and those of
+/// consumers that hold their own connection, such as the PKCS#11 module): the response copied
+/// out of `buffer`, which is then wiped (it may hold a signature's input), and an empty answer —
+/// vpcd's when its card went away in the middle of the command — taken as a removed card.
+pub fn transmit_on(
+    card: &pcsc::Card,
+    command: &[u8],
+    buffer: &mut [u8],
+) -> Result<Vec<u8>, TransportError> {
+    let response = card.transmit(command, buffer)?;
+    if response.is_empty() {
+        return Err(TransportError::CardRemoved);
+    }
+    let out = response.to_vec();
+    zeroize::Zeroize::zeroize(&mut buffer[..out.len()]);
+    Ok(out)
 }
 
 #[cfg(test)]
