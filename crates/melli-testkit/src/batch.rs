@@ -10,7 +10,6 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use melli::applet::AppletError;
 use melli::ops::batch::{AppletCard, Presence, Reader};
 use melli::transport::{Transport, TransportError};
 use melli_card::Card;
@@ -271,14 +270,7 @@ impl Reader for InProcessReader {
         let Some(transport) = connected else {
             return Ok(Presence::Empty);
         };
-        match AppletCard::open(transport) {
-            Ok(card) => Ok(Presence::Card(card)),
-            Err(AppletError::Transport(
-                TransportError::CardRemoved | TransportError::CardReset,
-            )) => Ok(Presence::Empty),
-            Err(AppletError::Transport(e)) => Err(e),
-            Err(other) => Ok(Presence::Unusable(other.to_string())),
-        }
+        Presence::of(transport)
     }
 
     fn card_present(&mut self) -> Result<bool, TransportError> {

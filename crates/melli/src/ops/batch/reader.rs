@@ -1,17 +1,14 @@
 //! Readers a batch works with: one worker per reader. [`PcscReader`] is a real (or vpcd)
-//! reader through pcscd; `in_process` has readers without PC/SC for tests and demos.
+//! reader through pcscd; the test kit (`melli-testkit`) has readers without PC/SC for tests.
 
 use std::time::Duration;
 
-#[cfg(feature = "pcsc")]
 use crate::applet::AppletError;
-use crate::transport::TransportError;
 #[cfg(feature = "pcsc")]
 use crate::transport::{list_readers, resolve_reader, wait_for_change, PcscTransport, ReaderInfo};
+use crate::transport::{Transport, TransportError};
 
-#[cfg(feature = "pcsc")]
-use super::card::AppletCard;
-use super::card::BatchCard;
+use super::card::{AppletCard, BatchCard};
 
 /// What a reader holds.
 pub enum Presence<C> {
@@ -21,6 +18,22 @@ pub enum Presence<C> {
     Card(C),
     /// A card the batch cannot use (not a melli card, not answering SELECT): why.
     Unusable(String),
+}
+
+impl<T: Transport> Presence<AppletCard<T>> {
+    /// What a reader holds, from a connection to the card in it: a melli card with its
+    /// application selected, no card after all (it left or was reset while we connected), or
+    /// a card the batch cannot use. An error of the reader itself is the error.
+    pub fn of(transport: T) -> Result<Self, TransportError> {
+        match AppletCard::open(transport) {
+            Ok(card) => Ok(Presence::Card(card)),
+            Err(AppletError::Transport(
+                TransportError::CardRemoved | TransportError::CardReset,
+            )) => Ok(Presence::Empty),
+            Err(AppletError::Transport(e)) => Err(e),
+            Err(other) => Ok(Presence::Unusable(other.to_string())),
+        }
+    }
 }
 
 /// A reader the batch can wait on.
@@ -131,14 +144,7 @@ impl Reader for PcscReader {
             ) => return Ok(Presence::Empty),
             Err(e) => return Err(e),
         };
-        match AppletCard::open(transport) {
-            Ok(card) => Ok(Presence::Card(card)),
-            Err(AppletError::Transport(
-                TransportError::CardRemoved | TransportError::CardReset,
-            )) => Ok(Presence::Empty),
-            Err(AppletError::Transport(e)) => Err(e),
-            Err(other) => Ok(Presence::Unusable(other.to_string())),
-        }
+        Presence::of(transport)
     }
 
     fn card_present(&mut self) -> Result<bool, TransportError> {
