@@ -1523,18 +1523,7 @@ impl EmptyPcscd {
         let conf = dir.join("reader.conf.d");
         fs::create_dir_all(&run).ok()?;
         fs::create_dir_all(&conf).ok()?;
-        let child = Command::new("unshare")
-            .args([
-                "-m",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                "mount --bind \"$1\" /run/pcscd && exec pcscd -f -c \"$2\"",
-                "sh",
-            ])
-            .arg(&run)
-            .arg(&conf)
+        let child = melli_testkit::pcscd::private_pcscd(&run, &conf)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -157,19 +157,7 @@ impl Pcscd {
                 fs::create_dir_all(&process.run_dir).expect("create pcscd socket dir");
                 // The mount point must exist; creating an empty /run/pcscd is harmless.
                 let _ = fs::create_dir_all("/run/pcscd");
-                let mut c = Command::new("unshare");
-                c.args([
-                    "-m",
-                    "--propagation",
-                    "private",
-                    "sh",
-                    "-c",
-                    "mount --bind \"$1\" /run/pcscd && exec pcscd -f -c \"$2\"",
-                    "sh",
-                ])
-                .arg(&process.run_dir)
-                .arg(&conf);
-                c
+                private_pcscd(&process.run_dir, &conf)
             }
             Mode::System => {
                 let mut c = Command::new("pcscd");
@@ -469,4 +457,24 @@ fn tail(path: &Path, lines: usize) -> String {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The command that starts pcscd in a mount namespace of its own, with `run_dir` bound on
+/// `/run/pcscd` (its socket lands there; clients find it through `PCSCLITE_CSOCK_NAME`) and
+/// its readers from `conf_dir`: a pcscd nobody else on the machine sees or disturbs.
+pub fn private_pcscd(run_dir: &Path, conf_dir: &Path) -> Command {
+    let mut command = Command::new("unshare");
+    command
+        .args([
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            "mount --bind \"$1\" /run/pcscd && exec pcscd -f -c \"$2\"",
+            "sh",
+        ])
+        .arg(run_dir)
+        .arg(conf_dir);
+    command
 }
