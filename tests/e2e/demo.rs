@@ -5,8 +5,26 @@ use std::time::Duration;
 
 use crate::common::{run, Pcscd, MELLI};
 
+/// The Java Card applet's launcher, which `melli demo --card javacard` runs once per reader.
+const JAVACARD_LAUNCHER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/javacard-card");
+
 #[test]
 fn the_demo_runs_the_main_job_on_two_readers() {
+    demo_on_two_readers(&[]);
+}
+
+#[test]
+fn the_demo_runs_the_main_job_on_two_readers_with_the_java_card_applet() {
+    demo_on_two_readers(&[
+        "--card",
+        "javacard",
+        "--javacard-launcher",
+        JAVACARD_LAUNCHER,
+    ]);
+}
+
+/// `melli demo` with four records on two of our readers, `extra` added to its arguments.
+fn demo_on_two_readers(extra: &[&str]) {
     let pcscd = Pcscd::acquire();
     let slots = [pcscd.take_slot(), pcscd.take_slot()];
     let dir = tempfile::tempdir().expect("tempdir");
@@ -16,7 +34,8 @@ fn the_demo_runs_the_main_job_on_two_readers() {
         .arg("demo")
         .arg("--dir")
         .arg(&work)
-        .args(["--cards", "4"]);
+        .args(["--cards", "4"])
+        .args(extra);
     for slot in &slots {
         command
             .args(["--vpcd", &format!("127.0.0.1:{}", slot.port())])
