@@ -101,7 +101,7 @@ const LAUNCHER_PATIENCE: Duration = Duration::from_secs(300);
 pub enum DemoCard {
     /// melli's Rust virtual card, fed by feeders in this process.
     Rust,
-    /// The Java Card applet in jCardSim, one launcher process per reader.
+    /// the Java Card applet in jCardSim, one launcher process per reader.
     Javacard,
 }
 
