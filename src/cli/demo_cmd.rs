@@ -5,10 +5,17 @@
 //!
 //! The enrolment data (photo, fingerprints, one record) are built into the binary, so the demo
 //! runs from any folder.
+//!
+//! The cards are melli's Rust virtual card (feeders in this process) or, with `--card
+//! javacard`, the Java Card applet of `javacard/` in jCardSim: one launcher process per reader
+//! (`scripts/javacard-card --card FILE… --eject-issued`) holds that reader's stack of blank
+//! cards and an output tray, and its control input brings the first record's card back.
 
 use std::fs;
+use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -85,6 +92,18 @@ const LIVE_FINGER: &[u8] = include_bytes!("../../fixtures/fingerprints/finger-1-
 const READER_PATIENCE: Duration = Duration::from_secs(20);
 /// Between two cards of a feeder: more than pcscd's 400 ms look at a vpcd reader.
 const FEED_GAP: Duration = Duration::from_millis(500);
+/// How long a Java Card launcher may take to show its first card: the first run builds the
+/// applet with Maven.
+const LAUNCHER_PATIENCE: Duration = Duration::from_secs(300);
+
+/// Which card the demo's feeders hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoCard {
+    /// melli's Rust virtual card, fed by feeders in this process.
+    Rust,
+    /// the Java Card applet in jCardSim, one launcher process per reader.
+    Javacard,
+}
 
 /// `melli demo`'s arguments.
 pub struct DemoArgs {
@@ -95,6 +114,10 @@ pub struct DemoArgs {
     pub cards: u32,
     /// Where to work and leave the results; a temporary folder, removed at the end, if none.
     pub dir: Option<PathBuf>,
+    /// Which card the feeders hold.
+    pub card: DemoCard,
+    /// The Java Card applet's launcher (`scripts/javacard-card`), for `DemoCard::Javacard`.
+    pub javacard_launcher: PathBuf,
 }
 
 /// Prints a step's heading.
@@ -133,6 +156,10 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode, Failure> {
             args.vpcd.len()
         )));
     }
+    let launcher = match args.card {
+        DemoCard::Rust => None,
+        DemoCard::Javacard => Some(launcher_path(&args.javacard_launcher)?),
+    };
     let (dir, temporary) = match &args.dir {
         Some(dir) => (dir.clone(), false),
         None => (
@@ -152,7 +179,7 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode, Failure> {
         )));
     }
     fs::create_dir_all(&dir).map_err(|e| io_failure("create", &dir, e))?;
-    let result = run(args, &dir);
+    let result = run(args, &dir, launcher.as_deref());
     match (&result, temporary) {
         (Ok(_), true) => {
             let _ = fs::remove_dir_all(&dir);
@@ -163,7 +190,27 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode, Failure> {
     result
 }
 
-fn run(args: &DemoArgs, dir: &Path) -> Result<ExitCode, Failure> {
+/// `--javacard-launcher`, from the current folder when relative; it must exist.
+fn launcher_path(given: &Path) -> Result<PathBuf, Failure> {
+    let path = if given.is_absolute() {
+        given.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| Failure::bad_input(format!("cannot tell the current folder: {e}")))?
+            .join(given)
+    };
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(Failure::bad_input(format!(
+            "--javacard-launcher {}: no such file; give the path of melli's scripts/javacard-card \
+             (the default is relative to the current folder: run the demo from melli's source folder)",
+            path.display()
+        )))
+    }
+}
+
+fn run(args: &DemoArgs, dir: &Path, launcher: Option<&Path>) -> Result<ExitCode, Failure> {
     const TOTAL: u32 = 8;
     let issuer = dir.join("issuer");
     step(
@@ -197,14 +244,25 @@ fn run(args: &DemoArgs, dir: &Path) -> Result<ExitCode, Failure> {
         "check",
     )?;
 
-    step(
-        3,
-        TOTAL,
-        &format!(
-            "blank cards — melli card feed on {} reader(s)",
-            args.vpcd.len()
+    match launcher {
+        None => step(
+            3,
+            TOTAL,
+            &format!(
+                "blank cards — melli card feed on {} reader(s)",
+                args.vpcd.len()
+            ),
         ),
-    );
+        Some(_) => step(
+            3,
+            TOTAL,
+            &format!(
+                "blank cards with the Java Card applet (jCardSim) — scripts/javacard-card --card … \
+                 --eject-issued on {} reader(s)",
+                args.vpcd.len()
+            ),
+        ),
+    }
     // The feeders' card factory diversifies each card's keys with the issuer's master key,
     // inside the token.
     let loaded = Arc::new(issuer_keys::load_issuer(&issuer)?);
@@ -212,6 +270,8 @@ fn run(args: &DemoArgs, dir: &Path) -> Result<ExitCode, Failure> {
         issuer_keys::card_keys(&loaded, serial).map_err(|e| e.to_string())
     }));
     let mut feeders = Vec::new();
+    // Java Card launchers are stopped when dropped: on every way out of this function.
+    let mut launchers: Vec<Launcher> = Vec::new();
     let mut readers = Vec::new();
     for (i, addr) in args.vpcd.iter().enumerate() {
         let stack = Stack {
@@ -227,14 +287,31 @@ fn run(args: &DemoArgs, dir: &Path) -> Result<ExitCode, Failure> {
             .map(|r| r.name)
             .collect();
         busy.extend(readers.iter().cloned());
-        let feeder = Background::feed(
-            stack,
-            addr.clone(),
-            dir.join(format!("feeder-{}.log", i + 1)),
-        );
+        let log = dir.join(format!("feeder-{}.log", i + 1));
+        if let Some(program) = launcher {
+            let mut started = Launcher::start(program, &stack, addr, &log)?;
+            let mut alive = || started.alive();
+            let reader = match args.readers.get(i) {
+                Some(name) => wait_for_reader(name, true, LAUNCHER_PATIENCE, &mut alive)
+                    .map(|()| name.clone()),
+                None => wait_for_new_card(&busy, addr, LAUNCHER_PATIENCE, &mut alive),
+            }?;
+            println!(
+                "launcher {} (Java Card applet in jCardSim, {} blank cards {}0001…) → vpcd {addr} → reader \"{reader}\"",
+                i + 1,
+                args.cards,
+                stack.serial_prefix
+            );
+            readers.push(reader);
+            launchers.push(started);
+            continue;
+        }
+        let feeder = Background::feed(stack, addr.clone(), log);
         let found = match args.readers.get(i) {
-            Some(name) => wait_for_reader(name, true).map(|()| name.clone()),
-            None => wait_for_new_card(&busy, addr),
+            Some(name) => {
+                wait_for_reader(name, true, READER_PATIENCE, &mut || Ok(())).map(|()| name.clone())
+            }
+            None => wait_for_new_card(&busy, addr, READER_PATIENCE, &mut || Ok(())),
         };
         let reader = match found {
             Ok(reader) => reader,
@@ -284,16 +361,41 @@ fn run(args: &DemoArgs, dir: &Path) -> Result<ExitCode, Failure> {
         .card_serial
         .clone()
         .ok_or_else(|| Failure::card("the first record has no card"))?;
-    let state = dir.join("cards").join(format!("{serial}.json"));
-    let reader = &readers[0];
-    wait_for_reader(reader, false)?;
-    let card = Background::serve(&state, args.vpcd[0].clone(), dir.join("card.log"))?;
-    wait_for_reader(reader, true)?;
     let mailer = dir
         .join("pin-mailers")
         .join(format!("{}.txt", row.tracking_code));
-    let outcome = holder_and_desk(dir, &issuer, reader, &serial, &mailer, TOTAL);
-    Background::stop(card);
+    let outcome = if launchers.is_empty() {
+        let state = dir.join("cards").join(format!("{serial}.json"));
+        let reader = &readers[0];
+        wait_for_reader(reader, false, READER_PATIENCE, &mut || Ok(()))?;
+        let card = Background::serve(&state, args.vpcd[0].clone(), dir.join("card.log"))?;
+        wait_for_reader(reader, true, READER_PATIENCE, &mut || Ok(()))?;
+        let outcome = holder_and_desk(dir, &issuer, reader, &serial, &mailer, TOTAL);
+        Background::stop(card);
+        outcome
+    } else {
+        // The card is in the output tray of the launcher whose stack it came from (the first
+        // reader's when that reader took the first record). Every reader is emptied, as the
+        // Rust feeders are stopped, and the card goes back into its reader from the tray.
+        let k = launchers
+            .iter()
+            .position(|l| l.holds(&serial))
+            .ok_or_else(|| Failure::card(format!("card {serial} is in no launcher's tray")))?;
+        for l in &mut launchers {
+            l.control("pull")?;
+        }
+        let reader = &readers[k];
+        wait_for_reader(reader, false, READER_PATIENCE, &mut || launchers[k].alive())?;
+        launchers[k].control(&format!("tray {serial}"))?;
+        println!(
+            "card {serial} from launcher {}'s output tray back into reader \"{reader}\" (control input: tray {serial})",
+            k + 1
+        );
+        wait_for_reader(reader, true, READER_PATIENCE, &mut || launchers[k].alive())?;
+        let outcome = holder_and_desk(dir, &issuer, reader, &serial, &mailer, TOTAL);
+        launchers.clear();
+        outcome
+    };
     outcome?;
 
     step(8, TOTAL, "the citizen asks — melli status --tracking-code");
@@ -421,8 +523,16 @@ fn national_code(n: u32) -> String {
     format!("{nine}{check}")
 }
 
+/// What a wait checks on each look besides the readers: that the card side still runs.
+type Alive<'a> = &'a mut dyn FnMut() -> Result<(), Failure>;
+
 /// Waits until a reader not in `busy` shows a card: the one the feeder at `addr` filled.
-fn wait_for_new_card(busy: &[String], addr: &str) -> Result<String, Failure> {
+fn wait_for_new_card(
+    busy: &[String],
+    addr: &str,
+    patience: Duration,
+    alive: Alive<'_>,
+) -> Result<String, Failure> {
     let started = Instant::now();
     loop {
         let list = list_readers().ok();
@@ -433,18 +543,24 @@ fn wait_for_new_card(busy: &[String], addr: &str) -> Result<String, Failure> {
         {
             return Ok(r.name.clone());
         }
-        if started.elapsed() > READER_PATIENCE {
+        alive()?;
+        if started.elapsed() > patience {
             return Err(Failure::card(format!(
                 "no reader showed the card put into vpcd at {addr}: is pcscd running with a \
                  vpcd reader on that port? (scripts/demo starts one)"
             )));
         }
-        wait_for_readers(list.as_deref(), started);
+        wait_for_readers(list.as_deref(), started, patience);
     }
 }
 
 /// Waits until `reader` shows a card (`present`) or is empty.
-fn wait_for_reader(reader: &str, present: bool) -> Result<(), Failure> {
+fn wait_for_reader(
+    reader: &str,
+    present: bool,
+    patience: Duration,
+    alive: Alive<'_>,
+) -> Result<(), Failure> {
     let started = Instant::now();
     loop {
         let list = list_readers().ok();
@@ -455,22 +571,26 @@ fn wait_for_reader(reader: &str, present: bool) -> Result<(), Failure> {
         {
             return Ok(());
         }
-        if started.elapsed() > READER_PATIENCE {
+        alive()?;
+        if started.elapsed() > patience {
             return Err(Failure::card(format!(
                 "reader \"{reader}\" did not become {} within {} s",
                 if present { "full" } else { "empty" },
-                READER_PATIENCE.as_secs()
+                patience.as_secs()
             )));
         }
-        wait_for_readers(list.as_deref(), started);
+        wait_for_readers(list.as_deref(), started, patience);
     }
 }
 
 /// Waits, at most until the patience that began at `started` runs out, for pcscd to tell of a
 /// change in the readers `seen` (a card put in or taken out, a reader added); without a list
 /// to compare with, or when pcscd cannot be asked, a short pause as before a look again.
-fn wait_for_readers(seen: Option<&[ReaderInfo]>, started: Instant) {
-    let left = READER_PATIENCE.saturating_sub(started.elapsed());
+fn wait_for_readers(seen: Option<&[ReaderInfo]>, started: Instant, patience: Duration) {
+    // A second at most, so that the card side is looked at now and then.
+    let left = patience
+        .saturating_sub(started.elapsed())
+        .min(Duration::from_secs(1));
     let told = seen.is_some_and(|seen| wait_for_change(seen, left).is_ok());
     if !told {
         thread::sleep(Duration::from_millis(50));
@@ -526,5 +646,122 @@ impl Background {
     fn stop(self) {
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.thread.join();
+    }
+}
+
+/// A Java Card launcher (`scripts/javacard-card --card FILE… --eject-issued --vpcd ADDR`): one
+/// reader's stack of blank cards and its output tray, in a process of its own (and its own
+/// process group, which holds a Maven build when the launcher builds the applet first). Its
+/// standard input is its control input; its output goes to the demo folder's log. Stopped
+/// (the whole group killed and waited for) when dropped.
+struct Launcher {
+    child: Child,
+    control: Option<ChildStdin>,
+    log: PathBuf,
+    serial_prefix: String,
+    /// `child` is waited for already.
+    done: bool,
+}
+
+impl Launcher {
+    /// Makes the stack's blank card files (keys from its `KeySource`, as the Rust feeder
+    /// makes them) and starts the launcher on them.
+    fn start(program: &Path, stack: &Stack, addr: &str, log: &Path) -> Result<Launcher, Failure> {
+        let mut command = Command::new(program);
+        for n in 1..=stack.count {
+            let file = stack
+                .blank_file(n)
+                .map_err(|e| Failure::card(e.to_string()))?;
+            command.arg("--card").arg(file);
+        }
+        let out = fs::File::create(log).map_err(|e| io_failure("create", log, e))?;
+        let err = out.try_clone().map_err(|e| io_failure("open", log, e))?;
+        command
+            .arg("--eject-issued")
+            .arg("--vpcd")
+            .arg(addr)
+            .stdin(Stdio::piped())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0);
+        let mut child = command.spawn().map_err(|e| {
+            Failure::bad_input(format!(
+                "--javacard-launcher {}: cannot run it: {e}",
+                program.display()
+            ))
+        })?;
+        let control = child.stdin.take();
+        Ok(Launcher {
+            child,
+            control,
+            log: log.to_path_buf(),
+            serial_prefix: stack.serial_prefix.clone(),
+            done: false,
+        })
+    }
+
+    /// Whether the card `serial` is one of this launcher's.
+    fn holds(&self, serial: &str) -> bool {
+        serial.len() == self.serial_prefix.len() + 4
+            && serial.starts_with(&self.serial_prefix)
+            && serial[self.serial_prefix.len()..]
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+    }
+
+    /// Fails when the launcher has stopped, with the last line of its log.
+    fn alive(&mut self) -> Result<(), Failure> {
+        if self.done {
+            return Err(self.stopped("stopped"));
+        }
+        match self.child.try_wait() {
+            Ok(None) => Ok(()),
+            Ok(Some(status)) => {
+                self.done = true;
+                Err(self.stopped(&format!("stopped ({status})")))
+            }
+            Err(e) => Err(self.stopped(&format!("cannot be asked ({e})"))),
+        }
+    }
+
+    fn stopped(&self, how: &str) -> Failure {
+        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        let last = text
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        Failure::card(format!(
+            "the Java Card launcher {how}: {last} (its log: {})",
+            self.log.display()
+        ))
+    }
+
+    /// Sends one line of the control input (`pull`, `insert`, `tray SERIAL`).
+    fn control(&mut self, line: &str) -> Result<(), Failure> {
+        self.alive()?;
+        let sent = match self.control.as_mut() {
+            Some(input) => writeln!(input, "{line}").and_then(|()| input.flush()),
+            None => Err(std::io::Error::other("no control input")),
+        };
+        sent.map_err(|e| self.stopped(&format!("did not take \"{line}\" ({e})")))
+    }
+}
+
+impl Drop for Launcher {
+    fn drop(&mut self) {
+        self.control = None;
+        if self.done || matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        // The launcher's whole process group: a build it started goes too.
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

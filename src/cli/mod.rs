@@ -290,6 +290,8 @@ pub enum Command {
     ///
     /// Needs a running pcscd with a vpcd reader on each --vpcd port (`scripts/demo` starts a
     /// private one and runs this). Works in --dir, or in a temporary folder removed at the end.
+    /// With --card javacard the same demo runs on the Java Card applet instead of the Rust
+    /// virtual card (`scripts/demo --card javacard`).
     Demo {
         /// A vpcd reader's address; repeat for several readers (one card feeder each).
         #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:35963")]
@@ -304,6 +306,15 @@ pub enum Command {
         /// Work here and keep everything (a new or empty folder).
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// Which card the feeders hold: `rust`, melli's virtual card (in this process), or
+        /// `javacard`, the Java Card applet of javacard/ in jCardSim: one launcher process per
+        /// reader (--javacard-launcher) with a stack of blank cards, each leaving once issued;
+        /// needs Java 17 and Maven (the launcher builds the applet the first time).
+        #[arg(long, value_enum, value_name = "KIND", default_value = "rust")]
+        card: demo_cmd::DemoCard,
+        /// With --card javacard: the launcher to run (relative paths from the current folder).
+        #[arg(long, value_name = "PATH", default_value = "scripts/javacard-card")]
+        javacard_launcher: PathBuf,
     },
 }
 
@@ -493,11 +504,15 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             reader,
             cards,
             dir,
+            card,
+            javacard_launcher,
         } => demo_cmd::demo(&demo_cmd::DemoArgs {
             vpcd,
             readers: reader,
             cards,
             dir,
+            card,
+            javacard_launcher,
         }),
     }
 }

@@ -5,8 +5,26 @@ use std::time::Duration;
 
 use crate::common::{run, Pcscd, MELLI};
 
+/// The Java Card applet's launcher, which `melli demo --card javacard` runs once per reader.
+const JAVACARD_LAUNCHER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/javacard-card");
+
 #[test]
 fn the_demo_runs_the_main_job_on_two_readers() {
+    demo_on_two_readers(&[]);
+}
+
+#[test]
+fn the_demo_runs_the_main_job_on_two_readers_with_the_java_card_applet() {
+    demo_on_two_readers(&[
+        "--card",
+        "javacard",
+        "--javacard-launcher",
+        JAVACARD_LAUNCHER,
+    ]);
+}
+
+/// `melli demo` with four records on two of our readers, `extra` added to its arguments.
+fn demo_on_two_readers(extra: &[&str]) {
     let pcscd = Pcscd::acquire();
     let slots = [pcscd.take_slot(), pcscd.take_slot()];
     let dir = tempfile::tempdir().expect("tempdir");
@@ -16,7 +34,8 @@ fn the_demo_runs_the_main_job_on_two_readers() {
         .arg("demo")
         .arg("--dir")
         .arg(&work)
-        .args(["--cards", "4"]);
+        .args(["--cards", "4"])
+        .args(extra);
     for slot in &slots {
         command
             .args(["--vpcd", &format!("127.0.0.1:{}", slot.port())])
@@ -97,4 +116,45 @@ fn the_demo_runs_the_main_job_on_two_readers() {
             }
         }
     }
+}
+
+/// A launcher that stops at once (here: a script that says why and exits 3) stops the demo
+/// within moments with one line naming it and its log, not after the launcher's patience.
+#[test]
+fn the_demo_stops_with_one_line_when_the_java_card_launcher_stops() {
+    let pcscd = Pcscd::acquire();
+    let slot = pcscd.take_slot();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let launcher = dir.path().join("launcher");
+    std::fs::write(
+        &launcher,
+        "#!/bin/sh\necho 'launcher: no Java here' >&2\nexit 3\n",
+    )
+    .expect("launcher");
+    std::fs::set_permissions(
+        &launcher,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+    )
+    .expect("chmod");
+    let started = std::time::Instant::now();
+    let out = run(
+        Command::new(MELLI)
+            .arg("demo")
+            .arg("--dir")
+            .arg(dir.path().join("demo"))
+            .args(["--cards", "1", "--card", "javacard"])
+            .arg("--javacard-launcher")
+            .arg(&launcher)
+            .args(["--vpcd", &format!("127.0.0.1:{}", slot.port())])
+            .args(["--reader", &slot.reader_name()]),
+        Duration::from_secs(120),
+    );
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("the Java Card launcher stopped (exit status: 3): launcher: no Java here"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("feeder-1.log"), "{out:?}");
+    assert!(started.elapsed() < Duration::from_secs(60), "{out:?}");
 }

@@ -66,6 +66,19 @@ impl Stack {
         self.dir.join(format!("{serial}.json"))
     }
 
+    /// The state file of card `n`, made blank (its keys from [`Stack::keys`]) if it does not
+    /// exist yet: what a feeder of another implementation of the card (the Java Card applet's
+    /// launcher, which takes blank state files) is given.
+    pub fn blank_file(&self, n: u32) -> Result<PathBuf, CardError> {
+        std::fs::create_dir_all(&self.dir).map_err(|error| CardError::StateIo {
+            path: self.dir.clone(),
+            action: "create the folder of",
+            error,
+        })?;
+        let card = self.card(n)?;
+        Ok(self.state_path(card.serial()))
+    }
+
     /// Opens card `n`, made blank if its state file does not exist yet.
     fn card(&self, n: u32) -> Result<Card, CardError> {
         let serial = self.serial(n);
