@@ -290,6 +290,9 @@ fn run(args: &DemoArgs, dir: &Path, launcher: Option<&Path>) -> Result<ExitCode,
         let log = dir.join(format!("feeder-{}.log", i + 1));
         if let Some(program) = launcher {
             let mut started = Launcher::start(program, &stack, addr, &log)?;
+            // Its own word that its card is on the line first: a reader that still shows an
+            // earlier card (or a launcher that died at once) must not pass for this one's.
+            started.wait_connected(LAUNCHER_PATIENCE)?;
             let mut alive = || started.alive();
             let reader = match args.readers.get(i) {
                 Some(name) => wait_for_reader(name, true, LAUNCHER_PATIENCE, &mut alive)
@@ -563,6 +566,7 @@ fn wait_for_reader(
 ) -> Result<(), Failure> {
     let started = Instant::now();
     loop {
+        alive()?;
         let list = list_readers().ok();
         if list
             .iter()
@@ -571,7 +575,6 @@ fn wait_for_reader(
         {
             return Ok(());
         }
-        alive()?;
         if started.elapsed() > patience {
             return Err(Failure::card(format!(
                 "reader \"{reader}\" did not become {} within {} s",
@@ -707,6 +710,26 @@ impl Launcher {
             && serial[self.serial_prefix.len()..]
                 .bytes()
                 .all(|b| b.is_ascii_digit())
+    }
+
+    /// Waits until the launcher's log says its first card is connected to vpcd; fails when it
+    /// stops first or `patience` (which covers a first Maven build) runs out.
+    fn wait_connected(&mut self, patience: Duration) -> Result<(), Failure> {
+        let started = Instant::now();
+        loop {
+            self.alive()?;
+            let text = fs::read_to_string(&self.log).unwrap_or_default();
+            if text.contains("connected to vpcd") {
+                return Ok(());
+            }
+            if started.elapsed() > patience {
+                return Err(self.stopped(&format!(
+                    "did not connect to vpcd within {} s",
+                    patience.as_secs()
+                )));
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Fails when the launcher has stopped, with the last line of its log.

@@ -341,16 +341,21 @@ impl VirtualCard {
         self.child = Some(child);
     }
 
-    /// Puts a pulled Java card back in its reader; false when there is no running launcher to
-    /// ask.
+    /// Puts a Java card back in its reader — taken out first, and gone from the reader, if it
+    /// is in — as a Rust card is killed and started again; false when there is no running
+    /// launcher to ask.
     fn insert_java_card(&mut self) -> bool {
         let running = matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(None)));
+        if !running || self.control.is_none() {
+            return false;
+        }
+        self.kill();
         match self.control.as_mut() {
-            Some(control) if running => control
+            Some(control) => control
                 .write_all(b"insert\n")
                 .and_then(|()| control.flush())
                 .is_ok(),
-            _ => false,
+            None => false,
         }
     }
 
