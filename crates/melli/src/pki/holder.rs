@@ -159,10 +159,15 @@ pub struct HolderRequest<'a> {
     pub subject: &'a HolderSubject,
     /// The card's expiry date; the certificate is valid through its last second (UTC).
     pub card_expiry: GregorianDate,
+    /// The serial of the card it is issued for, recorded beside it in the issuer's database
+    /// (`index.txt`) so that `melli issuer revoke --card` finds it.
+    pub card_serial: Option<&'a str>,
 }
 
 impl Issuer {
-    /// Issue the holder's signing certificate from the signing CA, valid from now; DER.
+    /// Issue the holder's signing certificate from the signing CA, valid from now, and record
+    /// it in the issuer's database (`index.txt`, [`super::revocation`]) before it is given
+    /// out; DER.
     pub fn issue_holder_certificate(&self, req: &HolderRequest<'_>) -> Result<Vec<u8>, PkiError> {
         let c = issue_holder_certificate(
             self.signing_ca_certificate(),
@@ -170,7 +175,9 @@ impl Issuer {
             req,
             SystemTime::now(),
         )?;
-        Ok(der::Encode::to_der(&c)?)
+        let der = der::Encode::to_der(&c)?;
+        self.record_issued(&c, Some(req.card_serial.unwrap_or("")))?;
+        Ok(der)
     }
 
     /// Whether a card expiring on `card_expiry` can have a holder certificate issued at `now`

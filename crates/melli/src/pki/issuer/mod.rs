@@ -55,6 +55,7 @@ use super::error::PkiError;
 use super::key_files::{self, Protection};
 use super::keys::{AnyKey, IssuerKey, KeyStore, MasterKey, SecretPurpose, SecretRequest, Unlock};
 use super::name::{NameBuilder, StringKind, COMMON_NAME, COUNTRY, ORGANIZATION};
+use super::revocation::Database;
 use super::token::Token;
 use crate::sm::StaticKeys;
 
@@ -447,6 +448,37 @@ impl Issuer {
     /// master key in its store.
     pub fn card_keys(&self, serial: &str) -> Result<StaticKeys, PkiError> {
         self.master_key.card_keys(serial)
+    }
+
+    /// The issuer's database of issued and revoked certificates (`index.txt`).
+    pub fn database(&self) -> Database {
+        Database::new(&self.dir)
+    }
+
+    /// Records a certificate this issuer issued (`card`: the card of a holder certificate;
+    /// `None` for the issuer's own). An `index.txt` made now starts with the document signer
+    /// and the signing CA certificates.
+    pub fn record_issued(&self, c: &Certificate, card: Option<&str>) -> Result<(), PkiError> {
+        self.database()
+            .record(&[&self.document_signer_cert, &self.signing_ca_cert], &[(c, card)])
+    }
+
+    /// Makes sure `index.txt` exists (with this issuer's own certificates).
+    pub fn ensure_database(&self) -> Result<Database, PkiError> {
+        let db = self.database();
+        db.ensure(&[&self.document_signer_cert, &self.signing_ca_cert])?;
+        Ok(db)
+    }
+
+    /// The signing CA's CRL (holder certificates), valid from `now` for `next_update`; DER.
+    pub fn signing_ca_crl(&self, now: SystemTime, next_update: Duration) -> Result<Vec<u8>, PkiError> {
+        self.ensure_database()?.crl(
+            &self.signing_ca_cert,
+            &self.signing_ca_key,
+            true,
+            now,
+            next_update,
+        )
     }
 
     pub(crate) fn document_signer_key(&self) -> &dyn IssuerKey {

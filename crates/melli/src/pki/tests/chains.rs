@@ -248,6 +248,7 @@ fn holder_requests_are_checked() {
         let err = card
             .issuer
             .issue_holder_certificate(&HolderRequest {
+                card_serial: None,
                 public_key: key,
                 subject: &subj,
                 card_expiry: expiry,

@@ -86,6 +86,7 @@ impl Card {
         let point = holder_key.verifying_key().to_encoded_point(false);
         let holder_cert = issuer
             .issue_holder_certificate(&HolderRequest {
+                card_serial: None,
                 public_key: point.as_bytes(),
                 subject: &subject(),
                 card_expiry: GregorianDate {
