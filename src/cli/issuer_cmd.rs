@@ -190,11 +190,15 @@ pub struct CrlArgs {
     /// Hours from now to nextUpdate (when verifiers stop trusting this CRL).
     #[arg(long, value_name = "HOURS", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=8784))]
     pub next_update: u32,
+    /// thisUpdate, UTC, as 2026-12-01T00:00:00Z (nextUpdate counts from it). Default: now. A
+    /// time in the past makes a stale CRL, for tests.
+    #[arg(long, value_name = "TIME", value_parser = issuer_keys::parse_utc)]
+    pub this_update: Option<SystemTime>,
 }
 
 pub fn crl(args: &CrlArgs) -> Result<ExitCode, Failure> {
     let issuer = issuer_keys::load_issuer(&args.dir)?;
-    let now = SystemTime::now();
+    let now = args.this_update.unwrap_or_else(SystemTime::now);
     let validity = Duration::from_secs(u64::from(args.next_update) * 3600);
     let bad = |e: melli::pki::PkiError| Failure::bad_input(escaped(&e.to_string()));
     let write = |path: &std::path::Path, der: &[u8]| {

@@ -175,7 +175,7 @@ pub struct NewSignerArgs {
 }
 
 /// An RFC 3339 UTC time to the second: `YYYY-MM-DDTHH:MM:SSZ`.
-fn parse_utc(text: &str) -> Result<SystemTime, String> {
+pub(crate) fn parse_utc(text: &str) -> Result<SystemTime, String> {
     let bad = || format!("{text:?}: give a UTC time as 2026-12-01T09:30:00Z");
     let b = text.as_bytes();
     if b.len() != 20
