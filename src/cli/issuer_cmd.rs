@@ -17,12 +17,24 @@ use crate::cli::issuer_keys;
 use crate::cli::Failure;
 
 pub fn issuer_init(args: &issuer_keys::InitArgs) -> Result<ExitCode, Failure> {
+    issuer_init_with(args, &issuer_keys::UrlArgs::default())
+}
+
+/// `melli issuer init`, with the URLs holder certificates carry.
+pub fn issuer_init_with(
+    args: &issuer_keys::InitArgs,
+    urls: &issuer_keys::UrlArgs,
+) -> Result<ExitCode, Failure> {
     let (store, root_store) = args.stores();
     let root_dir = args
         .root_dir
         .clone()
         .unwrap_or_else(|| default_root_dir(&args.dir));
     let options = InitOptions {
+        urls: melli::pki::issuer::RevocationUrls {
+            crl: urls.crl_url.clone(),
+            ocsp: urls.ocsp_url.clone(),
+        },
         store,
         root_dir,
         root_store,

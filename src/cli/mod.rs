@@ -331,7 +331,12 @@ pub enum IssuerCommand {
     /// Example with SoftHSM2:
     ///   softhsm2-util --init-token --free --label issuer --pin … --so-pin …
     ///   melli issuer init issuer --hsm /usr/lib/softhsm/libsofthsm2.so --token issuer
-    Init(issuer_keys::InitArgs),
+    Init {
+        #[command(flatten)]
+        args: issuer_keys::InitArgs,
+        #[command(flatten)]
+        urls: issuer_keys::UrlArgs,
+    },
     /// Give the issuer a new document signer: a new key in the issuer's store, its
     /// certificate issued by the root (this needs the root directory and its key).
     ///
@@ -439,7 +444,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             reader,
             json,
         } => apdu_cmd::apdu(&apdus, reader.reader.as_deref(), json),
-        Command::Issuer(IssuerCommand::Init(args)) => issuer_cmd::issuer_init(&args),
+        Command::Issuer(IssuerCommand::Init { args, urls }) => {
+            issuer_cmd::issuer_init_with(&args, &urls)
+        }
         Command::Issuer(IssuerCommand::Revoke(args)) => issuer_cmd::revoke(&args),
         Command::Issuer(IssuerCommand::Crl(args)) => issuer_cmd::crl(&args),
         Command::Issuer(IssuerCommand::NewDocumentSigner(args)) => {

@@ -156,6 +156,40 @@ pub struct InitOptions {
     pub root_dir: PathBuf,
     /// The root key's store; a token must not be the issuer's.
     pub root_store: KeyStore,
+    /// Where holder certificates say their status is published.
+    pub urls: RevocationUrls,
+}
+
+/// Where an issuer publishes revocation status: written into every holder certificate it
+/// issues (`issuer.json`'s `crl_url`, `ocsp_url`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RevocationUrls {
+    /// The CRL distribution point (RFC 5280 §4.2.1.13), an http URL.
+    pub crl: Option<String>,
+    /// The OCSP responder (authorityInfoAccess id-ad-ocsp, RFC 5280 §4.2.2.1), an http URL.
+    pub ocsp: Option<String>,
+}
+
+impl RevocationUrls {
+    /// Each URL is http or https, printable ASCII without spaces, at most 512 characters.
+    pub fn check(&self) -> Result<(), PkiError> {
+        for (what, url) in [("CRL URL", &self.crl), ("OCSP URL", &self.ocsp)] {
+            let Some(url) = url else { continue };
+            let ok = (url.starts_with("http://") || url.starts_with("https://"))
+                && url.len() <= 512
+                && url.bytes().all(|b| b.is_ascii_graphic());
+            if !ok {
+                return Err(PkiError::invalid(
+                    what,
+                    format!(
+                        "{:?} is not an http:// or https:// URL of printable ASCII without spaces (at most 512 characters)",
+                        crate::display::escaped(url)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl InitOptions {
@@ -165,6 +199,7 @@ impl InitOptions {
             store: KeyStore::PlainFiles,
             root_dir: default_root_dir(dir),
             root_store: KeyStore::PlainFiles,
+            urls: RevocationUrls::default(),
         }
     }
 }
@@ -191,6 +226,7 @@ pub struct Issuer {
     signing_ca_cert: Certificate,
     signing_ca_key: AnyKey,
     master_key: MasterKey,
+    urls: RevocationUrls,
 }
 
 impl fmt::Debug for Issuer {
@@ -221,6 +257,7 @@ impl Issuer {
     /// token (a token has no folder to rename); they are unused and may be deleted there.
     pub fn init(dir: &Path, options: &InitOptions, unlock: Unlock<'_>) -> Result<Issuer, PkiError> {
         check_stores_apart(dir, options)?;
+        options.urls.check()?;
         let root_was_there = check_init_target(&options.root_dir)?;
         check_init_target(dir)?;
         let root_tmp = make_temp_sibling(&options.root_dir)?;
@@ -280,6 +317,7 @@ impl Issuer {
                 public_key: spki_of_key(&root_key)?,
                 not_before,
                 not_after: now + ROOT_VALIDITY,
+                extra_extensions: Vec::new(),
             },
             IssuerRef {
                 certificate: None,
@@ -298,6 +336,7 @@ impl Issuer {
             files::ROOT_CONFIG,
             ROOT_FORMAT,
             &options.root_store,
+            &RevocationUrls::default(),
         )?;
         drop(root_store);
 
@@ -325,6 +364,7 @@ impl Issuer {
                 public_key: spki_of_key(&signing_ca_key)?,
                 not_before,
                 not_after: now + CA_VALIDITY,
+                extra_extensions: Vec::new(),
             },
             IssuerRef {
                 certificate: Some(&root_cert),
@@ -341,7 +381,13 @@ impl Issuer {
             write_new(dir, file, cert::to_pem(c)?.as_bytes(), 0o644)?;
         }
         write_new(dir, files::README, LAYOUT.as_bytes(), 0o644)?;
-        write_config(dir, files::CONFIG, ISSUER_FORMAT, &options.store)?;
+        write_config(
+            dir,
+            files::CONFIG,
+            ISSUER_FORMAT,
+            &options.store,
+            &options.urls,
+        )?;
         Ok(Issuer {
             dir: dir.to_path_buf(),
             store: options.store.clone(),
@@ -355,6 +401,7 @@ impl Issuer {
             signing_ca_cert,
             signing_ca_key,
             master_key,
+            urls: options.urls.clone(),
         })
     }
 
@@ -398,7 +445,14 @@ impl Issuer {
             files::SIGNING_CA_KEY,
         )?;
         let master_key = store.master_key()?;
+        let urls = RevocationUrls {
+            crl: config.crl_url,
+            ocsp: config.ocsp_url,
+        };
+        urls.check()
+            .map_err(|e| PkiError::bad_file(&config_path, e.to_string()))?;
         Ok(Issuer {
+            urls,
             dir: dir.to_path_buf(),
             store: config.keys,
             token: match store {
@@ -448,6 +502,11 @@ impl Issuer {
     /// master key in its store.
     pub fn card_keys(&self, serial: &str) -> Result<StaticKeys, PkiError> {
         self.master_key.card_keys(serial)
+    }
+
+    /// Where this issuer's holder certificates say their status is published.
+    pub fn revocation_urls(&self) -> &RevocationUrls {
+        &self.urls
     }
 
     /// The issuer's database of issued and revoked certificates (`index.txt`).
@@ -592,6 +651,7 @@ fn document_signer_certificate(
             public_key: spki_of_key(key)?,
             not_before,
             not_after,
+            extra_extensions: Vec::new(),
         },
         IssuerRef {
             certificate: Some(root_cert),

@@ -178,6 +178,7 @@ fn chain_refuses_a_certificate_issued_by_an_end_entity() {
             public_key: cert::spki_of(&leaf_key).unwrap(),
             not_before: SystemTime::now() - Duration::from_secs(60),
             not_after: SystemTime::now() + Duration::from_secs(3600),
+            extra_extensions: Vec::new(),
         },
         cert::IssuerRef {
             certificate: Some(&ds),

@@ -40,6 +40,7 @@ use super::signed_data::{self, CmsError, SignedDataView};
 mod chains;
 mod openssl;
 mod profiles;
+mod revocation;
 mod signatures;
 mod verifier;
 
