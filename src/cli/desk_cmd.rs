@@ -256,14 +256,13 @@ pub fn read_crls(paths: &[std::path::PathBuf]) -> Result<Vec<CrlInput>, Failure>
     paths
         .iter()
         .map(|path| {
-            let bytes =
-                melli::input::read(path, melli::input::Kind::Crl).map_err(|e| match e {
-                    melli::input::InputError::Io { source, .. } => Failure::bad_input(format!(
-                        "--crl {}: {source} — check the path of the CRL",
-                        shown_path(path)
-                    )),
-                    other => Failure::bad_input(format!("--crl {other}")),
-                })?;
+            let bytes = melli::input::read(path, melli::input::Kind::Crl).map_err(|e| match e {
+                melli::input::InputError::Io { source, .. } => Failure::bad_input(format!(
+                    "--crl {}: {source} — check the path of the CRL",
+                    shown_path(path)
+                )),
+                other => Failure::bad_input(format!("--crl {other}")),
+            })?;
             let crl = parse_crl(&bytes).map_err(|e| {
                 Failure::bad_input(format!(
                     "--crl {}: {} — give a CRL file (melli issuer crl)",

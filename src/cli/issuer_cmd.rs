@@ -149,7 +149,8 @@ pub fn revoke(args: &RevokeArgs) -> Result<ExitCode, Failure> {
     }
     let bad = |e: melli::pki::PkiError| Failure::bad_input(escaped(&e.to_string()));
     // An issuer made before index.txt: its own certificates go in first.
-    let document_signer = read_certificate(&args.dir.join(files::DOCUMENT_SIGNER_CERT)).map_err(bad)?;
+    let document_signer =
+        read_certificate(&args.dir.join(files::DOCUMENT_SIGNER_CERT)).map_err(bad)?;
     let signing_ca = read_certificate(&args.dir.join(files::SIGNING_CA_CERT)).map_err(bad)?;
     let db = Database::new(&args.dir);
     db.ensure(&[&document_signer, &signing_ca]).map_err(bad)?;

@@ -749,16 +749,22 @@ fn revocation_inputs_are_refused() {
             crl.to_string(),
         ]
     };
-    let run = |t: &mut Table, id: &'static str, args: Vec<String>, vars: &[(&'static str, &str)]| {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut c = case(&args);
-        for (name, value) in vars {
-            c = c.var(name, value);
-        }
-        t.run(id, c);
-    };
+    let run =
+        |t: &mut Table, id: &'static str, args: Vec<String>, vars: &[(&'static str, &str)]| {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let mut c = case(&args);
+            for (name, value) in vars {
+                c = c.var(name, value);
+            }
+            t.run(id, c);
+        };
     let missing = format!("{d}/no-such.crl");
-    run(&mut t, "crl-missing", vs(&missing), &[("DIR", d), ("ROOT", &root)]);
+    run(
+        &mut t,
+        "crl-missing",
+        vs(&missing),
+        &[("DIR", d), ("ROOT", &root)],
+    );
     run(&mut t, "crl-not-a-crl", vs("README.md"), &[("ROOT", &root)]);
     run(&mut t, "crl-a-certificate", vs(&root), &[("ROOT", &root)]);
     run(

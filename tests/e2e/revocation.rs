@@ -88,7 +88,14 @@ fn sign(card: &VirtualCard, pin: &str) -> (String, String) {
 
 fn verify_signature(issuer: &Path, doc: &(String, String), crls: &[&str]) -> Output {
     let root = root_pem(issuer);
-    let mut args = vec!["verify-signature", &doc.0, &doc.1, "--trust", &root, "--json"];
+    let mut args = vec![
+        "verify-signature",
+        &doc.0,
+        &doc.1,
+        "--trust",
+        &root,
+        "--json",
+    ];
     for crl in crls {
         args.extend(["--crl", crl]);
     }
@@ -120,7 +127,9 @@ fn revoked_card_fails_verify_and_openssl_agrees() {
     let (out, checks) = verify_card(&card, &issuer, &["--crl", &crls.0, "--crl", &crls.1]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
-        checks.iter().any(|(n, passed, _)| n == "revocation" && *passed),
+        checks
+            .iter()
+            .any(|(n, passed, _)| n == "revocation" && *passed),
         "{checks:?}"
     );
     let (ok, said) = openssl_verify(&dir, &issuer, &crls);
@@ -135,7 +144,10 @@ fn revoked_card_fails_verify_and_openssl_agrees() {
     let check = revocation_check(&out);
     assert_eq!(check["unknown"], true, "{out:?}");
     assert!(
-        check["detail"].as_str().unwrap_or("").contains("no CRL of melli Root CA"),
+        check["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no CRL of melli Root CA"),
         "{out:?}"
     );
     let (out, _) = verify_card(
@@ -158,7 +170,11 @@ fn revoked_card_fails_verify_and_openssl_agrees() {
         "--json",
     ]);
     assert_eq!(out.code, 0, "melli issuer revoke: {out:?}");
-    assert_eq!(out.json()["changed"][0]["reason"], "keyCompromise", "{out:?}");
+    assert_eq!(
+        out.json()["changed"][0]["reason"],
+        "keyCompromise",
+        "{out:?}"
+    );
     let again = melli(&[
         "issuer",
         "revoke",
@@ -185,7 +201,10 @@ fn revoked_card_fails_verify_and_openssl_agrees() {
         "{detail}"
     );
     let (ok, said) = openssl_verify(&dir, &issuer, &crls);
-    assert!(!ok && said.contains("certificate revoked"), "openssl: {said}");
+    assert!(
+        !ok && said.contains("certificate revoked"),
+        "openssl: {said}"
+    );
     let out = verify_signature(&issuer, &doc, &[&crls.0, &crls.1]);
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
@@ -201,7 +220,12 @@ fn revoked_card_fails_verify_and_openssl_agrees() {
         &issuer,
         &dir,
         "stale",
-        &["--this-update", "2020-01-01T00:00:00Z", "--next-update", "1"],
+        &[
+            "--this-update",
+            "2020-01-01T00:00:00Z",
+            "--next-update",
+            "1",
+        ],
     );
     let (out, _) = verify_card(&card, &issuer, &["--crl", &stale.0, "--crl", &stale.1]);
     assert_eq!(out.code, 1, "{out:?}");
@@ -240,18 +264,34 @@ fn revoked_card_fails_verify_and_openssl_agrees() {
     // … and a file that is no CRL.
     let out = verify_signature(&issuer, &doc, &[&root]);
     assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("PEM of a CERTIFICATE, not of an X509 CRL"), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("PEM of a CERTIFICATE, not of an X509 CRL"),
+        "{out:?}"
+    );
 }
 
 #[test]
 fn hold_and_remove_hold() {
     let issuer = make_plain_issuer("revocation-hold");
     let index = issuer.join("index.txt");
-    let out = melli(&["issuer", "crl", s(&issuer), "--out", s(&issuer.join("x.crl"))]);
+    let out = melli(&[
+        "issuer",
+        "crl",
+        s(&issuer),
+        "--out",
+        s(&issuer.join("x.crl")),
+    ]);
     assert_eq!(out.code, 0, "{out:?}");
     let text = std::fs::read_to_string(&index).expect("index.txt made when first needed");
     assert_eq!(text.lines().count(), 2, "{text}");
-    let serial = text.lines().nth(1).expect("line").split('\t').nth(3).expect("serial");
+    let serial = text
+        .lines()
+        .nth(1)
+        .expect("line")
+        .split('\t')
+        .nth(3)
+        .expect("serial");
     let revoke = |extra: &[&str]| {
         let mut args = vec!["issuer", "revoke", s(&issuer), "--certificate", serial];
         args.extend_from_slice(extra);
@@ -268,7 +308,15 @@ fn hold_and_remove_hold() {
     let out = revoke(&["--reason", "stolen"]);
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("not an RFC 5280 reason"), "{out:?}");
-    let out = melli(&["issuer", "revoke", s(&issuer), "--card", "MC9", "--reason", "superseded"]);
+    let out = melli(&[
+        "issuer",
+        "revoke",
+        s(&issuer),
+        "--card",
+        "MC9",
+        "--reason",
+        "superseded",
+    ]);
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("no certificate of card MC9"), "{out:?}");
 }

@@ -221,9 +221,13 @@ pub fn revocation_extensions(
 ) -> Result<Vec<Extension>, PkiError> {
     use x509_cert::ext::pkix::crl::dp::DistributionPoint;
     use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
-    use x509_cert::ext::pkix::{AccessDescription, AuthorityInfoAccessSyntax, CrlDistributionPoints};
+    use x509_cert::ext::pkix::{
+        AccessDescription, AuthorityInfoAccessSyntax, CrlDistributionPoints,
+    };
     let uri = |u: &str| -> Result<GeneralName, PkiError> {
-        Ok(GeneralName::UniformResourceIdentifier(der::asn1::Ia5String::new(u)?))
+        Ok(GeneralName::UniformResourceIdentifier(
+            der::asn1::Ia5String::new(u)?,
+        ))
     };
     let mut out = Vec::new();
     if let Some(url) = crl_url {

@@ -342,13 +342,14 @@ impl Database {
         }
         let bytes = crate::input::read(&path, crate::input::Kind::Database)
             .map_err(|e| PkiError::bad_file(&path, e.to_string()))?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| PkiError::bad_file(&path, "not UTF-8 text"))?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| PkiError::bad_file(&path, "not UTF-8 text"))?;
         text.lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
             .map(|(i, l)| {
-                Entry::parse(l).map_err(|e| PkiError::bad_file(&path, format!("line {}: {e}", i + 1)))
+                Entry::parse(l)
+                    .map_err(|e| PkiError::bad_file(&path, format!("line {}: {e}", i + 1)))
             })
             .collect()
     }
@@ -619,7 +620,7 @@ pub fn parse_crl(bytes: &[u8]) -> Result<CertificateList, String> {
     let parsed = if bytes[start..].starts_with(b"-----BEGIN") {
         let text = std::str::from_utf8(&bytes[start..]).map_err(|_| "PEM that is not text")?;
         match der::pem::decode_vec(text.as_bytes()) {
-            Ok((label, der)) if label == "X509 CRL" => CertificateList::from_der(&der),
+            Ok(("X509 CRL", der)) => CertificateList::from_der(&der),
             Ok((label, _)) => return Err(format!("PEM of a {label}, not of an X509 CRL")),
             Err(e) => Err(der::Error::from(e)),
         }
@@ -763,7 +764,10 @@ pub fn check_path(
             let tbs = &c.crl.tbs_cert_list;
             let this = tbs.this_update.to_unix_duration();
             match tbs.next_update {
-                Some(next) if this <= now_unix + Duration::from_secs(300) && next.to_unix_duration() >= now_unix => {
+                Some(next)
+                    if this <= now_unix + Duration::from_secs(300)
+                        && next.to_unix_duration() >= now_unix =>
+                {
                     fresh = Some(c);
                 }
                 Some(next) => stale.push(format!(
@@ -827,7 +831,10 @@ mod tests {
     fn index_lines_round_trip() {
         let line = "R\t361231235959Z\t261202090000Z,keyCompromise\t4A0B\tcard-MC0000000001\t/C=IR/CN=Ali Niknam";
         let e = Entry::parse(line).expect("parse");
-        assert_eq!(e.revoked, Some(("261202090000Z".into(), Some(Reason::KeyCompromise))));
+        assert_eq!(
+            e.revoked,
+            Some(("261202090000Z".into(), Some(Reason::KeyCompromise)))
+        );
         assert_eq!(e.line(), line);
         assert!(e.is_holder());
         let v = "V\t20510101000000Z\t\t0A\tunknown\t/C=IR/O=x/CN=y";
@@ -839,7 +846,10 @@ mod tests {
     #[test]
     fn reasons_by_name() {
         assert_eq!(Reason::parse("keycompromise"), Some(Reason::KeyCompromise));
-        assert_eq!(Reason::parse("certificateHold"), Some(Reason::CertificateHold));
+        assert_eq!(
+            Reason::parse("certificateHold"),
+            Some(Reason::CertificateHold)
+        );
         assert_eq!(Reason::parse("lost"), None);
     }
 

@@ -21,6 +21,14 @@
 //! | `document-signer.key` | file stores only: PKCS#8 PEM, encrypted (PBES2) unless plain    | 0600 |
 //! | `signing-ca.key`      | file stores only: as above                                      | 0600 |
 //! | `master.key`          | file stores only: see [`super::key_files`]                      | 0600 |
+//! | `index.txt`           | issued and revoked certificates, `openssl ca`'s format ([`super::revocation`]) | 0644 |
+//! | `index.txt.lock`      | the lock writers of `index.txt` and `crlnumber` take            | 0644 |
+//! | `crlnumber`           | the last CRL number (hex)                                       | 0644 |
+//!
+//! `index.txt` appears when first needed: with the first certificate issued, revoked or put on
+//! a CRL. The issuer's document signer and signing CA certificates are recorded first; holder
+//! certificates issued before it existed are not in it (melli keeps no copy of them), so they
+//! cannot be revoked by card — only certificates issued from then on.
 //!
 //! `STORE` is `{"store": "pkcs11", "module": PATH, "token": LABEL}`,
 //! `{"store": "encrypted-files"}` or `{"store": "plain-files"}` ([`KeyStore`]). In a token, the
@@ -120,6 +128,10 @@ document-signer.key  (file stores) document signer private key, PKCS#8 PEM, mode
 signing-ca.key       (file stores) signing CA private key, PKCS#8 PEM, mode 0600
 master.key           (file stores) personalization master key, mode 0600; per-card keys are
                      AES-CMAC(master key, constant || card serial)
+index.txt            every certificate issued (the document signer and signing CA, each holder
+                     certificate with its card: card-SERIAL) and its revocation, in the format of
+                     openssl ca (openssl ocsp -index index.txt serves it); melli issuer revoke
+                     writes it, melli issuer crl reads it. crlnumber: the last CRL's number
 
 The root CA's key is not here: it is in the root directory made beside this one (root.json,
 root.pem, and root.key for file stores). Personalization never needs it; keep it offline.
@@ -518,8 +530,10 @@ impl Issuer {
     /// `None` for the issuer's own). An `index.txt` made now starts with the document signer
     /// and the signing CA certificates.
     pub fn record_issued(&self, c: &Certificate, card: Option<&str>) -> Result<(), PkiError> {
-        self.database()
-            .record(&[&self.document_signer_cert, &self.signing_ca_cert], &[(c, card)])
+        self.database().record(
+            &[&self.document_signer_cert, &self.signing_ca_cert],
+            &[(c, card)],
+        )
     }
 
     /// Makes sure `index.txt` exists (with this issuer's own certificates).
@@ -530,7 +544,11 @@ impl Issuer {
     }
 
     /// The signing CA's CRL (holder certificates), valid from `now` for `next_update`; DER.
-    pub fn signing_ca_crl(&self, now: SystemTime, next_update: Duration) -> Result<Vec<u8>, PkiError> {
+    pub fn signing_ca_crl(
+        &self,
+        now: SystemTime,
+        next_update: Duration,
+    ) -> Result<Vec<u8>, PkiError> {
         self.ensure_database()?.crl(
             &self.signing_ca_cert,
             &self.signing_ca_key,

@@ -75,8 +75,15 @@ fn a_revoked_holder_fails_and_stale_or_foreign_crls_do_not_count() {
         .collect();
     assert!(ext_ids.contains(&(cert::ID_CE_CRL_DISTRIBUTION_POINTS, false)));
     assert!(ext_ids.contains(&(cert::ID_PE_AUTHORITY_INFO_ACCESS, false)));
-    verify_path(&cert, "holder certificate", LeafPurpose::DocumentSignature, &cas, &root, now)
-        .unwrap();
+    verify_path(
+        &cert,
+        "holder certificate",
+        LeafPurpose::DocumentSignature,
+        &cas,
+        &root,
+        now,
+    )
+    .unwrap();
 
     // index.txt: the issuer's own two certificates, then the holder's.
     let entries = Database::new(&dir).entries().unwrap();
@@ -86,10 +93,18 @@ fn a_revoked_holder_fails_and_stale_or_foreign_crls_do_not_count() {
         entries[2].serial,
         hex::encode_upper(cert.tbs_certificate.serial_number.as_bytes())
     );
-    assert!(entries[2].subject.starts_with("/C=IR/serialNumber=0012345679/SN=Rezaei/GN=Ali/"));
+    assert!(entries[2]
+        .subject
+        .starts_with("/C=IR/serialNumber=0012345679/SN=Rezaei/GN=Ali/"));
 
     let chains = |crls: &[CrlInput], at| {
-        check_chains(&[(&cert, "holder certificate", &cas)], &root, crls, at, false)
+        check_chains(
+            &[(&cert, "holder certificate", &cas)],
+            &root,
+            crls,
+            at,
+            false,
+        )
     };
     let fresh = crls(&issuer, &dir, now);
     let check = chains(&fresh, now).unwrap();
@@ -109,13 +124,15 @@ fn a_revoked_holder_fails_and_stale_or_foreign_crls_do_not_count() {
         .unwrap();
     let after = crls(&issuer, &dir, now);
     assert_ne!(
-        after[0].crl.tbs_cert_list.crl_extensions,
-        fresh[0].crl.tbs_cert_list.crl_extensions,
+        after[0].crl.tbs_cert_list.crl_extensions, fresh[0].crl.tbs_cert_list.crl_extensions,
         "a new CRL number"
     );
     let check = chains(&after, now).unwrap();
     assert!(!check.passed && !check.unknown, "{check}");
-    assert!(check.detail.starts_with("holder certificate revoked on "), "{check}");
+    assert!(
+        check.detail.starts_with("holder certificate revoked on "),
+        "{check}"
+    );
     assert!(check.detail.ends_with(": keyCompromise"), "{check}");
 
     // Two hours later the CRLs are stale: unknown, not a pass.
@@ -129,7 +146,11 @@ fn a_revoked_holder_fails_and_stale_or_foreign_crls_do_not_count() {
     let other = Issuer::init_plain(&other_dir).unwrap();
     let foreign = crls(&other, &other_dir, now);
     let err = chains(&foreign, now).unwrap_err();
-    assert!(err.reason.contains("does not verify with the key of melli Signing CA"), "{err}");
+    assert!(
+        err.reason
+            .contains("does not verify with the key of melli Signing CA"),
+        "{err}"
+    );
 }
 
 #[test]
