@@ -47,6 +47,10 @@ use super::verdict::Check;
 
 /// The database, in the issuer directory.
 pub const INDEX: &str = "index.txt";
+/// openssl's attributes of [`INDEX`]: `unique_subject = no`, since a holder whose card is
+/// replaced, or a new document signer, has the same subject as before (without it `openssl
+/// ocsp -index` and `openssl ca` refuse the index).
+pub const INDEX_ATTR: &str = "index.txt.attr";
 /// The lock every writer of [`INDEX`] and [`CRL_NUMBER`] takes.
 pub const INDEX_LOCK: &str = "index.txt.lock";
 /// The last CRL number issued, hex.
@@ -364,6 +368,11 @@ impl Database {
         let _lock = self.lock()?;
         let path = self.path();
         let mut text = String::new();
+        let attr = self.dir.join(INDEX_ATTR);
+        if !attr.exists() {
+            crate::files::replace(&attr, b"unique_subject = no\n", 0o644)
+                .map_err(self.io(attr.clone()))?;
+        }
         if !path.exists() {
             for c in seed {
                 text.push_str(&Entry::issued(c, None).line());

@@ -22,6 +22,7 @@
 //! | `signing-ca.key`      | file stores only: as above                                      | 0600 |
 //! | `master.key`          | file stores only: see [`super::key_files`]                      | 0600 |
 //! | `index.txt`           | issued and revoked certificates, `openssl ca`'s format ([`super::revocation`]) | 0644 |
+//! | `index.txt.attr`      | `unique_subject = no`, for `openssl ocsp -index` and `openssl ca` | 0644 |
 //! | `index.txt.lock`      | the lock writers of `index.txt` and `crlnumber` take            | 0644 |
 //! | `crlnumber`           | the last CRL number (hex)                                       | 0644 |
 //!

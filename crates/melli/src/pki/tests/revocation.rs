@@ -85,6 +85,10 @@ fn a_revoked_holder_fails_and_stale_or_foreign_crls_do_not_count() {
     )
     .unwrap();
 
+    assert_eq!(
+        fs::read_to_string(dir.join("index.txt.attr")).unwrap(),
+        "unique_subject = no\n"
+    );
     // index.txt: the issuer's own two certificates, then the holder's.
     let entries = Database::new(&dir).entries().unwrap();
     assert_eq!(entries.len(), 3);
