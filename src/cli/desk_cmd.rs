@@ -8,7 +8,8 @@ use melli::applet::{Applet, Lifecycle};
 use melli::display::escaped;
 use melli::model::{Identity, JalaliDate};
 use melli::ops::read::{read_card, CardContents};
-use melli::ops::verify::verify_card;
+use melli::ops::verify::{revocation, verify_card};
+use melli::pki::revocation::{parse_crl, CrlInput, CrlRefused};
 use melli::pki::{cert, read_trust_anchor, Certificate, PkiError};
 use melli::transport::PcscTransport;
 
@@ -250,13 +251,64 @@ fn write_out(
     Ok(())
 }
 
+/// The CRLs of `--crl`, each read through `input` (capped) and parsed: bad input otherwise.
+pub fn read_crls(paths: &[std::path::PathBuf]) -> Result<Vec<CrlInput>, Failure> {
+    paths
+        .iter()
+        .map(|path| {
+            let bytes = melli::input::read(path, melli::input::Kind::Crl).map_err(|e| match e {
+                melli::input::InputError::Io { source, .. } => Failure::bad_input(format!(
+                    "--crl {}: {source} — check the path of the CRL",
+                    shown_path(path)
+                )),
+                other => Failure::bad_input(format!("--crl {other}")),
+            })?;
+            let crl = parse_crl(&bytes).map_err(|e| {
+                Failure::bad_input(format!(
+                    "--crl {}: {} — give a CRL file (melli issuer crl)",
+                    shown_path(path),
+                    escaped(&e)
+                ))
+            })?;
+            Ok(CrlInput {
+                label: shown_path(path),
+                crl,
+            })
+        })
+        .collect()
+}
+
+/// A CRL refused by the revocation check: bad input.
+pub fn crl_refused(e: CrlRefused) -> Failure {
+    Failure::bad_input(format!(
+        "--crl {} — give the CRLs this issuer published (melli issuer crl)",
+        escaped(&e.to_string())
+    ))
+}
+
 pub fn verify(
     reader: Option<&str>,
     trust: &Path,
     finger: Option<&Path>,
     json: bool,
 ) -> Result<ExitCode, Failure> {
+    let none = crate::cli::RevocationArgs {
+        crl: Vec::new(),
+        allow_unknown_revocation: false,
+    };
+    verify_with(reader, trust, finger, &none, json)
+}
+
+/// `melli verify`, with `--crl` when given.
+pub fn verify_with(
+    reader: Option<&str>,
+    trust: &Path,
+    finger: Option<&Path>,
+    revocation_args: &crate::cli::RevocationArgs,
+    json: bool,
+) -> Result<ExitCode, Failure> {
     let root = trust_anchor(trust)?;
+    let crls = read_crls(&revocation_args.crl)?;
     let live = match finger {
         Some(path) => {
             let bytes = melli::input::read(path, melli::input::Kind::Fingerprint).map_err(|e| {
@@ -282,13 +334,20 @@ pub fn verify(
     let mut applet = Applet::select(PcscTransport::connect(reader)?)?;
     let contents = read_card(&mut applet)?;
     require_issued(&contents.serial, contents.lifecycle)?;
-    let verdict = verify_card(
-        &mut applet,
-        &contents,
-        &root,
-        live.as_deref(),
-        SystemTime::now(),
-    )?;
+    let now = SystemTime::now();
+    let mut verdict = verify_card(&mut applet, &contents, &root, live.as_deref(), now)?;
+    if !crls.is_empty() {
+        verdict.push(
+            revocation(
+                &contents,
+                &root,
+                &crls,
+                now,
+                revocation_args.allow_unknown_revocation,
+            )
+            .map_err(crl_refused)?,
+        );
+    }
     if json {
         output::json(&output::json_from_outside(&serde_json::json!({
             "serial": contents.serial,

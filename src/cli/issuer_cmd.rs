@@ -1,6 +1,12 @@
-//! `melli issuer init` and `melli issuer new-document-signer`: making the issuer.
+//! `melli issuer init`, `new-document-signer`, `revoke` and `crl`: making the issuer, and
+//! revoking what it issued.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use melli::pki::issuer::{files, read_certificate};
+use melli::pki::revocation::{Database, Reason, Target};
 
 use melli::display::escaped;
 use melli::pki::issuer::default_root_dir;
@@ -11,12 +17,24 @@ use crate::cli::issuer_keys;
 use crate::cli::Failure;
 
 pub fn issuer_init(args: &issuer_keys::InitArgs) -> Result<ExitCode, Failure> {
+    issuer_init_with(args, &issuer_keys::UrlArgs::default())
+}
+
+/// `melli issuer init`, with the URLs holder certificates carry.
+pub fn issuer_init_with(
+    args: &issuer_keys::InitArgs,
+    urls: &issuer_keys::UrlArgs,
+) -> Result<ExitCode, Failure> {
     let (store, root_store) = args.stores();
     let root_dir = args
         .root_dir
         .clone()
         .unwrap_or_else(|| default_root_dir(&args.dir));
     let options = InitOptions {
+        urls: melli::pki::issuer::RevocationUrls {
+            crl: urls.crl_url.clone(),
+            ocsp: urls.ocsp_url.clone(),
+        },
         store,
         root_dir,
         root_store,
@@ -68,5 +86,164 @@ pub fn new_document_signer(args: &issuer_keys::NewSignerArgs) -> Result<ExitCode
         validity.not_after,
         issuer.store().describe()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["card", "certificate"])))]
+#[command(group(clap::ArgGroup::new("action").required(true).args(["reason", "remove_hold"])))]
+pub struct RevokeArgs {
+    /// The issuer directory.
+    pub dir: PathBuf,
+    /// Every certificate issued for the card with this serial (e.g. MC0000000001).
+    #[arg(long, value_name = "SERIAL")]
+    pub card: Option<String>,
+    /// The certificate with this serial number (hex, as index.txt and `openssl x509 -serial`
+    /// show it).
+    #[arg(long, value_name = "SERIAL")]
+    pub certificate: Option<String>,
+    /// Why (RFC 5280): keyCompromise, CACompromise, affiliationChanged, superseded,
+    /// cessationOfOperation, certificateHold, unspecified.
+    #[arg(long, value_name = "REASON")]
+    pub reason: Option<String>,
+    /// Take a certificate on hold (certificateHold) off hold.
+    #[arg(long)]
+    pub remove_hold: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn revoke(args: &RevokeArgs) -> Result<ExitCode, Failure> {
+    let reason = match &args.reason {
+        Some(r) => Some(Reason::parse(r).ok_or_else(|| {
+            Failure::bad_input(format!(
+                "--reason {}: not an RFC 5280 reason — give keyCompromise, CACompromise, \
+                 affiliationChanged, superseded, cessationOfOperation, certificateHold or \
+                 unspecified",
+                escaped(r)
+            ))
+        })?),
+        None => None,
+    };
+    let target = match (&args.card, &args.certificate) {
+        (Some(card), _) => Target::Card(card.clone()),
+        (None, Some(serial)) => {
+            let hex = serial.trim_start_matches("0x");
+            if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Failure::bad_input(format!(
+                    "--certificate {}: not a hex serial number — give it as index.txt shows it",
+                    escaped(serial)
+                )));
+            }
+            Target::Certificate(hex.to_string())
+        }
+        (None, None) => return Err(Failure::bad_input("give --card or --certificate")),
+    };
+    if !args.dir.join(files::CONFIG).is_file() {
+        return Err(Failure::bad_input(format!(
+            "{}: not an issuer directory (no {}) — give the directory melli issuer init made",
+            escaped(&args.dir.display().to_string()),
+            files::CONFIG
+        )));
+    }
+    let bad = |e: melli::pki::PkiError| Failure::bad_input(escaped(&e.to_string()));
+    // An issuer made before index.txt: its own certificates go in first.
+    let document_signer =
+        read_certificate(&args.dir.join(files::DOCUMENT_SIGNER_CERT)).map_err(bad)?;
+    let signing_ca = read_certificate(&args.dir.join(files::SIGNING_CA_CERT)).map_err(bad)?;
+    let db = Database::new(&args.dir);
+    db.ensure(&[&document_signer, &signing_ca]).map_err(bad)?;
+    let changed = db.revoke(&target, reason, SystemTime::now()).map_err(bad)?;
+    if args.json {
+        let entries: Vec<_> = changed
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "serial": e.serial,
+                    "status": e.status.to_string(),
+                    "revocation_date": e.revoked.as_ref().map(|(d, _)| d.clone()),
+                    "reason": e.revoked.as_ref().and_then(|(_, r)| r.map(|r| r.name())),
+                    "subject": e.subject,
+                })
+            })
+            .collect();
+        crate::cli::output::json(&serde_json::json!({ "changed": entries }))?;
+    } else {
+        for e in &changed {
+            match &e.revoked {
+                Some((date, r)) => println!(
+                    "revoked {} ({}) on {date}: {}",
+                    e.serial,
+                    escaped(&e.subject),
+                    r.map_or("unspecified", |r| r.name())
+                ),
+                None => println!("taken off hold: {} ({})", e.serial, escaped(&e.subject)),
+            }
+        }
+        println!("run melli issuer crl to publish it");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("outputs").required(true).multiple(true).args(["out", "root_out"])))]
+pub struct CrlArgs {
+    /// The issuer directory.
+    pub dir: PathBuf,
+    /// Write the signing CA's CRL (holder certificates) here, DER.
+    #[arg(long, value_name = "FILE.crl")]
+    pub out: Option<PathBuf>,
+    /// Write the root's CRL (document signers, the signing CA) here, DER; needs the root's key.
+    #[arg(long, value_name = "FILE.crl")]
+    pub root_out: Option<PathBuf>,
+    /// The root directory (made by `melli issuer init`). Default: DIR-root beside DIR.
+    #[arg(long, value_name = "DIR")]
+    pub root_dir: Option<PathBuf>,
+    /// Hours from now to nextUpdate (when verifiers stop trusting this CRL).
+    #[arg(long, value_name = "HOURS", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=8784))]
+    pub next_update: u32,
+    /// thisUpdate, UTC, as 2026-12-01T00:00:00Z (nextUpdate counts from it). Default: now. A
+    /// time in the past makes a stale CRL, for tests.
+    #[arg(long, value_name = "TIME", value_parser = issuer_keys::parse_utc)]
+    pub this_update: Option<SystemTime>,
+}
+
+pub fn crl(args: &CrlArgs) -> Result<ExitCode, Failure> {
+    let issuer = issuer_keys::load_issuer(&args.dir)?;
+    let now = args.this_update.unwrap_or_else(SystemTime::now);
+    let validity = Duration::from_secs(u64::from(args.next_update) * 3600);
+    let bad = |e: melli::pki::PkiError| Failure::bad_input(escaped(&e.to_string()));
+    let write = |path: &std::path::Path, der: &[u8]| {
+        melli::files::replace(path, der, 0o644).map_err(|e| {
+            Failure::bad_input(format!(
+                "cannot write {}: {e}",
+                escaped(&path.display().to_string())
+            ))
+        })
+    };
+    if let Some(out) = &args.out {
+        let der = issuer.signing_ca_crl(now, validity).map_err(bad)?;
+        write(out, &der)?;
+        println!(
+            "wrote {}: the signing CA's CRL, next update in {} hours",
+            escaped(&out.display().to_string()),
+            args.next_update
+        );
+    }
+    if let Some(out) = &args.root_out {
+        let root_dir = args
+            .root_dir
+            .clone()
+            .unwrap_or_else(|| default_root_dir(&args.dir));
+        let root = RootCa::load(&root_dir, &mut issuer_keys::secret).map_err(bad)?;
+        let der = root.crl(&issuer, now, validity).map_err(bad)?;
+        write(out, &der)?;
+        println!(
+            "wrote {}: the root's CRL, next update in {} hours",
+            escaped(&out.display().to_string()),
+            args.next_update
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -174,8 +174,20 @@ pub struct NewSignerArgs {
     pub not_after: Option<SystemTime>,
 }
 
+/// Where holder certificates say their status is published (`issuer init`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct UrlArgs {
+    /// The CRL distribution point written into every holder certificate (an http URL where
+    /// `melli issuer crl --out` is published).
+    #[arg(long, value_name = "URL")]
+    pub crl_url: Option<String>,
+    /// The OCSP responder written into every holder certificate (authorityInfoAccess).
+    #[arg(long, value_name = "URL")]
+    pub ocsp_url: Option<String>,
+}
+
 /// An RFC 3339 UTC time to the second: `YYYY-MM-DDTHH:MM:SSZ`.
-fn parse_utc(text: &str) -> Result<SystemTime, String> {
+pub(crate) fn parse_utc(text: &str) -> Result<SystemTime, String> {
     let bad = || format!("{text:?}: give a UTC time as 2026-12-01T09:30:00Z");
     let b = text.as_bytes();
     if b.len() != 20

@@ -216,6 +216,8 @@ pub enum Command {
         #[arg(long, value_name = "LIVE.fmr")]
         finger: Option<PathBuf>,
         #[command(flatten)]
+        revocation: RevocationArgs,
+        #[command(flatten)]
         reader: ReaderArg,
         /// Print JSON instead of text.
         #[arg(long)]
@@ -250,6 +252,8 @@ pub enum Command {
         /// The trusted root certificate (PEM or DER).
         #[arg(long, value_name = "ROOT.pem")]
         trust: PathBuf,
+        #[command(flatten)]
+        revocation: RevocationArgs,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -338,13 +342,41 @@ pub enum IssuerCommand {
     /// Example with SoftHSM2:
     ///   softhsm2-util --init-token --free --label issuer --pin … --so-pin …
     ///   melli issuer init issuer --hsm /usr/lib/softhsm/libsofthsm2.so --token issuer
-    Init(issuer_keys::InitArgs),
+    Init {
+        #[command(flatten)]
+        args: issuer_keys::InitArgs,
+        #[command(flatten)]
+        urls: issuer_keys::UrlArgs,
+    },
     /// Give the issuer a new document signer: a new key in the issuer's store, its
     /// certificate issued by the root (this needs the root directory and its key).
     ///
     /// Cards personalized from then on carry security objects signed by the new signer; cards
     /// already issued keep theirs.
     NewDocumentSigner(issuer_keys::NewSignerArgs),
+    /// Revoke certificates in the issuer's database (index.txt, the format of `openssl ca`):
+    /// every certificate issued for a card (--card), or one certificate by its serial number
+    /// (--certificate, hex). --reason certificateHold puts it on hold; --remove-hold takes it
+    /// off again. Needs no key: the next `melli issuer crl` publishes it.
+    Revoke(issuer_cmd::RevokeArgs),
+    /// Make CRLs from the issuer's database: --out, signed by the signing CA (holder
+    /// certificates); --root-out, signed by the root (document signers, the signing CA; opens
+    /// the root directory's key). DER, with CRL number, thisUpdate/nextUpdate, reason codes
+    /// and authorityKeyIdentifier.
+    Crl(issuer_cmd::CrlArgs),
+}
+
+/// Offline revocation checking: `--crl FILE…` and `--allow-unknown-revocation`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RevocationArgs {
+    /// A CRL (DER or PEM) to check every certificate of the path against (repeatable: the
+    /// signing CA's and the root's). Adds the check "revocation".
+    #[arg(long, value_name = "FILE.crl")]
+    pub crl: Vec<PathBuf>,
+    /// With --crl: a certificate without a fresh CRL is shown as UNKNOWN without failing the
+    /// verdict.
+    #[arg(long, requires = "crl")]
+    pub allow_unknown_revocation: bool,
 }
 
 /// Where the PIN and PUK of a personalization come from.
@@ -423,7 +455,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             reader,
             json,
         } => apdu_cmd::apdu(&apdus, reader.reader.as_deref(), json),
-        Command::Issuer(IssuerCommand::Init(args)) => issuer_cmd::issuer_init(&args),
+        Command::Issuer(IssuerCommand::Init { args, urls }) => {
+            issuer_cmd::issuer_init_with(&args, &urls)
+        }
+        Command::Issuer(IssuerCommand::Revoke(args)) => issuer_cmd::revoke(&args),
+        Command::Issuer(IssuerCommand::Crl(args)) => issuer_cmd::crl(&args),
         Command::Issuer(IssuerCommand::NewDocumentSigner(args)) => {
             issuer_cmd::new_document_signer(&args)
         }
@@ -455,9 +491,16 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Verify {
             trust,
             finger,
+            revocation,
             reader,
             json,
-        } => desk_cmd::verify(reader.reader.as_deref(), &trust, finger.as_deref(), json),
+        } => desk_cmd::verify_with(
+            reader.reader.as_deref(),
+            &trust,
+            finger.as_deref(),
+            &revocation,
+            json,
+        ),
         Command::Sign {
             file,
             out,
@@ -475,8 +518,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             file,
             signature,
             trust,
+            revocation,
             json,
-        } => sign_cmd::verify_signature_cmd(&file, &signature, &trust, json),
+        } => sign_cmd::verify_signature_with(&file, &signature, &trust, &revocation, json),
         Command::Pin {
             action,
             reader,

@@ -8,7 +8,9 @@ use melli::applet::Applet;
 use melli::display::{escaped, escaped_cut};
 use melli::input::{self, InputError};
 use melli::model::SecretKind;
-use melli::ops::sign::{hash_file, sign_digest, signature_der, verify_signature, SignError};
+use melli::ops::sign::{
+    hash_file, sign_digest, signature_der, signature_revocation, verify_signature, SignError,
+};
 use melli::pki::{Check, HolderSubject};
 use melli::transport::PcscTransport;
 
@@ -118,7 +120,23 @@ pub fn verify_signature_cmd(
     trust: &Path,
     json: bool,
 ) -> Result<ExitCode, Failure> {
+    let none = crate::cli::RevocationArgs {
+        crl: Vec::new(),
+        allow_unknown_revocation: false,
+    };
+    verify_signature_with(file, p7s, trust, &none, json)
+}
+
+/// `melli verify-signature`, with `--crl` when given.
+pub fn verify_signature_with(
+    file: &Path,
+    p7s: &Path,
+    trust: &Path,
+    revocation: &crate::cli::RevocationArgs,
+    json: bool,
+) -> Result<ExitCode, Failure> {
     let root = trust_anchor(trust)?;
+    let crls = crate::cli::desk_cmd::read_crls(&revocation.crl)?;
     let shown = escaped(&p7s.display().to_string());
     let signature = input::read(p7s, input::Kind::Signature).map_err(|e| match e {
         InputError::Io { source, .. } => Failure::bad_input(format!(
@@ -139,7 +157,21 @@ pub fn verify_signature_cmd(
             escaped(&file.display().to_string())
         ))
     })?;
-    let report = verify_signature(&signature, &digest, &root, SystemTime::now());
+    let now = SystemTime::now();
+    let mut report = verify_signature(&signature, &digest, &root, now);
+    if !crls.is_empty() {
+        let check = signature_revocation(
+            &signature,
+            &root,
+            &crls,
+            now,
+            revocation.allow_unknown_revocation,
+        )
+        .map_err(crate::cli::desk_cmd::crl_refused)?;
+        if let Some(check) = check {
+            report.verdict.push(check);
+        }
+    }
     let passed = report.verdict.passed();
     // Everything below that came from the signature (names, and details that quote them) is
     // escaped and cut, in text and in JSON alike.
@@ -152,6 +184,7 @@ pub fn verify_signature_cmd(
             name: c.name.clone(),
             passed: c.passed,
             detail: escaped_cut(&c.detail, DETAIL_MAX),
+            unknown: c.unknown,
         })
         .collect();
     let signer = report.signer.as_ref().map(|s| HolderSubject {

@@ -587,6 +587,7 @@ fn personalize_args<'a>(
 // ---------------------------------------------------------------------------------------------
 
 const ALL: &[&[&str]] = &[
+    REVOCATION,
     USAGE_AND_FILES,
     RECORDS,
     RECORD_WARNINGS,
@@ -716,6 +717,100 @@ const USAGE_AND_FILES: &[&str] = &[
     "signature-no-signing-certificate",
     "signature-signer-not-for-signing",
 ];
+
+const REVOCATION: &[&str] = &[
+    "crl-missing",
+    "crl-not-a-crl",
+    "crl-a-certificate",
+    "crl-is-a-folder",
+    "revoke-bad-reason",
+    "revoke-unknown-card",
+    "revoke-not-an-issuer",
+];
+
+/// `--crl` files that are no CRL, and revocations the issuer cannot make (CRLs that are stale
+/// or of another issuer need a card: `tests/e2e/revocation.rs`).
+#[test]
+fn revocation_inputs_are_refused() {
+    let mut t = Table::new(REVOCATION);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = path_str(dir.path());
+    // An issuer of its own: a revocation makes its index.txt.
+    let issuer = &crate::common::make_plain_issuer("bad-input-revoke");
+    let root = root_pem(issuer);
+    let vs = |crl: &str| {
+        vec![
+            "verify-signature".to_string(),
+            "README.md".into(),
+            "README.md.p7s".into(),
+            "--trust".into(),
+            root.clone(),
+            "--crl".into(),
+            crl.to_string(),
+        ]
+    };
+    let run =
+        |t: &mut Table, id: &'static str, args: Vec<String>, vars: &[(&'static str, &str)]| {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let mut c = case(&args);
+            for (name, value) in vars {
+                c = c.var(name, value);
+            }
+            t.run(id, c);
+        };
+    let missing = format!("{d}/no-such.crl");
+    run(
+        &mut t,
+        "crl-missing",
+        vs(&missing),
+        &[("DIR", d), ("ROOT", &root)],
+    );
+    run(&mut t, "crl-not-a-crl", vs("README.md"), &[("ROOT", &root)]);
+    run(&mut t, "crl-a-certificate", vs(&root), &[("ROOT", &root)]);
+    run(
+        &mut t,
+        "crl-is-a-folder",
+        vec![
+            "verify".into(),
+            "--trust".into(),
+            root.clone(),
+            "--crl".into(),
+            "fixtures".into(),
+        ],
+        &[("ROOT", &root)],
+    );
+    let issuer_str = path_str(issuer).to_string();
+    let revoke = |serial: &str, reason: &str, dir: &str| {
+        vec![
+            "issuer".to_string(),
+            "revoke".into(),
+            dir.to_string(),
+            "--card".into(),
+            serial.to_string(),
+            "--reason".into(),
+            reason.to_string(),
+        ]
+    };
+    run(
+        &mut t,
+        "revoke-bad-reason",
+        revoke("MC0000009999", "stolen", &issuer_str),
+        &[("ISSUER", &issuer_str), ("SERIAL", "MC0000009999")],
+    );
+    run(
+        &mut t,
+        "revoke-unknown-card",
+        revoke("MC0000009999", "keyCompromise", &issuer_str),
+        &[("ISSUER", &issuer_str), ("SERIAL", "MC0000009999")],
+    );
+    run(
+        &mut t,
+        "revoke-not-an-issuer",
+        revoke("MC0000009999", "keyCompromise", "fixtures"),
+        &[("SERIAL", "MC0000009999")],
+    );
+    t.finish();
+}
 
 #[test]
 fn usage_and_file_errors_before_any_card() {

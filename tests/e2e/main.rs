@@ -18,6 +18,7 @@ mod issuer;
 mod lifecycle;
 mod personalize;
 mod pkcs11;
+mod revocation;
 mod secure_channel;
 mod signatures;
 mod signing;

@@ -28,6 +28,10 @@ pub enum Kind {
     Fingerprint,
     /// A key file, a PIN mailer, a small configuration (`issuer.json`).
     Small,
+    /// A certificate revocation list (`--crl`): a national CRL of many revoked cards.
+    Crl,
+    /// The issuer's database of issued certificates (`index.txt`).
+    Database,
     /// A document to sign or verify: streamed, never read whole, so not capped — but a
     /// regular file, never a device or a FIFO that would be read for ever.
     Document,
@@ -44,6 +48,8 @@ impl Kind {
             Kind::Photo => 16 * 1024 * 1024,
             Kind::Fingerprint => 64 * 1024,
             Kind::Small => 64 * 1024,
+            Kind::Crl => 128 * 1024 * 1024,
+            Kind::Database => 1024 * 1024 * 1024,
             Kind::Document => u64::MAX,
         }
     }
@@ -58,6 +64,8 @@ impl Kind {
             Kind::Photo => "photo",
             Kind::Fingerprint => "fingerprint record",
             Kind::Small => "file",
+            Kind::Crl => "CRL",
+            Kind::Database => "issuer database",
             Kind::Document => "document",
         }
     }

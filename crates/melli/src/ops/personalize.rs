@@ -267,6 +267,7 @@ pub fn personalize<T: Transport>(
     };
     let certificate = issuer
         .issue_holder_certificate(&HolderRequest {
+            card_serial: Some(serial.as_str()),
             public_key: &signing_key,
             subject: &subject,
             card_expiry,

@@ -18,6 +18,7 @@ use crate::applet::{Applet, AppletError, CardSignatureError, CardSigner, PinChec
 use crate::input;
 use crate::model::Secret;
 use crate::pki::asn1::{self, RawOid};
+use crate::pki::revocation::{self, CrlInput, CrlRefused};
 use crate::pki::signed_data::{self, CmsError, SignedDataView};
 use crate::pki::{cert, verify_path, Certificate, Check, HolderSubject, LeafPurpose, Verdict};
 use crate::spec::ef;
@@ -271,6 +272,36 @@ fn is_text(bytes: &[u8]) -> bool {
                 .all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
         })
         .unwrap_or(false)
+}
+
+/// The "revocation" check of a signature's signer (`melli verify-signature --crl`): the
+/// signer's certificate and the CA certificates up to `root`, each against a fresh CRL of its
+/// issuer. `None` when the signature has no signer certificate to check (the verdict already
+/// fails for that).
+pub fn signature_revocation(
+    p7s: &[u8],
+    root: &Certificate,
+    crls: &[CrlInput],
+    now: SystemTime,
+    allow_unknown: bool,
+) -> Result<Option<Check>, CrlRefused> {
+    let Ok((der, _)) = signature_der(p7s) else {
+        return Ok(None);
+    };
+    let Ok(view) = SignedDataView::parse(&der) else {
+        return Ok(None);
+    };
+    let Ok(signer) = view.signer_certificate() else {
+        return Ok(None);
+    };
+    revocation::check_chains(
+        &[(signer, "signer certificate", view.certificates())],
+        root,
+        crls,
+        now,
+        allow_unknown,
+    )
+    .map(Some)
 }
 
 /// The outcome of verifying a document signature.

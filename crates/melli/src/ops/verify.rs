@@ -13,7 +13,9 @@ use spki::DecodePublicKey;
 use super::read::CardContents;
 use crate::applet::{Applet, AppletError, FingerMatch};
 use crate::model::JalaliDate;
+use crate::pki::revocation::{self, CrlInput, CrlRefused};
 use crate::pki::HolderSubject;
+use crate::pki::SignedDataView;
 use crate::pki::{
     verify_path, verify_security_object, Certificate, Check, LeafPurpose, Verdict, VerifyInput,
 };
@@ -187,6 +189,47 @@ fn chip_authentication<T: Transport>(
             ),
             Err(why) => Check::fail(name, why),
         },
+    )
+}
+
+/// The "revocation" check (`melli verify --crl`): the document signer, the holder certificate
+/// and the signing CA, each against a fresh CRL of its issuer (see
+/// [`crate::pki::revocation::check_path`]). A CRL that no CA of these paths signed is refused.
+pub fn revocation(
+    contents: &CardContents,
+    root: &Certificate,
+    crls: &[CrlInput],
+    at: SystemTime,
+    allow_unknown: bool,
+) -> Result<Check, CrlRefused> {
+    let cannot = |why: String| {
+        Ok(Check::unknown(
+            revocation::CHECK,
+            format!("cannot tell: {why}"),
+            allow_unknown,
+        ))
+    };
+    let view = match SignedDataView::parse(&contents.security_object) {
+        Ok(view) => view,
+        Err(e) => return cannot(format!("security object: {e}")),
+    };
+    let document_signer = match view.signer_certificate() {
+        Ok(c) => c.clone(),
+        Err(e) => return cannot(format!("security object: {e}")),
+    };
+    let (holder, cas) = match contents.parse_certificates() {
+        Ok(certs) => certs,
+        Err(e) => return cannot(e.to_string()),
+    };
+    revocation::check_chains(
+        &[
+            (&document_signer, "document signer certificate", &[]),
+            (&holder, "holder certificate", &cas),
+        ],
+        root,
+        crls,
+        at,
+        allow_unknown,
     )
 }
 

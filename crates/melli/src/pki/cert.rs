@@ -78,6 +78,9 @@ pub struct CertRequest {
     pub not_before: SystemTime,
     /// End of validity (inclusive, RFC 5280 §4.1.2.5).
     pub not_after: SystemTime,
+    /// Non-critical extensions added after the profile's (CRL distribution points,
+    /// authority information access).
+    pub extra_extensions: Vec<Extension>,
 }
 
 /// The issuer of a certificate: its certificate (`None` for a self-signed root) and its key.
@@ -196,6 +199,60 @@ fn extensions(
         authority_cert_serial_number: None,
     };
     out.push(aki.to_extension(subject, &out)?);
+    out.extend(req.extra_extensions.iter().cloned());
+    Ok(out)
+}
+
+/// id-pe-authorityInfoAccess (RFC 5280 §4.2.2.1).
+pub const ID_PE_AUTHORITY_INFO_ACCESS: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.1.1");
+/// id-ce-cRLDistributionPoints (RFC 5280 §4.2.1.13).
+pub const ID_CE_CRL_DISTRIBUTION_POINTS: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.5.29.31");
+/// id-ad-ocsp (RFC 5280 §4.2.2.1).
+pub const ID_AD_OCSP: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1");
+
+/// The non-critical extensions that say where a certificate's status is published: a CRL
+/// distribution point with `crl_url`, an authorityInfoAccess with the OCSP responder
+/// `ocsp_url`.
+pub fn revocation_extensions(
+    crl_url: Option<&str>,
+    ocsp_url: Option<&str>,
+) -> Result<Vec<Extension>, PkiError> {
+    use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+    use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+    use x509_cert::ext::pkix::{
+        AccessDescription, AuthorityInfoAccessSyntax, CrlDistributionPoints,
+    };
+    let uri = |u: &str| -> Result<GeneralName, PkiError> {
+        Ok(GeneralName::UniformResourceIdentifier(
+            der::asn1::Ia5String::new(u)?,
+        ))
+    };
+    let mut out = Vec::new();
+    if let Some(url) = crl_url {
+        let dp = CrlDistributionPoints(vec![DistributionPoint {
+            distribution_point: Some(DistributionPointName::FullName(vec![uri(url)?])),
+            reasons: None,
+            crl_issuer: None,
+        }]);
+        out.push(Extension {
+            extn_id: ID_CE_CRL_DISTRIBUTION_POINTS,
+            critical: false,
+            extn_value: OctetString::new(dp.to_der()?)?,
+        });
+    }
+    if let Some(url) = ocsp_url {
+        let aia = AuthorityInfoAccessSyntax(vec![AccessDescription {
+            access_method: ID_AD_OCSP,
+            access_location: uri(url)?,
+        }]);
+        out.push(Extension {
+            extn_id: ID_PE_AUTHORITY_INFO_ACCESS,
+            critical: false,
+            extn_value: OctetString::new(aia.to_der()?)?,
+        });
+    }
     Ok(out)
 }
 

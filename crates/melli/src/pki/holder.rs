@@ -159,18 +159,27 @@ pub struct HolderRequest<'a> {
     pub subject: &'a HolderSubject,
     /// The card's expiry date; the certificate is valid through its last second (UTC).
     pub card_expiry: GregorianDate,
+    /// The serial of the card it is issued for, recorded beside it in the issuer's database
+    /// (`index.txt`) so that `melli issuer revoke --card` finds it.
+    pub card_serial: Option<&'a str>,
 }
 
 impl Issuer {
-    /// Issue the holder's signing certificate from the signing CA, valid from now; DER.
+    /// Issue the holder's signing certificate from the signing CA, valid from now, and record
+    /// it in the issuer's database (`index.txt`, [`super::revocation`]) before it is given
+    /// out; DER.
     pub fn issue_holder_certificate(&self, req: &HolderRequest<'_>) -> Result<Vec<u8>, PkiError> {
-        let c = issue_holder_certificate(
+        let urls = self.revocation_urls();
+        let c = issue_holder_certificate_with(
             self.signing_ca_certificate(),
             self.signing_ca_key(),
             req,
             SystemTime::now(),
+            cert::revocation_extensions(urls.crl.as_deref(), urls.ocsp.as_deref())?,
         )?;
-        Ok(der::Encode::to_der(&c)?)
+        let der = der::Encode::to_der(&c)?;
+        self.record_issued(&c, Some(req.card_serial.unwrap_or("")))?;
+        Ok(der)
     }
 
     /// Whether a card expiring on `card_expiry` can have a holder certificate issued at `now`
@@ -222,6 +231,18 @@ pub fn issue_holder_certificate(
     req: &HolderRequest<'_>,
     now: SystemTime,
 ) -> Result<Certificate, PkiError> {
+    issue_holder_certificate_with(ca_cert, ca_key, req, now, Vec::new())
+}
+
+/// As [`issue_holder_certificate`], with `extra` non-critical extensions (where its status
+/// is published: [`cert::revocation_extensions`]).
+pub fn issue_holder_certificate_with(
+    ca_cert: &Certificate,
+    ca_key: &dyn IssuerKey,
+    req: &HolderRequest<'_>,
+    now: SystemTime,
+    extra: Vec<x509_cert::ext::Extension>,
+) -> Result<Certificate, PkiError> {
     let public_key = cert::spki_from_sec1(req.public_key)?;
     let subject = req.subject.to_name()?;
     let not_after = certificate_end(ca_cert, req.card_expiry, now)?;
@@ -232,6 +253,7 @@ pub fn issue_holder_certificate(
             public_key,
             not_before: now,
             not_after,
+            extra_extensions: extra,
         },
         IssuerRef {
             certificate: Some(ca_cert),

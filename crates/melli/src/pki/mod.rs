@@ -32,6 +32,7 @@ pub mod issuer;
 pub mod key_files;
 pub mod keys;
 pub mod name;
+pub mod revocation;
 pub mod security_object;
 pub mod signed_data;
 pub mod token;

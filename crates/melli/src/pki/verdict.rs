@@ -15,6 +15,14 @@ pub struct Check {
     pub passed: bool,
     /// Why it failed, or what was found when it passed.
     pub detail: String,
+    /// Neither pass nor fail could be told (revocation without a fresh CRL): shown as
+    /// UNKNOWN; `passed` says whether the caller accepts that.
+    #[serde(skip_serializing_if = "is_false")]
+    pub unknown: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Check {
@@ -24,6 +32,7 @@ impl Check {
             name: name.into(),
             passed: true,
             detail: detail.into(),
+            unknown: false,
         }
     }
 
@@ -33,6 +42,17 @@ impl Check {
             name: name.into(),
             passed: false,
             detail: detail.into(),
+            unknown: false,
+        }
+    }
+
+    /// A check that could tell neither way; it counts as passed only if `accepted`.
+    pub fn unknown(name: impl Into<String>, detail: impl Into<String>, accepted: bool) -> Self {
+        Check {
+            name: name.into(),
+            passed: accepted,
+            detail: detail.into(),
+            unknown: true,
         }
     }
 }
@@ -40,7 +60,11 @@ impl Check {
 impl fmt::Display for Check {
     /// `PASS  name: detail` / `FAIL  name: detail`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let tag = if self.passed { "PASS" } else { "FAIL" };
+        let tag = match (self.unknown, self.passed) {
+            (true, _) => "UNKNOWN",
+            (false, true) => "PASS",
+            (false, false) => "FAIL",
+        };
         write!(f, "{tag}  {}: {}", self.name, self.detail)
     }
 }

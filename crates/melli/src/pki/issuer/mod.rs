@@ -21,6 +21,15 @@
 //! | `document-signer.key` | file stores only: PKCS#8 PEM, encrypted (PBES2) unless plain    | 0600 |
 //! | `signing-ca.key`      | file stores only: as above                                      | 0600 |
 //! | `master.key`          | file stores only: see [`super::key_files`]                      | 0600 |
+//! | `index.txt`           | issued and revoked certificates, `openssl ca`'s format ([`super::revocation`]) | 0644 |
+//! | `index.txt.attr`      | `unique_subject = no`, for `openssl ocsp -index` and `openssl ca` | 0644 |
+//! | `index.txt.lock`      | the lock writers of `index.txt` and `crlnumber` take            | 0644 |
+//! | `crlnumber`           | the last CRL number (hex)                                       | 0644 |
+//!
+//! `index.txt` appears when first needed: with the first certificate issued, revoked or put on
+//! a CRL. The issuer's document signer and signing CA certificates are recorded first; holder
+//! certificates issued before it existed are not in it (melli keeps no copy of them), so they
+//! cannot be revoked by card — only certificates issued from then on.
 //!
 //! `STORE` is `{"store": "pkcs11", "module": PATH, "token": LABEL}`,
 //! `{"store": "encrypted-files"}` or `{"store": "plain-files"}` ([`KeyStore`]). In a token, the
@@ -55,6 +64,7 @@ use super::error::PkiError;
 use super::key_files::{self, Protection};
 use super::keys::{AnyKey, IssuerKey, KeyStore, MasterKey, SecretPurpose, SecretRequest, Unlock};
 use super::name::{NameBuilder, StringKind, COMMON_NAME, COUNTRY, ORGANIZATION};
+use super::revocation::Database;
 use super::token::Token;
 use crate::sm::StaticKeys;
 
@@ -119,6 +129,10 @@ document-signer.key  (file stores) document signer private key, PKCS#8 PEM, mode
 signing-ca.key       (file stores) signing CA private key, PKCS#8 PEM, mode 0600
 master.key           (file stores) personalization master key, mode 0600; per-card keys are
                      AES-CMAC(master key, constant || card serial)
+index.txt            every certificate issued (the document signer and signing CA, each holder
+                     certificate with its card: card-SERIAL) and its revocation, in the format of
+                     openssl ca (openssl ocsp -index index.txt serves it); melli issuer revoke
+                     writes it, melli issuer crl reads it. crlnumber: the last CRL's number
 
 The root CA's key is not here: it is in the root directory made beside this one (root.json,
 root.pem, and root.key for file stores). Personalization never needs it; keep it offline.
@@ -155,6 +169,40 @@ pub struct InitOptions {
     pub root_dir: PathBuf,
     /// The root key's store; a token must not be the issuer's.
     pub root_store: KeyStore,
+    /// Where holder certificates say their status is published.
+    pub urls: RevocationUrls,
+}
+
+/// Where an issuer publishes revocation status: written into every holder certificate it
+/// issues (`issuer.json`'s `crl_url`, `ocsp_url`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RevocationUrls {
+    /// The CRL distribution point (RFC 5280 §4.2.1.13), an http URL.
+    pub crl: Option<String>,
+    /// The OCSP responder (authorityInfoAccess id-ad-ocsp, RFC 5280 §4.2.2.1), an http URL.
+    pub ocsp: Option<String>,
+}
+
+impl RevocationUrls {
+    /// Each URL is http or https, printable ASCII without spaces, at most 512 characters.
+    pub fn check(&self) -> Result<(), PkiError> {
+        for (what, url) in [("CRL URL", &self.crl), ("OCSP URL", &self.ocsp)] {
+            let Some(url) = url else { continue };
+            let ok = (url.starts_with("http://") || url.starts_with("https://"))
+                && url.len() <= 512
+                && url.bytes().all(|b| b.is_ascii_graphic());
+            if !ok {
+                return Err(PkiError::invalid(
+                    what,
+                    format!(
+                        "{:?} is not an http:// or https:// URL of printable ASCII without spaces (at most 512 characters)",
+                        crate::display::escaped(url)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl InitOptions {
@@ -164,6 +212,7 @@ impl InitOptions {
             store: KeyStore::PlainFiles,
             root_dir: default_root_dir(dir),
             root_store: KeyStore::PlainFiles,
+            urls: RevocationUrls::default(),
         }
     }
 }
@@ -190,6 +239,7 @@ pub struct Issuer {
     signing_ca_cert: Certificate,
     signing_ca_key: AnyKey,
     master_key: MasterKey,
+    urls: RevocationUrls,
 }
 
 impl fmt::Debug for Issuer {
@@ -220,6 +270,7 @@ impl Issuer {
     /// token (a token has no folder to rename); they are unused and may be deleted there.
     pub fn init(dir: &Path, options: &InitOptions, unlock: Unlock<'_>) -> Result<Issuer, PkiError> {
         check_stores_apart(dir, options)?;
+        options.urls.check()?;
         let root_was_there = check_init_target(&options.root_dir)?;
         check_init_target(dir)?;
         let root_tmp = make_temp_sibling(&options.root_dir)?;
@@ -279,6 +330,7 @@ impl Issuer {
                 public_key: spki_of_key(&root_key)?,
                 not_before,
                 not_after: now + ROOT_VALIDITY,
+                extra_extensions: Vec::new(),
             },
             IssuerRef {
                 certificate: None,
@@ -297,6 +349,7 @@ impl Issuer {
             files::ROOT_CONFIG,
             ROOT_FORMAT,
             &options.root_store,
+            &RevocationUrls::default(),
         )?;
         drop(root_store);
 
@@ -324,6 +377,7 @@ impl Issuer {
                 public_key: spki_of_key(&signing_ca_key)?,
                 not_before,
                 not_after: now + CA_VALIDITY,
+                extra_extensions: Vec::new(),
             },
             IssuerRef {
                 certificate: Some(&root_cert),
@@ -340,7 +394,13 @@ impl Issuer {
             write_new(dir, file, cert::to_pem(c)?.as_bytes(), 0o644)?;
         }
         write_new(dir, files::README, LAYOUT.as_bytes(), 0o644)?;
-        write_config(dir, files::CONFIG, ISSUER_FORMAT, &options.store)?;
+        write_config(
+            dir,
+            files::CONFIG,
+            ISSUER_FORMAT,
+            &options.store,
+            &options.urls,
+        )?;
         Ok(Issuer {
             dir: dir.to_path_buf(),
             store: options.store.clone(),
@@ -354,6 +414,7 @@ impl Issuer {
             signing_ca_cert,
             signing_ca_key,
             master_key,
+            urls: options.urls.clone(),
         })
     }
 
@@ -397,7 +458,14 @@ impl Issuer {
             files::SIGNING_CA_KEY,
         )?;
         let master_key = store.master_key()?;
+        let urls = RevocationUrls {
+            crl: config.crl_url,
+            ocsp: config.ocsp_url,
+        };
+        urls.check()
+            .map_err(|e| PkiError::bad_file(&config_path, e.to_string()))?;
         Ok(Issuer {
+            urls,
             dir: dir.to_path_buf(),
             store: config.keys,
             token: match store {
@@ -447,6 +515,48 @@ impl Issuer {
     /// master key in its store.
     pub fn card_keys(&self, serial: &str) -> Result<StaticKeys, PkiError> {
         self.master_key.card_keys(serial)
+    }
+
+    /// Where this issuer's holder certificates say their status is published.
+    pub fn revocation_urls(&self) -> &RevocationUrls {
+        &self.urls
+    }
+
+    /// The issuer's database of issued and revoked certificates (`index.txt`).
+    pub fn database(&self) -> Database {
+        Database::new(&self.dir)
+    }
+
+    /// Records a certificate this issuer issued (`card`: the card of a holder certificate;
+    /// `None` for the issuer's own). An `index.txt` made now starts with the document signer
+    /// and the signing CA certificates.
+    pub fn record_issued(&self, c: &Certificate, card: Option<&str>) -> Result<(), PkiError> {
+        self.database().record(
+            &[&self.document_signer_cert, &self.signing_ca_cert],
+            &[(c, card)],
+        )
+    }
+
+    /// Makes sure `index.txt` exists (with this issuer's own certificates).
+    pub fn ensure_database(&self) -> Result<Database, PkiError> {
+        let db = self.database();
+        db.ensure(&[&self.document_signer_cert, &self.signing_ca_cert])?;
+        Ok(db)
+    }
+
+    /// The signing CA's CRL (holder certificates), valid from `now` for `next_update`; DER.
+    pub fn signing_ca_crl(
+        &self,
+        now: SystemTime,
+        next_update: Duration,
+    ) -> Result<Vec<u8>, PkiError> {
+        self.ensure_database()?.crl(
+            &self.signing_ca_cert,
+            &self.signing_ca_key,
+            true,
+            now,
+            next_update,
+        )
     }
 
     pub(crate) fn document_signer_key(&self) -> &dyn IssuerKey {
@@ -560,6 +670,7 @@ fn document_signer_certificate(
             public_key: spki_of_key(key)?,
             not_before,
             not_after,
+            extra_extensions: Vec::new(),
         },
         IssuerRef {
             certificate: Some(root_cert),

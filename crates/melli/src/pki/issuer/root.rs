@@ -38,6 +38,33 @@ impl RootCa {
         &self.cert
     }
 
+    /// The root's CRL (document signers and the signing CA of `issuer`), valid from `now` for
+    /// `next_update`; DER.
+    pub fn crl(
+        &self,
+        issuer: &Issuer,
+        now: SystemTime,
+        next_update: Duration,
+    ) -> Result<Vec<u8>, PkiError> {
+        self.check_root_of(issuer)?;
+        issuer
+            .ensure_database()?
+            .crl(&self.cert, &self.key, false, now, next_update)
+    }
+
+    fn check_root_of(&self, issuer: &Issuer) -> Result<(), PkiError> {
+        if issuer.root_cert != self.cert {
+            return Err(PkiError::bad_file(
+                issuer.dir.join(files::ROOT_CERT),
+                format!(
+                    "this issuer's root is not the root in {}",
+                    self.dir.display()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Gives `issuer` a new document signer: a new key in the issuer's store and a
     /// certificate valid from `not_before` to `not_after`, issued by this root; the
     /// certificate (and, for file stores, the key file) replace the old ones (each written to
@@ -71,6 +98,7 @@ impl RootCa {
         };
         let key = store.new_ec_key(DOCUMENT_SIGNER_CN, files::DOCUMENT_SIGNER_KEY, true)?;
         let cert = document_signer_certificate(&self.cert, &self.key, &key, not_before, not_after)?;
+        issuer.record_issued(&cert, None)?;
         replace_file(
             &issuer.dir,
             files::DOCUMENT_SIGNER_CERT,

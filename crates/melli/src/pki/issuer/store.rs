@@ -12,6 +12,12 @@ pub(super) const MAX_CONFIG: u64 = 64 * 1024;
 pub(super) struct StoreConfig {
     pub(super) format: String,
     pub(super) keys: KeyStore,
+    /// Written into every holder certificate issued (issuer.json only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) crl_url: Option<String>,
+    /// Written into every holder certificate issued (issuer.json only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) ocsp_url: Option<String>,
 }
 
 /// An opened key store: a logged-in token, or a directory of key files and how they are
@@ -171,10 +177,13 @@ pub(super) fn write_config(
     name: &str,
     format: &str,
     store: &KeyStore,
+    urls: &RevocationUrls,
 ) -> Result<(), PkiError> {
     let config = StoreConfig {
         format: format.to_string(),
         keys: store.clone(),
+        crl_url: urls.crl.clone(),
+        ocsp_url: urls.ocsp.clone(),
     };
     let mut json = serde_json::to_string_pretty(&config)
         .map_err(|e| PkiError::refused("key-store description", e))?;

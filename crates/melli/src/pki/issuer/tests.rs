@@ -84,6 +84,7 @@ fn encrypted_files_need_the_passphrase() {
         store: KeyStore::EncryptedFiles,
         root_dir: tmp.path().join("r"),
         root_store: KeyStore::EncryptedFiles,
+        urls: RevocationUrls::default(),
     };
     let issuer = Issuer::init(&dir, &options, &mut passphrase("a long passphrase")).expect("init");
     for f in [files::DOCUMENT_SIGNER_KEY, files::SIGNING_CA_KEY] {
@@ -124,6 +125,7 @@ fn init_refuses_the_root_in_the_issuer_directory_or_token() {
         store: token.clone(),
         root_dir: tmp.path().join("r"),
         root_store: token,
+        urls: RevocationUrls::default(),
     };
     let err = Issuer::init(&dir, &same_token, &mut no_secret).expect_err("same token");
     assert!(err.to_string().contains("a token of its own"), "{err}");

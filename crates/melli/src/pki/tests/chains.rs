@@ -178,6 +178,7 @@ fn chain_refuses_a_certificate_issued_by_an_end_entity() {
             public_key: cert::spki_of(&leaf_key).unwrap(),
             not_before: SystemTime::now() - Duration::from_secs(60),
             not_after: SystemTime::now() + Duration::from_secs(3600),
+            extra_extensions: Vec::new(),
         },
         cert::IssuerRef {
             certificate: Some(&ds),
@@ -248,6 +249,7 @@ fn holder_requests_are_checked() {
         let err = card
             .issuer
             .issue_holder_certificate(&HolderRequest {
+                card_serial: None,
                 public_key: key,
                 subject: &subj,
                 card_expiry: expiry,

@@ -40,6 +40,7 @@ use super::signed_data::{self, CmsError, SignedDataView};
 mod chains;
 mod openssl;
 mod profiles;
+mod revocation;
 mod signatures;
 mod verifier;
 
@@ -86,6 +87,7 @@ impl Card {
         let point = holder_key.verifying_key().to_encoded_point(false);
         let holder_cert = issuer
             .issue_holder_certificate(&HolderRequest {
+                card_serial: None,
                 public_key: point.as_bytes(),
                 subject: &subject(),
                 card_expiry: GregorianDate {

@@ -45,6 +45,7 @@ fn second_certificate(card: &Card) -> Certificate {
         &card
             .issuer
             .issue_holder_certificate(&HolderRequest {
+                card_serial: None,
                 public_key: point.as_bytes(),
                 subject: &subject(),
                 card_expiry: GregorianDate {

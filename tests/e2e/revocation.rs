@@ -1,0 +1,322 @@
+//! Revocation, offline (issue 16): the issuer's database (`index.txt`), `melli issuer revoke`,
+//! `melli issuer crl`, and `melli verify --crl` / `melli verify-signature --crl` — with
+//! `openssl verify -crl_check_all` as the peer that must agree on the same certificates.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::common::{
+    make_issuer, make_plain_issuer, melli, melli_stdin, personalized_card_of, root_pem, run,
+    verify_card, Output, VirtualCard,
+};
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// `melli issuer crl ISSUER --out DIR/NAME-ca.crl --root-out DIR/NAME-root.crl [extra…]`.
+fn make_crls(issuer: &Path, dir: &Path, name: &str, extra: &[&str]) -> (String, String) {
+    let ca = dir.join(format!("{name}-ca.crl"));
+    let root = dir.join(format!("{name}-root.crl"));
+    let mut args = vec![
+        "issuer",
+        "crl",
+        s(issuer),
+        "--out",
+        s(&ca),
+        "--root-out",
+        s(&root),
+    ];
+    args.extend_from_slice(extra);
+    let out = melli(&args);
+    assert_eq!(out.code, 0, "melli issuer crl: {out:?}");
+    (s(&ca).to_string(), s(&root).to_string())
+}
+
+/// `openssl verify -crl_check_all` of the card's holder certificate (read with `melli read
+/// --out`) with both CRLs: whether openssl accepts it, and what it said.
+fn openssl_verify(dir: &Path, issuer: &Path, crls: &(String, String)) -> (bool, String) {
+    let mut args: Vec<String> = vec!["verify".into(), "-crl_check_all".into()];
+    for (i, crl) in [&crls.0, &crls.1].into_iter().enumerate() {
+        let pem = dir.join(format!("crl-{i}.pem"));
+        let out = run(
+            Command::new("openssl").args(["crl", "-inform", "DER", "-in", crl, "-out", s(&pem)]),
+            Duration::from_secs(30),
+        );
+        assert_eq!(out.code, 0, "openssl crl: {out:?}");
+        args.push("-CRLfile".into());
+        args.push(s(&pem).into());
+    }
+    args.extend([
+        "-CAfile".into(),
+        root_pem(issuer),
+        "-untrusted".into(),
+        s(&dir.join("read/signing-ca.pem")).into(),
+        s(&dir.join("read/holder.pem")).into(),
+    ]);
+    let out = run(Command::new("openssl").args(&args), Duration::from_secs(30));
+    (out.code == 0, format!("{}{}", out.stdout, out.stderr))
+}
+
+fn revocation_check(out: &Output) -> serde_json::Value {
+    out.json()["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["name"] == "revocation").cloned())
+        .unwrap_or_else(|| panic!("no revocation check: {out:?}"))
+}
+
+fn sign(card: &VirtualCard, pin: &str) -> (String, String) {
+    let file = card.dir().join("contract.txt");
+    std::fs::write(&file, "a contract\n").expect("write document");
+    let sig = card.dir().join("contract.txt.p7s");
+    let out = melli_stdin(
+        &[
+            "sign",
+            s(&file),
+            "--pin-stdin",
+            "--reader",
+            card.reader_name(),
+            "--out",
+            s(&sig),
+        ],
+        &format!("{pin}\n"),
+    );
+    assert_eq!(out.code, 0, "melli sign: {out:?}");
+    (s(&file).to_string(), s(&sig).to_string())
+}
+
+fn verify_signature(issuer: &Path, doc: &(String, String), crls: &[&str]) -> Output {
+    let root = root_pem(issuer);
+    let mut args = vec![
+        "verify-signature",
+        &doc.0,
+        &doc.1,
+        "--trust",
+        &root,
+        "--json",
+    ];
+    for crl in crls {
+        args.extend(["--crl", crl]);
+    }
+    melli(&args)
+}
+
+#[test]
+fn revoked_card_fails_verify_and_openssl_agrees() {
+    let issuer = make_issuer("revocation");
+    let (card, mailer) = personalized_card_of(&issuer);
+    let dir = card.dir().to_path_buf();
+    let index = std::fs::read_to_string(issuer.join("index.txt")).expect("index.txt");
+    assert!(
+        index.contains(&format!("\tcard-{}\t", card.serial())),
+        "the holder certificate is not in index.txt:\n{index}"
+    );
+    let out = melli(&[
+        "read",
+        "--reader",
+        card.reader_name(),
+        "--out",
+        s(&dir.join("read")),
+    ]);
+    assert_eq!(out.code, 0, "melli read: {out:?}");
+    let doc = sign(&card, &mailer.pin);
+
+    // Nothing revoked: PASS, and openssl agrees.
+    let crls = make_crls(&issuer, &dir, "before", &[]);
+    let (out, checks) = verify_card(&card, &issuer, &["--crl", &crls.0, "--crl", &crls.1]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        checks
+            .iter()
+            .any(|(n, passed, _)| n == "revocation" && *passed),
+        "{checks:?}"
+    );
+    let (ok, said) = openssl_verify(&dir, &issuer, &crls);
+    assert!(ok, "openssl verify -crl_check_all refused: {said}");
+    let out = verify_signature(&issuer, &doc, &[&crls.0, &crls.1]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(revocation_check(&out)["passed"], true, "{out:?}");
+
+    // Without the root's CRL the signing CA's status is unknown: exit 1 unless allowed.
+    let (out, _) = verify_card(&card, &issuer, &["--crl", &crls.0]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let check = revocation_check(&out);
+    assert_eq!(check["unknown"], true, "{out:?}");
+    assert!(
+        check["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no CRL of melli Root CA"),
+        "{out:?}"
+    );
+    let (out, _) = verify_card(
+        &card,
+        &issuer,
+        &["--crl", &crls.0, "--allow-unknown-revocation"],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(revocation_check(&out)["unknown"], true, "{out:?}");
+
+    // Revoked: FAIL "revoked on DATE: keyCompromise", and openssl agrees.
+    let out = melli(&[
+        "issuer",
+        "revoke",
+        s(&issuer),
+        "--card",
+        card.serial(),
+        "--reason",
+        "keyCompromise",
+        "--json",
+    ]);
+    assert_eq!(out.code, 0, "melli issuer revoke: {out:?}");
+    assert_eq!(
+        out.json()["changed"][0]["reason"],
+        "keyCompromise",
+        "{out:?}"
+    );
+    let again = melli(&[
+        "issuer",
+        "revoke",
+        s(&issuer),
+        "--card",
+        card.serial(),
+        "--reason",
+        "keyCompromise",
+    ]);
+    assert_eq!(again.code, 2, "{again:?}");
+    assert!(again.stderr.contains("is already revoked"), "{again:?}");
+    assert_eq!(again.stderr.trim().lines().count(), 1, "{again:?}");
+
+    let crls = make_crls(&issuer, &dir, "after", &[]);
+    let (out, checks) = verify_card(&card, &issuer, &["--crl", &crls.0, "--crl", &crls.1]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let (_, passed, detail) = checks
+        .iter()
+        .find(|(n, _, _)| n == "revocation")
+        .expect("revocation check");
+    assert!(!passed, "{checks:?}");
+    assert!(
+        detail.starts_with("holder certificate revoked on ") && detail.ends_with(": keyCompromise"),
+        "{detail}"
+    );
+    let (ok, said) = openssl_verify(&dir, &issuer, &crls);
+    assert!(
+        !ok && said.contains("certificate revoked"),
+        "openssl: {said}"
+    );
+    let out = verify_signature(&issuer, &doc, &[&crls.0, &crls.1]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        revocation_check(&out)["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("keyCompromise"),
+        "{out:?}"
+    );
+
+    // Bad input: a CRL past its nextUpdate is no fresh status (UNKNOWN, exit 1) …
+    let stale = make_crls(
+        &issuer,
+        &dir,
+        "stale",
+        &[
+            "--this-update",
+            "2020-01-01T00:00:00Z",
+            "--next-update",
+            "1",
+        ],
+    );
+    let (out, _) = verify_card(&card, &issuer, &["--crl", &stale.0, "--crl", &stale.1]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let check = revocation_check(&out);
+    assert_eq!(check["unknown"], true, "{out:?}");
+    assert!(
+        check["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("is stale: its nextUpdate 2020-01-01 01:00:00 UTC has passed"),
+        "{out:?}"
+    );
+
+    // … a CRL signed by another CA (same names, another key) is refused: exit 2, one line.
+    let other = make_plain_issuer("revocation-other");
+    let foreign = make_crls(&other, &dir, "foreign", &[]);
+    let root = root_pem(&issuer);
+    let out = melli(&[
+        "verify",
+        "--trust",
+        &root,
+        "--reader",
+        card.reader_name(),
+        "--crl",
+        &foreign.0,
+    ]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{out:?}");
+    assert!(
+        out.stderr.contains(&format!(
+            "--crl CRL {}: its signature does not verify with the key of melli Signing CA",
+            foreign.0
+        )),
+        "{out:?}"
+    );
+    // … and a file that is no CRL.
+    let out = verify_signature(&issuer, &doc, &[&root]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("PEM of a CERTIFICATE, not of an X509 CRL"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn hold_and_remove_hold() {
+    let issuer = make_plain_issuer("revocation-hold");
+    let index = issuer.join("index.txt");
+    let out = melli(&[
+        "issuer",
+        "crl",
+        s(&issuer),
+        "--out",
+        s(&issuer.join("x.crl")),
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let text = std::fs::read_to_string(&index).expect("index.txt made when first needed");
+    assert_eq!(text.lines().count(), 2, "{text}");
+    let serial = text
+        .lines()
+        .nth(1)
+        .expect("line")
+        .split('\t')
+        .nth(3)
+        .expect("serial");
+    let revoke = |extra: &[&str]| {
+        let mut args = vec!["issuer", "revoke", s(&issuer), "--certificate", serial];
+        args.extend_from_slice(extra);
+        melli(&args)
+    };
+    assert_eq!(revoke(&["--reason", "certificateHold"]).code, 0);
+    assert!(std::fs::read_to_string(&index)
+        .expect("index")
+        .contains(",certificateHold\t"));
+    assert_eq!(revoke(&["--remove-hold"]).code, 0);
+    let out = revoke(&["--remove-hold"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("is not on hold"), "{out:?}");
+    let out = revoke(&["--reason", "stolen"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("not an RFC 5280 reason"), "{out:?}");
+    let out = melli(&[
+        "issuer",
+        "revoke",
+        s(&issuer),
+        "--card",
+        "MC9",
+        "--reason",
+        "superseded",
+    ]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("no certificate of card MC9"), "{out:?}");
+}
