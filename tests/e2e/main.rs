@@ -23,3 +23,4 @@ mod secure_channel;
 mod signatures;
 mod signing;
 mod transport;
+mod two_cards;
