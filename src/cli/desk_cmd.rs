@@ -10,7 +10,7 @@ use melli::model::{Identity, JalaliDate};
 use melli::ops::read::{read_card, CardContents};
 use melli::ops::verify::{revocation, verify_card};
 use melli::pki::revocation::{parse_crl, CrlInput, CrlRefused};
-use melli::pki::{cert, read_trust_anchor, Certificate, PkiError};
+use melli::pki::{cert, read_trust_anchor, Certificate, PkiError, Remedy, Verdict};
 use melli::transport::PcscTransport;
 
 use crate::cli::output;
@@ -336,6 +336,7 @@ pub fn verify_with(
     require_issued(&contents.serial, contents.lifecycle)?;
     let now = SystemTime::now();
     let mut verdict = verify_card(&mut applet, &contents, &root, live.as_deref(), now)?;
+    name_remedies(&mut verdict);
     if !crls.is_empty() {
         verdict.push(
             revocation(
@@ -375,4 +376,14 @@ pub fn verify_with(
     } else {
         ExitCode::from(exit::CHECK_FAILED)
     })
+}
+
+/// Each failed check that has a remedy of its own gets the command for it.
+fn name_remedies(verdict: &mut Verdict) {
+    for check in &mut verdict.checks {
+        match check.remedy {
+            Some(Remedy::UnblockFinger) => check.detail.push_str(" (melli pin unblock-finger)"),
+            None => {}
+        }
+    }
 }

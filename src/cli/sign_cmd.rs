@@ -185,6 +185,7 @@ pub fn verify_signature_with(
             passed: c.passed,
             detail: escaped_cut(&c.detail, DETAIL_MAX),
             unknown: c.unknown,
+            remedy: c.remedy,
         })
         .collect();
     let signer = report.signer.as_ref().map(|s| HolderSubject {

@@ -17,7 +17,8 @@ use crate::pki::revocation::{self, CrlInput, CrlRefused};
 use crate::pki::HolderSubject;
 use crate::pki::SignedDataView;
 use crate::pki::{
-    verify_path, verify_security_object, Certificate, Check, LeafPurpose, Verdict, VerifyInput,
+    verify_path, verify_security_object, Certificate, Check, LeafPurpose, Remedy, Verdict,
+    VerifyInput,
 };
 use crate::spec::reference;
 use crate::transport::Transport;
@@ -69,8 +70,9 @@ pub fn verify_card<T: Transport>(
             FingerMatch::Blocked => Check::fail(
                 check::FINGERPRINT,
                 "matching is blocked on this card; the holder gives it its tries back with the \
-                 PUK (melli pin unblock-finger)",
-            ),
+                 PUK",
+            )
+            .with_remedy(Remedy::UnblockFinger),
         });
     }
     Ok(verdict)

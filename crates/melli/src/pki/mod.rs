@@ -48,7 +48,7 @@ pub use issuer::{read_master_key, read_trust_anchor, InitOptions, Issuer, RootCa
 pub use keys::{no_secret, IssuerKey, KeyStore, MasterKey, SecretPurpose, SecretRequest, Unlock};
 pub use security_object::{verify_security_object, SecurityObject, SoError, VerifyInput};
 pub use signed_data::{CmsError, SignedDataView};
-pub use verdict::{Check, Verdict};
+pub use verdict::{Check, Remedy, Verdict};
 
 /// Re-exported so callers can hold certificates without naming `x509-cert` themselves.
 pub use x509_cert::Certificate;

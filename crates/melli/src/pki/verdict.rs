@@ -19,6 +19,17 @@ pub struct Check {
     /// UNKNOWN; `passed` says whether the caller accepts that.
     #[serde(skip_serializing_if = "is_false")]
     pub unknown: bool,
+    /// What the people at the terminal can do about this failure, for the front end to name
+    /// (the library names no command).
+    #[serde(skip)]
+    pub remedy: Option<Remedy>,
+}
+
+/// A way out of a failed check that takes a step of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remedy {
+    /// Match-on-card is blocked: the holder gives the finger its tries back with the PUK.
+    UnblockFinger,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -33,6 +44,7 @@ impl Check {
             passed: true,
             detail: detail.into(),
             unknown: false,
+            remedy: None,
         }
     }
 
@@ -43,7 +55,14 @@ impl Check {
             passed: false,
             detail: detail.into(),
             unknown: false,
+            remedy: None,
         }
+    }
+
+    /// The same check, with the step that remedies its failure.
+    pub fn with_remedy(mut self, remedy: Remedy) -> Self {
+        self.remedy = Some(remedy);
+        self
     }
 
     /// A check that could tell neither way; it counts as passed only if `accepted`.
@@ -53,6 +72,7 @@ impl Check {
             passed: accepted,
             detail: detail.into(),
             unknown: true,
+            remedy: None,
         }
     }
 }
