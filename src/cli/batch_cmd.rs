@@ -523,12 +523,20 @@ impl Observer for Progress {
                 "[{at}] reader gone: {}",
                 escaped(&error.to_string())
             )),
-            EventKind::CardSkipped { serial, why } => self.line(format!(
-                "[{at}] {} skipped: {}",
+            EventKind::CardSkipped {
+                serial,
+                why,
+                release,
+            } => self.line(format!(
+                "[{at}] {} skipped: {}{}",
                 serial
                     .as_ref()
                     .map_or_else(|| "a card".to_owned(), |s| format!("card {}", escaped(s))),
-                escaped(&why.to_string())
+                escaped(&why.to_string()),
+                release
+                    .as_ref()
+                    .map(|r| format!(" (--release {})", escaped(r)))
+                    .unwrap_or_default()
             )),
             EventKind::CardIdle { serial } => self.line(format!(
                 "[{at}] card {serial}: no record is free for it now (the rest wait for their own cards)"

@@ -97,7 +97,7 @@ fn a_rerun_makes_nothing_twice_and_never_touches_a_locked_card() {
         .kinds()
         .into_iter()
         .filter_map(|k| match k {
-            EventKind::CardSkipped { serial, why } => Some((serial, why)),
+            EventKind::CardSkipped { serial, why, .. } => Some((serial, why)),
             _ => None,
         })
         .collect();
@@ -295,6 +295,7 @@ fn a_bound_card_of_another_records_file_is_left_alone() {
     assert!(recorder.kinds().contains(&EventKind::CardSkipped {
         serial: Some("C0001".into()),
         why: "bound to record T0001 of another records file: run that batch to finish it".into(),
+        release: None,
     }));
     assert_eq!(bench.row("T0001").state, RecordState::Personalizing);
     assert_eq!(bench.row("T0002").card_serial.as_deref(), Some("C0002"));

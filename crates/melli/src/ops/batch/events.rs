@@ -25,8 +25,13 @@ pub enum EventKind {
     ReaderTrouble { error: String },
     /// The reader is gone: its worker stops.
     ReaderGone { error: String },
-    /// A card the batch does not touch; it waits for the card to be taken out.
-    CardSkipped { serial: Option<String>, why: String },
+    /// A card the batch does not touch; it waits for the card to be taken out. `release`: the
+    /// record whose release (by the operator) would let the batch go on with it.
+    CardSkipped {
+        serial: Option<String>,
+        why: String,
+        release: Option<String>,
+    },
     /// A blank card, but no record is free for it now (the rest wait for their own cards).
     CardIdle { serial: String },
     /// A record bound to the card; `resumed` when it was bound to it before.

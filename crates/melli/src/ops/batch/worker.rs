@@ -295,12 +295,23 @@ impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
 
     /// A card the batch leaves alone: told, journaled, then waited out.
     fn skip(&mut self, serial: Option<&str>, why: String) -> Result<After, BatchError> {
+        self.skip_releasable(serial, why, None)
+    }
+
+    /// [`Self::skip`], for a card bound to record `release`, which the operator may release.
+    fn skip_releasable(
+        &mut self,
+        serial: Option<&str>,
+        why: String,
+        release: Option<String>,
+    ) -> Result<After, BatchError> {
         let card = serial.map_or_else(|| "a card".to_owned(), |s| format!("card {s}"));
         self.journal
             .note_card(&format!("{card} in reader {} skipped: {why}", self.name))?;
         self.emit(EventKind::CardSkipped {
             serial: serial.map(str::to_owned),
             why,
+            release,
         });
         Ok(After::Remove(serial.map(str::to_owned)))
     }
@@ -339,12 +350,13 @@ impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
             Some(row) => match lifecycle {
                 Lifecycle::Blank | Lifecycle::Personalizing => self.make(card, serial, row, true),
                 Lifecycle::Operational => self.recover(card, serial, row),
-                Lifecycle::Terminated => self.skip(
+                Lifecycle::Terminated => self.skip_releasable(
                     Some(&serial),
                     format!(
-                        "terminated, yet bound to record {}: release the record (--release {})",
-                        row.tracking_code, row.tracking_code
+                        "terminated, yet bound to record {}: release the record",
+                        row.tracking_code
                     ),
+                    Some(row.tracking_code.clone()),
                 ),
             },
             None if lifecycle >= Lifecycle::Operational => self.skip(
