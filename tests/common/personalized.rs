@@ -131,3 +131,12 @@ pub fn verify_card(
         .collect();
     (out, checks)
 }
+
+/// A PIN or PUK as the 16-byte block of applets-spec §8.2, in hex.
+pub fn pin_block(digits: &str) -> String {
+    let mut block = hex::encode_upper(digits);
+    while block.len() < 32 {
+        block.push_str("FF");
+    }
+    block
+}

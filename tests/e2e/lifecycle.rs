@@ -1,6 +1,6 @@
 //! The card process can die at any moment: its state file must survive it.
 
-use crate::common::{melli, personalized_card, read_state, VirtualCard, MELLI_ATR};
+use crate::common::{melli, personalized_card, pin_block, read_state, VirtualCard, MELLI_ATR};
 
 fn info(card: &VirtualCard) -> serde_json::Value {
     let out = melli(&["info", "--reader", card.reader_name(), "--json"]);
@@ -322,13 +322,4 @@ fn terminate_wipes_the_fingerprint_and_the_private_keys_from_the_state_file() {
     assert!(after["key_pairs"]["signing"].is_null() && after["key_pairs"]["chip_auth"].is_null());
     // The public data groups stay.
     assert_eq!(after["files"][0], before["files"][0]);
-}
-
-/// A PIN or PUK as the 16-byte block of applets-spec §8.2, in hex.
-fn pin_block(digits: &str) -> String {
-    let mut block = hex::encode_upper(digits);
-    while block.len() < 32 {
-        block.push_str("FF");
-    }
-    block
 }

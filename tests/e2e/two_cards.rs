@@ -7,8 +7,8 @@
 use melli::transport::{PcscTransport, Transport};
 
 use crate::common::{
-    mailer_path, note, personalize_with, read_mailer, test_issuer, CardKind, CardOptions,
-    VirtualCard,
+    mailer_path, note, personalize_with, pin_block, read_mailer, test_issuer, CardKind,
+    CardOptions, VirtualCard,
 };
 
 const SELECT_MELLI: &str = "00A4040C07F04D454C4C4901";
@@ -119,20 +119,13 @@ fn personalized_cards_answer_alike_up_to_termination() {
         let out = personalize_with(card, VALID, test_issuer());
         assert_eq!(out.code, 0, "{out:?}\ncard log:\n{}", card.log());
     }
-    let mailers = [0, 1].map(|i| read_mailer(&mailer_path(&cards[i])));
-    let block = |digits: &str| {
-        let mut b = hex::encode_upper(digits);
-        while b.len() < 32 {
-            b.push_str("FF");
-        }
-        b
-    };
     // Each card has its own random PIN and PUK: the script writes the Rust card's, and the
     // Java card gets its own in their place.
-    let (pin, puk) = (block(&mailers[0].pin), block(&mailers[0].puk));
-    let own = [
-        (pin.clone(), puk.clone()),
-        (block(&mailers[1].pin), block(&mailers[1].puk)),
+    let [rust, java] = [0, 1].map(|i| read_mailer(&mailer_path(&cards[i])));
+    let (pin, puk) = (pin_block(&rust.pin), pin_block(&rust.puk));
+    let java_for = [
+        (hex(&pin), hex(&pin_block(&java.pin))),
+        (hex(&puk), hex(&pin_block(&java.puk))),
     ];
     let mut apdus: Vec<(Vec<u8>, bool)> = vec![(hex(SELECT_MELLI), false)];
     for tag in ["DF01", "DF02", "DF03", "DF04", "7F61", "DF05", "0000"] {
@@ -149,29 +142,26 @@ fn personalized_cards_answer_alike_up_to_termination() {
         apdus.push((hex("00B0000010"), own));
     }
     let script = [
-        "0020000100".to_string(),                    // tries left
-        format!("0020000110{}", block("000000")),    // a wrong PIN
-        "0020000100".to_string(),                    // one try fewer
-        "002A9E9A20".to_string() + &"11".repeat(32), // PSO without the PIN
-        format!("0020000110{pin}"),                  // the right PIN
+        "0020000100".to_string(),                     // tries left
+        format!("0020000110{}", pin_block("000000")), // a wrong PIN
+        "0020000100".to_string(),                     // one try fewer
+        "002A9E9A20".to_string() + &"11".repeat(32),  // PSO without the PIN
+        format!("0020000110{pin}"),                   // the right PIN
         "0020000100".to_string(),
         "00880002".to_string(), // INTERNAL AUTHENTICATE without data
         "0020008300".to_string(),
-        format!("00E6000010{}", block("0000000000")), // TERMINATE DF, a wrong PUK
-        format!("00E6000010{puk}"),                   // TERMINATE DF
+        format!("00E6000010{}", pin_block("0000000000")), // TERMINATE DF, a wrong PUK
+        format!("00E6000010{puk}"),                       // TERMINATE DF
         "00CADF0200".to_string(),
         format!("0020000110{pin}"),
     ];
     apdus.extend(script.iter().map(|s| (hex(s), false)));
-    let (rust_pin, rust_puk) = (hex(&own[0].0), hex(&own[0].1));
     compare(&cards, &apdus, |i, apdu| {
         let mut bytes = apdu.to_vec();
         if i == 1 && bytes.len() == 21 {
             let data = &mut bytes[5..];
-            if data == rust_pin.as_slice() {
-                data.copy_from_slice(&hex(&own[1].0));
-            } else if data == rust_puk.as_slice() {
-                data.copy_from_slice(&hex(&own[1].1));
+            if let Some((_, own)) = java_for.iter().find(|(rust, _)| rust == data) {
+                data.copy_from_slice(own);
             }
         }
         bytes
