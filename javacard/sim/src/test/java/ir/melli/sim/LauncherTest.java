@@ -1,5 +1,7 @@
 package ir.melli.sim;
 
+import static ir.melli.sim.VpcdFrames.receive;
+import static ir.melli.sim.VpcdFrames.send;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -30,19 +32,6 @@ class LauncherTest {
         Files.copy(Path.of("src/test/resources/blank-card.json"), file);
         Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
         return file;
-    }
-
-    private static void send(OutputStream out, String hex) throws IOException {
-        byte[] b = HexFormat.of().parseHex(hex);
-        out.write(new byte[] {(byte) (b.length >> 8), (byte) b.length});
-        out.write(b);
-        out.flush();
-    }
-
-    private static String receive(DataInputStream in) throws IOException {
-        byte[] b = new byte[in.readUnsignedShort()];
-        in.readFully(b);
-        return HexFormat.of().withUpperCase().formatHex(b);
     }
 
     @Test

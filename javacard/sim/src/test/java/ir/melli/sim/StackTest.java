@@ -1,5 +1,7 @@
 package ir.melli.sim;
 
+import static ir.melli.sim.VpcdFrames.receive;
+import static ir.melli.sim.VpcdFrames.send;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -53,19 +55,6 @@ class StackTest {
         Files.copy(Path.of("src/test/resources", resource), file);
         Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
         return new Card(BlankCard.read(file));
-    }
-
-    private static void send(OutputStream out, String hex) throws IOException {
-        byte[] b = HexFormat.of().parseHex(hex);
-        out.write(new byte[] {(byte) (b.length >> 8), (byte) b.length});
-        out.write(b);
-        out.flush();
-    }
-
-    private static String receive(DataInputStream in) throws IOException {
-        byte[] b = new byte[in.readUnsignedShort()];
-        in.readFully(b);
-        return HexFormat.of().withUpperCase().formatHex(b);
     }
 
     private static String serialAnswer(String serial) {
