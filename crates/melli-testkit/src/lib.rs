@@ -13,12 +13,14 @@
 //!   socket), sixteen vpcd readers on a block of ports, reader slots;
 //! - [`readers`] — reader state through PC/SC, polled until a card comes or goes;
 //! - [`run`] — running a program with a timeout, its [`run::Output`];
-//! - [`lock_file`] — lock files between test processes.
+//! - [`lock_file`] — lock files between test processes;
+//! - [`http_server`] — a small HTTP server for the peers the tests put behind HTTP.
 #![forbid(unsafe_code)]
 #![warn(clippy::unwrap_used)]
 
 mod batch;
 mod blank;
+pub mod http_server;
 mod in_process;
 pub mod lock_file;
 pub mod pcscd;

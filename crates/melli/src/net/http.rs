@@ -214,4 +214,41 @@ mod tests {
         assert!(matches!(err, HttpError::Unreachable { .. }), "{err}");
         assert!(err.to_string().contains("unreachable"), "{err}");
     }
+
+    #[test]
+    fn answers_are_typed_and_capped() {
+        use melli_testkit::http_server::{HttpServer, Reply};
+        let server = HttpServer::start(|r| match r.path.as_str() {
+            "/crl" => Reply::ok("application/pkix-crl", vec![7; 100]),
+            "/echo" => Reply::ok("application/ocsp-response", r.body),
+            _ => Reply::error(404, "no"),
+        });
+        let limits = Limits::new(1000);
+        let crl = get(&server.url("/crl"), "application/pkix-crl", limits).expect("crl");
+        assert_eq!(crl, vec![7; 100]);
+        let echo = post(
+            &server.url("/echo"),
+            "application/ocsp-request",
+            b"req",
+            "application/ocsp-response",
+            limits,
+        )
+        .expect("echo");
+        assert_eq!(echo, b"req");
+        let wrong = get(&server.url("/crl"), "application/ocsp-response", limits);
+        assert!(
+            matches!(wrong, Err(HttpError::ContentType { .. })),
+            "{wrong:?}"
+        );
+        let small = get(&server.url("/crl"), "application/pkix-crl", Limits::new(99));
+        assert!(
+            matches!(small, Err(HttpError::TooLarge { max: 99, .. })),
+            "{small:?}"
+        );
+        let missing = get(&server.url("/nothing"), "application/pkix-crl", limits);
+        assert!(
+            matches!(missing, Err(HttpError::Status { status: 404, .. })),
+            "{missing:?}"
+        );
+    }
 }
