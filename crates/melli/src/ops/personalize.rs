@@ -156,6 +156,8 @@ pub struct Summary {
     pub national_code: String,
     /// The card was found half-personalized and was finished.
     pub resumed: bool,
+    /// The holder's earlier cards, revoked now that this one is locked.
+    pub replacement: Replacement,
     pub seconds: f64,
     pub traffic: Traffic,
 }
@@ -181,6 +183,8 @@ pub fn personalize<T: Transport>(
             .read_file(ef::IDENTITY)
             .map_err(PersonalizeError::Start)?;
         if lifecycle == Lifecycle::Operational && *on_card == record.identity_dg() {
+            let replacement =
+                supersede_others(issuer, &identity.national_code().to_string(), &serial);
             return Ok(Summary {
                 serial,
                 holder: format!(
@@ -190,6 +194,7 @@ pub fn personalize<T: Transport>(
                 ),
                 national_code: identity.national_code().to_string(),
                 resumed: true,
+                replacement,
                 seconds: started.elapsed().as_secs_f64(),
                 traffic: applet.traffic(),
             });
@@ -319,15 +324,54 @@ pub fn personalize<T: Transport>(
 
     progress(Step::Lock);
     session.activate().map_err(card(Step::Lock))?;
+    let replacement = supersede_others(issuer, &subject.national_code, &serial);
 
     Ok(Summary {
         serial,
         holder: subject.common_name(),
         national_code: subject.national_code,
         resumed: lifecycle == Lifecycle::Personalizing,
+        replacement,
         seconds: started.elapsed().as_secs_f64(),
         traffic: applet.traffic(),
     })
+}
+
+/// What became of a holder's earlier cards when a new one was locked.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Replacement {
+    /// The serials of the earlier cards whose certificates were revoked (superseded) now.
+    pub replaced: Vec<String>,
+    /// Why the earlier cards could not be revoked (the new card is good regardless): the
+    /// issuer must revoke them by hand.
+    #[serde(skip)]
+    pub failed: Option<std::sync::Arc<PkiError>>,
+}
+
+/// A replacement card `serial` is locked: the certificates of the holder's other cards are
+/// revoked as superseded (RFC 5280 §5.3.1) in the issuer's database, for the next CRL and the
+/// OCSP responder. Running it again changes nothing.
+pub fn supersede_others(issuer: &Issuer, national_code: &str, serial: &str) -> Replacement {
+    match issuer
+        .database()
+        .supersede(national_code, serial, std::time::SystemTime::now())
+    {
+        Ok(entries) => {
+            let mut replaced: Vec<String> = entries
+                .iter()
+                .filter_map(|e| e.card().map(str::to_string))
+                .collect();
+            replaced.dedup();
+            Replacement {
+                replaced,
+                failed: None,
+            }
+        }
+        Err(e) => Replacement {
+            replaced: Vec::new(),
+            failed: Some(std::sync::Arc::new(e)),
+        },
+    }
 }
 
 /// The DER SubjectPublicKeyInfo (RFC 5480) of a P-256 point: DG5 as §5.5 defines it.
