@@ -233,6 +233,11 @@ fn write_out(
         };
         files.push((name, pem(ca)?.into_bytes()));
     }
+    // DG7 (a version 1.1 card): the login certificate, for a TLS client or a service.
+    if let Some(parsed) = contents.parse_authentication() {
+        let (login, _) = parsed.map_err(card_error)?;
+        files.push(("authentication.pem".into(), pem(&login)?.into_bytes()));
+    }
     let identity_json =
         serde_json::to_vec_pretty(identity).map_err(|e| Failure::card(e.to_string()))?;
     files.push(("identity.json".into(), identity_json));

@@ -66,9 +66,9 @@ impl Step {
             Step::Photo => "write DG2 photo",
             Step::Address => "write DG4 address",
             Step::Fingerprint => "write DG3 fingerprint templates",
-            Step::SigningKey => "generate the signing key on the chip",
+            Step::SigningKey => "generate the signing (and authentication) keys on the chip",
             Step::ChipAuthenticationKey => "generate the chip-authentication key on the chip",
-            Step::HolderCertificate => "issue and write the holder certificate",
+            Step::HolderCertificate => "issue and write the holder certificates",
             Step::SecurityObject => "sign and write the security object",
             Step::PinAndPuk => "set PIN and PUK",
             Step::SelfCheck => "check the card as a desk would (self-check)",
@@ -203,6 +203,9 @@ pub fn personalize<T: Transport>(
     }
     let card = |step: Step| move |source: AppletError| PersonalizeError::Card { step, source };
     let issuer_err = |step: Step| move |source: PkiError| PersonalizeError::Issuer { step, source };
+    // A version 1.1 card also gets the authentication key and DG7 (applets-spec §12.7).
+    let with_login_key = applet.spec_version().map_err(PersonalizeError::Start)?
+        >= crate::spec::authentication::SINCE;
 
     // A card expiry the holder certificate cannot have (already past, or after the signing CA
     // expires) is refused before anything is written, not at step 8 with the card half-written.
@@ -244,6 +247,15 @@ pub fn personalize<T: Transport>(
     let signing_key = session
         .generate_key(reference::SIGNING_KEY)
         .map_err(card(Step::SigningKey))?;
+    let authentication_key = if with_login_key {
+        Some(
+            session
+                .generate_key(reference::AUTHENTICATION_KEY)
+                .map_err(card(Step::SigningKey))?,
+        )
+    } else {
+        None
+    };
     progress(Step::ChipAuthenticationKey);
     let chip_auth_key = session
         .generate_key(reference::CHIP_AUTH_KEY)
@@ -270,34 +282,47 @@ pub fn personalize<T: Transport>(
         national_code: identity.national_code().to_string(),
         full_name_fa: format!("{} {}", identity.given_name_fa(), identity.surname_fa()),
     };
+    let request = |public_key| HolderRequest {
+        card_serial: Some(serial.as_str()),
+        public_key,
+        subject: &subject,
+        card_expiry,
+    };
     let certificate = issuer
-        .issue_holder_certificate(&HolderRequest {
-            card_serial: Some(serial.as_str()),
-            public_key: &signing_key,
-            subject: &subject,
-            card_expiry,
-        })
+        .issue_holder_certificate(&request(&signing_key[..]))
         .map_err(issuer_err(Step::HolderCertificate))?;
     // DG6 holds the path: the holder certificate, then the signing CA's (applets-spec §5.6).
-    let mut certificate_path = certificate;
-    der::Encode::encode_to_vec(issuer.signing_ca_certificate(), &mut certificate_path).map_err(
-        |e| PersonalizeError::Issuer {
-            step: Step::HolderCertificate,
-            source: PkiError::from(e),
-        },
-    )?;
+    let certificate_path =
+        with_ca(issuer, certificate).map_err(issuer_err(Step::HolderCertificate))?;
     session
         .write_file(ef::HOLDER_CERT, &certificate_path)
         .map_err(card(Step::HolderCertificate))?;
+    // DG7 likewise, for the authentication key (§12.1, §12.5).
+    let authentication_path = match &authentication_key {
+        Some(key) => {
+            let path = issuer
+                .issue_authentication_certificate(&request(&key[..]))
+                .and_then(|c| with_ca(issuer, c))
+                .map_err(issuer_err(Step::HolderCertificate))?;
+            session
+                .write_file(ef::AUTH_CERT, &path)
+                .map_err(card(Step::HolderCertificate))?;
+            Some(path)
+        }
+        None => None,
+    };
 
     progress(Step::SecurityObject);
-    let groups: [(u8, &[u8]); 5] = [
+    let mut groups: Vec<(u8, &[u8])> = vec![
         (1, &identity_dg),
         (2, record.photo_dg()),
         (4, &address_dg),
         (5, &chip_auth_dg),
         (6, &certificate_path),
     ];
+    if let Some(path) = &authentication_path {
+        groups.push((7, path));
+    }
     let security_object = issuer
         .sign_security_object(&serial, &groups)
         .map_err(issuer_err(Step::SecurityObject))?;
@@ -316,6 +341,7 @@ pub fn personalize<T: Transport>(
             serial: &serial,
             root: issuer.root_certificate(),
             signing_key: &signing_key,
+            authentication_key: authentication_key.as_ref(),
             chip_auth_dg: &chip_auth_dg,
             security_object: &security_object,
         },
@@ -335,6 +361,13 @@ pub fn personalize<T: Transport>(
         seconds: started.elapsed().as_secs_f64(),
         traffic: applet.traffic(),
     })
+}
+
+/// A certificate path as DG6 and DG7 hold it: the certificate `der`, then the signing CA's
+/// (applets-spec §5.6).
+fn with_ca(issuer: &Issuer, mut der: Vec<u8>) -> Result<Vec<u8>, PkiError> {
+    der::Encode::encode_to_vec(issuer.signing_ca_certificate(), &mut der)?;
+    Ok(der)
 }
 
 /// What became of a holder's earlier cards when a new one was locked.
