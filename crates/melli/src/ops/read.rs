@@ -90,13 +90,20 @@ impl CardContents {
     ) -> Option<Result<(Certificate, Vec<Certificate>), GroupError>> {
         self.authentication
             .as_ref()
-            .map(|dg7| split_path(dg7, "DG7 authentication certificate"))
+            .map(|dg7| split_authentication_path(dg7))
     }
 }
 
 /// DG6's certificate path: DER certificates one after the other, the holder's first.
 pub fn split_certificate_path(dg6: &[u8]) -> Result<(Certificate, Vec<Certificate>), GroupError> {
     split_path(dg6, "DG6 holder certificate")
+}
+
+/// DG7's certificate path (§12.1): the authentication certificate first.
+pub fn split_authentication_path(
+    dg7: &[u8],
+) -> Result<(Certificate, Vec<Certificate>), GroupError> {
+    split_path(dg7, "DG7 authentication certificate")
 }
 
 /// A certificate path as DG6 and DG7 hold it: DER certificates one after the other, the
