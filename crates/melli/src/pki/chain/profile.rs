@@ -202,7 +202,59 @@ pub(super) fn check_purpose(
             )?;
             check_holder_extended_key_usage(leaf, what)?;
         }
+        LeafPurpose::TimeStamping => check_time_stamping(leaf, what)?,
         LeafPurpose::Any => {}
+    }
+    Ok(())
+}
+
+/// A TSA's certificate (RFC 3161 §2.3): extendedKeyUsage critical with id-kp-timeStamping
+/// alone; keyUsage, if present, for signatures only.
+fn check_time_stamping(leaf: &Certificate, what: &str) -> Result<(), ChainError> {
+    let rule =
+        "a TSA certificate has extendedKeyUsage timeStamping alone, critical (RFC 3161 §2.3)";
+    let wrong = |reason: String| ChainError::WrongExtendedKeyUsage {
+        what: what.to_owned(),
+        reason: format!("{reason}: {rule}"),
+    };
+    let eku = leaf
+        .tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .find(|e| e.extn_id == cert::ID_CE_EXT_KEY_USAGE);
+    let Some(ext) = eku else {
+        return Err(wrong("is missing".into()));
+    };
+    if !ext.critical {
+        return Err(wrong("is not critical".into()));
+    }
+    let eku = cert::extended_key_usage(leaf)
+        .map_err(decode_failure(what, "extendedKeyUsage"))?
+        .ok_or_else(|| wrong("is missing".into()))?;
+    if eku.0.as_slice() != [asn1::ID_KP_TIME_STAMPING] {
+        return Err(wrong(format!(
+            "is {}",
+            eku.0
+                .iter()
+                .map(key_purpose_name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    if cert::extension::<KeyUsage>(leaf, cert::ID_CE_KEY_USAGE)
+        .map_err(decode_failure(what, "keyUsage"))?
+        .is_some()
+    {
+        let signing = KeyUsages::DigitalSignature | KeyUsages::NonRepudiation;
+        check_key_usage(
+            leaf,
+            what,
+            "a TSA certificate's keyUsage is digitalSignature and/or nonRepudiation, critical",
+            FlagSet::default(),
+            signing,
+            signing,
+        )?;
     }
     Ok(())
 }
