@@ -32,7 +32,7 @@ pub enum TimestampError {
     Reply {
         url: String,
         #[source]
-        source: ReplyError,
+        source: Box<ReplyError>,
     },
     #[error("adding the timestamp to the signature: {0}")]
     Embed(#[from] AttributeError),
@@ -61,7 +61,7 @@ pub fn timestamp_signature(
     let (token, info) =
         accept_reply(&reply, &request, &value, now).map_err(|source| TimestampError::Reply {
             url: crate::display::escaped_cut(url, 200),
-            source,
+            source: Box::new(source),
         })?;
     Ok((with_timestamp_token(p7s, &token)?, info))
 }
