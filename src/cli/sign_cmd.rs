@@ -13,7 +13,7 @@ use melli::ops::sign::{
     SignError,
 };
 use melli::ops::timestamp::{timestamp_signature, tsa_limits};
-use melli::pki::{Check, HolderSubject};
+use melli::pki::{Check, HolderSubject, PkiError};
 use melli::transport::PcscTransport;
 
 use crate::cli::desk_cmd::{require_issued, trust_anchor};
@@ -59,6 +59,15 @@ pub fn sign(
                 "its folder does not exist"
             }
         )));
+    }
+    // A TSA URL that cannot work is refused before the card signs.
+    if let Some(url) = tsa {
+        melli::net::check_url(url).map_err(|e| {
+            Failure::bad_input(format!(
+                "--tsa {}: {e} — give the http(s) URL of an RFC 3161 time-stamping authority",
+                escaped_cut(url, 200)
+            ))
+        })?;
     }
     let digest = hash_file(file).map_err(|e| {
         Failure::bad_input(format!(
@@ -165,11 +174,17 @@ fn tsa_anchors(paths: &[PathBuf]) -> Result<Vec<melli::pki::Certificate>, Failur
         .iter()
         .map(|path| {
             melli::pki::read_trust_anchor(path).map_err(|e| {
+                let what = match &e {
+                    PkiError::Missing { .. } => "no such file".to_string(),
+                    PkiError::Io { source, .. } => source.to_string(),
+                    PkiError::BadFile { reason, .. } => reason.clone(),
+                    other => other.to_string(),
+                };
                 Failure::bad_input(format!(
                     "--tsa-trust {}: {} — give the root certificate of the time-stamping \
                      authority (PEM or DER)",
                     shown_path(path),
-                    escaped(&e.to_string())
+                    escaped(&what)
                 ))
             })
         })
