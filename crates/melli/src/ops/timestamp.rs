@@ -12,7 +12,7 @@ use crate::net::{self, HttpError, Limits};
 use crate::pki::signed_data::{CmsError, SignedDataView};
 use crate::pki::timestamp::{
     self, accept_reply, signature_timestamp_tokens, trust_tsa, verify_token, with_timestamp_token,
-    AttributeError, ReplyError, TimestampRequest, TokenInfo, TrustError,
+    AttributeError, ReplyError, TimestampRequest, TokenError, TokenInfo, TrustError,
 };
 use crate::pki::Check;
 
@@ -124,6 +124,11 @@ pub fn check_timestamp(
     let value = view.signer_info().signature.as_bytes();
     let info = match verify_token(token, value, None, now) {
         Ok(info) => info,
+        Err(e @ TokenError::OtherData { .. }) => {
+            return Some(fail(format!(
+                "{e}: the timestamp of another signature, not of this one"
+            )))
+        }
         Err(e) => return Some(fail(format!("{e}: the signature is not timestamped by it"))),
     };
     let claim = format!(

@@ -218,6 +218,16 @@ fn an_untrusted_or_expired_tsa_is_only_a_claim() {
     let info = verify_token(&token, &value, None, now).unwrap();
 
     assert!(trust_tsa(&info, std::slice::from_ref(&tsa_root), now).is_ok());
+    // The TSA profile: the TSA's certificate passes, a holder's (documentSigning) does not.
+    crate::pki::chain::check_end_entity(&info.tsa_certificate, "TSA", LeafPurpose::TimeStamping)
+        .unwrap();
+    let holder = Certificate::from_der(&card.holder_cert).unwrap();
+    let err = crate::pki::chain::check_end_entity(&holder, "holder", LeafPurpose::TimeStamping)
+        .unwrap_err();
+    assert!(
+        matches!(err, ChainError::WrongExtendedKeyUsage { .. }),
+        "{err}"
+    );
     assert_eq!(
         trust_tsa(&info, &[], now).unwrap_err(),
         TrustError::NoAnchor

@@ -39,7 +39,7 @@ pub enum TokenError {
     /// The token timestamps other data than this signature's value.
     #[error(
         "the token timestamps other data (imprint {token}), not this signature's value \
-         (SHA-256 {expected}): a timestamp of another signature"
+         (SHA-256 {expected})"
     )]
     OtherData { token: String, expected: String },
     /// The nonce is not the one asked for.
