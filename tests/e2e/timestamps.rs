@@ -350,6 +350,14 @@ fn years_later_only_the_timestamped_signature_is_valid() {
     let (out, plain_doc, plain_sig) = sign(&card, &mailer.pin, "plain.txt", None);
     assert_eq!(out.code, 0, "{out:?}");
 
+    let installed = Command::new("faketime")
+        .args(["-f", "+11y", "true"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        installed,
+        "libfaketime's faketime does not run: install the Debian package faketime (scripts/setup)"
+    );
     let later = |args: Vec<&str>| {
         let mut command = Command::new("faketime");
         command
