@@ -58,6 +58,10 @@ fn a_trusted_timestamp_keeps_an_expired_signer_valid() {
         let (p7s, token) = stamped(&tsa, &plain);
         let view = SignedDataView::parse(&p7s).unwrap();
         assert_eq!(signature_timestamp_tokens(&view), vec![token.clone()]);
+        assert_eq!(
+            with_timestamp_token(&p7s, &token).unwrap_err(),
+            crate::pki::timestamp::AttributeError::AlreadyTimestamped
+        );
         // The signed part did not move: the signature still verifies.
         view.verify_signature(&Certificate::from_der(&card.holder_cert).unwrap())
             .unwrap();
