@@ -194,7 +194,8 @@ pub enum Command {
     Read {
         #[command(flatten)]
         reader: ReaderArg,
-        /// Also write photo.jpg, holder.pem, signing-ca.pem and identity.json into DIR.
+        /// Also write photo.jpg, holder.pem, signing-ca.pem, authentication.pem (a card with a
+        /// login key) and identity.json into DIR.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// With --out, also write the photo as photo.png.

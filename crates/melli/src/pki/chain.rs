@@ -53,6 +53,10 @@ pub enum LeafPurpose {
     /// FALSE; extendedKeyUsage present, critical, with id-kp-timeStamping alone; keyUsage,
     /// when present, critical, digitalSignature and/or nonRepudiation and nothing else.
     TimeStamping,
+    /// A holder's logins (DG7, §12.5): basicConstraints absent or cA FALSE; keyUsage present,
+    /// critical, exactly digitalSignature; extendedKeyUsage present with clientAuth and nothing
+    /// else (so the signing certificate never passes for a login certificate, nor the other way).
+    ClientAuthentication,
     /// Nothing beyond the path itself (the CA profile still applies to the issuers).
     Any,
 }
