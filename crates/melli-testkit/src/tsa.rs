@@ -167,6 +167,18 @@ ess_cert_id_alg = {ess_alg}
         }
     }
 
+    /// From now on, genTime with `digits` digits of fractions of a second
+    /// (`clock_precision_digits`, 0 to 6).
+    pub fn set_clock_precision(&self, digits: u8) {
+        use std::io::Write;
+        let mut config = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.join("openssl.cnf"))
+            .expect("openssl.cnf");
+        // [tsa_config] is the last section of the file.
+        writeln!(config, "clock_precision_digits = {digits}").expect("openssl.cnf");
+    }
+
     /// The TSA's directory.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -251,3 +251,61 @@ fn an_untrusted_or_expired_tsa_is_only_a_claim() {
         "{err}"
     );
 }
+
+#[test]
+fn gen_time_with_fractions_of_a_second() {
+    use crate::pki::timestamp::tst_info::GenTime;
+    use der::{Decode, Encode};
+
+    let decode = |text: &str| {
+        let mut der = vec![0x18, text.len() as u8];
+        der.extend_from_slice(text.as_bytes());
+        GenTime::from_der(&der).map(|t| (t.clone(), t.to_der().unwrap() == der))
+    };
+    let (t, same) = decode("20261202113005.25Z").unwrap();
+    assert!(same, "encodes back to the same bytes");
+    assert_eq!(t.fraction.as_deref(), Some("25"));
+    // Rounded up: 11:30:05.25 counts as 11:30:06.
+    assert_eq!(
+        t.to_system_time_ceil(),
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_211_006)
+    );
+    let (t, same) = decode("20261202113005Z").unwrap();
+    assert!(same && t.fraction.is_none());
+    for bad in [
+        "20261202113005.250Z", // trailing zero (X.690 §11.7.3)
+        "20261202113005.Z",
+        "20261202113005,5Z",
+        "20261202113005.5",
+        "20261202113005.5+0100",
+        "202612021130Z",
+    ] {
+        assert!(decode(bad).is_err(), "{bad}");
+    }
+
+    // A TSA that writes milliseconds (openssl ts, clock_precision_digits = 3).
+    let card = Card::new();
+    let (tsa, tsa_root) = make_tsa(&card, "tsa", TSA_DAYS, EssCertId::Sha256);
+    tsa.set_clock_precision(3);
+    let doc = b"to the millisecond\n";
+    let digest: [u8; 32] = Sha256::digest(doc).into();
+    // (A genTime on a whole second has no fraction: one in a thousand; try again then.)
+    for _ in 0..3 {
+        let (p7s, _) = stamped(&tsa, &signature(&card, doc));
+        let report = verify_timestamped_signature(
+            &p7s,
+            &digest,
+            card.issuer.root_certificate(),
+            std::slice::from_ref(&tsa_root),
+            SystemTime::now(),
+        );
+        assert!(report.verdict.passed(), "{}", report.verdict);
+        assert!(report.existed_at().is_some());
+        let time = report.timestamp.expect("a timestamp").time;
+        if time.contains('.') {
+            assert!(time.ends_with(" UTC"), "{time}");
+            return;
+        }
+    }
+    panic!("the TSA never wrote a fraction of a second");
+}

@@ -11,6 +11,7 @@
 //!   (ESSCertIDv2 or ESSCertID) naming the TSA certificate in the token, and that
 //!   certificate's profile (extendedKeyUsage id-kp-timeStamping alone, critical).
 //! - [`trust`]: whether the TSA's certificate chains to a trusted TSA root.
+//! - [`tst_info`]: `TSTInfo`, with a genTime that may have fractions of a second.
 //! - [`attribute`]: putting a token into a signature's SignerInfo and taking it out.
 //!
 //! The structures are `x509-tsp`'s and `cms`'s; the TSA's signature is verified like every
@@ -22,6 +23,7 @@ pub mod reply;
 pub mod request;
 pub mod token;
 pub mod trust;
+pub mod tst_info;
 
 use der::asn1::ObjectIdentifier;
 

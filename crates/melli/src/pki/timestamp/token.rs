@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 use x509_cert::ext::pkix::certpolicy::PolicyInformation;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::Certificate;
-use x509_tsp::TstInfo;
 
+use super::tst_info::TstInfo;
 use super::{ID_AA_SIGNING_CERTIFICATE, ID_CT_TST_INFO};
 use crate::pki::asn1;
 use crate::pki::cert;
@@ -68,9 +68,10 @@ pub enum TokenError {
 /// What a token that passed [`verify_token`] says.
 #[derive(Debug, Clone)]
 pub struct TokenInfo {
-    /// genTime: when the TSA says the signature value existed.
+    /// genTime: when the TSA says the signature value existed, rounded up to the whole
+    /// second (see [`super::tst_info::GenTime::to_system_time_ceil`]).
     pub gen_time: SystemTime,
-    /// genTime as `YYYY-MM-DD HH:MM:SS UTC`.
+    /// genTime as `YYYY-MM-DD HH:MM:SS[.fff] UTC`, as the TSA wrote it.
     pub gen_time_text: String,
     /// The TSA's certificate (the token's signer).
     pub tsa_certificate: Certificate,
@@ -147,8 +148,11 @@ pub fn verify_token(
         }
     }
     let gen: DateTime = tst.gen_time.to_date_time();
-    let gen_time = gen.to_system_time();
-    let gen_time_text = asn1::date_time_string(&gen);
+    let gen_time = tst.gen_time.to_system_time_ceil();
+    let gen_time_text = match &tst.gen_time.fraction {
+        None => asn1::date_time_string(&gen),
+        Some(f) => asn1::date_time_string(&gen).replace(" UTC", &format!(".{f} UTC")),
+    };
     if gen_time > now + CLOCK_SLACK {
         return Err(TokenError::Future(gen_time_text));
     }
