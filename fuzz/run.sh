@@ -11,7 +11,8 @@ sanitizer="${SANITIZER:-none}"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(card_apdus finger_template identity_dg apdu_response certificate_path
-           cms_signed_data signature_verdict security_object enrolment_record photo_dg)
+           cms_signed_data signature_verdict security_object enrolment_record photo_dg
+           timestamp_token)
 fi
 [ -d fuzz/data ] && [ -d fuzz/seeds ] || (cd fuzz && cargo run --release --example make_seeds)
 cargo +nightly fuzz build -s "$sanitizer"

@@ -234,6 +234,12 @@ pub enum Command {
         /// Where to write the signature (default: FILE.p7s).
         #[arg(long, value_name = "FILE.p7s")]
         out: Option<PathBuf>,
+        /// Timestamp the signature at this RFC 3161 time-stamping authority (http or https):
+        /// its token over the signature value is checked and added to the signature
+        /// (CAdES-T). When the TSA is unreachable or its answer is not a good token, no
+        /// signature is written.
+        #[arg(long, value_name = "URL")]
+        tsa: Option<String>,
         #[command(flatten)]
         reader: ReaderArg,
         /// Read the PIN from the first line of stdin (for scripts).
@@ -244,8 +250,10 @@ pub enum Command {
         json: bool,
     },
     /// Verify a detached CMS signature of a file: the file's digest, the signature, the signing
-    /// certificate attribute, and the signer's certificate chain to the trusted root, checked
-    /// now (the signing time is only the signer's claim). Exit 0 valid, 1 not.
+    /// certificate attribute, a timestamp token if the signature carries one, and the signer's
+    /// certificate chain to the trusted root, checked now — or at the timestamp's time when
+    /// its TSA is trusted with --tsa-trust (the signing time is only the signer's claim).
+    /// Exit 0 valid, 1 not.
     VerifySignature {
         /// The signed file.
         file: PathBuf,
@@ -254,6 +262,11 @@ pub enum Command {
         /// The trusted root certificate (PEM or DER).
         #[arg(long, value_name = "ROOT.pem")]
         trust: PathBuf,
+        /// A trusted root of time-stamping authorities (PEM or DER; repeatable). A timestamp
+        /// whose TSA chains to one is trusted: the signer's certificates are checked at its
+        /// time. Without it a timestamp is shown as an untrusted claim.
+        #[arg(long, value_name = "TSA-ROOT.pem")]
+        tsa_trust: Vec<PathBuf>,
         #[command(flatten)]
         revocation: RevocationArgs,
         /// Print JSON instead of text.
@@ -515,12 +528,14 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Sign {
             file,
             out,
+            tsa,
             reader,
             pin_stdin,
             json,
         } => sign_cmd::sign(
             &file,
             out.as_deref(),
+            tsa.as_deref(),
             reader.reader.as_deref(),
             pin_stdin,
             json,
@@ -529,9 +544,17 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             file,
             signature,
             trust,
+            tsa_trust,
             revocation,
             json,
-        } => sign_cmd::verify_signature_with(&file, &signature, &trust, &revocation, json),
+        } => sign_cmd::verify_signature_with(
+            &file,
+            &signature,
+            &trust,
+            &tsa_trust,
+            &revocation,
+            json,
+        ),
         Command::AuthToken(args) => auth_token_cmd::auth_token(&args),
         Command::VerifyAuthToken(args) => auth_token_cmd::verify_auth_token(&args),
         Command::Pin {

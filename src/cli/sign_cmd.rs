@@ -9,9 +9,11 @@ use melli::display::{escaped, escaped_cut};
 use melli::input::{self, InputError};
 use melli::model::SecretKind;
 use melli::ops::sign::{
-    hash_file, sign_digest, signature_der, signature_revocation, verify_signature, SignError,
+    hash_file, sign_digest, signature_der, signature_revocation_at, verify_timestamped_signature,
+    SignError,
 };
-use melli::pki::{Check, HolderSubject};
+use melli::ops::timestamp::{timestamp_signature, tsa_limits};
+use melli::pki::{Check, HolderSubject, PkiError};
 use melli::transport::PcscTransport;
 
 use crate::cli::desk_cmd::{require_issued, trust_anchor};
@@ -29,6 +31,7 @@ pub fn sign_failure(e: SignError) -> Failure {
 pub fn sign(
     file: &Path,
     out: Option<&Path>,
+    tsa: Option<&str>,
     reader: Option<&str>,
     pin_stdin: bool,
     json: bool,
@@ -57,6 +60,15 @@ pub fn sign(
             }
         )));
     }
+    // A TSA URL that cannot work is refused before the card signs.
+    if let Some(url) = tsa {
+        melli::net::check_url(url).map_err(|e| {
+            Failure::bad_input(format!(
+                "--tsa {}: {e} — give the http(s) URL of an RFC 3161 time-stamping authority",
+                escaped_cut(url, 200)
+            ))
+        })?;
+    }
     let digest = hash_file(file).map_err(|e| {
         Failure::bad_input(format!(
             "cannot read {}: {e} — check the path of the file to sign",
@@ -80,15 +92,44 @@ pub fn sign(
         Err(e) => return Err(sign_failure(e)),
     };
     drop(pin);
+    drop(applet);
+    let (p7s, stamp) = match tsa {
+        None => (p7s, None),
+        Some(url) => {
+            let (p7s, info) = timestamp_signature(&p7s, url, tsa_limits(), SystemTime::now())
+                .map_err(|e| {
+                    Failure::bad_input(format!(
+                        "{} — no signature written; check the --tsa URL, or sign without --tsa",
+                        escaped(&e.to_string())
+                    ))
+                })?;
+            (p7s, Some(info))
+        }
+    };
     write_atomically(&out, &p7s)?;
+    let stamp = stamp.map(|info| {
+        serde_json::json!({
+            "time": info.gen_time_text,
+            "tsa": escaped_cut(&info.tsa_name, NAME_MAX),
+            "serial": info.serial,
+        })
+    });
     if json {
         output::json(&serde_json::json!({
             "file": shown_path(file),
             "signature": shown_path(&out),
             "sha256": hex::encode(digest),
+            "timestamp": stamp,
         }))?;
     } else {
         println!("signed {} → {}", shown_path(file), shown_path(&out));
+        if let Some(stamp) = stamp {
+            println!(
+                "timestamped {} by the TSA \"{}\" (a claim until a verifier trusts the TSA)",
+                stamp["time"].as_str().unwrap_or_default(),
+                stamp["tsa"].as_str().unwrap_or_default()
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -124,7 +165,30 @@ pub fn verify_signature_cmd(
         crl: Vec::new(),
         allow_unknown_revocation: false,
     };
-    verify_signature_with(file, p7s, trust, &none, json)
+    verify_signature_with(file, p7s, trust, &[], &none, json)
+}
+
+/// The TSA roots of `--tsa-trust`.
+fn tsa_anchors(paths: &[PathBuf]) -> Result<Vec<melli::pki::Certificate>, Failure> {
+    paths
+        .iter()
+        .map(|path| {
+            melli::pki::read_trust_anchor(path).map_err(|e| {
+                let what = match &e {
+                    PkiError::Missing { .. } => "no such file".to_string(),
+                    PkiError::Io { source, .. } => source.to_string(),
+                    PkiError::BadFile { reason, .. } => reason.clone(),
+                    other => other.to_string(),
+                };
+                Failure::bad_input(format!(
+                    "--tsa-trust {}: {} — give the root certificate of the time-stamping \
+                     authority (PEM or DER)",
+                    shown_path(path),
+                    escaped(&what)
+                ))
+            })
+        })
+        .collect()
 }
 
 /// `melli verify-signature`, with `--crl` when given.
@@ -132,10 +196,12 @@ pub fn verify_signature_with(
     file: &Path,
     p7s: &Path,
     trust: &Path,
+    tsa_trust: &[PathBuf],
     revocation: &crate::cli::RevocationArgs,
     json: bool,
 ) -> Result<ExitCode, Failure> {
     let root = trust_anchor(trust)?;
+    let tsa_roots = tsa_anchors(tsa_trust)?;
     let crls = crate::cli::desk_cmd::read_crls(&revocation.crl)?;
     let shown = escaped(&p7s.display().to_string());
     let signature = input::read(p7s, input::Kind::Signature).map_err(|e| match e {
@@ -158,13 +224,15 @@ pub fn verify_signature_with(
         ))
     })?;
     let now = SystemTime::now();
-    let mut report = verify_signature(&signature, &digest, &root, now);
+    let mut report = verify_timestamped_signature(&signature, &digest, &root, &tsa_roots, now);
+    let existed_at = report.existed_at();
     if !crls.is_empty() {
-        let check = signature_revocation(
+        let check = signature_revocation_at(
             &signature,
             &root,
             &crls,
             now,
+            existed_at.as_ref().map(|(at, proof)| (*at, proof.as_str())),
             revocation.allow_unknown_revocation,
         )
         .map_err(crate::cli::desk_cmd::crl_refused)?;
@@ -202,7 +270,15 @@ pub fn verify_signature_with(
             "signer_name": signer_name,
             "signer_verified": passed,
             "claimed_signing_time": report.claimed_signing_time,
-            "chain_checked_at": report.chain_checked_at,
+            "chain_checked_at": {
+                "time": report.chain_checked_at.time,
+                "reason": escaped_cut(&report.chain_checked_at.reason, DETAIL_MAX),
+            },
+            "timestamp": report.timestamp.as_ref().map(|t| serde_json::json!({
+                "time": t.time,
+                "tsa": name(&t.tsa),
+                "trusted": t.trusted,
+            })),
             "checks": checks,
         }))?;
     } else {
@@ -226,9 +302,22 @@ pub fn verify_signature_with(
             }
             None => println!("signing time claimed by the signer: none"),
         }
+        if let Some(t) = &report.timestamp {
+            println!(
+                "timestamp: {} by the TSA \"{}\"{}",
+                t.time,
+                name(&t.tsa),
+                if t.trusted {
+                    " (trusted)"
+                } else {
+                    " (a claim: the TSA is not trusted)"
+                }
+            );
+        }
         println!(
             "chain checked at {} ({})",
-            report.chain_checked_at.time, report.chain_checked_at.reason
+            report.chain_checked_at.time,
+            escaped_cut(&report.chain_checked_at.reason, DETAIL_MAX)
         );
         for check in &checks {
             println!("{check}");

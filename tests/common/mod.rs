@@ -12,7 +12,8 @@
 //!   readers (`cards`, `vicc`, `feeder`), the issuers and their SoftHSM2 (`issuers`),
 //!   personalized cards and their PIN mailers (`personalized`), a card's state file
 //!   (`card_state`), the PKCS#11 module and its peers (`pkcs11`), and the peers `opensc-tool`
-//!   (`opensc`) and `openssl` (`openssl`).
+//!   (`opensc`) and `openssl` (`openssl`), and an OpenSSL time-stamping authority behind HTTP
+//!   (`tsa`).
 #![allow(dead_code)]
 
 mod card_state;
@@ -23,6 +24,7 @@ mod opensc;
 pub mod openssl;
 mod personalized;
 pub mod pkcs11;
+pub mod tsa;
 mod vicc;
 
 use std::fs;

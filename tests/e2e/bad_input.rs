@@ -605,7 +605,45 @@ const ALL: &[&[&str]] = &[
     ISSUER_KEYS,
     FILES,
     SIGNATURE_FILES,
+    TIMESTAMP_INPUTS,
 ];
+
+/// Timestamp options that cannot work, refused before anything is signed or judged (a TSA
+/// that is unreachable or answers badly needs a card: `tests/e2e/timestamps.rs`).
+const TIMESTAMP_INPUTS: &[&str] = &["tsa-trust-not-a-certificate", "tsa-not-http"];
+
+#[test]
+fn timestamp_inputs_are_refused() {
+    let mut t = Table::new(TIMESTAMP_INPUTS);
+    let root = root_pem(crate::common::plain_issuer());
+    t.run(
+        "tsa-trust-not-a-certificate",
+        case(&[
+            "verify-signature",
+            "README.md",
+            "README.md.p7s",
+            "--trust",
+            &root,
+            "--tsa-trust",
+            "README.md",
+        ])
+        .var("ROOT", &root),
+    );
+    t.run(
+        "tsa-not-http",
+        case(&[
+            "sign",
+            "README.md",
+            "--tsa",
+            "ftp://tsa.example/",
+            "--pin-stdin",
+        ]),
+    );
+    assert!(
+        !Path::new("README.md.p7s").exists(),
+        "a refused --tsa wrote a signature"
+    );
+}
 
 #[test]
 fn every_row_of_the_table_is_run() {

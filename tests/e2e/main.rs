@@ -23,5 +23,6 @@ mod revocation;
 mod secure_channel;
 mod signatures;
 mod signing;
+mod timestamps;
 mod transport;
 mod two_cards;

@@ -14,7 +14,8 @@
 //! - [`readers`] — reader state through PC/SC, polled until a card comes or goes;
 //! - [`run`] — running a program with a timeout, its [`run::Output`];
 //! - [`lock_file`] — lock files between test processes;
-//! - [`http_server`] — a small HTTP server for the peers the tests put behind HTTP.
+//! - [`http_server`] — a small HTTP server for the peers the tests put behind HTTP;
+//! - [`tsa`] — an OpenSSL time-stamping authority (RFC 3161) made at test time.
 #![forbid(unsafe_code)]
 #![warn(clippy::unwrap_used)]
 
@@ -27,6 +28,7 @@ pub mod pcscd;
 pub mod process;
 pub mod readers;
 pub mod run;
+pub mod tsa;
 
 pub use batch::{CardPile, InProcessReader, Slot, SlotTransport};
 pub use blank::blank_card;

@@ -71,6 +71,13 @@ fn checked(url: &str) -> Result<ureq::http::Uri, HttpError> {
     Ok(uri)
 }
 
+/// Whether `url` is one [`post`] and [`get`] would use (http or https, a host, no user
+/// information, no controls or spaces, at most [`MAX_URL`] bytes): to refuse a bad URL before
+/// work that cannot be undone.
+pub fn check_url(url: &str) -> Result<(), HttpError> {
+    checked(url).map(|_| ())
+}
+
 fn agent(limits: Limits) -> ureq::Agent {
     ureq::Agent::config_builder()
         .timeout_global(Some(limits.timeout))

@@ -8,4 +8,4 @@
 
 mod http;
 
-pub use http::{get, post, HttpError, Limits, MAX_URL};
+pub use http::{check_url, get, post, HttpError, Limits, MAX_URL};

@@ -8,4 +8,5 @@ pub mod personalize;
 pub mod pin_mailer;
 pub mod read;
 pub mod sign;
+pub mod timestamp;
 pub mod verify;

@@ -122,19 +122,23 @@ pub mod check {
     pub const SIGNING_CERTIFICATE: &str = "signing certificate";
     pub const SIGNING_TIME: &str = "signing time";
     pub const CERTIFICATE_CHAIN: &str = "signer certificate chain";
+    pub const TIMESTAMP: &str = super::super::timestamp::CHECK;
 }
 
-/// Why the chain was checked at the time it was: there is no trusted timestamp yet, so at the
+/// Why the chain was checked at the time it was: there is no trusted timestamp, so at the
 /// time of verification. A signer's own signingTime never takes its place.
 pub const CHECKED_NOW: &str = "checked now: no trusted timestamp";
+
+/// Why the chain was checked at a trusted timestamp's genTime (the TSA's name follows).
+pub const CHECKED_AT_TIMESTAMP: &str = "checked at the timestamp: trusted timestamp by";
 
 /// The time the signer's certificate chain was checked at, and why that time.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ChainTime {
     /// The time, `YYYY-MM-DD HH:MM:SS UTC`.
     pub time: String,
-    /// Why this time ([`CHECKED_NOW`]).
-    pub reason: &'static str,
+    /// Why this time: [`CHECKED_NOW`], or [`CHECKED_AT_TIMESTAMP`] and the TSA's name.
+    pub reason: String,
 }
 
 /// How a signature file was wrapped around its DER.
@@ -285,6 +289,19 @@ pub fn signature_revocation(
     now: SystemTime,
     allow_unknown: bool,
 ) -> Result<Option<Check>, CrlRefused> {
+    signature_revocation_at(p7s, root, crls, now, None, allow_unknown)
+}
+
+/// [`signature_revocation`], for a signature proven to exist at `existed_at` (a trusted
+/// timestamp's genTime, and words for it): a certificate revoked after it does not fail.
+pub fn signature_revocation_at(
+    p7s: &[u8],
+    root: &Certificate,
+    crls: &[CrlInput],
+    now: SystemTime,
+    existed_at: Option<(SystemTime, &str)>,
+    allow_unknown: bool,
+) -> Result<Option<Check>, CrlRefused> {
     let Ok((der, _)) = signature_der(p7s) else {
         return Ok(None);
     };
@@ -294,11 +311,12 @@ pub fn signature_revocation(
     let Ok(signer) = view.signer_certificate() else {
         return Ok(None);
     };
-    revocation::check_chains(
+    revocation::check_chains_at(
         &[(signer, "signer certificate", view.certificates())],
         root,
         crls,
         now,
+        existed_at,
         allow_unknown,
     )
     .map(Some)
@@ -318,6 +336,32 @@ pub struct SignatureReport {
     pub claimed_signing_time: Option<String>,
     /// The time the signer's certificate chain was checked at, and why.
     pub chain_checked_at: ChainTime,
+    /// The signature's timestamp token, when it carries a good one (trusted or not).
+    pub timestamp: Option<TimestampSummary>,
+    /// A trusted timestamp's genTime: the signature value existed then.
+    #[serde(skip)]
+    pub proven_at: Option<SystemTime>,
+}
+
+/// A signature's timestamp, for a report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TimestampSummary {
+    /// genTime, `YYYY-MM-DD HH:MM:SS UTC`: a claim unless `trusted`.
+    pub time: String,
+    /// The TSA certificate's name.
+    pub tsa: String,
+    /// Whether the TSA chains to a trusted TSA root.
+    pub trusted: bool,
+}
+
+impl SignatureReport {
+    /// When the signature is proven to have existed (a trusted timestamp), and words for it
+    /// ("the timestamp of DATE by TSA"), for the revocation check.
+    pub fn existed_at(&self) -> Option<(SystemTime, String)> {
+        let at = self.proven_at?;
+        let ts = self.timestamp.as_ref()?;
+        Some((at, format!("the timestamp of {} by {}", ts.time, ts.tsa)))
+    }
 }
 
 /// Verifies a detached CMS signature (DER, or PEM around it; see [`signature_der`]) over
@@ -329,18 +373,38 @@ pub struct SignatureReport {
 ///
 /// The signingTime the signer wrote is reported as a claim and never used to judge: a
 /// signature made with the key of an expired card and dated back would otherwise verify
-/// forever. Only a trusted RFC 3161 timestamp could stand in for `now`; there is none yet.
+/// forever. Only a trusted RFC 3161 timestamp stands in for `now`: see
+/// [`verify_timestamped_signature`]; here no TSA is trusted.
 pub fn verify_signature(
     p7s: &[u8],
     content_digest: &[u8; 32],
     root: &Certificate,
     now: SystemTime,
 ) -> SignatureReport {
-    let chain_checked_at = ChainTime {
-        time: DateTime::from_system_time(now)
-            .map(|t| asn1::date_time_string(&t))
-            .unwrap_or_else(|_| "(a time before 1970 or after 9999)".into()),
-        reason: CHECKED_NOW,
+    verify_timestamped_signature(p7s, content_digest, root, &[], now)
+}
+
+fn time_text(t: SystemTime) -> String {
+    DateTime::from_system_time(t)
+        .map(|t| asn1::date_time_string(&t))
+        .unwrap_or_else(|_| "(a time before 1970 or after 9999)".into())
+}
+
+/// [`verify_signature`], and the signature's timestamp token, when it carries one, as the
+/// check "timestamp" (see [`super::timestamp::check_timestamp`]): FAIL when it is not a good
+/// token over this signature's value; when its TSA chains to one of `tsa_anchors`, the
+/// signer's certificate chain is checked at the token's genTime instead of `now` (a
+/// certificate that expired after it stays valid, and the detail says so).
+pub fn verify_timestamped_signature(
+    p7s: &[u8],
+    content_digest: &[u8; 32],
+    root: &Certificate,
+    tsa_anchors: &[Certificate],
+    now: SystemTime,
+) -> SignatureReport {
+    let mut chain_checked_at = ChainTime {
+        time: time_text(now),
+        reason: CHECKED_NOW.into(),
     };
     let mut verdict = Verdict::default();
     let parsed = signature_der(p7s)
@@ -360,6 +424,8 @@ pub fn verify_signature(
                 signer_name: None,
                 claimed_signing_time: None,
                 chain_checked_at,
+                timestamp: None,
+                proven_at: None,
             };
         }
     };
@@ -461,6 +527,20 @@ pub fn verify_signature(
             format!("{e}: a signature with a malformed signingTime is refused"),
         ),
     });
+    let timestamp = super::timestamp::check_timestamp(&view, tsa_anchors, now);
+    let mut chain_at = now;
+    let mut proven_at = None;
+    if let Some(ts) = &timestamp {
+        verdict.push(ts.check.clone());
+        if let Some(trusted) = &ts.trusted {
+            chain_at = trusted.at;
+            proven_at = Some(trusted.at);
+            chain_checked_at = ChainTime {
+                time: trusted.text.clone(),
+                reason: format!("{CHECKED_AT_TIMESTAMP} {}", trusted.tsa),
+            };
+        }
+    }
     verdict.push(match &signer_cert {
         None => Check::fail(check::CERTIFICATE_CHAIN, "no signer certificate"),
         Some(signer_cert) => match verify_path(
@@ -469,14 +549,16 @@ pub fn verify_signature(
             LeafPurpose::DocumentSignature,
             view.certificates(),
             root,
-            now,
+            chain_at,
         ) {
             Ok(path) => Check::pass(
                 check::CERTIFICATE_CHAIN,
                 format!(
-                    "{}; valid at {} ({CHECKED_NOW})",
+                    "{}; valid at {} ({}){}",
                     path.labels().join(" <- "),
-                    chain_checked_at.time
+                    chain_checked_at.time,
+                    chain_checked_at.reason,
+                    expired_since(&path, chain_at, now)
                 ),
             ),
             Err(e) => Check::fail(check::CERTIFICATE_CHAIN, e.to_string()),
@@ -488,7 +570,34 @@ pub fn verify_signature(
         signer_name,
         claimed_signing_time: claimed.ok().flatten().map(|t| asn1::date_time_string(&t)),
         chain_checked_at,
+        timestamp: timestamp.and_then(|ts| {
+            Some(TimestampSummary {
+                time: ts.claimed?,
+                tsa: ts.tsa?,
+                trusted: ts.trusted.is_some(),
+            })
+        }),
+        proven_at,
     }
+}
+
+/// For a path checked at a timestamp's time `at`: the certificates of it that have expired
+/// since, by `now` (`; the signer certificate expired on DATE, after the timestamp`).
+fn expired_since(path: &crate::pki::VerifiedPath, at: SystemTime, now: SystemTime) -> String {
+    if at == now {
+        return String::new();
+    }
+    path.certificates
+        .iter()
+        .filter(|c| c.tbs_certificate.validity.not_after.to_system_time() < now)
+        .map(|c| {
+            format!(
+                "; \"{}\" expired on {}, after the timestamp",
+                cert::label(c),
+                asn1::date_time_string(&c.tbs_certificate.validity.not_after.to_date_time())
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

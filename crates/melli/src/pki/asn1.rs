@@ -42,6 +42,8 @@ pub const ID_KP_CLIENT_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.
 /// id-kp-documentSigning (RFC 9336 §3.1).
 pub const ID_KP_DOCUMENT_SIGNING: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.36");
+/// id-kp-timeStamping (RFC 5280 §4.2.1.12, RFC 3161 §2.3).
+pub const ID_KP_TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
 /// anyExtendedKeyUsage (RFC 5280 §4.2.1.12).
 pub const ANY_EXTENDED_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37.0");
 

@@ -49,6 +49,10 @@ pub enum LeafPurpose {
     /// allowed (so a document signer certificate, which has none, does not pass for a
     /// holder's, and neither does a TLS certificate).
     DocumentSignature,
+    /// A time-stamping authority's tokens (RFC 3161 §2.3): basicConstraints absent or cA
+    /// FALSE; extendedKeyUsage present, critical, with id-kp-timeStamping alone; keyUsage,
+    /// when present, critical, digitalSignature and/or nonRepudiation and nothing else.
+    TimeStamping,
     /// A holder's logins (DG7, §12.5): basicConstraints absent or cA FALSE; keyUsage present,
     /// critical, exactly digitalSignature; extendedKeyUsage present with clientAuth and nothing
     /// else (so the signing certificate never passes for a login certificate, nor the other way).
@@ -207,6 +211,18 @@ pub fn verify_path(
         }
     }
     Ok(VerifiedPath { certificates: path })
+}
+
+/// The end-entity checks of [`verify_path`] alone, without a path: no unprocessed critical
+/// extension, and the profile of `purpose`. For a certificate whose issuer may not be known
+/// (a TSA's, before anyone says whether it is trusted).
+pub fn check_end_entity(
+    leaf: &Certificate,
+    what: &str,
+    purpose: LeafPurpose,
+) -> Result<(), ChainError> {
+    check_critical_extensions(leaf, what)?;
+    check_purpose(leaf, what, purpose)
 }
 
 /// Check that `child` names `issuer` as its issuer and that its signature verifies with

@@ -15,6 +15,7 @@
 //! - [`signed_data`]: CMS SignedData (RFC 5652) parsing, signer-info signing and verification,
 //!   shared by the security object and document signatures.
 //! - [`chain`]: a small RFC 5280 §6 certification-path checker.
+//! - [`timestamp`]: RFC 3161 timestamps of document signatures (CAdES-T).
 //! - [`verdict`]: named pass/fail checks that `melli verify` prints.
 //!
 //! Why not `cms::builder::SignedDataBuilder`: the security object's eContentType,
@@ -35,6 +36,7 @@ pub mod name;
 pub mod revocation;
 pub mod security_object;
 pub mod signed_data;
+pub mod timestamp;
 pub mod token;
 pub mod verdict;
 

@@ -227,7 +227,50 @@ pub(super) fn check_purpose(
                 "an authentication certificate has extendedKeyUsage clientAuth and nothing else",
             )?;
         }
+        LeafPurpose::TimeStamping => check_time_stamping(leaf, what)?,
         LeafPurpose::Any => {}
+    }
+    Ok(())
+}
+
+/// A TSA's certificate (RFC 3161 §2.3): extendedKeyUsage critical with id-kp-timeStamping
+/// alone; keyUsage, if present, for signatures only.
+fn check_time_stamping(leaf: &Certificate, what: &str) -> Result<(), ChainError> {
+    let rule = "a TSA certificate has extendedKeyUsage timeStamping alone, critical (RFC 3161 \
+                §2.3)";
+    let critical = leaf
+        .tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .find(|e| e.extn_id == cert::ID_CE_EXT_KEY_USAGE)
+        .map(|e| e.critical);
+    if critical == Some(false) {
+        return Err(ChainError::WrongExtendedKeyUsage {
+            what: what.to_owned(),
+            reason: format!("is not critical: {rule} ({PROFILES})"),
+        });
+    }
+    check_extended_key_usage(
+        leaf,
+        what,
+        &[asn1::ID_KP_TIME_STAMPING],
+        asn1::ID_KP_TIME_STAMPING,
+        rule,
+    )?;
+    if cert::extension::<KeyUsage>(leaf, cert::ID_CE_KEY_USAGE)
+        .map_err(decode_failure(what, "keyUsage"))?
+        .is_some()
+    {
+        let signing = KeyUsages::DigitalSignature | KeyUsages::NonRepudiation;
+        check_key_usage(
+            leaf,
+            what,
+            "a TSA certificate's keyUsage is digitalSignature and/or nonRepudiation, critical",
+            FlagSet::default(),
+            signing,
+            signing,
+        )?;
     }
     Ok(())
 }

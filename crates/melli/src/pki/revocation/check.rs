@@ -86,8 +86,25 @@ pub fn check_chains(
     now: SystemTime,
     allow_unknown: bool,
 ) -> Result<Check, CrlRefused> {
+    check_chains_at(chains, root, crls, now, None, allow_unknown)
+}
+
+/// [`check_chains`], for a thing proven to exist at `existed_at` (see [`judge`]).
+pub fn check_chains_at(
+    chains: &[(&Certificate, &str, &[Certificate])],
+    root: &Certificate,
+    crls: &[CrlInput],
+    now: SystemTime,
+    existed_at: Option<(SystemTime, &str)>,
+    allow_unknown: bool,
+) -> Result<Check, CrlRefused> {
     match path_certs(chains, root) {
-        Ok(certs) => check_path(&certs, crls, now, allow_unknown),
+        Ok(certs) => {
+            check_crls(&certs, crls)?;
+            let statuses: Vec<CertStatus> =
+                certs.iter().map(|p| crl_status(p, crls, now)).collect();
+            Ok(judge(&certs, &statuses, existed_at, allow_unknown))
+        }
         Err(why) => Ok(Check::unknown(
             CHECK,
             format!("cannot tell: {why}"),

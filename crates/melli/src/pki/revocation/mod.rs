@@ -29,7 +29,8 @@ mod crl;
 mod index;
 
 pub use check::{
-    check_chains, check_crls, check_path, crl_status, judge, path_certs, CertStatus, PathCert,
+    check_chains, check_chains_at, check_crls, check_path, crl_status, judge, path_certs,
+    CertStatus, PathCert,
 };
 pub use crl::{parse_crl, CrlInput, CrlRefused};
 pub use index::{oneline, Database, Entry};

@@ -137,6 +137,22 @@ impl SignedDataView {
             .map_err(|_| CmsError::BadSignature)
     }
 
+    /// The one value of the signed attribute `oid` (called `name` in messages), `None` when
+    /// absent; an error when it appears twice or has other than one value (RFC 5652 §5.3).
+    pub fn signed_attribute(
+        &self,
+        oid: der::asn1::ObjectIdentifier,
+        name: &str,
+    ) -> Result<Option<&der::Any>, CmsError> {
+        let Some(attrs) = self.signer_info().signed_attrs.as_ref() else {
+            return Ok(None);
+        };
+        if !attrs.iter().any(|a| a.oid == oid) {
+            return Ok(None);
+        }
+        single_attribute(attrs, oid, name).map(Some)
+    }
+
     /// The signed messageDigest attribute's octets.
     pub fn message_digest(&self) -> Result<Vec<u8>, CmsError> {
         let attrs = self

@@ -43,6 +43,7 @@ mod openssl;
 mod profiles;
 mod revocation;
 mod signatures;
+mod timestamps;
 mod verifier;
 
 const OPENSSL: &str = "/usr/bin/openssl";

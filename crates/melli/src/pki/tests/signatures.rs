@@ -6,7 +6,7 @@ use super::*;
 /// A detached signature over `doc` by the card's holder key, with the signed attributes
 /// contentType, messageDigest, signingTime `at`, and `extra`; `edit` may change the set
 /// before it is signed.
-fn holder_signature(
+pub(super) fn holder_signature(
     card: &Card,
     doc: &[u8],
     at: SystemTime,
