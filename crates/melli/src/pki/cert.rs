@@ -63,6 +63,11 @@ pub enum CertProfile {
     /// digitalSignature + nonRepudiation (critical), extendedKeyUsage emailProtection +
     /// documentSigning (not critical).
     Holder,
+    /// Delegated OCSP responder (RFC 6960 §4.2.2.2): basicConstraints cA false (critical),
+    /// keyUsage digitalSignature (critical), extendedKeyUsage id-kp-OCSPSigning (not
+    /// critical), id-pkix-ocsp-nocheck (not critical: nobody asks for its own status, so its
+    /// validity is kept short).
+    OcspResponder,
 }
 
 /// Everything [`issue`] needs besides the issuer.
@@ -162,7 +167,9 @@ fn extensions(
             Some(path_len),
             KeyUsages::KeyCertSign | KeyUsages::CRLSign,
         ),
-        CertProfile::DocumentSigner => (false, None, KeyUsages::DigitalSignature.into()),
+        CertProfile::DocumentSigner | CertProfile::OcspResponder => {
+            (false, None, KeyUsages::DigitalSignature.into())
+        }
         CertProfile::Holder => (
             false,
             None,
@@ -189,6 +196,19 @@ fn extensions(
             extn_id: ID_CE_EXT_KEY_USAGE,
             critical: false,
             extn_value: OctetString::new(eku.to_der()?)?,
+        });
+    }
+    if req.profile == CertProfile::OcspResponder {
+        let eku = ExtendedKeyUsage(vec![super::revocation::ocsp::ID_KP_OCSP_SIGNING]);
+        out.push(Extension {
+            extn_id: ID_CE_EXT_KEY_USAGE,
+            critical: false,
+            extn_value: OctetString::new(eku.to_der()?)?,
+        });
+        out.push(Extension {
+            extn_id: super::revocation::ocsp::ID_PKIX_OCSP_NOCHECK,
+            critical: false,
+            extn_value: OctetString::new(der::asn1::Null.to_der()?)?,
         });
     }
     let ski = SubjectKeyIdentifier(OctetString::new(subject_key_id)?);

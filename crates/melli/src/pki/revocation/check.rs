@@ -11,6 +11,7 @@ use p256::ecdsa::Signature;
 use x509_cert::ext::pkix::CrlReason;
 use x509_cert::Certificate;
 
+use super::sources::{statuses, Sources};
 use super::{code_name, CrlInput, CrlRefused, CHECK, ID_CE_CRL_REASONS};
 use crate::pki::asn1::{self, ecdsa_sha256_algorithm};
 use crate::pki::cert;
@@ -86,8 +87,29 @@ pub fn check_chains(
     now: SystemTime,
     allow_unknown: bool,
 ) -> Result<Check, CrlRefused> {
+    let sources = Sources {
+        crls,
+        online: false,
+    };
+    check_chains_at(chains, root, &sources, now, None, allow_unknown)
+}
+
+/// [`path_certs`], each certificate's status from `sources` ([`statuses`]), then [`judge`]
+/// with `existed_at` (see there). A certificate whose issuer is not found makes the check
+/// UNKNOWN; a CRL of `sources` that no CA of the path signed is refused.
+pub fn check_chains_at(
+    chains: &[(&Certificate, &str, &[Certificate])],
+    root: &Certificate,
+    sources: &Sources<'_>,
+    now: SystemTime,
+    existed_at: Option<(SystemTime, &str)>,
+    allow_unknown: bool,
+) -> Result<Check, CrlRefused> {
     match path_certs(chains, root) {
-        Ok(certs) => check_path(&certs, crls, now, allow_unknown),
+        Ok(certs) => {
+            let statuses = statuses(&certs, sources, now)?;
+            Ok(judge(&certs, &statuses, existed_at, allow_unknown))
+        }
         Err(why) => Ok(Check::unknown(
             CHECK,
             format!("cannot tell: {why}"),
