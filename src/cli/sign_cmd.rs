@@ -120,10 +120,7 @@ pub fn verify_signature_cmd(
     trust: &Path,
     json: bool,
 ) -> Result<ExitCode, Failure> {
-    let none = crate::cli::RevocationArgs {
-        crl: Vec::new(),
-        allow_unknown_revocation: false,
-    };
+    let none = crate::cli::RevocationArgs::default();
     verify_signature_with(file, p7s, trust, &none, json)
 }
 
@@ -159,17 +156,19 @@ pub fn verify_signature_with(
     })?;
     let now = SystemTime::now();
     let mut report = verify_signature(&signature, &digest, &root, now);
-    if !crls.is_empty() {
+    let sources = revocation.sources(&crls);
+    if sources.any() {
         let check = signature_revocation(
             &signature,
             &root,
-            &crls,
+            &sources,
             now,
             revocation.allow_unknown_revocation,
         )
         .map_err(crate::cli::desk_cmd::crl_refused)?;
         if let Some(check) = check {
             report.verdict.push(check);
+            crate::cli::revocation_remedy(&mut report.verdict);
         }
     }
     let passed = report.verdict.passed();

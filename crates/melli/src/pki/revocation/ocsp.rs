@@ -370,5 +370,6 @@ fn authorised(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 #[path = "ocsp_tests.rs"]
 mod tests;
