@@ -132,3 +132,91 @@ impl RootCa {
         certify(request, &self.cert, &self.key, not_before, not_after)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::pki::revocation::ocsp::{ID_KP_OCSP_SIGNING, ID_PKIX_OCSP_NOCHECK};
+    use der::EncodePem;
+    use p256::ecdsa::signature::Signer;
+    use p256::ecdsa::{DerSignature, SigningKey};
+
+    fn csr(key: &SigningKey, cn: &str) -> CertReq {
+        let info = x509_cert::request::CertReqInfo {
+            version: x509_cert::request::Version::V1,
+            subject: issuer_name(cn).unwrap(),
+            public_key: cert::spki_of(key).unwrap(),
+            attributes: Default::default(),
+        };
+        let signature: DerSignature = key.sign(&info.to_der().unwrap());
+        CertReq {
+            info,
+            algorithm: crate::pki::asn1::ecdsa_sha256_algorithm(),
+            signature: der::asn1::BitString::from_bytes(signature.as_bytes()).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_request_is_read_only_when_its_own_key_signed_it() {
+        let key = SigningKey::random(&mut OsRng);
+        let request = csr(&key, "responder");
+        let pem = request.to_pem(der::pem::LineEnding::LF).unwrap();
+        assert_eq!(read_request(pem.as_bytes()).unwrap(), request);
+        assert_eq!(read_request(&request.to_der().unwrap()).unwrap(), request);
+
+        let mut altered = request.clone();
+        altered.info.subject = issuer_name("someone else").unwrap();
+        let why = read_request(&altered.to_der().unwrap()).unwrap_err();
+        assert!(
+            why.to_string()
+                .contains("its signature does not verify with its own key"),
+            "{why}"
+        );
+        let why = read_request(b"-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n")
+            .unwrap_err();
+        assert!(
+            why.to_string()
+                .contains("PEM of a CERTIFICATE, not of a CERTIFICATE REQUEST"),
+            "{why}"
+        );
+        assert!(read_request(b"\x30\x03\x02\x01\x00").is_err());
+        assert!(read_request(b"").is_err());
+    }
+
+    #[test]
+    fn a_responder_certificate_is_for_ocsp_signing_only_and_short_lived() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("issuer");
+        let issuer = Issuer::init_plain(&dir).unwrap();
+        let key = SigningKey::random(&mut OsRng);
+        let now = SystemTime::now();
+        let day = Duration::from_secs(24 * 3600);
+        let c = issuer
+            .certify_ocsp_responder(&csr(&key, "responder"), now, now + 30 * day)
+            .unwrap();
+        chain::verify_issued_by(&c, "responder", issuer.signing_ca_certificate()).unwrap();
+        let eku = cert::extended_key_usage(&c).unwrap().unwrap();
+        assert_eq!(eku.0, vec![ID_KP_OCSP_SIGNING]);
+        let ids: Vec<_> = c
+            .tbs_certificate
+            .extensions
+            .iter()
+            .flatten()
+            .map(|e| (e.extn_id, e.critical))
+            .collect();
+        assert!(ids.contains(&(ID_PKIX_OCSP_NOCHECK, false)), "{ids:?}");
+        let bc = cert::basic_constraints(&c).unwrap().unwrap();
+        assert!(!bc.ca);
+        assert_eq!(
+            c.tbs_certificate.subject_public_key_info,
+            cert::spki_of(&key).unwrap()
+        );
+
+        let root = RootCa::load(&default_root_dir(&dir), &mut crate::pki::no_secret).unwrap();
+        let c = root
+            .certify_ocsp_responder(&csr(&key, "root responder"), now, now + day)
+            .unwrap();
+        chain::verify_issued_by(&c, "responder", issuer.root_certificate()).unwrap();
+    }
+}
