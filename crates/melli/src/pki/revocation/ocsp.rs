@@ -372,4 +372,4 @@ fn authorised(
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 #[path = "ocsp_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -78,15 +78,15 @@ impl Pki {
 }
 
 /// What an answer is made of; each test changes one thing.
-struct Answer<'a> {
-    status: x509_ocsp::CertStatus,
-    cert_id: CertId,
-    this_update: SystemTime,
-    next_update: Option<SystemTime>,
-    nonce: Option<OctetString>,
-    signer: &'a SigningKey,
-    responder: Name,
-    certs: Option<Vec<Certificate>>,
+pub(crate) struct Answer<'a> {
+    pub status: x509_ocsp::CertStatus,
+    pub cert_id: CertId,
+    pub this_update: SystemTime,
+    pub next_update: Option<SystemTime>,
+    pub nonce: Option<OctetString>,
+    pub signer: &'a SigningKey,
+    pub responder: Name,
+    pub certs: Option<Vec<Certificate>>,
 }
 
 impl<'a> Answer<'a> {
@@ -103,7 +103,28 @@ impl<'a> Answer<'a> {
         }
     }
 
-    fn der(&self) -> Vec<u8> {
+    /// An answer to the DER `request` (its first CertID, its nonce), signed by `ca_key` as
+    /// the CA `ca`.
+    pub fn to(
+        request: &[u8],
+        ca: &Certificate,
+        ca_key: &'a SigningKey,
+        status: x509_ocsp::CertStatus,
+    ) -> Answer<'a> {
+        let request = OcspRequest::from_der(request).unwrap();
+        Answer {
+            status,
+            cert_id: request.tbs_request.request_list[0].req_cert.clone(),
+            this_update: SystemTime::now(),
+            next_update: None,
+            nonce: request.nonce().map(|n| n.0),
+            signer: ca_key,
+            responder: ca.tbs_certificate.subject.clone(),
+            certs: None,
+        }
+    }
+
+    pub fn der(&self) -> Vec<u8> {
         let time = |t: SystemTime| OcspGeneralizedTime::try_from(t).unwrap();
         let extensions = self.nonce.as_ref().map(|n| {
             vec![Extension {
