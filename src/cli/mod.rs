@@ -237,6 +237,11 @@ pub enum Command {
         /// Read the PIN from the first line of stdin (for scripts).
         #[arg(long)]
         pin_stdin: bool,
+        /// Ask the signer certificate's OCSP responder right after signing and carry its good
+        /// answer in the signature (RFC 5940), for verifiers without the network; nothing is
+        /// written when the responder gives no good answer.
+        #[arg(long)]
+        ocsp_embed: bool,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -407,6 +412,7 @@ impl RevocationArgs {
         melli::pki::revocation::Sources {
             crls,
             online: self.online,
+            ..Default::default()
         }
     }
 }
@@ -551,12 +557,14 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             out,
             reader,
             pin_stdin,
+            ocsp_embed,
             json,
         } => sign_cmd::sign(
             &file,
             out.as_deref(),
             reader.reader.as_deref(),
             pin_stdin,
+            ocsp_embed,
             json,
         ),
         Command::VerifySignature {

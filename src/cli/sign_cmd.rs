@@ -26,11 +26,13 @@ pub fn sign_failure(e: SignError) -> Failure {
     }
 }
 
+/// `melli sign`, with `--ocsp-embed` when asked.
 pub fn sign(
     file: &Path,
     out: Option<&Path>,
     reader: Option<&str>,
     pin_stdin: bool,
+    ocsp_embed: bool,
     json: bool,
 ) -> Result<ExitCode, Failure> {
     let out: PathBuf = out.map_or_else(
@@ -80,6 +82,18 @@ pub fn sign(
         Err(e) => return Err(sign_failure(e)),
     };
     drop(pin);
+    let p7s = if ocsp_embed {
+        melli::ops::ocsp_embed::embed_signer_ocsp(&p7s, SystemTime::now()).map_err(|e| Failure {
+            code: exit::CHECK_FAILED,
+            message: format!(
+                "--ocsp-embed: {} — nothing written; sign again once the responder answers, \
+                     or without --ocsp-embed",
+                escaped(&e.to_string())
+            ),
+        })?
+    } else {
+        p7s
+    };
     write_atomically(&out, &p7s)?;
     if json {
         output::json(&serde_json::json!({

@@ -62,24 +62,68 @@ fn melli_ok(args: &[&str]) {
     assert_eq!(out.code, 0, "melli {args:?}: {out:?}");
 }
 
+/// `melli sign CARD_DIR/NAME --pin-stdin [extra…]`: the output, the file and its signature.
+fn sign_as(card: &VirtualCard, pin: &str, name: &str, extra: &[&str]) -> (Output, String, String) {
+    let file = card.dir().join(name);
+    std::fs::write(&file, format!("{name}: a contract\n")).expect("write document");
+    let sig = card.dir().join(format!("{name}.p7s"));
+    let mut args = vec![
+        "sign",
+        s(&file),
+        "--pin-stdin",
+        "--reader",
+        card.reader_name(),
+        "--out",
+        s(&sig),
+    ];
+    args.extend_from_slice(extra);
+    let out = melli_stdin(&args, &format!("{pin}\n"));
+    (out, s(&file).to_string(), s(&sig).to_string())
+}
+
 fn sign(card: &VirtualCard, pin: &str) -> (String, String) {
-    let file = card.dir().join("contract.txt");
-    std::fs::write(&file, "a contract\n").expect("write document");
-    let sig = card.dir().join("contract.txt.p7s");
-    let out = melli_stdin(
-        &[
-            "sign",
-            s(&file),
-            "--pin-stdin",
-            "--reader",
-            card.reader_name(),
-            "--out",
-            s(&sig),
-        ],
-        &format!("{pin}\n"),
-    );
+    let (out, file, sig) = sign_as(card, pin, "contract.txt", &[]);
     assert_eq!(out.code, 0, "melli sign: {out:?}");
-    (s(&file).to_string(), s(&sig).to_string())
+    (file, sig)
+}
+
+/// `melli verify-signature FILE SIG --trust ROOT --json [extra…]`.
+fn verify_signature_of(issuer: &Path, doc: &(String, String), extra: &[&str]) -> Output {
+    let root = root_pem(issuer);
+    let mut args = vec![
+        "verify-signature",
+        &doc.0,
+        &doc.1,
+        "--trust",
+        &root,
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    melli(&args)
+}
+
+/// `openssl cms -verify` of a detached signature: whether openssl accepts it, and what it said.
+fn openssl_cms_verify(issuer: &Path, doc: &(String, String)) -> (bool, String) {
+    let root = root_pem(issuer);
+    let out = crate::common::run(
+        std::process::Command::new("openssl").args([
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-content",
+            &doc.0,
+            "-in",
+            &doc.1,
+            "-CAfile",
+            &root,
+            "-out",
+            "/dev/null",
+        ]),
+        std::time::Duration::from_secs(30),
+    );
+    (out.code == 0, format!("{}{}", out.stdout, out.stderr))
 }
 
 #[test]
@@ -154,6 +198,14 @@ fn good_then_revoked_and_openssl_agrees() {
     assert_eq!(out.code, 0, "{out:?}");
     assert!(revocation_check(&out).0, "{out:?}");
 
+    // --ocsp-embed: the signer's good answer carried in the signature (RFC 5940), which
+    // openssl cms -verify still accepts.
+    let (out, file, sig) = sign_as(&card, &mailer.pin, "embedded.txt", &["--ocsp-embed"]);
+    assert_eq!(out.code, 0, "melli sign --ocsp-embed: {out:?}");
+    let embedded = (file, sig);
+    let (ok, said) = openssl_cms_verify(&issuer, &embedded);
+    assert!(ok, "openssl cms -verify: {said}");
+
     // The responder gone and no CRL published yet: UNKNOWN, the responder named; exit 1
     // unless an unknown status is accepted.
     drop(responder);
@@ -177,6 +229,30 @@ fn good_then_revoked_and_openssl_agrees() {
     );
     assert_eq!(out.code, 0, "{out:?}");
     assert!(revocation_check(&out).1, "{out:?}");
+    // The signature that carries its answer needs no responder (while the answer is fresh),
+    // offline and online alike; one that does not, does; and none can be embedded now.
+    for extra in [
+        &["--crl", s(&root_crl)][..],
+        &["--online", "--crl", s(&root_crl)],
+    ] {
+        let out = verify_signature_of(&issuer, &embedded, extra);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(
+            revocation_check(&out).2.ends_with("(OCSP, fresh CRLs)"),
+            "{out:?}"
+        );
+    }
+    let out = verify_signature_of(&issuer, &doc, &["--crl", s(&root_crl)]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let (out, _, sig) = sign_as(&card, &mailer.pin, "late.txt", &["--ocsp-embed"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.starts_with(&format!(
+            "melli: --ocsp-embed: OCSP responder {ocsp_url} is unreachable: "
+        )) && out.stderr.trim().lines().count() == 1,
+        "{out:?}"
+    );
+    assert!(!Path::new(&sig).exists(), "nothing written");
 
     // The signing CA's CRL published at the distribution point: the fallback answers.
     melli_ok(&["issuer", "crl", s(&issuer), "--out", s(&published)]);
@@ -224,6 +300,23 @@ fn good_then_revoked_and_openssl_agrees() {
         revocation_check(&out).2.ends_with(": keyCompromise"),
         "{out:?}"
     );
+    // Online, the responder's fresher word beats the good answer the signature carries …
+    let out = verify_signature_of(&issuer, &embedded, &["--online", "--crl", s(&root_crl)]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        revocation_check(&out).2.ends_with(": keyCompromise"),
+        "{out:?}"
+    );
+    // … and a revoked card's signature gets no answer embedded.
+    let (out, _, sig) = sign_as(&card, &mailer.pin, "revoked.txt", &["--ocsp-embed"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("the OCSP responder says the signer certificate is revoked since ")
+            && out.stderr.contains(": keyCompromise — nothing written"),
+        "{out:?}"
+    );
+    assert!(!Path::new(&sig).exists(), "nothing written");
 }
 
 /// Where the test's proxy sends OCSP requests, and whether it asks about another serial.

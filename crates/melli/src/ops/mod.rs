@@ -2,6 +2,7 @@
 //! report progress through callbacks; they never print or prompt.
 
 pub mod batch;
+pub mod ocsp_embed;
 pub mod personalize;
 pub mod pin_mailer;
 pub mod read;

@@ -294,10 +294,16 @@ pub fn signature_revocation(
     let Ok(signer) = view.signer_certificate() else {
         return Ok(None);
     };
+    // OCSP answers the signature carries (`melli sign --ocsp-embed`, RFC 5940) count too.
+    let embedded = crate::pki::signed_data::ocsp_responses(view.signed_data());
+    let sources = revocation::Sources {
+        embedded: &embedded,
+        ..*sources
+    };
     revocation::check_chains_at(
         &[(signer, "signer certificate", view.certificates())],
         root,
-        sources,
+        &sources,
         now,
         None,
         allow_unknown,

@@ -89,7 +89,7 @@ pub fn check_chains(
 ) -> Result<Check, CrlRefused> {
     let sources = Sources {
         crls,
-        online: false,
+        ..Sources::default()
     };
     check_chains_at(chains, root, &sources, now, None, allow_unknown)
 }
@@ -107,7 +107,11 @@ pub fn check_chains_at(
 ) -> Result<Check, CrlRefused> {
     match path_certs(chains, root) {
         Ok(certs) => {
-            let statuses = statuses(&certs, sources, now)?;
+            let sources = Sources {
+                existed_at: existed_at.map(|(at, _)| at),
+                ..*sources
+            };
+            let statuses = statuses(&certs, &sources, now)?;
             Ok(judge(&certs, &statuses, existed_at, allow_unknown))
         }
         Err(why) => Ok(Check::unknown(

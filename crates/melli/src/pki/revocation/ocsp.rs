@@ -62,7 +62,8 @@ pub struct Query {
     /// The DER OCSPRequest, to POST.
     pub der: Vec<u8>,
     cert_id: CertId,
-    nonce: OctetString,
+    /// `None` for an answer read later (embedded in a signature): its nonce is not ours.
+    nonce: Option<OctetString>,
 }
 
 /// Why an OCSP exchange gave no status.
@@ -130,12 +131,21 @@ fn query_with_nonce(p: &PathCert<'_>, nonce: &[u8]) -> Result<Query, der::Error>
     Ok(Query {
         der: request.to_der()?,
         cert_id,
-        nonce,
+        nonce: Some(nonce),
     })
 }
 
 /// Asks the responder at `url` about `p.certificate` and reads its answer at `now`.
 pub fn ask(url: &str, p: &PathCert<'_>, now: SystemTime) -> Result<CertStatus, OcspError> {
+    fetch(url, p, now).map(|(status, _)| status)
+}
+
+/// [`ask`], and the answer's DER (to embed in a signature, RFC 5940).
+pub fn fetch(
+    url: &str,
+    p: &PathCert<'_>,
+    now: SystemTime,
+) -> Result<(CertStatus, Vec<u8>), OcspError> {
     let q = query(p)?;
     let answer = net::post(
         url,
@@ -146,8 +156,34 @@ pub fn ask(url: &str, p: &PathCert<'_>, now: SystemTime) -> Result<CertStatus, O
     )
     .map_err(OcspError::Http)?;
     let shown = escaped_cut(url, 200);
-    read_answer(&answer, &q, p, now, &shown)
-        .map_err(|reason| OcspError::Refused { url: shown, reason })
+    let status = read_answer(&answer, &q, p, now, &shown)
+        .map_err(|reason| OcspError::Refused { url: shown, reason })?;
+    Ok((status, answer))
+}
+
+/// The status an answer embedded in a signature (RFC 5940) gives `p.certificate`: as
+/// [`read_answer`], without a nonce to compare, and fresh now — or, when `existed_at` is the
+/// time the signature is proven to exist by, given for a time at or after it (the
+/// certificate was not revoked when it signed).
+pub fn read_embedded(
+    der: &[u8],
+    p: &PathCert<'_>,
+    now: SystemTime,
+    existed_at: Option<SystemTime>,
+) -> Result<CertStatus, String> {
+    let q = Query {
+        der: Vec::new(),
+        cert_id: cert_id(p).map_err(|e| format!("cannot name the certificate ({e})"))?,
+        nonce: None,
+    };
+    read(
+        der,
+        &q,
+        p,
+        now,
+        existed_at,
+        "the OCSP answer in the signature",
+    )
 }
 
 /// The status an answer gives `p.certificate`, once every rule holds; `Err` says which
@@ -158,6 +194,17 @@ pub fn read_answer(
     p: &PathCert<'_>,
     now: SystemTime,
     url: &str,
+) -> Result<CertStatus, String> {
+    read(der, q, p, now, None, &format!("the OCSP responder {url}"))
+}
+
+fn read(
+    der: &[u8],
+    q: &Query,
+    p: &PathCert<'_>,
+    now: SystemTime,
+    existed_at: Option<SystemTime>,
+    source: &str,
 ) -> Result<CertStatus, String> {
     let response =
         OcspResponse::from_der(der).map_err(|e| format!("not an OCSP response ({e})"))?;
@@ -187,7 +234,7 @@ pub fn read_answer(
         .iter()
         .flatten()
         .any(|e| e.extn_id == ID_PKIX_OCSP_NONCE);
-    if has_nonce && basic.nonce().map(|n| n.0) != Some(q.nonce.clone()) {
+    if has_nonce && q.nonce.is_some() && basic.nonce().map(|n| n.0) != q.nonce {
         return Err("its nonce is not the one asked with (a replayed answer?)".into());
     }
     let single = data
@@ -212,11 +259,17 @@ pub fn read_answer(
                 hex::encode_upper(p.certificate.tbs_certificate.serial_number.as_bytes())
             )
         })?;
-    check_times(
-        single.this_update.0.to_system_time(),
+    let this_update = single.this_update.0.to_system_time();
+    let fresh = check_times(
+        this_update,
         single.next_update.map(|t| t.0.to_system_time()),
         now,
-    )?;
+    );
+    match (fresh, existed_at) {
+        (Ok(()), _) => {}
+        (Err(_), Some(at)) if this_update >= at && this_update <= now + CLOCK_SKEW => {}
+        (Err(why), _) => return Err(why),
+    }
     Ok(match single.cert_status {
         x509_ocsp::CertStatus::Good(_) => CertStatus::Good { by: "OCSP".into() },
         x509_ocsp::CertStatus::Revoked(info) => CertStatus::Revoked {
@@ -224,9 +277,9 @@ pub fn read_answer(
             reason: info.revocation_reason.map_or("unspecified", code_name),
             by: "OCSP".into(),
         },
-        x509_ocsp::CertStatus::Unknown(_) => CertStatus::Unknown(format!(
-            "the OCSP responder {url} does not know the certificate"
-        )),
+        x509_ocsp::CertStatus::Unknown(_) => {
+            CertStatus::Unknown(format!("{source} does not know the certificate"))
+        }
     })
 }
 

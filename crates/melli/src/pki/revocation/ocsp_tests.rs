@@ -96,7 +96,7 @@ impl<'a> Answer<'a> {
             cert_id: q.cert_id.clone(),
             this_update: SystemTime::now(),
             next_update: None,
-            nonce: Some(q.nonce.clone()),
+            nonce: q.nonce.clone(),
             signer: &pki.ca_key,
             responder: pki.ca.tbs_certificate.subject.clone(),
             certs: None,
@@ -188,8 +188,11 @@ fn the_request_names_the_certificate_and_carries_a_nonce() {
         )
         .as_slice()
     );
-    assert_eq!(request.nonce().map(|n| n.0), Some(q.nonce.clone()));
-    assert_eq!(q.nonce.as_bytes().len(), NONCE_LEN);
+    assert_eq!(request.nonce().map(|n| n.0), q.nonce.clone());
+    assert_eq!(
+        q.nonce.as_ref().map(|n| n.as_bytes().len()),
+        Some(NONCE_LEN)
+    );
     assert_ne!(query(&pki.path()).unwrap().nonce, q.nonce, "a fresh nonce");
 }
 
@@ -395,4 +398,37 @@ fn garbage_and_error_statuses_are_refused_without_panic() {
     for n in 0..good.len() {
         assert!(read_answer(&good[..n], &q, &pki.path(), now, "u").is_err());
     }
+}
+
+#[test]
+fn an_embedded_answer_counts_when_fresh_or_given_after_the_signature_existed() {
+    let pki = pki();
+    let q = query(&pki.path()).unwrap();
+    let now = SystemTime::now();
+    let embedded = |answer: &Answer<'_>, existed_at| {
+        read_embedded(&answer.der(), &pki.path(), now, existed_at)
+    };
+    // Fresh: good, whatever nonce it echoes (that of the signer's request).
+    let answer = Answer::good(&pki, &q);
+    assert_eq!(
+        embedded(&answer, None),
+        Ok(CertStatus::Good { by: "OCSP".into() })
+    );
+    // Two hours old, without nextUpdate: stale now …
+    let old = Answer {
+        this_update: now - 120 * MINUTE,
+        ..Answer::good(&pki, &q)
+    };
+    assert!(embedded(&old, None).unwrap_err().contains("it is stale"));
+    // … but evidence for a signature proven to exist three hours ago, not for one of an hour
+    // ago.
+    assert!(embedded(&old, Some(now - 180 * MINUTE)).is_ok());
+    assert!(embedded(&old, Some(now - 60 * MINUTE)).is_err());
+    // Still signed by the CA, still for this certificate.
+    let stranger = SigningKey::random(&mut OsRng);
+    let forged = Answer {
+        signer: &stranger,
+        ..Answer::good(&pki, &q)
+    };
+    assert!(embedded(&forged, None).is_err());
 }

@@ -1,6 +1,7 @@
-//! Where each certificate's status comes from: CRLs the caller gives (files), and — online —
-//! the OCSP responder named in the certificate's authorityInfoAccess, then the CRL at its CRL
-//! distribution point when the responder gives no status.
+//! Where each certificate's status comes from: CRLs the caller gives (files); online, the
+//! OCSP responder named in the certificate's authorityInfoAccess, then the CRL at its CRL
+//! distribution point when the responder gives no status; and OCSP answers a signature
+//! carries (RFC 5940).
 //!
 //! [`statuses`] gives one [`CertStatus`] per certificate, for [`super::judge`]; a caller that
 //! knows when the thing checked existed (a timestamp) passes that time to `judge` itself.
@@ -31,18 +32,26 @@ pub struct Sources<'a> {
     /// Ask each certificate's OCSP responder, and fetch its CRL distribution point when that
     /// gives no status.
     pub online: bool,
+    /// OCSP answers (DER) carried by the signature checked: each counts for the certificate
+    /// it names, when fresh now or given at or after `existed_at`.
+    pub embedded: &'a [Vec<u8>],
+    /// The time the thing checked is proven to exist by (a trusted timestamp's), if known;
+    /// [`super::check_chains_at`] sets it from its `existed_at`.
+    pub existed_at: Option<SystemTime>,
 }
 
 impl Sources<'_> {
-    /// Whether there is anything to ask: without it, no "revocation" check is made.
+    /// Whether the caller asked for a revocation check (CRLs or online): without it, no
+    /// "revocation" check is made (answers a signature carries alone do not ask for one).
     pub fn any(&self) -> bool {
         self.online || !self.crls.is_empty()
     }
 }
 
 /// The status of each of `certs` (`[i]` of `certs[i]`) from `sources`, at `now`. A
-/// revocation found anywhere counts; else OCSP's answer; else a fresh CRL from the
-/// distribution point or the caller. `Err`: a CRL the caller gave is refused.
+/// revocation on a CRL given counts first; then, online, the responder's answer, else the
+/// distribution point's CRL; then an answer the signature carries; then a fresh CRL given.
+/// `Err`: a CRL the caller gave is refused.
 pub fn statuses(
     certs: &[PathCert<'_>],
     sources: &Sources<'_>,
@@ -72,16 +81,48 @@ fn status_of(
     } else {
         Some(crl_status(p, sources.crls, now))
     };
-    if !sources.online {
-        return given.unwrap_or_else(|| CertStatus::Unknown("no source of status".into()));
-    }
     if let Some(s @ CertStatus::Revoked { .. }) = &given {
         return s.clone();
     }
     let mut why = Vec::new();
+    if sources.online {
+        if let Some(s) = online_status(p, certs, fetched, now, &mut why) {
+            return s;
+        }
+    }
+    for answer in sources.embedded {
+        match ocsp::read_embedded(answer, p, now, sources.existed_at) {
+            Ok(s) if definitive(&s) => return s,
+            Ok(CertStatus::Unknown(w)) => why.push(w),
+            Ok(_) => {}
+            // Another certificate's answer (the signer's, for its CA): not this one's.
+            Err(e) if e.starts_with("it is for another certificate") => {}
+            Err(e) => why.push(format!("the OCSP answer in the signature is refused: {e}")),
+        }
+    }
+    match given {
+        Some(s) if definitive(&s) => s,
+        Some(CertStatus::Unknown(w)) => {
+            why.push(w);
+            CertStatus::Unknown(why.join("; "))
+        }
+        _ if why.is_empty() => CertStatus::Unknown("no source of status".into()),
+        _ => CertStatus::Unknown(why.join("; ")),
+    }
+}
+
+/// OCSP, then the CRL distribution point: a definite status, or `None` with the reasons
+/// pushed on `why`.
+fn online_status(
+    p: &PathCert<'_>,
+    certs: &[PathCert<'_>],
+    fetched: &mut HashMap<String, Result<CrlInput, String>>,
+    now: SystemTime,
+    why: &mut Vec<String>,
+) -> Option<CertStatus> {
     match ocsp_url(p.certificate) {
         Ok(Some(url)) => match ocsp::ask(&url, p, now) {
-            Ok(s) if definitive(&s) => return s,
+            Ok(s) if definitive(&s) => return Some(s),
             Ok(CertStatus::Unknown(w)) => why.push(w),
             Ok(_) => {}
             Err(e) => why.push(e.to_string()),
@@ -96,7 +137,7 @@ fn status_of(
                 .or_insert_with(|| fetch_crl(&url, certs));
             match crl {
                 Ok(crl) => match crl_status(p, std::slice::from_ref(crl), now) {
-                    s if definitive(&s) => return s,
+                    s if definitive(&s) => return Some(s),
                     CertStatus::Unknown(w) => why.push(w),
                     _ => {}
                 },
@@ -106,14 +147,7 @@ fn status_of(
         Ok(None) => why.push("it names no CRL distribution point".into()),
         Err(e) => why.push(e),
     }
-    match given {
-        Some(s) if definitive(&s) => s,
-        Some(CertStatus::Unknown(w)) => {
-            why.push(w);
-            CertStatus::Unknown(why.join("; "))
-        }
-        _ => CertStatus::Unknown(why.join("; ")),
-    }
+    None
 }
 
 /// The CRL at `url`, checked as a given CRL is (issued and signed by a CA of `certs`).

@@ -96,8 +96,18 @@ fn ocsp_first_then_the_distribution_point_and_a_revocation_anywhere_counts() {
         label: "root.crl".into(),
         crl: parse_crl(&root_ca.crl(&issuer, now, HOUR).unwrap()).unwrap(),
     }];
-    let online =
-        |crls: &[CrlInput]| statuses(&certs, &Sources { crls, online: true }, now).unwrap();
+    let online = |crls: &[CrlInput]| {
+        statuses(
+            &certs,
+            &Sources {
+                crls,
+                online: true,
+                ..Sources::default()
+            },
+            now,
+        )
+        .unwrap()
+    };
 
     // OCSP answers for the holder; the signing CA names no responder: the root's CRL given.
     serve.lock().unwrap().ocsp = Some(OcspStatus::good());
@@ -182,7 +192,7 @@ fn ocsp_first_then_the_distribution_point_and_a_revocation_anywhere_counts() {
         &certs,
         &Sources {
             crls: &root_crl,
-            online: false,
+            ..Sources::default()
         },
         now,
     )
