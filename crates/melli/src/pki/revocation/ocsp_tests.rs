@@ -432,3 +432,20 @@ fn an_embedded_answer_counts_when_fresh_or_given_after_the_signature_existed() {
     };
     assert!(embedded(&forged, None).is_err());
 }
+
+#[test]
+fn every_one_byte_change_to_a_good_answer_is_refused() {
+    let pki = pki();
+    let q = query(&pki.path()).unwrap();
+    let now = SystemTime::now();
+    let good = Answer::good(&pki, &q).der();
+    assert!(read_answer(&good, &q, &pki.path(), now, "u").is_ok());
+    for i in 0..good.len() {
+        let mut bad = good.clone();
+        bad[i] ^= 0x01;
+        assert!(
+            read_answer(&bad, &q, &pki.path(), now, "u").is_err(),
+            "byte {i} changed, still believed"
+        );
+    }
+}
