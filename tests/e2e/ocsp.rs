@@ -425,4 +425,14 @@ fn answers_for_another_certificate_or_by_an_unauthorised_responder_are_refused()
         detail.contains("is refused: signed by melli OCSP responder rogue, which melli Signing CA did not authorise to answer for it: its certificate is issued by melli Root CA"),
         "{detail}"
     );
+
+    // That certificate's place: answering for the root's own certificates, as openssl agrees.
+    drop(rogue);
+    let root = issuer.join("root.pem");
+    let for_root = OcspResponder::start(&index, &root, &rogue_signer, &rogue_key, free_port(), dir);
+    let (ok, said) = openssl_ocsp_status(&root, &signing_ca, &for_root.url(), &root, &root);
+    assert!(
+        ok && said.contains("Response verify OK") && said.contains(": good"),
+        "openssl ocsp: {said}"
+    );
 }
