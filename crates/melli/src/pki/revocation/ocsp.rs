@@ -164,26 +164,30 @@ pub fn fetch(
 /// The status an answer embedded in a signature (RFC 5940) gives `p.certificate`: as
 /// [`read_answer`], without a nonce to compare, and fresh now — or, when `existed_at` is the
 /// time the signature is proven to exist by, given for a time at or after it (the
-/// certificate was not revoked when it signed).
+/// certificate was not revoked when it signed). `Ok(None)`: the answer does not name this
+/// certificate (a signature carries its signer's answer; its CA's status is elsewhere).
 pub fn read_embedded(
     der: &[u8],
     p: &PathCert<'_>,
     now: SystemTime,
     existed_at: Option<SystemTime>,
-) -> Result<CertStatus, String> {
+) -> Result<Option<CertStatus>, String> {
     let q = Query {
         der: Vec::new(),
         cert_id: cert_id(p).map_err(|e| format!("cannot name the certificate ({e})"))?,
         nonce: None,
     };
-    read(
-        der,
-        &q,
-        p,
-        now,
-        existed_at,
-        "the OCSP answer in the signature",
-    )
+    let basic = basic_response(der)?;
+    let named = basic
+        .tbs_response_data
+        .responses
+        .iter()
+        .any(|r| same_cert_id(&r.cert_id, &q.cert_id));
+    if !named {
+        return Ok(None);
+    }
+    let source = "the OCSP answer in the signature";
+    judge_basic(&basic, &q, p, now, existed_at, source).map(Some)
 }
 
 /// The status an answer gives `p.certificate`, once every rule holds; `Err` says which
@@ -195,17 +199,19 @@ pub fn read_answer(
     now: SystemTime,
     url: &str,
 ) -> Result<CertStatus, String> {
-    read(der, q, p, now, None, &format!("the OCSP responder {url}"))
+    let basic = basic_response(der)?;
+    judge_basic(
+        &basic,
+        q,
+        p,
+        now,
+        None,
+        &format!("the OCSP responder {url}"),
+    )
 }
 
-fn read(
-    der: &[u8],
-    q: &Query,
-    p: &PathCert<'_>,
-    now: SystemTime,
-    existed_at: Option<SystemTime>,
-    source: &str,
-) -> Result<CertStatus, String> {
+/// The BasicOCSPResponse of a successful OCSPResponse (RFC 6960 §4.2.1).
+fn basic_response(der: &[u8]) -> Result<BasicOcspResponse, String> {
     let response =
         OcspResponse::from_der(der).map_err(|e| format!("not an OCSP response ({e})"))?;
     if response.response_status != OcspResponseStatus::Successful {
@@ -223,9 +229,21 @@ fn read(
             bytes.response_type
         ));
     }
-    let basic = BasicOcspResponse::from_der(bytes.response.as_bytes())
-        .map_err(|e| format!("not a basic OCSP response ({e})"))?;
-    check_signature(&basic, p, now)?;
+    BasicOcspResponse::from_der(bytes.response.as_bytes())
+        .map_err(|e| format!("not a basic OCSP response ({e})"))
+}
+
+/// Every rule of the module documentation, then the status; `source` names the answer in an
+/// "unknown" status.
+fn judge_basic(
+    basic: &BasicOcspResponse,
+    q: &Query,
+    p: &PathCert<'_>,
+    now: SystemTime,
+    existed_at: Option<SystemTime>,
+    source: &str,
+) -> Result<CertStatus, String> {
+    check_signature(basic, p, now)?;
     let data = &basic.tbs_response_data;
     // RFC 8954 §2.1: a responder may leave the nonce out (a pre-produced answer, then judged
     // by its times alone); one it echoes must be ours.

@@ -406,7 +406,7 @@ fn an_embedded_answer_counts_when_fresh_or_given_after_the_signature_existed() {
     let q = query(&pki.path()).unwrap();
     let now = SystemTime::now();
     let embedded = |answer: &Answer<'_>, existed_at| {
-        read_embedded(&answer.der(), &pki.path(), now, existed_at)
+        read_embedded(&answer.der(), &pki.path(), now, existed_at).map(|s| s.expect("named"))
     };
     // Fresh: good, whatever nonce it echoes (that of the signer's request).
     let answer = Answer::good(&pki, &q);
@@ -431,6 +431,17 @@ fn an_embedded_answer_counts_when_fresh_or_given_after_the_signature_existed() {
         ..Answer::good(&pki, &q)
     };
     assert!(embedded(&forged, None).is_err());
+    // An answer for another certificate is not this one's: no status, no refusal.
+    let mut other = q.cert_id.clone();
+    other.serial_number = x509_cert::serial_number::SerialNumber::new(&[0x42]).unwrap();
+    let answer = Answer {
+        cert_id: other,
+        ..Answer::good(&pki, &q)
+    };
+    assert_eq!(
+        read_embedded(&answer.der(), &pki.path(), now, None),
+        Ok(None)
+    );
 }
 
 #[test]

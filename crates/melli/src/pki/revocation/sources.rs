@@ -92,11 +92,9 @@ fn status_of(
     }
     for answer in sources.embedded {
         match ocsp::read_embedded(answer, p, now, sources.existed_at) {
-            Ok(s) if definitive(&s) => return s,
-            Ok(CertStatus::Unknown(w)) => why.push(w),
+            Ok(Some(s)) if definitive(&s) => return s,
+            Ok(Some(CertStatus::Unknown(w))) => why.push(w),
             Ok(_) => {}
-            // Another certificate's answer (the signer's, for its CA): not this one's.
-            Err(e) if e.starts_with("it is for another certificate") => {}
             Err(e) => why.push(format!("the OCSP answer in the signature is refused: {e}")),
         }
     }
