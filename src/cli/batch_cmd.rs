@@ -155,6 +155,7 @@ fn shown_answer(mut answer: status::StatusAnswer) -> status::StatusAnswer {
     answer.message = escaped_cut(&answer.message, MAX_REASON_BYTES + 200);
     answer.reason = answer.reason.map(|r| escaped_cut(&r, MAX_REASON_BYTES));
     answer.card_serial = answer.card_serial.map(|s| escaped_cut(&s, 64));
+    answer.replaced_by = answer.replaced_by.map(|s| escaped_cut(&s, 64));
     answer
 }
 
@@ -572,6 +573,24 @@ impl Observer for Progress {
                 if self.bar.is_none() {
                     self.line(format!(
                         "[{at}] card {serial}: record {tracking_code} {how} ({tally})"
+                    ));
+                }
+            }
+            EventKind::Replaced {
+                serial,
+                tracking_code,
+                replaced,
+                failed,
+            } => {
+                for old in replaced {
+                    self.line(format!(
+                        "[{at}] card {serial}: record {tracking_code} replaces card {old}, whose certificates are now revoked (superseded)"
+                    ));
+                }
+                if let Some(why) = failed {
+                    self.line(format!(
+                        "[{at}] card {serial}: warning: the holder's earlier cards could not be revoked: {} — revoke them with melli issuer revoke --national-code",
+                        escaped(why)
                     ));
                 }
             }

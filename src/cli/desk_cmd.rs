@@ -65,6 +65,9 @@ struct ReadJson<'a> {
     address: melli::model::Address,
     photo_bytes: usize,
     holder_certificate: Option<String>,
+    /// DG7's login certificate (a version 1.1 card), PEM.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authentication_certificate: Option<String>,
     /// What crossed the reader: APDUs and bytes each way.
     traffic: melli::transport::Traffic,
 }
@@ -142,9 +145,15 @@ pub fn read(
             address,
             photo_bytes: contents.photo.len(),
             holder_certificate: None,
+            authentication_certificate: None,
             traffic: applet.traffic(),
         })?;
         value["holder_certificate"] = holder.into();
+        if let Some(Ok((login, _))) = contents.parse_authentication() {
+            if let Ok(pem) = cert::to_pem(&login) {
+                value["authentication_certificate"] = pem.into();
+            }
+        }
         output::json(&value)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -232,6 +241,11 @@ fn write_out(
             format!("ca-{i}.pem")
         };
         files.push((name, pem(ca)?.into_bytes()));
+    }
+    // DG7 (a version 1.1 card): the login certificate, for a TLS client or a service.
+    if let Some(parsed) = contents.parse_authentication() {
+        let (login, _) = parsed.map_err(card_error)?;
+        files.push(("authentication.pem".into(), pem(&login)?.into_bytes()));
     }
     let identity_json =
         serde_json::to_vec_pretty(identity).map_err(|e| Failure::card(e.to_string()))?;

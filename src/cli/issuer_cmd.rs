@@ -90,7 +90,7 @@ pub fn new_document_signer(args: &issuer_keys::NewSignerArgs) -> Result<ExitCode
 }
 
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("target").required(true).args(["card", "certificate"])))]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["card", "certificate", "national_code"])))]
 #[command(group(clap::ArgGroup::new("action").required(true).args(["reason", "remove_hold"])))]
 pub struct RevokeArgs {
     /// The issuer directory.
@@ -102,6 +102,10 @@ pub struct RevokeArgs {
     /// show it).
     #[arg(long, value_name = "SERIAL")]
     pub certificate: Option<String>,
+    /// Every holder certificate of the person with this 10-digit national code, on whichever
+    /// cards (a holder who reports all their cards lost).
+    #[arg(long, value_name = "CODE")]
+    pub national_code: Option<String>,
     /// Why (RFC 5280): keyCompromise, CACompromise, affiliationChanged, superseded,
     /// cessationOfOperation, certificateHold, unspecified.
     #[arg(long, value_name = "REASON")]
@@ -126,9 +130,18 @@ pub fn revoke(args: &RevokeArgs) -> Result<ExitCode, Failure> {
         })?),
         None => None,
     };
-    let target = match (&args.card, &args.certificate) {
-        (Some(card), _) => Target::Card(card.clone()),
-        (None, Some(serial)) => {
+    let target = match (&args.card, &args.certificate, &args.national_code) {
+        (Some(card), _, _) => Target::Card(card.clone()),
+        (None, None, Some(code)) => {
+            let code = melli::model::NationalCode::parse(code).map_err(|e| {
+                Failure::bad_input(format!(
+                    "--national-code {}: {e} — give the 10 digits on the holder's card",
+                    escaped(code)
+                ))
+            })?;
+            Target::NationalCode(code.to_string())
+        }
+        (None, Some(serial), _) => {
             let hex = serial.trim_start_matches("0x");
             if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(Failure::bad_input(format!(
@@ -138,7 +151,11 @@ pub fn revoke(args: &RevokeArgs) -> Result<ExitCode, Failure> {
             }
             Target::Certificate(hex.to_string())
         }
-        (None, None) => return Err(Failure::bad_input("give --card or --certificate")),
+        (None, None, None) => {
+            return Err(Failure::bad_input(
+                "give --card, --certificate or --national-code",
+            ))
+        }
     };
     if !args.dir.join(files::CONFIG).is_file() {
         return Err(Failure::bad_input(format!(

@@ -2,6 +2,7 @@
 //! the argument definitions and the error-to-exit-code rule.
 
 mod apdu_cmd;
+mod auth_token_cmd;
 mod batch_cmd;
 mod card_cmd;
 mod check_cmd;
@@ -194,7 +195,8 @@ pub enum Command {
     Read {
         #[command(flatten)]
         reader: ReaderArg,
-        /// Also write photo.jpg, holder.pem, signing-ca.pem and identity.json into DIR.
+        /// Also write photo.jpg, holder.pem, signing-ca.pem, authentication.pem (a card with a
+        /// login key) and identity.json into DIR.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// With --out, also write the photo as photo.png.
@@ -263,6 +265,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Log in to a web service with the card: sign the service's origin and nonce with the
+    /// card's authentication key (after the PIN) and print a Web eID token (`web-eid:1.0`
+    /// JSON) for the service. Needs a card issued since specification 1.1.
+    AuthToken(auth_token_cmd::AuthTokenArgs),
+    /// Check a Web eID login token as a service does: its format, the authentication
+    /// certificate up to the trusted root (clientAuth, valid now), and the signature over this
+    /// origin and this nonce (a token made for another site or login fails). Exit 0 valid, 1
+    /// not.
+    VerifyAuthToken(auth_token_cmd::VerifyAuthTokenArgs),
     /// The holder's PIN: tries left, change, unblock with the PUK.
     Pin {
         #[arg(value_enum)]
@@ -574,6 +585,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             revocation,
             json,
         } => sign_cmd::verify_signature_with(&file, &signature, &trust, &revocation, json),
+        Command::AuthToken(args) => auth_token_cmd::auth_token(&args),
+        Command::VerifyAuthToken(args) => auth_token_cmd::verify_auth_token(&args),
         Command::Pin {
             action,
             reader,

@@ -143,11 +143,21 @@ pub fn personalize(
         println!(
             "personalized card {} for {} ({}) in {:.2} s, {} APDUs{}",
             summary.serial,
-            summary.holder,
+            melli::display::escaped(&summary.holder),
             summary.national_code,
             summary.seconds,
             summary.traffic.apdus,
             if summary.resumed { " (resumed)" } else { "" }
+        );
+        for old in &summary.replacement.replaced {
+            println!("replaced card {old}: its certificates are revoked (superseded); publish a new CRL with melli issuer crl");
+        }
+    }
+    if let Some(e) = &summary.replacement.failed {
+        eprintln!(
+            "warning: the holder's earlier cards could not be revoked: {} — revoke them with melli issuer revoke --national-code {} --reason superseded",
+            melli::display::escaped(&e.to_string()),
+            summary.national_code
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -16,6 +16,7 @@ mod files;
 mod interop;
 mod issuer;
 mod lifecycle;
+mod login;
 mod ocsp;
 mod personalize;
 mod pkcs11;

@@ -7,8 +7,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::common::{
-    make_issuer, make_plain_issuer, melli, melli_stdin, personalized_card_of, root_pem, run,
-    verify_card, Output, VirtualCard,
+    make_issuer, make_plain_issuer, melli, melli_stdin, personalize_with, personalized_card_of,
+    root_pem, run, verify_card, Output, VirtualCard,
 };
 
 fn s(p: &Path) -> &str {
@@ -319,4 +319,179 @@ fn hold_and_remove_hold() {
     ]);
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("no certificate of card MC9"), "{out:?}");
+}
+
+/// The revocation check's detail, through `melli verify --crl` with fresh CRLs of `issuer`.
+fn verify_revocation(card: &VirtualCard, issuer: &Path, dir: &Path, name: &str) -> (i32, String) {
+    let crls = make_crls(issuer, dir, name, &[]);
+    let (out, checks) = verify_card(card, issuer, &["--crl", &crls.0, "--crl", &crls.1]);
+    let detail = checks
+        .into_iter()
+        .find(|(n, _, _)| n == "revocation")
+        .map(|(_, _, d)| d)
+        .unwrap_or_else(|| panic!("no revocation check: {out:?}"));
+    (out.code, detail)
+}
+
+#[test]
+fn a_replacement_card_supersedes_the_old_one_and_a_national_code_revokes_all() {
+    let issuer = make_plain_issuer("revocation-replace");
+    let (old, _) = personalized_card_of(&issuer);
+    let dir = old.dir().to_path_buf();
+    let (code, detail) = verify_revocation(&old, &issuer, &dir, "one-card");
+    assert_eq!(code, 0, "{detail}");
+
+    // The same holder's new card: once it is locked the old one is revoked as superseded.
+    let new = VirtualCard::for_issuer(&issuer);
+    let out = personalize_with(&new, "fixtures/records/valid-1.json", &issuer);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        out.json()["replacement"]["replaced"],
+        serde_json::json!([old.serial()]),
+        "{out:?}"
+    );
+    let (code, detail) = verify_revocation(&old, &issuer, &dir, "replaced");
+    assert_eq!(code, 1, "{detail}");
+    assert!(
+        detail.starts_with("holder certificate revoked on ") && detail.ends_with(": superseded"),
+        "{detail}"
+    );
+    let (code, detail) = verify_revocation(&new, &issuer, &dir, "replacement");
+    assert_eq!(code, 0, "the new card: {detail}");
+
+    // Personalizing it again (resumed, already locked) revokes nothing more.
+    let out = personalize_with(&new, "fixtures/records/valid-1.json", &issuer);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["replacement"]["replaced"], serde_json::json!([]));
+
+    // A holder who reports every card lost: all of them, by national code.
+    let national_code = out.json()["national_code"]
+        .as_str()
+        .expect("national code")
+        .to_string();
+    let out = melli(&[
+        "issuer",
+        "revoke",
+        s(&issuer),
+        "--national-code",
+        &national_code,
+        "--reason",
+        "keyCompromise",
+        "--json",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let changed = out.json()["changed"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        changed.len(),
+        1,
+        "only the new card was still good: {out:?}"
+    );
+    let (code, detail) = verify_revocation(&new, &issuer, &dir, "all-lost");
+    assert_eq!(code, 1, "{detail}");
+    assert!(detail.ends_with(": keyCompromise"), "{detail}");
+    for bad in ["123", "0000000000", "\u{202e}0012345679"] {
+        let out = melli(&[
+            "issuer",
+            "revoke",
+            s(&issuer),
+            "--national-code",
+            bad,
+            "--reason",
+            "keyCompromise",
+        ]);
+        assert_eq!(out.code, 2, "{bad}: {out:?}");
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{out:?}");
+        assert!(!out.stderr.contains('\u{202e}'), "{out:?}");
+    }
+}
+
+#[test]
+fn a_batch_replacement_shows_in_the_journal_and_in_status() {
+    use crate::common::feeder::{batch_records, Feeder, FeederOptions};
+    let issuer = make_plain_issuer("revocation-batch");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Two records of one holder: the second (a new application) replaces the first's card.
+    let records = batch_records(dir.path(), 2);
+    let text = std::fs::read_to_string(&records).expect("records");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let mut second = lines[1].clone();
+    second["national_code"] = lines[0]["national_code"].clone();
+    second["birth_date"] = lines[0]["birth_date"].clone();
+    std::fs::write(&records, format!("{}\n{}\n", lines[0], second)).expect("write records");
+    let journal = dir.path().join("journal.db");
+    let feeder = Feeder::start(FeederOptions::new(3, &issuer));
+    let out = run(
+        Command::new(crate::common::MELLI)
+            .arg("batch")
+            .arg(&records)
+            .arg("--issuer")
+            .arg(&issuer)
+            .arg("--journal")
+            .arg(&journal)
+            .args(["--readers", feeder.reader_name()]),
+        Duration::from_secs(180),
+    );
+    assert_eq!(out.code, 0, "{out:?}\nfeeder:\n{}", feeder.log());
+    let rows = melli::journal::Journal::open_existing(&journal)
+        .and_then(|j| j.rows())
+        .expect("journal rows");
+    let first = rows[0].card_serial.clone().expect("first card");
+    let replacement = rows[1].card_serial.clone().expect("second card");
+    assert!(
+        out.stderr.contains(&format!(
+            "card {replacement}: record {} replaces card {first}, whose certificates are now revoked (superseded)",
+            rows[1].tracking_code
+        )),
+        "{out:?}"
+    );
+    let index = std::fs::read_to_string(issuer.join("index.txt")).expect("index.txt");
+    let line = index
+        .lines()
+        .find(|l| l.contains(&format!("\tcard-{first}\t")))
+        .expect("the first card in index.txt");
+    assert!(
+        line.starts_with("R\t") && line.contains(",superseded\t"),
+        "{line}"
+    );
+
+    let journal_s = s(&journal);
+    let status = melli(&[
+        "status",
+        "--journal",
+        journal_s,
+        "--tracking-code",
+        &rows[0].tracking_code,
+        "--json",
+    ]);
+    assert_eq!(status.code, 0, "{status:?}");
+    let answer = status.json();
+    assert_eq!(answer["replaced_by"], replacement.as_str(), "{status:?}");
+    assert!(
+        answer["message"].as_str().unwrap_or("").contains(&format!(
+            "was replaced by card {replacement} and no longer works"
+        )),
+        "{status:?}"
+    );
+    let status = melli(&[
+        "status",
+        "--journal",
+        journal_s,
+        "--tracking-code",
+        &rows[1].tracking_code,
+    ]);
+    assert!(status.stdout.contains("your card is ready"), "{status:?}");
+    let events = melli::journal::Journal::open_existing(&journal)
+        .and_then(|j| j.events(&rows[0].tracking_code))
+        .expect("events");
+    assert!(
+        events.iter().any(|e| e.event
+            == format!("replaced by card {replacement}: its certificates revoked (superseded)")),
+        "{events:?}"
+    );
 }

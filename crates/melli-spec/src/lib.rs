@@ -97,6 +97,11 @@ pub mod ef {
     pub const HOLDER_CERT: u16 = 0x0106;
     /// Security object, CMS SignedData DER.
     pub const SECURITY_OBJECT: u16 = 0x011D;
+    /// DG7 — authentication certificate then the signing-CA certificate, X.509 DER. Version
+    /// 1.1. §12.1.
+    pub const AUTH_CERT: u16 = 0x0107;
+    /// Maximum size of [`AUTH_CERT`]. §12.1.
+    pub const AUTH_CERT_MAX: usize = 2048;
 
     /// Every elementary file, in data-group order, with its maximum size in bytes. §5.
     pub const ALL: [(u16, usize); 7] = [
@@ -118,6 +123,7 @@ pub mod ef {
             ADDRESS => Some(4),
             CHIP_AUTH_KEY => Some(5),
             HOLDER_CERT => Some(6),
+            AUTH_CERT => Some(7),
             _ => None,
         }
     }
@@ -164,6 +170,17 @@ pub mod reference {
     pub const SIGNING_KEY: u8 = 0x01;
     /// P-256 chip-authentication key.
     pub const CHIP_AUTH_KEY: u8 = 0x02;
+    /// P-256 authentication (login) key. Version 1.1. §12.2.
+    pub const AUTHENTICATION_KEY: u8 = 0x03;
+}
+
+/// Version 1.1: online identity. §12.
+pub mod authentication {
+    /// The specification version that adds the authentication key and DG7. §12.7.
+    pub const SINCE: (u8, u8) = (1, 1);
+    /// Digest lengths INTERNAL AUTHENTICATE with the authentication key accepts (SHA-256,
+    /// SHA-384, SHA-512); the leftmost 32 bytes are signed. §12.3.
+    pub const DIGEST_LENS: [usize; 3] = [32, 48, 64];
 }
 
 /// PIN, PUK and biometric rules. §8.

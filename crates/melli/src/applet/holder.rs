@@ -179,6 +179,28 @@ impl<T: Transport> PinVerified<'_, T> {
             })
     }
 
+    /// INTERNAL AUTHENTICATE with the authentication key `03` (applets-spec §12.3): the card
+    /// signs the leftmost 32 bytes of `digest` (32, 48 or 64 bytes) as the hash value; returns
+    /// the raw `r ‖ s` signature. A version 1.0 card, without the key, answers `6A88`.
+    pub fn authenticate(&mut self, digest: &[u8]) -> Result<[u8; 64], AppletError> {
+        let apdu = Command::new(
+            spec::cla::PLAIN,
+            spec::ins::INTERNAL_AUTHENTICATE,
+            0x00,
+            spec::reference::AUTHENTICATION_KEY,
+        )
+        .data(digest.to_vec())
+        .expect(256);
+        let answer = self.applet.run("INTERNAL AUTHENTICATE (login)", &apdu)?;
+        answer
+            .as_slice()
+            .try_into()
+            .map_err(|_| AppletError::Malformed {
+                what: "authentication signature",
+                detail: format!("{} bytes instead of 64", answer.len()),
+            })
+    }
+
     /// The card, for reading files while the PIN stays verified.
     pub fn applet(&mut self) -> &mut Applet<T> {
         self.applet

@@ -51,3 +51,22 @@ impl Journal {
             .optional()?)
     }
 }
+
+impl Journal {
+    /// The card that replaced card `serial`, if one did. A version 1 journal (before
+    /// replacements were kept), read without upgrading it, has none.
+    pub fn replaced_by(&self, serial: &str) -> Result<Option<String>, JournalError> {
+        let kept: bool = self.conn.query_row(
+            "SELECT COUNT(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'replacements'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !kept {
+            return Ok(None);
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT new_serial FROM replacements WHERE old_serial = ?1")?;
+        Ok(stmt.query_row([serial], |r| r.get(0)).optional()?)
+    }
+}

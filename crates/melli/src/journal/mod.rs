@@ -249,6 +249,9 @@ impl fmt::Debug for Journal {
 fn usable(path: &Path, found: schema::Found) -> Result<(), JournalError> {
     match found {
         schema::Found::Current | schema::Found::Created | schema::Found::Empty => Ok(()),
+        // Brought up to date by `schema::prepare`; one it does not know how to is refused.
+        schema::Found::Old(1) => Ok(()),
+        schema::Found::Old(_) => Err(JournalError::Foreign(path.to_path_buf())),
         schema::Found::Foreign => Err(JournalError::Foreign(path.to_path_buf())),
         schema::Found::TooNew(found) => Err(JournalError::TooNew {
             path: path.to_path_buf(),

@@ -17,6 +17,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use super::{now, Journal, JournalError, Millis, RecordRow, RecordState, ROW_COLUMNS};
 
 mod fill;
+mod replace;
 mod turn;
 
 /// How many records of the scope are in each state.

@@ -87,16 +87,17 @@ fn open_with(path: &Path, name: &Path, uri: bool) -> Result<Journal, JournalErro
     conn.pragma_update(None, "query_only", true)
         .map_err(failed)?;
     match schema::check(&conn).map_err(failed)? {
-        schema::Found::Current => {}
+        schema::Found::Current | schema::Found::Old(1) => {}
         schema::Found::TooNew(found) => {
             return Err(JournalError::TooNew {
                 path: path.to_path_buf(),
                 found,
             })
         }
-        schema::Found::Empty | schema::Found::Created | schema::Found::Foreign => {
-            return Err(JournalError::Foreign(path.to_path_buf()))
-        }
+        schema::Found::Empty
+        | schema::Found::Created
+        | schema::Found::Foreign
+        | schema::Found::Old(_) => return Err(JournalError::Foreign(path.to_path_buf())),
     }
     Ok(Journal {
         conn,

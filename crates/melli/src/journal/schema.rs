@@ -4,7 +4,7 @@
 use rusqlite::Connection;
 
 /// The schema this melli writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// `PRAGMA application_id` of a melli journal: "MLLJ".
 pub const APPLICATION_ID: i64 = 0x4D4C_4C4A;
@@ -43,6 +43,17 @@ CREATE TABLE events (
 CREATE INDEX events_by_record ON events (record_id, id);
 ";
 
+/// Version 2: cards replaced by a later card of the same holder, whose certificates the issuer
+/// revoked (superseded) when the new card was locked. A version 1 journal gets this table the
+/// next time a batch opens it; a lookup reads a version 1 journal as one without replacements.
+const V2: &str = "
+CREATE TABLE replacements (
+    old_serial TEXT    PRIMARY KEY,
+    new_serial TEXT    NOT NULL,
+    at         INTEGER NOT NULL
+);
+";
+
 /// What a database file turned out to hold.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Found {
@@ -54,6 +65,8 @@ pub enum Found {
     Empty,
     /// Tables of some other program.
     Foreign,
+    /// A melli journal of an earlier schema version, which a batch brings up to date.
+    Old(i64),
     /// A melli journal of a later schema version.
     TooNew(i64),
 }
@@ -76,6 +89,7 @@ fn classify(version: i64, app: i64, tables: i64) -> Found {
         (0, 0, 0) => Found::Empty,
         (SCHEMA_VERSION, APPLICATION_ID, _) => Found::Current,
         (v, APPLICATION_ID, _) if v > SCHEMA_VERSION => Found::TooNew(v),
+        (v, APPLICATION_ID, _) if v >= 1 => Found::Old(v),
         _ => Found::Foreign,
     }
 }
@@ -93,9 +107,15 @@ pub fn prepare(conn: &mut Connection) -> rusqlite::Result<Found> {
     let found = match classify(version, app, tables) {
         Found::Empty => {
             tx.execute_batch(V1)?;
+            tx.execute_batch(V2)?;
             tx.pragma_update(None, "application_id", APPLICATION_ID)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             Found::Created
+        }
+        Found::Old(1) => {
+            tx.execute_batch(V2)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            Found::Current
         }
         other => other,
     };

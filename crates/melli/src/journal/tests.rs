@@ -502,3 +502,29 @@ fn tracking_codes_are_found_whatever_their_case_unless_two_differ_in_case_only()
     assert_eq!(find("XY7").as_deref(), Some("XY7"));
     assert_eq!(find("Xy7"), None, "two records differ in case only");
 }
+
+#[test]
+fn a_version_1_journal_is_read_as_is_and_brought_up_to_date_by_a_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    let mut j = open(&dir);
+    j.claim_next("MC01", "reader 0").unwrap();
+    drop(j);
+    // As melli wrote it before replacements were kept.
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TABLE replacements").unwrap();
+    conn.pragma_update(None, "user_version", 1).unwrap();
+    drop(conn);
+    let looked_up = Journal::open_existing(&path).unwrap();
+    assert_eq!(looked_up.replaced_by("MC01").unwrap(), None);
+    drop(looked_up);
+    let mut j = Journal::open(&path).unwrap();
+    j.mark_replaced("MC01", "MC02").unwrap();
+    j.mark_replaced("MC01", "MC03").unwrap(); // recorded once: the first replacement stands
+    assert_eq!(j.replaced_by("MC01").unwrap().as_deref(), Some("MC02"));
+    let version: i64 = j
+        .conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+}

@@ -66,9 +66,9 @@ impl Step {
             Step::Photo => "write DG2 photo",
             Step::Address => "write DG4 address",
             Step::Fingerprint => "write DG3 fingerprint templates",
-            Step::SigningKey => "generate the signing key on the chip",
+            Step::SigningKey => "generate the signing (and authentication) keys on the chip",
             Step::ChipAuthenticationKey => "generate the chip-authentication key on the chip",
-            Step::HolderCertificate => "issue and write the holder certificate",
+            Step::HolderCertificate => "issue and write the holder certificates",
             Step::SecurityObject => "sign and write the security object",
             Step::PinAndPuk => "set PIN and PUK",
             Step::SelfCheck => "check the card as a desk would (self-check)",
@@ -156,6 +156,8 @@ pub struct Summary {
     pub national_code: String,
     /// The card was found half-personalized and was finished.
     pub resumed: bool,
+    /// The holder's earlier cards, revoked now that this one is locked.
+    pub replacement: Replacement,
     pub seconds: f64,
     pub traffic: Traffic,
 }
@@ -181,6 +183,8 @@ pub fn personalize<T: Transport>(
             .read_file(ef::IDENTITY)
             .map_err(PersonalizeError::Start)?;
         if lifecycle == Lifecycle::Operational && *on_card == record.identity_dg() {
+            let replacement =
+                supersede_others(issuer, &identity.national_code().to_string(), &serial);
             return Ok(Summary {
                 serial,
                 holder: format!(
@@ -190,6 +194,7 @@ pub fn personalize<T: Transport>(
                 ),
                 national_code: identity.national_code().to_string(),
                 resumed: true,
+                replacement,
                 seconds: started.elapsed().as_secs_f64(),
                 traffic: applet.traffic(),
             });
@@ -198,6 +203,9 @@ pub fn personalize<T: Transport>(
     }
     let card = |step: Step| move |source: AppletError| PersonalizeError::Card { step, source };
     let issuer_err = |step: Step| move |source: PkiError| PersonalizeError::Issuer { step, source };
+    // A version 1.1 card also gets the authentication key and DG7 (applets-spec §12.7).
+    let with_login_key = applet.spec_version().map_err(PersonalizeError::Start)?
+        >= crate::spec::authentication::SINCE;
 
     // A card expiry the holder certificate cannot have (already past, or after the signing CA
     // expires) is refused before anything is written, not at step 8 with the card half-written.
@@ -239,6 +247,15 @@ pub fn personalize<T: Transport>(
     let signing_key = session
         .generate_key(reference::SIGNING_KEY)
         .map_err(card(Step::SigningKey))?;
+    let authentication_key = if with_login_key {
+        Some(
+            session
+                .generate_key(reference::AUTHENTICATION_KEY)
+                .map_err(card(Step::SigningKey))?,
+        )
+    } else {
+        None
+    };
     progress(Step::ChipAuthenticationKey);
     let chip_auth_key = session
         .generate_key(reference::CHIP_AUTH_KEY)
@@ -265,34 +282,47 @@ pub fn personalize<T: Transport>(
         national_code: identity.national_code().to_string(),
         full_name_fa: format!("{} {}", identity.given_name_fa(), identity.surname_fa()),
     };
+    let request = |public_key| HolderRequest {
+        card_serial: Some(serial.as_str()),
+        public_key,
+        subject: &subject,
+        card_expiry,
+    };
     let certificate = issuer
-        .issue_holder_certificate(&HolderRequest {
-            card_serial: Some(serial.as_str()),
-            public_key: &signing_key,
-            subject: &subject,
-            card_expiry,
-        })
+        .issue_holder_certificate(&request(&signing_key[..]))
         .map_err(issuer_err(Step::HolderCertificate))?;
     // DG6 holds the path: the holder certificate, then the signing CA's (applets-spec §5.6).
-    let mut certificate_path = certificate;
-    der::Encode::encode_to_vec(issuer.signing_ca_certificate(), &mut certificate_path).map_err(
-        |e| PersonalizeError::Issuer {
-            step: Step::HolderCertificate,
-            source: PkiError::from(e),
-        },
-    )?;
+    let certificate_path =
+        with_ca(issuer, certificate).map_err(issuer_err(Step::HolderCertificate))?;
     session
         .write_file(ef::HOLDER_CERT, &certificate_path)
         .map_err(card(Step::HolderCertificate))?;
+    // DG7 likewise, for the authentication key (§12.1, §12.5).
+    let authentication_path = match &authentication_key {
+        Some(key) => {
+            let path = issuer
+                .issue_authentication_certificate(&request(&key[..]))
+                .and_then(|c| with_ca(issuer, c))
+                .map_err(issuer_err(Step::HolderCertificate))?;
+            session
+                .write_file(ef::AUTH_CERT, &path)
+                .map_err(card(Step::HolderCertificate))?;
+            Some(path)
+        }
+        None => None,
+    };
 
     progress(Step::SecurityObject);
-    let groups: [(u8, &[u8]); 5] = [
+    let mut groups: Vec<(u8, &[u8])> = vec![
         (1, &identity_dg),
         (2, record.photo_dg()),
         (4, &address_dg),
         (5, &chip_auth_dg),
         (6, &certificate_path),
     ];
+    if let Some(path) = &authentication_path {
+        groups.push((7, path));
+    }
     let security_object = issuer
         .sign_security_object(&serial, &groups)
         .map_err(issuer_err(Step::SecurityObject))?;
@@ -311,6 +341,7 @@ pub fn personalize<T: Transport>(
             serial: &serial,
             root: issuer.root_certificate(),
             signing_key: &signing_key,
+            authentication_key: authentication_key.as_ref(),
             chip_auth_dg: &chip_auth_dg,
             security_object: &security_object,
         },
@@ -319,15 +350,61 @@ pub fn personalize<T: Transport>(
 
     progress(Step::Lock);
     session.activate().map_err(card(Step::Lock))?;
+    let replacement = supersede_others(issuer, &subject.national_code, &serial);
 
     Ok(Summary {
         serial,
         holder: subject.common_name(),
         national_code: subject.national_code,
         resumed: lifecycle == Lifecycle::Personalizing,
+        replacement,
         seconds: started.elapsed().as_secs_f64(),
         traffic: applet.traffic(),
     })
+}
+
+/// A certificate path as DG6 and DG7 hold it: the certificate `der`, then the signing CA's
+/// (applets-spec §5.6).
+fn with_ca(issuer: &Issuer, mut der: Vec<u8>) -> Result<Vec<u8>, PkiError> {
+    der::Encode::encode_to_vec(issuer.signing_ca_certificate(), &mut der)?;
+    Ok(der)
+}
+
+/// What became of a holder's earlier cards when a new one was locked.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Replacement {
+    /// The serials of the earlier cards whose certificates were revoked (superseded) now.
+    pub replaced: Vec<String>,
+    /// Why the earlier cards could not be revoked (the new card is good regardless): the
+    /// issuer must revoke them by hand.
+    #[serde(skip)]
+    pub failed: Option<std::sync::Arc<PkiError>>,
+}
+
+/// A replacement card `serial` is locked: the certificates of the holder's other cards are
+/// revoked as superseded (RFC 5280 §5.3.1) in the issuer's database, for the next CRL and the
+/// OCSP responder. Running it again changes nothing.
+pub fn supersede_others(issuer: &Issuer, national_code: &str, serial: &str) -> Replacement {
+    match issuer
+        .database()
+        .supersede(national_code, serial, std::time::SystemTime::now())
+    {
+        Ok(entries) => {
+            let mut replaced: Vec<String> = entries
+                .iter()
+                .filter_map(|e| e.card().map(str::to_string))
+                .collect();
+            replaced.dedup();
+            Replacement {
+                replaced,
+                failed: None,
+            }
+        }
+        Err(e) => Replacement {
+            replaced: Vec::new(),
+            failed: Some(std::sync::Arc::new(e)),
+        },
+    }
 }
 
 /// The DER SubjectPublicKeyInfo (RFC 5480) of a P-256 point: DG5 as §5.5 defines it.

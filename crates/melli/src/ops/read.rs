@@ -18,6 +18,9 @@ pub struct CardContents {
     pub address: Zeroizing<Vec<u8>>,
     pub chip_auth_key: Zeroizing<Vec<u8>>,
     pub certificates: Zeroizing<Vec<u8>>,
+    /// DG7, the authentication certificate path (applets-spec §12.1): `None` on a version 1.0
+    /// card (no EF `0107`) or a card personalized without it (empty).
+    pub authentication: Option<Zeroizing<Vec<u8>>>,
     pub security_object: Zeroizing<Vec<u8>>,
 }
 
@@ -45,15 +48,20 @@ pub enum GroupFault {
 }
 
 impl CardContents {
-    /// The readable data groups by number, as the security object lists them.
-    pub fn data_groups(&self) -> [(u8, &[u8]); 5] {
-        [
+    /// The readable data groups by number, as the security object lists them (DG7 when the
+    /// card has it).
+    pub fn data_groups(&self) -> Vec<(u8, &[u8])> {
+        let mut groups: Vec<(u8, &[u8])> = vec![
             (1, &self.identity),
             (2, &self.photo),
             (4, &self.address),
             (5, &self.chip_auth_key),
             (6, &self.certificates),
-        ]
+        ];
+        if let Some(dg7) = &self.authentication {
+            groups.push((7, dg7));
+        }
+        groups
     }
 
     pub fn parse_identity(&self) -> Result<Identity, GroupError> {
@@ -74,15 +82,38 @@ impl CardContents {
     pub fn parse_certificates(&self) -> Result<(Certificate, Vec<Certificate>), GroupError> {
         split_certificate_path(&self.certificates)
     }
+
+    /// DG7 split into the authentication certificate and the signing CA's (§12.1), when the
+    /// card has DG7.
+    pub fn parse_authentication(
+        &self,
+    ) -> Option<Result<(Certificate, Vec<Certificate>), GroupError>> {
+        self.authentication
+            .as_ref()
+            .map(|dg7| split_authentication_path(dg7))
+    }
 }
 
 /// DG6's certificate path: DER certificates one after the other, the holder's first.
 pub fn split_certificate_path(dg6: &[u8]) -> Result<(Certificate, Vec<Certificate>), GroupError> {
-    let bad = |reason: GroupFault| GroupError {
-        group: "DG6 holder certificate",
-        reason,
-    };
-    let mut reader = der::SliceReader::new(dg6).map_err(|e| bad(e.into()))?;
+    split_path(dg6, "DG6 holder certificate")
+}
+
+/// DG7's certificate path (§12.1): the authentication certificate first.
+pub fn split_authentication_path(
+    dg7: &[u8],
+) -> Result<(Certificate, Vec<Certificate>), GroupError> {
+    split_path(dg7, "DG7 authentication certificate")
+}
+
+/// A certificate path as DG6 and DG7 hold it: DER certificates one after the other, the
+/// end entity's first.
+fn split_path(
+    bytes: &[u8],
+    group: &'static str,
+) -> Result<(Certificate, Vec<Certificate>), GroupError> {
+    let bad = |reason: GroupFault| GroupError { group, reason };
+    let mut reader = der::SliceReader::new(bytes).map_err(|e| bad(e.into()))?;
     let mut certs = Vec::new();
     while !der::Reader::is_finished(&reader) {
         let cert: Certificate = der::Decode::decode(&mut reader).map_err(|e| bad(e.into()))?;
@@ -103,6 +134,24 @@ pub fn read_card<T: Transport>(applet: &mut Applet<T>) -> Result<CardContents, A
         address: applet.read_file(ef::ADDRESS)?,
         chip_auth_key: applet.read_file(ef::CHIP_AUTH_KEY)?,
         certificates: applet.read_file(ef::HOLDER_CERT)?,
+        authentication: read_optional(applet, ef::AUTH_CERT)?,
         security_object: applet.read_file(ef::SECURITY_OBJECT)?,
     })
+}
+
+/// A file a card may not have: `None` when it answers "file not found" (a version 1.0 card,
+/// §12.7) or the file is empty.
+fn read_optional<T: Transport>(
+    applet: &mut Applet<T>,
+    fid: u16,
+) -> Result<Option<Zeroizing<Vec<u8>>>, AppletError> {
+    match applet.read_file(fid) {
+        Ok(bytes) if bytes.is_empty() => Ok(None),
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(AppletError::Status {
+            status: crate::apdu::StatusError::FileNotFound,
+            ..
+        }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }

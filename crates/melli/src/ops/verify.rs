@@ -57,6 +57,9 @@ pub fn verify_card<T: Transport>(
     verdict.push(chip_authentication(applet, contents, vouched)?);
     verdict.push(holder_certificate(contents, trusted_root, at));
     verdict.push(holder_binding(applet, contents)?);
+    for check in super::login::authentication_checks(applet, contents, trusted_root, at)? {
+        verdict.push(check);
+    }
     verdict.push(card_expiry(contents, at));
     if let Some(live) = live_finger {
         verdict.push(match applet.verify_finger(live)? {

@@ -37,6 +37,8 @@ pub const ID_ENCRYPTION_KEY_PREFERENCE: ObjectIdentifier =
 /// id-kp-emailProtection (RFC 5280 §4.2.1.12).
 pub const ID_KP_EMAIL_PROTECTION: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.4");
+/// id-kp-clientAuth (RFC 5280 §4.2.1.12): TLS client authentication, the login certificate.
+pub const ID_KP_CLIENT_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2");
 /// id-kp-documentSigning (RFC 9336 §3.1).
 pub const ID_KP_DOCUMENT_SIGNING: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.36");

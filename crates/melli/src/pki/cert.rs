@@ -68,6 +68,10 @@ pub enum CertProfile {
     /// critical), id-pkix-ocsp-nocheck (not critical: nobody asks for its own status, so its
     /// validity is kept short).
     OcspResponder,
+    /// Holder authentication (login) certificate, DG7 (§12.5): basicConstraints cA false
+    /// (critical), keyUsage digitalSignature (critical), extendedKeyUsage clientAuth (not
+    /// critical).
+    Authentication,
 }
 
 /// Everything [`issue`] needs besides the issuer.
@@ -175,6 +179,7 @@ fn extensions(
             None,
             KeyUsages::DigitalSignature | KeyUsages::NonRepudiation,
         ),
+        CertProfile::Authentication => (false, None, KeyUsages::DigitalSignature.into()),
     };
     // RFC 5280 §4.2.1.9: critical in CA certificates; x509-cert marks it critical always.
     let bc = BasicConstraints {
@@ -184,14 +189,17 @@ fn extensions(
     out.push(bc.to_extension(subject, &out)?);
     // RFC 5280 §4.2.1.3: SHOULD be critical.
     out.push(KeyUsage(usage).to_extension(subject, &out)?);
-    if req.profile == CertProfile::Holder {
+    let purposes = match req.profile {
+        CertProfile::Holder => vec![asn1::ID_KP_EMAIL_PROTECTION, asn1::ID_KP_DOCUMENT_SIGNING],
+        CertProfile::Authentication => vec![asn1::ID_KP_CLIENT_AUTH],
+        CertProfile::OcspResponder => vec![super::revocation::ocsp::ID_KP_OCSP_SIGNING],
+        _ => Vec::new(),
+    };
+    if !purposes.is_empty() {
         // Not critical: x509-cert would mark it critical, but relying parties that do not
         // know documentSigning must still accept the certificate (RFC 5280 §4.2.1.12 leaves
         // criticality to the issuer).
-        let eku = ExtendedKeyUsage(vec![
-            asn1::ID_KP_EMAIL_PROTECTION,
-            asn1::ID_KP_DOCUMENT_SIGNING,
-        ]);
+        let eku = ExtendedKeyUsage(purposes);
         out.push(Extension {
             extn_id: ID_CE_EXT_KEY_USAGE,
             critical: false,
@@ -199,12 +207,6 @@ fn extensions(
         });
     }
     if req.profile == CertProfile::OcspResponder {
-        let eku = ExtendedKeyUsage(vec![super::revocation::ocsp::ID_KP_OCSP_SIGNING]);
-        out.push(Extension {
-            extn_id: ID_CE_EXT_KEY_USAGE,
-            critical: false,
-            extn_value: OctetString::new(eku.to_der()?)?,
-        });
         out.push(Extension {
             extn_id: super::revocation::ocsp::ID_PKIX_OCSP_NOCHECK,
             critical: false,

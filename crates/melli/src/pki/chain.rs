@@ -49,6 +49,10 @@ pub enum LeafPurpose {
     /// allowed (so a document signer certificate, which has none, does not pass for a
     /// holder's, and neither does a TLS certificate).
     DocumentSignature,
+    /// A holder's logins (DG7, §12.5): basicConstraints absent or cA FALSE; keyUsage present,
+    /// critical, exactly digitalSignature; extendedKeyUsage present with clientAuth and nothing
+    /// else (so the signing certificate never passes for a login certificate, nor the other way).
+    ClientAuthentication,
     /// Nothing beyond the path itself (the CA profile still applies to the issuers).
     Any,
 }

@@ -182,6 +182,27 @@ impl Issuer {
         Ok(der)
     }
 
+    /// Issue the holder's authentication (login) certificate (DG7, §12.5) from the signing
+    /// CA for the card's authentication key `req.public_key`, valid from now, and record it in
+    /// the issuer's database beside the card's holder certificate; DER.
+    pub fn issue_authentication_certificate(
+        &self,
+        req: &HolderRequest<'_>,
+    ) -> Result<Vec<u8>, PkiError> {
+        let urls = self.revocation_urls();
+        let c = issue_certificate(
+            CertProfile::Authentication,
+            self.signing_ca_certificate(),
+            self.signing_ca_key(),
+            req,
+            SystemTime::now(),
+            cert::revocation_extensions(urls.crl.as_deref(), urls.ocsp.as_deref())?,
+        )?;
+        let der = der::Encode::to_der(&c)?;
+        self.record_issued(&c, Some(req.card_serial.unwrap_or("")))?;
+        Ok(der)
+    }
+
     /// Whether a card expiring on `card_expiry` can have a holder certificate issued at `now`
     /// (the checks of [`issue_holder_certificate`] that depend on the date alone), so that a
     /// personalization can refuse it before the card is touched.
@@ -243,12 +264,25 @@ pub fn issue_holder_certificate_with(
     now: SystemTime,
     extra: Vec<x509_cert::ext::Extension>,
 ) -> Result<Certificate, PkiError> {
+    issue_certificate(CertProfile::Holder, ca_cert, ca_key, req, now, extra)
+}
+
+/// A certificate of the holder of `profile` (the signing certificate, or the authentication
+/// certificate): the holder's subject, valid from `now` to the end of the card's expiry day.
+fn issue_certificate(
+    profile: CertProfile,
+    ca_cert: &Certificate,
+    ca_key: &dyn IssuerKey,
+    req: &HolderRequest<'_>,
+    now: SystemTime,
+    extra: Vec<x509_cert::ext::Extension>,
+) -> Result<Certificate, PkiError> {
     let public_key = cert::spki_from_sec1(req.public_key)?;
     let subject = req.subject.to_name()?;
     let not_after = certificate_end(ca_cert, req.card_expiry, now)?;
     cert::issue(
         &CertRequest {
-            profile: CertProfile::Holder,
+            profile,
             subject,
             public_key,
             not_before: now,

@@ -37,9 +37,13 @@ use super::signed_data::{self, CmsError, SignedDataView};
 use super::verdict::{Check, Verdict};
 use crate::spec;
 
-/// Data groups the security object covers: every readable one (applets-spec §5, §9). DG3,
-/// the fingerprint template, is never readable and never covered.
+/// Data groups the security object covers on every card: every readable one of version 1.0
+/// (applets-spec §5, §9). DG3, the fingerprint template, is never readable and never covered.
 pub const READABLE_DATA_GROUPS: [u8; 5] = [1, 2, 4, 5, 6];
+
+/// Data groups a security object covers when the card has them: DG7, the authentication
+/// certificate of a version 1.1 card (applets-spec §12.1).
+pub const OPTIONAL_DATA_GROUPS: [u8; 1] = [7];
 
 /// Length of a SHA-256 hash.
 pub const HASH_LEN: usize = 32;
@@ -67,6 +71,7 @@ pub fn data_group_name(number: u8) -> &'static str {
         4 => "address",
         5 => "chip-authentication key",
         6 => "holder certificate",
+        7 => "authentication certificate",
         _ => "unknown",
     }
 }
@@ -135,16 +140,26 @@ fn check_serial(serial: &str) -> Result<(), String> {
 }
 
 /// The eContent for `card_serial` and the readable data groups, which must be exactly
-/// [`READABLE_DATA_GROUPS`], each once, in any order.
+/// [`READABLE_DATA_GROUPS`] and any of [`OPTIONAL_DATA_GROUPS`], each once, in any order.
 pub fn encode_content(card_serial: &str, data_groups: &[(u8, &[u8])]) -> Result<Vec<u8>, PkiError> {
     check_serial(card_serial).map_err(|r| PkiError::invalid("security object", r))?;
     let mut sorted: Vec<(u8, &[u8])> = data_groups.to_vec();
     sorted.sort_by_key(|(n, _)| *n);
     let numbers: Vec<u8> = sorted.iter().map(|(n, _)| *n).collect();
-    if numbers != READABLE_DATA_GROUPS {
+    let mandatory: Vec<u8> = numbers
+        .iter()
+        .copied()
+        .filter(|n| !OPTIONAL_DATA_GROUPS.contains(n))
+        .collect();
+    let mut unique = numbers.clone();
+    unique.dedup();
+    if mandatory != READABLE_DATA_GROUPS || unique.len() != numbers.len() {
         return Err(PkiError::invalid(
             "security object",
-            format!("needs data groups {READABLE_DATA_GROUPS:?} once each, got {numbers:?}"),
+            format!(
+                "needs data groups {READABLE_DATA_GROUPS:?} (and optionally \
+                 {OPTIONAL_DATA_GROUPS:?}) once each, got {numbers:?}"
+            ),
         ));
     }
     let so = MelliSecurityObject {
@@ -226,7 +241,7 @@ pub struct SecurityObject {
 
 impl SecurityObject {
     /// Parse the DER of a security object: CMS structure, eContentType, and the
-    /// MelliSecurityObject (version 0, SHA-256, data groups 1..6 ascending, once each,
+    /// MelliSecurityObject (version 0, SHA-256, data groups 1..7 ascending, once each,
     /// 32-byte hashes). Signatures are not checked here.
     pub fn parse(der: &[u8]) -> Result<Self, SoError> {
         let view = SignedDataView::parse(der)?;
@@ -250,9 +265,9 @@ impl SecurityObject {
         let mut previous = 0u8;
         for h in &content.data_group_hash_values {
             let n = h.data_group_number;
-            if !(1..=6).contains(&n) {
+            if !(1..=7).contains(&n) {
                 return Err(SoError::Content(format!(
-                    "data group number {n} out of 1..6"
+                    "data group number {n} out of 1..7"
                 )));
             }
             if n <= previous {
@@ -448,5 +463,6 @@ pub fn readable_data_groups_from_spec() -> Vec<u8> {
         .iter()
         .filter(|(fid, _)| *fid != spec::ef::FINGERPRINT)
         .filter_map(|(fid, _)| spec::ef::data_group_number(*fid))
+        .filter(|n| !OPTIONAL_DATA_GROUPS.contains(n))
         .collect()
 }

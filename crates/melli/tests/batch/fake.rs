@@ -279,6 +279,7 @@ impl BatchCard for FakeCard {
             holder: String::new(),
             national_code: String::new(),
             resumed: lifecycle == Lifecycle::Personalizing,
+            replacement: Default::default(),
             seconds: 0.001,
             traffic: Traffic::default(),
         })

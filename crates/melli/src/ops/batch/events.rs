@@ -60,6 +60,14 @@ pub enum EventKind {
         recovered: bool,
         counts: Counts,
     },
+    /// A record's card is done and it replaces the holder's earlier cards: `replaced` were
+    /// revoked (superseded); `failed` says why they could not be, when they could not.
+    Replaced {
+        serial: String,
+        tracking_code: String,
+        replaced: Vec<String>,
+        failed: Option<String>,
+    },
     /// The card let the record down: back in the queue, held for the card, or failed.
     Setback {
         serial: String,

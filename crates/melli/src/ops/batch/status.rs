@@ -35,6 +35,9 @@ pub struct StatusAnswer {
     /// Why making the card failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The card that replaced this one: this card's certificates are revoked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<String>,
 }
 
 /// The answer when nothing matches: the same for every query that matches nothing.
@@ -50,11 +53,19 @@ pub fn lookup(journal: &Journal, query: &Query) -> Result<StatusAnswer, JournalE
             birth_date,
         } => journal.by_person(national_code, birth_date)?,
     };
-    Ok(answer(row.as_ref()))
+    let replaced_by = match row.as_ref() {
+        Some(RecordRow {
+            state: RecordState::Done,
+            card_serial: Some(serial),
+            ..
+        }) => journal.replaced_by(serial)?,
+        _ => None,
+    };
+    Ok(answer(row.as_ref(), replaced_by))
 }
 
-/// A row (or none) in words.
-pub fn answer(row: Option<&RecordRow>) -> StatusAnswer {
+/// A row (or none) in words; `replaced_by`: the card that replaced the row's card.
+pub fn answer(row: Option<&RecordRow>, replaced_by: Option<String>) -> StatusAnswer {
     let Some(row) = row else {
         return StatusAnswer {
             found: false,
@@ -63,6 +74,7 @@ pub fn answer(row: Option<&RecordRow>) -> StatusAnswer {
             card_serial: None,
             finished: None,
             reason: None,
+            replaced_by: None,
         };
     };
     let mut answer = StatusAnswer {
@@ -72,6 +84,7 @@ pub fn answer(row: Option<&RecordRow>) -> StatusAnswer {
         card_serial: None,
         finished: None,
         reason: None,
+        replaced_by: None,
     };
     answer.message = match row.state {
         RecordState::Queued => "your card is waiting to be made".to_owned(),
@@ -85,7 +98,14 @@ pub fn answer(row: Option<&RecordRow>) -> StatusAnswer {
             let when = finished
                 .as_deref()
                 .map_or_else(String::new, |d| format!(", finished {d}"));
-            let message = format!("your card is ready (card serial {serial}{when})");
+            let message = match &replaced_by {
+                Some(new) => format!(
+                    "your card {serial}{when} was replaced by card {new} and no longer works: \
+                     its certificates are revoked"
+                ),
+                None => format!("your card is ready (card serial {serial}{when})"),
+            };
+            answer.replaced_by = replaced_by;
             answer.card_serial = Some(serial);
             answer.finished = finished;
             message

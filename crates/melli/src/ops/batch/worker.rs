@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::applet::{AppletError, Lifecycle};
 use crate::journal::{self, Journal, JournalError, Millis, RecordRow, RecordState};
-use crate::ops::personalize::{PersonalizeError, Step};
+use crate::ops::personalize::{self, PersonalizeError, Step};
 use crate::transport::TransportError;
 
 use super::card::{card_went_away, BatchCard, Flow};
@@ -376,6 +376,28 @@ impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
         }
     }
 
+    /// The holder's earlier cards, revoked when `serial` was locked for `tracking_code`: kept
+    /// in the journal (for `melli status`) and told.
+    fn replaced(
+        &mut self,
+        serial: &str,
+        tracking_code: &str,
+        replacement: personalize::Replacement,
+    ) -> Result<(), BatchError> {
+        for old in &replacement.replaced {
+            self.journal.mark_replaced(old, serial)?;
+        }
+        if !replacement.replaced.is_empty() || replacement.failed.is_some() {
+            self.emit(EventKind::Replaced {
+                serial: serial.to_string(),
+                tracking_code: tracking_code.to_string(),
+                replaced: replacement.replaced,
+                failed: replacement.failed.map(|e| e.to_string()),
+            });
+        }
+        Ok(())
+    }
+
     /// A card bound to a record and found locked: it was locked before an interruption let
     /// the journal say so. Its DG1 must carry the record's tracking code.
     fn recover(
@@ -395,11 +417,17 @@ impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
                 let counts = self.journal.counts()?;
                 self.emit(EventKind::Done {
                     serial: serial.clone(),
-                    tracking_code: row.tracking_code,
+                    tracking_code: row.tracking_code.clone(),
                     seconds: 0.0,
                     recovered: true,
                     counts,
                 });
+                let replacement = personalize::supersede_others(
+                    self.shared.batch.issuer,
+                    &row.national_code,
+                    &serial,
+                );
+                self.replaced(&serial, &row.tracking_code, replacement)?;
                 Ok(After::Remove(Some(serial)))
             }
             Ok(other) => {
@@ -521,11 +549,12 @@ impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
                 let counts = self.journal.counts()?;
                 self.emit(EventKind::Done {
                     serial: serial.clone(),
-                    tracking_code: code,
+                    tracking_code: code.clone(),
                     seconds: summary.seconds,
                     recovered: false,
                     counts,
                 });
+                self.replaced(&serial, &code, summary.replacement)?;
                 Ok(After::Remove(Some(serial)))
             }
             Err(_) if shared.stopped() => Ok(After::Stop),

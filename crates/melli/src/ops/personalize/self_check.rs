@@ -31,6 +31,10 @@ pub enum SelfCheckFailure {
     /// DG6, read back, is not a certificate path.
     #[error("DG6 on the card does not certify the signing key the card generated: {0}")]
     HolderCertificateUnreadable(#[source] GroupError),
+    /// DG7, read back, does not hold an authentication certificate for the key GENERATE
+    /// returned for key `03`, chaining to the issuer's root (§12.5).
+    #[error("DG7 on the card does not certify the authentication key the card generated: {0}")]
+    AuthenticationCertificate(String),
     /// DG6's holder certificate does not chain to the issuer's root.
     #[error("DG6 on the card does not certify the signing key the card generated: {0}")]
     HolderCertificatePath(#[source] ChainError),
@@ -43,6 +47,8 @@ pub(super) struct Expected<'a> {
     pub(super) root: &'a Certificate,
     /// The public key GENERATE returned for key `01` under the secure channel.
     pub(super) signing_key: &'a PublicPoint,
+    /// The public key GENERATE returned for key `03` (a version 1.1 card, §12).
+    pub(super) authentication_key: Option<&'a PublicPoint>,
     /// DG5 as built from the key GENERATE returned for key `02` under the secure channel.
     pub(super) chip_auth_dg: &'a [u8],
     /// The security object just signed and written.
@@ -73,18 +79,25 @@ pub(super) fn self_check<T: Transport>(
     let address = read(ef::ADDRESS)?;
     let chip_auth_dg = read(ef::CHIP_AUTH_KEY)?;
     let certificates = read(ef::HOLDER_CERT)?;
+    let authentication = match expected.authentication_key {
+        Some(_) => Some(read(ef::AUTH_CERT)?),
+        None => None,
+    };
     let security_object = read(ef::SECURITY_OBJECT)?;
 
     if *security_object != *expected.security_object {
         return Err(failed(SelfCheckFailure::SecurityObjectChanged));
     }
-    let groups: [(u8, &[u8]); 5] = [
+    let mut groups: Vec<(u8, &[u8])> = vec![
         (1, &identity),
         (2, &photo),
         (4, &address),
         (5, &chip_auth_dg),
         (6, &certificates),
     ];
+    if let Some(dg7) = &authentication {
+        groups.push((7, dg7));
+    }
     let passive = verify::passive_authentication(
         &security_object,
         expected.serial,
@@ -132,5 +145,30 @@ pub(super) fn self_check<T: Transport>(
         at,
     )
     .map_err(|e| failed(SelfCheckFailure::HolderCertificatePath(e)))?;
+
+    if let (Some(key), Some(dg7)) = (expected.authentication_key, &authentication) {
+        let wrong = |why: String| failed(SelfCheckFailure::AuthenticationCertificate(why));
+        let (login, cas) = split_certificate_path(dg7).map_err(|e| wrong(e.to_string()))?;
+        if login
+            .tbs_certificate
+            .subject_public_key_info
+            .subject_public_key
+            .as_bytes()
+            != Some(&key[..])
+        {
+            return Err(wrong(
+                "its public key is another key than GENERATE returned for key 03".to_owned(),
+            ));
+        }
+        verify_path(
+            &login,
+            "authentication certificate",
+            LeafPurpose::ClientAuthentication,
+            &cas,
+            expected.root,
+            at,
+        )
+        .map_err(|e| wrong(e.to_string()))?;
+    }
     Ok(())
 }

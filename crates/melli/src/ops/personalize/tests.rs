@@ -149,6 +149,23 @@ fn the_self_check_passes_on_a_sound_card_and_names_each_failure() {
         .expect("bit string")
         .try_into()
         .expect("65 bytes");
+    // A version 1.1 card also has DG7 and the authentication key (applets-spec §12).
+    let authentication_key: Option<PublicPoint> = match applet.read_file(ef::AUTH_CERT) {
+        Ok(dg7) if !dg7.is_empty() => {
+            let (login, _) = split_certificate_path(&dg7).expect("DG7");
+            Some(
+                login
+                    .tbs_certificate
+                    .subject_public_key_info
+                    .subject_public_key
+                    .as_bytes()
+                    .expect("bit string")
+                    .try_into()
+                    .expect("65 bytes"),
+            )
+        }
+        _ => None,
+    };
     let serial = applet.serial().expect("serial");
     let keys = issuer.card_keys(&serial).expect("card keys");
     let mut session = applet.open_secure_channel(&keys).expect("channel");
@@ -157,6 +174,7 @@ fn the_self_check_passes_on_a_sound_card_and_names_each_failure() {
         serial: &serial,
         root: issuer.root_certificate(),
         signing_key: &signing_key,
+        authentication_key: authentication_key.as_ref(),
         chip_auth_dg: &chip_auth_dg,
         security_object: &security_object,
     };

@@ -200,25 +200,51 @@ pub(super) fn check_purpose(
                 signing,
                 signing,
             )?;
-            check_holder_extended_key_usage(leaf, what)?;
+            check_extended_key_usage(
+                leaf,
+                what,
+                &[asn1::ID_KP_DOCUMENT_SIGNING, asn1::ID_KP_EMAIL_PROTECTION],
+                asn1::ID_KP_DOCUMENT_SIGNING,
+                "a holder certificate has extendedKeyUsage documentSigning, optionally \
+                 emailProtection, and nothing else",
+            )?;
+        }
+        LeafPurpose::ClientAuthentication => {
+            let only = KeyUsages::DigitalSignature.into();
+            check_key_usage(
+                leaf,
+                what,
+                "an authentication certificate has keyUsage digitalSignature only, critical",
+                only,
+                FlagSet::default(),
+                only,
+            )?;
+            check_extended_key_usage(
+                leaf,
+                what,
+                &[asn1::ID_KP_CLIENT_AUTH],
+                asn1::ID_KP_CLIENT_AUTH,
+                "an authentication certificate has extendedKeyUsage clientAuth and nothing else",
+            )?;
         }
         LeafPurpose::Any => {}
     }
     Ok(())
 }
 
-/// The holder's extendedKeyUsage: present, with documentSigning, and emailProtection as the
-/// only other purpose (applets-spec §9.3.5: openssl's S/MIME check wants emailProtection).
-fn check_holder_extended_key_usage(leaf: &Certificate, what: &str) -> Result<(), ChainError> {
-    const ALLOWED: [ObjectIdentifier; 2] =
-        [asn1::ID_KP_DOCUMENT_SIGNING, asn1::ID_KP_EMAIL_PROTECTION];
-    let rule = format!(
-        "a holder certificate has extendedKeyUsage documentSigning, optionally \
-         emailProtection, and nothing else ({PROFILES})"
-    );
+/// extendedKeyUsage present, with `required`, and nothing outside `allowed` (applets-spec
+/// §9.3.5: the holder's may add emailProtection, which openssl's S/MIME check wants; §12.5: the
+/// authentication certificate has clientAuth alone).
+fn check_extended_key_usage(
+    leaf: &Certificate,
+    what: &str,
+    allowed: &[ObjectIdentifier],
+    required: ObjectIdentifier,
+    rule: &str,
+) -> Result<(), ChainError> {
     let wrong = |reason: String| ChainError::WrongExtendedKeyUsage {
         what: what.to_owned(),
-        reason: format!("{reason}: {rule}"),
+        reason: format!("{reason}: {rule} ({PROFILES})"),
     };
     let eku = cert::extended_key_usage(leaf).map_err(decode_failure(what, "extendedKeyUsage"))?;
     let Some(eku) = eku else {
@@ -227,14 +253,14 @@ fn check_holder_extended_key_usage(leaf: &Certificate, what: &str) -> Result<(),
     let foreign: Vec<String> = eku
         .0
         .iter()
-        .filter(|o| !ALLOWED.contains(o))
+        .filter(|o| !allowed.contains(o))
         .map(key_purpose_name)
         .collect();
     if !foreign.is_empty() {
         return Err(wrong(format!("has {}", foreign.join(", "))));
     }
-    if !eku.0.contains(&asn1::ID_KP_DOCUMENT_SIGNING) {
-        return Err(wrong("lacks documentSigning".into()));
+    if !eku.0.contains(&required) {
+        return Err(wrong(format!("lacks {}", key_purpose_name(&required))));
     }
     Ok(())
 }

@@ -48,6 +48,21 @@ impl Entry {
         self.file.starts_with("card-")
     }
 
+    /// The serial of the card a holder certificate was issued for.
+    pub fn card(&self) -> Option<&str> {
+        self.file.strip_prefix("card-")
+    }
+
+    /// The holder's national code: the `serialNumber` of a holder certificate's subject.
+    pub fn national_code(&self) -> Option<&str> {
+        if !self.is_holder() {
+            return None;
+        }
+        self.subject
+            .split('/')
+            .find_map(|part| part.strip_prefix("serialNumber="))
+    }
+
     /// The line, without its newline.
     pub fn line(&self) -> String {
         let revoked = match &self.revoked {
@@ -345,14 +360,46 @@ impl Database {
                 format!("the {} {why}", target.describe()),
             ));
         }
+        self.write(&entries)?;
+        Ok(changed)
+    }
+
+    /// A card replaced: every holder certificate of `national_code` on a card other than
+    /// `new_card` that is not revoked yet is revoked as `superseded` at `now`. Returns those
+    /// entries (none when the holder had no other card, or its certificates were revoked
+    /// already): running it again changes nothing.
+    pub fn supersede(
+        &self,
+        national_code: &str,
+        new_card: &str,
+        now: SystemTime,
+    ) -> Result<Vec<Entry>, PkiError> {
+        let _lock = self.lock()?;
+        let mut entries = self.entries()?;
+        let date = time_text(&DateTime::from_system_time(now)?);
+        let mut changed = Vec::new();
+        for e in entries.iter_mut() {
+            let other_card = e.card().is_some_and(|c| c != new_card);
+            if other_card && e.national_code() == Some(national_code) && e.revoked.is_none() {
+                e.status = 'R';
+                e.revoked = Some((date.clone(), Some(Reason::Superseded)));
+                changed.push(e.clone());
+            }
+        }
+        if !changed.is_empty() {
+            self.write(&entries)?;
+        }
+        Ok(changed)
+    }
+
+    fn write(&self, entries: &[Entry]) -> Result<(), PkiError> {
         let mut text = String::new();
-        for e in &entries {
+        for e in entries {
             text.push_str(&e.line());
             text.push('\n');
         }
         let path = self.path();
-        crate::files::replace(&path, text.as_bytes(), 0o644).map_err(self.io(path))?;
-        Ok(changed)
+        crate::files::replace(&path, text.as_bytes(), 0o644).map_err(self.io(path))
     }
 
     /// The next CRL number (and records it).
@@ -413,5 +460,47 @@ mod tests {
         let late = DateTime::new(2051, 1, 2, 3, 4, 5).expect("dt");
         assert_eq!(time_text(&late), "20510102030405Z");
         assert_eq!(parse_time_text("20510102030405Z"), Some(late));
+    }
+
+    #[test]
+    fn a_replaced_card_is_superseded_and_national_codes_are_targets() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Database::new(dir.path());
+        let lines = [
+            "V\t361231235959Z\t\t01\tunknown\t/C=IR/O=x/CN=melli Signing CA",
+            "V\t361231235959Z\t\t0A\tcard-MC01\t/C=IR/serialNumber=0012345679/SN=Niknam/GN=Ali/CN=Ali Niknam",
+            "V\t361231235959Z\t\t0B\tcard-MC02\t/C=IR/serialNumber=0098765432/SN=Sadeghi/GN=Sara/CN=Sara Sadeghi",
+            "V\t361231235959Z\t\t0C\tcard-MC03\t/C=IR/serialNumber=0012345679/SN=Niknam/GN=Ali/CN=Ali Niknam",
+        ];
+        std::fs::write(db.path(), lines.join("\n") + "\n").expect("write");
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+        let changed = db.supersede("0012345679", "MC03", now).expect("supersede");
+        assert_eq!(changed.len(), 1);
+        assert_eq!(changed[0].card(), Some("MC01"));
+        assert_eq!(
+            changed[0].revoked.as_ref().and_then(|r| r.1),
+            Some(Reason::Superseded)
+        );
+        // Again: nothing more to do; the new card and the other holder untouched.
+        assert!(db
+            .supersede("0012345679", "MC03", now)
+            .expect("again")
+            .is_empty());
+        let entries = db.entries().expect("entries");
+        assert_eq!(entries.iter().filter(|e| e.status == 'R').count(), 1);
+        assert_eq!(
+            entries[0].national_code(),
+            None,
+            "a CA has no national code"
+        );
+        // Revoking by national code reaches the new card (the old one is revoked already).
+        let target = Target::NationalCode("0012345679".into());
+        let changed = db
+            .revoke(&target, Some(Reason::KeyCompromise), now)
+            .expect("revoke");
+        assert_eq!(
+            changed.iter().map(|e| e.card()).collect::<Vec<_>>(),
+            vec![Some("MC03")]
+        );
     }
 }

@@ -136,12 +136,16 @@ pub enum Target {
     Card(String),
     /// The certificate with this serial number (hex).
     Certificate(String),
+    /// Every holder certificate of the person with this national code (the `serialNumber`
+    /// of the holder certificate's subject), on whichever cards.
+    NationalCode(String),
 }
 
 impl Target {
     fn matches(&self, e: &Entry) -> bool {
         match self {
-            Target::Card(serial) => e.file == format!("card-{serial}"),
+            Target::Card(serial) => e.card() == Some(serial.as_str()),
+            Target::NationalCode(code) => e.national_code() == Some(code.as_str()),
             Target::Certificate(hex) => {
                 let norm = |s: &str| {
                     s.trim_start_matches("0x")
@@ -157,6 +161,7 @@ impl Target {
         match self {
             Target::Card(s) => format!("certificate of card {s}"),
             Target::Certificate(s) => format!("certificate with serial number {s}"),
+            Target::NationalCode(s) => format!("holder certificate of national code {s}"),
         }
     }
 }

@@ -38,6 +38,7 @@ use super::security_object::{check, verify_security_object, SecurityObject, Veri
 use super::signed_data::{self, CmsError, SignedDataView};
 
 mod chains;
+mod login;
 mod online;
 mod openssl;
 mod profiles;
