@@ -306,10 +306,7 @@ pub fn verify(
     finger: Option<&Path>,
     json: bool,
 ) -> Result<ExitCode, Failure> {
-    let none = crate::cli::RevocationArgs {
-        crl: Vec::new(),
-        allow_unknown_revocation: false,
-    };
+    let none = crate::cli::RevocationArgs::default();
     verify_with(reader, trust, finger, &none, json)
 }
 
@@ -351,17 +348,19 @@ pub fn verify_with(
     let now = SystemTime::now();
     let mut verdict = verify_card(&mut applet, &contents, &root, live.as_deref(), now)?;
     name_remedies(&mut verdict);
-    if !crls.is_empty() {
+    let sources = revocation_args.sources(&crls);
+    if sources.any() {
         verdict.push(
             revocation(
                 &contents,
                 &root,
-                &crls,
+                &sources,
                 now,
                 revocation_args.allow_unknown_revocation,
             )
             .map_err(crl_refused)?,
         );
+        crate::cli::revocation_remedy(&mut verdict);
     }
     if json {
         output::json(&output::json_from_outside(&serde_json::json!({

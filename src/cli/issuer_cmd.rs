@@ -264,3 +264,93 @@ pub fn crl(args: &CrlArgs) -> Result<ExitCode, Failure> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, clap::Args)]
+pub struct OcspResponderArgs {
+    /// The issuer directory.
+    pub dir: PathBuf,
+    /// The responder's PKCS#10 request (PEM or DER), for a P-256 key: `openssl req -new -key
+    /// responder.key -subj '/CN=…' -out responder.csr`.
+    #[arg(long, value_name = "RESPONDER.csr")]
+    pub csr: PathBuf,
+    /// Where to write the responder's certificate (PEM), for `openssl ocsp -rsigner`.
+    #[arg(long, value_name = "RESPONDER.pem")]
+    pub out: PathBuf,
+    /// Issue it from the root (it then answers for the signing CA and document signers, with
+    /// `openssl ocsp -CA root.pem`); opens the root directory's key.
+    #[arg(long)]
+    pub root: bool,
+    /// The root directory (made by `melli issuer init`), with --root. Default: DIR-root.
+    #[arg(long, value_name = "DIR", requires = "root")]
+    pub root_dir: Option<PathBuf>,
+    /// Days the certificate is valid (it is never checked for revocation: keep it short).
+    #[arg(long, value_name = "DAYS", default_value_t = melli::pki::issuer::RESPONDER_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(melli::pki::issuer::MAX_RESPONDER_DAYS)))]
+    pub days: u32,
+}
+
+/// `melli issuer ocsp-responder`: a delegated OCSP responder's certificate.
+pub fn ocsp_responder(args: &OcspResponderArgs) -> Result<ExitCode, Failure> {
+    let shown = |p: &std::path::Path| escaped(&p.display().to_string());
+    let bytes = melli::input::read(&args.csr, melli::input::Kind::Certificate).map_err(|e| {
+        Failure::bad_input(format!(
+            "--csr {} — give the responder's request (openssl req -new)",
+            escaped(&e.to_string())
+        ))
+    })?;
+    let request = melli::pki::issuer::read_request(&bytes).map_err(|e| {
+        Failure::bad_input(format!(
+            "--csr {}: {} — make it with openssl req -new -key RESPONDER.key (a P-256 key)",
+            shown(&args.csr),
+            escaped(&e.to_string())
+        ))
+    })?;
+    let bad = |e: melli::pki::PkiError| Failure::bad_input(escaped(&e.to_string()));
+    let not_before = SystemTime::now() - Duration::from_secs(60);
+    let not_after = not_before + Duration::from_secs(u64::from(args.days) * 24 * 3600);
+    let (certificate, by) = if args.root {
+        let root_dir = args
+            .root_dir
+            .clone()
+            .unwrap_or_else(|| default_root_dir(&args.dir));
+        let issuer_root = read_certificate(&args.dir.join(files::ROOT_CERT)).map_err(bad)?;
+        let root = RootCa::load(&root_dir, &mut issuer_keys::secret).map_err(bad)?;
+        if *root.certificate() != issuer_root {
+            return Err(Failure::bad_input(format!(
+                "{}: not the root of {} — give its --root-dir",
+                shown(&root_dir),
+                shown(&args.dir)
+            )));
+        }
+        let c = root
+            .certify_ocsp_responder(&request, not_before, not_after)
+            .map_err(bad)?;
+        (c, "the root: it answers for the signing CA and document signers (openssl ocsp -CA root.pem)")
+    } else {
+        let issuer = issuer_keys::load_issuer(&args.dir)?;
+        let c = issuer
+            .certify_ocsp_responder(&request, not_before, not_after)
+            .map_err(bad)?;
+        (
+            c,
+            "the signing CA: it answers for holder certificates (openssl ocsp -CA signing-ca.pem)",
+        )
+    };
+    let pem =
+        melli::pki::cert::to_pem(&certificate).map_err(|e| Failure::bad_input(e.to_string()))?;
+    melli::files::replace(&args.out, pem.as_bytes(), 0o644).map_err(|e| {
+        Failure::bad_input(format!(
+            "cannot write {}: {e} — choose another --out path",
+            shown(&args.out)
+        ))
+    })?;
+    println!(
+        "wrote {}: an OCSP responder certificate for {}, valid {} days, issued by {by}",
+        shown(&args.out),
+        escaped(&melli::pki::name::display_name(
+            &certificate.tbs_certificate.subject
+        )),
+        args.days
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -245,6 +245,11 @@ pub enum Command {
         /// Read the PIN from the first line of stdin (for scripts).
         #[arg(long)]
         pin_stdin: bool,
+        /// Ask the signer certificate's OCSP responder right after signing and carry its good
+        /// answer in the signature (RFC 5940), for verifiers without the network; nothing is
+        /// written when the responder gives no good answer.
+        #[arg(long)]
+        ocsp_embed: bool,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -388,19 +393,64 @@ pub enum IssuerCommand {
     /// the root directory's key). DER, with CRL number, thisUpdate/nextUpdate, reason codes
     /// and authorityKeyIdentifier.
     Crl(issuer_cmd::CrlArgs),
+    /// Certify an OCSP responder's key for `openssl ocsp`: the CA keys stay in their store,
+    /// the responder signs with a key of its own, certified from its PKCS#10 request for OCSP
+    /// signing only (extendedKeyUsage id-kp-OCSPSigning, id-pkix-ocsp-nocheck), for --days.
+    ///
+    /// Issued by the signing CA, it answers for holder certificates; with --root, issued by
+    /// the root, for the signing CA and document signers. Example:
+    ///   openssl ecparam -name prime256v1 -genkey -noout -out responder.key
+    ///   openssl req -new -key responder.key -subj '/CN=melli OCSP responder' -out responder.csr
+    ///   melli issuer ocsp-responder issuer --csr responder.csr --out responder.pem
+    ///   openssl ocsp -index issuer/index.txt -port 8888 -rsigner responder.pem \
+    ///       -rkey responder.key -CA issuer/signing-ca.pem
+    OcspResponder(issuer_cmd::OcspResponderArgs),
 }
 
-/// Offline revocation checking: `--crl FILE…` and `--allow-unknown-revocation`.
-#[derive(Debug, Clone, clap::Args)]
+/// Revocation checking: `--crl FILE…` (offline), `--online` and `--allow-unknown-revocation`.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(group(clap::ArgGroup::new("revocation_source").multiple(true).args(["crl", "online"])))]
 pub struct RevocationArgs {
     /// A CRL (DER or PEM) to check every certificate of the path against (repeatable: the
     /// signing CA's and the root's). Adds the check "revocation".
     #[arg(long, value_name = "FILE.crl")]
     pub crl: Vec<PathBuf>,
-    /// With --crl: a certificate without a fresh CRL is shown as UNKNOWN without failing the
-    /// verdict.
-    #[arg(long, requires = "crl")]
+    /// Ask each certificate's OCSP responder (the URL in its authorityInfoAccess; 5 s at
+    /// most), falling back to its CRL distribution point; a --crl given too counts. Adds the
+    /// check "revocation": UNKNOWN when no fresh status can be had (an unreachable responder
+    /// is named).
+    #[arg(long)]
+    pub online: bool,
+    /// With --crl or --online: a certificate without a fresh status is shown as UNKNOWN
+    /// without failing the verdict.
+    #[arg(long, requires = "revocation_source")]
     pub allow_unknown_revocation: bool,
+}
+
+impl RevocationArgs {
+    /// The sources these flags name, over `crls` (read from --crl).
+    pub fn sources<'a>(
+        &self,
+        crls: &'a [melli::pki::revocation::CrlInput],
+    ) -> melli::pki::revocation::Sources<'a> {
+        melli::pki::revocation::Sources {
+            crls,
+            online: self.online,
+            ..Default::default()
+        }
+    }
+}
+
+/// The remedy of an UNKNOWN "revocation" check, added to its detail.
+pub fn revocation_remedy(verdict: &mut melli::pki::Verdict) {
+    for check in &mut verdict.checks {
+        if check.name == melli::pki::revocation::CHECK && check.unknown && !check.passed {
+            check.detail.push_str(
+                " — check the network or the responder, or give a fresh CRL with --crl; \
+                 --allow-unknown-revocation accepts an unknown status",
+            );
+        }
+    }
 }
 
 /// Where the PIN and PUK of a personalization come from.
@@ -484,6 +534,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Issuer(IssuerCommand::Revoke(args)) => issuer_cmd::revoke(&args),
         Command::Issuer(IssuerCommand::Crl(args)) => issuer_cmd::crl(&args),
+        Command::Issuer(IssuerCommand::OcspResponder(args)) => issuer_cmd::ocsp_responder(&args),
         Command::Issuer(IssuerCommand::NewDocumentSigner(args)) => {
             issuer_cmd::new_document_signer(&args)
         }
@@ -531,6 +582,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             tsa,
             reader,
             pin_stdin,
+            ocsp_embed,
             json,
         } => sign_cmd::sign(
             &file,
@@ -538,6 +590,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             tsa.as_deref(),
             reader.reader.as_deref(),
             pin_stdin,
+            ocsp_embed,
             json,
         ),
         Command::VerifySignature {

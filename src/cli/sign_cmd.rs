@@ -28,12 +28,14 @@ pub fn sign_failure(e: SignError) -> Failure {
     }
 }
 
+/// `melli sign`, with `--ocsp-embed` when asked.
 pub fn sign(
     file: &Path,
     out: Option<&Path>,
     tsa: Option<&str>,
     reader: Option<&str>,
     pin_stdin: bool,
+    ocsp_embed: bool,
     json: bool,
 ) -> Result<ExitCode, Failure> {
     let out: PathBuf = out.map_or_else(
@@ -93,6 +95,18 @@ pub fn sign(
     };
     drop(pin);
     drop(applet);
+    let p7s = if ocsp_embed {
+        melli::ops::ocsp_embed::embed_signer_ocsp(&p7s, SystemTime::now()).map_err(|e| Failure {
+            code: exit::CHECK_FAILED,
+            message: format!(
+                "--ocsp-embed: {} — nothing written; sign again once the responder answers, \
+                     or without --ocsp-embed",
+                escaped(&e.to_string())
+            ),
+        })?
+    } else {
+        p7s
+    };
     let (p7s, stamp) = match tsa {
         None => (p7s, None),
         Some(url) => {
@@ -161,10 +175,7 @@ pub fn verify_signature_cmd(
     trust: &Path,
     json: bool,
 ) -> Result<ExitCode, Failure> {
-    let none = crate::cli::RevocationArgs {
-        crl: Vec::new(),
-        allow_unknown_revocation: false,
-    };
+    let none = crate::cli::RevocationArgs::default();
     verify_signature_with(file, p7s, trust, &[], &none, json)
 }
 
@@ -226,11 +237,12 @@ pub fn verify_signature_with(
     let now = SystemTime::now();
     let mut report = verify_timestamped_signature(&signature, &digest, &root, &tsa_roots, now);
     let existed_at = report.existed_at();
-    if !crls.is_empty() {
+    let sources = revocation.sources(&crls);
+    if sources.any() {
         let check = signature_revocation_at(
             &signature,
             &root,
-            &crls,
+            &sources,
             now,
             existed_at.as_ref().map(|(at, proof)| (*at, proof.as_str())),
             revocation.allow_unknown_revocation,
@@ -238,6 +250,7 @@ pub fn verify_signature_with(
         .map_err(crate::cli::desk_cmd::crl_refused)?;
         if let Some(check) = check {
             report.verdict.push(check);
+            crate::cli::revocation_remedy(&mut report.verdict);
         }
     }
     let passed = report.verdict.passed();

@@ -72,6 +72,11 @@ pub fn other_issuer() -> &'static Path {
 /// processes that use it, but a process that starts while another is still creating a token
 /// can trip over the half-made token directory.
 pub fn make_issuer(name: &str) -> PathBuf {
+    make_issuer_with(name, &[])
+}
+
+/// [`make_issuer`], with more arguments for `melli issuer init` (`--crl-url URL`, …).
+pub fn make_issuer_with(name: &str, extra: &[&str]) -> PathBuf {
     let dir = fresh_issuer_dir(name);
     let id = next_id();
     // Labels that are not prefixes of each other: pkcs11-tool --token-label matches a prefix.
@@ -90,7 +95,8 @@ pub fn make_issuer(name: &str) -> PathBuf {
         Command::new(MELLI)
             .env("SOFTHSM2_CONF", &conf)
             .args(["issuer", "init", path_str(&dir), "--hsm", SOFTHSM_MODULE])
-            .args(["--token", &label, "--root-token", &root_label]),
+            .args(["--token", &label, "--root-token", &root_label])
+            .args(extra),
         Duration::from_secs(60),
     );
     assert_eq!(out.code, 0, "melli issuer init failed: {out:?}");

@@ -12,14 +12,15 @@
 //!   readers (`cards`, `vicc`, `feeder`), the issuers and their SoftHSM2 (`issuers`),
 //!   personalized cards and their PIN mailers (`personalized`), a card's state file
 //!   (`card_state`), the PKCS#11 module and its peers (`pkcs11`), and the peers `opensc-tool`
-//!   (`opensc`) and `openssl` (`openssl`), and an OpenSSL time-stamping authority behind HTTP
-//!   (`tsa`).
+//!   (`opensc`) and `openssl` (`openssl`), OpenSSL's OCSP responder (`ocsp`), and an OpenSSL
+//!   time-stamping authority behind HTTP (`tsa`).
 #![allow(dead_code)]
 
 mod card_state;
 mod cards;
 pub mod feeder;
 mod issuers;
+pub mod ocsp;
 mod opensc;
 pub mod openssl;
 mod personalized;
@@ -39,8 +40,9 @@ pub use {
     card_state::{read_state, state_file_content, write_state},
     cards::{card_kind, CardKind, CardOptions, VirtualCard, TEST_MASTER_KEY},
     issuers::{
-        issue_document_signer, load_issuer, make_issuer, make_plain_issuer, other_issuer,
-        plain_issuer, plain_root_key, softhsm_turn, test_issuer, SOFTHSM_MODULE, TOKEN_PIN,
+        issue_document_signer, load_issuer, make_issuer, make_issuer_with, make_plain_issuer,
+        other_issuer, plain_issuer, plain_root_key, softhsm_turn, test_issuer, SOFTHSM_MODULE,
+        TOKEN_PIN,
     },
     melli_testkit::pcscd::{Exclusive, Pcscd, Slot},
     melli_testkit::process::note,

@@ -764,6 +764,7 @@ const REVOCATION: &[&str] = &[
     "revoke-bad-reason",
     "revoke-unknown-card",
     "revoke-not-an-issuer",
+    "ocsp-responder-a-certificate",
 ];
 
 /// `--crl` files that are no CRL, and revocations the issuer cannot make (CRLs that are stale
@@ -847,6 +848,22 @@ fn revocation_inputs_are_refused() {
         revoke("MC0000009999", "keyCompromise", "fixtures"),
         &[("SERIAL", "MC0000009999")],
     );
+    let responder = format!("{d}/responder.pem");
+    run(
+        &mut t,
+        "ocsp-responder-a-certificate",
+        vec![
+            "issuer".into(),
+            "ocsp-responder".into(),
+            issuer_str.clone(),
+            "--csr".into(),
+            root.clone(),
+            "--out".into(),
+            responder.clone(),
+        ],
+        &[("ISSUER", &issuer_str), ("ROOT", &root), ("DIR", d)],
+    );
+    assert!(!Path::new(&responder).exists(), "nothing written");
     t.finish();
 }
 

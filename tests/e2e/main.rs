@@ -17,6 +17,7 @@ mod interop;
 mod issuer;
 mod lifecycle;
 mod login;
+mod ocsp;
 mod personalize;
 mod pkcs11;
 mod revocation;

@@ -18,7 +18,7 @@ use crate::applet::{Applet, AppletError, CardSignatureError, CardSigner, PinChec
 use crate::input;
 use crate::model::Secret;
 use crate::pki::asn1::{self, RawOid};
-use crate::pki::revocation::{self, CrlInput, CrlRefused};
+use crate::pki::revocation::{self, CrlRefused};
 use crate::pki::signed_data::{self, CmsError, SignedDataView};
 use crate::pki::{cert, verify_path, Certificate, Check, HolderSubject, LeafPurpose, Verdict};
 use crate::spec::ef;
@@ -278,18 +278,18 @@ fn is_text(bytes: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
-/// The "revocation" check of a signature's signer (`melli verify-signature --crl`): the
-/// signer's certificate and the CA certificates up to `root`, each against a fresh CRL of its
-/// issuer. `None` when the signature has no signer certificate to check (the verdict already
-/// fails for that).
+/// The "revocation" check of a signature's signer (`melli verify-signature --crl`,
+/// `--online`): the signer's certificate and the CA certificates up to `root`, each by a
+/// fresh status from `sources`. `None` when the signature has no signer certificate to check
+/// (the verdict already fails for that).
 pub fn signature_revocation(
     p7s: &[u8],
     root: &Certificate,
-    crls: &[CrlInput],
+    sources: &revocation::Sources<'_>,
     now: SystemTime,
     allow_unknown: bool,
 ) -> Result<Option<Check>, CrlRefused> {
-    signature_revocation_at(p7s, root, crls, now, None, allow_unknown)
+    signature_revocation_at(p7s, root, sources, now, None, allow_unknown)
 }
 
 /// [`signature_revocation`], for a signature proven to exist at `existed_at` (a trusted
@@ -297,7 +297,7 @@ pub fn signature_revocation(
 pub fn signature_revocation_at(
     p7s: &[u8],
     root: &Certificate,
-    crls: &[CrlInput],
+    sources: &revocation::Sources<'_>,
     now: SystemTime,
     existed_at: Option<(SystemTime, &str)>,
     allow_unknown: bool,
@@ -311,10 +311,16 @@ pub fn signature_revocation_at(
     let Ok(signer) = view.signer_certificate() else {
         return Ok(None);
     };
+    // OCSP answers the signature carries (`melli sign --ocsp-embed`, RFC 5940) count too.
+    let embedded = crate::pki::signed_data::ocsp_responses(view.signed_data());
+    let sources = revocation::Sources {
+        embedded: &embedded,
+        ..*sources
+    };
     revocation::check_chains_at(
         &[(signer, "signer certificate", view.certificates())],
         root,
-        crls,
+        &sources,
         now,
         existed_at,
         allow_unknown,

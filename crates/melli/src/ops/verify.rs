@@ -13,7 +13,7 @@ use spki::DecodePublicKey;
 use super::read::CardContents;
 use crate::applet::{Applet, AppletError, FingerMatch};
 use crate::model::JalaliDate;
-use crate::pki::revocation::{self, CrlInput, CrlRefused};
+use crate::pki::revocation::{self, CrlRefused, Sources};
 use crate::pki::HolderSubject;
 use crate::pki::SignedDataView;
 use crate::pki::{
@@ -197,13 +197,15 @@ fn chip_authentication<T: Transport>(
     )
 }
 
-/// The "revocation" check (`melli verify --crl`): the document signer, the holder certificate
-/// and the signing CA, each against a fresh CRL of its issuer (see
-/// [`crate::pki::revocation::check_path`]). A CRL that no CA of these paths signed is refused.
+/// The "revocation" check (`melli verify --crl`, `--online`): the document signer, the holder
+/// certificate and the signing CA, each by a fresh status from `sources` (CRLs given; online,
+/// its OCSP responder, then its CRL distribution point: see
+/// [`crate::pki::revocation::statuses`]). A given CRL that no CA of these paths signed is
+/// refused.
 pub fn revocation(
     contents: &CardContents,
     root: &Certificate,
-    crls: &[CrlInput],
+    sources: &Sources<'_>,
     at: SystemTime,
     allow_unknown: bool,
 ) -> Result<Check, CrlRefused> {
@@ -226,14 +228,15 @@ pub fn revocation(
         Ok(certs) => certs,
         Err(e) => return cannot(e.to_string()),
     };
-    revocation::check_chains(
+    revocation::check_chains_at(
         &[
             (&document_signer, "document signer certificate", &[]),
             (&holder, "holder certificate", &cas),
         ],
         root,
-        crls,
+        sources,
         at,
+        None,
         allow_unknown,
     )
 }

@@ -63,6 +63,11 @@ pub enum CertProfile {
     /// digitalSignature + nonRepudiation (critical), extendedKeyUsage emailProtection +
     /// documentSigning (not critical).
     Holder,
+    /// Delegated OCSP responder (RFC 6960 §4.2.2.2): basicConstraints cA false (critical),
+    /// keyUsage digitalSignature (critical), extendedKeyUsage id-kp-OCSPSigning (not
+    /// critical), id-pkix-ocsp-nocheck (not critical: nobody asks for its own status, so its
+    /// validity is kept short).
+    OcspResponder,
     /// Holder authentication (login) certificate, DG7 (§12.5): basicConstraints cA false
     /// (critical), keyUsage digitalSignature (critical), extendedKeyUsage clientAuth (not
     /// critical).
@@ -166,7 +171,9 @@ fn extensions(
             Some(path_len),
             KeyUsages::KeyCertSign | KeyUsages::CRLSign,
         ),
-        CertProfile::DocumentSigner => (false, None, KeyUsages::DigitalSignature.into()),
+        CertProfile::DocumentSigner | CertProfile::OcspResponder => {
+            (false, None, KeyUsages::DigitalSignature.into())
+        }
         CertProfile::Holder => (
             false,
             None,
@@ -185,6 +192,7 @@ fn extensions(
     let purposes = match req.profile {
         CertProfile::Holder => vec![asn1::ID_KP_EMAIL_PROTECTION, asn1::ID_KP_DOCUMENT_SIGNING],
         CertProfile::Authentication => vec![asn1::ID_KP_CLIENT_AUTH],
+        CertProfile::OcspResponder => vec![super::revocation::ocsp::ID_KP_OCSP_SIGNING],
         _ => Vec::new(),
     };
     if !purposes.is_empty() {
@@ -196,6 +204,13 @@ fn extensions(
             extn_id: ID_CE_EXT_KEY_USAGE,
             critical: false,
             extn_value: OctetString::new(eku.to_der()?)?,
+        });
+    }
+    if req.profile == CertProfile::OcspResponder {
+        out.push(Extension {
+            extn_id: super::revocation::ocsp::ID_PKIX_OCSP_NOCHECK,
+            critical: false,
+            extn_value: OctetString::new(der::asn1::Null.to_der()?)?,
         });
     }
     let ski = SubjectKeyIdentifier(OctetString::new(subject_key_id)?);

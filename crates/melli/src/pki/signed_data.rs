@@ -10,7 +10,6 @@
 use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
 use cms::content_info::CmsVersion;
 use cms::enveloped_data::RecipientKeyIdentifier;
-use cms::revocation::RevocationInfoChoices;
 use cms::signed_data::{CertificateSet, DigestAlgorithmIdentifiers, SignedAttributes, SignerInfos};
 use der::asn1::{OctetString, SetOfVec};
 use der::{
@@ -26,11 +25,16 @@ use x509_cert::serial_number::SerialNumber;
 use super::asn1::RawOid;
 
 mod build;
+mod revocation_info;
 mod view;
 
 pub use build::{
     assemble, sign, sign_digest, signed_attributes, signed_attributes_der, signing_certificate_v2,
     Signing,
+};
+pub use revocation_info::{
+    ocsp_responses, with_ocsp_response, OtherRevocationInfoFormat, RevocationInfo, RevocationInfos,
+    ID_RI_OCSP_RESPONSE,
 };
 pub use view::{CertificateBinding, SignedDataView};
 
@@ -69,7 +73,7 @@ pub struct SignedData {
         constructed = "true",
         optional = "true"
     )]
-    pub crls: Option<RevocationInfoChoices>,
+    pub crls: Option<RevocationInfos>,
     /// signerInfos.
     pub signer_infos: SignerInfos,
 }

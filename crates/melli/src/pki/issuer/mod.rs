@@ -72,6 +72,7 @@ pub use super::keys::MASTER_KEY_LEN;
 
 mod dirs;
 mod read;
+mod responder;
 mod root;
 mod store;
 #[cfg(test)]
@@ -79,6 +80,7 @@ mod tests;
 
 use dirs::*;
 pub use read::{read_certificate, read_master_key, read_trust_anchor};
+pub use responder::{read_request, MAX_RESPONDER_DAYS, RESPONDER_DAYS};
 pub use root::RootCa;
 use store::*;
 

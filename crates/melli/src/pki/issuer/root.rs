@@ -5,8 +5,8 @@ use super::*;
 /// The root CA: its certificate and key, from the root directory.
 pub struct RootCa {
     dir: PathBuf,
-    cert: Certificate,
-    key: AnyKey,
+    pub(super) cert: Certificate,
+    pub(super) key: AnyKey,
 }
 
 impl fmt::Debug for RootCa {

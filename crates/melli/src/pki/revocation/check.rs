@@ -11,6 +11,7 @@ use p256::ecdsa::Signature;
 use x509_cert::ext::pkix::CrlReason;
 use x509_cert::Certificate;
 
+use super::sources::{statuses, Sources};
 use super::{code_name, CrlInput, CrlRefused, CHECK, ID_CE_CRL_REASONS};
 use crate::pki::asn1::{self, ecdsa_sha256_algorithm};
 use crate::pki::cert;
@@ -86,23 +87,31 @@ pub fn check_chains(
     now: SystemTime,
     allow_unknown: bool,
 ) -> Result<Check, CrlRefused> {
-    check_chains_at(chains, root, crls, now, None, allow_unknown)
+    let sources = Sources {
+        crls,
+        ..Sources::default()
+    };
+    check_chains_at(chains, root, &sources, now, None, allow_unknown)
 }
 
-/// [`check_chains`], for a thing proven to exist at `existed_at` (see [`judge`]).
+/// [`path_certs`], each certificate's status from `sources` ([`statuses`]), then [`judge`]
+/// with `existed_at` (see there). A certificate whose issuer is not found makes the check
+/// UNKNOWN; a CRL of `sources` that no CA of the path signed is refused.
 pub fn check_chains_at(
     chains: &[(&Certificate, &str, &[Certificate])],
     root: &Certificate,
-    crls: &[CrlInput],
+    sources: &Sources<'_>,
     now: SystemTime,
     existed_at: Option<(SystemTime, &str)>,
     allow_unknown: bool,
 ) -> Result<Check, CrlRefused> {
     match path_certs(chains, root) {
         Ok(certs) => {
-            check_crls(&certs, crls)?;
-            let statuses: Vec<CertStatus> =
-                certs.iter().map(|p| crl_status(p, crls, now)).collect();
+            let sources = Sources {
+                existed_at: existed_at.map(|(at, _)| at),
+                ..*sources
+            };
+            let statuses = statuses(&certs, &sources, now)?;
             Ok(judge(&certs, &statuses, existed_at, allow_unknown))
         }
         Err(why) => Ok(Check::unknown(

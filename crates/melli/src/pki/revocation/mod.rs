@@ -1,7 +1,9 @@
 //! Revocation (RFC 5280 §5): the issuer's database of issued and revoked certificates, kept
 //! in the format of `openssl ca`'s `index.txt`; CRLs built from it with `x509-cert`'s CRL
 //! types and signed through [`IssuerKey`]; and the offline check of a certification path
-//! against CRLs that `melli verify --crl` and `melli verify-signature --crl` make.
+//! against CRLs that `melli verify --crl` and `melli verify-signature --crl` make; online
+//! (`--online`), each certificate's OCSP responder ([`ocsp`]) and CRL distribution point
+//! ([`Sources`]).
 //!
 //! # `index.txt`
 //!
@@ -27,6 +29,8 @@ use x509_cert::ext::pkix::CrlReason;
 mod check;
 mod crl;
 mod index;
+pub mod ocsp;
+mod sources;
 
 pub use check::{
     check_chains, check_chains_at, check_crls, check_path, crl_status, judge, path_certs,
@@ -34,6 +38,7 @@ pub use check::{
 };
 pub use crl::{parse_crl, CrlInput, CrlRefused};
 pub use index::{oneline, Database, Entry};
+pub use sources::{crl_url, ocsp_url, statuses, Sources};
 
 /// The database, in the issuer directory.
 pub const INDEX: &str = "index.txt";

@@ -39,6 +39,7 @@ use super::signed_data::{self, CmsError, SignedDataView};
 
 mod chains;
 mod login;
+mod online;
 mod openssl;
 mod profiles;
 mod revocation;
