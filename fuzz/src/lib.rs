@@ -289,7 +289,11 @@ pub mod harness {
     fn add_keys(scanner: &mut Scanner, snapshot: &FuzzingSnapshot) {
         scanner.add(&snapshot.static_enc[..]);
         scanner.add(&snapshot.static_mac[..]);
-        for key in [&snapshot.signing_key, &snapshot.chip_auth_key]
+        for key in [
+            &snapshot.signing_key,
+            &snapshot.chip_auth_key,
+            &snapshot.auth_key,
+        ]
             .into_iter()
             .flatten()
         {
@@ -377,6 +381,11 @@ pub mod harness {
                 assert!(
                     now.chip_auth_key == self.initial.chip_auth_key,
                     "{}: the chip-authentication key changed without the keys",
+                    what()
+                );
+                assert!(
+                    now.auth_key == self.initial.auth_key,
+                    "{}: the authentication key changed without the keys",
                     what()
                 );
             }

@@ -32,7 +32,7 @@ fn info_json_on_a_fresh_card() {
             "atr": MELLI_ATR,
             "serial": card.serial(),
             "lifecycle": "blank",
-            "spec_version": "1.0",
+            "spec_version": "1.1",
         })
     );
 }
@@ -42,7 +42,7 @@ fn info_text_names_the_card() {
     let card = VirtualCard::new();
     let out = melli(&["info", "--reader", card.reader_name()]);
     assert_eq!(out.code, 0, "{out:?}");
-    for expected in [card.reader_name(), card.serial(), MELLI_ATR, "blank", "1.0"] {
+    for expected in [card.reader_name(), card.serial(), MELLI_ATR, "blank", "1.1"] {
         assert!(
             out.stdout.contains(expected),
             "{expected:?} missing from:\n{}",

@@ -66,7 +66,7 @@ pub enum CardError {
 
     /// The state file is of another format version than this melli reads.
     #[error(
-        "card state {}: written in state format version {found} by {}; this melli reads version {expected} only: {}",
+        "card state {}: written in state format version {found} by {}; this melli reads versions {oldest} to {expected} only: {}",
         path.display(),
         if found < expected { "an older melli" } else { "a newer melli" },
         if found < expected { "make a new card with `melli card new`" } else { "serve it with the melli that made it" }
@@ -74,6 +74,7 @@ pub enum CardError {
     StateVersion {
         path: PathBuf,
         found: u64,
+        oldest: u64,
         expected: u64,
     },
 

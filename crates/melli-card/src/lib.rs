@@ -254,6 +254,7 @@ pub struct FuzzingSnapshot {
     pub static_mac: zeroize::Zeroizing<[u8; 16]>,
     pub signing_key: Option<zeroize::Zeroizing<Vec<u8>>>,
     pub chip_auth_key: Option<zeroize::Zeroizing<Vec<u8>>>,
+    pub auth_key: Option<zeroize::Zeroizing<Vec<u8>>>,
 }
 
 #[cfg(feature = "fuzzing")]
@@ -299,6 +300,7 @@ impl Card {
             static_mac: self.state.static_keys.mac.clone(),
             signing_key: scalar(&self.state.signing_key),
             chip_auth_key: scalar(&self.state.chip_auth_key),
+            auth_key: scalar(&self.state.auth_key),
         }
     }
 }

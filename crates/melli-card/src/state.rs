@@ -140,10 +140,19 @@ pub(super) struct CardState {
     pub signing_key_blocked: bool,
     /// Chip-authentication key 02 (§8.5), generated on the card during personalization.
     pub chip_auth_key: Option<p256::SecretKey>,
+    /// Authentication (login) key 03 (§12.2), generated on the card during personalization;
+    /// only on a card of version 1.1 or later. An exhausted PUK does not block it.
+    pub auth_key: Option<p256::SecretKey>,
     pub files: Files,
 }
 
 impl CardState {
+    /// Does this card implement version 1.1's online identity: key `03`, DG7, INTERNAL
+    /// AUTHENTICATE P2 `03` (§12)? A card whose state was made as a 1.0 card stays one.
+    pub fn has_online_identity(&self) -> bool {
+        self.spec_version >= spec::authentication::SINCE
+    }
+
     /// A blank card (§7 BLANK): serial and static keys only, every file empty.
     pub fn blank(
         serial: Serial,
@@ -162,7 +171,8 @@ impl CardState {
             signing_key: None,
             signing_key_blocked: false,
             chip_auth_key: None,
-            files: Files::blank(),
+            auth_key: None,
+            files: Files::blank(spec::SPEC_VERSION),
         }
     }
 }
@@ -189,6 +199,7 @@ impl fmt::Debug for CardState {
             .field("signing_key", &present(&self.signing_key))
             .field("signing_key_blocked", &self.signing_key_blocked)
             .field("chip_auth_key", &present(&self.chip_auth_key))
+            .field("auth_key", &present(&self.auth_key))
             .field("file_lengths", &lengths)
             .finish()
     }
@@ -233,6 +244,7 @@ mod tests {
         state.pin.reference =
             Some(HashedReference::new(&state.device_secret, 0x81, &block).unwrap());
         state.signing_key = Some(p256::SecretKey::from_slice(&[0x11; 32]).unwrap());
+        state.auth_key = Some(p256::SecretKey::from_slice(&[0x33; 32]).unwrap());
         state
             .files
             .set_content(spec::ef::FINGERPRINT, vec![0xAB; 40])
@@ -246,6 +258,7 @@ mod tests {
             &hashed.hash[..],
             &hashed.salt[..],
             &[0x11; 32][..],
+            &[0x33; 32][..],
         ] {
             for text in [
                 hex::encode(secret),

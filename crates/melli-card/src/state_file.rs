@@ -7,14 +7,15 @@
 //! hashes, the device secret) are wiped from memory after use.
 //!
 //! ```json
-//! { "format": "melli-card-state", "format_version": 2, "spec_version": "1.0",
+//! { "format": "melli-card-state", "format_version": 3, "spec_version": "1.1",
 //!   "serial": "MELLI0001", "lifecycle": "blank",
 //!   "device_secret": "…64 hex digits…",
 //!   "static_keys": { "enc": "…32 hex digits…", "mac": "…" },
 //!   "pin": { "reference": null, "tries_left": 3 },
 //!   "puk": { "reference": { "salt": "…32 hex digits…", "hash": "…64…" }, "tries_left": 10 },
 //!   "finger": { "tries_left": 5 },
-//!   "key_pairs": { "signing": null, "signing_blocked": false, "chip_auth": null },
+//!   "key_pairs": { "signing": null, "signing_blocked": false, "chip_auth": null,
+//!                  "auth": null },
 //!   "files": [ { "fid": "0101", "content": "" }, … ],
 //!   "mac": "…64 hex digits…" }
 //! ```
@@ -22,6 +23,10 @@
 //! The MAC is HMAC-SHA256 under K_file (see `device_secret`) over the canonical text of the
 //! file without its `mac` member: compact JSON (no whitespace), the members of every object
 //! sorted by name, strings escaped as serde_json writes them.
+//!
+//! Format 3 added `key_pairs.auth`, the authentication key `03` of a 1.1 card (§12.2), and a
+//! card's `spec_version` is its own: `"1.0"` or `"1.1"`. A format-2 file (a 1.0 card, no
+//! `auth` member, no DG7) still loads, as the 1.0 card it was, and is saved as format 3.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -36,9 +41,18 @@ use super::state::{
 use crate::spec::{self, pin};
 
 const FORMAT: &str = "melli-card-state";
-/// Version 2: hashed reference data, the device secret and the MAC (version 1 kept the PIN
-/// and the PUK in clear and had no MAC).
-pub(super) const FORMAT_VERSION: u64 = 2;
+/// Version 3: the authentication key `03` (`key_pairs.auth`) and the card's own
+/// specification version, 1.0 or 1.1. Version 2 (hashed reference data, the device secret and
+/// the MAC) is read too; version 1 kept the PIN and the PUK in clear and had no MAC.
+pub(super) const FORMAT_VERSION: u64 = 3;
+/// The format written before version 1.1 of the specification, still read (a 1.0 card).
+const FORMAT_VERSION_1_0: u64 = 2;
+/// The oldest format this melli reads.
+pub(super) const OLDEST_FORMAT_VERSION: u64 = FORMAT_VERSION_1_0;
+/// The specification versions a state file may name: a card made before 1.1 stays a 1.0 card.
+const SPEC_VERSIONS: [(u8, u8); 2] = [(1, 0), spec::SPEC_VERSION];
+/// The member format 3 added to `key_pairs`.
+const AUTH_KEY_FIELD: &str = "auth";
 const MAC_FIELD: &str = "mac";
 
 #[derive(Serialize, Deserialize)]
@@ -92,6 +106,9 @@ struct KeyPairsHex {
     signing: Option<String>,
     signing_blocked: bool,
     chip_auth: Option<String>,
+    /// Format 3 (absent from format 2: see [`check_auth_member`]).
+    #[serde(default)]
+    auth: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -125,6 +142,7 @@ impl Drop for KeyPairsHex {
     fn drop(&mut self) {
         self.signing.zeroize();
         self.chip_auth.zeroize();
+        self.auth.zeroize();
     }
 }
 
@@ -243,6 +261,7 @@ pub(super) fn encode(state: &CardState) -> Result<Zeroizing<Vec<u8>>, serde_json
             signing: state.signing_key.as_ref().map(secret_key_hex),
             signing_blocked: state.signing_key_blocked,
             chip_auth: state.chip_auth_key.as_ref().map(secret_key_hex),
+            auth: state.auth_key.as_ref().map(secret_key_hex),
         },
         files: state
             .files
@@ -288,19 +307,11 @@ pub(super) fn decode(bytes: &[u8]) -> Result<CardState, DecodeError> {
         // JSON, but not an object at all: serde names what it found.
         StateFile::deserialize(&value.0).map_err(DecodeError::Syntax)?;
     }
-    check_format(&value.0)?;
+    let format_version = check_format(&value.0)?;
     let device_secret = check_integrity(&value.0)?;
+    check_auth_member(&value.0, format_version)?;
     let file = StateFile::deserialize(&value.0).map_err(DecodeError::Syntax)?;
-    let expected_version = version_text(spec::SPEC_VERSION);
-    if file.spec_version != expected_version {
-        return Err(field_error(
-            "spec_version",
-            format!(
-                "is {:?}, but this melli implements {expected_version:?}",
-                file.spec_version
-            ),
-        ));
-    }
+    let spec_version = card_version(&file.spec_version, format_version)?;
     let serial = Serial::parse(&file.serial).ok_or_else(|| {
         field_error(
             "serial",
@@ -323,10 +334,17 @@ pub(super) fn decode(bytes: &[u8]) -> Result<CardState, DecodeError> {
         enc: aes_key("static_keys.enc", &file.static_keys.enc)?,
         mac: aes_key("static_keys.mac", &file.static_keys.mac)?,
     };
+    let auth_key = key_pair("key_pairs.auth", file.key_pairs.auth.as_deref())?;
+    if auth_key.is_some() && spec_version < spec::authentication::SINCE {
+        return Err(field_error(
+            "key_pairs.auth",
+            "holds a key, but a 1.0 card has no authentication key",
+        ));
+    }
     Ok(CardState {
         serial,
         lifecycle,
-        spec_version: spec::SPEC_VERSION,
+        spec_version,
         static_keys,
         device_secret,
         pin: reference("pin", &file.pin, PIN_RULES)?,
@@ -339,26 +357,74 @@ pub(super) fn decode(bytes: &[u8]) -> Result<CardState, DecodeError> {
         signing_key: key_pair("key_pairs.signing", file.key_pairs.signing.as_deref())?,
         signing_key_blocked: file.key_pairs.signing_blocked,
         chip_auth_key: key_pair("key_pairs.chip_auth", file.key_pairs.chip_auth.as_deref())?,
-        files: files(&file.files)?,
+        auth_key,
+        files: files(&file.files, spec_version)?,
     })
 }
 
 /// The `format` and `format_version` members, read before anything else so that a file of
-/// another version is named as such (and not as a broken file of this one).
-fn check_format(value: &Value) -> Result<(), DecodeError> {
+/// another version is named as such (and not as a broken file of this one). The format
+/// version, 2 or 3.
+fn check_format(value: &Value) -> Result<u64, DecodeError> {
     let format = value.get("format");
     if format.and_then(Value::as_str) != Some(FORMAT) {
         let shown = format.map_or_else(|| "missing".to_owned(), |f| format!("is {f}"));
         return Err(field_error("format", format!("{shown}, not {FORMAT:?}")));
     }
     match value.get("format_version").and_then(Value::as_u64) {
-        Some(FORMAT_VERSION) => Ok(()),
+        Some(version @ (FORMAT_VERSION_1_0 | FORMAT_VERSION)) => Ok(version),
         Some(other) => Err(DecodeError::Version(other)),
         None => Err(field_error(
             "format_version",
-            format!("is missing or not a number; this melli reads version {FORMAT_VERSION}"),
+            format!(
+                "is missing or not a number; this melli reads versions \
+                 {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION}"
+            ),
         )),
     }
+}
+
+/// `key_pairs.auth` is a member of format 3 and not of format 2 (serde accepts either: its
+/// absence reads as no key).
+fn check_auth_member(value: &Value, format_version: u64) -> Result<(), DecodeError> {
+    let present = value
+        .get("key_pairs")
+        .and_then(Value::as_object)
+        .is_some_and(|pairs| pairs.contains_key(AUTH_KEY_FIELD));
+    match (format_version == FORMAT_VERSION, present) {
+        (true, false) => Err(field_error(
+            "key_pairs.auth",
+            format!("is missing; format {FORMAT_VERSION} has it (null without a key)"),
+        )),
+        (false, true) => Err(field_error(
+            "key_pairs.auth",
+            format!("is not a member of format {format_version}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The card's specification version: "1.0" or "1.1" in format 3, only "1.0" in format 2.
+fn card_version(text: &str, format_version: u64) -> Result<(u8, u8), DecodeError> {
+    let known: &[(u8, u8)] = if format_version == FORMAT_VERSION {
+        &SPEC_VERSIONS
+    } else {
+        &SPEC_VERSIONS[..1]
+    };
+    known
+        .iter()
+        .copied()
+        .find(|version| version_text(*version) == text)
+        .ok_or_else(|| {
+            let names: Vec<String> = known.iter().copied().map(version_text).collect();
+            field_error(
+                "spec_version",
+                format!(
+                    "is {text:?}, but a format-{format_version} file names {}",
+                    names.join(" or ")
+                ),
+            )
+        })
 }
 
 /// The MAC check (§8.7): the device secret must be there and the `mac` member must be the MAC
@@ -464,8 +530,9 @@ fn key_pair(field: &str, text: Option<&str>) -> Result<Option<p256::SecretKey>, 
         .map_err(|_| field_error(field, "is not a valid P-256 private key"))
 }
 
-fn files(entries: &[FileHex]) -> Result<Files, DecodeError> {
-    let mut files = Files::blank();
+/// The files of a card of `spec_version`: each exactly once, none it does not have.
+fn files(entries: &[FileHex], spec_version: (u8, u8)) -> Result<Files, DecodeError> {
+    let mut files = Files::blank(spec_version);
     let mut seen: Vec<u16> = Vec::new();
     for (index, entry) in entries.iter().enumerate() {
         let fid_field = format!("files[{index}].fid");
@@ -505,7 +572,7 @@ fn files(entries: &[FileHex]) -> Result<Files, DecodeError> {
             }
         }
     }
-    if let Some(missing) = FileSpec::all().find(|file| !seen.contains(&file.fid)) {
+    if let Some(missing) = FileSpec::all(spec_version).find(|file| !seen.contains(&file.fid)) {
         return Err(field_error(
             "files",
             format!("has no entry for file {:04X}", missing.fid),

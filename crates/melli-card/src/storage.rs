@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 
 use super::error::CardError;
 use super::state::CardState;
-use super::state_file::{self, DecodeError, FORMAT_VERSION};
+use super::state_file::{self, DecodeError, FORMAT_VERSION, OLDEST_FORMAT_VERSION};
 
 /// Saves the persistent state after a command changed it.
 pub(super) trait Persist {
@@ -135,6 +135,7 @@ pub(super) fn read(path: &Path) -> Result<CardState, CardError> {
         DecodeError::Version(found) => CardError::StateVersion {
             path: path.to_owned(),
             found,
+            oldest: OLDEST_FORMAT_VERSION,
             expected: FORMAT_VERSION,
         },
         DecodeError::Integrity => CardError::StateTampered {

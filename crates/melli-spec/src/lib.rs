@@ -1,4 +1,4 @@
-//! The constants of the melli applet specification (`applets-spec/`), version 1.
+//! The constants of the melli applet specification (`applets-spec/`), version 1.1.
 //!
 //! This is the only module that the host side and the card side share. It holds numbers
 //! only — identifiers, instruction bytes, tags, limits — never an encoder or a decoder, so a
@@ -11,7 +11,7 @@
 pub mod test_support;
 
 /// Specification version implemented here, as (major, minor). §1.
-pub const SPEC_VERSION: (u8, u8) = (1, 0);
+pub const SPEC_VERSION: (u8, u8) = (1, 1);
 
 /// Application identifier: proprietary (first nibble F, ISO/IEC 7816-5), "MELLI", version 01. §2.
 pub const AID: [u8; 7] = [0xF0, 0x4D, 0x45, 0x4C, 0x4C, 0x49, 0x01];
@@ -103,14 +103,16 @@ pub mod ef {
     /// Maximum size of [`AUTH_CERT`]. §12.1.
     pub const AUTH_CERT_MAX: usize = 2048;
 
-    /// Every elementary file, in data-group order, with its maximum size in bytes. §5.
-    pub const ALL: [(u16, usize); 7] = [
+    /// Every elementary file, in data-group order, with its maximum size in bytes. §5, §12.1
+    /// (DG7, version 1.1).
+    pub const ALL: [(u16, usize); 8] = [
         (IDENTITY, 1024),
         (PHOTO, 20_480),
         (FINGERPRINT, 4096),
         (ADDRESS, 256),
         (CHIP_AUTH_KEY, 128),
         (HOLDER_CERT, 2048),
+        (AUTH_CERT, AUTH_CERT_MAX),
         (SECURITY_OBJECT, 4096),
     ];
 

@@ -57,7 +57,8 @@ fn run(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
 
 /// Personalization is complete (§6.15 step 5): DG1, DG2, DG3, DG4, DG6 and the security object
 /// are not empty; DG3 is a well-formed ISO/IEC 19794-2 record (§11.1); keys `01` and `02`
-/// exist and DG5 holds the SubjectPublicKeyInfo of key `02`; the PIN and the PUK are set.
+/// exist and DG5 holds the SubjectPublicKeyInfo of key `02`; the PIN and the PUK are set; key
+/// `03` and DG7 are both there or both absent.
 pub(crate) fn complete(state: &CardState) -> bool {
     let non_empty = |fid| state.files.content(fid).is_some_and(|c| !c.is_empty());
     let files = REQUIRED_FILES.into_iter().all(non_empty);
@@ -71,5 +72,18 @@ pub(crate) fn complete(state: &CardState) -> bool {
             .is_ok_and(|spki| state.files.content(ef::CHIP_AUTH_KEY) == Some(spki.as_slice()))
     });
     let references = state.pin.reference.is_some() && state.puk.reference.is_some();
-    files && finger && keys && dg5 && references
+    files && finger && keys && dg5 && references && online_identity_complete(state)
+}
+
+/// Version 1.1 (§6.15 step 5, §12.7): the authentication key `03` and DG7 both, or neither. A
+/// host that knows only 1.0 personalizes neither and can still lock the card; a host that
+/// began the online identity must finish it, so that no card is issued with a login key
+/// without its certificate, or a certificate without its key.
+fn online_identity_complete(state: &CardState) -> bool {
+    let key = state.auth_key.is_some();
+    let certificate = state
+        .files
+        .content(ef::AUTH_CERT)
+        .is_some_and(|c| !c.is_empty());
+    key == certificate
 }

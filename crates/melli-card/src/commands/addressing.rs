@@ -4,7 +4,6 @@
 //! (`0000`: the current EF) and carries the offset in data object `54`.
 
 use crate::dispatch::Ctx;
-use crate::files::FileSpec;
 use crate::response::Status;
 
 /// P1 bit 8: short EF identifier in P1 bits 5-1.
@@ -25,7 +24,11 @@ pub(crate) fn even(ctx: &mut Ctx<'_>, p1: u8, p2: u8) -> Result<(u16, usize), St
         if p1 & SFI_RFU != 0 {
             return Err(Status::INCORRECT_P1P2);
         }
-        let file = FileSpec::by_sfi(p1 & SFI_MASK).ok_or(Status::FILE_NOT_FOUND)?;
+        let file = ctx
+            .state()
+            .files
+            .by_sfi(p1 & SFI_MASK)
+            .ok_or(Status::FILE_NOT_FOUND)?;
         ctx.session.app.current_ef = Some(file.fid);
         Ok((file.fid, usize::from(p2)))
     } else {
@@ -40,7 +43,11 @@ pub(crate) fn odd(ctx: &mut Ctx<'_>, p1p2: u16) -> Result<u16, Status> {
     match p1p2 {
         CURRENT_EF => current_ef(ctx),
         fid => {
-            let file = FileSpec::by_fid(fid).ok_or(Status::FILE_NOT_FOUND)?;
+            let file = ctx
+                .state()
+                .files
+                .by_fid(fid)
+                .ok_or(Status::FILE_NOT_FOUND)?;
             ctx.session.app.current_ef = Some(file.fid);
             Ok(file.fid)
         }

@@ -3,6 +3,9 @@
 //! (plain or protected, in any state but TERMINATED). Both answer the public key DO
 //! `7F49 { 86 04 ‖ X ‖ Y }`; the private half never leaves the card (§8.6).
 //!
+//! Key `03`, the authentication key (§12.2), exists on a card of version 1.1 only; a 1.0 card
+//! answers `6A88` for it as for any unknown reference.
+//!
 //! Generating key `02` also writes its SubjectPublicKeyInfo to EF `0105` (DG5, §5.5). A new
 //! key replaces the old one, which is how a resumed personalization regenerates it; the key
 //! (and the file) are saved before the answer goes out. A card told to commit
@@ -33,18 +36,23 @@ fn check_shape(command: &Command<'_>) -> Result<(), Status> {
     .check(command)
 }
 
-/// The two keys of the card (§8.5).
+/// The key pairs of the card (§8.5, §12.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum KeyRef {
     Signing,
     ChipAuthentication,
+    Authentication,
 }
 
 impl KeyRef {
-    fn from_p2(p2: u8) -> Option<KeyRef> {
+    /// The key P2 names on this card: key `03` only on a card of version 1.1 or later.
+    fn from_p2(p2: u8, state: &CardState) -> Option<KeyRef> {
         match p2 {
             reference::SIGNING_KEY => Some(KeyRef::Signing),
             reference::CHIP_AUTH_KEY => Some(KeyRef::ChipAuthentication),
+            reference::AUTHENTICATION_KEY if state.has_online_identity() => {
+                Some(KeyRef::Authentication)
+            }
             _ => None,
         }
     }
@@ -53,6 +61,7 @@ impl KeyRef {
         match self {
             KeyRef::Signing => state.signing_key.as_ref(),
             KeyRef::ChipAuthentication => state.chip_auth_key.as_ref(),
+            KeyRef::Authentication => state.auth_key.as_ref(),
         }
     }
 }
@@ -65,7 +74,7 @@ fn run(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
         key_pair::P1_READ_PUBLIC_KEY => false,
         _ => return Err(Status::INCORRECT_P1P2),
     };
-    let key_ref = KeyRef::from_p2(command.p2()).ok_or(Status::REFERENCE_NOT_FOUND)?;
+    let key_ref = KeyRef::from_p2(command.p2(), ctx.state()).ok_or(Status::REFERENCE_NOT_FOUND)?;
     if generate {
         ctx.secure_messaging(command, Protection::Required)?;
         require_lifecycle(ctx, Lifecycle::Personalizing)?;
@@ -86,6 +95,7 @@ fn generate_key(ctx: &mut Ctx<'_>, key_ref: KeyRef) -> Result<Reply, Status> {
     let answer = key_pairs::public_key_object(&key);
     match key_ref {
         KeyRef::Signing => ctx.state_mut().signing_key = Some(key),
+        KeyRef::Authentication => ctx.state_mut().auth_key = Some(key),
         KeyRef::ChipAuthentication => {
             let spki = match ctx.session.fault {
                 // Testing (`--fault foreign-dg5`): DG5 gets a key this chip does not hold.

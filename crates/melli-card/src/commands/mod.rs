@@ -1,6 +1,7 @@
 //! One module per command family of the specification (§6). Each exposes its dispatcher
 //! entry (or entries): the length shape, the P1-P2 check and the function that runs it.
-//! `addressing` is the file and offset addressing READ BINARY and UPDATE BINARY share.
+//! `addressing` is the file and offset addressing READ BINARY and UPDATE BINARY share;
+//! `login_signature` is INTERNAL AUTHENTICATE with the authentication key (P2 `03`, §12.3).
 
 pub(super) mod activate_file;
 pub(super) mod addressing;
@@ -11,6 +12,7 @@ pub(super) mod get_challenge;
 pub(super) mod get_data;
 pub(super) mod get_response;
 pub(super) mod internal_authenticate;
+mod login_signature;
 pub(super) mod mutual_authenticate;
 pub(super) mod perform_security_operation;
 pub(super) mod read_binary;

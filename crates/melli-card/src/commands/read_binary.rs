@@ -9,7 +9,6 @@
 use super::addressing;
 use crate::command::{Command, Le};
 use crate::dispatch::{never, Ctx, Entry, Presence, Protection, Shape};
-use crate::files::FileSpec;
 use crate::response::{Reply, Status};
 use crate::spec::{ins, tag, MAX_RESPONSE_DATA};
 use crate::tlv;
@@ -59,7 +58,7 @@ fn check_shape_odd(command: &Command<'_>) -> Result<(), Status> {
 /// never-readable (6982), offset past the end (6B00), secure messaging, then the read.
 fn run_even(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
     let (fid, offset) = addressing::even(ctx, command.p1(), command.p2())?;
-    readable(fid)?;
+    readable(ctx, fid)?;
     addressing::from_offset(ctx, fid, offset)?;
     let command = ctx.secure_messaging(command, Protection::Either)?;
     read(
@@ -73,7 +72,7 @@ fn run_even(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
 /// the offset object (6A80), offset past the end (6B00), then the read.
 fn run_odd(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
     let fid = addressing::odd(ctx, command.p1p2())?;
-    readable(fid)?;
+    readable(ctx, fid)?;
     let unwrapped = ctx.secure_messaging(command, Protection::Either)?;
     let command = unwrapped.command();
     let offset = offset_object(command.data).ok_or(Status::INCORRECT_DATA)?;
@@ -85,8 +84,8 @@ fn run_odd(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
 }
 
 /// 6982 for the file that is never read (DG3, §5), whatever the offset.
-fn readable(fid: u16) -> Result<(), Status> {
-    match FileSpec::by_fid(fid) {
+fn readable(ctx: &Ctx<'_>, fid: u16) -> Result<(), Status> {
+    match ctx.state().files.by_fid(fid) {
         Some(file) if file.readable() => Ok(()),
         Some(_) => Err(Status::SECURITY_STATUS_NOT_SATISFIED),
         None => Err(Status::FILE_NOT_FOUND),

@@ -96,8 +96,8 @@ fn select_file(ctx: &mut Ctx<'_>, data: &[u8]) -> Result<Vec<u8>, Status> {
     if !ctx.session.app.selected {
         return Err(Status::FILE_NOT_FOUND);
     }
-    let file = FileSpec::by_fid(fid).ok_or(Status::FILE_NOT_FOUND)?;
     let state = ctx.state();
+    let file = state.files.by_fid(fid).ok_or(Status::FILE_NOT_FOUND)?;
     let length = state.files.content(fid).map_or(0, <[u8]>::len);
     let fcp = file_fcp(file, length, state.lifecycle.byte());
     ctx.session.app.current_ef = Some(fid);

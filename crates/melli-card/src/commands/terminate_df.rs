@@ -1,9 +1,9 @@
 //! TERMINATE DF `00 E6 00 00` with the PUK (spec §6.16): the holder ends the card for good.
 //! The PUK is checked with the tearing-safe sequence of §8.3; on a match the card becomes
 //! TERMINATED (§7), saved before `9000`, and erases what no command could use any more and
-//! what must not outlive the card (§6.16, §8.7): both private keys (signing and chip
-//! authentication), the enrolled fingerprint templates (DG3, emptied) and the PIN and PUK
-//! reference values.
+//! what must not outlive the card (§6.16, §8.7): the private keys (signing, chip
+//! authentication and, on a 1.1 card, authentication), the enrolled fingerprint templates
+//! (DG3, emptied) and the PIN and PUK reference values.
 
 use crate::command::Command;
 use crate::dispatch::{
@@ -50,6 +50,7 @@ fn run(ctx: &mut Ctx<'_>, command: &Command<'_>) -> Result<Reply, Status> {
     state.lifecycle = Lifecycle::Terminated;
     state.signing_key = None;
     state.chip_auth_key = None;
+    state.auth_key = None;
     state.pin.reference = None;
     state.puk.reference = None;
     state.files.erase(ef::FINGERPRINT);

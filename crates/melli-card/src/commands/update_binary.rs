@@ -10,7 +10,6 @@
 use super::addressing;
 use crate::command::Command;
 use crate::dispatch::{never, require_lifecycle, Ctx, Entry, Presence, Protection, Shape};
-use crate::files::FileSpec;
 use crate::response::{Reply, Status};
 use crate::spec::{ef, ins, tag};
 use crate::state::Lifecycle;
@@ -86,7 +85,11 @@ fn offset_and_bytes(data: &[u8]) -> Option<(usize, &[u8])> {
 /// Writes `bytes` at `offset` (no further than the current length): 6A84 beyond the file's
 /// maximum size.
 fn write(ctx: &mut Ctx<'_>, fid: u16, offset: usize, bytes: &[u8]) -> Result<Reply, Status> {
-    let file = FileSpec::by_fid(fid).ok_or(Status::FILE_NOT_FOUND)?;
+    let file = ctx
+        .state()
+        .files
+        .by_fid(fid)
+        .ok_or(Status::FILE_NOT_FOUND)?;
     let end = offset
         .checked_add(bytes.len())
         .filter(|end| *end <= file.max_size)

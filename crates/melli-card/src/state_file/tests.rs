@@ -67,6 +67,8 @@ fn round_trip_keeps_everything() {
     );
     assert!(decoded.signing_key_blocked);
     assert!(decoded.chip_auth_key.is_none());
+    assert!(decoded.auth_key.is_none());
+    assert_eq!(decoded.spec_version, (1, 1));
     assert_eq!(decoded.files, state.files);
     assert_eq!(*encode(&decoded).unwrap(), *encode(&state).unwrap());
     assert!(decoded.pin.reference.unwrap().matches(
@@ -177,8 +179,8 @@ fn other_format_versions_are_named() {
     v1["pin"]["reference"] = "313233343536FFFFFFFFFFFFFFFFFFFF".into();
     assert!(matches!(decode_value(&v1), Err(DecodeError::Version(1))));
     let mut newer = json(&sample());
-    newer["format_version"] = 3.into();
-    assert!(matches!(decode_value(&newer), Err(DecodeError::Version(3))));
+    newer["format_version"] = 4.into();
+    assert!(matches!(decode_value(&newer), Err(DecodeError::Version(4))));
 }
 
 /// A sealed file (its MAC right) with a value the card cannot accept still names the field.
@@ -246,12 +248,26 @@ fn every_corruption_names_its_field() {
             Box::new(|v| v["key_pairs"]["chip_auth"] = "FF".repeat(32).into()),
         ),
         (
+            "key_pairs.auth",
+            Box::new(|v| v["key_pairs"]["auth"] = "00".repeat(31).into()),
+        ),
+        (
+            "key_pairs.auth",
+            Box::new(|v| {
+                v["key_pairs"].as_object_mut().unwrap().remove("auth");
+            }),
+        ),
+        (
+            "spec_version",
+            Box::new(|v| v["spec_version"] = "1.2".into()),
+        ),
+        (
             "files[0].fid",
             Box::new(|v| v["files"][0]["fid"] = "01".into()),
         ),
         (
             "files[0].fid",
-            Box::new(|v| v["files"][0]["fid"] = "0107".into()),
+            Box::new(|v| v["files"][0]["fid"] = "0108".into()),
         ),
         (
             "files[1].fid",
@@ -315,4 +331,94 @@ fn canonical_text() {
         String::from_utf8(canonical(&value).unwrap().to_vec()).unwrap(),
         r#"{"a":{"c":true,"d":null},"b":[1,"x\"y"]}"#
     );
+}
+
+/// Format 3 keeps the authentication key `03` of a 1.1 card (§12.2) and DG7.
+#[test]
+fn the_authentication_key_and_dg7_round_trip() {
+    let mut state = sample();
+    state.auth_key = Some(p256::SecretKey::from_slice(&[0x33; 32]).unwrap());
+    state
+        .files
+        .set_content(ef::AUTH_CERT, vec![0x30; 2048])
+        .unwrap();
+    let value = json(&state);
+    assert_eq!(value["format_version"], 3);
+    assert_eq!(value["spec_version"], "1.1");
+    assert_eq!(value["key_pairs"]["auth"], "33".repeat(32));
+    let decoded = decode(&encode(&state).unwrap()).unwrap();
+    assert_eq!(
+        decoded.auth_key.map(|k| k.to_bytes()),
+        state.auth_key.as_ref().map(|k| k.to_bytes())
+    );
+    assert_eq!(decoded.files, state.files);
+}
+
+/// A 1.0 card as format 2 wrote it: `spec_version` "1.0", no `key_pairs.auth`, no DG7.
+fn format_2_of_a_1_0_card() -> serde_json::Value {
+    let mut value = json(&sample());
+    value["format_version"] = 2.into();
+    value["spec_version"] = "1.0".into();
+    value["key_pairs"].as_object_mut().unwrap().remove("auth");
+    value["files"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|file| file["fid"] != "0107");
+    seal(&mut value);
+    value
+}
+
+/// A format-2 file loads as the 1.0 card it is, and is saved as format 3 of a 1.0 card,
+/// which loads again the same.
+#[test]
+fn a_format_2_file_is_a_1_0_card() {
+    let state = decode_value(&format_2_of_a_1_0_card()).unwrap();
+    assert_eq!(state.spec_version, (1, 0));
+    assert!(!state.has_online_identity());
+    assert!(state.auth_key.is_none());
+    assert_eq!(state.files.by_fid(ef::AUTH_CERT), None);
+    let value = json(&state);
+    assert_eq!(value["format_version"], 3);
+    assert_eq!(value["spec_version"], "1.0");
+    assert_eq!(value["key_pairs"]["auth"], serde_json::Value::Null);
+    assert!(value["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["fid"] != "0107"));
+    let again = decode_value(&value).unwrap();
+    assert_eq!(again.spec_version, (1, 0));
+    assert_eq!(again.files, state.files);
+}
+
+/// What format 2 never held is refused in it: the `auth` member, a 1.1 version, DG7; and a
+/// 1.0 card of format 3 holds no authentication key and no DG7.
+#[test]
+fn a_1_0_card_has_no_authentication_key_and_no_dg7() {
+    type Corruption = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Corruption)> = vec![
+        (
+            "key_pairs.auth",
+            Box::new(|v| v["key_pairs"]["auth"] = serde_json::Value::Null),
+        ),
+        (
+            "spec_version",
+            Box::new(|v| v["spec_version"] = "1.1".into()),
+        ),
+        (
+            "files[7].fid",
+            Box::new(|v| {
+                let entry = serde_json::json!({ "fid": "0107", "content": "" });
+                v["files"].as_array_mut().unwrap().push(entry);
+            }),
+        ),
+    ];
+    for (expected, corrupt) in cases {
+        let mut value = format_2_of_a_1_0_card();
+        corrupt(&mut value);
+        assert_eq!(field_of(decode_sealed(&value)), expected);
+    }
+    let mut value = json(&decode_value(&format_2_of_a_1_0_card()).unwrap());
+    value["key_pairs"]["auth"] = "33".repeat(32).into();
+    assert_eq!(field_of(decode_sealed(&value)), "key_pairs.auth");
 }

@@ -224,7 +224,7 @@ fn select_files_by_fid() {
                 "00A4000402011D 00",
                 "6215 80020000 81021000 820101 8302011D 88011D 8A0101 9000",
             ),
-            ("00A4000C020107", "6A82"),
+            ("00A4000C020108", "6A82"),
             ("00A4000C023F00", "6A82"), // the MF is not supported
             ("00A4000C02F04D", "6A82"),
             ("00A4000C03010100", "6700"),
@@ -239,7 +239,7 @@ fn select_files_by_fid() {
 #[test]
 fn a_failed_select_keeps_the_current_file_and_reselecting_the_aid_clears_it() {
     let mut card = selected_on("0101");
-    script(&mut card, &[("00A4000C020107", "6A82")]);
+    script(&mut card, &[("00A4000C020108", "6A82")]);
     expect(&mut card, "00B0000002", &identity()[..2], "9000");
     script(&mut card, &[(SELECT_AID, "9000"), ("00B0000002", "6986")]);
 }
@@ -295,7 +295,7 @@ fn read_binary_by_short_file_identifier() {
         &mut card,
         &[
             ("00B0800010", "6A82"), // SFI 0
-            ("00B0870010", "6A82"),
+            ("00B0880010", "6A82"),
             ("00B09F0010", "6A82"),
             ("00B0A10010", "6A86"), // P1 bits 7-6 must be 0
             ("00B0C10010", "6A86"),
@@ -397,7 +397,7 @@ fn read_binary_odd_with_offset_objects() {
             ("00B10101025401 00", "6A80"),        // truncated
             ("00B1010100", "6700"),               // no data
             ("00B1010103540100", "6700"),         // no Le
-            ("00B1010703540100 00", "6A82"),
+            ("00B1010803540100 00", "6A82"),
             ("00B13F0003540100 00", "6A82"),
         ],
     );
@@ -433,7 +433,7 @@ fn get_data_objects() {
         &[
             ("00CADF0100", &format!("{serial}9000")),
             ("00CADF0200", "019000"),
-            ("00CADF0300", "01009000"),
+            ("00CADF0300", "01019000"),
             ("00CADF0400", "030A059000"),
             ("00CA7F6600", "7F66 08 0202 0400 0202 FFFD 9000"),
             ("00CA7F6100", "6A88"), // no finger enrolled
@@ -681,7 +681,7 @@ fn protected_commands_without_a_channel() {
             // Steps 0 to 5 come first.
             ("0CA4050C07F04D454C4C4901", "6A86"),
             ("0CB0012D10", "6B00"),
-            ("0CB0870010", "6A82"),
+            ("0CB0880010", "6A82"),
             ("0CB0830010", "6982"),
             ("0CCA5F2000", "6A88"),
             ("0C84000108", "6A86"),

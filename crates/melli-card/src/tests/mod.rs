@@ -9,6 +9,7 @@ use super::Card;
 use crate::spec::{ef, ins};
 
 mod apdus;
+mod authentication;
 pub(super) mod host;
 mod personalization;
 mod pin_life;
@@ -62,7 +63,8 @@ pub(super) fn finger_record() -> Vec<u8> {
     .unwrap()
 }
 
-/// The contents personalization writes, by FID: DG1, DG2, DG3, DG4, DG6, security object.
+/// The contents a 1.0 personalization writes, by FID: DG1, DG2, DG3, DG4, DG6, security
+/// object.
 pub(super) fn personal_files() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("0101", pattern(IDENTITY_LEN, 0x11)),
@@ -74,6 +76,11 @@ pub(super) fn personal_files() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
+/// The content of DG7 (§12.1) personalization writes: certificates of 1 200 bytes.
+pub(super) fn auth_cert() -> Vec<u8> {
+    pattern(1200, 0x17)
+}
+
 /// A blank card (no test contents), its application selected, with a secure channel open:
 /// PERSONALIZING.
 pub(super) fn personalizing() -> (Card, Host) {
@@ -83,8 +90,17 @@ pub(super) fn personalizing() -> (Card, Host) {
     (card, host)
 }
 
-/// Everything but ACTIVATE FILE, through the channel: both keys, every file, PIN and PUK.
+/// Everything but ACTIVATE FILE, through the channel, as a 1.1 host does on a 1.1 card: the
+/// three keys, every file (DG7 too), PIN and PUK.
 pub(super) fn personalize_all(card: &mut Card, host: &mut Host) {
+    personalize_1_0(card, host);
+    host.expect(card, "00478003 00", "9000");
+    host.write_file(card, "0107", &auth_cert());
+}
+
+/// Everything but ACTIVATE FILE, as a host of version 1.0 does: keys `01` and `02`, the files
+/// of §5 (no DG7), PIN and PUK.
+pub(super) fn personalize_1_0(card: &mut Card, host: &mut Host) {
     host.expect(card, "00478001 00", "9000");
     host.expect(card, "00478002 00", "9000");
     for (fid, content) in personal_files() {

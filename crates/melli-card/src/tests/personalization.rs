@@ -287,11 +287,11 @@ fn malformed_objects_are_6987_and_close_the_channel() {
 fn errors_before_the_unwrap_are_plain_and_close_the_channel() {
     for (plain, sw) in [
         ("00D6000501AA", "6B00"), // offset beyond the current length (step 5)
-        ("00D6870001AA", "6A82"), // unknown SFI
+        ("00D6880001AA", "6A82"), // unknown SFI
         ("00D6E10001AA", "6A86"), // P1 bits 7-6 with an SFI
         ("000E800000", "6A86"),   // ERASE with P1 b8
         ("00478301", "6A86"),     // GENERATE P1
-        ("00478003", "6A88"),     // GENERATE P2
+        ("00478004", "6A88"),     // GENERATE P2
         ("00840000 10", "6A81"),  // GET CHALLENGE is plain only
         ("002000810110", "6A81"), // VERIFY is plain only
         ("00A4040C07F04D454C4C4901", "6A81"),
@@ -331,7 +331,7 @@ fn errors_after_the_unwrap_are_protected_and_keep_the_channel() {
     host.expect(&mut card, "00D60000", "6700"); // no data once unwrapped
     host.expect(&mut card, "000E0000 01 AA", "6700"); // ERASE with data
     host.expect(&mut card, "00A4020C 01 01", "6700"); // FID of one byte
-    host.expect(&mut card, "00A4020C020107", "6A82"); // unknown FID
+    host.expect(&mut card, "00A4020C020108", "6A82"); // unknown FID
     host.expect(&mut card, "00B00000", "6700"); // READ BINARY needs DO97
     host.expect(&mut card, "00440000", "6985"); // incomplete
     host.expect(&mut card, "00478101 00", "6A88"); // no key yet

@@ -8,7 +8,7 @@
 use super::host::Answer;
 use super::*;
 
-/// Every secret the card holds: both private scalars, K_enc, K_mac, the session keys, the
+/// Every secret the card holds: the three private scalars, K_enc, K_mac, the session keys, the
 /// device secret, the PIN and PUK hashes, and the PIN and PUK values the tests set.
 fn secrets(card: &Card) -> Vec<Vec<u8>> {
     let state = &card.state;
@@ -16,7 +16,7 @@ fn secrets(card: &Card) -> Vec<Vec<u8>> {
         state.static_keys.enc.to_vec(),
         state.static_keys.mac.to_vec(),
     ];
-    for key in [&state.signing_key, &state.chip_auth_key]
+    for key in [&state.signing_key, &state.chip_auth_key, &state.auth_key]
         .into_iter()
         .flatten()
     {
@@ -99,7 +99,7 @@ fn no_command_returns_a_secret_of_a_personalized_card() {
     let mut card = personalized();
     script(&mut card, &[(&format!("00200081 10 {PIN}"), "9000")]);
     let secrets = secrets(&card);
-    assert_eq!(secrets.len(), 9);
+    assert_eq!(secrets.len(), 10);
     let bodies = bodies();
     let mut answered_with_data = 0usize;
     for (ins, p1, p2) in headers() {

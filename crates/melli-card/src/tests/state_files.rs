@@ -270,7 +270,7 @@ fn an_old_format_file_is_refused() {
         error.to_string(),
         format!(
             "card state {}: written in state format version 1 by an older melli; this melli \
-             reads version 2 only: make a new card with `melli card new`",
+             reads versions 2 to 3 only: make a new card with `melli card new`",
             path.display()
         )
     );
@@ -332,4 +332,53 @@ fn a_corrupted_file_is_an_error_naming_the_field() {
     fs::remove_file(&path).unwrap();
     let error = Card::open_file(&path).unwrap_err();
     assert!(matches!(error, CardError::StateIo { .. }), "{error}");
+}
+
+/// A state file of format 2, written by the melli of specification 1.0 (before §12): an
+/// operational card personalized by `personalized_file`, PIN 123456.
+const FORMAT_2_CARD: &str = include_str!("fixtures/state-v2-operational.json");
+
+/// §8.7, §12.7: a card made before version 1.1 still opens, and stays the 1.0 card it was —
+/// `DF03` is `01 00`, and DG7, key `03` and INTERNAL AUTHENTICATE P2 `03` answer as on 1.0 —
+/// while everything it had still works. Its next save is format 3, and it opens again.
+#[test]
+fn a_format_2_card_opens_as_a_1_0_card() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("card.json");
+    fs::write(&path, FORMAT_2_CARD).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    let mut card = Card::open_file(&path).unwrap();
+    assert_eq!(card.lifecycle(), 0x05);
+    let challenge = "11".repeat(32);
+    script(
+        &mut card,
+        &[
+            (SELECT_AID, "9000"),
+            ("00CADF0300", "01009000"),
+            ("00A4000C020107", "6A82"),
+            ("00B0870000", "6A82"),
+            ("00478103 00", "6A88"),
+            ("00478101 00", "*9000"),
+            (&format!("00880003 20 {challenge} 00"), "6A86"),
+            (&format!("00880002 20 {challenge} 00"), "*9000"),
+            (&verify(WRONG_PIN), "63C2"),
+            (&verify(PIN), "9000"),
+            (&format!("002A9E9A 20 {challenge} 00"), "*9000"),
+            (&format!("00880003 20 {challenge} 00"), "6A86"),
+        ],
+    );
+    drop(card);
+    let saved: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(saved["format_version"], 3);
+    assert_eq!(saved["spec_version"], "1.0");
+    let mut card = Card::open_file(&path).unwrap();
+    script(
+        &mut card,
+        &[
+            (SELECT_AID, "9000"),
+            ("00CADF0300", "01009000"),
+            ("00CADF0400", "030A059000"),
+        ],
+    );
 }
