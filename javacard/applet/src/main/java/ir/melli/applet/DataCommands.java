@@ -37,8 +37,9 @@ final class DataCommands {
                 out[0] = s.lifecycle();
                 return 1;
             case (short) 0xDF03:
+                // Specification version 1.1 (§12.7).
                 out[0] = 0x01;
-                out[1] = 0x00;
+                out[1] = 0x01;
                 return 2;
             case (short) 0xDF04:
                 out[0] = s.tries(CardState.PIN);

@@ -388,7 +388,8 @@ final class Dispatcher {
                 ok = nc == 32;
                 break;
             case INS_INTERNAL_AUTHENTICATE:
-                ok = nc >= 8 && nc <= 64;
+                ok = cmd.p2() == KeyCommands.P2_AUTHENTICATION_KEY ? digestLength(nc)
+                        : nc >= 8 && nc <= 64;
                 break;
             case INS_MUTUAL_AUTHENTICATE:
                 ok = nc == 56;
@@ -399,6 +400,11 @@ final class Dispatcher {
         if (!ok) {
             ISOException.throwIt(Sw.WRONG_LENGTH);
         }
+    }
+
+    /** §12.3 step 1: a SHA-256, SHA-384 or SHA-512 digest. */
+    private static boolean digestLength(short nc) {
+        return nc == 32 || nc == 48 || nc == 64;
     }
 
     /**

@@ -4,8 +4,8 @@ import javacard.framework.JCSystem;
 import javacard.framework.Util;
 
 /**
- * The transparent EFs of spec §5, each a persistent array of its maximum size and a current
- * length. 32 128 bytes of file space and 14 bytes of lengths.
+ * The transparent EFs of spec §5 and §12.1, each a persistent array of its maximum size and a
+ * current length. 34 176 bytes of file space and 16 bytes of lengths.
  *
  * <p>Writes are tearing-safe without a large commit buffer: bytes written at or beyond the
  * current length are invisible until the length (one short, an atomic write) grows over them;
@@ -19,16 +19,18 @@ final class Files {
     static final byte DG5 = 4;
     static final byte DG6 = 5;
     static final byte SOD = 6;
-    static final byte COUNT = 7;
+    /** EF 0107, the authentication certificate (spec 1.1, §12.1): every rule of DG6. */
+    static final byte DG7 = 7;
+    static final byte COUNT = 8;
 
     /** FIDs, in index order. */
     private static final short[] FID = {
         (short) 0x0101, (short) 0x0102, (short) 0x0103, (short) 0x0104, (short) 0x0105,
-        (short) 0x0106, (short) 0x011D
+        (short) 0x0106, (short) 0x011D, (short) 0x0107
     };
     private static final short[] MAX = {
         (short) 1024, (short) 20480, (short) 4096, (short) 256, (short) 128, (short) 2048,
-        (short) 4096
+        (short) 4096, (short) 2048
     };
 
     private final Object[] content;

@@ -10,17 +10,23 @@ import javacard.security.KeyPair;
 import javacard.security.Signature;
 
 /**
- * The two P-256 key pairs (spec §8.5): signing key 01 and chip-authentication key 02,
- * generated on the card (GENERATE 80), with the curve's domain parameters set explicitly.
- * Signatures come out as r ‖ s, 32 bytes each (§6.12, §6.13).
+ * The three P-256 key pairs (spec §8.5, §12.2): signing key 01, chip-authentication key 02 and
+ * authentication key 03, generated on the card (GENERATE 80), with the curve's domain
+ * parameters set explicitly. Signatures come out as r ‖ s, 32 bytes each (§6.12, §6.13, §12.3).
  *
- * <p>PSO (§6.12) signs a digest the host computed: {@code Signature.signPreComputedHash} of
- * ALG_ECDSA_SHA_256, a Java Card 3.0.5 method. A 3.0.4 card has no way to sign a given digest
- * with ECDSA; such a card cannot run PSO (see README).
+ * <p>PSO (§6.12) and INTERNAL AUTHENTICATE with key 03 (§12.3) sign a digest the host computed:
+ * {@code Signature.signPreComputedHash} of ALG_ECDSA_SHA_256, a Java Card 3.0.5 method. A 3.0.4
+ * card has no way to sign a given digest with ECDSA; such a card cannot run them (see README).
  */
 final class Keys {
     static final byte SIGNING = 0;
     static final byte CHIP_AUTH = 1;
+    /** The authentication (login) key 03 of spec 1.1 (§12.2). */
+    static final byte AUTHENTICATION = 2;
+    /** How many key pairs the card holds. */
+    static final byte COUNT = 3;
+    /** The length of the hash value e that ECDSA P-256 signs (§6.12, §12.3). */
+    static final short DIGEST_LEN = 32;
     /** Length of the r ‖ s answer. */
     static final short SIGNATURE_LEN = 64;
 
@@ -37,8 +43,8 @@ final class Keys {
 
     Keys(byte[] scratch) {
         this.scratch = scratch;
-        pairs = new KeyPair[2];
-        for (byte i = 0; i < 2; i++) {
+        pairs = new KeyPair[COUNT];
+        for (byte i = 0; i < COUNT; i++) {
             ECPublicKey pub = (ECPublicKey) KeyBuilder.buildKey(KeyBuilder.TYPE_EC_FP_PUBLIC,
                     KeyBuilder.LENGTH_EC_FP_256, false);
             ECPrivateKey priv = (ECPrivateKey) KeyBuilder.buildKey(
@@ -106,10 +112,13 @@ final class Keys {
         return SPKI_LEN;
     }
 
-    /** ECDSA with key 01 over a 32-byte digest as it is (§6.12): r ‖ s at `out`. */
-    short signDigest(byte[] digest, short dOff, byte[] out, short off) {
-        ecdsa.init(pairs[SIGNING].getPrivate(), Signature.MODE_SIGN);
-        short der = ecdsa.signPreComputedHash(digest, dOff, (short) 32, scratch, (short) 0);
+    /**
+     * ECDSA with key `which` (01 for PSO, §6.12; 03 for INTERNAL AUTHENTICATE, §12.3) over the
+     * 32 bytes at `dOff` as the hash value e, as they are: r ‖ s at `out`.
+     */
+    short signDigest(byte which, byte[] digest, short dOff, byte[] out, short off) {
+        ecdsa.init(pairs[which].getPrivate(), Signature.MODE_SIGN);
+        short der = ecdsa.signPreComputedHash(digest, dOff, DIGEST_LEN, scratch, (short) 0);
         return rawSignature(der, out, off);
     }
 
@@ -155,9 +164,9 @@ final class Keys {
         return next;
     }
 
-    /** TERMINATE DF: both private keys are erased (§6.16, §8.7). */
+    /** TERMINATE DF: every private key is erased, key 03 with the others (§6.16, §8.7, §12.2). */
     void erase() {
-        for (byte i = 0; i < 2; i++) {
+        for (byte i = 0; i < COUNT; i++) {
             pairs[i].getPrivate().clearKey();
             pairs[i].getPublic().clearKey();
         }
@@ -165,6 +174,11 @@ final class Keys {
 
     /** Whether any key material is left (a TERMINATED card torn before it erased the keys). */
     boolean anyLeft() {
-        return pairs[0].getPrivate().isInitialized() || pairs[1].getPrivate().isInitialized();
+        for (byte i = 0; i < COUNT; i++) {
+            if (pairs[i].getPrivate().isInitialized()) {
+                return true;
+            }
+        }
+        return false;
     }
 }

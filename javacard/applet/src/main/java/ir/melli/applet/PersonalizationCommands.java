@@ -52,7 +52,11 @@ final class PersonalizationCommands {
         return 0;
     }
 
-    /** §6.15 step 5: files written, DG3 well formed, both keys, DG5 their SPKI, PIN and PUK. */
+    /**
+     * §6.15 step 5: files written, DG3 well formed, keys 01 and 02, DG5 the SPKI of key 02, PIN
+     * and PUK; and key 03 and DG7 both present (a v1.1 personalization) or both absent (a v1.0
+     * one, §12.7).
+     */
     private boolean complete() {
         Files f = d.files;
         byte[] required = REQUIRED;
@@ -67,6 +71,9 @@ final class PersonalizationCommands {
         }
         Keys k = d.keys;
         if (!k.exists(Keys.SIGNING) || !k.exists(Keys.CHIP_AUTH)) {
+            return false;
+        }
+        if (k.exists(Keys.AUTHENTICATION) != (f.length(Files.DG7) != 0)) {
             return false;
         }
         short spki = k.spki(Keys.CHIP_AUTH, d.resp, (short) 0);

@@ -237,7 +237,8 @@ class RustApduScriptsTest {
                 {"00A40004020105 00", "6215 80020000 81020080 820101 83020105 880105 8A0101 9000"},
                 {"00A40004020106 00", "6215 80020000 81020800 820101 83020106 880106 8A0101 9000"},
                 {"00A4000402011D 00", "6215 80020000 81021000 820101 8302011D 88011D 8A0101 9000"},
-                {"00A4000C020107", "6A82"},
+                {"00A40004020107 00", "6215 80020000 81020800 820101 83020107 880107 8A0101 9000"},
+                {"00A4000C020108", "6A82"},
                 {"00A4000C023F00", "6A82"}, // the MF is not supported
                 {"00A4000C02F04D", "6A82"},
                 {"00A4000C03010100", "6700"},
@@ -252,7 +253,7 @@ class RustApduScriptsTest {
     void aFailedSelectKeepsTheCurrentFileAndReselectingTheAidClearsIt() {
         TestCard card;
         card = selectedOn("0101");
-        script(card, new String[][] {{"00A4000C020107", "6A82"}});
+        script(card, new String[][] {{"00A4000C020108", "6A82"}});
         expect(card, "00B0000002", slice(identity(), 0, 2), "9000");
         script(card, new String[][] {{SELECT_AID, "9000"}, {"00B0000002", "6986"}});
     }
@@ -306,7 +307,8 @@ class RustApduScriptsTest {
         expect(card, "00B09D0000", new byte[0], "6282"); // empty security object
         script(card, new String[][] {
                 {"00B0800010", "6A82"}, // SFI 0
-                {"00B0870010", "6A82"},
+                {"00B0870010", "6282"}, // DG7 (spec 1.1), empty
+                {"00B0880010", "6A82"},
                 {"00B09F0010", "6A82"},
                 {"00B0A10010", "6A86"}, // P1 bits 7-6 must be 0
                 {"00B0C10010", "6A86"},
@@ -324,7 +326,7 @@ class RustApduScriptsTest {
         script(card, new String[][] {
                 {"00CADF0100", serial + "9000"},
                 {"00CADF0200", "019000"},
-                {"00CADF0300", "01009000"},
+                {"00CADF0300", "01019000"},
                 {"00CADF0400", "030A059000"},
                 {"00CA7F6600", "7F66 08 0202 0400 0202 FFFD 9000"},
                 {"00CA7F6100", "6A88"}, // no finger enrolled
@@ -459,7 +461,7 @@ class RustApduScriptsTest {
                 // Steps 0 to 5 come first.
                 {"0CA4050C07F04D454C4C4901", "6A86"},
                 {"0CB0012D10", "6B00"},
-                {"0CB0870010", "6A82"},
+                {"0CB0880010", "6A82"},
                 {"0CB0830010", "6982"},
                 {"0CCA5F2000", "6A88"},
                 {"0C84000108", "6A86"},
@@ -570,7 +572,7 @@ class RustApduScriptsTest {
             {"00B10101025401 00", "6A80"},
             {"00B1010100", "6700"},
             {"00B1010103540100", "6700"},
-            {"00B1010703540100 00", "6A82"},
+            {"00B1010803540100 00", "6A82"},
             {"00B13F0003540100 00", "6A82"},
         });
         byte[] photo = photo();

@@ -162,11 +162,11 @@ class RustPersonalizationTest {
     void errorsBeforeTheUnwrapArePlainAndCloseTheChannel() {
         String[][] cases = {
             {"00D6000501AA", "6B00"},
-            {"00D6870001AA", "6A82"},
+            {"00D6880001AA", "6A82"},
             {"00D6E10001AA", "6A86"},
             {"000E800000", "6A86"},
             {"00478301", "6A86"},
-            {"00478003", "6A88"},
+            {"00478004", "6A88"},
             {"00840000 10", "6A81"},
             {"002000810110", "6A81"},
             {"00A4040C07F04D454C4C4901", "6A81"},
@@ -200,7 +200,7 @@ class RustPersonalizationTest {
         host.expect("00D60000", "6700");
         host.expect("000E0000 01 AA", "6700");
         host.expect("00A4020C 01 01", "6700");
-        host.expect("00A4020C020107", "6A82");
+        host.expect("00A4020C020108", "6A82");
         host.expect("00B00000", "6700");
         host.expect("00440000", "6985");
         host.expect("00478101 00", "6A88");
