@@ -462,7 +462,7 @@ pub fn verify_security_object(der: &[u8], input: &VerifyInput<'_>) -> Verdict {
 pub fn readable_data_groups_from_spec() -> Vec<u8> {
     spec::ef::ALL
         .iter()
-        .filter(|(fid, _)| *fid != spec::ef::FINGERPRINT && *fid != spec::ef::AUTH_CERT)
+        .filter(|(fid, _)| *fid != spec::ef::FINGERPRINT)
         .filter_map(|(fid, _)| spec::ef::data_group_number(*fid))
         .filter(|n| !OPTIONAL_DATA_GROUPS.contains(n))
         .collect()
