@@ -56,6 +56,23 @@ pub struct VerifyAuthTokenArgs {
     pub json: bool,
 }
 
+/// The origin and nonce a service gave, checked before anything else is done.
+fn check_origin_and_nonce(origin: &str, nonce: &str) -> Result<(), Failure> {
+    auth_token::check_origin(origin).map_err(|why| {
+        Failure::bad_input(format!(
+            "--origin {}: {why} — give the service's origin as the browser shows it, e.g. \
+             https://e.gov.ir",
+            escaped(origin)
+        ))
+    })?;
+    auth_token::check_nonce(nonce).map_err(|why| {
+        Failure::bad_input(format!(
+            "--nonce {}: {why} — give the nonce the service sent for this login",
+            escaped_cut(nonce, 80)
+        ))
+    })
+}
+
 fn token_failure(e: TokenError) -> Failure {
     match e {
         TokenError::Pin(pin) => crate::cli::pin_refused(&pin),
@@ -69,11 +86,7 @@ fn token_failure(e: TokenError) -> Failure {
 
 pub fn auth_token(args: &AuthTokenArgs) -> Result<ExitCode, Failure> {
     // What the service sent is checked before the card is touched.
-    auth_token::check_origin(&args.origin)
-        .map_err(|why| Failure::bad_input(format!("--origin {}: {why}", escaped(&args.origin))))?;
-    auth_token::check_nonce(&args.nonce).map_err(|why| {
-        Failure::bad_input(format!("--nonce {}: {why}", escaped_cut(&args.nonce, 80)))
-    })?;
+    check_origin_and_nonce(&args.origin, &args.nonce)?;
     let mut secrets = SecretInput::new(args.pin_stdin)?;
     let mut applet = Applet::select(PcscTransport::connect(args.reader.reader.as_deref())?)?;
     let pin = secrets.read(SecretKind::Pin, "PIN")?;
@@ -104,16 +117,20 @@ fn read_token(path: &Path) -> Result<Vec<u8>, Failure> {
 }
 
 pub fn verify_auth_token(args: &VerifyAuthTokenArgs) -> Result<ExitCode, Failure> {
-    auth_token::check_origin(&args.origin)
-        .map_err(|why| Failure::bad_input(format!("--origin {}: {why}", escaped(&args.origin))))?;
-    auth_token::check_nonce(&args.nonce).map_err(|why| {
-        Failure::bad_input(format!("--nonce {}: {why}", escaped_cut(&args.nonce, 80)))
-    })?;
+    check_origin_and_nonce(&args.origin, &args.nonce)?;
     let root = trust_anchor(&args.trust)?;
     let cas = args
         .ca
         .iter()
-        .map(|p| trust_anchor(p))
+        .map(|path| {
+            melli::pki::issuer::read_certificate(path).map_err(|e| {
+                Failure::bad_input(format!(
+                    "--ca: {} — give the certificate of the CA that issued the login \
+                     certificates (signing-ca.pem from melli read --out)",
+                    escaped(&e.to_string())
+                ))
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let token = read_token(&args.token)?;
     let report = auth_token::verify_token(

@@ -606,7 +606,34 @@ const ALL: &[&[&str]] = &[
     FILES,
     SIGNATURE_FILES,
     TIMESTAMP_INPUTS,
+    LOGIN_INPUTS,
 ];
+
+/// What a service gives `melli verify-auth-token` that cannot be a login (a token replayed for
+/// another origin or nonce needs a card: `tests/e2e/login.rs`).
+const LOGIN_INPUTS: &[&str] = &["auth-token-bad-origin", "auth-token-not-a-token"];
+
+#[test]
+fn login_inputs_are_refused() {
+    let mut t = Table::new(LOGIN_INPUTS);
+    let root = root_pem(crate::common::plain_issuer());
+    let token = |origin: &str| {
+        case(&[
+            "verify-auth-token",
+            "fixtures/records/valid-1.json",
+            "--origin",
+            origin,
+            "--nonce",
+            "abc",
+            "--trust",
+            &root,
+        ])
+        .var("ROOT", &root)
+    };
+    t.run("auth-token-bad-origin", token("e.gov.ir"));
+    t.run("auth-token-not-a-token", token("https://e.gov.ir"));
+    t.finish();
+}
 
 /// Timestamp options that cannot work, refused before anything is signed or judged (a TSA
 /// that is unreachable or answers badly needs a card: `tests/e2e/timestamps.rs`).
@@ -764,6 +791,7 @@ const REVOCATION: &[&str] = &[
     "revoke-bad-reason",
     "revoke-unknown-card",
     "revoke-not-an-issuer",
+    "revoke-bad-national-code",
     "ocsp-responder-a-certificate",
 ];
 
@@ -847,6 +875,20 @@ fn revocation_inputs_are_refused() {
         "revoke-not-an-issuer",
         revoke("MC0000009999", "keyCompromise", "fixtures"),
         &[("SERIAL", "MC0000009999")],
+    );
+    run(
+        &mut t,
+        "revoke-bad-national-code",
+        vec![
+            "issuer".to_string(),
+            "revoke".into(),
+            issuer_str.clone(),
+            "--national-code".into(),
+            "0012345678".into(),
+            "--reason".into(),
+            "keyCompromise".into(),
+        ],
+        &[("ISSUER", &issuer_str)],
     );
     let responder = format!("{d}/responder.pem");
     run(
@@ -2263,9 +2305,11 @@ fn data_on_the_card_that_do_not_parse_or_verify() {
         (4, content("0104")),
         (5, content("0105")),
         (6, content("0106")),
+        (7, content("0107")),
     ]
     .into_iter()
     .map(|(n, h)| (n, hex::decode(h).expect("hex")))
+    .filter(|(_, bytes)| !bytes.is_empty())
     .collect();
     let refs: Vec<(u8, &[u8])> = groups.iter().map(|(n, b)| (*n, b.as_slice())).collect();
     let issuer = crate::common::load_issuer(test_issuer());

@@ -100,7 +100,7 @@ fn apdu_select_and_get_data() {
         (SELECT_MELLI, String::new()),
         ("00CADF0100", hex_ascii(card.serial())),
         ("00CADF0200", "01".to_string()),
-        ("00CADF0300", "0100".to_string()),
+        ("00CADF0300", "0101".to_string()),
     ];
     for (exchange, (command, data)) in exchanges.iter().zip(expected) {
         assert_eq!(exchange["command"], command, "{exchange}");

@@ -186,9 +186,13 @@ fn a_clone_fails_chip_authentication_and_the_holder_binding_only() {
 
     let (out, checks) = verify_card(&clone, test_issuer(), &[]);
     assert_eq!(out.code, 1, "the clone verified: {checks:?}");
-    // The copied data hold, but neither private key came along: the chip cannot answer for
-    // DG5, and its signing key is not the one DG6 certifies.
-    let anti_clone = ["chip authentication", "holder certificate binding"];
+    // The copied data hold, but no private key came along: the chip cannot answer for DG5,
+    // its signing key is not the one DG6 certifies, nor its login key the one of DG7.
+    let anti_clone = [
+        "chip authentication",
+        "holder certificate binding",
+        "authentication certificate binding",
+    ];
     for name in anti_clone {
         assert!(!check(&checks, name).1, "{name} passed: {checks:?}");
     }
@@ -480,9 +484,11 @@ fn a_holder_certificate_of_another_holder_fails_the_binding() {
         (4, "0104"),
         (5, "0105"),
         (6, "0106"),
+        (7, "0107"),
     ]
     .into_iter()
     .map(|(n, fid)| (n, hex_of(&mut state, fid)))
+    .filter(|(_, bytes)| !bytes.is_empty())
     .collect();
     let refs: Vec<(u8, &[u8])> = groups.iter().map(|(n, b)| (*n, b.as_slice())).collect();
     let sod = crate::common::load_issuer(test_issuer())

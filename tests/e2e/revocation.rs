@@ -384,9 +384,17 @@ fn a_replacement_card_supersedes_the_old_one_and_a_national_code_revokes_all() {
         .as_array()
         .cloned()
         .unwrap_or_default();
+    // Only the new card was still good: its holder certificate and, on a 1.1 card, its login
+    // certificate.
+    let new_card_certificates = std::fs::read_to_string(issuer.join("index.txt"))
+        .expect("index.txt")
+        .lines()
+        .filter(|l| l.contains(&format!("\tcard-{}\t", new.serial())))
+        .count();
+    assert!((1..=2).contains(&new_card_certificates));
     assert_eq!(
         changed.len(),
-        1,
+        new_card_certificates,
         "only the new card was still good: {out:?}"
     );
     let (code, detail) = verify_revocation(&new, &issuer, &dir, "all-lost");

@@ -17,7 +17,7 @@ import javax.crypto.spec.SecretKeySpec;
 
 /**
  * A blank card as `melli card new` writes it (the Rust card's state file, format
- * `melli-card-state` version 2, spec §8.7), read into the applet's install parameters. The
+ * `melli-card-state` version 2 or 3, spec §8.7), read into the applet's install parameters. The
  * file is checked as the Rust card checks it: mode 0600, format and version, and its MAC
  * (HMAC-SHA256 under K_file = HMAC-SHA256(device secret, "melli-card state file v2") over the
  * canonical JSON without `mac`). Only a BLANK card can become a Java card: a personalized one
@@ -76,10 +76,12 @@ final class BlankCard {
             throw new Refused("card state " + name + ": not a melli card state file");
         }
         Object version = top.get("format_version");
-        if (!(version instanceof Json.Number n) || !n.text().equals("2")) {
+        // Version 3 (spec 1.1) adds the authentication key pair, which a blank card does not
+        // have yet; what a blank card holds is the same in both.
+        if (!(version instanceof Json.Number n) || !(n.text().equals("2") || n.text().equals("3"))) {
             throw new Refused("card state " + name + ": format version "
                     + (version instanceof Json.Number v ? v.text() : String.valueOf(version))
-                    + " is not supported (this launcher reads version 2); make a new card with melli card new");
+                    + " is not supported (this launcher reads versions 2 and 3); make a new card with melli card new");
         }
         byte[] secret = hex(top.get("device_secret"), 32, name, "device_secret");
         String mac = top.get("mac") instanceof String s ? s : null;
