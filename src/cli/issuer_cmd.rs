@@ -34,6 +34,7 @@ pub fn issuer_init_with(
         urls: melli::pki::issuer::RevocationUrls {
             crl: urls.crl_url.clone(),
             ocsp: urls.ocsp_url.clone(),
+            root_crl: urls.root_crl_url.clone(),
         },
         store,
         root_dir,

@@ -184,6 +184,11 @@ pub struct UrlArgs {
     /// The OCSP responder written into every holder certificate (authorityInfoAccess).
     #[arg(long, value_name = "URL")]
     pub ocsp_url: Option<String>,
+    /// The CRL distribution point written into the signing CA and document signer
+    /// certificates (an http URL where `melli issuer crl --root-out` is published), so that
+    /// `--online` finds their status too.
+    #[arg(long, value_name = "URL")]
+    pub root_crl_url: Option<String>,
 }
 
 /// An RFC 3339 UTC time to the second: `YYYY-MM-DDTHH:MM:SSZ`.

@@ -46,14 +46,20 @@ fn verify_online(card: &VirtualCard, issuer: &Path, extra: &[&str]) -> Output {
     melli(&args)
 }
 
-/// A CRL distribution point: `GET /ca.crl` answers the file `crl` once it exists, 404 before.
+/// A CRL distribution point: `GET /ca.crl` answers the file `crl` once it exists, 404 before;
+/// `GET /root.crl` likewise the file `root.crl` beside it (the root's CRL).
 fn crl_server(crl: PathBuf) -> HttpServer {
-    HttpServer::start(move |r| match (r.method.as_str(), r.path.as_str()) {
-        ("GET", "/ca.crl") => match std::fs::read(&crl) {
+    let root_crl = crl.with_file_name("root.crl");
+    HttpServer::start(move |r| {
+        let file = match (r.method.as_str(), r.path.as_str()) {
+            ("GET", "/ca.crl") => &crl,
+            ("GET", "/root.crl") => &root_crl,
+            _ => return Reply::error(404, "no such thing"),
+        };
+        match std::fs::read(file) {
             Ok(bytes) => Reply::ok("application/pkix-crl", bytes),
             Err(_) => Reply::error(404, "not published yet"),
-        },
-        _ => Reply::error(404, "no such thing"),
+        }
     })
 }
 
@@ -135,7 +141,18 @@ fn good_then_revoked_and_openssl_agrees() {
     let port = free_port();
     let ocsp_url = format!("http://127.0.0.1:{port}");
     let crl_url = crl.url("/ca.crl");
-    let issuer = make_issuer_with("ocsp", &["--ocsp-url", &ocsp_url, "--crl-url", &crl_url]);
+    let root_crl_url = crl.url("/root.crl");
+    let issuer = make_issuer_with(
+        "ocsp",
+        &[
+            "--ocsp-url",
+            &ocsp_url,
+            "--crl-url",
+            &crl_url,
+            "--root-crl-url",
+            &root_crl_url,
+        ],
+    );
     let signing_ca = issuer.join("signing-ca.pem");
     let root = issuer.join("root.pem");
     let (card, mailer) = personalized_card_of(&issuer);
@@ -154,19 +171,29 @@ fn good_then_revoked_and_openssl_agrees() {
     let holder = read.join("holder.pem");
     let doc = sign(&card, &mailer.pin);
     let root_crl = dir.join("root.crl");
-    melli_ok(&["issuer", "crl", s(&issuer), "--root-out", s(&root_crl)]);
 
-    // The signing CA and the document signer name no responder: without the root's CRL their
-    // status is unknown, never a silent pass.
+    // The signing CA and the document signer name no responder, only the root's CRL
+    // distribution point: before the root's CRL is published there, their status is unknown,
+    // never a silent pass.
     let out = verify_online(&card, &issuer, &[]);
     assert_eq!(out.code, 1, "{out:?}");
     let (_, unknown, detail) = revocation_check(&out);
     assert!(unknown, "{out:?}");
     assert!(
-        detail.contains("it names no OCSP responder; it names no CRL distribution point for the CA certificate melli Signing CA")
+        detail.contains("it names no OCSP responder")
+            && detail.contains(&root_crl_url)
+            && detail.contains("HTTP 404")
+            && detail.contains("for the CA certificate melli Signing CA")
             && !detail.contains("for the holder certificate"),
         "{detail}"
     );
+    // Published: `--online` alone finds every status — the holder's by OCSP, the CAs' on the
+    // root's CRL from its distribution point.
+    melli_ok(&["issuer", "crl", s(&issuer), "--root-out", s(&root_crl)]);
+    let out = verify_online(&card, &issuer, &[]);
+    assert_eq!(out.code, 0, "{out:?}\nresponder: {}", responder.log());
+    let (passed, _, detail) = revocation_check(&out);
+    assert!(passed && detail.contains("OCSP"), "{detail}");
 
     // Everything served: PASS, the holder certificate by OCSP.
     let out = verify_online(&card, &issuer, &["--crl", s(&root_crl)]);

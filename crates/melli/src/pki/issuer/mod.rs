@@ -183,12 +183,19 @@ pub struct RevocationUrls {
     pub crl: Option<String>,
     /// The OCSP responder (authorityInfoAccess id-ad-ocsp, RFC 5280 §4.2.2.1), an http URL.
     pub ocsp: Option<String>,
+    /// The root's CRL distribution point, an http URL, written into the certificates the root
+    /// issues (the signing CA, document signers): where a verifier online finds their status.
+    pub root_crl: Option<String>,
 }
 
 impl RevocationUrls {
     /// Each URL is http or https, printable ASCII without spaces, at most 512 characters.
     pub fn check(&self) -> Result<(), PkiError> {
-        for (what, url) in [("CRL URL", &self.crl), ("OCSP URL", &self.ocsp)] {
+        for (what, url) in [
+            ("CRL URL", &self.crl),
+            ("OCSP URL", &self.ocsp),
+            ("root CRL URL", &self.root_crl),
+        ] {
             let Some(url) = url else { continue };
             let ok = (url.starts_with("http://") || url.starts_with("https://"))
                 && url.len() <= 512
@@ -204,6 +211,13 @@ impl RevocationUrls {
             }
         }
         Ok(())
+    }
+}
+
+impl RevocationUrls {
+    /// The extensions of a certificate the root issues: the root's CRL distribution point.
+    fn root_issued_extensions(&self) -> Result<Vec<x509_cert::ext::Extension>, PkiError> {
+        cert::revocation_extensions(self.root_crl.as_deref(), None)
     }
 }
 
@@ -368,8 +382,8 @@ impl Issuer {
             &root_cert,
             &root_key,
             &document_signer_key,
-            not_before,
-            now + CA_VALIDITY,
+            (not_before, now + CA_VALIDITY),
+            &options.urls,
         )?;
         let signing_ca_key = store.new_ec_key(SIGNING_CA_CN, files::SIGNING_CA_KEY, false)?;
         let signing_ca_cert = cert::issue(
@@ -379,7 +393,7 @@ impl Issuer {
                 public_key: spki_of_key(&signing_ca_key)?,
                 not_before,
                 not_after: now + CA_VALIDITY,
-                extra_extensions: Vec::new(),
+                extra_extensions: options.urls.root_issued_extensions()?,
             },
             IssuerRef {
                 certificate: Some(&root_cert),
@@ -463,6 +477,7 @@ impl Issuer {
         let urls = RevocationUrls {
             crl: config.crl_url,
             ocsp: config.ocsp_url,
+            root_crl: config.root_crl_url,
         };
         urls.check()
             .map_err(|e| PkiError::bad_file(&config_path, e.to_string()))?;
@@ -662,8 +677,8 @@ fn document_signer_certificate(
     root_cert: &Certificate,
     root_key: &dyn IssuerKey,
     key: &dyn IssuerKey,
-    not_before: SystemTime,
-    not_after: SystemTime,
+    (not_before, not_after): (SystemTime, SystemTime),
+    urls: &RevocationUrls,
 ) -> Result<Certificate, PkiError> {
     cert::issue(
         &CertRequest {
@@ -672,7 +687,7 @@ fn document_signer_certificate(
             public_key: spki_of_key(key)?,
             not_before,
             not_after,
-            extra_extensions: Vec::new(),
+            extra_extensions: urls.root_issued_extensions()?,
         },
         IssuerRef {
             certificate: Some(root_cert),

@@ -97,7 +97,13 @@ impl RootCa {
             )?,
         };
         let key = store.new_ec_key(DOCUMENT_SIGNER_CN, files::DOCUMENT_SIGNER_KEY, true)?;
-        let cert = document_signer_certificate(&self.cert, &self.key, &key, not_before, not_after)?;
+        let cert = document_signer_certificate(
+            &self.cert,
+            &self.key,
+            &key,
+            (not_before, not_after),
+            &issuer.urls,
+        )?;
         issuer.record_issued(&cert, None)?;
         replace_file(
             &issuer.dir,

@@ -18,6 +18,9 @@ pub(super) struct StoreConfig {
     /// Written into every holder certificate issued (issuer.json only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) ocsp_url: Option<String>,
+    /// Written into every certificate the root issues (issuer.json only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) root_crl_url: Option<String>,
 }
 
 /// An opened key store: a logged-in token, or a directory of key files and how they are
@@ -184,6 +187,7 @@ pub(super) fn write_config(
         keys: store.clone(),
         crl_url: urls.crl.clone(),
         ocsp_url: urls.ocsp.clone(),
+        root_crl_url: urls.root_crl.clone(),
     };
     let mut json = serde_json::to_string_pretty(&config)
         .map_err(|e| PkiError::refused("key-store description", e))?;

@@ -64,6 +64,7 @@ fn ocsp_first_then_the_distribution_point_and_a_revocation_anywhere_counts() {
         urls: RevocationUrls {
             crl: Some(http.url("/ca.crl")),
             ocsp: Some(http.url("/ocsp")),
+            ..RevocationUrls::default()
         },
         ..InitOptions::plain(&dir)
     };

@@ -14,6 +14,7 @@ fn issuer_with_urls(dir: &Path) -> Issuer {
         urls: RevocationUrls {
             crl: Some("http://127.0.0.1:8080/signing-ca.crl".into()),
             ocsp: Some("http://127.0.0.1:8081".into()),
+            ..RevocationUrls::default()
         },
         ..InitOptions::plain(dir)
     };
@@ -165,6 +166,7 @@ fn urls_must_be_http() {
         urls: RevocationUrls {
             crl: Some("ldap://x y".into()),
             ocsp: None,
+            ..RevocationUrls::default()
         },
         ..InitOptions::plain(&dir)
     };
