@@ -131,12 +131,12 @@ fn personalized_cards_answer_alike_up_to_termination() {
     for tag in ["DF01", "DF02", "DF03", "DF04", "7F61", "DF05", "0000"] {
         apdus.push((hex(&format!("00CA{tag}00")), false));
     }
-    // The public files whole, and the fingerprint file, which no one reads. DG5, DG6 and the
-    // security object hold each card's own keys (and certificates and signatures over them).
+    // The public files whole, and the fingerprint file, which no one reads. DG5, DG6, DG7 and
+    // the security object hold each card's own keys (and certificates and signatures over them).
     for fid in [
         "0101", "0102", "0104", "0105", "0106", "011D", "0103", "0107",
     ] {
-        let own = matches!(fid, "0105" | "0106" | "011D");
+        let own = matches!(fid, "0105" | "0106" | "0107" | "011D");
         apdus.push((hex(&format!("00A4020C02{fid}")), false));
         apdus.push((hex("00B0000000"), own));
         apdus.push((hex("00B0000010"), own));
