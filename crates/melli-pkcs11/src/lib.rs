@@ -16,5 +16,6 @@
 
 mod card;
 pub mod ffi;
+mod keys;
 mod module;
 mod objects;
