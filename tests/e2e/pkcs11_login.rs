@@ -249,3 +249,58 @@ fn the_signing_key_wants_a_context_specific_login_for_every_signature() {
     assert!(out.stdout.contains("context ok"), "{out:?}");
     crate::common::assert_secret_absent(&mailer.pin, &[&out]);
 }
+
+/// A version 1.0 card (no key `03`, no DG7): the token shows the Digital Signature objects only,
+/// as before version 1.1, and that key still signs through pkcs11-tool (context login and all).
+#[test]
+fn a_version_1_0_card_shows_only_the_signing_key() {
+    use crate::common::{
+        card_kind, mailer_path, personalize_with, read_mailer, read_state, test_issuer,
+        write_state, CardKind, VirtualCard,
+    };
+    if card_kind() != CardKind::Rust {
+        // The Java Card applet's version comes from its build, not from the state file.
+        return;
+    }
+    // A blank card made a version 1.0 card, as someone with its state file would.
+    let mut card = VirtualCard::for_issuer(test_issuer());
+    card.kill();
+    let mut state = read_state(&card);
+    state["spec_version"] = "1.0".into();
+    if let Some(files) = state["files"].as_array_mut() {
+        files.retain(|f| f["fid"].as_str().map(|s| s.eq_ignore_ascii_case("0107")) != Some(true));
+    }
+    write_state(&card, &state);
+    card.restart();
+    let out = personalize_with(&card, "fixtures/records/valid-1.json", test_issuer());
+    assert_eq!(out.code, 0, "personalize: {out:?}\n{}", card.log());
+    let mailer = read_mailer(&mailer_path(&card));
+    let reader = card.reader_name();
+    let dir = card.dir().to_path_buf();
+
+    let listing = pkcs11_tool_ok(reader, &["-O"]).stdout;
+    assert!(!listing.contains(AUTHENTICATION), "{listing}");
+    let objects = listed(&listing);
+    let private = find(&objects, "Private Key Object", SIGNING);
+    find(&objects, "Public Key Object", SIGNING);
+    find(&objects, "Certificate Object", SIGNING);
+    let keys = objects
+        .iter()
+        .filter(|o| o.heading.starts_with("Private Key Object"))
+        .count();
+    assert_eq!(keys, 1, "{listing}");
+    let id = private.field("ID").expect("ID").to_string();
+
+    let read = dir.join("read");
+    let out = melli(&["read", "--reader", reader, "--out", s(&read)]);
+    assert_eq!(out.code, 0, "melli read: {out:?}");
+    assert!(!read.join("authentication.pem").exists());
+    fs::write(dir.join("doc.txt"), "Signed on a version 1.0 card.\n").expect("doc");
+    sign_and_verify(
+        reader,
+        &dir,
+        (SIGNING, &id),
+        &mailer.pin,
+        &read.join("holder.pem"),
+    );
+}
