@@ -104,3 +104,80 @@ pub fn nss(program: &str, reader: &str, args: &[&str], input: Option<&str>) -> O
         Duration::from_secs(60),
     )
 }
+
+/// A word for `sh -c`, quoted.
+fn sh_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+/// [`openssl_engine`] on a terminal of its own (util-linux `script`), typing `pin` on it when
+/// libp11 asks for it. libp11 makes the context-specific login of a CKA_ALWAYS_AUTHENTICATE key
+/// (the card's signing key) with a PIN it asks OpenSSL's UI for, before every signature, and
+/// that UI reads the terminal, whatever `-passin` or the key URI say. The PIN is typed only once
+/// the prompt is there (echo off), so it never shows in the output.
+pub fn openssl_engine_tty(dir: &Path, reader: &str, args: &[&str], pin: &str) -> Output {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    use std::time::Instant;
+
+    let line = std::iter::once("openssl")
+        .chain(args.iter().copied())
+        .map(sh_quote)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = command("script", reader)
+        .current_dir(dir)
+        .env("OPENSSL_CONF", openssl_conf(dir))
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start script");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let reader_thread = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut typed = 0;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(bytes) => seen.extend(bytes),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        let prompts = String::from_utf8_lossy(&seen)
+            .matches("Enter PKCS#11 key PIN")
+            .count();
+        if prompts > typed {
+            // Let the UI turn echo off after its prompt.
+            std::thread::sleep(Duration::from_millis(300));
+            let _ = writeln!(stdin, "{pin}");
+            typed = prompts;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+    }
+    let status = child.wait().expect("script ends");
+    drop(stdin);
+    let _ = reader_thread.join();
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    Output {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&seen).into_owned(),
+        stderr,
+    }
+}

@@ -20,6 +20,7 @@ mod login;
 mod ocsp;
 mod personalize;
 mod pkcs11;
+mod pkcs11_login;
 mod revocation;
 mod secure_channel;
 mod signatures;

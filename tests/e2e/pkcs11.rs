@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::common::pkcs11::{
-    module_path, module_str, nss, openssl_engine, pkcs11_tool, pkcs11_tool_ok,
+    module_path, module_str, nss, openssl_engine_tty, pkcs11_tool, pkcs11_tool_ok,
 };
 use crate::common::{
     melli, melli_stdin, personalized_card, root_pem, run, test_issuer, Output, VirtualCard,
@@ -34,11 +34,9 @@ fn object_id(listing: &str, kind: &str) -> String {
         .unwrap_or_else(|| panic!("no ID for {kind:?} in:\n{listing}"))
 }
 
-/// The holder certificate and the signing CA certificate as PEM files in `dir`, read through
-/// the module.
+/// The holder (signing) certificate and the signing CA certificate as PEM files in `dir`, the
+/// first read through the module by its label.
 fn certificates(card: &VirtualCard, dir: &Path) -> (PathBuf, PathBuf) {
-    let listing = pkcs11_tool_ok(card.reader_name(), &["-O"]).stdout;
-    let key_id = object_id(&listing, "Private Key Object");
     let der = dir.join("holder.der");
     pkcs11_tool_ok(
         card.reader_name(),
@@ -46,8 +44,8 @@ fn certificates(card: &VirtualCard, dir: &Path) -> (PathBuf, PathBuf) {
             "--read-object",
             "--type",
             "cert",
-            "--id",
-            &key_id,
+            "--label",
+            "Digital Signature",
             "--output-file",
             &s(&der),
         ],
@@ -222,13 +220,16 @@ fn openssl_signs_through_the_pkcs11_engine() {
         "Signed by OpenSSL with the card's key.\n",
     )
     .expect("doc");
+    // The signing key by its label: the token has the login key too (a 1.1 card). It is
+    // CKA_ALWAYS_AUTHENTICATE: libp11 asks OpenSSL's UI, on the terminal, for the PIN of the
+    // context-specific login before each signature (`openssl_engine_tty` types it there).
     let key = format!(
-        "pkcs11:serial={};type=private;pin-value={}",
+        "pkcs11:serial={};object=Digital%20Signature;type=private;pin-value={}",
         card.serial(),
         mailer.pin
     );
 
-    let cms = openssl_engine(
+    let cms = openssl_engine_tty(
         &dir,
         reader,
         &[
@@ -255,6 +256,7 @@ fn openssl_signs_through_the_pkcs11_engine() {
             "-out",
             "doc.p7s",
         ],
+        &mailer.pin,
     );
     assert_eq!(cms.code, 0, "openssl cms -sign -engine pkcs11: {cms:?}");
     let root = root_pem(test_issuer());
@@ -270,13 +272,14 @@ fn openssl_signs_through_the_pkcs11_engine() {
         "melli verify-signature of openssl's signature: {verdict:?}"
     );
 
-    let dgst = openssl_engine(
+    let dgst = openssl_engine_tty(
         &dir,
         reader,
         &[
             "dgst", "-sha256", "-engine", "pkcs11", "-keyform", "engine", "-sign", &key, "-out",
             "doc.sig", "doc.txt",
         ],
+        &mailer.pin,
     );
     assert_eq!(dgst.code, 0, "openssl dgst -sign -engine pkcs11: {dgst:?}");
     let public = run(
@@ -361,7 +364,7 @@ fn nss_registers_the_module_lists_the_certificate_and_signs() {
     let nickname = certs
         .stdout
         .lines()
-        .find(|l| l.contains(card.serial()) && l.contains(':') && !l.contains("CA"))
+        .find(|l| l.contains(card.serial()) && l.contains(":Digital Signature"))
         .map(|l| {
             l.rsplit_once(|c: char| c.is_whitespace() && c != ' ')
                 .map_or(l, |(n, _)| n)
@@ -623,7 +626,7 @@ fn wrong_pins_block_the_pin_and_the_puk_unblocks_it() {
 }
 
 /// The `cryptoki` application of `crates/melli-pkcs11/examples`.
-fn driver() -> PathBuf {
+pub(crate) fn driver() -> PathBuf {
     let exe = module_path()
         .parent()
         .expect("profile dir")

@@ -7,6 +7,8 @@
 //! p11_drive MODULE removal SERIAL PIN      logs in, prints PULL and waits for a line on stdin (the
 //!                                           card pulled meanwhile), expects CKR_DEVICE_REMOVED, a slot
 //!                                           event, prints INSERT, waits for the card to come back
+//! p11_drive MODULE context SERIAL PIN      the signing key wants C_Login(CKU_CONTEXT_SPECIFIC) before
+//!                                           every signature; the authentication key does not
 //! p11_drive MODULE init N                  N × (C_Initialize + C_GetSlotList + C_Finalize): median µs
 //! ```
 //! Exit 0 when everything held, 1 with the reason on stderr otherwise.
@@ -34,10 +36,9 @@ fn main() {
     {
         [module, "sessions", serial, pin] => sessions(module, serial, pin),
         [module, "removal", serial, pin] => removal(module, serial, pin),
+        [module, "context", serial, pin] => context(module, serial, pin),
         [module, "init", n] => init(module, n.parse().unwrap_or(20)),
-        _ => Err(
-            "usage: p11_drive MODULE (sessions SERIAL PIN | removal SERIAL PIN | init N)".into(),
-        ),
+        _ => Err("usage: p11_drive MODULE (sessions|removal|context SERIAL PIN | init N)".into()),
     };
     if let Err(e) = outcome {
         eprintln!("p11_drive: {e}");
@@ -76,21 +77,45 @@ fn token(p11: &Pkcs11, serial: &str) -> Result<Slot> {
     Ok(*slot)
 }
 
+/// The labels of the card's two keys (and of their public keys and certificates).
+const AUTHENTICATION: &str = "Authentication";
+const SIGNING: &str = "Digital Signature";
+
+/// The one object of `class` labelled `label`.
+fn object(
+    session: &Session,
+    class: ObjectClass,
+    label: &str,
+) -> Result<cryptoki::object::ObjectHandle> {
+    let found = session
+        .find_objects(&[
+            Attribute::Class(class),
+            Attribute::Label(label.as_bytes().to_vec()),
+        ])
+        .map_err(e("C_FindObjects"))?;
+    let [object] = found.as_slice() else {
+        return Err(format!("{} objects {class} {label:?}", found.len()));
+    };
+    Ok(*object)
+}
+
+/// The login key: the one that signs once the session is logged in.
 fn private_key(session: &Session) -> Result<cryptoki::object::ObjectHandle> {
     let keys = session
         .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])
         .map_err(e("C_FindObjects"))?;
-    let [key] = keys.as_slice() else {
-        return Err(format!("{} private keys", keys.len()));
-    };
-    Ok(*key)
+    if keys.len() != 2 {
+        return Err(format!("{} private keys, expected 2", keys.len()));
+    }
+    object(session, ObjectClass::PRIVATE_KEY, AUTHENTICATION)
 }
 
 fn public_key(session: &Session) -> Result<p256::ecdsa::VerifyingKey> {
-    let keys = session
-        .find_objects(&[Attribute::Class(ObjectClass::PUBLIC_KEY)])
-        .map_err(e("C_FindObjects"))?;
-    let key = keys.first().ok_or("no public key")?;
+    public_key_of(session, AUTHENTICATION)
+}
+
+fn public_key_of(session: &Session, label: &str) -> Result<p256::ecdsa::VerifyingKey> {
+    let key = &object(session, ObjectClass::PUBLIC_KEY, label)?;
     let attrs = session
         .get_attributes(*key, &[AttributeType::EcPoint])
         .map_err(e("C_GetAttributeValue"))?;
@@ -264,6 +289,125 @@ fn removal(module: &str, serial: &str, pin: &str) -> Result<()> {
     drop(fresh);
     p11.finalize().map_err(e("C_Finalize"))?;
     println!("removal ok");
+    Ok(())
+}
+
+fn always_authenticate(session: &Session, key: cryptoki::object::ObjectHandle) -> Result<bool> {
+    match session
+        .get_attributes(key, &[AttributeType::AlwaysAuthenticate])
+        .map_err(e("C_GetAttributeValue"))?
+        .first()
+    {
+        Some(Attribute::AlwaysAuthenticate(b)) => Ok(*b),
+        other => Err(format!("CKA_ALWAYS_AUTHENTICATE: {other:?}")),
+    }
+}
+
+/// PKCS#11 v2.40 §4.9: a CKA_ALWAYS_AUTHENTICATE key signs only after its own
+/// C_Login(CKU_CONTEXT_SPECIFIC), once per signature; the login key signs on the session's
+/// login alone.
+fn context(module: &str, serial: &str, pin: &str) -> Result<()> {
+    use p256::ecdsa::signature::Verifier;
+    let p11 = load(module)?;
+    let slot = token(&p11, serial)?;
+    let session = p11.open_ro_session(slot).map_err(e("C_OpenSession"))?;
+    let signing = object(&session, ObjectClass::PRIVATE_KEY, SIGNING)?;
+    let login = object(&session, ObjectClass::PRIVATE_KEY, AUTHENTICATION)?;
+    if !always_authenticate(&session, signing)? || always_authenticate(&session, login)? {
+        return Err("CKA_ALWAYS_AUTHENTICATE: TRUE on the signing key only expected".into());
+    }
+    let signing_public = public_key_of(&session, SIGNING)?;
+    let login_public = public_key_of(&session, AUTHENTICATION)?;
+    let pin = AuthPin::new(pin.into());
+    session
+        .login(UserType::User, Some(&pin))
+        .map_err(e("C_Login"))?;
+    let data = b"a document";
+    let verify = |public: &p256::ecdsa::VerifyingKey, signature: &[u8], what: &str| {
+        let signature = p256::ecdsa::Signature::from_slice(signature)
+            .map_err(|e| format!("{what}: r||s: {e}"))?;
+        public
+            .verify(data, &signature)
+            .map_err(|e| format!("{what}: the signature does not verify: {e}"))
+    };
+
+    // C_SignInit + C_Sign without the context-specific login.
+    match session.sign(&Mechanism::EcdsaSha256, signing, data) {
+        Err(Error::Pkcs11(RvError::UserNotLoggedIn, _)) => {}
+        other => return Err(format!("C_Sign without context login: {other:?}")),
+    }
+    // C_SignInit + C_SignUpdate without it.
+    session
+        .sign_init(&Mechanism::EcdsaSha256, signing)
+        .map_err(e("C_SignInit"))?;
+    match session.sign_update(data) {
+        Err(Error::Pkcs11(RvError::UserNotLoggedIn, _)) => {}
+        other => return Err(format!("C_SignUpdate without context login: {other:?}")),
+    }
+    // With it: C_SignInit, C_Login(CKU_CONTEXT_SPECIFIC), C_SignUpdate, C_SignFinal.
+    session
+        .sign_init(&Mechanism::EcdsaSha256, signing)
+        .map_err(e("C_SignInit"))?;
+    session
+        .login(UserType::ContextSpecific, Some(&pin))
+        .map_err(e("C_Login(CKU_CONTEXT_SPECIFIC)"))?;
+    session.sign_update(data).map_err(e("C_SignUpdate"))?;
+    let signature = session.sign_final().map_err(e("C_SignFinal"))?;
+    verify(&signing_public, &signature, "signing key")?;
+    // Used up by that signature.
+    match session.sign(&Mechanism::EcdsaSha256, signing, data) {
+        Err(Error::Pkcs11(RvError::UserNotLoggedIn, _)) => {}
+        other => {
+            return Err(format!(
+                "a second signature on one context login: {other:?}"
+            ))
+        }
+    }
+    // No context-specific login where no operation wants it.
+    match session.login(UserType::ContextSpecific, Some(&pin)) {
+        Err(Error::Pkcs11(RvError::OperationNotInitialized, _)) => {}
+        other => return Err(format!("context login with no operation: {other:?}")),
+    }
+    // The login key signs on the session's login, again and again.
+    for _ in 0..2 {
+        let signature = session
+            .sign(&Mechanism::EcdsaSha256, login, data)
+            .map_err(e("C_Sign with the authentication key"))?;
+        verify(&login_public, &signature, "authentication key")?;
+    }
+    session
+        .sign_init(&Mechanism::EcdsaSha256, login)
+        .map_err(e("C_SignInit"))?;
+    match session.login(UserType::ContextSpecific, Some(&pin)) {
+        Err(Error::Pkcs11(RvError::OperationNotInitialized, _)) => {}
+        other => return Err(format!("context login for the login key: {other:?}")),
+    }
+    session.sign_update(data).map_err(e("C_SignUpdate"))?;
+    let signature = session.sign_final().map_err(e("C_SignFinal"))?;
+    verify(
+        &login_public,
+        &signature,
+        "authentication key after a refused context login",
+    )?;
+    // A raw hash shorter than 32 bytes is the same integer with zeros on the left.
+    let short = [0x5a; 20];
+    let signature = session
+        .sign(&Mechanism::Ecdsa, login, &short)
+        .map_err(e("C_Sign CKM_ECDSA 20 bytes"))?;
+    let mut padded = [0u8; 32];
+    padded[12..].copy_from_slice(&short);
+    use p256::ecdsa::signature::hazmat::PrehashVerifier;
+    let signature = p256::ecdsa::Signature::from_slice(&signature).map_err(|e| e.to_string())?;
+    login_public
+        .verify_prehash(&padded, &signature)
+        .map_err(|e| format!("a 20-byte hash signed as its padded integer: {e}"))?;
+    match session.sign(&Mechanism::Ecdsa, login, &[1; 65]) {
+        Err(Error::Pkcs11(RvError::DataLenRange, _)) => {}
+        other => return Err(format!("a 65-byte raw input: {other:?}")),
+    }
+    drop(session);
+    p11.finalize().map_err(e("C_Finalize"))?;
+    println!("context ok");
     Ok(())
 }
 

@@ -3,11 +3,15 @@
 
 use std::ffi::CStr;
 
+use melli::apdu::StatusError;
 use melli::applet::{Applet, AppletError, Lifecycle};
 use melli::pki::{cert, Certificate, HolderSubject};
 use melli::spec::ef;
 use melli::transport::{transmit_on, Transport, TransportError};
 use pcsc::{Card, Context, Disposition, Protocols, ShareMode};
+use zeroize::Zeroizing;
+
+use crate::keys::Key;
 
 /// One APDU at a time to a card inside a PC/SC transaction the caller holds.
 pub(crate) struct TxTransport<'c> {
@@ -194,13 +198,51 @@ pub(crate) struct TokenData {
     /// The holder's name in Latin letters, as the certificate's subject says it.
     pub holder_name: String,
     pub spec_version: (u8, u8),
-    pub holder: CertObject,
+    /// The signing key `01` and its certificate (DG6).
+    pub signing: KeyObject,
+    /// The authentication key `03` and its certificate (DG7), on a version 1.1 card that has
+    /// them (applets-spec §12).
+    pub authentication: Option<KeyObject>,
+    /// The CA certificates of DG6 and DG7, each once.
     pub cas: Vec<CertObject>,
-    /// The signing key's point, uncompressed (65 bytes).
+}
+
+impl TokenData {
+    /// The key objects of `key`, when the card has that key.
+    pub(crate) fn key(&self, key: Key) -> Option<&KeyObject> {
+        match key {
+            Key::Signing => Some(&self.signing),
+            Key::Authentication => self.authentication.as_ref(),
+        }
+    }
+}
+
+/// A key pair of the card as PKCS#11 shows it: its certificate and its public key.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyObject {
+    pub cert: CertObject,
+    /// The point, uncompressed (65 bytes).
     pub point: Vec<u8>,
     pub public: p256::ecdsa::VerifyingKey,
-    /// SubjectPublicKeyInfo DER of the signing key.
+    /// SubjectPublicKeyInfo DER.
     pub spki: Vec<u8>,
+}
+
+impl KeyObject {
+    fn new(cert: &Certificate, key: Key) -> Result<KeyObject, String> {
+        use der::Encode;
+        let public = cert::verifying_key(cert).map_err(|e| e.to_string())?;
+        Ok(KeyObject {
+            cert: CertObject::new(cert, key.label().to_string())?,
+            point: public.to_encoded_point(false).as_bytes().to_vec(),
+            public,
+            spki: cert
+                .tbs_certificate
+                .subject_public_key_info
+                .to_der()
+                .map_err(|e| e.to_string())?,
+        })
+    }
 }
 
 /// A certificate as PKCS#11 shows it.
@@ -251,39 +293,80 @@ pub(crate) fn probe(connection: &mut Connection) -> Result<Probe, CardError> {
         let serial = applet.serial()?;
         let spec_version = applet.spec_version()?;
         let dg6 = applet.read_file(ef::HOLDER_CERT)?;
-        Ok(match token_data(serial, spec_version, &dg6) {
-            Ok(token) => Probe::Token(Box::new(token)),
-            Err(_) => Probe::NotToken,
-        })
+        let dg7 = if spec_version >= (1, 1) {
+            read_optional(applet, ef::AUTH_CERT)?
+        } else {
+            None
+        };
+        Ok(
+            match token_data(
+                serial,
+                spec_version,
+                &dg6,
+                dg7.as_ref().map(|d| d.as_slice()),
+            ) {
+                Ok(token) => Probe::Token(Box::new(token)),
+                Err(_) => Probe::NotToken,
+            },
+        )
     })
 }
 
-fn token_data(serial: String, spec_version: (u8, u8), dg6: &[u8]) -> Result<TokenData, String> {
-    use der::Encode;
-    let (holder, cas) = melli::ops::read::split_certificate_path(dg6).map_err(|e| e.to_string())?;
+/// DG7, which a card may not have: `None` when it answers "file not found" or the file is
+/// empty (a 1.1 card personalized without an online identity, applets-spec §12.2).
+fn read_optional(
+    applet: &mut Applet<TxTransport<'_>>,
+    fid: u16,
+) -> Result<Option<Zeroizing<Vec<u8>>>, CardError> {
+    match applet.read_file(fid) {
+        Ok(bytes) if bytes.is_empty() => Ok(None),
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(AppletError::Status {
+            status: StatusError::FileNotFound,
+            ..
+        }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The objects of a card from DG6 and, on a version 1.1 card, DG7. A DG7 that does not parse
+/// shows no authentication objects (the signing key stays usable); a DG6 that does not parse
+/// is no token.
+pub(crate) fn token_data(
+    serial: String,
+    spec_version: (u8, u8),
+    dg6: &[u8],
+    dg7: Option<&[u8]>,
+) -> Result<TokenData, String> {
+    let (holder, mut chain) =
+        melli::ops::read::split_certificate_path(dg6).map_err(|e| e.to_string())?;
     let holder_name = HolderSubject::from_certificate(&holder)
         .map(|s| s.common_name())
         .unwrap_or_else(|_| cert::label(&holder));
-    let public = cert::verifying_key(&holder).map_err(|e| e.to_string())?;
-    let point = public.to_encoded_point(false).as_bytes().to_vec();
-    let spki = holder
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .map_err(|e| e.to_string())?;
-    let holder_object = CertObject::new(&holder, holder_name.clone())?;
-    let cas = cas
-        .iter()
-        .map(|c| CertObject::new(c, cert::label(c)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let signing = KeyObject::new(&holder, Key::Signing)?;
+    let authentication = match dg7.map(melli::ops::read::split_authentication_path) {
+        Some(Ok((auth, auth_chain))) => match KeyObject::new(&auth, Key::Authentication) {
+            Ok(object) => {
+                chain.extend(auth_chain);
+                Some(object)
+            }
+            Err(_) => None,
+        },
+        _ => None,
+    };
+    let mut cas: Vec<CertObject> = Vec::new();
+    for ca in &chain {
+        let object = CertObject::new(ca, cert::label(ca))?;
+        if !cas.iter().any(|c| c.der == object.der) {
+            cas.push(object);
+        }
+    }
     Ok(TokenData {
         serial,
         holder_name,
         spec_version,
-        holder: holder_object,
+        signing,
+        authentication,
         cas,
-        point,
-        public,
-        spki,
     })
 }

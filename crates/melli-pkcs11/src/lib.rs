@@ -3,11 +3,15 @@
 //! Applications (Firefox and Thunderbird through NSS, OpenSSL through its pkcs11 engine,
 //! GnuTLS, OpenSC's `pkcs11-tool`, LibreOffice, ssh) load `libmelli_pkcs11.so` and reach the
 //! card through PC/SC: one slot per reader, a token when an operational melli card is in it,
-//! the holder and signing-CA certificates, the holder's public key and a private key object
-//! that signs (CKM_ECDSA, CKM_ECDSA_SHA256) after C_Login verified the PIN on the card.
+//! and on it two keys with their certificates and public keys — "Authentication" (key `03`,
+//! DG7, version 1.1 cards: logins) and "Digital Signature" (key `01`, DG6, documents,
+//! CKA_ALWAYS_AUTHENTICATE) — and the signing-CA certificate. The keys sign (CKM_ECDSA,
+//! CKM_ECDSA_SHA256) after C_Login verified the PIN on the card; the signing key again after a
+//! context-specific login for every signature.
 //!
 //! Layers: `ffi` (the C entry points, the only `unsafe`), `module` (state, sessions, login,
-//! signing, in safe Rust), `objects` (attributes), `card` (the PC/SC connection: one
+//! signing, in safe Rust), `keys` (the two keys and a signature in progress), `objects`
+//! (attributes), `card` (the PC/SC connection: one
 //! transaction per card operation, over the host library's applet client). See README.md.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::unwrap_used)]
@@ -16,5 +20,6 @@
 
 mod card;
 pub mod ffi;
+mod keys;
 mod module;
 mod objects;

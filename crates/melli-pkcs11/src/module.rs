@@ -18,9 +18,9 @@ use melli::applet::{AppletError, PinCheckError, PinError, PinSession};
 use melli::model::{Secret, SecretKind};
 use melli::spec;
 use pcsc::{Context, ReaderState, Scope, State};
-use sha2::{Digest, Sha256};
 
 use crate::card::{self, CardError, Connection, Probe, TokenData};
+use crate::keys::{Input, Signing};
 use crate::objects::{self, Kind, Value};
 
 pub(crate) type Rv = CK_RV;
@@ -86,20 +86,12 @@ enum Login {
 
 static GENERATIONS: AtomicU64 = AtomicU64::new(1);
 
-/// A signature in progress.
-enum SignOp {
-    /// CKM_ECDSA: the caller's hash, collected.
-    Raw(zeroize::Zeroizing<Vec<u8>>),
-    /// CKM_ECDSA_SHA256: the data hashed as it comes; `parts` once C_SignUpdate was called.
-    Sha256 { hasher: Sha256, parts: bool },
-}
-
 pub(crate) struct Session {
     slot: Arc<Slot>,
     generation: u64,
     rw: bool,
     find: Option<Vec<CK_OBJECT_HANDLE>>,
-    sign: Option<SignOp>,
+    sign: Option<Signing>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -748,7 +740,10 @@ fn pin_command<R>(
 pub(crate) fn login(handle: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -> Result<(), Rv> {
     let m = module()?;
     let session = session(&m, handle)?;
-    let session = lock(&session);
+    let mut session = lock(&session);
+    if user == CKU_CONTEXT_SPECIFIC {
+        return context_login(&m, &mut session, pin);
+    }
     let (mut state, _) = live(&m, &session)?;
     match (&state.login, user) {
         (Login::User(_), CKU_USER) | (Login::So(_), CKU_SO) => {
@@ -783,8 +778,49 @@ pub(crate) fn login(handle: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -
             state.login = Login::So(puk);
             Ok(())
         }
-        CKU_CONTEXT_SPECIFIC => Err(CKR_OPERATION_NOT_INITIALIZED),
         _ => Err(CKR_USER_TYPE_INVALID),
+    }
+}
+
+/// C_Login(CKU_CONTEXT_SPECIFIC) after C_SignInit with a CKA_ALWAYS_AUTHENTICATE key: a fresh
+/// VERIFY on the card, good for the one signature in progress (PKCS#11 v2.40 §4.9, §5.5;
+/// applets-spec §12.4).
+fn context_login(m: &Module, session: &mut Session, pin: &[u8]) -> Result<(), Rv> {
+    let mut signing = session.sign.take().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+    let result = context_verify(m, session, &signing, pin);
+    if result.is_ok() {
+        signing.authorize();
+    }
+    session.sign = Some(signing);
+    result
+}
+
+fn context_verify(m: &Module, session: &Session, signing: &Signing, pin: &[u8]) -> Result<(), Rv> {
+    if !signing.wants_context_login() {
+        return Err(CKR_OPERATION_NOT_INITIALIZED);
+    }
+    let (mut state, _) = live(m, session)?;
+    if !matches!(state.login, Login::User(_)) {
+        return Err(CKR_USER_NOT_LOGGED_IN);
+    }
+    let pin = secret(SecretKind::Pin, pin).ok_or(CKR_PIN_INCORRECT)?;
+    let result = pin_command(m, &session.slot, &mut state, |applet| {
+        applet.verify_pin(&pin).map(|verified| verified.session())
+    })?;
+    drop(pin);
+    match result {
+        Ok(proof) => {
+            state.login = Login::User(proof);
+            Ok(())
+        }
+        Err(e) => {
+            // A wrong PIN clears the card's verified PIN (applets-spec §6.8): the session is
+            // no longer logged in, and the application must C_Login again.
+            if matches!(e, PinCheckError::Refused(_)) {
+                state.login = Login::None;
+            }
+            Err(pin_rv(e))
+        }
     }
 }
 
@@ -895,11 +931,12 @@ pub(crate) fn object_size(
     let (_state, token) = live(&m, &session)?;
     let kind =
         objects::kind_of(&token, session.generation, object).ok_or(CKR_OBJECT_HANDLE_INVALID)?;
+    let key = |k| token.key(k).ok_or(CKR_OBJECT_HANDLE_INVALID);
     Ok(match kind {
-        Kind::HolderCert => token.holder.der.len(),
-        Kind::CaCert(n) => token.cas[n].der.len(),
-        Kind::PublicKey => token.spki.len(),
-        Kind::PrivateKey => return Err(CKR_INFORMATION_SENSITIVE),
+        Kind::Cert(k) => key(k)?.cert.der.len(),
+        Kind::CaCert(n) => token.cas.get(n).ok_or(CKR_OBJECT_HANDLE_INVALID)?.der.len(),
+        Kind::PublicKey(k) => key(k)?.spki.len(),
+        Kind::PrivateKey(_) => return Err(CKR_INFORMATION_SENSITIVE),
     } as CK_ULONG)
 }
 
@@ -961,64 +998,18 @@ pub(crate) fn sign_init(
         return Err(CKR_OPERATION_ACTIVE);
     }
     let (state, token) = live(&m, &session)?;
-    match objects::kind_of(&token, session.generation, key) {
-        Some(Kind::PrivateKey) => {}
+    let key = match objects::kind_of(&token, session.generation, key) {
+        Some(Kind::PrivateKey(key)) => key,
         Some(_) => return Err(CKR_KEY_FUNCTION_NOT_PERMITTED),
         None => return Err(CKR_KEY_HANDLE_INVALID),
-    }
-    let op = match mechanism {
-        CKM_ECDSA => SignOp::Raw(zeroize::Zeroizing::new(Vec::new())),
-        CKM_ECDSA_SHA256 => SignOp::Sha256 {
-            hasher: Sha256::new(),
-            parts: false,
-        },
-        _ => return Err(CKR_MECHANISM_INVALID),
     };
+    let input = Input::new(mechanism).ok_or(CKR_MECHANISM_INVALID)?;
     if !matches!(state.login, Login::User(_)) {
         return Err(CKR_USER_NOT_LOGGED_IN);
     }
     drop(state);
-    session.sign = Some(op);
+    session.sign = Some(Signing::new(key, input));
     Ok(())
-}
-
-/// The most a raw ECDSA input may be: a SHA-512 hash.
-const RAW_MAX: usize = 64;
-
-fn feed(op: &mut SignOp, data: &[u8]) -> Result<(), Rv> {
-    match op {
-        SignOp::Raw(buffer) => {
-            if buffer.len() + data.len() > RAW_MAX {
-                return Err(CKR_DATA_LEN_RANGE);
-            }
-            buffer.extend_from_slice(data);
-        }
-        SignOp::Sha256 { hasher, parts } => {
-            hasher.update(data);
-            *parts = true;
-        }
-    }
-    Ok(())
-}
-
-/// The 32 bytes the card signs. A raw ECDSA input is a hash: a longer one is cut to its
-/// leftmost 256 bits and a shorter one taken as the same integer, as ECDSA does (SEC 1 §4.1.3).
-fn digest_of(op: SignOp) -> Result<[u8; 32], Rv> {
-    match op {
-        SignOp::Raw(buffer) => {
-            if buffer.is_empty() {
-                return Err(CKR_DATA_LEN_RANGE);
-            }
-            let mut digest = [0u8; 32];
-            if buffer.len() >= 32 {
-                digest.copy_from_slice(&buffer[..32]);
-            } else {
-                digest[32 - buffer.len()..].copy_from_slice(&buffer);
-            }
-            Ok(digest)
-        }
-        SignOp::Sha256 { hasher, .. } => Ok(hasher.finalize().into()),
-    }
 }
 
 pub(crate) const SIGNATURE_LEN: usize = 64;
@@ -1044,7 +1035,7 @@ pub(crate) fn sign_update(handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<(), 
     let mut session = lock(&session);
     let result = live(&m, &session).map(|_| ()).and_then(|()| {
         let op = session.sign.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        feed(op, data)
+        op.feed(data)
     });
     if result.is_err() {
         session.sign = None;
@@ -1067,9 +1058,7 @@ fn sign_end(
     match &session.sign {
         None => return Err(CKR_OPERATION_NOT_INITIALIZED),
         // C_Sign after C_SignUpdate: the operation stays active (PKCS#11 v2.40 §5.11).
-        Some(SignOp::Sha256 { parts: true, .. }) if data.is_some() => {
-            return Err(CKR_OPERATION_ACTIVE)
-        }
+        Some(op) if op.input.in_parts() && data.is_some() => return Err(CKR_OPERATION_ACTIVE),
         _ => {}
     }
     if room.is_none_or(|r| r < SIGNATURE_LEN) {
@@ -1083,18 +1072,23 @@ fn sign_end(
             Some(_) => Err(CKR_BUFFER_TOO_SMALL),
         };
     }
+    // The operation ends here whatever happens: a CKA_ALWAYS_AUTHENTICATE key's context login
+    // is used up by this one signature, or by its failure.
     let mut op = session.sign.take().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+    op.may_sign()?;
     if let Some(data) = data {
-        feed(&mut op, data)?;
+        op.feed(data)?;
     }
-    let digest = digest_of(op)?;
+    let key = op.key;
+    let digest = op.input.digest()?;
     let slot = Arc::clone(&session.slot);
     let (mut state, token) = live(&m, &session)?;
+    let public = token.key(key).ok_or(CKR_KEY_HANDLE_INVALID)?.public;
     let Login::User(proof) = state.login else {
         return Err(CKR_USER_NOT_LOGGED_IN);
     };
     let signature = with_card(&m, &slot, &mut state, |applet| {
-        Ok(applet.resume_verified(proof).sign_digest(&digest)?)
+        Ok(key.sign_on_card(&mut applet.resume_verified(proof), &digest)?)
     });
     let signature = match signature {
         Err(CKR_USER_NOT_LOGGED_IN) => {
@@ -1110,7 +1104,7 @@ fn sign_end(
     use p256::ecdsa::signature::hazmat::PrehashVerifier;
     let checked = p256::ecdsa::Signature::from_slice(&signature)
         .ok()
-        .filter(|s| token.public.verify_prehash(&digest, s).is_ok());
+        .filter(|s| public.verify_prehash(&digest, s).is_ok());
     if checked.is_none() {
         return Err(CKR_DEVICE_ERROR);
     }
@@ -1159,19 +1153,5 @@ mod tests {
         assert_eq!(&pad::<4>("abcdef"), b"abcd");
         // "é" is two bytes: it is not cut in half.
         assert_eq!(&pad::<4>("abcé"), b"abc ");
-    }
-
-    #[test]
-    fn raw_ecdsa_inputs_are_taken_as_ecdsa_takes_a_hash() {
-        let raw = |v: &[u8]| digest_of(SignOp::Raw(zeroize::Zeroizing::new(v.to_vec())));
-        assert_eq!(raw(&[1; 32]), Ok([1; 32]));
-        let long: Vec<u8> = (0..48).collect();
-        assert_eq!(raw(&long).map(|d| d.to_vec()), Ok(long[..32].to_vec()));
-        let mut short = [0u8; 32];
-        short[12..].copy_from_slice(&[5; 20]);
-        assert_eq!(raw(&[5; 20]), Ok(short));
-        assert_eq!(raw(&[]), Err(CKR_DATA_LEN_RANGE));
-        let mut op = SignOp::Raw(zeroize::Zeroizing::new(Vec::new()));
-        assert_eq!(feed(&mut op, &[0; 65]), Err(CKR_DATA_LEN_RANGE));
     }
 }
