@@ -67,12 +67,15 @@ now() { date +%s.%N; }
 
 # pkcs11-tool, one process per signature.
 export MELLI_PKCS11_READERS="$reader"
-pkcs11-tool --module "$module" --read-object --type pubkey --id "$(pkcs11-tool --module "$module" -O 2>/dev/null |
-    awk '/Private Key Object/{p=1} p && /ID:/{print $2; exit}')" --output-file "$work/pub.der" >/dev/null 2>&1
+# The signing key ("Digital Signature"; a 1.1 card lists its login key, "Authentication",
+# first): pkcs11-tool --sign takes the key by --id.
+id=$(pkcs11-tool --module "$module" -O 2>/dev/null |
+    awk '/Private Key Object/{p=1} p && /label:/{s=($0 ~ /Digital Signature/)} p && s && /ID:/{print $2; exit}')
+pkcs11-tool --module "$module" --read-object --type pubkey --id "$id" --output-file "$work/pub.der" >/dev/null 2>&1
 start=$(now)
 for i in $(seq "$runs"); do
     t0=$(now)
-    pkcs11-tool --module "$module" --sign --mechanism ECDSA-SHA256 --login --pin "$pin" \
+    pkcs11-tool --module "$module" --sign --id "$id" --mechanism ECDSA-SHA256 --login --pin "$pin" \
         --signature-format openssl --input-file "$work/doc.bin" --output-file "$work/p11-$i.sig" >/dev/null 2>&1
     t1=$(now)
     awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}'
