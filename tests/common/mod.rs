@@ -18,6 +18,7 @@
 
 mod card_state;
 mod cards;
+pub mod documents;
 pub mod feeder;
 mod issuers;
 pub mod ocsp;
@@ -115,6 +116,6 @@ pub fn write_private(path: &Path, text: &str) {
     f.write_all(text.as_bytes()).expect("write a private file");
 }
 
-fn path_str(path: &Path) -> &str {
+pub fn path_str(path: &Path) -> &str {
     path.to_str().expect("temp paths are UTF-8")
 }

@@ -9,10 +9,9 @@ use std::sync::{Arc, Mutex};
 use der::{Decode, Encode};
 use melli_testkit::http_server::{HttpServer, Reply};
 
+use crate::common::documents::{sign_document, verify_signature_args};
 use crate::common::ocsp::{free_port, openssl_ocsp_status, responder_certificate, OcspResponder};
-use crate::common::{
-    make_issuer_with, melli, melli_stdin, personalized_card_of, root_pem, Output, VirtualCard,
-};
+use crate::common::{make_issuer_with, melli, personalized_card_of, root_pem, Output, VirtualCard};
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
@@ -68,23 +67,8 @@ fn melli_ok(args: &[&str]) {
     assert_eq!(out.code, 0, "melli {args:?}: {out:?}");
 }
 
-/// `melli sign CARD_DIR/NAME --pin-stdin [extra…]`: the output, the file and its signature.
 fn sign_as(card: &VirtualCard, pin: &str, name: &str, extra: &[&str]) -> (Output, String, String) {
-    let file = card.dir().join(name);
-    std::fs::write(&file, format!("{name}: a contract\n")).expect("write document");
-    let sig = card.dir().join(format!("{name}.p7s"));
-    let mut args = vec![
-        "sign",
-        s(&file),
-        "--pin-stdin",
-        "--reader",
-        card.reader_name(),
-        "--out",
-        s(&sig),
-    ];
-    args.extend_from_slice(extra);
-    let out = melli_stdin(&args, &format!("{pin}\n"));
-    (out, s(&file).to_string(), s(&sig).to_string())
+    sign_document(card, pin, name, extra)
 }
 
 fn sign(card: &VirtualCard, pin: &str) -> (String, String) {
@@ -96,16 +80,7 @@ fn sign(card: &VirtualCard, pin: &str) -> (String, String) {
 /// `melli verify-signature FILE SIG --trust ROOT --json [extra…]`.
 fn verify_signature_of(issuer: &Path, doc: &(String, String), extra: &[&str]) -> Output {
     let root = root_pem(issuer);
-    let mut args = vec![
-        "verify-signature",
-        &doc.0,
-        &doc.1,
-        "--trust",
-        &root,
-        "--json",
-    ];
-    args.extend_from_slice(extra);
-    melli(&args)
+    melli(&verify_signature_args(&root, &doc.0, &doc.1, extra))
 }
 
 /// `openssl cms -verify` of a detached signature: whether openssl accepts it, and what it said.

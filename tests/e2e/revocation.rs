@@ -6,9 +6,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::common::documents::{named_check, sign_document, verify_signature_args};
 use crate::common::{
-    make_issuer, make_plain_issuer, melli, melli_stdin, personalize_with, personalized_card_of,
-    root_pem, run, verify_card, Output, VirtualCard,
+    make_issuer, make_plain_issuer, melli, personalize_with, personalized_card_of, root_pem, run,
+    verify_card, Output, VirtualCard,
 };
 
 fn s(p: &Path) -> &str {
@@ -60,46 +61,19 @@ fn openssl_verify(dir: &Path, issuer: &Path, crls: &(String, String)) -> (bool, 
 }
 
 fn revocation_check(out: &Output) -> serde_json::Value {
-    out.json()["checks"]
-        .as_array()
-        .and_then(|checks| checks.iter().find(|c| c["name"] == "revocation").cloned())
-        .unwrap_or_else(|| panic!("no revocation check: {out:?}"))
+    named_check(out, "revocation")
 }
 
 fn sign(card: &VirtualCard, pin: &str) -> (String, String) {
-    let file = card.dir().join("contract.txt");
-    std::fs::write(&file, "a contract\n").expect("write document");
-    let sig = card.dir().join("contract.txt.p7s");
-    let out = melli_stdin(
-        &[
-            "sign",
-            s(&file),
-            "--pin-stdin",
-            "--reader",
-            card.reader_name(),
-            "--out",
-            s(&sig),
-        ],
-        &format!("{pin}\n"),
-    );
+    let (out, file, sig) = sign_document(card, pin, "contract.txt", &[]);
     assert_eq!(out.code, 0, "melli sign: {out:?}");
-    (s(&file).to_string(), s(&sig).to_string())
+    (file, sig)
 }
 
 fn verify_signature(issuer: &Path, doc: &(String, String), crls: &[&str]) -> Output {
     let root = root_pem(issuer);
-    let mut args = vec![
-        "verify-signature",
-        &doc.0,
-        &doc.1,
-        "--trust",
-        &root,
-        "--json",
-    ];
-    for crl in crls {
-        args.extend(["--crl", crl]);
-    }
-    melli(&args)
+    let extra: Vec<&str> = crls.iter().flat_map(|crl| ["--crl", *crl]).collect();
+    melli(&verify_signature_args(&root, &doc.0, &doc.1, &extra))
 }
 
 #[test]

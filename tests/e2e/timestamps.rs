@@ -7,35 +7,23 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::common::documents::{named_check, sign_document, verify_signature_args};
 use crate::common::tsa::{unreachable_url, Behaviour, HttpTsa};
 use crate::common::{
-    make_plain_issuer, melli, melli_stdin, personalized_card_of, root_pem, run, Output, VirtualCard,
+    make_plain_issuer, melli, personalized_card_of, root_pem, run, Output, VirtualCard,
 };
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
-/// `melli sign FILE --out FILE.p7s [--tsa URL]` for a new document `name` with `text`.
+/// `melli sign FILE --out FILE.p7s --json [--tsa URL]` for a new document `name`.
 fn sign(card: &VirtualCard, pin: &str, name: &str, tsa: Option<&str>) -> (Output, String, String) {
-    let file = card.dir().join(name);
-    std::fs::write(&file, format!("{name}: I agree.\n")).expect("write document");
-    let sig = card.dir().join(format!("{name}.p7s"));
-    let mut args = vec![
-        "sign",
-        s(&file),
-        "--pin-stdin",
-        "--reader",
-        card.reader_name(),
-        "--out",
-        s(&sig),
-        "--json",
-    ];
+    let mut extra = vec!["--json"];
     if let Some(url) = tsa {
-        args.extend(["--tsa", url]);
+        extra.extend(["--tsa", url]);
     }
-    let out = melli_stdin(&args, &format!("{pin}\n"));
-    (out, s(&file).to_string(), s(&sig).to_string())
+    sign_document(card, pin, name, &extra)
 }
 
 fn verify_args<'a>(
@@ -44,23 +32,11 @@ fn verify_args<'a>(
     sig: &'a str,
     extra: &[&'a str],
 ) -> Vec<&'a str> {
-    let mut args = vec![
-        "verify-signature",
-        file,
-        sig,
-        "--trust",
-        issuer_root,
-        "--json",
-    ];
-    args.extend_from_slice(extra);
-    args
+    verify_signature_args(issuer_root, file, sig, extra)
 }
 
 fn check(out: &Output, name: &str) -> serde_json::Value {
-    out.json()["checks"]
-        .as_array()
-        .and_then(|checks| checks.iter().find(|c| c["name"] == name).cloned())
-        .unwrap_or_else(|| panic!("no {name} check: {out:?}"))
+    named_check(out, name)
 }
 
 /// The signature value and the timestamp token melli embedded, as files for openssl.

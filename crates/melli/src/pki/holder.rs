@@ -169,17 +169,7 @@ impl Issuer {
     /// it in the issuer's database (`index.txt`, [`super::revocation`]) before it is given
     /// out; DER.
     pub fn issue_holder_certificate(&self, req: &HolderRequest<'_>) -> Result<Vec<u8>, PkiError> {
-        let urls = self.revocation_urls();
-        let c = issue_holder_certificate_with(
-            self.signing_ca_certificate(),
-            self.signing_ca_key(),
-            req,
-            SystemTime::now(),
-            cert::revocation_extensions(urls.crl.as_deref(), urls.ocsp.as_deref())?,
-        )?;
-        let der = der::Encode::to_der(&c)?;
-        self.record_issued(&c, Some(req.card_serial.unwrap_or("")))?;
-        Ok(der)
+        self.issue_for_card(CertProfile::Holder, req)
     }
 
     /// Issue the holder's authentication (login) certificate (DG7, §12.5) from the signing
@@ -189,9 +179,19 @@ impl Issuer {
         &self,
         req: &HolderRequest<'_>,
     ) -> Result<Vec<u8>, PkiError> {
+        self.issue_for_card(CertProfile::Authentication, req)
+    }
+
+    /// A certificate of `profile` for the holder of a card, with where its status is
+    /// published, recorded in `index.txt` before it is given out; DER.
+    fn issue_for_card(
+        &self,
+        profile: CertProfile,
+        req: &HolderRequest<'_>,
+    ) -> Result<Vec<u8>, PkiError> {
         let urls = self.revocation_urls();
         let c = issue_certificate(
-            CertProfile::Authentication,
+            profile,
             self.signing_ca_certificate(),
             self.signing_ca_key(),
             req,
