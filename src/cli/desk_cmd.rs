@@ -98,6 +98,16 @@ pub fn require_issued(serial: &str, lifecycle: Lifecycle) -> Result<(), Failure>
 
 /// The `--trust` root certificate, with one line that says what is wrong with the file.
 pub fn trust_anchor(path: &Path) -> Result<Certificate, Failure> {
+    anchor_of(
+        "--trust",
+        path,
+        "the issuer's root certificate (root.pem of the issuer directory, PEM or DER)",
+    )
+}
+
+/// The root certificate an option (`flag`) names, or one line that says what is wrong with the
+/// file and asks for `wanted`.
+pub fn anchor_of(flag: &str, path: &Path, wanted: &str) -> Result<Certificate, Failure> {
     read_trust_anchor(path).map_err(|e| {
         let what = match &e {
             PkiError::Missing { .. } => "no such file".to_string(),
@@ -106,8 +116,7 @@ pub fn trust_anchor(path: &Path) -> Result<Certificate, Failure> {
             other => other.to_string(),
         };
         Failure::bad_input(format!(
-            "--trust {}: {} — give the issuer's root certificate (root.pem of the issuer \
-             directory, PEM or DER)",
+            "{flag} {}: {} — give {wanted}",
             shown_path(path),
             escaped(&what)
         ))

@@ -13,7 +13,7 @@ use melli::ops::sign::{
     SignError,
 };
 use melli::ops::timestamp::{timestamp_signature, tsa_limits};
-use melli::pki::{Check, HolderSubject, PkiError};
+use melli::pki::{Check, HolderSubject};
 use melli::transport::PcscTransport;
 
 use crate::cli::desk_cmd::{require_issued, trust_anchor};
@@ -184,20 +184,11 @@ fn tsa_anchors(paths: &[PathBuf]) -> Result<Vec<melli::pki::Certificate>, Failur
     paths
         .iter()
         .map(|path| {
-            melli::pki::read_trust_anchor(path).map_err(|e| {
-                let what = match &e {
-                    PkiError::Missing { .. } => "no such file".to_string(),
-                    PkiError::Io { source, .. } => source.to_string(),
-                    PkiError::BadFile { reason, .. } => reason.clone(),
-                    other => other.to_string(),
-                };
-                Failure::bad_input(format!(
-                    "--tsa-trust {}: {} — give the root certificate of the time-stamping \
-                     authority (PEM or DER)",
-                    shown_path(path),
-                    escaped(&what)
-                ))
-            })
+            crate::cli::desk_cmd::anchor_of(
+                "--tsa-trust",
+                path,
+                "the root certificate of the time-stamping authority (PEM or DER)",
+            )
         })
         .collect()
 }

@@ -28,6 +28,13 @@ pub fn sign_document(
     (out, path_str(&file).to_string(), path_str(&sig).to_string())
 }
 
+/// [`sign_document`] of `contract.txt`, which must succeed: the document and its signature.
+pub fn sign_contract(card: &VirtualCard, pin: &str) -> (String, String) {
+    let (out, file, sig) = sign_document(card, pin, "contract.txt", &[]);
+    assert_eq!(out.code, 0, "melli sign: {out:?}");
+    (file, sig)
+}
+
 /// The arguments of `melli verify-signature FILE SIG --trust ROOT --json [extra…]`.
 pub fn verify_signature_args<'a>(
     root: &'a str,

@@ -202,3 +202,38 @@ pub fn softhsm_turn() -> fs::File {
     file.lock().expect("SoftHSM2's turn");
     file
 }
+
+/// `melli issuer crl ISSUER --out DIR/NAME-ca.crl --root-out DIR/NAME-root.crl [extra…]`: the
+/// signing CA's and the root's CRLs, published into `dir`.
+pub fn publish_crls(issuer: &Path, dir: &Path, name: &str, extra: &[&str]) -> (String, String) {
+    let ca = dir.join(format!("{name}-ca.crl"));
+    let root = dir.join(format!("{name}-root.crl"));
+    let mut args = vec![
+        "issuer",
+        "crl",
+        path_str(issuer),
+        "--out",
+        path_str(&ca),
+        "--root-out",
+        path_str(&root),
+    ];
+    args.extend_from_slice(extra);
+    let out = melli(&args);
+    assert_eq!(out.code, 0, "melli issuer crl: {out:?}");
+    (path_str(&ca).to_string(), path_str(&root).to_string())
+}
+
+/// `melli issuer revoke ISSUER --card SERIAL --reason REASON [extra…]`.
+pub fn revoke_card(issuer: &Path, serial: &str, reason: &str, extra: &[&str]) -> super::Output {
+    let mut args = vec![
+        "issuer",
+        "revoke",
+        path_str(issuer),
+        "--card",
+        serial,
+        "--reason",
+        reason,
+    ];
+    args.extend_from_slice(extra);
+    melli(&args)
+}

@@ -42,8 +42,8 @@ pub use {
     cards::{card_kind, CardKind, CardOptions, VirtualCard, TEST_MASTER_KEY},
     issuers::{
         issue_document_signer, load_issuer, make_issuer, make_issuer_with, make_plain_issuer,
-        other_issuer, plain_issuer, plain_root_key, softhsm_turn, test_issuer, SOFTHSM_MODULE,
-        TOKEN_PIN,
+        other_issuer, plain_issuer, plain_root_key, publish_crls, revoke_card, softhsm_turn,
+        test_issuer, SOFTHSM_MODULE, TOKEN_PIN,
     },
     melli_testkit::pcscd::{Exclusive, Pcscd, Slot},
     melli_testkit::process::note,

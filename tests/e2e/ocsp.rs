@@ -9,9 +9,11 @@ use std::sync::{Arc, Mutex};
 use der::{Decode, Encode};
 use melli_testkit::http_server::{HttpServer, Reply};
 
-use crate::common::documents::{sign_document, verify_signature_args};
+use crate::common::documents::{sign_contract, sign_document, verify_signature_args};
 use crate::common::ocsp::{free_port, openssl_ocsp_status, responder_certificate, OcspResponder};
-use crate::common::{make_issuer_with, melli, personalized_card_of, root_pem, Output, VirtualCard};
+use crate::common::{
+    make_issuer_with, melli, personalized_card_of, revoke_card, root_pem, Output, VirtualCard,
+};
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
@@ -65,16 +67,6 @@ fn crl_server(crl: PathBuf) -> HttpServer {
 fn melli_ok(args: &[&str]) {
     let out = melli(args);
     assert_eq!(out.code, 0, "melli {args:?}: {out:?}");
-}
-
-fn sign_as(card: &VirtualCard, pin: &str, name: &str, extra: &[&str]) -> (Output, String, String) {
-    sign_document(card, pin, name, extra)
-}
-
-fn sign(card: &VirtualCard, pin: &str) -> (String, String) {
-    let (out, file, sig) = sign_as(card, pin, "contract.txt", &[]);
-    assert_eq!(out.code, 0, "melli sign: {out:?}");
-    (file, sig)
 }
 
 /// `melli verify-signature FILE SIG --trust ROOT --json [extra…]`.
@@ -144,7 +136,7 @@ fn good_then_revoked_and_openssl_agrees() {
     let read = card.dir().join("read");
     melli_ok(&["read", "--reader", card.reader_name(), "--out", s(&read)]);
     let holder = read.join("holder.pem");
-    let doc = sign(&card, &mailer.pin);
+    let doc = sign_contract(&card, &mailer.pin);
     let root_crl = dir.join("root.crl");
 
     // The signing CA and the document signer name no responder, only the root's CRL
@@ -202,7 +194,7 @@ fn good_then_revoked_and_openssl_agrees() {
 
     // --ocsp-embed: the signer's good answer carried in the signature (RFC 5940), which
     // openssl cms -verify still accepts.
-    let (out, file, sig) = sign_as(&card, &mailer.pin, "embedded.txt", &["--ocsp-embed"]);
+    let (out, file, sig) = sign_document(&card, &mailer.pin, "embedded.txt", &["--ocsp-embed"]);
     assert_eq!(out.code, 0, "melli sign --ocsp-embed: {out:?}");
     let embedded = (file, sig);
     let (ok, said) = openssl_cms_verify(&issuer, &embedded);
@@ -246,7 +238,7 @@ fn good_then_revoked_and_openssl_agrees() {
     }
     let out = verify_signature_of(&issuer, &doc, &["--crl", s(&root_crl)]);
     assert_eq!(out.code, 1, "{out:?}");
-    let (out, _, sig) = sign_as(&card, &mailer.pin, "late.txt", &["--ocsp-embed"]);
+    let (out, _, sig) = sign_document(&card, &mailer.pin, "late.txt", &["--ocsp-embed"]);
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.stderr.starts_with(&format!(
@@ -265,15 +257,8 @@ fn good_then_revoked_and_openssl_agrees() {
     // Revoked: melli and openssl agree. OpenSSL 3.0's responder looks whether index.txt
     // changed before it waits for a request, so the first answer after a change is still
     // from the old index: it is started after the revocation.
-    melli_ok(&[
-        "issuer",
-        "revoke",
-        s(&issuer),
-        "--card",
-        card.serial(),
-        "--reason",
-        "keyCompromise",
-    ]);
+    let out = revoke_card(&issuer, card.serial(), "keyCompromise", &[]);
+    assert_eq!(out.code, 0, "melli issuer revoke: {out:?}");
     let responder = OcspResponder::start(
         &issuer.join("index.txt"),
         &signing_ca,
@@ -310,7 +295,7 @@ fn good_then_revoked_and_openssl_agrees() {
         "{out:?}"
     );
     // … and a revoked card's signature gets no answer embedded.
-    let (out, _, sig) = sign_as(&card, &mailer.pin, "revoked.txt", &["--ocsp-embed"]);
+    let (out, _, sig) = sign_document(&card, &mailer.pin, "revoked.txt", &["--ocsp-embed"]);
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.stderr

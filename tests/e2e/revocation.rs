@@ -6,33 +6,14 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::documents::{named_check, sign_document, verify_signature_args};
+use crate::common::documents::{named_check, sign_contract, verify_signature_args};
 use crate::common::{
-    make_issuer, make_plain_issuer, melli, personalize_with, personalized_card_of, root_pem, run,
-    verify_card, Output, VirtualCard,
+    make_issuer, make_plain_issuer, melli, personalize_with, personalized_card_of, publish_crls,
+    revoke_card, root_pem, run, verify_card, Output, VirtualCard,
 };
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
-}
-
-/// `melli issuer crl ISSUER --out DIR/NAME-ca.crl --root-out DIR/NAME-root.crl [extra…]`.
-fn make_crls(issuer: &Path, dir: &Path, name: &str, extra: &[&str]) -> (String, String) {
-    let ca = dir.join(format!("{name}-ca.crl"));
-    let root = dir.join(format!("{name}-root.crl"));
-    let mut args = vec![
-        "issuer",
-        "crl",
-        s(issuer),
-        "--out",
-        s(&ca),
-        "--root-out",
-        s(&root),
-    ];
-    args.extend_from_slice(extra);
-    let out = melli(&args);
-    assert_eq!(out.code, 0, "melli issuer crl: {out:?}");
-    (s(&ca).to_string(), s(&root).to_string())
 }
 
 /// `openssl verify -crl_check_all` of the card's holder certificate (read with `melli read
@@ -64,12 +45,6 @@ fn revocation_check(out: &Output) -> serde_json::Value {
     named_check(out, "revocation")
 }
 
-fn sign(card: &VirtualCard, pin: &str) -> (String, String) {
-    let (out, file, sig) = sign_document(card, pin, "contract.txt", &[]);
-    assert_eq!(out.code, 0, "melli sign: {out:?}");
-    (file, sig)
-}
-
 fn verify_signature(issuer: &Path, doc: &(String, String), crls: &[&str]) -> Output {
     let root = root_pem(issuer);
     let extra: Vec<&str> = crls.iter().flat_map(|crl| ["--crl", *crl]).collect();
@@ -94,10 +69,10 @@ fn revoked_card_fails_verify_and_openssl_agrees() {
         s(&dir.join("read")),
     ]);
     assert_eq!(out.code, 0, "melli read: {out:?}");
-    let doc = sign(&card, &mailer.pin);
+    let doc = sign_contract(&card, &mailer.pin);
 
     // Nothing revoked: PASS, and openssl agrees.
-    let crls = make_crls(&issuer, &dir, "before", &[]);
+    let crls = publish_crls(&issuer, &dir, "before", &[]);
     let (out, checks) = verify_card(&card, &issuer, &["--crl", &crls.0, "--crl", &crls.1]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
@@ -133,36 +108,19 @@ fn revoked_card_fails_verify_and_openssl_agrees() {
     assert_eq!(revocation_check(&out)["unknown"], true, "{out:?}");
 
     // Revoked: FAIL "revoked on DATE: keyCompromise", and openssl agrees.
-    let out = melli(&[
-        "issuer",
-        "revoke",
-        s(&issuer),
-        "--card",
-        card.serial(),
-        "--reason",
-        "keyCompromise",
-        "--json",
-    ]);
+    let out = revoke_card(&issuer, card.serial(), "keyCompromise", &["--json"]);
     assert_eq!(out.code, 0, "melli issuer revoke: {out:?}");
     assert_eq!(
         out.json()["changed"][0]["reason"],
         "keyCompromise",
         "{out:?}"
     );
-    let again = melli(&[
-        "issuer",
-        "revoke",
-        s(&issuer),
-        "--card",
-        card.serial(),
-        "--reason",
-        "keyCompromise",
-    ]);
+    let again = revoke_card(&issuer, card.serial(), "keyCompromise", &[]);
     assert_eq!(again.code, 2, "{again:?}");
     assert!(again.stderr.contains("is already revoked"), "{again:?}");
     assert_eq!(again.stderr.trim().lines().count(), 1, "{again:?}");
 
-    let crls = make_crls(&issuer, &dir, "after", &[]);
+    let crls = publish_crls(&issuer, &dir, "after", &[]);
     let (out, checks) = verify_card(&card, &issuer, &["--crl", &crls.0, "--crl", &crls.1]);
     assert_eq!(out.code, 1, "{out:?}");
     let (_, passed, detail) = checks
@@ -190,7 +148,7 @@ fn revoked_card_fails_verify_and_openssl_agrees() {
     );
 
     // Bad input: a CRL past its nextUpdate is no fresh status (UNKNOWN, exit 1) …
-    let stale = make_crls(
+    let stale = publish_crls(
         &issuer,
         &dir,
         "stale",
@@ -215,7 +173,7 @@ fn revoked_card_fails_verify_and_openssl_agrees() {
 
     // … a CRL signed by another CA (same names, another key) is refused: exit 2, one line.
     let other = make_plain_issuer("revocation-other");
-    let foreign = make_crls(&other, &dir, "foreign", &[]);
+    let foreign = publish_crls(&other, &dir, "foreign", &[]);
     let root = root_pem(&issuer);
     let out = melli(&[
         "verify",
@@ -297,7 +255,7 @@ fn hold_and_remove_hold() {
 
 /// The revocation check's detail, through `melli verify --crl` with fresh CRLs of `issuer`.
 fn verify_revocation(card: &VirtualCard, issuer: &Path, dir: &Path, name: &str) -> (i32, String) {
-    let crls = make_crls(issuer, dir, name, &[]);
+    let crls = publish_crls(issuer, dir, name, &[]);
     let (out, checks) = verify_card(card, issuer, &["--crl", &crls.0, "--crl", &crls.1]);
     let detail = checks
         .into_iter()

@@ -10,7 +10,8 @@ use std::time::Duration;
 use crate::common::documents::{named_check, sign_document, verify_signature_args};
 use crate::common::tsa::{unreachable_url, Behaviour, HttpTsa};
 use crate::common::{
-    make_plain_issuer, melli, personalized_card_of, root_pem, run, Output, VirtualCard,
+    make_plain_issuer, melli, personalized_card_of, publish_crls, revoke_card, root_pem, run,
+    Output, VirtualCard,
 };
 
 fn s(p: &Path) -> &str {
@@ -24,19 +25,6 @@ fn sign(card: &VirtualCard, pin: &str, name: &str, tsa: Option<&str>) -> (Output
         extra.extend(["--tsa", url]);
     }
     sign_document(card, pin, name, &extra)
-}
-
-fn verify_args<'a>(
-    issuer_root: &'a str,
-    file: &'a str,
-    sig: &'a str,
-    extra: &[&'a str],
-) -> Vec<&'a str> {
-    verify_signature_args(issuer_root, file, sig, extra)
-}
-
-fn check(out: &Output, name: &str) -> serde_json::Value {
-    named_check(out, name)
 }
 
 /// The signature value and the timestamp token melli embedded, as files for openssl.
@@ -54,22 +42,6 @@ fn token_files(sig: &str, dir: &Path) -> (String, String) {
 
 fn openssl(args: &[&str]) -> Output {
     run(Command::new("openssl").args(args), Duration::from_secs(30))
-}
-
-fn make_crls(issuer: &Path, dir: &Path) -> (String, String) {
-    let ca = dir.join("ca.crl");
-    let root = dir.join("root.crl");
-    let out = melli(&[
-        "issuer",
-        "crl",
-        s(issuer),
-        "--out",
-        s(&ca),
-        "--root-out",
-        s(&root),
-    ]);
-    assert_eq!(out.code, 0, "melli issuer crl: {out:?}");
-    (s(&ca).to_string(), s(&root).to_string())
 }
 
 #[test]
@@ -145,9 +117,14 @@ fn a_timestamped_signature_outlives_revocation_and_openssl_agrees() {
     assert_eq!(cms.code, 0, "openssl cms -verify: {cms:?}");
 
     // melli: trusted with --tsa-trust, the chain checked at the timestamp.
-    let out = melli(&verify_args(&root, &doc, &sig, &["--tsa-trust", &tsa_root]));
+    let out = melli(&verify_signature_args(
+        &root,
+        &doc,
+        &sig,
+        &["--tsa-trust", &tsa_root],
+    ));
     assert_eq!(out.code, 0, "{out:?}");
-    let ts = check(&out, "timestamp");
+    let ts = named_check(&out, "timestamp");
     assert_eq!(ts["passed"], true, "{out:?}");
     assert!(
         ts["detail"]
@@ -164,11 +141,11 @@ fn a_timestamped_signature_outlives_revocation_and_openssl_agrees() {
     );
     assert_eq!(json["chain_checked_at"]["time"], json["timestamp"]["time"]);
     // Without --tsa-trust: an untrusted claim, checked now.
-    let out = melli(&verify_args(&root, &doc, &sig, &[]));
+    let out = melli(&verify_signature_args(&root, &doc, &sig, &[]));
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.json()["timestamp"]["trusted"], false, "{out:?}");
     assert!(
-        check(&out, "timestamp")["detail"]
+        named_check(&out, "timestamp")["detail"]
             .as_str()
             .unwrap_or("")
             .contains("not trusted (no TSA root given)"),
@@ -198,24 +175,16 @@ fn a_timestamped_signature_outlives_revocation_and_openssl_agrees() {
     // Revoked (keyCompromise) after the timestamp. Times have a resolution of one second;
     // the revocation must fall in a later second than the timestamp to be after it.
     std::thread::sleep(Duration::from_millis(1100));
-    let out = melli(&[
-        "issuer",
-        "revoke",
-        s(&issuer),
-        "--card",
-        card.serial(),
-        "--reason",
-        "keyCompromise",
-    ]);
+    let out = revoke_card(&issuer, card.serial(), "keyCompromise", &[]);
     assert_eq!(out.code, 0, "melli issuer revoke: {out:?}");
-    let (ca_crl, root_crl) = make_crls(&issuer, &dir);
+    let (ca_crl, root_crl) = publish_crls(&issuer, &dir, "after-revocation", &[]);
     let crls = ["--crl", ca_crl.as_str(), "--crl", root_crl.as_str()];
 
     let mut extra = crls.to_vec();
     extra.extend(["--tsa-trust", tsa_root.as_str()]);
-    let out = melli(&verify_args(&root, &doc, &sig, &extra));
+    let out = melli(&verify_signature_args(&root, &doc, &sig, &extra));
     assert_eq!(out.code, 0, "timestamped before revocation: {out:?}");
-    let detail = check(&out, "revocation")["detail"]
+    let detail = named_check(&out, "revocation")["detail"]
         .as_str()
         .unwrap_or("")
         .to_string();
@@ -227,9 +196,11 @@ fn a_timestamped_signature_outlives_revocation_and_openssl_agrees() {
     );
 
     // Without a timestamp: revoked.
-    let out = melli(&verify_args(&root, &plain_doc, &plain_sig, &extra));
+    let out = melli(&verify_signature_args(
+        &root, &plain_doc, &plain_sig, &extra,
+    ));
     assert_eq!(out.code, 1, "untimestamped after revocation: {out:?}");
-    let revocation = check(&out, "revocation");
+    let revocation = named_check(&out, "revocation");
     assert_eq!(revocation["passed"], false, "{out:?}");
     assert!(
         revocation["detail"]
@@ -239,7 +210,7 @@ fn a_timestamped_signature_outlives_revocation_and_openssl_agrees() {
         "{out:?}"
     );
     // The timestamp's TSA not trusted: no proof of time, revoked.
-    let out = melli(&verify_args(&root, &doc, &sig, &crls));
+    let out = melli(&verify_signature_args(&root, &doc, &sig, &crls));
     assert_eq!(out.code, 1, "untrusted timestamp after revocation: {out:?}");
 }
 
@@ -284,14 +255,14 @@ fn bad_tsas_write_no_signature_and_a_pasted_token_fails() {
     let pasted_path = dir.join("b.txt.pasted.p7s");
     std::fs::write(&pasted_path, pasted).expect("write");
     let tsa_root = good.root_pem();
-    let out = melli(&verify_args(
+    let out = melli(&verify_signature_args(
         &root,
         &doc,
         s(&pasted_path),
         &["--tsa-trust", &tsa_root],
     ));
     assert_eq!(out.code, 1, "{out:?}");
-    let ts = check(&out, "timestamp");
+    let ts = named_check(&out, "timestamp");
     assert_eq!(ts["passed"], false, "{out:?}");
     assert!(
         ts["detail"]
@@ -301,7 +272,12 @@ fn bad_tsas_write_no_signature_and_a_pasted_token_fails() {
         "{out:?}"
     );
     // A --tsa-trust that is no certificate: bad input.
-    let out = melli(&verify_args(&root, &doc, &plain, &["--tsa-trust", &doc]));
+    let out = melli(&verify_signature_args(
+        &root,
+        &doc,
+        &plain,
+        &["--tsa-trust", &doc],
+    ));
     assert_eq!(out.code, 2, "{out:?}");
     assert!(
         out.stderr.contains("--tsa-trust ") && out.stderr.contains("time-stamping authority"),
@@ -344,9 +320,9 @@ fn years_later_only_the_timestamped_signature_is_valid() {
         run(&mut command, Duration::from_secs(60))
     };
     // libfaketime reaches the Rust binary's clock: `melli` sees a year eleven years on.
-    let out = later(verify_args(&root, &plain_doc, &plain_sig, &[]));
+    let out = later(verify_signature_args(&root, &plain_doc, &plain_sig, &[]));
     assert_eq!(out.code, 1, "untimestamped, years later: {out:?}");
-    let chain = check(&out, "signer certificate chain");
+    let chain = named_check(&out, "signer certificate chain");
     assert_eq!(chain["passed"], false, "{out:?}");
     assert!(
         chain["detail"]
@@ -360,9 +336,14 @@ fn years_later_only_the_timestamped_signature_is_valid() {
         "checked now: no trusted timestamp"
     );
 
-    let out = later(verify_args(&root, &doc, &sig, &["--tsa-trust", &tsa_root]));
+    let out = later(verify_signature_args(
+        &root,
+        &doc,
+        &sig,
+        &["--tsa-trust", &tsa_root],
+    ));
     assert_eq!(out.code, 0, "timestamped, years later: {out:?}");
-    let detail = check(&out, "signer certificate chain")["detail"]
+    let detail = named_check(&out, "signer certificate chain")["detail"]
         .as_str()
         .unwrap_or("")
         .to_string();
@@ -373,6 +354,6 @@ fn years_later_only_the_timestamped_signature_is_valid() {
         "{detail}"
     );
     // The timestamp without trusting its TSA proves nothing: expired.
-    let out = later(verify_args(&root, &doc, &sig, &[]));
+    let out = later(verify_signature_args(&root, &doc, &sig, &[]));
     assert_eq!(out.code, 1, "untrusted timestamp, years later: {out:?}");
 }

@@ -77,15 +77,7 @@ impl RootCa {
         not_after: SystemTime,
         unlock: Unlock<'_>,
     ) -> Result<(), PkiError> {
-        if issuer.root_cert != self.cert {
-            return Err(PkiError::bad_file(
-                issuer.dir.join(files::ROOT_CERT),
-                format!(
-                    "this issuer's root is not the root in {}",
-                    self.dir.display()
-                ),
-            ));
-        }
+        self.check_root_of(issuer)?;
         let store = match &issuer.token {
             Some(token) => OpenStore::Token(Arc::clone(token)),
             None => OpenStore::open(
