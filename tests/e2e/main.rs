@@ -9,6 +9,7 @@ mod common;
 
 mod bad_input;
 mod batch;
+mod browser_login;
 mod cli;
 mod demo;
 mod desk;

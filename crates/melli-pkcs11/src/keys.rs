@@ -147,6 +147,12 @@ impl Signing {
         self.authorized = true;
     }
 
+    /// Whether a PIN must be verified before this signature: the session is not logged in,
+    /// or the key wants a fresh verification for every signature and has not had it.
+    pub(crate) fn needs_pin(&self, logged_in: bool) -> bool {
+        !logged_in || (self.key.always_authenticate() && !self.authorized)
+    }
+
     /// Whether the key may sign now: CKR_USER_NOT_LOGGED_IN for a CKA_ALWAYS_AUTHENTICATE key
     /// without its context-specific login (PKCS#11 v2.40 §4.9).
     pub(crate) fn may_sign(&self) -> Result<(), CK_RV> {

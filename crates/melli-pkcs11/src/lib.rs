@@ -7,7 +7,8 @@
 //! DG7, version 1.1 cards: logins) and "Digital Signature" (key `01`, DG6, documents,
 //! CKA_ALWAYS_AUTHENTICATE) — and the signing-CA certificate. The keys sign (CKM_ECDSA,
 //! CKM_ECDSA_SHA256) after C_Login verified the PIN on the card; the signing key again after a
-//! context-specific login for every signature.
+//! context-specific login for every signature. With `MELLI_PINENTRY` set the module asks the
+//! PIN itself through that pinentry program, as a PIN-pad reader would (`pin_dialog`).
 //!
 //! Layers: `ffi` (the C entry points, the only `unsafe`), `module` (state, sessions, login,
 //! signing, in safe Rust), `keys` (the two keys and a signature in progress), `objects`
@@ -23,3 +24,4 @@ pub mod ffi;
 mod keys;
 mod module;
 mod objects;
+mod pin_dialog;

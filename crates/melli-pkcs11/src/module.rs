@@ -20,8 +20,9 @@ use melli::spec;
 use pcsc::{Context, ReaderState, Scope, State};
 
 use crate::card::{self, CardError, Connection, Probe, TokenData};
-use crate::keys::{Input, Signing};
+use crate::keys::{Input, Key, Signing};
 use crate::objects::{self, Kind, Value};
+use crate::pin_dialog::PinDialog;
 
 pub(crate) type Rv = CK_RV;
 
@@ -43,6 +44,8 @@ pub(crate) struct Module {
     /// loaded the module) and made again when pcscd went away.
     ctx: Mutex<Option<Context>>,
     filter: Option<Vec<String>>,
+    /// The module's own PIN dialog, when `MELLI_PINENTRY` names one.
+    pin_dialog: Option<PinDialog>,
     slots: Mutex<Vec<Arc<Slot>>>,
     sessions: Mutex<HashMap<CK_SESSION_HANDLE, Arc<Mutex<Session>>>>,
     next_session: AtomicU64,
@@ -112,6 +115,7 @@ pub(crate) fn initialize() -> Result<(), Rv> {
     let new = Arc::new(Module {
         ctx: Mutex::new(None),
         filter,
+        pin_dialog: PinDialog::from_env(),
         slots: Mutex::new(Vec::new()),
         sessions: Mutex::new(HashMap::new()),
         next_session: AtomicU64::new(1),
@@ -466,8 +470,14 @@ pub(crate) fn token_info(id: CK_SLOT_ID) -> Result<CK_TOKEN_INFO, Rv> {
     let mut state = m.refreshed(&slot);
     let (token, _) = state.token.clone().ok_or(CKR_TOKEN_NOT_PRESENT)?;
     let counters = with_card(&m, &slot, &mut state, |applet| Ok(applet.retry_counters()?))?;
+    // With its own PIN dialog the module asks for the PIN when a key needs it, as a PIN-pad
+    // reader does: the application need not log in, and C_Login without a PIN asks.
+    let login = match m.pin_dialog {
+        None => CKF_LOGIN_REQUIRED,
+        Some(_) => CKF_PROTECTED_AUTHENTICATION_PATH,
+    };
     let flags = CKF_TOKEN_INITIALIZED
-        | CKF_LOGIN_REQUIRED
+        | login
         | CKF_USER_PIN_INITIALIZED
         | CKF_RNG
         | pin_flags(counters.pin, counters.puk);
@@ -756,8 +766,18 @@ pub(crate) fn login(handle: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -
     }
     match user {
         CKU_USER => {
-            // A PIN that cannot be this card's (not 6 to 12 digits) costs no try.
-            let pin = secret(SecretKind::Pin, pin).ok_or(CKR_PIN_INCORRECT)?;
+            let pin = match (&m.pin_dialog, pin.is_empty()) {
+                // The protected authentication path: the module's own dialog asks.
+                (Some(dialog), true) => {
+                    let (token, tries) = dialog_context(&m, &session.slot, &mut state)?;
+                    drop(state);
+                    let pin = dialog.ask(&token, Key::Authentication, tries)?;
+                    state = live(&m, &session)?.0;
+                    pin
+                }
+                // A PIN that cannot be this card's (not 6 to 12 digits) costs no try.
+                _ => secret(SecretKind::Pin, pin).ok_or(CKR_PIN_INCORRECT)?,
+            };
             let result = pin_command(&m, &session.slot, &mut state, |applet| {
                 applet.verify_pin(&pin).map(|verified| verified.session())
             })?;
@@ -800,11 +820,49 @@ fn context_verify(m: &Module, session: &Session, signing: &Signing, pin: &[u8]) 
         return Err(CKR_OPERATION_NOT_INITIALIZED);
     }
     let (mut state, _) = live(m, session)?;
-    if !matches!(state.login, Login::User(_)) {
-        return Err(CKR_USER_NOT_LOGGED_IN);
+    let pin = match (&m.pin_dialog, pin.is_empty()) {
+        (Some(dialog), true) => {
+            let (token, tries) = dialog_context(m, &session.slot, &mut state)?;
+            drop(state);
+            let pin = dialog.ask(&token, signing.key, tries)?;
+            state = live(m, session)?.0;
+            pin
+        }
+        (None, _) if !matches!(state.login, Login::User(_)) => {
+            return Err(CKR_USER_NOT_LOGGED_IN);
+        }
+        _ => secret(SecretKind::Pin, pin).ok_or(CKR_PIN_INCORRECT)?,
+    };
+    verify_for_session(m, &session.slot, &mut state, pin)
+}
+
+/// The token and its PIN tries left, for the module's PIN dialog.
+fn dialog_context(
+    m: &Module,
+    slot: &Slot,
+    state: &mut SlotState,
+) -> Result<(Arc<TokenData>, u8), Rv> {
+    let token = state
+        .token
+        .as_ref()
+        .map(|(t, _)| Arc::clone(t))
+        .ok_or(CKR_DEVICE_REMOVED)?;
+    let counters = with_card(m, slot, state, |applet| Ok(applet.retry_counters()?))?;
+    if counters.pin == 0 {
+        return Err(CKR_PIN_LOCKED);
     }
-    let pin = secret(SecretKind::Pin, pin).ok_or(CKR_PIN_INCORRECT)?;
-    let result = pin_command(m, &session.slot, &mut state, |applet| {
+    Ok((token, counters.pin))
+}
+
+/// VERIFY with `pin`: the session is logged in (with a fresh verification) when it is right,
+/// logged out when it is wrong.
+fn verify_for_session(
+    m: &Module,
+    slot: &Slot,
+    state: &mut SlotState,
+    pin: Secret,
+) -> Result<(), Rv> {
+    let result = pin_command(m, slot, state, |applet| {
         applet.verify_pin(&pin).map(|verified| verified.session())
     })?;
     drop(pin);
@@ -1004,7 +1062,8 @@ pub(crate) fn sign_init(
         None => return Err(CKR_KEY_HANDLE_INVALID),
     };
     let input = Input::new(mechanism).ok_or(CKR_MECHANISM_INVALID)?;
-    if !matches!(state.login, Login::User(_)) {
+    // With its own PIN dialog the module asks when the signature is made.
+    if !matches!(state.login, Login::User(_)) && m.pin_dialog.is_none() {
         return Err(CKR_USER_NOT_LOGGED_IN);
     }
     drop(state);
@@ -1075,6 +1134,17 @@ fn sign_end(
     // The operation ends here whatever happens: a CKA_ALWAYS_AUTHENTICATE key's context login
     // is used up by this one signature, or by its failure.
     let mut op = session.sign.take().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+    if let Some(dialog) = &m.pin_dialog {
+        let (mut state, _) = live(&m, &session)?;
+        if op.needs_pin(matches!(state.login, Login::User(_))) {
+            let (token, tries) = dialog_context(&m, &session.slot, &mut state)?;
+            drop(state);
+            let pin = dialog.ask(&token, op.key, tries)?;
+            let (mut state, _) = live(&m, &session)?;
+            verify_for_session(&m, &session.slot, &mut state, pin)?;
+            op.authorize();
+        }
+    }
     op.may_sign()?;
     if let Some(data) = data {
         op.feed(data)?;

@@ -18,6 +18,7 @@ pub mod journal;
 pub mod model;
 pub mod net;
 pub mod ops;
+pub mod pinentry;
 pub mod pki;
 pub mod sm;
 pub mod transport;

@@ -1,0 +1,117 @@
+//! Headless Chromium as the citizen's browser (Debian's `chromium`):
+//! - its NSS database in a home of its own, with the melli PKCS#11 module registered by NSS's
+//!   `modutil` and the test server's CA trusted by `certutil`, as the README tells a citizen;
+//! - a managed policy (`AutoSelectCertificateForUrls`) that picks the client certificate for
+//!   one site, since a headless browser shows no certificate chooser;
+//! - the PIN asked by the module's own dialog (`MELLI_PINENTRY`), since it shows no PIN prompt
+//!   either: the test's pinentry stands in for the holder.
+//!
+//! Chromium reads policies only from `/etc/chromium/policies/managed` (the tests run as root,
+//! as pcscd needs): the file is this test's own, names only its server's address, and is
+//! removed when the browser is dropped.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use super::pkcs11::module_str;
+use super::{path_str, run, Output};
+
+const POLICY_DIR: &str = "/etc/chromium/policies/managed";
+
+pub struct Browser {
+    home: PathBuf,
+    reader: String,
+    pinentry: PathBuf,
+    policy: Option<PathBuf>,
+}
+
+impl Browser {
+    /// A browser whose home is `dir/browser`, with the module registered in its NSS database,
+    /// seeing only `reader`, asking PINs through `pinentry`.
+    pub fn new(dir: &Path, reader: &str, pinentry: &Path) -> Browser {
+        let home = dir.join("browser");
+        let nssdb = home.join(".pki/nssdb");
+        fs::create_dir_all(&nssdb).expect("make the browser's NSS database directory");
+        let db = format!("sql:{}", path_str(&nssdb));
+        tool("certutil", &["-N", "-d", &db, "--empty-password"]);
+        tool(
+            "modutil",
+            &["-dbdir", &db, "-add", "melli", "-libfile", module_str(), "-force"],
+        );
+        Browser {
+            home,
+            reader: reader.to_string(),
+            pinentry: pinentry.to_path_buf(),
+            policy: None,
+        }
+    }
+
+    fn db(&self) -> String {
+        format!("sql:{}", path_str(&self.home.join(".pki/nssdb")))
+    }
+
+    /// The modules of the browser's NSS database, as `modutil -list` shows them.
+    pub fn modules(&self) -> String {
+        tool("modutil", &["-dbdir", &self.db(), "-list"]).stdout
+    }
+
+    /// Trusts `ca` (PEM) for web servers.
+    pub fn trust_server_ca(&self, ca: &Path) {
+        tool(
+            "certutil",
+            &["-A", "-d", &self.db(), "-n", "test server CA", "-t", "C,,", "-i", path_str(ca)],
+        );
+    }
+
+    /// The policy that picks a client certificate for `origin` (`https://host:port`) on its own.
+    pub fn auto_select_certificate(&mut self, origin: &str) {
+        let rule = serde_json::json!({ "pattern": origin, "filter": {} }).to_string();
+        let policy = serde_json::json!({ "AutoSelectCertificateForUrls": [rule] });
+        fs::create_dir_all(POLICY_DIR).expect("make Chromium's managed policy directory");
+        let name = format!(
+            "melli-e2e-{}-{}.json",
+            std::process::id(),
+            origin.rsplit(':').next().unwrap_or("site")
+        );
+        let path = Path::new(POLICY_DIR).join(name);
+        fs::write(&path, policy.to_string()).expect("write the browser policy");
+        self.policy = Some(path);
+    }
+
+    /// Loads `url` headless and returns the page's DOM (`--dump-dom`) as stdout.
+    pub fn page(&self, url: &str) -> Output {
+        run(
+            Command::new("chromium")
+                .env("HOME", &self.home)
+                .env("MELLI_PKCS11_READERS", &self.reader)
+                .env("MELLI_PINENTRY", &self.pinentry)
+                .args([
+                    "--headless",
+                    // Root (the tests run as root) has no user namespace sandbox here.
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    &format!("--user-data-dir={}", path_str(&self.home.join("profile"))),
+                    "--dump-dom",
+                    url,
+                ]),
+            Duration::from_secs(90),
+        )
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if let Some(policy) = self.policy.take() {
+            let _ = fs::remove_file(policy);
+        }
+    }
+}
+
+fn tool(program: &str, args: &[&str]) -> Output {
+    let out = run(Command::new(program).args(args), Duration::from_secs(30));
+    assert_eq!(out.code, 0, "{program} {args:?}: {out:?}");
+    out
+}
