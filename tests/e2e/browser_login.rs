@@ -1,109 +1,83 @@
-//! scratch: Chromium experiment
-use std::fs;
-use std::process::Command;
-use std::time::Duration;
+//! TLS client login in a real browser (issue 17): headless Chromium with melli's PKCS#11 module
+//! in its NSS database logs in to nginx (`ssl_verify_client on`, the issuer's CAs) with the
+//! card's Authentication key, and the page shows the holder's national code. The PIN is asked
+//! by the module's own dialog (`MELLI_PINENTRY`): a headless browser shows none.
 
-use crate::common::pkcs11::module_str;
-use crate::common::{melli, path_str, personalized_card, run, test_issuer};
+use crate::common::chromium::Browser;
+use crate::common::nginx::{ClientTrust, Nginx, ServerCa};
+use crate::common::pinentry::TestPinentry;
+use crate::common::{melli, personalized_card, test_issuer, VirtualCard};
+
+/// The national code and the Authentication certificate's subject as `melli read` gives them.
+fn holder(card: &VirtualCard) -> String {
+    let out = melli(&["read", "--reader", card.reader_name(), "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    out.json()["holder"]["national_code"]
+        .as_str()
+        .expect("a national code")
+        .to_string()
+}
+
+/// nginx trusting the test issuer, and a browser with the module that picks a certificate
+/// for that server on its own.
+fn service_and_browser(card: &VirtualCard, pinentry: &TestPinentry) -> (Nginx, Browser) {
+    let dir = card.dir();
+    let server = ServerCa::create(&dir.join("server-ca"));
+    let trust = ClientTrust::of_issuer(test_issuer(), dir, "clients", &[]);
+    let nginx = Nginx::start(&dir.join("nginx"), &server, &trust);
+    let mut browser = Browser::new(dir, card.reader_name(), pinentry.program());
+    assert!(
+        browser
+            .modules()
+            .contains(crate::common::pkcs11::module_str()),
+        "the module is not in the browser's NSS database: {}",
+        browser.modules()
+    );
+    browser.trust_server_ca(&server.ca_pem);
+    browser.auto_select_certificate(&format!("https://localhost:{}", nginx.port()));
+    (nginx, browser)
+}
 
 #[test]
-fn chromium_experiment() {
+fn headless_chromium_logs_in_with_the_card_and_sees_the_national_code() {
     let (card, mailer) = personalized_card();
-    let dir = card.dir().to_path_buf();
-    let read = dir.join("read");
-    let out = melli(&[
-        "read",
-        "--reader",
-        card.reader_name(),
-        "--out",
-        path_str(&read),
-    ]);
-    assert_eq!(out.code, 0, "{out:?}");
-    let sh = |script: &str| {
-        let out = run(
-            Command::new("bash").arg("-c").arg(script).current_dir(&dir),
-            Duration::from_secs(60),
-        );
-        assert_eq!(out.code, 0, "{script}: {out:?}");
-        out
-    };
-    let root = test_issuer().join("root.pem");
-    sh(&format!(
-        "cat {} read/signing-ca.pem > clients.pem",
-        root.display()
-    ));
-    sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.pem -days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>&1");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let d = dir.display();
-    fs::write(dir.join("nginx.conf"), format!(r#"
-daemon off; master_process off; pid {d}/nginx.pid; error_log {d}/nginx-error.log info;
-events {{}}
-http {{
-  access_log {d}/access.log; client_body_temp_path {d}/t1; proxy_temp_path {d}/t2; fastcgi_temp_path {d}/t3; uwsgi_temp_path {d}/t4; scgi_temp_path {d}/t5;
-  server {{
-    listen 127.0.0.1:{port} ssl;
-    ssl_certificate {d}/server.pem; ssl_certificate_key {d}/server.key;
-    ssl_verify_client on; ssl_verify_depth 2; ssl_client_certificate {d}/clients.pem;
-    location / {{ default_type text/html; return 200 "<html><body><p id=subject>$ssl_client_s_dn</p></body></html>"; }}
-  }}
-}}"#)).unwrap();
-    let mut nginx = Command::new("/usr/sbin/nginx")
-        .args([
-            "-p",
-            path_str(&dir),
-            "-c",
-            path_str(&dir.join("nginx.conf")),
-            "-e",
-            "stderr",
-        ])
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    fs::write(dir.join("pin"), &mailer.pin).unwrap();
-    fs::write(dir.join("pinentry"), format!("#!/bin/sh\necho 'OK ready'\nwhile read cmd rest; do case \"$cmd\" in GETPIN) echo \"D $(cat {d}/pin)\"; echo OK;; BYE) echo OK; exit 0;; *) echo OK;; esac; done\n")).unwrap();
-    sh("chmod +x pinentry");
-    sh("mkdir -p home/.pki/nssdb && certutil -N -d sql:home/.pki/nssdb --empty-password");
-    sh(&format!("PKCS11SPY={} modutil -dbdir sql:home/.pki/nssdb -add melli -libfile /usr/lib/x86_64-linux-gnu/pkcs11-spy.so -force", module_str()));
-    sh("certutil -A -d sql:home/.pki/nssdb -n server -t 'C,,' -i server.pem");
-    sh("modutil -dbdir sql:home/.pki/nssdb -list");
-    fs::create_dir_all("/etc/chromium/policies/managed").unwrap();
-    fs::write("/etc/chromium/policies/managed/melli-exp.json", format!(r#"{{"AutoSelectCertificateForUrls": ["{{\"pattern\":\"https://127.0.0.1:{port}\",\"filter\":{{}}}}"]}}"#)).unwrap();
-    let out = run(
-        Command::new("timeout")
-            .arg("25")
-            .arg("chromium")
-            .env("PKCS11SPY", module_str())
-            .env("PKCS11SPY_OUTPUT", dir.join("spy.log"))
-            .current_dir(&dir)
-            .env("HOME", dir.join("home"))
-            .env("MELLI_PKCS11_READERS", card.reader_name())
-            .env("MELLI_PINENTRY", dir.join("pinentry"))
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--enable-logging=stderr",
-                "--v=0",
-                &format!("--user-data-dir={}", dir.join("profile").display()),
-                "--dump-dom",
-                &format!("https://127.0.0.1:{port}/"),
-            ]),
-        Duration::from_secs(60),
+    let national_code = holder(&card);
+    let pinentry = TestPinentry::answering(card.dir(), &mailer.pin);
+    let (nginx, browser) = service_and_browser(&card, &pinentry);
+
+    let page = browser.page(&nginx.url());
+    assert_eq!(page.code, 0, "{page:?}\nnginx: {}", nginx.log());
+    assert!(
+        page.stdout
+            .contains(&format!("serialNumber={national_code}"))
+            && page.stdout.contains("verify: SUCCESS"),
+        "the page does not show a verified login of {national_code}: {page:?}\nnginx: {}",
+        nginx.log()
     );
-    let _ = nginx.kill();
-    eprintln!("PIN {}\nCHROMIUM {out:?}", mailer.pin.len());
-    eprintln!(
-        "NGINX LOG {}",
-        fs::read_to_string(dir.join("nginx-error.log")).unwrap_or_default()
+    // The login key: asked for once, for a login, never for a signature with legal weight.
+    let asked = pinentry.descriptions();
+    assert_eq!(asked.len(), 1, "PIN dialogs: {asked:?}");
+    assert!(asked[0].contains("log in"), "{asked:?}");
+    assert!(!page.stdout.contains(&mailer.pin) && !page.stderr.contains(&mailer.pin));
+}
+
+#[test]
+fn a_cancelled_pin_dialog_logs_nobody_in_and_costs_no_try() {
+    let (card, _mailer) = personalized_card();
+    let pinentry = TestPinentry::cancelling(card.dir());
+    let (nginx, browser) = service_and_browser(&card, &pinentry);
+
+    let page = browser.page(&nginx.url());
+    assert!(
+        !page.stdout.contains("serialNumber="),
+        "a login without the PIN: {page:?}"
     );
-    eprintln!(
-        "SPY {}",
-        fs::read_to_string(dir.join("spy.log")).unwrap_or_default()
+    assert_eq!(
+        pinentry.descriptions().len(),
+        1,
+        "the dialog was not shown once"
     );
-    eprintln!("CARD LOG {}", card.log());
-    panic!("experiment");
+    let status = melli(&["pin", "status", "--reader", card.reader_name(), "--json"]);
+    assert_eq!(status.code, 0, "{status:?}");
+    assert_eq!(status.json()["pin"], 3, "{status:?}");
 }

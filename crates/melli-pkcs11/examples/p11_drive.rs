@@ -9,6 +9,9 @@
 //!                                           event, prints INSERT, waits for the card to come back
 //! p11_drive MODULE context SERIAL PIN      the signing key wants C_Login(CKU_CONTEXT_SPECIFIC) before
 //!                                           every signature; the authentication key does not
+//! p11_drive MODULE dialog SERIAL          with MELLI_PINENTRY set: the token asks no login, the
+//!                                           login key signs twice on one PIN dialog, the signing
+//!                                           key twice on a dialog each, C_Login without a PIN asks
 //! p11_drive MODULE init N                  N × (C_Initialize + C_GetSlotList + C_Finalize): median µs
 //! ```
 //! Exit 0 when everything held, 1 with the reason on stderr otherwise.
@@ -37,6 +40,7 @@ fn main() {
         [module, "sessions", serial, pin] => sessions(module, serial, pin),
         [module, "removal", serial, pin] => removal(module, serial, pin),
         [module, "context", serial, pin] => context(module, serial, pin),
+        [module, "dialog", serial] => dialog(module, serial),
         [module, "init", n] => init(module, n.parse().unwrap_or(20)),
         _ => Err("usage: p11_drive MODULE (sessions|removal|context SERIAL PIN | init N)".into()),
     };
@@ -306,6 +310,50 @@ fn always_authenticate(session: &Session, key: cryptoki::object::ObjectHandle) -
 /// PKCS#11 v2.40 §4.9: a CKA_ALWAYS_AUTHENTICATE key signs only after its own
 /// C_Login(CKU_CONTEXT_SPECIFIC), once per signature; the login key signs on the session's
 /// login alone.
+/// The module's own PIN dialog (`MELLI_PINENTRY`): the test's pinentry counts the dialogs.
+fn dialog(module: &str, serial: &str) -> Result<()> {
+    use cryptoki::slot::TokenInfo;
+    use p256::ecdsa::signature::Verifier;
+    let p11 = load(module)?;
+    let slot = token(&p11, serial)?;
+    let info: TokenInfo = p11.get_token_info(slot).map_err(e("C_GetTokenInfo"))?;
+    if info.login_required() || !info.protected_authentication_path() {
+        return Err(format!(
+            "flags: login required {}, protected authentication path {}: want false, true",
+            info.login_required(),
+            info.protected_authentication_path()
+        ));
+    }
+    let session = p11.open_ro_session(slot).map_err(e("C_OpenSession"))?;
+    let data = b"a document";
+    for (label, dialogs) in [(AUTHENTICATION, 1), (SIGNING, 2)] {
+        let key = object(&session, ObjectClass::PRIVATE_KEY, label)?;
+        let public = public_key_of(&session, label)?;
+        for _ in 0..2 {
+            let signature = session
+                .sign(&Mechanism::EcdsaSha256, key, data)
+                .map_err(e("C_Sign with the PIN from the dialog"))?;
+            let signature = p256::ecdsa::Signature::from_slice(&signature)
+                .map_err(|e| format!("{label}: r||s: {e}"))?;
+            public
+                .verify(data, &signature)
+                .map_err(|e| format!("{label}: the signature does not verify: {e}"))?;
+        }
+        println!("{label}: 2 signatures, {dialogs} dialog(s) expected");
+    }
+    session.logout().map_err(e("C_Logout"))?;
+    // The protected authentication path: C_Login with no PIN asks through the dialog.
+    session
+        .login(UserType::User, None)
+        .map_err(e("C_Login without a PIN"))?;
+    let login = object(&session, ObjectClass::PRIVATE_KEY, AUTHENTICATION)?;
+    session
+        .sign(&Mechanism::EcdsaSha256, login, data)
+        .map_err(e("C_Sign after C_Login from the dialog"))?;
+    println!("C_Login: 1 dialog expected");
+    Ok(())
+}
+
 fn context(module: &str, serial: &str, pin: &str) -> Result<()> {
     use p256::ecdsa::signature::Verifier;
     let p11 = load(module)?;
