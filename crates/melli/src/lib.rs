@@ -17,6 +17,7 @@ pub mod input;
 pub mod journal;
 pub mod model;
 pub mod net;
+pub mod pinentry;
 pub mod ops;
 pub mod pki;
 pub mod sm;
