@@ -468,9 +468,8 @@ fn take<'a, const N: usize>(
 }
 
 fn check_origin(origin: &str) -> Result<(), Refusal> {
-    auth_token::check_origin(origin).map_err(|why| {
-        Refusal::invalid(format!("origin {}: {why}", escaped_cut(origin, 200)))
-    })
+    auth_token::check_origin(origin)
+        .map_err(|why| Refusal::invalid(format!("origin {}: {why}", escaped_cut(origin, 200))))
 }
 
 /// Standard base64 of at most `max` characters.

@@ -25,6 +25,7 @@ pub mod ocsp;
 mod opensc;
 pub mod openssl;
 mod personalized;
+pub mod pinentry;
 pub mod pkcs11;
 pub mod tsa;
 mod vicc;

@@ -289,7 +289,9 @@ impl Session<'_> {
             let shown = crate::display::escaped_cut(&String::from_utf8_lossy(&line), 80);
             return Err(self.protocol(format!("unexpected line {shown:?} after {command}")));
         }
-        Err(self.protocol(format!("more than {MAX_LINES} lines in answer to {command}")))
+        Err(self.protocol(format!(
+            "more than {MAX_LINES} lines in answer to {command}"
+        )))
     }
 
     /// The error of an `ERR CODE TEXT` line.
