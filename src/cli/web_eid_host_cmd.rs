@@ -15,8 +15,8 @@
 //! | `quit` | — | `{}`, and the host ends |
 //!
 //! Every command also takes an optional `lang` (ignored: the dialogs are in English). Unlike
-//! web-eid-app, which answers one request and exits, this host keeps serving until the browser
-//! closes stdin; a frame that cannot be read (a bad length, more than 8 KiB, not JSON) is
+//! web-eid-app, which answers one request and exits (`--one-request` does that), this host
+//! keeps serving until the browser closes stdin; a frame that cannot be read (a bad length, more than 8 KiB, not JSON) is
 //! answered and ends the host with exit code 2, since the stream cannot be trusted after it.
 
 use std::io::Write;
@@ -85,7 +85,7 @@ ours, so a small script runs this):
 
   1. A script, e.g. /usr/local/bin/melli-web-eid-host (chmod 755):
        #!/bin/sh
-       exec /usr/local/bin/melli web-eid-host --reader 'My Reader'
+       exec /usr/local/bin/melli web-eid-host --one-request --reader 'My Reader'
 
   2. The manifest, named after the host, eu.webeid.json:
      Chromium: ~/.config/chromium/NativeMessagingHosts/eu.webeid.json
@@ -107,8 +107,11 @@ ours, so a small script runs this):
   The name eu.webeid is the one the Web eID extension asks for: this replaces an installed \
 web-eid-app for that browser user. More in docs/web-eid.md.
 
-Exit codes: 0 when the browser closed the connection (or sent quit), 2 when a message could \
-not be read (its error is answered first).";
+Without --one-request the host serves requests until the browser closes the connection; the \
+extension, which waits for the application to end after each answer, then waits 5 seconds.
+
+Exit codes: 0 when the browser closed the connection (or sent quit, or --one-request was \
+answered), 2 when a message could not be read (its error is answered first).";
 
 /// `melli web-eid-host`.
 #[derive(Debug, clap::Args)]
@@ -119,6 +122,11 @@ pub struct WebEidHostArgs {
     /// `pinentry` from PATH).
     #[arg(long, value_name = "PROGRAM")]
     pub pinentry: Option<PathBuf>,
+    /// End after answering the first request, as web-eid-app does. The Web eID extension
+    /// waits up to 5 seconds for the application to end after each answer before it goes on:
+    /// use this in the browser's wrapper script.
+    #[arg(long)]
+    pub one_request: bool,
     /// What the browser adds when it starts a host (the extension's origin; Firefox also the
     /// manifest's path): accepted and ignored.
     #[arg(hide = true, value_name = "BROWSER-ARGS")]
@@ -185,7 +193,7 @@ pub fn web_eid_host(args: &WebEidHostArgs) -> Result<ExitCode, Failure> {
             Err(refusal) => (refusal.to_json(), false),
         };
         send(&mut output, &answer)?;
-        if quit {
+        if quit || args.one_request {
             return Ok(ExitCode::SUCCESS);
         }
     }

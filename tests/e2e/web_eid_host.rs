@@ -539,4 +539,33 @@ fn web_eid_host_ends_on_a_broken_frame_after_answering_it() {
     assert!(pinentry.log().is_empty(), "no PIN asked for a bad request");
     let (code, stderr) = host.finish();
     assert_eq!(code, 0, "{stderr}");
+
+    // --one-request, as the browser's script starts it: one answer (here an error), then the
+    // end, with the browser's connection still open.
+    let mut host = Host::start_with(
+        dir.path(),
+        &[
+            "web-eid-host",
+            "--one-request",
+            "--pinentry",
+            s(&pinentry.program()),
+        ],
+    );
+    host.next().expect("version");
+    let answer = host.request("no-such-command", json!({}));
+    assert_eq!(
+        error_code(&answer),
+        "ERR_WEBEID_NATIVE_INVALID_ARGUMENT",
+        "{answer}"
+    );
+    assert_eq!(host.next(), None, "the host ended after one answer");
+    let until = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = host.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < until, "the host did not end by itself");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
 }
