@@ -16,6 +16,7 @@ mod pin_cmd;
 mod readers_cmd;
 mod secret_input;
 mod sign_cmd;
+mod web_eid_host_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -287,6 +288,11 @@ pub enum Command {
     /// origin and this nonce (a token made for another site or login fails). Exit 0 valid, 1
     /// not.
     VerifyAuthToken(auth_token_cmd::VerifyAuthTokenArgs),
+    /// The card for the Web eID browser extension: the native-messaging host the browser
+    /// starts (authenticate, get-signing-certificate, sign; the PIN in a pinentry dialog).
+    /// --help shows how to install it.
+    #[command(long_about = web_eid_host_cmd::LONG_HELP)]
+    WebEidHost(web_eid_host_cmd::WebEidHostArgs),
     /// The holder's PIN: tries left, change, unblock with the PUK.
     Pin {
         #[arg(value_enum)]
@@ -610,6 +616,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         ),
         Command::AuthToken(args) => auth_token_cmd::auth_token(&args),
         Command::VerifyAuthToken(args) => auth_token_cmd::verify_auth_token(&args),
+        Command::WebEidHost(args) => web_eid_host_cmd::web_eid_host(&args),
         Command::Pin {
             action,
             reader,

@@ -17,6 +17,7 @@
 #![allow(dead_code)]
 
 mod card_state;
+pub mod chromium;
 mod cards;
 pub mod documents;
 pub mod feeder;
@@ -25,6 +26,7 @@ pub mod ocsp;
 mod opensc;
 pub mod openssl;
 mod personalized;
+pub mod pinentry;
 pub mod pkcs11;
 pub mod tsa;
 mod vicc;

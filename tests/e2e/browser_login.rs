@@ -25,7 +25,7 @@ fn service_and_browser(card: &VirtualCard, pinentry: &TestPinentry) -> (Nginx, B
     let server = ServerCa::create(&dir.join("server-ca"));
     let trust = ClientTrust::of_issuer(test_issuer(), dir, "clients", &[]);
     let nginx = Nginx::start(&dir.join("nginx"), &server, &trust);
-    let mut browser = Browser::new(dir, card.reader_name(), pinentry.program());
+    let mut browser = Browser::new(dir, card.reader_name(), &pinentry.program());
     assert!(
         browser
             .modules()
@@ -42,7 +42,7 @@ fn service_and_browser(card: &VirtualCard, pinentry: &TestPinentry) -> (Nginx, B
 fn headless_chromium_logs_in_with_the_card_and_sees_the_national_code() {
     let (card, mailer) = personalized_card();
     let national_code = holder(&card);
-    let pinentry = TestPinentry::answering(card.dir(), &mailer.pin);
+    let pinentry = TestPinentry::new(&card.dir().join("pinentry"), &mailer.pin);
     let (nginx, browser) = service_and_browser(&card, &pinentry);
 
     let page = browser.page(&nginx.url());
@@ -64,7 +64,7 @@ fn headless_chromium_logs_in_with_the_card_and_sees_the_national_code() {
 #[test]
 fn a_cancelled_pin_dialog_logs_nobody_in_and_costs_no_try() {
     let (card, _mailer) = personalized_card();
-    let pinentry = TestPinentry::cancelling(card.dir());
+    let pinentry = TestPinentry::new(&card.dir().join("pinentry"), "cancel");
     let (nginx, browser) = service_and_browser(&card, &pinentry);
 
     let page = browser.page(&nginx.url());

@@ -29,3 +29,4 @@ mod signing;
 mod timestamps;
 mod transport;
 mod two_cards;
+mod web_eid_host;

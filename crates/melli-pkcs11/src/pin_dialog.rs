@@ -52,6 +52,8 @@ impl PinDialog {
                 melli::display::escaped(&token_label(token))
             ),
             prompt: "PIN:".into(),
+            error: None,
+            timeout: None,
         };
         match melli::pinentry::ask(&self.program, &request) {
             Ok(pin) => Secret::parse(SecretKind::Pin, &pin).map_err(|_| CKR_PIN_INCORRECT),

@@ -16,6 +16,7 @@ pub mod files;
 pub mod input;
 pub mod journal;
 pub mod model;
+pub mod native_messaging;
 pub mod net;
 pub mod ops;
 pub mod pinentry;

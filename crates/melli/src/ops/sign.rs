@@ -66,6 +66,13 @@ pub enum SignError {
     Cms(#[from] CmsError),
     #[error("the card's signature does not verify with its own certificate: the card and its certificate do not belong together")]
     Mismatch,
+    /// A hash to sign whose length is not its function's.
+    #[error("a {function} hash is {expected} bytes, this one is {got}")]
+    HashLength {
+        function: &'static str,
+        expected: usize,
+        got: usize,
+    },
 }
 
 impl From<PinCheckError> for SignError {
@@ -108,6 +115,84 @@ pub fn sign_digest<T: Transport>(
             None => SignError::Cms(e),
         }
     })
+}
+
+/// A hash function whose digest the signing key signs for a caller that hashed the document
+/// itself (a Web eID `sign` request). The card takes 32 bytes as the hash value: a longer
+/// digest is given as its leftmost 32 bytes, as FIPS 186-5 (§6.4.1) defines ECDSA over a
+/// digest longer than the curve order — the signature is an ordinary ecdsa-with-SHA384 or
+/// -SHA512 one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashFunction {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl HashFunction {
+    /// Every function [`sign_hash`] takes.
+    pub const ALL: [HashFunction; 3] = [
+        HashFunction::Sha256,
+        HashFunction::Sha384,
+        HashFunction::Sha512,
+    ];
+
+    /// The name as Web eID writes it: `SHA-256`, `SHA-384`, `SHA-512`.
+    pub fn name(self) -> &'static str {
+        match self {
+            HashFunction::Sha256 => "SHA-256",
+            HashFunction::Sha384 => "SHA-384",
+            HashFunction::Sha512 => "SHA-512",
+        }
+    }
+
+    /// The function of a name as Web eID writes it.
+    pub fn from_name(name: &str) -> Option<HashFunction> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// The digest's length in bytes.
+    pub fn digest_len(self) -> usize {
+        match self {
+            HashFunction::Sha256 => 32,
+            HashFunction::Sha384 => 48,
+            HashFunction::Sha512 => 64,
+        }
+    }
+}
+
+/// The card's signing (holder) certificate: the first certificate of DG6.
+pub fn signing_certificate<T: Transport>(applet: &mut Applet<T>) -> Result<Certificate, SignError> {
+    let dg6 = applet.read_file(ef::HOLDER_CERT)?;
+    Ok(split_certificates(&dg6)?.0)
+}
+
+/// Signs `hash`, a `function` digest computed by the caller, with the card's signing key after
+/// verifying `pin`; returns the raw `r ‖ s` signature, checked against the key of
+/// `certificate` (the card's signing certificate, from [`signing_certificate`]) before it is
+/// returned. A hash of the wrong length is refused before the PIN is sent.
+pub fn sign_hash<T: Transport>(
+    applet: &mut Applet<T>,
+    pin: &Secret,
+    certificate: &Certificate,
+    function: HashFunction,
+    hash: &[u8],
+) -> Result<[u8; 64], SignError> {
+    if hash.len() != function.digest_len() {
+        return Err(SignError::HashLength {
+            function: function.name(),
+            expected: function.digest_len(),
+            got: hash.len(),
+        });
+    }
+    let key = cert::verifying_key(certificate).map_err(SignError::HolderKey)?;
+    let mut value = [0u8; 32];
+    value.copy_from_slice(&hash[..32]);
+    let raw = applet.verify_pin(pin)?.sign_digest(&value)?;
+    let signature = p256::ecdsa::Signature::from_slice(&raw).map_err(|_| SignError::Mismatch)?;
+    signature::hazmat::PrehashVerifier::verify_prehash(&key, hash, &signature)
+        .map_err(|_| SignError::Mismatch)?;
+    Ok(raw)
 }
 
 fn split_certificates(dg6: &[u8]) -> Result<(Certificate, Vec<Certificate>), SignError> {
