@@ -21,6 +21,7 @@ mod cards;
 pub mod documents;
 pub mod feeder;
 mod issuers;
+pub mod nginx;
 pub mod ocsp;
 mod opensc;
 pub mod openssl;

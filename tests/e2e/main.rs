@@ -26,5 +26,6 @@ mod secure_channel;
 mod signatures;
 mod signing;
 mod timestamps;
+mod tls_login;
 mod transport;
 mod two_cards;
