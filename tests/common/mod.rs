@@ -22,6 +22,7 @@ mod cards;
 pub mod documents;
 pub mod feeder;
 mod issuers;
+pub mod nginx;
 pub mod ocsp;
 mod opensc;
 pub mod openssl;

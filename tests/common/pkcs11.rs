@@ -106,7 +106,7 @@ pub fn nss(program: &str, reader: &str, args: &[&str], input: Option<&str>) -> O
 }
 
 /// A word for `sh -c`, quoted.
-fn sh_quote(word: &str) -> String {
+pub fn sh_quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
 }
 
@@ -116,19 +116,27 @@ fn sh_quote(word: &str) -> String {
 /// that UI reads the terminal, whatever `-passin` or the key URI say. The PIN is typed only once
 /// the prompt is there (echo off), so it never shows in the output.
 pub fn openssl_engine_tty(dir: &Path, reader: &str, args: &[&str], pin: &str) -> Output {
-    use std::io::{Read, Write};
-    use std::process::Stdio;
-    use std::time::Instant;
-
     let line = std::iter::once("openssl")
         .chain(args.iter().copied())
         .map(sh_quote)
         .collect::<Vec<_>>()
         .join(" ");
+    engine_tty_sh(dir, reader, &line, pin)
+}
+
+/// [`openssl_engine_tty`] for any shell command line `line` (its words quoted with
+/// [`sh_quote`]): a program that loads the pkcs11 engine through `OPENSSL_CONF`, such as curl,
+/// or `openssl s_client` with its request piped in (OpenSSL's UI reads the PIN from /dev/tty,
+/// not from stdin).
+pub fn engine_tty_sh(dir: &Path, reader: &str, line: &str, pin: &str) -> Output {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    use std::time::Instant;
+
     let mut child = command("script", reader)
         .current_dir(dir)
         .env("OPENSSL_CONF", openssl_conf(dir))
-        .args(["-qec", &line, "/dev/null"])
+        .args(["-qec", line, "/dev/null"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -27,6 +27,7 @@ mod secure_channel;
 mod signatures;
 mod signing;
 mod timestamps;
+mod tls_login;
 mod transport;
 mod two_cards;
 mod web_eid_host;
