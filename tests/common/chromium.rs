@@ -38,7 +38,15 @@ impl Browser {
         tool("certutil", &["-N", "-d", &db, "--empty-password"]);
         tool(
             "modutil",
-            &["-dbdir", &db, "-add", "melli", "-libfile", module_str(), "-force"],
+            &[
+                "-dbdir",
+                &db,
+                "-add",
+                "melli",
+                "-libfile",
+                module_str(),
+                "-force",
+            ],
         );
         Browser {
             home,
@@ -61,7 +69,17 @@ impl Browser {
     pub fn trust_server_ca(&self, ca: &Path) {
         tool(
             "certutil",
-            &["-A", "-d", &self.db(), "-n", "test server CA", "-t", "C,,", "-i", path_str(ca)],
+            &[
+                "-A",
+                "-d",
+                &self.db(),
+                "-n",
+                "test server CA",
+                "-t",
+                "C,,",
+                "-i",
+                path_str(ca),
+            ],
         );
     }
 

@@ -17,8 +17,8 @@
 #![allow(dead_code)]
 
 mod card_state;
-pub mod chromium;
 mod cards;
+pub mod chromium;
 pub mod documents;
 pub mod feeder;
 mod issuers;

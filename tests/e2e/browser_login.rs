@@ -12,7 +12,7 @@ use crate::common::{melli, personalized_card, test_issuer, VirtualCard};
 fn holder(card: &VirtualCard) -> String {
     let out = melli(&["read", "--reader", card.reader_name(), "--json"]);
     assert_eq!(out.code, 0, "{out:?}");
-    out.json()["holder"]["national_code"]
+    out.json()["identity"]["national_code"]
         .as_str()
         .expect("a national code")
         .to_string()

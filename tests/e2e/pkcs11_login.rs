@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::common::pinentry::TestPinentry;
 use crate::common::pkcs11::{module_str, pkcs11_tool_ok};
 use crate::common::{melli, personalized_card, run, Output};
 
@@ -303,4 +304,89 @@ fn a_version_1_0_card_shows_only_the_signing_key() {
         &mailer.pin,
         &read.join("holder.pem"),
     );
+}
+
+/// The module's own PIN dialog (`MELLI_PINENTRY`; docs/browser-login.md), driven by
+/// `p11_drive dialog`: the token asks no login and says it has a protected authentication path;
+/// without any C_Login the login key signs twice on one dialog and the signing key twice on a
+/// dialog each; C_Login without a PIN asks once more. Each dialog names the card and what the
+/// PIN is for, and the PIN reaches the card only.
+#[test]
+fn the_modules_own_pin_dialog_asks_once_per_session_for_logins_and_per_signature() {
+    let (card, mailer) = personalized_card();
+    let pinentry = TestPinentry::new(&card.dir().join("pinentry"), &mailer.pin);
+    let out = run(
+        crate::common::pkcs11::command(s(&crate::pkcs11::driver()), card.reader_name())
+            .env("MELLI_PINENTRY", pinentry.program())
+            .args([module_str(), "dialog", card.serial()]),
+        Duration::from_secs(120),
+    );
+    assert_eq!(
+        out.code,
+        0,
+        "p11_drive dialog: {out:?}\ncard log:\n{}",
+        card.log()
+    );
+    let asked = pinentry.descriptions();
+    assert_eq!(asked.len(), 4, "PIN dialogs: {asked:?}");
+    let login = asked.iter().filter(|d| d.contains("to log in")).count();
+    let signature = asked.iter().filter(|d| d.contains("to sign")).count();
+    assert_eq!((login, signature), (2, 2), "{asked:?}");
+    assert!(asked.iter().all(|d| d.contains(card.serial())), "{asked:?}");
+    crate::common::assert_secret_absent(&mailer.pin, &[&out]);
+
+    // A holder who cancels: no signature, and no try spent.
+    pinentry.answer("cancel");
+    let cancelled = pkcs11_tool_dialog(&card, &pinentry.program(), "03");
+    assert_ne!(cancelled.code, 0, "signed without a PIN: {cancelled:?}");
+    assert!(
+        cancelled.stderr.contains("CKR_FUNCTION_CANCELED"),
+        "{cancelled:?}"
+    );
+    let status = crate::common::melli(&["pin", "status", "--reader", card.reader_name(), "--json"]);
+    assert_eq!(status.json()["pin"], 3, "{status:?}");
+}
+
+/// pkcs11-tool (C, SIGPIPE not ignored) with a pinentry that closes its input before its
+/// greeting: the module's write to it fails, and the application gets an error, not a SIGPIPE
+/// that would end it.
+#[test]
+fn a_pinentry_that_dies_fails_the_login_without_killing_the_application() {
+    let (card, _mailer) = personalized_card();
+    let dying = card.dir().join("dying-pinentry");
+    fs::write(&dying, "#!/bin/sh\nexec 0<&-\necho 'OK hello'\nsleep 1\n").expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&dying, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = pkcs11_tool_dialog(&card, &dying, "03");
+    assert_eq!(
+        out.code, 1,
+        "pkcs11-tool did not end with its own error: {out:?}"
+    );
+    assert!(out.stderr.contains("CKR_FUNCTION_FAILED"), "{out:?}");
+}
+
+/// pkcs11-tool logs in on the protected authentication path (no --pin: C_Login with no PIN)
+/// and signs `doc.txt` with key `id`.
+fn pkcs11_tool_dialog(card: &crate::common::VirtualCard, pinentry: &Path, id: &str) -> Output {
+    let doc = card.dir().join("doc.txt");
+    fs::write(&doc, b"a document").expect("write");
+    run(
+        crate::common::pkcs11::command("pkcs11-tool", card.reader_name())
+            .env("MELLI_PINENTRY", pinentry)
+            .args([
+                "--module",
+                module_str(),
+                "--login",
+                "--sign",
+                "--id",
+                id,
+                "--mechanism",
+                "ECDSA-SHA256",
+                "--input-file",
+                s(&doc),
+                "--output-file",
+                s(&card.dir().join("doc.sig")),
+            ]),
+        Duration::from_secs(60),
+    )
 }

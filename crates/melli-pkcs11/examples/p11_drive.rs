@@ -75,8 +75,11 @@ fn token(p11: &Pkcs11, serial: &str) -> Result<Slot> {
             info.serial_number()
         ));
     }
-    if !info.login_required() || !info.user_pin_initialized() {
-        return Err("token flags: login required and user PIN initialized expected".into());
+    // With the module's own PIN dialog (MELLI_PINENTRY) no login is required: `dialog`
+    // checks those flags itself.
+    let dialog = std::env::var_os("MELLI_PINENTRY").is_some();
+    if info.login_required() == dialog || !info.user_pin_initialized() {
+        return Err("token flags: login required (unless MELLI_PINENTRY) and user PIN initialized expected".into());
     }
     Ok(*slot)
 }

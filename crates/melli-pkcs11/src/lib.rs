@@ -10,7 +10,7 @@
 //! context-specific login for every signature. With `MELLI_PINENTRY` set the module asks the
 //! PIN itself through that pinentry program, as a PIN-pad reader would (`pin_dialog`).
 //!
-//! Layers: `ffi` (the C entry points, the only `unsafe`), `module` (state, sessions, login,
+//! Layers: `ffi` (the C entry points, and with `pin_dialog`'s signal mask the only `unsafe`), `module` (state, sessions, login,
 //! signing, in safe Rust), `keys` (the two keys and a signature in progress), `objects`
 //! (attributes), `card` (the PC/SC connection: one
 //! transaction per card operation, over the host library's applet client). See README.md.

@@ -55,10 +55,71 @@ impl PinDialog {
             error: None,
             timeout: None,
         };
-        match melli::pinentry::ask(&self.program, &request) {
+        let answer = {
+            let _quiet = SigpipeBlocked::new();
+            melli::pinentry::ask(&self.program, &request)
+        };
+        match answer {
             Ok(pin) => Secret::parse(SecretKind::Pin, &pin).map_err(|_| CKR_PIN_INCORRECT),
             Err(melli::pinentry::PinentryError::Cancelled) => Err(CKR_FUNCTION_CANCELED),
             Err(_) => Err(CKR_FUNCTION_FAILED),
         }
+    }
+}
+
+/// SIGPIPE blocked on this thread while the dialog runs, and restored when dropped. A write to
+/// a pinentry that died raises SIGPIPE, whose default action ends the process: Rust programs
+/// ignore it, but the module runs inside applications that may not. A SIGPIPE raised meanwhile
+/// is taken off this thread before the old mask comes back, so that it is never delivered.
+struct SigpipeBlocked {
+    old: Option<libc::sigset_t>,
+}
+
+impl SigpipeBlocked {
+    fn new() -> SigpipeBlocked {
+        let set = sigpipe_set();
+        // SAFETY: both sets are valid, initialized values owned here; pthread_sigmask changes
+        // this thread's mask only.
+        let old = unsafe {
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            (libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old) == 0).then_some(old)
+        };
+        SigpipeBlocked { old }
+    }
+}
+
+impl Drop for SigpipeBlocked {
+    fn drop(&mut self) {
+        let Some(old) = self.old.take() else {
+            return;
+        };
+        let set = sigpipe_set();
+        // SAFETY: as in `new`; sigtimedwait with a zero timeout only takes a pending SIGPIPE
+        // (it was blocked here, so it can only be pending, not delivered), and only when the
+        // application had not blocked SIGPIPE itself (then any pending one is its own).
+        unsafe {
+            let mut pending: libc::sigset_t = std::mem::zeroed();
+            if libc::sigismember(&old, libc::SIGPIPE) == 0
+                && libc::sigpending(&mut pending) == 0
+                && libc::sigismember(&pending, libc::SIGPIPE) == 1
+            {
+                let now = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
+                libc::sigtimedwait(&set, std::ptr::null_mut(), &now);
+            }
+            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        }
+    }
+}
+
+fn sigpipe_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset initializes the set it is given; sigaddset adds a valid signal.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        set
     }
 }
