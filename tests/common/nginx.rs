@@ -3,7 +3,8 @@
 //! inside it — nothing under /var), one process (`master_process off`, `daemon off`), killed
 //! when dropped. It asks every client for a certificate (`ssl_verify_client on`) that chains
 //! to the CAs it is given, checks the CRLs it is given (`ssl_crl`: every level of the chain),
-//! and answers a verified client with a page that echoes the certificate's subject.
+//! and passes a verified client's subject and national code to the application behind it as
+//! request headers; the application (a second nginx server) echoes them in its page.
 //!
 //! Its own TLS certificate comes from a throwaway server CA made with openssl ([`ServerCa`]),
 //! for `localhost` and 127.0.0.1.
@@ -19,9 +20,11 @@ use super::{path_str, process};
 /// Debian's nginx.
 pub const NGINX: &str = "/usr/sbin/nginx";
 
-/// What nginx answers a client whose certificate it verified: the subject in RFC 2253 form
-/// (`$ssl_client_s_dn`) and the verification result (`SUCCESS`).
-const PAGE: &str = r#"subject: $ssl_client_s_dn\nverify: $ssl_client_verify\n"#;
+/// What the service's application answers (a second nginx server, on plain HTTP, standing in
+/// for it): the headers the TLS server passes it — the verified client certificate's subject
+/// in RFC 2253 form (`$ssl_client_s_dn`), the verification result (`SUCCESS`) and the national
+/// code taken from the subject's serialNumber.
+const PAGE: &str = r#"subject: $http_x_client_subject\nverify: $http_x_client_verify\nnational code: $http_x_national_code\n"#;
 
 /// A throwaway server CA and the server certificate it issued for `localhost` / 127.0.0.1
 /// (P-256, made with openssl), in a directory.
@@ -136,9 +139,10 @@ impl Nginx {
         // The port is free when picked, but something else may take it before nginx binds it:
         // then try another.
         for _ in 0..5 {
-            let port = free_port();
+            let (port, app_port) = (free_port(), free_port());
             let conf = dir.join("nginx.conf");
-            std::fs::write(&conf, config(dir, port, server, trust)).expect("write nginx.conf");
+            std::fs::write(&conf, config(dir, (port, app_port), server, trust))
+                .expect("write nginx.conf");
             let log = std::fs::File::create(dir.join("stderr.log")).expect("nginx's log");
             let child = Command::new(NGINX)
                 .args(["-p", path_str(dir), "-c", path_str(&conf), "-e", "stderr"])
@@ -206,52 +210,72 @@ impl Drop for Nginx {
     }
 }
 
-/// nginx.conf: one process in the foreground, every path in `dir`, one TLS server on
-/// 127.0.0.1:`port` that wants a client certificate.
-fn config(dir: &Path, port: u16, server: &ServerCa, trust: &ClientTrust) -> String {
+/// nginx.conf: one process in the foreground, every path in `dir`; one TLS server on
+/// 127.0.0.1:`port` that wants a client certificate and passes what it verified to the
+/// application (a plain HTTP server on 127.0.0.1:`app_port` that answers [`PAGE`]) as request
+/// headers, as a service would (`docs/tls-login.md`).
+fn config(
+    dir: &Path,
+    (port, app_port): (u16, u16),
+    server: &ServerCa,
+    trust: &ClientTrust,
+) -> String {
     let d = path_str(dir);
-    let temp = |name: &str| format!("{d}/temp/{name}");
     let crl = trust
         .crl
         .as_ref()
         .map(|c| format!("        ssl_crl {};\n", path_str(c)))
         .unwrap_or_default();
-    format!(
-        "daemon off;\n\
-         master_process off;\n\
-         worker_processes 1;\n\
-         pid {d}/nginx.pid;\n\
-         error_log stderr info;\n\
-         events {{ worker_connections 64; }}\n\
-         http {{\n\
-         \x20   access_log {d}/access.log;\n\
-         \x20   client_body_temp_path {};\n\
-         \x20   proxy_temp_path {};\n\
-         \x20   fastcgi_temp_path {};\n\
-         \x20   uwsgi_temp_path {};\n\
-         \x20   scgi_temp_path {};\n\
-         \x20   server {{\n\
-         \x20       listen 127.0.0.1:{port} ssl;\n\
-         \x20       server_name localhost;\n\
-         \x20       ssl_certificate {};\n\
-         \x20       ssl_certificate_key {};\n\
-         \x20       ssl_client_certificate {};\n\
-         \x20       ssl_verify_client on;\n\
-         \x20       ssl_verify_depth 2;\n\
-         {crl}\
-         \x20       default_type text/plain;\n\
-         \x20       location / {{\n\
-         \x20           return 200 \"{PAGE}\";\n\
-         \x20       }}\n\
-         \x20   }}\n\
-         }}\n",
-        temp("body"),
-        temp("proxy"),
-        temp("fastcgi"),
-        temp("uwsgi"),
-        temp("scgi"),
+    let temp: String = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
+        .iter()
+        .map(|t| format!("    {t}_temp_path {d}/temp/{t};\n"))
+        .collect();
+    let (cert, key, cas) = (
         path_str(&server.cert_pem),
         path_str(&server.key_pem),
         path_str(&trust.cas),
+    );
+    format!(
+        r#"daemon off;
+master_process off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log stderr info;
+events {{ worker_connections 64; }}
+http {{
+    access_log {d}/access.log;
+{temp}
+    # The holder's national code: the serialNumber of the verified certificate's subject.
+    map $ssl_client_s_dn $national_code {{
+        default "";
+        "~(^|,)serialNumber=(?<code>[0-9]+)(,|$)" $code;
+    }}
+
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        server_name localhost;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_client_certificate {cas};
+        ssl_verify_client on;
+        ssl_verify_depth 2;
+{crl}
+        location / {{
+            proxy_pass http://127.0.0.1:{app_port};
+            proxy_set_header X-Client-Subject $ssl_client_s_dn;
+            proxy_set_header X-Client-Verify $ssl_client_verify;
+            proxy_set_header X-National-Code $national_code;
+        }}
+    }}
+
+    server {{
+        listen 127.0.0.1:{app_port};
+        default_type text/plain;
+        location / {{
+            return 200 "{PAGE}";
+        }}
+    }}
+}}
+"#
     )
 }

@@ -153,14 +153,16 @@ fn s_client(
     )
 }
 
-/// Asserts that `out` shows the page of a verified login for the holder of `national_code`.
+/// Asserts that `out` shows the page of a verified login of the holder of the record's
+/// national code: in the certificate's subject, and as the application got it from nginx.
 fn assert_logged_in(out: &Output, nginx: &Nginx, card: &VirtualCard) {
     let code = national_code();
+    let lines: Vec<&str> = out.stdout.lines().collect();
     assert!(
-        out.stdout.contains("verify: SUCCESS")
-            && out
-                .stdout
-                .lines()
+        lines.contains(&"verify: SUCCESS")
+            && lines.contains(&format!("national code: {code}").as_str())
+            && lines
+                .iter()
                 .any(|l| l.starts_with("subject: ") && l.contains(&format!("serialNumber={code}"))),
         "no login page with the national code {code}: {out:?}\nnginx:\n{}\ncard log:\n{}",
         nginx.log(),
