@@ -7,24 +7,33 @@
 //!   either: the test's pinentry stands in for the holder.
 //!
 //! Chromium reads policies only from `/etc/chromium/policies/managed` (the tests run as root,
-//! as pcscd needs): the file is this test's own, names only its server's address, and is
-//! removed when the browser is dropped.
+//! as pcscd needs), and of one policy set in two files it takes one: so the tests share one
+//! file, `melli-e2e.json`, that picks certificates of the test issuers' signing CA for
+//! `https://localhost` (any port), written while a browser of this process needs it and
+//! removed when the last one is dropped.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use super::pkcs11::module_str;
 use super::{path_str, run, Output};
 
 const POLICY_DIR: &str = "/etc/chromium/policies/managed";
+const POLICY_FILE: &str = "melli-e2e.json";
+/// The test servers' origin (nginx's certificate names localhost); any port.
+pub const ORIGIN: &str = "https://localhost";
+
+/// Browsers of this process that use the policy file.
+static POLICY_USERS: Mutex<usize> = Mutex::new(0);
 
 pub struct Browser {
     home: PathBuf,
     reader: String,
     pinentry: PathBuf,
-    policy: Option<PathBuf>,
+    uses_policy: bool,
 }
 
 impl Browser {
@@ -52,7 +61,7 @@ impl Browser {
             home,
             reader: reader.to_string(),
             pinentry: pinentry.to_path_buf(),
-            policy: None,
+            uses_policy: false,
         }
     }
 
@@ -83,19 +92,23 @@ impl Browser {
         );
     }
 
-    /// The policy that picks a client certificate for `origin` (`https://host:port`) on its own.
-    pub fn auto_select_certificate(&mut self, origin: &str) {
-        let rule = serde_json::json!({ "pattern": origin, "filter": {} }).to_string();
+    /// The policy that picks the card's certificate for [`ORIGIN`] on its own (what a
+    /// citizen would otherwise click in the certificate chooser a headless browser lacks).
+    pub fn auto_select_certificate(&mut self) {
+        let rule = serde_json::json!({
+            "pattern": ORIGIN,
+            "filter": { "ISSUER": { "CN": "melli Signing CA" } },
+        })
+        .to_string();
         let policy = serde_json::json!({ "AutoSelectCertificateForUrls": [rule] });
-        fs::create_dir_all(POLICY_DIR).expect("make Chromium's managed policy directory");
-        let name = format!(
-            "melli-e2e-{}-{}.json",
-            std::process::id(),
-            origin.rsplit(':').next().unwrap_or("site")
-        );
-        let path = Path::new(POLICY_DIR).join(name);
-        fs::write(&path, policy.to_string()).expect("write the browser policy");
-        self.policy = Some(path);
+        let mut users = POLICY_USERS.lock().unwrap_or_else(|e| e.into_inner());
+        if *users == 0 {
+            fs::create_dir_all(POLICY_DIR).expect("make Chromium's managed policy directory");
+            fs::write(Path::new(POLICY_DIR).join(POLICY_FILE), policy.to_string())
+                .expect("write the browser policy");
+        }
+        *users += 1;
+        self.uses_policy = true;
     }
 
     /// Loads `url` headless and returns the page's DOM (`--dump-dom`) as stdout.
@@ -122,8 +135,12 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        if let Some(policy) = self.policy.take() {
-            let _ = fs::remove_file(policy);
+        if self.uses_policy {
+            let mut users = POLICY_USERS.lock().unwrap_or_else(|e| e.into_inner());
+            *users -= 1;
+            if *users == 0 {
+                let _ = fs::remove_file(Path::new(POLICY_DIR).join(POLICY_FILE));
+            }
         }
     }
 }

@@ -34,7 +34,7 @@ fn service_and_browser(card: &VirtualCard, pinentry: &TestPinentry) -> (Nginx, B
         browser.modules()
     );
     browser.trust_server_ca(&server.ca_pem);
-    browser.auto_select_certificate(&format!("https://localhost:{}", nginx.port()));
+    browser.auto_select_certificate();
     (nginx, browser)
 }
 

@@ -79,7 +79,10 @@ fn token(p11: &Pkcs11, serial: &str) -> Result<Slot> {
     // checks those flags itself.
     let dialog = std::env::var_os("MELLI_PINENTRY").is_some();
     if info.login_required() == dialog || !info.user_pin_initialized() {
-        return Err("token flags: login required (unless MELLI_PINENTRY) and user PIN initialized expected".into());
+        return Err(
+            "token flags: login required (unless MELLI_PINENTRY) and user PIN initialized expected"
+                .into(),
+        );
     }
     Ok(*slot)
 }
