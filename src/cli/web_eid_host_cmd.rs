@@ -13,6 +13,7 @@
 //! | `get-signing-certificate` | `origin` | `certificate` (base64 DER), `supportedSignatureAlgorithms` |
 //! | `sign` | `hash`, `hashFunction`, `certificate`, `origin` | `signature` (base64 `r ‖ s`), `signatureAlgorithm` |
 //! | `quit` | — | `{}`, and the host ends |
+//! | `status`, `get-certificate` | as above | the extension's own names (web-eid:status, get-certificate): the version again, and `get-signing-certificate` |
 //!
 //! Every command also takes an optional `lang` (ignored: the dialogs are in English). Unlike
 //! web-eid-app, which answers one request and exits (`--one-request` does that), this host
@@ -246,7 +247,7 @@ impl Host {
             _ => {
                 return Err(Refusal::invalid(
                     "a request names its \"command\" (a string): authenticate, \
-                     get-signing-certificate, sign or quit",
+                     get-signing-certificate (get-certificate), sign, status or quit",
                 ))
             }
         };
@@ -258,12 +259,17 @@ impl Host {
         };
         match command {
             "authenticate" => self.authenticate(arguments).map(Answer::Result),
-            "get-signing-certificate" => self.signing_certificate(arguments).map(Answer::Result),
+            // The extension's own names for the same messages (web-eid:status, get-certificate),
+            // for a caller that sends them as commands.
+            "status" => Ok(Answer::Result(json!({ "version": VERSION }))),
+            "get-signing-certificate" | "get-certificate" => {
+                self.signing_certificate(arguments).map(Answer::Result)
+            }
             "sign" => self.sign(arguments).map(Answer::Result),
             "quit" => Ok(Answer::Quit),
             other => Err(Refusal::invalid(format!(
                 "command \"{}\" is not supported: the commands are authenticate, \
-                 get-signing-certificate, sign and quit",
+                 get-signing-certificate (get-certificate), sign, status and quit",
                 escaped_cut(other, 64)
             ))),
         }

@@ -175,15 +175,17 @@ fn web_eid_host_logs_in_gives_the_signing_certificate_and_signs() {
     assert!(version.starts_with("2.0.0+melli."), "{hello}");
 
     // An unknown command is answered, and the host goes on serving.
-    let answer = host.request(
-        "get-certificate",
-        json!({ "type": "sign", "origin": ORIGIN }),
-    );
+    let answer = host.request("frobnicate", json!({ "origin": ORIGIN }));
     assert_eq!(
         error_code(&answer),
         "ERR_WEBEID_NATIVE_INVALID_ARGUMENT",
         "{answer}"
     );
+    // The extension's names as commands: status (the version again) and get-certificate (the
+    // signing certificate, checked below against get-signing-certificate's).
+    let status = host.request("status", json!({}));
+    assert_eq!(status["version"], hello["version"], "{status}");
+    let by_short_name = host.request("get-certificate", json!({ "origin": ORIGIN }));
 
     // get-signing-certificate: the card's signing (holder) certificate, as `melli read` has it.
     let answer = host.request("get-signing-certificate", json!({ "origin": ORIGIN }));
@@ -195,6 +197,10 @@ fn web_eid_host_logs_in_gives_the_signing_certificate_and_signs() {
         Base64::decode_vec(&certificate).expect("base64"),
         pem_der(&read.join("holder.pem")),
         "{answer}"
+    );
+    assert_eq!(
+        by_short_name["certificate"], answer["certificate"],
+        "{by_short_name}"
     );
     assert_ne!(
         pem_der(&read.join("holder.pem")),
