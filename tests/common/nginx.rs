@@ -166,6 +166,19 @@ impl Nginx {
         panic!("nginx found no free port");
     }
 
+    /// nginx in `dir/nginx-NAME` for clients of `issuer` ([`ClientTrust::of_issuer`] with the
+    /// CRLs `crls`, in `dir/NAME.pem`), with the server certificate of `server`.
+    pub fn for_issuer(
+        dir: &Path,
+        name: &str,
+        server: &ServerCa,
+        issuer: &Path,
+        crls: &[&str],
+    ) -> Nginx {
+        let trust = ClientTrust::of_issuer(issuer, dir, name, crls);
+        Nginx::start(&dir.join(format!("nginx-{name}")), server, &trust)
+    }
+
     /// Polls the port until nginx accepts a connection; its log if it ends first.
     fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(15);

@@ -140,3 +140,22 @@ pub fn pin_block(digits: &str) -> String {
     }
     block
 }
+
+/// `melli verify-auth-token TOKEN --origin ORIGIN --nonce NONCE --trust ROOT --ca CA --json`:
+/// a login token checked as a service checks it, against the test issuer's root and the
+/// signing CA `ca` (`melli read --out` writes it as `signing-ca.pem`).
+pub fn verify_auth_token(token: &Path, origin: &str, nonce: &str, ca: &Path) -> Output {
+    melli(&[
+        "verify-auth-token",
+        path_str(token),
+        "--origin",
+        origin,
+        "--nonce",
+        nonce,
+        "--trust",
+        &root_pem(super::test_issuer()),
+        "--ca",
+        path_str(ca),
+        "--json",
+    ])
+}

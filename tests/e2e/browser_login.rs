@@ -4,7 +4,7 @@
 //! by the module's own dialog (`MELLI_PINENTRY`): a headless browser shows none.
 
 use crate::common::chromium::Browser;
-use crate::common::nginx::{ClientTrust, Nginx, ServerCa};
+use crate::common::nginx::{Nginx, ServerCa};
 use crate::common::pinentry::TestPinentry;
 use crate::common::{melli, personalized_card, test_issuer, VirtualCard};
 
@@ -23,8 +23,7 @@ fn holder(card: &VirtualCard) -> String {
 fn service_and_browser(card: &VirtualCard, pinentry: &TestPinentry) -> (Nginx, Browser) {
     let dir = card.dir();
     let server = ServerCa::create(&dir.join("server-ca"));
-    let trust = ClientTrust::of_issuer(test_issuer(), dir, "clients", &[]);
-    let nginx = Nginx::start(&dir.join("nginx"), &server, &trust);
+    let nginx = Nginx::for_issuer(dir, "clients", &server, test_issuer(), &[]);
     let mut browser = Browser::new(dir, card.reader_name(), &pinentry.program());
     assert!(
         browser

@@ -11,7 +11,8 @@ use base64ct::Encoding;
 use sha2::{Digest, Sha256};
 
 use crate::common::{
-    melli, melli_stdin, personalized_card, root_pem, run, test_issuer, verify_card,
+    melli, melli_stdin, personalized_card, root_pem, run, test_issuer, verify_auth_token,
+    verify_card,
 };
 
 const ORIGIN: &str = "https://e.gov.ir";
@@ -62,23 +63,9 @@ fn a_card_logs_in_with_its_own_key_for_one_origin_and_nonce() {
     let token_file = dir.join("token.json");
     std::fs::write(&token_file, &out.stdout).expect("write token");
 
-    let root = root_pem(test_issuer());
     let ca = read.join("signing-ca.pem");
-    let verify = |origin: &str, nonce: &str| {
-        melli(&[
-            "verify-auth-token",
-            s(&token_file),
-            "--origin",
-            origin,
-            "--nonce",
-            nonce,
-            "--trust",
-            &root,
-            "--ca",
-            s(&ca),
-            "--json",
-        ])
-    };
+    let root = root_pem(test_issuer());
+    let verify = |origin: &str, nonce: &str| verify_auth_token(&token_file, origin, nonce, &ca);
     let out = verify(ORIGIN, NONCE);
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::common::documents::{named_check, verify_signature_args};
-use crate::common::nginx::{ClientTrust, Nginx, ServerCa};
+use crate::common::nginx::{Nginx, ServerCa};
 use crate::common::pkcs11::{command, engine_tty_sh, openssl_conf, openssl_engine, sh_quote};
 use crate::common::{
     assert_secret_absent, make_issuer, melli, other_issuer, personalized_card,
@@ -200,8 +200,7 @@ fn a_card_logs_in_to_nginx_with_curl_and_openssl_s_client() {
     let dir = card.dir().to_path_buf();
     let read = read_certificates(&card);
     let server = ServerCa::create(&subdir(&card, "server-ca"));
-    let trust = ClientTrust::of_issuer(test_issuer(), &dir, "client-cas", &[]);
-    let nginx = Nginx::start(&dir.join("nginx"), &server, &trust);
+    let nginx = Nginx::for_issuer(&dir, "client-cas", &server, test_issuer(), &[]);
 
     // curl: the key and the certificate both from the card, through the engine.
     let conf = curl_config(
@@ -284,8 +283,7 @@ fn nginx_refuses_a_card_whose_authentication_certificate_is_revoked() {
 
     // With both CRLs and nothing revoked, the card logs in.
     let before = publish_crls(&issuer, &dir, "before", &[]);
-    let trust = ClientTrust::of_issuer(&issuer, &dir, "before", &[&before.0, &before.1]);
-    let nginx = Nginx::start(&dir.join("nginx-before"), &server, &trust);
+    let nginx = Nginx::for_issuer(&dir, "before", &server, &issuer, &[&before.0, &before.1]);
     let out = login(&nginx, "before");
     assert_eq!(out.code, 0, "curl: {out:?}\nnginx:\n{}", nginx.log());
     assert_logged_in(&out, &nginx, &card);
@@ -305,8 +303,7 @@ fn nginx_refuses_a_card_whose_authentication_certificate_is_revoked() {
         "the authentication certificate {serial} is not among the revoked: {changed}"
     );
     let after = publish_crls(&issuer, &dir, "after", &[]);
-    let trust = ClientTrust::of_issuer(&issuer, &dir, "after", &[&after.0, &after.1]);
-    let nginx = Nginx::start(&dir.join("nginx-after"), &server, &trust);
+    let nginx = Nginx::for_issuer(&dir, "after", &server, &issuer, &[&after.0, &after.1]);
     let out = login(&nginx, "after");
     assert_refused(&out, &nginx, "certificate revoked");
 }
@@ -351,15 +348,13 @@ fn nginx_refuses_a_card_of_another_issuer() {
     };
 
     // A service of the test issuer refuses it …
-    let trust = ClientTrust::of_issuer(test_issuer(), &dir, "test-issuer", &[]);
-    let nginx = Nginx::start(&dir.join("nginx-test-issuer"), &server, &trust);
+    let nginx = Nginx::for_issuer(&dir, "test-issuer", &server, test_issuer(), &[]);
     let out = login(&nginx, "test-issuer");
     assert_refused(&out, &nginx, "unable to verify the first certificate");
     drop(nginx);
 
     // … and a service of its own issuer lets it in.
-    let trust = ClientTrust::of_issuer(other_issuer(), &dir, "own-issuer", &[]);
-    let nginx = Nginx::start(&dir.join("nginx-own-issuer"), &server, &trust);
+    let nginx = Nginx::for_issuer(&dir, "own-issuer", &server, other_issuer(), &[]);
     let out = login(&nginx, "own-issuer");
     assert_eq!(out.code, 0, "curl: {out:?}\nnginx:\n{}", nginx.log());
     assert_logged_in(&out, &nginx, &card);
@@ -374,8 +369,7 @@ fn nginx_refuses_a_login_with_the_signing_key() {
     let dir = card.dir().to_path_buf();
     let read = read_certificates(&card);
     let server = ServerCa::create(&subdir(&card, "server-ca"));
-    let trust = ClientTrust::of_issuer(test_issuer(), &dir, "client-cas", &[]);
-    let nginx = Nginx::start(&dir.join("nginx"), &server, &trust);
+    let nginx = Nginx::for_issuer(&dir, "client-cas", &server, test_issuer(), &[]);
     let conf = curl_config(
         "signing",
         &card,

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256, Sha384};
 
 use crate::common::pinentry::TestPinentry;
-use crate::common::{melli, personalized_card, root_pem, run, test_issuer, MELLI};
+use crate::common::{melli, personalized_card, run, verify_auth_token, MELLI};
 
 const ORIGIN: &str = "https://e.gov.ir";
 const NONCE: &str = "bmF0aXZlLW1lc3NhZ2luZy1ub25jZS1mb3ItbWVsbGktdGVzdHM=";
@@ -237,20 +237,8 @@ fn web_eid_host_logs_in_gives_the_signing_certificate_and_signs() {
     );
     let token_file = dir.join("token.json");
     std::fs::write(&token_file, token.to_string()).expect("write token");
-    let verify = |origin: &str, nonce: &str| {
-        melli(&[
-            "verify-auth-token",
-            s(&token_file),
-            "--origin",
-            origin,
-            "--nonce",
-            nonce,
-            "--trust",
-            &root_pem(test_issuer()),
-            "--ca",
-            s(&read.join("signing-ca.pem")),
-        ])
-    };
+    let ca = read.join("signing-ca.pem");
+    let verify = |origin: &str, nonce: &str| verify_auth_token(&token_file, origin, nonce, &ca);
     let out = verify(ORIGIN, NONCE);
     assert_eq!(out.code, 0, "{out:?}");
     let out = verify("https://evil.example", NONCE);
