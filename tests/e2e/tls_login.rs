@@ -261,6 +261,29 @@ fn a_card_logs_in_to_nginx_with_curl_and_openssl_s_client() {
     assert_secret_absent(&mailer.pin, &[&by_card, &by_file, &out, &logs]);
 }
 
+/// curl logs in to `nginx` with the card's Authentication key and `authentication.pem` of
+/// `read` (`melli read --out`).
+fn curl_login(
+    card: &VirtualCard,
+    read: &Path,
+    pin: &str,
+    server: &ServerCa,
+    nginx: &Nginx,
+    tag: &str,
+) -> Output {
+    let cert = read.join("authentication.pem");
+    let conf = curl_config(
+        tag,
+        card,
+        AUTHENTICATION,
+        Cert::File(&cert),
+        pin,
+        nginx,
+        server,
+    );
+    curl(card, &conf)
+}
+
 #[test]
 fn nginx_refuses_a_card_whose_authentication_certificate_is_revoked() {
     let issuer = make_issuer("tls-revoked");
@@ -268,18 +291,8 @@ fn nginx_refuses_a_card_whose_authentication_certificate_is_revoked() {
     let dir = card.dir().to_path_buf();
     let read = read_certificates(&card);
     let server = ServerCa::create(&subdir(&card, "server-ca"));
-    let login = |nginx: &Nginx, tag: &str| {
-        let conf = curl_config(
-            tag,
-            &card,
-            AUTHENTICATION,
-            Cert::File(&read.join("authentication.pem")),
-            &mailer.pin,
-            nginx,
-            &server,
-        );
-        curl(&card, &conf)
-    };
+    let login =
+        |nginx: &Nginx, tag: &str| curl_login(&card, &read, &mailer.pin, &server, nginx, tag);
 
     // With both CRLs and nothing revoked, the card logs in.
     let before = publish_crls(&issuer, &dir, "before", &[]);
@@ -334,18 +347,8 @@ fn nginx_refuses_a_card_of_another_issuer() {
     let dir = card.dir().to_path_buf();
     let read = read_certificates(&card);
     let server = ServerCa::create(&subdir(&card, "server-ca"));
-    let login = |nginx: &Nginx, tag: &str| {
-        let conf = curl_config(
-            tag,
-            &card,
-            AUTHENTICATION,
-            Cert::File(&read.join("authentication.pem")),
-            &mailer.pin,
-            nginx,
-            &server,
-        );
-        curl(&card, &conf)
-    };
+    let login =
+        |nginx: &Nginx, tag: &str| curl_login(&card, &read, &mailer.pin, &server, nginx, tag);
 
     // A service of the test issuer refuses it …
     let nginx = Nginx::for_issuer(&dir, "test-issuer", &server, test_issuer(), &[]);
