@@ -24,6 +24,7 @@ mod issuers;
 pub mod ocsp;
 mod opensc;
 pub mod openssl;
+pub mod pdf;
 mod personalized;
 pub mod pkcs11;
 pub mod tsa;
