@@ -234,12 +234,27 @@ fn signed_pdf_name(file: &Path) -> PathBuf {
 
 /// A PDF problem as one line: the file, what is wrong, what to do.
 fn pdf_failure(file: &Path, e: &PdfError) -> Failure {
-    let what = match e {
+    Failure::bad_input(format!("{} — {}", pdf_problem(file, e), e.remedy()))
+}
+
+/// A signed PDF that cannot be read, as one line: a verifier cannot repair it.
+fn signed_pdf_failure(file: &Path, e: &PdfError) -> Failure {
+    let remedy = match e {
+        PdfError::Unreadable(_) | PdfError::BrokenXref(_) | PdfError::Incomplete(_) => {
+            "ask the signer for an undamaged copy of the signed PDF"
+        }
+        PdfError::Encrypted => "melli verifies signatures of unencrypted PDFs only",
+        other => other.remedy(),
+    };
+    Failure::bad_input(format!("{} — {remedy}", pdf_problem(file, e)))
+}
+
+fn pdf_problem(file: &Path, e: &PdfError) -> String {
+    match e {
         // The input error names the path itself.
         PdfError::Input(input) => escaped(&input.to_string()),
         other => format!("{}: {}", shown_path(file), escaped(&other.to_string())),
-    };
-    Failure::bad_input(format!("{what} — {}", e.remedy()))
+    }
 }
 
 /// `melli sign FILE.pdf`: the signed PDF, an incremental update of the original. Everything
@@ -471,8 +486,8 @@ fn verify_pdf_signatures(
     ctx: &Verification<'_>,
     json: bool,
 ) -> Result<ExitCode, Failure> {
-    let mut reports =
-        pdf::verify_pdf(file, ctx.root, tsa_roots, ctx.now).map_err(|e| pdf_failure(file, &e))?;
+    let mut reports = pdf::verify_pdf(file, ctx.root, tsa_roots, ctx.now)
+        .map_err(|e| signed_pdf_failure(file, &e))?;
     if reports.is_empty() {
         return Err(Failure::bad_input(format!(
             "{}: the PDF has no signature (no signature field with a value) — give a signed \
