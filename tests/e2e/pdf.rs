@@ -426,3 +426,60 @@ fn pdfs_that_cannot_be_signed_are_refused_and_nothing_is_written() {
         "{unsigned:?}"
     );
 }
+
+#[test]
+fn a_pdf_signature_gets_a_timestamp_with_tsa() {
+    use crate::common::tsa::{Behaviour, HttpTsa};
+    let (card, mailer) = personalized_card();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tsa = HttpTsa::start(&dir.path().join("tsa"), Behaviour::Good);
+    let input = ghostscript_pdf(dir.path(), "contract", 1);
+    let out = dir.path().join("stamped.pdf");
+    let signed = melli_stdin(
+        &[
+            "sign",
+            path_str(&input),
+            "--pin-stdin",
+            "--reader",
+            card.reader_name(),
+            "--out",
+            path_str(&out),
+            "--tsa",
+            &tsa.url(),
+            "--json",
+        ],
+        &format!("{}\n", mailer.pin),
+    );
+    assert_eq!(signed.code, 0, "melli sign --tsa: {signed:?}");
+    assert_eq!(
+        signed.json()["timestamp"]["tsa"],
+        "melli test TSA",
+        "{signed:?}"
+    );
+
+    // pdfsig: still a valid signature (poppler shows no timestamp of its own).
+    let db = nss_db(dir.path(), test_issuer());
+    let theirs = pdfsig(&db, &out);
+    assert_eq!(
+        pdfsig_valid_and_trusted(&theirs),
+        (1, 1),
+        "pdfsig: {theirs:?}"
+    );
+
+    // melli: with --tsa-trust the timestamp is trusted and the chain checked at its time.
+    let root = root_pem(test_issuer());
+    let tsa_root = tsa.root_pem();
+    let ours = melli(&[
+        "verify-signature",
+        path_str(&out),
+        "--trust",
+        &root,
+        "--tsa-trust",
+        &tsa_root,
+        "--json",
+    ]);
+    assert_eq!(ours.code, 0, "{ours:?}");
+    let signature = &ours.json()["signatures"][0];
+    assert_eq!(signature["timestamp"]["trusted"], true, "{ours:?}");
+    assert!(check(&ours, 0, "timestamp").0, "{ours:?}");
+}
