@@ -228,13 +228,21 @@ pub enum Command {
     },
     /// Sign a file with the card's key: a detached CMS signature (DER) that
     /// `openssl cms -verify -binary -inform DER -content FILE -in FILE.p7s -CAfile ROOT.pem`
-    /// accepts. The PIN is asked without echo, or read from stdin with --pin-stdin.
+    /// accepts; a PDF (a file starting with %PDF-) is signed inside instead (PAdES-B-B): the
+    /// signed copy is the original followed by an incremental update that holds the
+    /// signature, invisible, on page 1. The PIN is asked without echo, or read from stdin with
+    /// --pin-stdin.
     Sign {
-        /// The file to sign (hashed as a stream; any size).
+        /// The file to sign (hashed as a stream; any size; a PDF at most 512 MiB).
         file: PathBuf,
-        /// Where to write the signature (default: FILE.p7s).
-        #[arg(long, value_name = "FILE.p7s")]
+        /// Where to write the signature (default: FILE.p7s), or the signed PDF (default:
+        /// NAME-signed.pdf beside NAME.pdf).
+        #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// pdf: sign the PDF inside; cms: a detached signature of any file. Default: pdf for a
+        /// file that starts with %PDF-, else cms.
+        #[arg(long, value_enum)]
+        format: Option<sign_cmd::Format>,
         /// Timestamp the signature at this RFC 3161 time-stamping authority (http or https):
         /// its token over the signature value is checked and added to the signature
         /// (CAdES-T). When the TSA is unreachable or its answer is not a good token, no
@@ -259,12 +267,13 @@ pub enum Command {
     /// certificate attribute, a timestamp token if the signature carries one, and the signer's
     /// certificate chain to the trusted root, checked now — or at the timestamp's time when
     /// its TSA is trusted with --tsa-trust (the signing time is only the signer's claim).
-    /// Exit 0 valid, 1 not.
+    /// Given a signed PDF alone, every signature in it, each also for its byte range and for
+    /// changes after it was signed. Exit 0 valid (every signature), 1 not.
     VerifySignature {
-        /// The signed file.
+        /// The signed file (a signed PDF alone carries its signatures).
         file: PathBuf,
-        /// The detached signature (DER).
-        signature: PathBuf,
+        /// The detached signature (DER or PEM); none for a signed PDF.
+        signature: Option<PathBuf>,
         /// The trusted root certificate (PEM or DER).
         #[arg(long, value_name = "ROOT.pem")]
         trust: PathBuf,
@@ -585,6 +594,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Sign {
             file,
             out,
+            format,
             tsa,
             reader,
             pin_stdin,
@@ -593,6 +603,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         } => sign_cmd::sign(
             &file,
             out.as_deref(),
+            format,
             tsa.as_deref(),
             reader.reader.as_deref(),
             pin_stdin,
@@ -608,7 +619,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             json,
         } => sign_cmd::verify_signature_with(
             &file,
-            &signature,
+            signature.as_deref(),
             &trust,
             &tsa_trust,
             &revocation,

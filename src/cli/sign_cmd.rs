@@ -8,9 +8,10 @@ use melli::applet::Applet;
 use melli::display::{escaped, escaped_cut};
 use melli::input::{self, InputError};
 use melli::model::SecretKind;
+use melli::ops::pdf::{self, PdfError};
 use melli::ops::sign::{
-    hash_file, sign_digest, signature_der, signature_revocation_at, verify_timestamped_signature,
-    SignError,
+    hash_file, sign_digest_with, signature_der, signature_revocation_at,
+    verify_timestamped_signature, SignError, SignatureReport,
 };
 use melli::ops::timestamp::{timestamp_signature, tsa_limits};
 use melli::pki::{Check, HolderSubject};
@@ -28,16 +29,52 @@ pub fn sign_failure(e: SignError) -> Failure {
     }
 }
 
-/// `melli sign`, with `--ocsp-embed` when asked.
+/// What `melli sign` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The PDF signed inside (PAdES-B-B; B-T with --tsa).
+    Pdf,
+    /// A detached CMS signature of any file.
+    Cms,
+}
+
+/// `melli sign`, with `--ocsp-embed` when asked: a PDF is signed inside (see [`sign_pdf`]),
+/// any other file gets a detached signature.
+#[allow(clippy::too_many_arguments)]
 pub fn sign(
     file: &Path,
     out: Option<&Path>,
+    format: Option<Format>,
     tsa: Option<&str>,
     reader: Option<&str>,
     pin_stdin: bool,
     ocsp_embed: bool,
     json: bool,
 ) -> Result<ExitCode, Failure> {
+    let format = match format {
+        Some(format) => format,
+        None => {
+            if pdf::looks_like_pdf(file).map_err(|e| {
+                Failure::bad_input(format!(
+                    "cannot read {e} — check the path of the file to sign"
+                ))
+            })? {
+                Format::Pdf
+            } else {
+                Format::Cms
+            }
+        }
+    };
+    let card = CardArgs { reader, pin_stdin };
+    if format == Format::Pdf {
+        if ocsp_embed {
+            return Err(Failure::bad_input(
+                "--ocsp-embed is for detached signatures: a PDF's revocation data (PAdES-LT) \
+                 is not written yet — sign the PDF without --ocsp-embed, or use --format cms",
+            ));
+        }
+        return sign_pdf(file, out, tsa, card, json);
+    }
     let out: PathBuf = out.map_or_else(
         || {
             let mut name = file.as_os_str().to_owned();
@@ -47,54 +84,15 @@ pub fn sign(
         Path::to_path_buf,
     );
     // Where the signature goes is checked before the card is asked to sign.
-    let folder = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if out.is_dir() || !folder.is_dir() {
-        return Err(Failure::bad_input(format!(
-            "cannot write {}: {} — choose another --out path",
-            shown_path(&out),
-            if out.is_dir() {
-                "it is a folder"
-            } else {
-                "its folder does not exist"
-            }
-        )));
-    }
-    // A TSA URL that cannot work is refused before the card signs.
-    if let Some(url) = tsa {
-        melli::net::check_url(url).map_err(|e| {
-            Failure::bad_input(format!(
-                "--tsa {}: {e} — give the http(s) URL of an RFC 3161 time-stamping authority",
-                escaped_cut(url, 200)
-            ))
-        })?;
-    }
+    let _ = output_folder(&out)?;
+    check_tsa_url(tsa)?;
     let digest = hash_file(file).map_err(|e| {
         Failure::bad_input(format!(
             "cannot read {}: {e} — check the path of the file to sign",
             shown_path(file)
         ))
     })?;
-    let mut secrets = SecretInput::new(pin_stdin)?;
-    let mut applet = Applet::select(PcscTransport::connect(reader)?)?;
-    let pin = secrets.read(SecretKind::Pin, "PIN")?;
-    let p7s = match sign_digest(&mut applet, &pin, &digest, SystemTime::now()) {
-        Ok(p7s) => p7s,
-        Err(e @ (SignError::Certificates(_) | SignError::HolderKey(_))) => {
-            // No usable certificates: most often a card that was never personalized.
-            let serial = applet.serial()?;
-            require_issued(&serial, applet.lifecycle()?)?;
-            return Err(Failure::card(format!(
-                "{e} — the card's data are damaged or not genuine: check the card with \
-                 `melli verify`"
-            )));
-        }
-        Err(e) => return Err(sign_failure(e)),
-    };
-    drop(pin);
-    drop(applet);
+    let p7s = card_sign(card, &digest, Some(SystemTime::now()))?;
     let p7s = if ocsp_embed {
         melli::ops::ocsp_embed::embed_signer_ocsp(&p7s, SystemTime::now()).map_err(|e| Failure {
             code: exit::CHECK_FAILED,
@@ -107,27 +105,8 @@ pub fn sign(
     } else {
         p7s
     };
-    let (p7s, stamp) = match tsa {
-        None => (p7s, None),
-        Some(url) => {
-            let (p7s, info) = timestamp_signature(&p7s, url, tsa_limits(), SystemTime::now())
-                .map_err(|e| {
-                    Failure::bad_input(format!(
-                        "{} — no signature written; check the --tsa URL, or sign without --tsa",
-                        escaped(&e.to_string())
-                    ))
-                })?;
-            (p7s, Some(info))
-        }
-    };
+    let (p7s, stamp) = timestamp(p7s, tsa)?;
     write_atomically(&out, &p7s)?;
-    let stamp = stamp.map(|info| {
-        serde_json::json!({
-            "time": info.gen_time_text,
-            "tsa": escaped_cut(&info.tsa_name, NAME_MAX),
-            "serial": info.serial,
-        })
-    });
     if json {
         output::json(&serde_json::json!({
             "file": shown_path(file),
@@ -137,13 +116,200 @@ pub fn sign(
         }))?;
     } else {
         println!("signed {} → {}", shown_path(file), shown_path(&out));
-        if let Some(stamp) = stamp {
-            println!(
-                "timestamped {} by the TSA \"{}\" (a claim until a verifier trusts the TSA)",
-                stamp["time"].as_str().unwrap_or_default(),
-                stamp["tsa"].as_str().unwrap_or_default()
-            );
+        print_stamp(stamp.as_ref());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_stamp(stamp: Option<&serde_json::Value>) {
+    if let Some(stamp) = stamp {
+        println!(
+            "timestamped {} by the TSA \"{}\" (a claim until a verifier trusts the TSA)",
+            stamp["time"].as_str().unwrap_or_default(),
+            stamp["tsa"].as_str().unwrap_or_default()
+        );
+    }
+}
+
+/// The card to sign with and where the PIN comes from.
+#[derive(Debug, Clone, Copy)]
+struct CardArgs<'a> {
+    reader: Option<&'a str>,
+    pin_stdin: bool,
+}
+
+/// The folder `out` goes in, checked before the card is asked to sign.
+fn output_folder(out: &Path) -> Result<&Path, Failure> {
+    let folder = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if out.is_dir() || !folder.is_dir() {
+        return Err(Failure::bad_input(format!(
+            "cannot write {}: {} — choose another --out path",
+            shown_path(out),
+            if out.is_dir() {
+                "it is a folder"
+            } else {
+                "its folder does not exist"
+            }
+        )));
+    }
+    Ok(folder)
+}
+
+/// A TSA URL that cannot work is refused before the card signs.
+fn check_tsa_url(tsa: Option<&str>) -> Result<(), Failure> {
+    if let Some(url) = tsa {
+        melli::net::check_url(url).map_err(|e| {
+            Failure::bad_input(format!(
+                "--tsa {}: {e} — give the http(s) URL of an RFC 3161 time-stamping authority",
+                escaped_cut(url, 200)
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// The card signs `digest` after its PIN: a detached CMS SignedData, with signingTime only
+/// when `signing_time` is given.
+fn card_sign(
+    card: CardArgs<'_>,
+    digest: &[u8; 32],
+    signing_time: Option<SystemTime>,
+) -> Result<Vec<u8>, Failure> {
+    let mut secrets = SecretInput::new(card.pin_stdin)?;
+    let mut applet = Applet::select(PcscTransport::connect(card.reader)?)?;
+    let pin = secrets.read(SecretKind::Pin, "PIN")?;
+    match sign_digest_with(&mut applet, &pin, digest, signing_time) {
+        Ok(p7s) => Ok(p7s),
+        Err(e @ (SignError::Certificates(_) | SignError::HolderKey(_))) => {
+            // No usable certificates: most often a card that was never personalized.
+            let serial = applet.serial()?;
+            require_issued(&serial, applet.lifecycle()?)?;
+            Err(Failure::card(format!(
+                "{e} — the card's data are damaged or not genuine: check the card with \
+                 `melli verify`"
+            )))
         }
+        Err(e) => Err(sign_failure(e)),
+    }
+}
+
+/// `p7s` with a timestamp token from `tsa` as an unsigned attribute, and what the token says
+/// (for the output), when a TSA is given.
+fn timestamp(
+    p7s: Vec<u8>,
+    tsa: Option<&str>,
+) -> Result<(Vec<u8>, Option<serde_json::Value>), Failure> {
+    let Some(url) = tsa else {
+        return Ok((p7s, None));
+    };
+    let (p7s, info) =
+        timestamp_signature(&p7s, url, tsa_limits(), SystemTime::now()).map_err(|e| {
+            Failure::bad_input(format!(
+                "{} — no signature written; check the --tsa URL, or sign without --tsa",
+                escaped(&e.to_string())
+            ))
+        })?;
+    let stamp = serde_json::json!({
+        "time": info.gen_time_text,
+        "tsa": escaped_cut(&info.tsa_name, NAME_MAX),
+        "serial": info.serial,
+    });
+    Ok((p7s, Some(stamp)))
+}
+
+/// The default name of a signed PDF: `NAME-signed.pdf` beside `NAME.pdf`.
+fn signed_pdf_name(file: &Path) -> PathBuf {
+    let stem = file.file_stem().unwrap_or_default().to_owned();
+    let mut name = stem;
+    name.push("-signed.");
+    match file.extension() {
+        Some(ext) => name.push(ext),
+        None => name.push("pdf"),
+    }
+    file.with_file_name(name)
+}
+
+/// A PDF problem as one line: the file, what is wrong, what to do.
+fn pdf_failure(file: &Path, e: &PdfError) -> Failure {
+    Failure::bad_input(format!("{} — {}", pdf_problem(file, e), e.remedy()))
+}
+
+/// A signed PDF that cannot be read, as one line: a verifier cannot repair it.
+fn signed_pdf_failure(file: &Path, e: &PdfError) -> Failure {
+    let remedy = match e {
+        PdfError::Unreadable(_) | PdfError::BrokenXref(_) | PdfError::Incomplete(_) => {
+            "ask the signer for an undamaged copy of the signed PDF"
+        }
+        PdfError::Encrypted => "melli verifies signatures of unencrypted PDFs only",
+        other => other.remedy(),
+    };
+    Failure::bad_input(format!("{} — {remedy}", pdf_problem(file, e)))
+}
+
+fn pdf_problem(file: &Path, e: &PdfError) -> String {
+    match e {
+        // The input error names the path itself.
+        PdfError::Input(input) => escaped(&input.to_string()),
+        other => format!("{}: {}", shown_path(file), escaped(&other.to_string())),
+    }
+}
+
+/// `melli sign FILE.pdf`: the signed PDF, an incremental update of the original. Everything
+/// about the PDF is checked and the update written to a temporary file before the card is
+/// asked; the file appears under its name only once the signature is in it.
+fn sign_pdf(
+    file: &Path,
+    out: Option<&Path>,
+    tsa: Option<&str>,
+    card: CardArgs<'_>,
+    json: bool,
+) -> Result<ExitCode, Failure> {
+    let out = out.map_or_else(|| signed_pdf_name(file), Path::to_path_buf);
+    let folder = output_folder(&out)?;
+    check_tsa_url(tsa)?;
+    let mut prepared = pdf::prepare(file, folder, SystemTime::now()).map_err(|e| match e {
+        PdfError::Write(io) => Failure::bad_input(format!(
+            "cannot write {}: {io} — choose another --out path",
+            shown_path(&out)
+        )),
+        other => pdf_failure(file, &other),
+    })?;
+    let digest = prepared.digest().map_err(|e| pdf_failure(&out, &e))?;
+    let cms = card_sign(card, &digest, None)?;
+    let (cms, stamp) = timestamp(cms, tsa)?;
+    let range = prepared.byte_range();
+    let field = prepared.field_name().to_string();
+    prepared.finish(&cms, &out).map_err(|e| match e {
+        PdfError::Write(io) => Failure::bad_input(format!(
+            "cannot write {}: {io} — choose another --out path",
+            shown_path(&out)
+        )),
+        other => Failure::bad_input(format!(
+            "{} — nothing written; {}",
+            escaped(&other.to_string()),
+            other.remedy()
+        )),
+    })?;
+    if json {
+        output::json(&serde_json::json!({
+            "file": shown_path(file),
+            "signed": shown_path(&out),
+            "format": "pdf",
+            "field": field,
+            "byte_range": range,
+            "sha256": hex::encode(digest),
+            "timestamp": stamp,
+        }))?;
+    } else {
+        println!(
+            "signed {} → {} (PAdES, invisible signature field {field})",
+            shown_path(file),
+            shown_path(&out)
+        );
+        print_stamp(stamp.as_ref());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -176,7 +342,7 @@ pub fn verify_signature_cmd(
     json: bool,
 ) -> Result<ExitCode, Failure> {
     let none = crate::cli::RevocationArgs::default();
-    verify_signature_with(file, p7s, trust, &[], &none, json)
+    verify_signature_with(file, Some(p7s), trust, &[], &none, json)
 }
 
 /// The TSA roots of `--tsa-trust`.
@@ -193,10 +359,11 @@ fn tsa_anchors(paths: &[PathBuf]) -> Result<Vec<melli::pki::Certificate>, Failur
         .collect()
 }
 
-/// `melli verify-signature`, with `--crl` when given.
+/// `melli verify-signature`, with `--crl` when given: a detached signature of `file`, or,
+/// with no signature file, every signature inside the PDF `file`.
 pub fn verify_signature_with(
     file: &Path,
-    p7s: &Path,
+    p7s: Option<&Path>,
     trust: &Path,
     tsa_trust: &[PathBuf],
     revocation: &crate::cli::RevocationArgs,
@@ -205,6 +372,27 @@ pub fn verify_signature_with(
     let root = trust_anchor(trust)?;
     let tsa_roots = tsa_anchors(tsa_trust)?;
     let crls = crate::cli::desk_cmd::read_crls(&revocation.crl)?;
+    let Some(p7s) = p7s else {
+        let is_pdf = pdf::looks_like_pdf(file).map_err(|e| {
+            Failure::bad_input(format!(
+                "cannot read {e} — check the path of the signed file"
+            ))
+        })?;
+        if !is_pdf {
+            return Err(Failure::bad_input(format!(
+                "{}: not a PDF, so its signature is not inside it — give the detached \
+                 signature too: melli verify-signature FILE FILE.p7s --trust ROOT.pem",
+                shown_path(file)
+            )));
+        }
+        let ctx = Verification {
+            root: &root,
+            revocation,
+            crls: &crls,
+            now: SystemTime::now(),
+        };
+        return verify_pdf_signatures(file, &tsa_roots, &ctx, json);
+    };
     let shown = escaped(&p7s.display().to_string());
     let signature = input::read(p7s, input::Kind::Signature).map_err(|e| match e {
         InputError::Io { source, .. } => Failure::bad_input(format!(
@@ -225,30 +413,171 @@ pub fn verify_signature_with(
             escaped(&file.display().to_string())
         ))
     })?;
-    let now = SystemTime::now();
-    let mut report = verify_timestamped_signature(&signature, &digest, &root, &tsa_roots, now);
-    let existed_at = report.existed_at();
-    let sources = revocation.sources(&crls);
-    if sources.any() {
+    let ctx = Verification {
+        root: &root,
+        revocation,
+        crls: &crls,
+        now: SystemTime::now(),
+    };
+    let mut report = verify_timestamped_signature(&signature, &digest, &root, &tsa_roots, ctx.now);
+    ctx.add_revocation(&mut report, &signature)?;
+    let passed = report.verdict.passed();
+    if json {
+        let mut value = report_json(&report);
+        value["passed"] = passed.into();
+        output::json(&value)?;
+    } else {
+        print_report(&report);
+        print_verdict(passed);
+    }
+    Ok(exit_of(passed))
+}
+
+/// What every signature of one verification is judged against.
+struct Verification<'a> {
+    root: &'a melli::pki::Certificate,
+    revocation: &'a crate::cli::RevocationArgs,
+    crls: &'a [melli::pki::revocation::CrlInput],
+    now: SystemTime,
+}
+
+impl Verification<'_> {
+    /// The "revocation" check of `report`'s signer, when --crl or --online asks for it.
+    fn add_revocation(
+        &self,
+        report: &mut SignatureReport,
+        signature: &[u8],
+    ) -> Result<(), Failure> {
+        let sources = self.revocation.sources(self.crls);
+        if !sources.any() {
+            return Ok(());
+        }
+        let existed_at = report.existed_at();
         let check = signature_revocation_at(
-            &signature,
-            &root,
+            signature,
+            self.root,
             &sources,
-            now,
+            self.now,
             existed_at.as_ref().map(|(at, proof)| (*at, proof.as_str())),
-            revocation.allow_unknown_revocation,
+            self.revocation.allow_unknown_revocation,
         )
         .map_err(crate::cli::desk_cmd::crl_refused)?;
         if let Some(check) = check {
             report.verdict.push(check);
             crate::cli::revocation_remedy(&mut report.verdict);
         }
+        Ok(())
     }
-    let passed = report.verdict.passed();
-    // Everything below that came from the signature (names, and details that quote them) is
-    // escaped and cut, in text and in JSON alike.
-    let name = |s: &str| escaped_cut(s, NAME_MAX);
-    let checks: Vec<Check> = report
+}
+
+fn exit_of(passed: bool) -> ExitCode {
+    if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(exit::CHECK_FAILED)
+    }
+}
+
+/// `melli verify-signature FILE.pdf`: every signature in the PDF, each judged on its own;
+/// VALID only when every check of every signature passed.
+fn verify_pdf_signatures(
+    file: &Path,
+    tsa_roots: &[melli::pki::Certificate],
+    ctx: &Verification<'_>,
+    json: bool,
+) -> Result<ExitCode, Failure> {
+    let mut reports = pdf::verify_pdf(file, ctx.root, tsa_roots, ctx.now)
+        .map_err(|e| signed_pdf_failure(file, &e))?;
+    if reports.is_empty() {
+        return Err(Failure::bad_input(format!(
+            "{}: the PDF has no signature (no signature field with a value) — give a signed \
+             PDF, or the detached signature of this one as the second argument",
+            shown_path(file)
+        )));
+    }
+    for signature in &mut reports {
+        ctx.add_revocation(&mut signature.report, &signature.cms)?;
+    }
+    let passed = reports.iter().all(|r| r.report.verdict.passed());
+    let count = reports.len();
+    if json {
+        let signatures: Vec<serde_json::Value> = reports
+            .iter()
+            .map(|r| {
+                let mut value = report_json(&r.report);
+                value["passed"] = r.report.verdict.passed().into();
+                value["field"] = escaped_cut(&r.field, NAME_MAX).into();
+                value["sub_filter"] = r
+                    .sub_filter
+                    .as_deref()
+                    .map(|s| escaped_cut(s, NAME_MAX))
+                    .into();
+                value["claimed_time_m"] = r
+                    .claimed_time
+                    .as_deref()
+                    .map(|s| escaped_cut(s, NAME_MAX))
+                    .into();
+                value["byte_range"] = r.byte_range.map(|b| b.to_vec()).into();
+                value
+            })
+            .collect();
+        output::json(&serde_json::json!({
+            "file": shown_path(file),
+            "format": "pdf",
+            "passed": passed,
+            "signatures": signatures,
+        }))?;
+    } else {
+        for (i, r) in reports.iter().enumerate() {
+            println!(
+                "signature {} of {count}: field \"{}\"{}",
+                i + 1,
+                escaped_cut(&r.field, NAME_MAX),
+                r.sub_filter
+                    .as_deref()
+                    .map(|s| format!(" (/{})", escaped_cut(s, NAME_MAX)))
+                    .unwrap_or_default()
+            );
+            if let Some(m) = &r.claimed_time {
+                println!(
+                    "signing time in /M: {} (a claim, not used to judge)",
+                    escaped_cut(m, NAME_MAX)
+                );
+            }
+            print_report(&r.report);
+            println!(
+                "signature {}: {}",
+                i + 1,
+                if r.report.verdict.passed() {
+                    "VALID"
+                } else {
+                    "INVALID"
+                }
+            );
+            println!();
+        }
+        println!(
+            "verdict: {}",
+            if passed {
+                format!("VALID PDF: {count} signature(s), every check of each passed")
+            } else {
+                format!(
+                    "INVALID PDF: {} of {count} signature(s) failed a check",
+                    reports
+                        .iter()
+                        .filter(|r| !r.report.verdict.passed())
+                        .count()
+                )
+            }
+        );
+    }
+    Ok(exit_of(passed))
+}
+
+/// Everything below that came from the signature (names, and details that quote them) is
+/// escaped and cut, in text and in JSON alike.
+fn shown_checks(report: &SignatureReport) -> Vec<Check> {
+    report
         .verdict
         .checks
         .iter()
@@ -259,85 +588,96 @@ pub fn verify_signature_with(
             unknown: c.unknown,
             remedy: c.remedy,
         })
-        .collect();
+        .collect()
+}
+
+fn shown_signer(report: &SignatureReport) -> (Option<HolderSubject>, Option<String>) {
+    let name = |s: &str| escaped_cut(s, NAME_MAX);
     let signer = report.signer.as_ref().map(|s| HolderSubject {
         given_name: name(&s.given_name),
         surname: name(&s.surname),
         national_code: name(&s.national_code),
         full_name_fa: name(&s.full_name_fa),
     });
-    let signer_name = report.signer_name.as_deref().map(name);
-    if json {
-        output::json(&serde_json::json!({
-            "passed": passed,
-            "signer": signer,
-            "signer_name": signer_name,
-            "signer_verified": passed,
-            "claimed_signing_time": report.claimed_signing_time,
-            "chain_checked_at": {
-                "time": report.chain_checked_at.time,
-                "reason": escaped_cut(&report.chain_checked_at.reason, DETAIL_MAX),
-            },
-            "timestamp": report.timestamp.as_ref().map(|t| serde_json::json!({
-                "time": t.time,
-                "tsa": name(&t.tsa),
-                "trusted": t.trusted,
-            })),
-            "checks": checks,
-        }))?;
+    (signer, report.signer_name.as_deref().map(name))
+}
+
+/// The JSON of one signature's report (its "passed" is set by the caller).
+fn report_json(report: &SignatureReport) -> serde_json::Value {
+    let passed = report.verdict.passed();
+    let (signer, signer_name) = shown_signer(report);
+    serde_json::json!({
+        "passed": passed,
+        "signer": signer,
+        "signer_name": signer_name,
+        "signer_verified": passed,
+        "claimed_signing_time": report.claimed_signing_time,
+        "chain_checked_at": {
+            "time": report.chain_checked_at.time,
+            "reason": escaped_cut(&report.chain_checked_at.reason, DETAIL_MAX),
+        },
+        "timestamp": report.timestamp.as_ref().map(|t| serde_json::json!({
+            "time": t.time,
+            "tsa": escaped_cut(&t.tsa, NAME_MAX),
+            "trusted": t.trusted,
+        })),
+        "checks": shown_checks(report),
+    })
+}
+
+/// One signature's report as text, without the verdict line.
+fn print_report(report: &SignatureReport) {
+    let passed = report.verdict.passed();
+    let (signer, signer_name) = shown_signer(report);
+    // A name is the certificate's claim until every check passed.
+    let label = if passed {
+        "signer       "
     } else {
-        // A name is the certificate's claim until every check passed.
-        let label = if passed {
-            "signer       "
-        } else {
-            "signer (unverified)"
-        };
-        match (&signer, &signer_name) {
-            (Some(signer), _) => println!(
-                "{label} \u{2067}{}\u{2069}  ({} {}), national code {}",
-                signer.full_name_fa, signer.given_name, signer.surname, signer.national_code
-            ),
-            (None, Some(signer_name)) => println!("{label} {signer_name}"),
-            (None, None) => {}
+        "signer (unverified)"
+    };
+    match (&signer, &signer_name) {
+        (Some(signer), _) => println!(
+            "{label} \u{2067}{}\u{2069}  ({} {}), national code {}",
+            signer.full_name_fa, signer.given_name, signer.surname, signer.national_code
+        ),
+        (None, Some(signer_name)) => println!("{label} {signer_name}"),
+        (None, None) => {}
+    }
+    match &report.claimed_signing_time {
+        Some(time) => {
+            println!("signing time claimed by the signer: {time} (a claim, not used to judge)")
         }
-        match &report.claimed_signing_time {
-            Some(time) => {
-                println!("signing time claimed by the signer: {time} (a claim, not used to judge)")
-            }
-            None => println!("signing time claimed by the signer: none"),
-        }
-        if let Some(t) = &report.timestamp {
-            println!(
-                "timestamp: {} by the TSA \"{}\"{}",
-                t.time,
-                name(&t.tsa),
-                if t.trusted {
-                    " (trusted)"
-                } else {
-                    " (a claim: the TSA is not trusted)"
-                }
-            );
-        }
+        None => println!("signing time claimed by the signer: none"),
+    }
+    if let Some(t) = &report.timestamp {
         println!(
-            "chain checked at {} ({})",
-            report.chain_checked_at.time,
-            escaped_cut(&report.chain_checked_at.reason, DETAIL_MAX)
-        );
-        for check in &checks {
-            println!("{check}");
-        }
-        println!(
-            "verdict: {}",
-            if passed {
-                "VALID signature"
+            "timestamp: {} by the TSA \"{}\"{}",
+            t.time,
+            escaped_cut(&t.tsa, NAME_MAX),
+            if t.trusted {
+                " (trusted)"
             } else {
-                "INVALID signature"
+                " (a claim: the TSA is not trusted)"
             }
         );
     }
-    Ok(if passed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(exit::CHECK_FAILED)
-    })
+    println!(
+        "chain checked at {} ({})",
+        report.chain_checked_at.time,
+        escaped_cut(&report.chain_checked_at.reason, DETAIL_MAX)
+    );
+    for check in shown_checks(report) {
+        println!("{check}");
+    }
+}
+
+fn print_verdict(passed: bool) {
+    println!(
+        "verdict: {}",
+        if passed {
+            "VALID signature"
+        } else {
+            "INVALID signature"
+        }
+    );
 }

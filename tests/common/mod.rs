@@ -26,6 +26,7 @@ pub mod nginx;
 pub mod ocsp;
 mod opensc;
 pub mod openssl;
+pub mod pdf;
 mod personalized;
 pub mod pinentry;
 pub mod pkcs11;

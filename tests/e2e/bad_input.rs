@@ -607,7 +607,119 @@ const ALL: &[&[&str]] = &[
     SIGNATURE_FILES,
     TIMESTAMP_INPUTS,
     LOGIN_INPUTS,
+    PDF_INPUTS,
 ];
+
+/// PDFs that cannot be signed or verified, refused before a card is asked (signed PDFs that
+/// fail a check need a card: `tests/e2e/pdf.rs`).
+const PDF_INPUTS: &[&str] = &[
+    "pdf-not-a-pdf",
+    "pdf-encrypted",
+    "pdf-truncated",
+    "pdf-broken-xref",
+    "pdf-too-large",
+    "pdf-verify-unsigned",
+    "pdf-verify-damaged",
+    "verify-signature-not-a-pdf-alone",
+];
+
+#[test]
+fn pdf_inputs_are_refused() {
+    use crate::common::pdf::{ghostscript_pdf, qpdf};
+    let mut t = Table::new(PDF_INPUTS);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let root = root_pem(crate::common::plain_issuer());
+    let good = ghostscript_pdf(d, "good", 1);
+    let bytes = fs::read(&good).expect("read");
+    let sign = |file: &str| {
+        case(&["sign", file, "--pin-stdin"])
+            .stdin(&["123456"])
+            .var("FILE", file)
+    };
+    let nothing_written = |what: &str| {
+        let names: Vec<String> = fs::read_dir(d)
+            .expect("list")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("-signed") || n.starts_with(".melli-"))
+            .collect();
+        assert!(names.is_empty(), "{what}: written {names:?}");
+    };
+
+    t.run(
+        "pdf-not-a-pdf",
+        case(&["sign", "README.md", "--format", "pdf", "--pin-stdin"]).stdin(&["123456"]),
+    );
+    assert!(
+        !Path::new("README-signed.md").exists(),
+        "a signed file was written"
+    );
+
+    let encrypted = d.join("encrypted.pdf");
+    qpdf(&[
+        "--encrypt",
+        "user",
+        "owner",
+        "256",
+        "--",
+        path_str(&good),
+        path_str(&encrypted),
+    ]);
+    t.run("pdf-encrypted", sign(path_str(&encrypted)));
+    nothing_written("pdf-encrypted");
+
+    let truncated = d.join("truncated.pdf");
+    fs::write(&truncated, &bytes[..bytes.len() / 2]).expect("write");
+    t.run("pdf-truncated", sign(path_str(&truncated)));
+    nothing_written("pdf-truncated");
+
+    // startxref made to point 40 bytes before the table.
+    let at = bytes
+        .windows(10)
+        .rposition(|w| w == b"startxref\n")
+        .expect("startxref")
+        + 10;
+    let end = at + bytes[at..].iter().position(|&b| b == b'\n').expect("line");
+    let offset: usize = std::str::from_utf8(&bytes[at..end])
+        .expect("digits")
+        .trim()
+        .parse()
+        .expect("offset");
+    let mut broken = bytes.clone();
+    broken.splice(at..end, (offset - 40).to_string().into_bytes());
+    let broken_xref = d.join("broken-xref.pdf");
+    fs::write(&broken_xref, &broken).expect("write");
+    t.run("pdf-broken-xref", sign(path_str(&broken_xref)));
+    nothing_written("pdf-broken-xref");
+
+    let big = d.join("big.pdf");
+    let file = fs::File::create(&big).expect("create");
+    std::io::Write::write_all(&mut &file, b"%PDF-1.4\n").expect("header");
+    file.set_len(600 * 1024 * 1024).expect("sparse");
+    drop(file);
+    t.run(
+        "pdf-too-large",
+        case(&["sign", path_str(&big), "--pin-stdin"])
+            .stdin(&["123456"])
+            .var("DIR", path_str(d)),
+    );
+    nothing_written("pdf-too-large");
+    fs::remove_file(&big).expect("remove");
+
+    let verify = |file: &str| {
+        case(&["verify-signature", file, "--trust", &root])
+            .var("FILE", file)
+            .var("ROOT", &root)
+    };
+    t.run("pdf-verify-unsigned", verify(path_str(&good)));
+    t.run("pdf-verify-damaged", verify(path_str(&truncated)));
+    t.run(
+        "verify-signature-not-a-pdf-alone",
+        case(&["verify-signature", "README.md", "--trust", &root]).var("ROOT", &root),
+    );
+    t.finish();
+}
 
 /// What a service gives `melli verify-auth-token` that cannot be a login (a token replayed for
 /// another origin or nonce needs a card: `tests/e2e/login.rs`).

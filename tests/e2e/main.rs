@@ -19,6 +19,7 @@ mod issuer;
 mod lifecycle;
 mod login;
 mod ocsp;
+mod pdf;
 mod personalize;
 mod pkcs11;
 mod pkcs11_login;

@@ -39,6 +39,13 @@ pub fn replace(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     sync_folder_of(path)
 }
 
+/// Moves a finished temporary file (written and synced by the caller, in `path`'s folder) to
+/// `path`, replacing it, and syncs the folder: the file appears whole or not at all.
+pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> std::io::Result<()> {
+    tmp.persist(path).map_err(|e| e.error)?;
+    sync_folder_of(path)
+}
+
 fn sync_folder_of(path: &Path) -> std::io::Result<()> {
     match path.parent().filter(|d| !d.as_os_str().is_empty()) {
         Some(dir) => fs::File::open(dir)?.sync_all(),

@@ -32,6 +32,8 @@ pub enum Kind {
     Crl,
     /// The issuer's database of issued certificates (`index.txt`).
     Database,
+    /// A PDF to sign or verify: read whole once (its objects are parsed), so capped.
+    Pdf,
     /// A document to sign or verify: streamed, never read whole, so not capped — but a
     /// regular file, never a device or a FIFO that would be read for ever.
     Document,
@@ -50,6 +52,7 @@ impl Kind {
             Kind::Small => 64 * 1024,
             Kind::Crl => 128 * 1024 * 1024,
             Kind::Database => 1024 * 1024 * 1024,
+            Kind::Pdf => 512 * 1024 * 1024,
             Kind::Document => u64::MAX,
         }
     }
@@ -66,6 +69,7 @@ impl Kind {
             Kind::Small => "file",
             Kind::Crl => "CRL",
             Kind::Database => "issuer database",
+            Kind::Pdf => "PDF",
             Kind::Document => "document",
         }
     }

@@ -5,6 +5,7 @@ pub mod auth_token;
 pub mod batch;
 pub mod login;
 pub mod ocsp_embed;
+pub mod pdf;
 pub mod personalize;
 pub mod pin_mailer;
 pub mod read;

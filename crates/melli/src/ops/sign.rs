@@ -92,6 +92,17 @@ pub fn sign_digest<T: Transport>(
     content_digest: &[u8; 32],
     signing_time: SystemTime,
 ) -> Result<Vec<u8>, SignError> {
+    sign_digest_with(applet, pin, content_digest, Some(signing_time))
+}
+
+/// [`sign_digest`], with the signingTime attribute only when `signing_time` is given: a PDF
+/// signature (PAdES) carries its time in the signature dictionary's `/M` instead.
+pub fn sign_digest_with<T: Transport>(
+    applet: &mut Applet<T>,
+    pin: &Secret,
+    content_digest: &[u8; 32],
+    signing_time: Option<SystemTime>,
+) -> Result<Vec<u8>, SignError> {
     let dg6 = applet.read_file(ef::HOLDER_CERT)?;
     let (holder, cas) = split_certificates(&dg6)?;
     let holder_key = cert::verifying_key(&holder).map_err(SignError::HolderKey)?;

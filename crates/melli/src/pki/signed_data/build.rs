@@ -17,12 +17,13 @@ use std::time::SystemTime;
 use x509_cert::attr::Attribute;
 use x509_cert::Certificate;
 
-/// The signed attributes contentType, messageDigest and signingTime (RFC 5652 §11.1–11.3),
-/// plus `extra` (for example [`signing_certificate_v2`]), as a DER-ordered SET.
+/// The signed attributes contentType, messageDigest and signingTime (RFC 5652 §11.1–11.3;
+/// none when `signing_time` is `None`, as PAdES wants: the time is in the PDF's `/M`), plus
+/// `extra` (for example [`signing_certificate_v2`]), as a DER-ordered SET.
 pub fn signed_attributes(
     content_type: &RawOid,
     message_digest: &[u8],
-    signing_time: SystemTime,
+    signing_time: Option<SystemTime>,
     extra: Vec<Attribute>,
 ) -> Result<SignedAttributes, CmsError> {
     let single = |oid, value: Any| -> Result<Attribute, CmsError> {
@@ -30,8 +31,6 @@ pub fn signed_attributes(
         values.insert(value)?;
         Ok(Attribute { oid, values })
     };
-    // RFC 5652 §11.3: UTCTime 1950–2049, GeneralizedTime otherwise; as X.509 Time does.
-    let time = asn1::x509_time(signing_time)?;
     let mut attrs = vec![
         single(
             asn1::ID_CONTENT_TYPE,
@@ -41,8 +40,15 @@ pub fn signed_attributes(
             asn1::ID_MESSAGE_DIGEST,
             Any::new(Tag::OctetString, message_digest)?,
         )?,
-        single(asn1::ID_SIGNING_TIME, Any::from_der(&time.to_der()?)?)?,
     ];
+    if let Some(signing_time) = signing_time {
+        // RFC 5652 §11.3: UTCTime 1950–2049, GeneralizedTime otherwise; as X.509 Time does.
+        let time = asn1::x509_time(signing_time)?;
+        attrs.push(single(
+            asn1::ID_SIGNING_TIME,
+            Any::from_der(&time.to_der()?)?,
+        )?);
+    }
     attrs.extend(extra);
     Ok(SetOfVec::try_from(attrs)?)
 }
@@ -161,7 +167,7 @@ pub fn sign<S: EcdsaSigner + ?Sized>(
         econtent: attached.then_some(content),
         signer,
         certificates,
-        signing_time,
+        signing_time: Some(signing_time),
         extra,
     };
     sign_digest(&parts, &digest, key)
@@ -178,8 +184,9 @@ pub struct Signing<'a> {
     pub signer: &'a Certificate,
     /// The certificates to carry, the signer's first.
     pub certificates: &'a [Certificate],
-    /// signingTime (the signer's claim).
-    pub signing_time: SystemTime,
+    /// signingTime (the signer's claim); `None` leaves the attribute out (PAdES: the time
+    /// is the PDF signature dictionary's `/M`).
+    pub signing_time: Option<SystemTime>,
     /// Further signed attributes (signingCertificateV2 for a document signature).
     pub extra: Vec<Attribute>,
 }

@@ -19,7 +19,8 @@ pub(super) fn holder_signature(
     let ca = card.issuer.signing_ca_certificate().clone();
     let content_type = RawOid::from(asn1::ID_DATA);
     let attrs =
-        signed_data::signed_attributes(&content_type, &Sha256::digest(doc), at, extra).unwrap();
+        signed_data::signed_attributes(&content_type, &Sha256::digest(doc), Some(at), extra)
+            .unwrap();
     let mut list: Vec<_> = attrs.into_vec();
     edit(&mut list);
     let attrs = der::asn1::SetOfVec::try_from(list).unwrap();
