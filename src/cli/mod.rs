@@ -255,8 +255,11 @@ pub enum Command {
         #[arg(long)]
         pin_stdin: bool,
         /// Ask the signer certificate's OCSP responder right after signing and carry its good
-        /// answer in the signature (RFC 5940), for verifiers without the network; nothing is
-        /// written when the responder gives no good answer.
+        /// answer in the signature (RFC 5940), for verifiers without the network; for a PDF,
+        /// in a document security store added by a second incremental update (PAdES-B-LT:
+        /// /DSS with the certificates, the answer, the signing CA's CRL when its distribution
+        /// point answers, and the signature's /VRI entry). Nothing is written when the
+        /// responder gives no good answer.
         #[arg(long)]
         ocsp_embed: bool,
         /// Print JSON instead of text.

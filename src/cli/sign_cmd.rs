@@ -67,13 +67,7 @@ pub fn sign(
     };
     let card = CardArgs { reader, pin_stdin };
     if format == Format::Pdf {
-        if ocsp_embed {
-            return Err(Failure::bad_input(
-                "--ocsp-embed is for detached signatures: a PDF's revocation data (PAdES-LT) \
-                 is not written yet — sign the PDF without --ocsp-embed, or use --format cms",
-            ));
-        }
-        return sign_pdf(file, out, tsa, card, json);
+        return sign_pdf(file, out, tsa, card, ocsp_embed, json);
     }
     let out: PathBuf = out.map_or_else(
         || {
@@ -94,14 +88,8 @@ pub fn sign(
     })?;
     let p7s = card_sign(card, &digest, Some(SystemTime::now()))?;
     let p7s = if ocsp_embed {
-        melli::ops::ocsp_embed::embed_signer_ocsp(&p7s, SystemTime::now()).map_err(|e| Failure {
-            code: exit::CHECK_FAILED,
-            message: format!(
-                "--ocsp-embed: {} — nothing written; sign again once the responder answers, \
-                     or without --ocsp-embed",
-                escaped(&e.to_string())
-            ),
-        })?
+        melli::ops::ocsp_embed::embed_signer_ocsp(&p7s, SystemTime::now())
+            .map_err(|e| ocsp_embed_failure(&e))?
     } else {
         p7s
     };
@@ -119,6 +107,18 @@ pub fn sign(
         print_stamp(stamp.as_ref());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--ocsp-embed` without a good answer: nothing is written.
+fn ocsp_embed_failure(e: &dyn std::fmt::Display) -> Failure {
+    Failure {
+        code: exit::CHECK_FAILED,
+        message: format!(
+            "--ocsp-embed: {} — nothing written; sign again once the responder answers, \
+             or without --ocsp-embed",
+            escaped(&e.to_string())
+        ),
+    }
 }
 
 fn print_stamp(stamp: Option<&serde_json::Value>) {
@@ -265,6 +265,7 @@ fn sign_pdf(
     out: Option<&Path>,
     tsa: Option<&str>,
     card: CardArgs<'_>,
+    ocsp_embed: bool,
     json: bool,
 ) -> Result<ExitCode, Failure> {
     let out = out.map_or_else(|| signed_pdf_name(file), Path::to_path_buf);
@@ -280,19 +281,31 @@ fn sign_pdf(
     let digest = prepared.digest().map_err(|e| pdf_failure(&out, &e))?;
     let cms = card_sign(card, &digest, None)?;
     let (cms, stamp) = timestamp(cms, tsa)?;
+    // PAdES-B-LT: the validation data, asked after the timestamp, in a second update.
+    let dss = if ocsp_embed {
+        Some(pdf::dss::gather(&cms, SystemTime::now()).map_err(|e| ocsp_embed_failure(&e))?)
+    } else {
+        None
+    };
     let range = prepared.byte_range();
     let field = prepared.field_name().to_string();
-    prepared.finish(&cms, &out).map_err(|e| match e {
-        PdfError::Write(io) => Failure::bad_input(format!(
-            "cannot write {}: {io} — choose another --out path",
-            shown_path(&out)
-        )),
-        other => Failure::bad_input(format!(
-            "{} — nothing written; {}",
-            escaped(&other.to_string()),
-            other.remedy()
-        )),
-    })?;
+    let written = prepared.fill(&cms).and_then(|()| match &dss {
+        Some(data) => pdf::dss::append(&mut prepared, &cms, data, SystemTime::now()),
+        None => Ok(()),
+    });
+    written
+        .and_then(|()| prepared.persist(&out))
+        .map_err(|e| match e {
+            PdfError::Write(io) => Failure::bad_input(format!(
+                "cannot write {}: {io} — choose another --out path",
+                shown_path(&out)
+            )),
+            other => Failure::bad_input(format!(
+                "{} — nothing written; {}",
+                escaped(&other.to_string()),
+                other.remedy()
+            )),
+        })?;
     if json {
         output::json(&serde_json::json!({
             "file": shown_path(file),
@@ -302,6 +315,12 @@ fn sign_pdf(
             "byte_range": range,
             "sha256": hex::encode(digest),
             "timestamp": stamp,
+            "dss": dss.as_ref().map(|d| serde_json::json!({
+                "certificates": d.certificates.len(),
+                "ocsp_responses": d.ocsps.len(),
+                "crls": d.crls.len(),
+                "notes": d.notes,
+            })),
         }))?;
     } else {
         println!(
@@ -310,6 +329,18 @@ fn sign_pdf(
             shown_path(&out)
         );
         print_stamp(stamp.as_ref());
+        if let Some(d) = &dss {
+            println!(
+                "validation data in the PDF's DSS (PAdES-B-LT): {} certificate(s), {} OCSP \
+                 answer(s), {} CRL(s)",
+                d.certificates.len(),
+                d.ocsps.len(),
+                d.crls.len()
+            );
+            for note in &d.notes {
+                println!("note: {note}");
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -420,7 +451,7 @@ pub fn verify_signature_with(
         now: SystemTime::now(),
     };
     let mut report = verify_timestamped_signature(&signature, &digest, &root, &tsa_roots, ctx.now);
-    ctx.add_revocation(&mut report, &signature)?;
+    ctx.add_revocation(&mut report, &signature, None)?;
     let passed = report.verdict.passed();
     if json {
         let mut value = report_json(&report);
@@ -443,13 +474,24 @@ struct Verification<'a> {
 
 impl Verification<'_> {
     /// The "revocation" check of `report`'s signer, when --crl or --online asks for it.
+    ///
+    /// `dss`, a signed PDF's document security store, counts as a source, and asks for the
+    /// check by itself: then, without --crl or --online, a certificate whose status it does
+    /// not give is shown as UNKNOWN without failing the verdict (nobody asked for its status).
     fn add_revocation(
         &self,
         report: &mut SignatureReport,
         signature: &[u8],
+        dss: Option<&pdf::dss::Material>,
     ) -> Result<(), Failure> {
-        let sources = self.revocation.sources(self.crls);
-        if !sources.any() {
+        let mut sources = self.revocation.sources(self.crls);
+        let asked = sources.any();
+        if let Some(dss) = dss {
+            sources.carried_ocsps = &dss.ocsps;
+            sources.carried_crls = &dss.crls;
+            sources.carried_in = pdf::dss::PLACE;
+        }
+        if !asked && !sources.carries_any() {
             return Ok(());
         }
         let existed_at = report.existed_at();
@@ -459,7 +501,7 @@ impl Verification<'_> {
             &sources,
             self.now,
             existed_at.as_ref().map(|(at, proof)| (*at, proof.as_str())),
-            self.revocation.allow_unknown_revocation,
+            self.revocation.allow_unknown_revocation || !asked,
         )
         .map_err(crate::cli::desk_cmd::crl_refused)?;
         if let Some(check) = check {
@@ -496,7 +538,7 @@ fn verify_pdf_signatures(
         )));
     }
     for signature in &mut reports {
-        ctx.add_revocation(&mut signature.report, &signature.cms)?;
+        ctx.add_revocation(&mut signature.report, &signature.cms, Some(&signature.dss))?;
     }
     let passed = reports.iter().all(|r| r.report.verdict.passed());
     let count = reports.len();

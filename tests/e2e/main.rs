@@ -20,6 +20,7 @@ mod lifecycle;
 mod login;
 mod ocsp;
 mod pdf;
+mod pdf_ltv;
 mod personalize;
 mod pkcs11;
 mod pkcs11_login;

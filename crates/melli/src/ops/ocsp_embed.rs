@@ -31,6 +31,16 @@ pub enum OcspEmbedError {
 /// The detached signature `p7s` (DER) with the good OCSP answer for its signer's certificate,
 /// asked at `now` from the responder its certificate names, added to its `crls`.
 pub fn embed_signer_ocsp(p7s: &[u8], now: SystemTime) -> Result<Vec<u8>, OcspEmbedError> {
+    let answer = signer_ocsp_answer(p7s, now)?;
+    Ok(with_ocsp_response(p7s, &answer)?)
+}
+
+/// The good OCSP answer (DER) for the certificate of the signer of `p7s`, asked at `now` from
+/// the responder its certificate names and checked as `melli verify --online` checks one
+/// (signed by the CA or a responder it authorised, for this certificate, fresh, with our
+/// nonce when echoed); any other answer is an error. For `melli sign --ocsp-embed`, of a
+/// detached signature and of a PDF (whose document security store carries it).
+pub fn signer_ocsp_answer(p7s: &[u8], now: SystemTime) -> Result<Vec<u8>, OcspEmbedError> {
     let view = SignedDataView::parse(p7s)?;
     let signer = view.signer_certificate()?;
     let issuer = view
@@ -48,7 +58,7 @@ pub fn embed_signer_ocsp(p7s: &[u8], now: SystemTime) -> Result<Vec<u8>, OcspEmb
     };
     let (status, answer) = ocsp::fetch(&url, &p, now)?;
     match status {
-        CertStatus::Good { .. } => Ok(with_ocsp_response(p7s, &answer)?),
+        CertStatus::Good { .. } => Ok(answer),
         CertStatus::Revoked { date, reason, .. } => Err(OcspEmbedError::Revoked {
             date: asn1::date_time_string(&date),
             reason,

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::input;
 
+pub mod dss;
 pub mod sign;
 pub mod verify;
 
@@ -104,25 +105,48 @@ pub fn read_pdf(path: &Path) -> Result<Vec<u8>, PdfError> {
     Ok(bytes)
 }
 
-/// A loader filter: the content of each stream (except object and cross-reference streams,
-/// which lopdf still has to read) is replaced by its SHA-256. Nothing here renders a page, so
-/// a 200 MB PDF of scans needs no second copy of its images in memory, and two versions of a
-/// stream still compare equal only when their contents are equal.
+/// Streams larger than this are condensed by [`condense_streams`]; smaller ones are kept, so
+/// the certificates, OCSP answers and CRLs of a document security store ([`dss`]) can be read.
+pub(crate) const CONDENSE_ABOVE: usize = 1024 * 1024;
+
+/// The key [`condense_streams`] sets in every stream's dictionary: `true` when the content
+/// was replaced by its SHA-256, `false` when it is the stream's own. Whatever the file says
+/// under that key is overwritten, so a condensed stream never compares equal to a stream
+/// whose content happens to be that digest.
+pub(crate) const CONDENSED_KEY: &[u8] = b"melli.condensed-to-sha256";
+
+/// A loader filter: the content of each stream larger than [`CONDENSE_ABOVE`] (except object
+/// and cross-reference streams, which lopdf still has to read) is replaced by its SHA-256,
+/// and [`CONDENSED_KEY`] says so. Nothing here renders a page, so a 200 MB PDF of scans needs
+/// no second copy of its images in memory, and two versions of a stream still compare equal
+/// only when their contents are equal.
 fn condense_streams(id: ObjectId, object: &mut Object) -> Option<(ObjectId, Object)> {
     if let Object::Stream(stream) = object {
         // An empty content here is a stream whose /Length is an indirect object: lopdf reads
         // it later, whole.
-        if !stream.content.is_empty()
+        let condense = stream.content.len() > CONDENSE_ABOVE
             && !stream.dict.has_type(b"ObjStm")
-            && !stream.dict.has_type(b"XRef")
-        {
+            && !stream.dict.has_type(b"XRef");
+        if condense {
             let digest = Sha256::digest(&stream.content);
             stream.content = digest.to_vec();
+        }
+        if !stream.dict.has_type(b"ObjStm") && !stream.dict.has_type(b"XRef") {
+            stream.dict.set(CONDENSED_KEY, Object::Boolean(condense));
         }
     }
     // lopdf keeps the object changed in place for objects of the file and the returned one
     // for objects of object streams: both the same.
     Some((id, object.clone()))
+}
+
+/// The content of `stream` as the file has it, unless [`condense_streams`] replaced it by its
+/// digest.
+pub(crate) fn own_content(stream: &lopdf::Stream) -> Option<&[u8]> {
+    match stream.dict.get(CONDENSED_KEY) {
+        Ok(Object::Boolean(true)) => None,
+        _ => Some(&stream.content),
+    }
 }
 
 /// The document in `bytes` (which start with `%PDF-`), refused when encrypted or when its

@@ -72,7 +72,14 @@ impl PreparedPdf {
     /// Puts `cms` (the DER of the signature) into the `/Contents` hole and moves the file to
     /// `out` (replacing it; the file and its folder are synced first).
     pub fn finish(mut self, cms: &[u8], out: &Path) -> Result<(), PdfError> {
-        let room = (self.byte_range[2] - self.byte_range[1] - 2) as usize / 2;
+        self.fill(cms)?;
+        self.persist(out)
+    }
+
+    /// Puts `cms` into the `/Contents` hole; the file stays temporary (a later revision, such
+    /// as [`super::dss::append`]'s, may follow before [`Self::persist`]).
+    pub fn fill(&mut self, cms: &[u8]) -> Result<(), PdfError> {
+        let room = self.room();
         if cms.len() > room {
             return Err(PdfError::SignatureTooLarge {
                 size: cms.len(),
@@ -82,9 +89,26 @@ impl PreparedPdf {
         let file = self.file.as_file_mut();
         file.seek(SeekFrom::Start(self.byte_range[1] + 1))
             .and_then(|_| file.write_all(hex::encode_upper(cms).as_bytes()))
-            .and_then(|_| file.sync_all())
+            .map_err(PdfError::Write)
+    }
+
+    /// Syncs the file and moves it to `out` (replacing it; its folder is synced too).
+    pub fn persist(mut self, out: &Path) -> Result<(), PdfError> {
+        self.file
+            .as_file_mut()
+            .sync_all()
             .map_err(PdfError::Write)?;
         crate::files::persist(self.file, out).map_err(PdfError::Write)
+    }
+
+    /// The bytes `/Contents` holds: the signature, then zeros.
+    pub(crate) fn room(&self) -> usize {
+        (self.byte_range[2] - self.byte_range[1] - 2) as usize / 2
+    }
+
+    /// The temporary file.
+    pub(crate) fn file_mut(&mut self) -> &mut File {
+        self.file.as_file_mut()
     }
 }
 

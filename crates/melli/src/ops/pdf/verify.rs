@@ -49,6 +49,9 @@ pub struct PdfSignatureReport {
     /// The checks of the CMS signature, with [`check::BYTE_RANGE`] first and
     /// [`check::CHANGED_AFTER_SIGNING`] last.
     pub report: SignatureReport,
+    /// The revocation data of the PDF's document security store (PAdES-B-LT), for the
+    /// revocation check: the same for every signature of the PDF.
+    pub dss: super::dss::Material,
 }
 
 /// Verifies every signature in the PDF at `path` against `root` (see
@@ -69,6 +72,7 @@ pub fn verify_pdf(
         Some(_) => last_intact_revision(&bytes).unwrap_or(full),
         None => full,
     };
+    let dss = super::dss::read(&doc);
     let reports: Vec<PdfSignatureReport> = signature_fields(&doc)
         .into_iter()
         .filter_map(|field| {
@@ -81,6 +85,7 @@ pub fn verify_pdf(
                 root,
                 tsa_anchors,
                 now,
+                &dss,
             ))
         })
         .collect();
@@ -121,6 +126,7 @@ fn verify_one(
     root: &Certificate,
     tsa_anchors: &[Certificate],
     now: SystemTime,
+    dss: &super::dss::Material,
 ) -> PdfSignatureReport {
     let empty = Dictionary::new();
     let signature = resolve_dict(doc, value);
@@ -200,6 +206,7 @@ fn verify_one(
         byte_range: range.ok().map(|(r, _)| r),
         cms,
         report,
+        dss: dss.clone(),
     }
 }
 
@@ -436,9 +443,12 @@ impl<'a> Context<'a> {
                 }
             }
         }
+        // Validation data when the signature was made: what a later revision may extend.
+        // (A DSS added later is made of new objects; one that only a later revision points
+        // at an object of the signed revision does not make that object extendable.)
         let mut validation_data = HashSet::new();
-        if let Some(dss) = new.catalog().ok().and_then(|c| c.get(b"DSS").ok()) {
-            reachable(new, dss, 0, &mut validation_data);
+        if let Some(dss) = old.catalog().ok().and_then(|c| c.get(b"DSS").ok()) {
+            reachable(old, dss, 0, &mut validation_data);
         }
         Context {
             old,

@@ -185,6 +185,18 @@ pub fn check_crls(certs: &[PathCert<'_>], crls: &[CrlInput]) -> Result<(), CrlRe
 
 /// The status of `p` in the fresh CRL of its issuer among `crls` (checked by [`check_crls`]).
 pub fn crl_status(p: &PathCert<'_>, crls: &[CrlInput], now: SystemTime) -> CertStatus {
+    crl_status_since(p, crls, now, None)
+}
+
+/// [`crl_status`], where a CRL that is no longer fresh still counts when it was issued at or
+/// after `existed_at` (the time the thing checked is proven to exist by), as an OCSP answer
+/// does.
+pub(super) fn crl_status_since(
+    p: &PathCert<'_>,
+    crls: &[CrlInput],
+    now: SystemTime,
+    existed_at: Option<SystemTime>,
+) -> CertStatus {
     let now_unix = now
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
@@ -205,6 +217,12 @@ pub fn crl_status(p: &PathCert<'_>, crls: &[CrlInput], now: SystemTime) -> CertS
             Some(next)
                 if this <= now_unix + Duration::from_secs(300)
                     && next.to_unix_duration() >= now_unix =>
+            {
+                fresh = Some(c);
+            }
+            _ if existed_at.is_some_and(|at| {
+                this >= unix(at) && this <= now_unix + Duration::from_secs(300)
+            }) =>
             {
                 fresh = Some(c);
             }

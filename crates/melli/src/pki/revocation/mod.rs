@@ -38,7 +38,7 @@ pub use check::{
 };
 pub use crl::{parse_crl, CrlInput, CrlRefused};
 pub use index::{oneline, Database, Entry};
-pub use sources::{crl_url, ocsp_url, statuses, Sources};
+pub use sources::{crl_url, ocsp_url, statuses, Sources, CRL_TYPE, MAX_CRL};
 
 /// The database, in the issuer directory.
 pub const INDEX: &str = "index.txt";

@@ -14,6 +14,7 @@ use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 use x509_cert::ext::pkix::{AuthorityInfoAccessSyntax, CrlDistributionPoints};
 use x509_cert::Certificate;
 
+use super::check::crl_status_since;
 use super::{check_crls, crl_status, ocsp, parse_crl, CertStatus, CrlInput, CrlRefused, PathCert};
 use crate::display::escaped_cut;
 use crate::net::{self, Limits};
@@ -38,6 +39,15 @@ pub struct Sources<'a> {
     /// The time the thing checked is proven to exist by (a trusted timestamp's), if known;
     /// [`super::check_chains_at`] sets it from its `existed_at`.
     pub existed_at: Option<SystemTime>,
+    /// OCSP answers (DER) carried beside the signature in the signed document (a PDF's
+    /// document security store), judged as `embedded` ones are.
+    pub carried_ocsps: &'a [Vec<u8>],
+    /// CRLs carried beside the signature in the signed document: each counts for the
+    /// certificates of the CA of the path that issued and signed it (others are ignored),
+    /// when fresh now or issued at or after `existed_at`.
+    pub carried_crls: &'a [CrlInput],
+    /// Where `carried_ocsps` and `carried_crls` are, for the verdict ("the PDF's DSS").
+    pub carried_in: &'a str,
 }
 
 impl Sources<'_> {
@@ -45,6 +55,11 @@ impl Sources<'_> {
     /// "revocation" check is made (answers a signature carries alone do not ask for one).
     pub fn any(&self) -> bool {
         self.online || !self.crls.is_empty()
+    }
+
+    /// Whether the signed document carries revocation data beside the signature.
+    pub fn carries_any(&self) -> bool {
+        !self.carried_ocsps.is_empty() || !self.carried_crls.is_empty()
     }
 }
 
@@ -98,6 +113,9 @@ fn status_of(
             Err(e) => why.push(format!("the OCSP answer in the signature is refused: {e}")),
         }
     }
+    if let Some(s) = carried_status(p, certs, sources, now, &mut why) {
+        return s;
+    }
     match given {
         Some(s) if definitive(&s) => s,
         Some(CertStatus::Unknown(w)) => {
@@ -106,6 +124,63 @@ fn status_of(
         }
         _ if why.is_empty() => CertStatus::Unknown("no source of status".into()),
         _ => CertStatus::Unknown(why.join("; ")),
+    }
+}
+
+/// What the revocation data carried in the signed document says of `p`: a definite status
+/// (named by where it was found), or `None` with the reasons pushed on `why`.
+fn carried_status(
+    p: &PathCert<'_>,
+    certs: &[PathCert<'_>],
+    sources: &Sources<'_>,
+    now: SystemTime,
+    why: &mut Vec<String>,
+) -> Option<CertStatus> {
+    let place = sources.carried_in;
+    let named = |s: CertStatus, what: &str| match s {
+        CertStatus::Good { .. } => CertStatus::Good {
+            by: format!("{what} in {place}"),
+        },
+        CertStatus::Revoked { date, reason, .. } => CertStatus::Revoked {
+            date,
+            reason,
+            by: format!("{what} in {place}"),
+        },
+        other => other,
+    };
+    for answer in sources.carried_ocsps {
+        match ocsp::read_embedded(answer, p, now, sources.existed_at) {
+            Ok(Some(s)) if definitive(&s) => return Some(named(s, "OCSP answer")),
+            Ok(Some(CertStatus::Unknown(w))) => why.push(w),
+            Ok(_) => {}
+            Err(e) => why.push(format!("an OCSP answer in {place} is refused: {e}")),
+        }
+    }
+    // Only CRLs of this certificate's issuer, signed by it, count.
+    let issuer = &p.certificate.tbs_certificate.issuer;
+    let mine: Vec<CrlInput> = sources
+        .carried_crls
+        .iter()
+        .filter(|c| c.crl.tbs_cert_list.issuer == *issuer)
+        .filter(|c| match check_crls(certs, std::slice::from_ref(*c)) {
+            Ok(()) => true,
+            Err(e) => {
+                why.push(format!("a CRL in {place} is refused: {}", e.reason));
+                false
+            }
+        })
+        .cloned()
+        .collect();
+    if mine.is_empty() {
+        return None;
+    }
+    match crl_status_since(p, &mine, now, sources.existed_at) {
+        s if definitive(&s) => Some(named(s, "CRL")),
+        CertStatus::Unknown(w) => {
+            why.push(w);
+            None
+        }
+        _ => None,
     }
 }
 
