@@ -442,3 +442,121 @@ mod tests {
         assert_eq!(out, b"fgh");
     }
 }
+
+#[cfg(test)]
+mod pdf_tests {
+    use super::*;
+    use lopdf::dictionary;
+
+    /// A one-page PDF made by lopdf.
+    fn pdf() -> Vec<u8> {
+        let mut doc = Document::with_version("1.7");
+        let pages_id = doc.new_object_id();
+        let page_id = doc.add_object(dictionary! {
+            "Type" => "Page",
+            "Parent" => pages_id,
+            "MediaBox" => vec![0.into(), 0.into(), 100.into(), 100.into()],
+        });
+        doc.objects.insert(
+            pages_id,
+            Object::Dictionary(dictionary! {
+                "Type" => "Pages",
+                "Kids" => vec![page_id.into()],
+                "Count" => 1,
+            }),
+        );
+        let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+        doc.trailer.set("Root", catalog_id);
+        let mut bytes = Vec::new();
+        doc.save_to(&mut bytes).unwrap_or_default();
+        bytes
+    }
+
+    /// `bytes` with an update adding `data` under the VRI key `key`.
+    fn with_dss(bytes: Vec<u8>, data: &ValidationData, key: &str) -> Vec<u8> {
+        let doc = load(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        let mut update = IncrementalDocument::create_from(bytes, doc);
+        add_dss(&mut update, data, key, SystemTime::now()).unwrap_or_else(|e| panic!("{e}"));
+        let mut out = Vec::new();
+        update.save_to(&mut out).unwrap_or_else(|e| panic!("{e}"));
+        out
+    }
+
+    #[test]
+    fn a_dss_is_written_read_back_and_extended() {
+        let first = ValidationData {
+            certificates: vec![b"cert A".to_vec(), b"cert B".to_vec()],
+            ocsps: vec![b"answer 1".to_vec()],
+            ..ValidationData::default()
+        };
+        let once = with_dss(pdf(), &first, "AAAA");
+        let doc = load(&once).unwrap_or_else(|e| panic!("{e}"));
+        let material = read(&doc);
+        assert_eq!(material.ocsps, vec![b"answer 1".to_vec()]);
+        assert!(material.crls.is_empty());
+
+        // A second signature's data: cert A is not written twice, the first VRI entry stays.
+        let second = ValidationData {
+            certificates: vec![b"cert A".to_vec(), b"cert C".to_vec()],
+            ocsps: vec![b"answer 2".to_vec()],
+            crls: vec![b"not a CRL".to_vec()],
+            ..ValidationData::default()
+        };
+        let twice = with_dss(once.clone(), &second, "BBBB");
+        assert!(twice.starts_with(&once));
+        let doc = load(&twice).unwrap_or_else(|e| panic!("{e}"));
+        let material = read(&doc);
+        assert_eq!(
+            material.ocsps,
+            vec![b"answer 1".to_vec(), b"answer 2".to_vec()]
+        );
+        assert_eq!(material.unreadable.len(), 1, "{:?}", material.unreadable);
+        let catalog = doc.catalog().unwrap_or_else(|e| panic!("{e}"));
+        let dss = catalog
+            .get(b"DSS")
+            .ok()
+            .and_then(|o| resolve_dict(&doc, o))
+            .unwrap_or_else(|| panic!("no DSS"));
+        assert_eq!(old_list(&doc, dss, b"Certs").len(), 3);
+        let vri = dss
+            .get(b"VRI")
+            .and_then(Object::as_dict)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(vri.has(b"AAAA") && vri.has(b"BBBB"));
+        let entry = vri
+            .get(b"BBBB")
+            .and_then(Object::as_dict)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            entry
+                .get(b"Cert")
+                .and_then(Object::as_array)
+                .map(Vec::len)
+                .ok(),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn a_hostile_dss_gives_nothing_and_does_not_panic() {
+        let mut doc = load(&pdf()).unwrap_or_else(|e| panic!("{e}"));
+        let root = doc
+            .trailer
+            .get(b"Root")
+            .and_then(Object::as_reference)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let looping = doc.new_object_id();
+        doc.objects.insert(looping, Object::Reference(looping));
+        let dss = doc.add_object(dictionary! {
+            "OCSPs" => Object::Integer(7),
+            "CRLs" => vec![Object::Reference(looping), Object::Null, Object::Reference((9999, 0))],
+            "VRI" => looping,
+        });
+        if let Ok(Object::Dictionary(catalog)) = doc.get_object_mut(root) {
+            catalog.set("DSS", dss);
+        }
+        let material = read(&doc);
+        assert!(!material.any());
+        assert_eq!(material.unreadable.len(), 2, "{:?}", material.unreadable);
+    }
+}

@@ -85,8 +85,11 @@ pub fn verify_pdf(
                 root,
                 tsa_anchors,
                 now,
-                &dss,
             ))
+        })
+        .map(|report| PdfSignatureReport {
+            dss: dss.clone(),
+            ..report
         })
         .collect();
     // A damaged PDF without signatures is reported as damaged; with signatures, each
@@ -126,7 +129,6 @@ fn verify_one(
     root: &Certificate,
     tsa_anchors: &[Certificate],
     now: SystemTime,
-    dss: &super::dss::Material,
 ) -> PdfSignatureReport {
     let empty = Dictionary::new();
     let signature = resolve_dict(doc, value);
@@ -206,7 +208,7 @@ fn verify_one(
         byte_range: range.ok().map(|(r, _)| r),
         cms,
         report,
-        dss: dss.clone(),
+        dss: super::dss::Material::default(),
     }
 }
 
@@ -596,5 +598,86 @@ fn reachable(doc: &Document, object: &Object, depth: usize, found: &mut HashSet<
             .iter()
             .for_each(|(_, o)| reachable(doc, o, depth + 1, found)),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lopdf::dictionary;
+
+    /// A one-page document whose page has a resources dictionary of its own (no /Type).
+    fn one_page() -> (Document, ObjectId, ObjectId) {
+        let mut doc = Document::with_version("1.7");
+        let pages_id = doc.new_object_id();
+        let resources_id =
+            doc.add_object(dictionary! { "ProcSet" => vec![Object::Name(b"PDF".to_vec())] });
+        let page_id = doc.add_object(dictionary! {
+            "Type" => "Page",
+            "Parent" => pages_id,
+            "MediaBox" => vec![0.into(), 0.into(), 100.into(), 100.into()],
+            "Resources" => resources_id,
+        });
+        doc.objects.insert(
+            pages_id,
+            Object::Dictionary(dictionary! {
+                "Type" => "Pages",
+                "Kids" => vec![page_id.into()],
+                "Count" => 1,
+            }),
+        );
+        let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+        doc.trailer.set("Root", catalog_id);
+        (doc, catalog_id, resources_id)
+    }
+
+    #[test]
+    fn a_dss_added_later_extends_nothing_of_the_signed_revision() {
+        let (old, catalog_id, resources_id) = one_page();
+        let mut new = old.clone();
+        // A later "DSS" that points at the page's resources, which it then changes.
+        let dss_id =
+            new.add_object(dictionary! { "Certs" => vec![Object::Reference(resources_id)] });
+        let mut catalog = old.get_dictionary(catalog_id).cloned().unwrap_or_default();
+        catalog.set("DSS", dss_id);
+        new.objects.insert(catalog_id, Object::Dictionary(catalog));
+        new.objects.insert(
+            resources_id,
+            Object::Dictionary(dictionary! { "ProcSet" => vec![Object::Name(b"Text".to_vec())] }),
+        );
+        let (problems, _) = compare(&old, &new);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("changed"), "{problems:?}");
+
+        // A DSS of its own, new objects only: allowed.
+        let mut new = old.clone();
+        let ocsp = new.add_object(Object::Stream(lopdf::Stream::new(
+            Dictionary::new(),
+            vec![1, 2],
+        )));
+        let dss_id = new.add_object(dictionary! { "Type" => "DSS", "OCSPs" => vec![ocsp.into()] });
+        let mut catalog = old.get_dictionary(catalog_id).cloned().unwrap_or_default();
+        catalog.set("DSS", dss_id);
+        new.objects.insert(catalog_id, Object::Dictionary(catalog));
+        let (problems, _) = compare(&old, &new);
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn a_dss_of_the_signed_revision_may_be_extended() {
+        let (mut old, catalog_id, _) = one_page();
+        let list = old.add_object(Object::Array(Vec::new()));
+        let dss_id = old.add_object(dictionary! { "Type" => "DSS", "OCSPs" => list });
+        let mut catalog = old.get_dictionary(catalog_id).cloned().unwrap_or_default();
+        catalog.set("DSS", dss_id);
+        old.objects.insert(catalog_id, Object::Dictionary(catalog));
+        let mut new = old.clone();
+        let ocsp = new.add_object(Object::Stream(lopdf::Stream::new(
+            Dictionary::new(),
+            vec![1],
+        )));
+        new.objects.insert(list, Object::Array(vec![ocsp.into()]));
+        let (problems, _) = compare(&old, &new);
+        assert!(problems.is_empty(), "{problems:?}");
     }
 }
