@@ -262,6 +262,11 @@ pub enum Command {
         /// responder gives no good answer.
         #[arg(long)]
         ocsp_embed: bool,
+        /// PDF only: a visible signature box (200×60 pt) on page PAGE (from 1), its lower-left
+        /// corner X,Y points from the page's lower-left, showing the holder's Persian and Latin
+        /// names, national code and the signing time. Default: an invisible signature.
+        #[arg(long, value_name = "PAGE,X,Y")]
+        visible: Option<String>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -602,6 +607,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             reader,
             pin_stdin,
             ocsp_embed,
+            visible,
             json,
         } => sign_cmd::sign(
             &file,
@@ -611,6 +617,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             reader.reader.as_deref(),
             pin_stdin,
             ocsp_embed,
+            visible.as_deref(),
             json,
         ),
         Command::VerifySignature {

@@ -10,7 +10,7 @@ use melli::input::{self, InputError};
 use melli::model::SecretKind;
 use melli::ops::pdf::{self, PdfError};
 use melli::ops::sign::{
-    hash_file, sign_digest_with, signature_der, signature_revocation_at,
+    hash_file, sign_digest_with, signature_der, signature_revocation_at, signer_subject,
     verify_timestamped_signature, SignError, SignatureReport,
 };
 use melli::ops::timestamp::{timestamp_signature, tsa_limits};
@@ -49,6 +49,7 @@ pub fn sign(
     reader: Option<&str>,
     pin_stdin: bool,
     ocsp_embed: bool,
+    visible: Option<&str>,
     json: bool,
 ) -> Result<ExitCode, Failure> {
     let format = match format {
@@ -67,7 +68,13 @@ pub fn sign(
     };
     let card = CardArgs { reader, pin_stdin };
     if format == Format::Pdf {
-        return sign_pdf(file, out, tsa, card, ocsp_embed, json);
+        return sign_pdf(file, out, tsa, card, ocsp_embed, visible, json);
+    }
+    if visible.is_some() {
+        return Err(Failure::bad_input(
+            "--visible is for PDFs: a detached signature has no page to show it on — sign \
+             without --visible, or give a PDF",
+        ));
     }
     let out: PathBuf = out.map_or_else(
         || {
@@ -178,21 +185,59 @@ fn card_sign(
     digest: &[u8; 32],
     signing_time: Option<SystemTime>,
 ) -> Result<Vec<u8>, Failure> {
-    let mut secrets = SecretInput::new(card.pin_stdin)?;
-    let mut applet = Applet::select(PcscTransport::connect(card.reader)?)?;
-    let pin = secrets.read(SecretKind::Pin, "PIN")?;
-    match sign_digest_with(&mut applet, &pin, digest, signing_time) {
-        Ok(p7s) => Ok(p7s),
-        Err(e @ (SignError::Certificates(_) | SignError::HolderKey(_))) => {
-            // No usable certificates: most often a card that was never personalized.
-            let serial = applet.serial()?;
-            require_issued(&serial, applet.lifecycle()?)?;
-            Err(Failure::card(format!(
-                "{e} — the card's data are damaged or not genuine: check the card with \
-                 `melli verify`"
-            )))
+    let mut session = CardSession::open(card)?;
+    session.sign(digest, signing_time)
+}
+
+/// A card selected for signing, and where its PIN comes from.
+struct CardSession {
+    secrets: SecretInput,
+    applet: Applet<PcscTransport>,
+}
+
+impl CardSession {
+    fn open(card: CardArgs<'_>) -> Result<Self, Failure> {
+        let secrets = SecretInput::new(card.pin_stdin)?;
+        let applet = Applet::select(PcscTransport::connect(card.reader)?)?;
+        Ok(CardSession { secrets, applet })
+    }
+
+    /// Who the card's certificate names (no PIN needed).
+    fn holder(&mut self) -> Result<HolderSubject, Failure> {
+        match signer_subject(&mut self.applet) {
+            Ok(subject) => Ok(subject),
+            Err(e) => self.unusable_certificates(e),
         }
-        Err(e) => Err(sign_failure(e)),
+    }
+
+    /// The card's failure to give usable certificates, as the error it is.
+    fn unusable_certificates<R>(&mut self, e: SignError) -> Result<R, Failure> {
+        match e {
+            e @ (SignError::Certificates(_) | SignError::HolderKey(_) | SignError::Subject(_)) => {
+                // No usable certificates: most often a card that was never personalized.
+                let serial = self.applet.serial()?;
+                require_issued(&serial, self.applet.lifecycle()?)?;
+                Err(Failure::card(format!(
+                    "{} — the card's data are damaged or not genuine: check the card with \
+                     `melli verify`",
+                    escaped(&e.to_string())
+                )))
+            }
+            other => Err(sign_failure(other)),
+        }
+    }
+
+    /// The card signs `digest` after its PIN.
+    fn sign(
+        &mut self,
+        digest: &[u8; 32],
+        signing_time: Option<SystemTime>,
+    ) -> Result<Vec<u8>, Failure> {
+        let pin = self.secrets.read(SecretKind::Pin, "PIN")?;
+        match sign_digest_with(&mut self.applet, &pin, digest, signing_time) {
+            Ok(p7s) => Ok(p7s),
+            Err(e) => self.unusable_certificates(e),
+        }
     }
 }
 
@@ -257,29 +302,68 @@ fn pdf_problem(file: &Path, e: &PdfError) -> String {
     }
 }
 
+/// `--visible TEXT` that cannot be placed, as one line.
+fn visible_failure(text: &str, e: &pdf::VisibleError) -> Failure {
+    Failure::bad_input(format!(
+        "--visible {}: {e} — {}",
+        escaped_cut(text, 40),
+        e.remedy()
+    ))
+}
+
 /// `melli sign FILE.pdf`: the signed PDF, an incremental update of the original. Everything
-/// about the PDF is checked and the update written to a temporary file before the card is
-/// asked; the file appears under its name only once the signature is in it.
+/// about the PDF (and where a `--visible` box goes) is checked before the card is asked; the
+/// card's certificate gives the names a box shows, then the update is written to a temporary
+/// file and the card signs it after its PIN; the file appears under its name only once the
+/// signature is in it.
 fn sign_pdf(
     file: &Path,
     out: Option<&Path>,
     tsa: Option<&str>,
     card: CardArgs<'_>,
     ocsp_embed: bool,
+    visible: Option<&str>,
     json: bool,
 ) -> Result<ExitCode, Failure> {
     let out = out.map_or_else(|| signed_pdf_name(file), Path::to_path_buf);
     let folder = output_folder(&out)?;
     check_tsa_url(tsa)?;
-    let mut prepared = pdf::prepare(file, folder, SystemTime::now()).map_err(|e| match e {
+    let request = visible
+        .map(|text| {
+            text.parse::<pdf::VisibleRequest>()
+                .map_err(|e| visible_failure(text, &e))
+        })
+        .transpose()?;
+    let prepare_failure = |e: PdfError| match e {
         PdfError::Write(io) => Failure::bad_input(format!(
             "cannot write {}: {io} — choose another --out path",
             shown_path(&out)
         )),
         other => pdf_failure(file, &other),
-    })?;
+    };
+    let opened = pdf::open(file).map_err(prepare_failure)?;
+    // The box must fit on its page before the card is asked anything.
+    let placement = match (request, visible) {
+        (Some(request), Some(text)) => Some(
+            opened
+                .place(&request)
+                .map_err(|e| visible_failure(text, &e))?,
+        ),
+        _ => None,
+    };
+    let mut session = CardSession::open(card)?;
+    let visible = match placement {
+        Some(placement) => Some(pdf::VisibleSignature {
+            placement,
+            holder: pdf::HolderText::new(&session.holder()?),
+        }),
+        None => None,
+    };
+    let mut prepared = opened
+        .prepare(folder, SystemTime::now(), visible.as_ref())
+        .map_err(prepare_failure)?;
     let digest = prepared.digest().map_err(|e| pdf_failure(&out, &e))?;
-    let cms = card_sign(card, &digest, None)?;
+    let cms = session.sign(&digest, None)?;
     let (cms, stamp) = timestamp(cms, tsa)?;
     // PAdES-B-LT: the validation data, asked after the timestamp, in a second update.
     let dss = if ocsp_embed {
@@ -289,6 +373,12 @@ fn sign_pdf(
     };
     let range = prepared.byte_range();
     let field = prepared.field_name().to_string();
+    let shown_box = visible.as_ref().map(|v| {
+        serde_json::json!({
+            "page": v.placement.page,
+            "rect": v.placement.rect,
+        })
+    });
     let written = prepared.fill(&cms).and_then(|()| match &dss {
         Some(data) => pdf::dss::append(&mut prepared, &cms, data, SystemTime::now()),
         None => Ok(()),
@@ -313,6 +403,7 @@ fn sign_pdf(
             "format": "pdf",
             "field": field,
             "byte_range": range,
+            "visible": shown_box,
             "sha256": hex::encode(digest),
             "timestamp": stamp,
             "dss": dss.as_ref().map(|d| serde_json::json!({
@@ -323,8 +414,12 @@ fn sign_pdf(
             })),
         }))?;
     } else {
+        let kind = match &visible {
+            Some(v) => format!("visible on page {}", v.placement.page),
+            None => "invisible".to_string(),
+        };
         println!(
-            "signed {} → {} (PAdES, invisible signature field {field})",
+            "signed {} → {} (PAdES, {kind} signature field {field})",
             shown_path(file),
             shown_path(&out)
         );

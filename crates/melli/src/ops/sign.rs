@@ -62,6 +62,9 @@ pub enum SignError {
     Certificates(#[source] GroupError),
     #[error("the card's certificates (DG6) are unusable: {0}")]
     HolderKey(#[source] spki::Error),
+    /// The holder certificate's subject lacks a name the signature shows.
+    #[error("the card's certificate (DG6) does not name its holder: {0}")]
+    Subject(#[source] crate::pki::PkiError),
     #[error("building the signature: {0}")]
     Cms(#[from] CmsError),
     #[error("the card's signature does not verify with its own certificate: the card and its certificate do not belong together")]
@@ -126,6 +129,14 @@ pub fn sign_digest_with<T: Transport>(
             None => SignError::Cms(e),
         }
     })
+}
+
+/// Who the card's holder certificate names, read without the PIN: what a visible PDF
+/// signature shows (the names are the certificate's claim, to be shown escaped).
+pub fn signer_subject<T: Transport>(applet: &mut Applet<T>) -> Result<HolderSubject, SignError> {
+    let dg6 = applet.read_file(ef::HOLDER_CERT)?;
+    let (holder, _) = split_certificates(&dg6)?;
+    HolderSubject::from_certificate(&holder).map_err(SignError::Subject)
 }
 
 /// A hash function whose digest the signing key signs for a caller that hashed the document

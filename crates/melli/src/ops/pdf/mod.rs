@@ -14,11 +14,13 @@ use sha2::{Digest, Sha256};
 
 use crate::input;
 
+pub mod appearance;
 pub mod dss;
 pub mod sign;
 pub mod verify;
 
-pub use sign::{prepare, PreparedPdf};
+pub use appearance::{HolderText, Placement, VisibleError, VisibleRequest};
+pub use sign::{open, prepare, OpenedPdf, PreparedPdf, VisibleSignature};
 pub use verify::{verify_pdf, PdfSignatureReport};
 
 /// The header every PDF starts with.

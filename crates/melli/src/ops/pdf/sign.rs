@@ -1,6 +1,7 @@
 //! Signing a PDF: an incremental update (ISO 32000-1 §7.5.6) after the original bytes, which
-//! stay unchanged, with a signature dictionary (`/SubFilter /ETSI.CAdES.detached`), an
-//! invisible signature field on page 1 and the form's `/SigFlags 3`, written by lopdf's
+//! stay unchanged, with a signature dictionary (`/SubFilter /ETSI.CAdES.detached`), a
+//! signature field on page 1, invisible (or a visible box on the page asked for, see
+//! [`super::appearance`]), and the form's `/SigFlags 3`, written by lopdf's
 //! `IncrementalDocument` with a cross-reference section of the kind the file already has.
 //!
 //! The steps: [`prepare`] writes the update to a temporary file beside the output with a
@@ -18,6 +19,7 @@ use std::time::SystemTime;
 use lopdf::{Dictionary, IncrementalDocument, Object, ObjectId, Stream, StringFormat};
 use sha2::{Digest, Sha256};
 
+use super::appearance::{self, HolderText, Placement, VisibleError, VisibleRequest};
 use super::{load, read_pdf, resolve, signature_fields, PdfError};
 
 /// Bytes reserved for the CMS signature in `/Contents` (twice as many hex digits): the
@@ -149,15 +151,64 @@ pub fn pdf_date(time: SystemTime) -> String {
     }
 }
 
-/// Reads the PDF at `input`, writes its signed update (signing time `time`, in `/M`) to a
-/// temporary file in `folder`, and returns it ready to be hashed. The original is read once
-/// and held once; its objects are parsed with stream contents condensed.
+/// Reads the PDF at `input`, writes its signed update (signing time `time`, in `/M`) with an
+/// invisible signature to a temporary file in `folder`, and returns it ready to be hashed.
 pub fn prepare(input: &Path, folder: &Path, time: SystemTime) -> Result<PreparedPdf, PdfError> {
+    open(input)?.prepare(folder, time, None)
+}
+
+/// A visible signature: where its box goes and what it shows of the holder.
+#[derive(Debug, Clone)]
+pub struct VisibleSignature {
+    pub placement: Placement,
+    pub holder: HolderText,
+}
+
+/// A PDF read and parsed (stream contents condensed), not yet signed: the original is read
+/// once and held once.
+#[derive(Debug)]
+pub struct OpenedPdf {
+    bytes: Vec<u8>,
+    doc: lopdf::Document,
+}
+
+/// Reads and parses the PDF at `input`, refused as [`load`] says.
+pub fn open(input: &Path) -> Result<OpenedPdf, PdfError> {
     let bytes = read_pdf(input)?;
     let doc = load(&bytes)?;
+    Ok(OpenedPdf { bytes, doc })
+}
+
+impl OpenedPdf {
+    /// Where a visible signature's box goes, as `request` asks, if it fits on that page.
+    pub fn place(&self, request: &VisibleRequest) -> Result<Placement, VisibleError> {
+        appearance::place(&self.doc, request)
+    }
+
+    /// Writes the signed update (signing time `time`, in `/M`; the box of `visible` when
+    /// given, else an invisible signature on page 1) to a temporary file in `folder`, and
+    /// returns it ready to be hashed.
+    pub fn prepare(
+        self,
+        folder: &Path,
+        time: SystemTime,
+        visible: Option<&VisibleSignature>,
+    ) -> Result<PreparedPdf, PdfError> {
+        let OpenedPdf { bytes, doc } = self;
+        prepare_update(bytes, doc, folder, time, visible)
+    }
+}
+
+fn prepare_update(
+    bytes: Vec<u8>,
+    doc: lopdf::Document,
+    folder: &Path,
+    time: SystemTime,
+    visible: Option<&VisibleSignature>,
+) -> Result<PreparedPdf, PdfError> {
     let original_len = bytes.len() as u64;
     let mut update = IncrementalDocument::create_from(bytes, doc);
-    let field_name = add_signature(&mut update, time)?;
+    let field_name = add_signature(&mut update, time, visible)?;
 
     let mut file = tempfile::Builder::new()
         .prefix(".melli-")
@@ -257,19 +308,28 @@ impl<W: Write> Write for TailWriter<W> {
     }
 }
 
-/// Adds the signature dictionary, the field (merged with its invisible widget) on page 1 and
-/// the form entries to `update`; returns the field's name.
-fn add_signature(update: &mut IncrementalDocument, time: SystemTime) -> Result<String, PdfError> {
+/// Adds the signature dictionary, the field (merged with its widget: invisible on page 1, or
+/// the box of `visible` on its page) and the form entries to `update`; returns the field's
+/// name.
+fn add_signature(
+    update: &mut IncrementalDocument,
+    time: SystemTime,
+    visible: Option<&VisibleSignature>,
+) -> Result<String, PdfError> {
     let prev = update.get_prev_documents();
     let root_id = prev
         .trailer
         .get(b"Root")
         .and_then(Object::as_reference)
         .map_err(|_| PdfError::Incomplete("a document catalog (/Root)".into()))?;
-    let page_id = *prev
-        .get_pages()
-        .get(&1)
-        .ok_or_else(|| PdfError::Incomplete("pages".into()))?;
+    let page_number = visible.map_or(1, |v| v.placement.page);
+    let page_id = match visible {
+        Some(v) => v.placement.page_id,
+        None => *prev
+            .get_pages()
+            .get(&1)
+            .ok_or_else(|| PdfError::Incomplete("pages".into()))?,
+    };
     let taken: Vec<Vec<u8>> = signature_fields(prev)
         .into_iter()
         .map(|f| f.name)
@@ -295,7 +355,7 @@ fn add_signature(update: &mut IncrementalDocument, time: SystemTime) -> Result<S
     let acro_form = catalog.get(b"AcroForm").ok().cloned();
     let page = prev
         .get_dictionary(page_id)
-        .map_err(|_| PdfError::Incomplete("a first page".into()))?
+        .map_err(|_| PdfError::Incomplete(format!("a usable page {page_number}")))?
         .clone();
     let annots = page.get(b"Annots").ok().cloned();
     update.new_document.trailer = trailer;
@@ -332,11 +392,20 @@ fn add_signature(update: &mut IncrementalDocument, time: SystemTime) -> Result<S
             Object::Integer(0),
         ])
     };
-    let mut appearance = Dictionary::new();
-    appearance.set("Type", Object::Name(b"XObject".to_vec()));
-    appearance.set("Subtype", Object::Name(b"Form".to_vec()));
-    appearance.set("BBox", zero_rect());
-    let appearance_id = doc.add_object(Object::Stream(Stream::new(appearance, Vec::new())));
+    let (rect, appearance_id) = match visible {
+        Some(v) => (
+            Object::Array(v.placement.rect.iter().map(|&n| Object::Real(n)).collect()),
+            appearance::add_appearance(doc, &v.holder, time)?,
+        ),
+        None => {
+            let mut appearance = Dictionary::new();
+            appearance.set("Type", Object::Name(b"XObject".to_vec()));
+            appearance.set("Subtype", Object::Name(b"Form".to_vec()));
+            appearance.set("BBox", zero_rect());
+            let id = doc.add_object(Object::Stream(Stream::new(appearance, Vec::new())));
+            (zero_rect(), id)
+        }
+    };
 
     let mut widget = Dictionary::new();
     widget.set("Type", Object::Name(b"Annot".to_vec()));
@@ -347,7 +416,7 @@ fn add_signature(update: &mut IncrementalDocument, time: SystemTime) -> Result<S
         Object::String(field_name.clone().into_bytes(), StringFormat::Literal),
     );
     widget.set("V", Object::Reference(signature_id));
-    widget.set("Rect", zero_rect());
+    widget.set("Rect", rect);
     // Print and Locked (ISO 32000-1 table 165).
     widget.set("F", Object::Integer(132));
     widget.set("P", Object::Reference(page_id));
@@ -356,7 +425,7 @@ fn add_signature(update: &mut IncrementalDocument, time: SystemTime) -> Result<S
     widget.set("AP", Object::Dictionary(ap));
     let widget_id = doc.add_object(Object::Dictionary(widget));
 
-    // Page 1 lists the widget among its annotations.
+    // The page lists the widget among its annotations.
     match annots {
         None => {
             let mut page = page;
@@ -370,12 +439,13 @@ fn add_signature(update: &mut IncrementalDocument, time: SystemTime) -> Result<S
             doc.set_object(page_id, Object::Dictionary(page));
         }
         Some(Object::Reference(list_id)) => {
-            append_to_array_object(update, list_id, widget_id, "page 1's /Annots")?;
+            let what = format!("page {page_number}'s /Annots");
+            append_to_array_object(update, list_id, widget_id, &what)?;
         }
         Some(_) => {
-            return Err(PdfError::Incomplete(
-                "a usable /Annots on page 1 (it is not an array)".into(),
-            ))
+            return Err(PdfError::Incomplete(format!(
+                "a usable /Annots on page {page_number} (it is not an array)"
+            )))
         }
     }
 
