@@ -21,6 +21,7 @@ mod login;
 mod ocsp;
 mod pdf;
 mod pdf_ltv;
+mod pdf_visible;
 mod personalize;
 mod pkcs11;
 mod pkcs11_login;

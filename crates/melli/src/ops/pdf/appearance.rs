@@ -9,7 +9,10 @@
 //! matrix. The font is Noto Naskh Arabic (SIL OFL 1.1, `assets/fonts/OFL.txt`), embedded whole
 //! as a Type 0 font over a CIDFontType2 (`/Identity-H`, `/CIDToGIDMap /Identity`, the widths of
 //! the glyphs used, `/FontFile2`) with a `/ToUnicode` CMap from each glyph to the text of its
-//! cluster, so that the name can be extracted and searched. The Latin lines use the standard
+//! cluster, so that the name can be extracted and searched. The glyphs are drawn in visual
+//! order: poppler (`pdftotext`) gives the name back in logical order; MuPDF's and
+//! Ghostscript's text output give the glyphs as drawn (visual order). An `/ActualText` span
+//! with the logical text was tried and left out: poppler then reverses that text. The Latin lines use the standard
 //! Helvetica with `/WinAnsiEncoding`.
 //!
 //! Names come from the card's certificate and are hostile: control and bidirectional
@@ -299,7 +302,7 @@ struct ShapedRun {
 }
 
 /// Shapes `text` right to left as Persian in `face`. Glyphs the font does not have (glyph 0)
-/// are left out.
+/// and the invisible ones of joiners are left out.
 fn shape_persian(face: &rustybuzz::Face<'_>, text: &str) -> ShapedRun {
     let mut buffer = rustybuzz::UnicodeBuffer::new();
     buffer.push_str(text);
@@ -329,16 +332,25 @@ fn shape_persian(face: &rustybuzz::Face<'_>, text: &str) -> ShapedRun {
     let mut pen = 0i32;
     // Each cluster's glyphs, in logical order (the output is in visual order, right to left
     // reversed).
+    // The joiners (ZWNJ, ZWJ) have done their work in shaping; the invisible glyph the
+    // shaper leaves for them (the space's, with no advance) is not drawn, so that the space
+    // glyph's text stays a space.
+    let shown = |id: u16, cluster: u32| {
+        id != 0
+            && !cluster_text(cluster as usize)
+                .chars()
+                .all(|c| matches!(c, '\u{200C}' | '\u{200D}'))
+    };
     let mut clusters: BTreeMap<usize, Vec<u16>> = BTreeMap::new();
     for info in infos.iter().rev() {
         let id = u16::try_from(info.glyph_id).unwrap_or(0);
-        if id != 0 {
+        if shown(id, info.cluster) {
             clusters.entry(info.cluster as usize).or_default().push(id);
         }
     }
     for (info, position) in infos.iter().zip(positions) {
         let id = u16::try_from(info.glyph_id).unwrap_or(0);
-        if id != 0 {
+        if shown(id, info.cluster) {
             run.glyphs.push(PlacedGlyph {
                 id,
                 x: pen.saturating_add(position.x_offset),
@@ -763,6 +775,22 @@ mod tests {
         assert_eq!(texts, ["ا", "ب"]);
         assert!(run.glyphs[0].x < run.glyphs[1].x);
         assert!(run.advance > 0);
+    }
+
+    #[test]
+    fn a_zero_width_non_joiner_breaks_the_join_and_is_not_drawn() {
+        let face = rustybuzz::Face::from_slice(FONT, 0).unwrap();
+        let joined = shape_persian(&face, "بب");
+        let apart = shape_persian(&face, "ب\u{200C}ب");
+        assert_eq!(apart.glyphs.len(), 2);
+        // Without the join, both beh take their isolated form.
+        let isolated = shape_persian(&face, "ب").glyphs[0].id;
+        assert!(apart.glyphs.iter().all(|g| g.id == isolated));
+        assert_ne!(joined.glyphs[0].id, apart.glyphs[0].id);
+        // The space keeps its own text.
+        let words = shape_persian(&face, "ب\u{200C}ب ب");
+        assert!(words.text.values().any(|t| t == " "), "{:?}", words.text);
+        assert!(!words.text.values().any(|t| t.contains('\u{200C}')));
     }
 
     #[test]
