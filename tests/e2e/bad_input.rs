@@ -618,6 +618,8 @@ const PDF_INPUTS: &[&str] = &[
     "pdf-truncated",
     "pdf-broken-xref",
     "pdf-too-large",
+    "pdf-visible-no-page",
+    "pdf-visible-not-page-x-y",
     "pdf-verify-unsigned",
     "pdf-verify-damaged",
     "verify-signature-not-a-pdf-alone",
@@ -706,6 +708,16 @@ fn pdf_inputs_are_refused() {
     );
     nothing_written("pdf-too-large");
     fs::remove_file(&big).expect("remove");
+
+    let visible = |file: &str, at: &str| {
+        case(&["sign", file, "--visible", at, "--pin-stdin"])
+            .stdin(&["123456"])
+            .var("FILE", file)
+    };
+    t.run("pdf-visible-no-page", visible(path_str(&good), "9,0,0"));
+    nothing_written("pdf-visible-no-page");
+    t.run("pdf-visible-not-page-x-y", visible(path_str(&good), "x"));
+    nothing_written("pdf-visible-not-page-x-y");
 
     let verify = |file: &str| {
         case(&["verify-signature", file, "--trust", &root])
