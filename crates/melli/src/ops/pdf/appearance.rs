@@ -450,28 +450,29 @@ fn latin_line(ops: &mut Vec<Operation>, text: &str, y: f32, size: f32) {
 /// The appearance's content: a frame, the Persian name right-aligned at the top, then the
 /// Latin name, the national code and the signing time.
 fn content(run: &ShapedRun, units_per_em: f32, holder: &HolderText, time: SystemTime) -> Content {
-    let mut ops = Vec::new();
     // The frame, and everything after clipped to the box.
-    ops.push(Operation::new("q", vec![]));
-    ops.push(Operation::new("w", vec![real(0.8)]));
-    ops.push(Operation::new("RG", vec![real(0.1), real(0.2), real(0.45)]));
-    ops.push(Operation::new(
-        "re",
-        vec![
-            real(0.4),
-            real(0.4),
-            real(BOX_WIDTH - 0.8),
-            real(BOX_HEIGHT - 0.8),
-        ],
-    ));
-    ops.push(Operation::new("S", vec![]));
-    ops.push(Operation::new(
-        "re",
-        vec![real(0.0), real(0.0), real(BOX_WIDTH), real(BOX_HEIGHT)],
-    ));
-    ops.push(Operation::new("W", vec![]));
-    ops.push(Operation::new("n", vec![]));
-    ops.push(Operation::new("rg", vec![real(0.0), real(0.0), real(0.0)]));
+    let mut ops = vec![
+        Operation::new("q", vec![]),
+        Operation::new("w", vec![real(0.8)]),
+        Operation::new("RG", vec![real(0.1), real(0.2), real(0.45)]),
+        Operation::new(
+            "re",
+            vec![
+                real(0.4),
+                real(0.4),
+                real(BOX_WIDTH - 0.8),
+                real(BOX_HEIGHT - 0.8),
+            ],
+        ),
+        Operation::new("S", vec![]),
+        Operation::new(
+            "re",
+            vec![real(0.0), real(0.0), real(BOX_WIDTH), real(BOX_HEIGHT)],
+        ),
+        Operation::new("W", vec![]),
+        Operation::new("n", vec![]),
+        Operation::new("rg", vec![real(0.0), real(0.0), real(0.0)]),
+    ];
 
     // The Persian name, right-aligned; each glyph at the pen position the shaper gave it.
     let room = BOX_WIDTH - 2.0 * MARGIN;
@@ -697,9 +698,13 @@ pub(crate) fn add_appearance(
 mod tests {
     use super::*;
 
+    fn face() -> rustybuzz::Face<'static> {
+        rustybuzz::Face::from_slice(FONT, 0).expect("the embedded font")
+    }
+
     #[test]
     fn visible_is_parsed_strictly() {
-        let ok: VisibleRequest = "1,50,50".parse().unwrap();
+        let ok: VisibleRequest = "1,50,50".parse().expect("parses");
         assert_eq!(
             ok,
             VisibleRequest {
@@ -708,7 +713,7 @@ mod tests {
                 y: 50.0
             }
         );
-        let spaced: VisibleRequest = " 2 , 10.5 ,0 ".parse().unwrap();
+        let spaced: VisibleRequest = " 2 , 10.5 ,0 ".parse().expect("parses");
         assert_eq!(
             spaced,
             VisibleRequest {
@@ -757,7 +762,7 @@ mod tests {
 
     #[test]
     fn persian_is_shaped_right_to_left_with_joining_forms() {
-        let face = rustybuzz::Face::from_slice(FONT, 0).unwrap();
+        let face = face();
         // "بب": two beh, joined: the first (rightmost) initial, the second final — two
         // different glyphs, neither the isolated form.
         let run = shape_persian(&face, "بب");
@@ -779,7 +784,7 @@ mod tests {
 
     #[test]
     fn a_zero_width_non_joiner_breaks_the_join_and_is_not_drawn() {
-        let face = rustybuzz::Face::from_slice(FONT, 0).unwrap();
+        let face = face();
         let joined = shape_persian(&face, "بب");
         let apart = shape_persian(&face, "ب\u{200C}ب");
         assert_eq!(apart.glyphs.len(), 2);
@@ -795,9 +800,9 @@ mod tests {
 
     #[test]
     fn the_cmap_maps_each_glyph_to_its_text() {
-        let face = rustybuzz::Face::from_slice(FONT, 0).unwrap();
+        let face = face();
         let run = shape_persian(&face, "علی");
-        let cmap = String::from_utf8(to_unicode_cmap(&run)).unwrap();
+        let cmap = String::from_utf8(to_unicode_cmap(&run)).expect("ASCII");
         for (id, text) in &run.text {
             let utf16: String = text.encode_utf16().map(|u| format!("{u:04X}")).collect();
             assert!(cmap.contains(&format!("<{id:04X}> <{utf16}>")), "{cmap}");
