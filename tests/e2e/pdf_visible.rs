@@ -274,3 +274,51 @@ fn a_box_that_cannot_be_placed_is_refused_before_the_card() {
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("--visible is for PDFs"), "{out:?}");
 }
+
+#[test]
+fn a_visible_signature_goes_on_the_page_asked() {
+    let (card, mailer) = personalized_card();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let input = ghostscript_pdf(d, "two-pages", 2);
+    let out = d.join("two-pages-signed.pdf");
+    let signed = melli_stdin(
+        &[
+            "sign",
+            path_str(&input),
+            "--visible",
+            "2,300.5,700",
+            "--out",
+            path_str(&out),
+            "--pin-stdin",
+            "--reader",
+            card.reader_name(),
+        ],
+        &format!("{}\n", mailer.pin),
+    );
+    assert_eq!(signed.code, 0, "melli sign: {signed:?}");
+    assert!(signed.stdout.contains("visible on page 2"), "{signed:?}");
+    let page = |n: &str| {
+        poppler(
+            "pdftotext",
+            &["-f", n, "-l", n, "-enc", "UTF-8", path_str(&out), "-"],
+        )
+        .stdout
+    };
+    assert!(
+        page("2").contains("National code "),
+        "page 2: {}",
+        page("2")
+    );
+    assert!(
+        !page("1").contains("National code "),
+        "page 1: {}",
+        page("1")
+    );
+    let db = nss_db(d, test_issuer());
+    let theirs = pdfsig(&db, &out);
+    assert!(
+        theirs.stdout.contains("Signature is Valid."),
+        "pdfsig: {theirs:?}"
+    );
+}

@@ -825,4 +825,45 @@ mod tests {
             8.0
         );
     }
+
+    #[test]
+    fn hostile_names_stay_text_in_the_appearance() {
+        let subject = HolderSubject {
+            given_name: "A) Tj ET 0 0 1 rg 0 0 999 999 re f BT (".into(),
+            surname: "\\\u{202E}x\n\r%".into(),
+            national_code: "0081493721\u{0000}) Tj".into(),
+            full_name_fa: format!("\u{202E}علی{}", "ب".repeat(300)),
+        };
+        let holder = HolderText::new(&subject);
+        assert!(holder.name_fa.chars().count() <= NAME_CHARS + 1);
+        let mut doc = Document::with_version("1.7");
+        let id = add_appearance(&mut doc, &holder, SystemTime::UNIX_EPOCH).expect("appearance");
+        let Ok(Object::Stream(form)) = doc.get_object(id) else {
+            panic!("no form XObject");
+        };
+        let content = Content::decode(&form.decompressed_content().expect("inflate"))
+            .expect("the content parses");
+        let operators: Vec<&str> = content
+            .operations
+            .iter()
+            .map(|o| o.operator.as_str())
+            .collect();
+        // Only what the box draws: no fill of a rectangle, nothing the names brought in.
+        assert!(
+            operators.iter().all(|o| [
+                "q", "Q", "w", "RG", "rg", "re", "S", "W", "n", "BT", "ET", "Tf", "Td", "Tm", "Tj"
+            ]
+            .contains(o)),
+            "{operators:?}"
+        );
+        assert!(!operators.contains(&"f"));
+        assert_eq!(operators.iter().filter(|o| **o == "re").count(), 2);
+        // Three Latin lines, the Persian glyphs each its own Tj.
+        let latin = content
+            .operations
+            .iter()
+            .filter(|o| o.operator == "Tf" && o.operands.first() == Some(&name(b"F2")))
+            .count();
+        assert_eq!(latin, 3);
+    }
 }
