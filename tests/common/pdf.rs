@@ -55,6 +55,21 @@ pub fn xref_stream_pdf(dir: &Path, name: &str) -> PathBuf {
 }
 
 /// `qpdf --linearize` of a Ghostscript PDF.
+/// `qpdf --encrypt` of `input` (AES-256, user password "user"): `dir/NAME.pdf`.
+pub fn encrypted_pdf(dir: &Path, name: &str, input: &Path) -> PathBuf {
+    let out = dir.join(format!("{name}.pdf"));
+    qpdf(&[
+        "--encrypt",
+        "user",
+        "owner",
+        "256",
+        "--",
+        path_str(input),
+        path_str(&out),
+    ]);
+    out
+}
+
 pub fn linearized_pdf(dir: &Path, name: &str) -> PathBuf {
     let source = ghostscript_pdf(dir, &format!("{name}-source"), 3);
     let pdf = dir.join(format!("{name}.pdf"));

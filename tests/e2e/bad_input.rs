@@ -627,7 +627,7 @@ const PDF_INPUTS: &[&str] = &[
 
 #[test]
 fn pdf_inputs_are_refused() {
-    use crate::common::pdf::{ghostscript_pdf, qpdf};
+    use crate::common::pdf::{encrypted_pdf, ghostscript_pdf};
     let mut t = Table::new(PDF_INPUTS);
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
@@ -658,16 +658,7 @@ fn pdf_inputs_are_refused() {
         "a signed file was written"
     );
 
-    let encrypted = d.join("encrypted.pdf");
-    qpdf(&[
-        "--encrypt",
-        "user",
-        "owner",
-        "256",
-        "--",
-        path_str(&good),
-        path_str(&encrypted),
-    ]);
+    let encrypted = encrypted_pdf(d, "encrypted", &good);
     t.run("pdf-encrypted", sign(path_str(&encrypted)));
     nothing_written("pdf-encrypted");
 

@@ -8,8 +8,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::common::pdf::{
-    ghostscript_pdf, linearized_pdf, mutool_change_page, mutool_update, nss_db, pdfsig, qpdf,
-    qpdf_check, two_revision_pdf, xref_stream_pdf,
+    encrypted_pdf, ghostscript_pdf, linearized_pdf, mutool_change_page, mutool_update, nss_db,
+    pdfsig, qpdf, qpdf_check, two_revision_pdf, xref_stream_pdf,
 };
 use crate::common::{
     melli, melli_stdin, path_str, personalized_card, root_pem, test_issuer, Mailer, Output,
@@ -329,16 +329,7 @@ fn pdfs_that_cannot_be_signed_are_refused_and_nothing_is_written() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let good = ghostscript_pdf(d, "good", 1);
-    let encrypted = d.join("encrypted.pdf");
-    qpdf(&[
-        "--encrypt",
-        "user",
-        "owner",
-        "256",
-        "--",
-        path_str(&good),
-        path_str(&encrypted),
-    ]);
+    let encrypted = encrypted_pdf(d, "encrypted", &good);
     let bytes = fs::read(&good).expect("read");
     let truncated = d.join("truncated.pdf");
     fs::write(&truncated, &bytes[..bytes.len() / 2]).expect("write");

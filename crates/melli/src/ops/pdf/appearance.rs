@@ -267,18 +267,16 @@ pub fn clean(text: &str, max: usize) -> String {
 /// The signing time as the box shows it: `YYYY-MM-DD HH:MM:SS UTC` (the `/M` of the
 /// signature, which is the same instant).
 pub fn shown_time(time: SystemTime) -> String {
-    match der::DateTime::from_system_time(time) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-            t.year(),
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minutes(),
-            t.seconds()
-        ),
-        Err(_) => "1970-01-01 00:00:00 UTC".into(),
-    }
+    let t = super::sign::utc(time);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minutes(),
+        t.seconds()
+    )
 }
 
 /// A glyph placed by the shaper: its id and its origin in font units from the run's start.

@@ -135,20 +135,24 @@ fn hash_range(file: &mut File, start: u64, len: u64, hasher: &mut Sha256) -> std
     Ok(())
 }
 
+/// `time` in UTC calendar fields (a clock before 1970 or after 9999 is shown as the end of
+/// 9999, `der`'s last date: a claimed time, never trusted).
+pub(crate) fn utc(time: SystemTime) -> der::DateTime {
+    der::DateTime::from_system_time(time).unwrap_or(der::DateTime::INFINITY)
+}
+
 /// The PDF date of `time` in UTC: `D:YYYYMMDDHHmmSS+00'00'`.
 pub fn pdf_date(time: SystemTime) -> String {
-    match der::DateTime::from_system_time(time) {
-        Ok(t) => format!(
-            "D:{:04}{:02}{:02}{:02}{:02}{:02}+00'00'",
-            t.year(),
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minutes(),
-            t.seconds()
-        ),
-        Err(_) => "D:19700101000000+00'00'".into(),
-    }
+    let t = utc(time);
+    format!(
+        "D:{:04}{:02}{:02}{:02}{:02}{:02}+00'00'",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minutes(),
+        t.seconds()
+    )
 }
 
 /// Reads the PDF at `input`, writes its signed update (signing time `time`, in `/M`) with an
