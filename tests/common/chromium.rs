@@ -111,9 +111,12 @@ impl Browser {
         self.uses_policy = true;
     }
 
-    /// Loads `url` headless and returns the page's DOM (`--dump-dom`) as stdout.
+    /// Loads `url` headless and returns the page's DOM (`--dump-dom`) as stdout. Chromium's
+    /// helper processes that outlive its main one (and may still hold the module's card
+    /// session) are ended before this returns.
     pub fn page(&self, url: &str) -> Output {
-        run(
+        let profile = self.home.join("profile");
+        let out = run(
             Command::new("chromium")
                 .env("HOME", &self.home)
                 .env("MELLI_PKCS11_READERS", &self.reader)
@@ -124,12 +127,17 @@ impl Browser {
                     "--no-sandbox",
                     "--disable-gpu",
                     "--no-first-run",
-                    &format!("--user-data-dir={}", path_str(&self.home.join("profile"))),
+                    &format!("--user-data-dir={}", path_str(&profile)),
                     "--dump-dom",
                     url,
                 ]),
             Duration::from_secs(90),
-        )
+        );
+        // Every process of this browser names its profile directory on its command line.
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-f", path_str(&profile)])
+            .status();
+        out
     }
 }
 

@@ -146,9 +146,18 @@ fn raw_garbage_gets_status_words() {
     let card = VirtualCard::new();
     let ctx = pcsc::Context::establish(pcsc::Scope::User).expect("PC/SC context");
     let reader = std::ffi::CString::new(card.reader_name()).expect("reader name");
-    let pcsc_card = ctx
-        .connect(&reader, pcsc::ShareMode::Exclusive, pcsc::Protocols::ANY)
-        .expect("connect");
+    // Exclusive: nothing else may talk to the card meanwhile. A program of an earlier test on
+    // this reader that still lets go of it (a browser's helper process with the PKCS#11 module
+    // loaded) makes the reader busy for a moment: wait for it, a while, not for ever.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let pcsc_card = loop {
+        match ctx.connect(&reader, pcsc::ShareMode::Exclusive, pcsc::Protocols::ANY) {
+            Err(pcsc::Error::SharingViolation) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            other => break other.expect("connect"),
+        }
+    };
     let mut buffer = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
     let mut send = |apdu: &[u8]| -> Option<Vec<u8>> {
         match pcsc_card.transmit(apdu, &mut buffer) {
