@@ -18,7 +18,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::pkcs11::module_str;
+use super::pkcs11::nss_add_module;
 use super::{path_str, run, Output};
 
 const POLICY_DIR: &str = "/etc/chromium/policies/managed";
@@ -45,18 +45,8 @@ impl Browser {
         fs::create_dir_all(&nssdb).expect("make the browser's NSS database directory");
         let db = format!("sql:{}", path_str(&nssdb));
         tool("certutil", &["-N", "-d", &db, "--empty-password"]);
-        tool(
-            "modutil",
-            &[
-                "-dbdir",
-                &db,
-                "-add",
-                "melli",
-                "-libfile",
-                module_str(),
-                "-force",
-            ],
-        );
+        let added = nss_add_module(&db, reader);
+        assert_eq!(added.code, 0, "modutil -add: {added:?}");
         Browser {
             home,
             reader: reader.to_string(),

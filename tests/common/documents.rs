@@ -47,6 +47,17 @@ pub fn verify_signature_args<'a>(
     args
 }
 
+/// The checks of a `--json` verdict that failed, each as `"name": "detail"`.
+pub fn failed_checks(out: &Output) -> Vec<String> {
+    out.json()["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["passed"] == false)
+        .map(|c| format!("{}: {}", c["name"], c["detail"]))
+        .collect()
+}
+
 /// The check named `name` of a `--json` verdict.
 pub fn named_check(out: &Output, name: &str) -> serde_json::Value {
     out.json()["checks"]

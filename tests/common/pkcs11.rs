@@ -105,6 +105,25 @@ pub fn nss(program: &str, reader: &str, args: &[&str], input: Option<&str>) -> O
     )
 }
 
+/// `modutil -dbdir DB -add melli -libfile MODULE -force`: the module registered in the NSS
+/// database `db` (`sql:DIR`), as a citizen registers it for Firefox or Chromium.
+pub fn nss_add_module(db: &str, reader: &str) -> Output {
+    nss(
+        "modutil",
+        reader,
+        &[
+            "-dbdir",
+            db,
+            "-add",
+            "melli",
+            "-libfile",
+            module_str(),
+            "-force",
+        ],
+        None,
+    )
+}
+
 /// A word for `sh -c`, quoted.
 pub fn sh_quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))

@@ -10,6 +10,7 @@ use std::time::Duration;
 use base64ct::Encoding;
 use sha2::{Digest, Sha256};
 
+use crate::common::documents::failed_checks;
 use crate::common::{
     melli, melli_stdin, personalized_card, root_pem, run, test_issuer, verify_auth_token,
     verify_card,
@@ -79,13 +80,7 @@ fn a_card_logs_in_with_its_own_key_for_one_origin_and_nonce() {
     ] {
         let out = verify(origin, nonce);
         assert_eq!(out.code, 1, "{out:?}");
-        let failed: Vec<String> = out.json()["checks"]
-            .as_array()
-            .expect("checks")
-            .iter()
-            .filter(|c| c["passed"] == false)
-            .map(|c| format!("{}: {}", c["name"], c["detail"]))
-            .collect();
+        let failed = failed_checks(&out);
         assert_eq!(failed.len(), 1, "{failed:?}");
         assert!(
             failed[0].contains("token signature") && failed[0].contains("replay"),

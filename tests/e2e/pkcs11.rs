@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::common::pkcs11::{
-    module_path, module_str, nss, openssl_engine_tty, pkcs11_tool, pkcs11_tool_ok,
+    module_path, module_str, nss, nss_add_module, openssl_engine_tty, pkcs11_tool, pkcs11_tool_ok,
 };
 use crate::common::{
     melli, melli_stdin, personalized_card, root_pem, run, test_issuer, Output, VirtualCard,
@@ -334,23 +334,7 @@ fn nss_registers_the_module_lists_the_certificate_and_signs() {
         ),
         "certutil -N",
     );
-    ok(
-        nss(
-            "modutil",
-            reader,
-            &[
-                "-dbdir",
-                &db,
-                "-add",
-                "melli",
-                "-libfile",
-                module_str(),
-                "-force",
-            ],
-            None,
-        ),
-        "modutil -add",
-    );
+    ok(nss_add_module(&db, reader), "modutil -add");
     let listed = ok(
         nss("modutil", reader, &["-dbdir", &db, "-list", "melli"], None),
         "modutil -list",

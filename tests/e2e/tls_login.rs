@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::common::documents::{named_check, verify_signature_args};
+use crate::common::documents::{failed_checks, named_check, verify_signature_args};
 use crate::common::nginx::{Nginx, ServerCa};
 use crate::common::pkcs11::{command, engine_tty_sh, openssl_conf, openssl_engine, sh_quote};
 use crate::common::{
@@ -439,13 +439,7 @@ fn a_document_signed_with_the_login_key_is_refused() {
     let sig = dir.join("doc.p7s");
     let out = melli(&verify_signature_args(&root, s(&doc), s(&sig), &[]));
     assert_eq!(out.code, 1, "verify-signature: {out:?}");
-    let failed: Vec<String> = out.json()["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .filter(|c| c["passed"] == false)
-        .map(|c| format!("{}: {}", c["name"], c["detail"]))
-        .collect();
+    let failed = failed_checks(&out);
     // A good signature over the document, bound to its certificate (-cades): refused for the
     // certificate's purpose alone.
     assert_eq!(named_check(&out, "signature")["passed"], true, "{out:?}");
