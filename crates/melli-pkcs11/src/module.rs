@@ -769,20 +769,15 @@ pub(crate) fn login(handle: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -
             let pin = match (&m.pin_dialog, pin.is_empty()) {
                 // The protected authentication path: the module's own dialog asks.
                 (Some(dialog), true) => {
-                    let (token, tries) = dialog_context(&m, &session.slot, &mut state)?;
-                    drop(state);
-                    let pin = dialog.ask(&token, Key::Authentication, tries)?;
-                    state = live(&m, &session)?.0;
+                    let (pin, again) =
+                        dialog_pin(&m, &session, state, dialog, Key::Authentication)?;
+                    state = again;
                     pin
                 }
                 // A PIN that cannot be this card's (not 6 to 12 digits) costs no try.
                 _ => secret(SecretKind::Pin, pin).ok_or(CKR_PIN_INCORRECT)?,
             };
-            let result = pin_command(&m, &session.slot, &mut state, |applet| {
-                applet.verify_pin(&pin).map(|verified| verified.session())
-            })?;
-            state.login = Login::User(result.map_err(pin_rv)?);
-            Ok(())
+            verify_for_session(&m, &session.slot, &mut state, pin)
         }
         CKU_SO => {
             if state.ro_sessions > 0 {
@@ -822,10 +817,8 @@ fn context_verify(m: &Module, session: &Session, signing: &Signing, pin: &[u8]) 
     let (mut state, _) = live(m, session)?;
     let pin = match (&m.pin_dialog, pin.is_empty()) {
         (Some(dialog), true) => {
-            let (token, tries) = dialog_context(m, &session.slot, &mut state)?;
-            drop(state);
-            let pin = dialog.ask(&token, signing.key, tries)?;
-            state = live(m, session)?.0;
+            let (pin, again) = dialog_pin(m, session, state, dialog, signing.key)?;
+            state = again;
             pin
         }
         (None, _) if !matches!(state.login, Login::User(_)) => {
@@ -836,22 +829,31 @@ fn context_verify(m: &Module, session: &Session, signing: &Signing, pin: &[u8]) 
     verify_for_session(m, &session.slot, &mut state, pin)
 }
 
-/// The token and its PIN tries left, for the module's PIN dialog.
-fn dialog_context(
+/// The PIN for `key` from the module's own dialog. The dialog names the card and its tries
+/// left (none left: CKR_PIN_LOCKED, no dialog); the slot is not held while the holder types,
+/// and its state is taken again, still this session's token, afterwards.
+fn dialog_pin<'s>(
     m: &Module,
-    slot: &Slot,
-    state: &mut SlotState,
-) -> Result<(Arc<TokenData>, u8), Rv> {
+    session: &'s Session,
+    mut state: MutexGuard<'s, SlotState>,
+    dialog: &PinDialog,
+    key: Key,
+) -> Result<(Secret, MutexGuard<'s, SlotState>), Rv> {
     let token = state
         .token
         .as_ref()
         .map(|(t, _)| Arc::clone(t))
         .ok_or(CKR_DEVICE_REMOVED)?;
-    let counters = with_card(m, slot, state, |applet| Ok(applet.retry_counters()?))?;
+    let counters = with_card(m, &session.slot, &mut state, |applet| {
+        Ok(applet.retry_counters()?)
+    })?;
     if counters.pin == 0 {
         return Err(CKR_PIN_LOCKED);
     }
-    Ok((token, counters.pin))
+    drop(state);
+    let pin = dialog.ask(&token, key, counters.pin)?;
+    let (state, _) = live(m, session)?;
+    Ok((pin, state))
 }
 
 /// VERIFY with `pin`: the session is logged in (with a fresh verification) when it is right,
@@ -1135,12 +1137,9 @@ fn sign_end(
     // is used up by this one signature, or by its failure.
     let mut op = session.sign.take().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
     if let Some(dialog) = &m.pin_dialog {
-        let (mut state, _) = live(&m, &session)?;
+        let (state, _) = live(&m, &session)?;
         if op.needs_pin(matches!(state.login, Login::User(_))) {
-            let (token, tries) = dialog_context(&m, &session.slot, &mut state)?;
-            drop(state);
-            let pin = dialog.ask(&token, op.key, tries)?;
-            let (mut state, _) = live(&m, &session)?;
+            let (pin, mut state) = dialog_pin(&m, &session, state, dialog, op.key)?;
             verify_for_session(&m, &session.slot, &mut state, pin)?;
             op.authorize();
         }
