@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::timing::Profile;
 use super::{Card, CardError};
 use crate::spec::lifecycle;
 
@@ -65,6 +66,10 @@ pub struct Options {
     /// Time the card takes for each command APDU before it answers, like a real chip's
     /// processing time (tens of milliseconds for a write or a key generation). Zero: at once.
     pub apdu_delay: Duration,
+    /// How long a real contact chip would take ([`crate::timing`]): before it answers, the
+    /// card sleeps what the profile gives for this APDU's bytes and the work the card did,
+    /// less the time it already spent (after `apdu_delay`). [`Profile::FAST`]: no delay.
+    pub timing: Profile,
 }
 
 /// Why [`serve_with`] returned.
@@ -83,6 +88,7 @@ impl Default for Options {
             reinsert_after: Duration::from_secs(1),
             eject_issued: false,
             apdu_delay: Duration::ZERO,
+            timing: Profile::FAST,
         }
     }
 }
@@ -355,7 +361,17 @@ impl<'a, L: FnMut(&str)> Link<'a, L> {
                 if !self.options.apdu_delay.is_zero() {
                     thread::sleep(self.options.apdu_delay);
                 }
+                let started = Instant::now();
                 let response = self.card.process(message);
+                let modelled = self.options.timing.delay(
+                    message.len(),
+                    response.len(),
+                    &self.card.last_work(),
+                );
+                let left = modelled.saturating_sub(started.elapsed());
+                if !left.is_zero() {
+                    thread::sleep(left);
+                }
                 if let Some(error) = self.card.take_storage_failure() {
                     (self.log)(&format!("card state not saved, answered 6581: {error}"));
                 }
