@@ -13,6 +13,10 @@
 //! and serves normally from then on. This is how the resume tests of personalization pull the
 //! card at every step.
 //!
+//! Timing ([`Options::timing`], `melli card serve --timing`): a card with a profile other than
+//! `fast` sleeps, before each answer, what [`crate::timing`] models for the APDU, and logs one
+//! line `timing: C + R bytes, modelled D us` for it (lengths only, never content).
+//!
 //! Latency: vpcd writes the length and the APDU in separate segments; with delayed ACKs on our
 //! side, Nagle's algorithm in vpcd holds the second one back for ~40 ms. Re-arming
 //! `TCP_QUICKACK` (not sticky on Linux) before every read removes that: 0.14 ms per APDU
@@ -371,6 +375,15 @@ impl<'a, L: FnMut(&str)> Link<'a, L> {
                 let left = modelled.saturating_sub(started.elapsed());
                 if !left.is_zero() {
                     thread::sleep(left);
+                }
+                if !self.options.timing.is_fast() {
+                    // Lengths and times only, never the content of an APDU.
+                    (self.log)(&format!(
+                        "timing: {} + {} bytes, modelled {} us",
+                        message.len(),
+                        response.len(),
+                        modelled.as_micros()
+                    ));
                 }
                 if let Some(error) = self.card.take_storage_failure() {
                     (self.log)(&format!("card state not saved, answered 6581: {error}"));
