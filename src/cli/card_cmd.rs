@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use melli::pki::read_master_key;
 use melli_card::feeder::{self, KeySource, Stack};
+use melli_card::timing::Profile;
 use melli_card::{vpcd, Card, Fault};
 
 use crate::cli::issuer_keys;
@@ -60,8 +61,10 @@ pub fn serve(
     vpcd_addr: &str,
     tear_at: Option<u64>,
     apdu_delay_ms: u64,
+    timing: &str,
     fault: Option<&str>,
 ) -> Result<ExitCode, Failure> {
+    let timing = timing_profile(timing)?;
     let fault = fault
         .map(str::parse::<Fault>)
         .transpose()
@@ -80,6 +83,7 @@ pub fn serve(
     let options = vpcd::Options {
         tear_at,
         apdu_delay: Duration::from_millis(apdu_delay_ms),
+        timing,
         ..vpcd::Options::default()
     };
     vpcd::serve_with(
@@ -91,6 +95,25 @@ pub fn serve(
     )
     .map_err(|e| Failure::card(e.to_string()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--timing PROFILE`: a built-in profile's name, or a JSON profile file.
+fn timing_profile(name: &str) -> Result<Profile, Failure> {
+    if let Some(profile) = Profile::built_in(name) {
+        return Ok(profile);
+    }
+    let names: Vec<&str> = Profile::BUILT_IN.iter().map(|(name, _)| *name).collect();
+    let path = Path::new(name);
+    if !path.is_file() {
+        return Err(Failure::bad_input(format!(
+            "--timing {name:?}: neither a built-in profile ({}) nor a profile file",
+            names.join(", ")
+        )));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::bad_input(format!("--timing {}: {e}", path.display())))?;
+    Profile::from_json(&text)
+        .map_err(|e| Failure::bad_input(format!("--timing {}: {e}", path.display())))
 }
 
 /// `melli card feed`'s arguments.

@@ -526,6 +526,14 @@ pub enum CardCommand {
         /// Milliseconds the card takes for each command APDU, like a real chip (0: at once).
         #[arg(long, value_name = "MS", default_value_t = 0)]
         apdu_delay_ms: u64,
+        /// Take the time a real contact card would: before each answer the card sleeps the
+        /// link time of the command and response bytes and the chip's time for what it did
+        /// (key generation, signature, AES blocks, PIN check, file writes; docs/card-timing.md).
+        /// PROFILE: `fast` (no delay), `t1-9600`, `t1-115200` or `t1-230400` (T=1 at that
+        /// bit rate, 11 etu a byte, IFSC 254, JCOP4-class chip figures), or a JSON file such as
+        /// {"link": {"bit_rate": 38400}, "chip": {"key_generation_us": 1000000}}.
+        #[arg(long, value_name = "PROFILE", default_value = "fast")]
+        timing: String,
         /// Testing only: the card commits this fault on purpose, to show what the host does
         /// with a card that lies. `foreign-dg5`: GENERATE of the chip-authentication key
         /// answers with the real key but writes another key into DG5.
@@ -655,8 +663,16 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             vpcd,
             tear_at,
             apdu_delay_ms,
+            timing,
             fault,
-        }) => card_cmd::serve(&state, &vpcd, tear_at, apdu_delay_ms, fault.as_deref()),
+        }) => card_cmd::serve(
+            &state,
+            &vpcd,
+            tear_at,
+            apdu_delay_ms,
+            &timing,
+            fault.as_deref(),
+        ),
         Command::Card(CardCommand::Feed(args)) => card_cmd::feed(&args),
         Command::Batch(args) => batch_cmd::batch(&args),
         Command::Status(args) => batch_cmd::status(&args),

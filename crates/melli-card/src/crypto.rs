@@ -17,6 +17,15 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::spec::secure_channel::KEY_LEN;
+use crate::timing::{self, Work};
+
+/// Counts `blocks` AES blocks as the chip's work ([`crate::timing`]).
+fn count_aes(blocks: u32) {
+    timing::note(Work {
+        aes_blocks: blocks,
+        ..Work::default()
+    });
+}
 
 /// The AES block size, which is also the padding block of §10.
 pub(super) const BLOCK: usize = 16;
@@ -28,6 +37,7 @@ pub(super) struct NotBlockAligned;
 
 /// AES-128 encryption of one block (used as AES-ECB(KS_enc, SSC) for the IV, §10.4).
 pub(super) fn encrypt_block(key: &[u8; KEY_LEN], block: &[u8; BLOCK]) -> [u8; BLOCK] {
+    count_aes(1);
     let cipher = Aes128::new(key.into());
     let mut out = (*block).into();
     cipher.encrypt_block(&mut out);
@@ -44,6 +54,7 @@ pub(super) fn cbc_encrypt(
         return Err(NotBlockAligned);
     }
     let length = data.len();
+    count_aes(timing::aes_blocks(length));
     cbc::Encryptor::<Aes128>::new(key.into(), iv.into())
         .encrypt_padded_mut::<NoPadding>(data, length)
         .map(|_| ())
@@ -59,6 +70,7 @@ pub(super) fn cbc_decrypt(
     if !data.len().is_multiple_of(BLOCK) {
         return Err(NotBlockAligned);
     }
+    count_aes(timing::aes_blocks(data.len()));
     cbc::Decryptor::<Aes128>::new(key.into(), iv.into())
         .decrypt_padded_mut::<NoPadding>(data)
         .map(|_| ())
@@ -66,6 +78,11 @@ pub(super) fn cbc_decrypt(
 }
 
 fn cmac_of(key: &[u8; KEY_LEN], parts: &[&[u8]]) -> Cmac<Aes128> {
+    let length = parts
+        .iter()
+        .map(|part| part.len())
+        .fold(0, usize::saturating_add);
+    count_aes(timing::aes_blocks(length));
     let mut mac = <Cmac<Aes128> as cmac::digest::KeyInit>::new(key.into());
     for part in parts {
         mac.update(part);

@@ -14,11 +14,16 @@ use zeroize::Zeroizing;
 use super::response::Status;
 use super::tlv;
 use crate::spec::tag;
+use crate::timing::{self, Work};
 
 /// Draws a fresh private key from the operating system's secure generator, by rejection:
 /// 32 random bytes that are a valid scalar (1 ≤ d < n). A failing generator is 6F00, not a
 /// panic.
 pub(super) fn generate() -> Result<SecretKey, Status> {
+    timing::note(Work {
+        key_generations: 1,
+        ..Work::default()
+    });
     // A draw fails with probability below 2⁻³²; eight failures in a row mean a broken source.
     for _ in 0..8 {
         let mut candidate = Zeroizing::new([0u8; 32]);
@@ -54,6 +59,10 @@ pub(super) fn subject_public_key_info(key: &SecretKey) -> Result<Vec<u8>, Status
 /// ECDSA P-256 over the hash value `digest`, used as it is (no further hashing; FIPS 186-5),
 /// with an RFC 6979 nonce: r ‖ s, each 32 bytes big-endian (§6.12, §6.13).
 pub(super) fn sign_digest(key: &SecretKey, digest: &[u8; 32]) -> Result<Vec<u8>, Status> {
+    timing::note(Work {
+        signatures: 1,
+        ..Work::default()
+    });
     let signer = SigningKey::from(key);
     let signature: Signature = signer
         .sign_prehash(digest)

@@ -17,7 +17,8 @@
 //!   files, `keys` its static keys, `key_pairs` its P-256 key pairs (generation, public key
 //!   encodings, ECDSA); `biometric` reads ISO/IEC 19794-2 records and matches them (§11);
 //! - `state_file` is the JSON format of the state, `storage` its atomic saving;
-//! - `tlv` is the card's BER-TLV encoding; [`vpcd`] the link to the reader driver.
+//! - `tlv` is the card's BER-TLV encoding; [`vpcd`] the link to the reader driver, and
+//!   [`timing`] how long a real chip would take to answer (`--timing`).
 //!
 //! Nothing in here may panic on what arrives from outside (APDUs, state files, the network):
 //! the lints below forbid the constructs that could.
@@ -65,6 +66,7 @@ mod session;
 mod state;
 mod state_file;
 mod storage;
+pub mod timing;
 mod tlv;
 mod verification;
 pub mod vpcd;
@@ -88,6 +90,8 @@ pub struct Card {
     backing: Backing,
     /// A fault the card commits on purpose, for tests ([`Card::set_fault`]); `None` normally.
     fault: Option<Fault>,
+    /// What the chip did for the last command APDU ([`Card::last_work`]).
+    last_work: timing::Work,
 }
 
 impl fmt::Debug for Card {
@@ -145,6 +149,7 @@ impl Card {
             session: Session::default(),
             backing: Backing::Memory,
             fault: None,
+            last_work: timing::Work::default(),
         })
     }
 
@@ -182,6 +187,7 @@ impl Card {
             session: Session::default(),
             backing: Backing::file(path),
             fault: None,
+            last_work: timing::Work::default(),
         })
     }
 
@@ -226,13 +232,23 @@ impl Card {
     /// card answers 6581 and stays as it was before the command.
     pub fn process(&mut self, command: &[u8]) -> Vec<u8> {
         self.session.fault = self.fault;
-        dispatch::process(
+        let _ = timing::take();
+        let response = dispatch::process(
             &mut self.state,
             &mut self.session,
             &mut self.backing,
             command,
         )
-        .into_bytes()
+        .into_bytes();
+        self.last_work = timing::take();
+        response
+    }
+
+    /// The operations a real chip would have spent time on for the last command APDU given to
+    /// [`Card::process`] (key generations, signatures, AES blocks, …): what
+    /// [`timing::Profile::delay`] charges beside the link.
+    pub fn last_work(&self) -> timing::Work {
+        self.last_work
     }
 
     /// Why the last save of the state file failed, if one did (for the operator's log).
@@ -278,6 +294,7 @@ impl Card {
             session: Session::default(),
             backing: Backing::Memory,
             fault: self.fault,
+            last_work: timing::Work::default(),
         }
     }
 

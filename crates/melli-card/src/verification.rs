@@ -17,6 +17,7 @@ use super::dispatch::Ctx;
 use super::response::Status;
 use super::state::{CardState, ReferenceData, ReferenceRules, PIN_RULES, PUK_RULES};
 use crate::spec::{pin, reference};
+use crate::timing::{self, Work};
 
 /// A try counter (§8.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,6 +138,10 @@ pub(super) fn consume_try(ctx: &mut Ctx<'_>, counter: Counter) -> Result<u8, Sta
 /// §8.3 step 4: is `block` the reference value? Its salted hash is compared with the stored
 /// one in constant time (§8.7); a reference that was never set matches nothing.
 pub(super) fn matches(state: &CardState, reference: Reference, block: &[u8]) -> bool {
+    timing::note(Work {
+        pin_checks: 1,
+        ..Work::default()
+    });
     reference
         .data(state)
         .reference

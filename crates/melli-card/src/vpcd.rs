@@ -13,6 +13,10 @@
 //! and serves normally from then on. This is how the resume tests of personalization pull the
 //! card at every step.
 //!
+//! Timing ([`Options::timing`], `melli card serve --timing`): a card with a profile other than
+//! `fast` sleeps, before each answer, what [`crate::timing`] models for the APDU, and logs one
+//! line `timing: C + R bytes, modelled D us` for it (lengths only, never content).
+//!
 //! Latency: vpcd writes the length and the APDU in separate segments; with delayed ACKs on our
 //! side, Nagle's algorithm in vpcd holds the second one back for ~40 ms. Re-arming
 //! `TCP_QUICKACK` (not sticky on Linux) before every read removes that: 0.14 ms per APDU
@@ -24,6 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::timing::Profile;
 use super::{Card, CardError};
 use crate::spec::lifecycle;
 
@@ -65,6 +70,10 @@ pub struct Options {
     /// Time the card takes for each command APDU before it answers, like a real chip's
     /// processing time (tens of milliseconds for a write or a key generation). Zero: at once.
     pub apdu_delay: Duration,
+    /// How long a real contact chip would take ([`crate::timing`]): before it answers, the
+    /// card sleeps what the profile gives for this APDU's bytes and the work the card did,
+    /// less the time it already spent (after `apdu_delay`). [`Profile::FAST`]: no delay.
+    pub timing: Profile,
 }
 
 /// Why [`serve_with`] returned.
@@ -83,6 +92,7 @@ impl Default for Options {
             reinsert_after: Duration::from_secs(1),
             eject_issued: false,
             apdu_delay: Duration::ZERO,
+            timing: Profile::FAST,
         }
     }
 }
@@ -355,7 +365,26 @@ impl<'a, L: FnMut(&str)> Link<'a, L> {
                 if !self.options.apdu_delay.is_zero() {
                     thread::sleep(self.options.apdu_delay);
                 }
+                let started = Instant::now();
                 let response = self.card.process(message);
+                let modelled = self.options.timing.delay(
+                    message.len(),
+                    response.len(),
+                    &self.card.last_work(),
+                );
+                let left = modelled.saturating_sub(started.elapsed());
+                if !left.is_zero() {
+                    thread::sleep(left);
+                }
+                if !self.options.timing.is_fast() {
+                    // Lengths and times only, never the content of an APDU.
+                    (self.log)(&format!(
+                        "timing: {} + {} bytes, modelled {} us",
+                        message.len(),
+                        response.len(),
+                        modelled.as_micros()
+                    ));
+                }
                 if let Some(error) = self.card.take_storage_failure() {
                     (self.log)(&format!("card state not saved, answered 6581: {error}"));
                 }

@@ -13,6 +13,7 @@ use crate::dispatch::{never, require_lifecycle, Ctx, Entry, Presence, Protection
 use crate::response::{Reply, Status};
 use crate::spec::{ef, ins, tag};
 use crate::state::Lifecycle;
+use crate::timing::{self, Work};
 use crate::tlv;
 
 pub(crate) const ENTRY: Entry = Entry {
@@ -107,6 +108,10 @@ fn write(ctx: &mut Ctx<'_>, fid: u16, offset: usize, bytes: &[u8]) -> Result<Rep
         .files
         .set_content(fid, content)
         .map_err(|_| Status::NOT_ENOUGH_MEMORY)?;
+    timing::note(Work {
+        nvm_bytes: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
+        ..Work::default()
+    });
     Ok(Reply::ok())
 }
 

@@ -13,6 +13,7 @@ use crate::dispatch::{never, require_lifecycle, Ctx, Entry, Presence, Protection
 use crate::response::{Reply, Status};
 use crate::spec::{ef, ins, reference};
 use crate::state::Lifecycle;
+use crate::timing::{self, Work};
 use crate::verification::{self, Counter, Reference};
 
 pub(crate) const ENTRY: Entry = Entry {
@@ -96,6 +97,10 @@ fn verify_finger(ctx: &mut Ctx<'_>, template: &[u8]) -> Result<Reply, Status> {
         })?;
     ctx.session.app.finger_verified = false;
     let left = verification::consume_try(ctx, Counter::Finger)?;
+    timing::note(Work {
+        finger_matches: 1,
+        ..Work::default()
+    });
     if !biometric::matches(&enrolled, &live).matched {
         return Err(verification::mismatch(left));
     }

@@ -1,7 +1,8 @@
 //! In-process tests of the whole card: APDU scripts against the specification (`apdus`,
 //! `personalization`, `pin_life`), the secrets no command returns (`secrets`), the state file
 //! through the public API (`state_files`), and robustness against arbitrary input
-//! (`robustness`). `host` is an independent test host for the secure channel.
+//! (`robustness`), and the work each APDU counts for `--timing` (`timing`). `host` is an
+//! independent test host for the secure channel.
 
 use super::command::Le;
 use super::state::Lifecycle;
@@ -16,6 +17,7 @@ mod pin_life;
 mod robustness;
 mod secrets;
 mod state_files;
+mod timing;
 
 use host::Host;
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::timing::Work;
 use std::net::TcpListener;
 use std::sync::mpsc;
 
@@ -278,4 +279,55 @@ fn an_unresolvable_address_is_an_error() {
     let mut card = Card::manufacture("VPCD3", &[3; 16]).unwrap();
     let error = serve(&mut card, "no port here", &stop, |_| {}).unwrap_err();
     assert!(matches!(error, CardError::VpcdAddress { .. }), "{error}");
+}
+
+/// `--timing`: each answer comes no sooner than the profile's time for its bytes and the
+/// work the card did (a lower bound only: how much later is the machine's business).
+#[test]
+fn a_timed_card_answers_no_sooner_than_its_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut card, _) = super::super::tests::personalized_file(dir.path());
+    card.power_off();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let stop = AtomicBool::new(false);
+    let profile = Profile::t1(9_600);
+    let options = Options {
+        timing: profile,
+        ..Options::default()
+    };
+    let select = hex::decode(SELECT_AID).unwrap();
+    let wrong_pin = hex::decode("0020008110313233343537FFFFFFFFFFFFFFFFFFFF").unwrap();
+    thread::scope(|scope| {
+        let server = scope.spawn(|| serve_with(&mut card, &addr, &stop, |_| {}, options));
+        let _stop_on_panic = StopOnDrop(&stop);
+        let mut vpcd = FakeVpcd::accept(&listener);
+        vpcd.send(&[control::POWER_ON]);
+        let started = Instant::now();
+        assert_eq!(vpcd.exchange(&[control::ATR]), crate::spec::ATR.to_vec());
+        assert!(
+            started.elapsed() < Duration::from_millis(40),
+            "no delay for the ATR"
+        );
+
+        let started = Instant::now();
+        let response = vpcd.exchange(&select);
+        // 13 + 4 and 19 + 4 characters of 11 etu at 9 600 bit/s, and 2 ms of chip: 47.8 ms.
+        let expected = profile.delay(select.len(), response.len(), &Work::default());
+        assert_eq!(expected.as_micros(), 45_833 + 2_000);
+        assert!(started.elapsed() >= expected, "{:?}", started.elapsed());
+
+        let started = Instant::now();
+        let response = vpcd.exchange(&wrong_pin);
+        assert_eq!(response[0], 0x63);
+        let work = Work {
+            pin_checks: 1,
+            ..Work::default()
+        };
+        let expected = profile.delay(wrong_pin.len(), response.len(), &work);
+        assert_eq!(expected.as_micros(), 35_520 + 2_000 + 10_000);
+        assert!(started.elapsed() >= expected, "{:?}", started.elapsed());
+        stop.store(true, Ordering::Relaxed);
+        assert!(server.join().unwrap().is_ok());
+    });
 }
