@@ -82,7 +82,7 @@ pub struct ApplicationControl {
 
 /// The value of the one direct child `wanted` of a constructed TLV: `None` when absent, an
 /// error when it appears more than once (two serials would leave the host to pick one).
-fn only_child<'a>(parent: &'a Tlv, wanted: u8) -> Result<Option<&'a [u8]>, String> {
+fn only_child(parent: &Tlv, wanted: u8) -> Result<Option<&[u8]>, String> {
     let wanted_tag = tag(wanted)?;
     let Value::Constructed(children) = parent.value() else {
         return Err("the template is not constructed".to_string());
