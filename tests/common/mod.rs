@@ -19,6 +19,7 @@
 mod card_state;
 mod cards;
 pub mod chromium;
+pub mod devtools;
 pub mod documents;
 pub mod feeder;
 mod issuers;

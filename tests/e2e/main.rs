@@ -13,6 +13,7 @@ mod browser_login;
 mod cli;
 mod demo;
 mod desk;
+mod desk_page;
 mod files;
 mod interop;
 mod issuer;
