@@ -11,7 +11,7 @@ use melli::ops::read::{read_card, CardContents};
 use melli::ops::verify::{revocation, verify_card};
 use melli::pki::revocation::{parse_crl, CrlInput, CrlRefused};
 use melli::pki::{cert, read_trust_anchor, Certificate, PkiError, Remedy, Verdict};
-use melli::transport::PcscTransport;
+use melli::transport::{PcscTransport, Transport};
 
 use crate::cli::output;
 use crate::cli::{exit, Failure};
@@ -352,25 +352,8 @@ pub fn verify_with(
         None => None,
     };
     let mut applet = Applet::select(PcscTransport::connect(reader)?)?;
-    let contents = read_card(&mut applet)?;
-    require_issued(&contents.serial, contents.lifecycle)?;
-    let now = SystemTime::now();
-    let mut verdict = verify_card(&mut applet, &contents, &root, live.as_deref(), now)?;
-    name_remedies(&mut verdict);
-    let sources = revocation_args.sources(&crls);
-    if sources.any() {
-        verdict.push(
-            revocation(
-                &contents,
-                &root,
-                &sources,
-                now,
-                revocation_args.allow_unknown_revocation,
-            )
-            .map_err(crl_refused)?,
-        );
-        crate::cli::revocation_remedy(&mut verdict);
-    }
+    let (contents, verdict) =
+        check_card(&mut applet, &root, &crls, revocation_args, live.as_deref())?;
     if json {
         output::json(&output::json_from_outside(&serde_json::json!({
             "serial": contents.serial,
@@ -398,6 +381,39 @@ pub fn verify_with(
     } else {
         ExitCode::from(exit::CHECK_FAILED)
     })
+}
+
+/// Reads the card in one pass and verifies it as `melli verify` does: an issued card (not
+/// blank, not half-personalized), every check of [`verify_card`] now (with the live finger when
+/// given), and "revocation" when `revocation_args` name a source (`crls`: the `--crl` files
+/// read by [`read_crls`]). Also the checks of `melli desk` for each card put in.
+pub fn check_card<T: Transport>(
+    applet: &mut Applet<T>,
+    root: &Certificate,
+    crls: &[CrlInput],
+    revocation_args: &crate::cli::RevocationArgs,
+    live: Option<&[u8]>,
+) -> Result<(CardContents, Verdict), Failure> {
+    let contents = read_card(applet)?;
+    require_issued(&contents.serial, contents.lifecycle)?;
+    let now = SystemTime::now();
+    let mut verdict = verify_card(applet, &contents, root, live, now)?;
+    name_remedies(&mut verdict);
+    let sources = revocation_args.sources(crls);
+    if sources.any() {
+        verdict.push(
+            revocation(
+                &contents,
+                root,
+                &sources,
+                now,
+                revocation_args.allow_unknown_revocation,
+            )
+            .map_err(crl_refused)?,
+        );
+        crate::cli::revocation_remedy(&mut verdict);
+    }
+    Ok((contents, verdict))
 }
 
 /// Each failed check that has a remedy of its own gets the command for it.

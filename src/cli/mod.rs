@@ -8,6 +8,7 @@ mod card_cmd;
 mod check_cmd;
 mod demo_cmd;
 mod desk_cmd;
+mod desk_screen_cmd;
 mod issuer_cmd;
 mod issuer_keys;
 mod output;
@@ -226,6 +227,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The desk screen: a local web page with each reader's card — the holder's photo and
+    /// data and a green or red verdict (the checks of `verify`) — a fingerprint match and a
+    /// printable record. Prints the page's URL first; runs until stopped.
+    #[command(long_about = desk_screen_cmd::LONG_HELP)]
+    Desk(desk_screen_cmd::DeskArgs),
     /// Sign a file with the card's key: a detached CMS signature (DER) that
     /// `openssl cms -verify -binary -inform DER -content FILE -in FILE.p7s -CAfile ROOT.pem`
     /// accepts; a PDF (a file starting with %PDF-) is signed inside instead (PAdES-B-B): the
@@ -607,6 +613,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             &revocation,
             json,
         ),
+        Command::Desk(args) => desk_screen_cmd::desk(&args),
         Command::Sign {
             file,
             out,

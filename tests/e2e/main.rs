@@ -14,6 +14,7 @@ mod cli;
 mod demo;
 mod desk;
 mod desk_page;
+mod desk_server;
 mod files;
 mod interop;
 mod issuer;
