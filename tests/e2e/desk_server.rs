@@ -9,7 +9,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::common::{melli, path_str, personalized_card, root_pem, test_issuer, MELLI};
+use crate::common::{
+    melli, path_str, personalized_card, root_pem, test_issuer, Vicc, VirtualCard, MELLI,
+};
 
 const NATIONAL_CODE: &str = "0081493721";
 
@@ -126,6 +128,8 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
 /// The desk's events, each the JSON array of panels, read on a thread of their own.
 struct Events {
     rx: mpsc::Receiver<serde_json::Value>,
+    /// The latest array of panels received.
+    latest: std::cell::RefCell<serde_json::Value>,
 }
 
 impl Events {
@@ -156,10 +160,14 @@ impl Events {
                 }
             }
         });
-        Events { rx }
+        Events {
+            rx,
+            latest: std::cell::RefCell::new(serde_json::Value::Null),
+        }
     }
 
-    /// The first panel of `reader` (from the events from now on) for which `wanted` holds.
+    /// The panel of `reader` once `wanted` holds for it: in the latest event already received,
+    /// or in the next ones.
     fn wait_for(
         &self,
         reader: &str,
@@ -168,20 +176,27 @@ impl Events {
         wanted: impl Fn(&serde_json::Value) -> bool,
     ) -> serde_json::Value {
         let deadline = Instant::now() + within;
-        let mut last = serde_json::Value::Null;
         loop {
+            let last = self
+                .latest
+                .borrow()
+                .as_array()
+                .and_then(|panels| panels.iter().find(|p| p["reader"] == reader).cloned());
+            if let Some(panel) = &last {
+                if wanted(panel) {
+                    return panel.clone();
+                }
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(left) {
                 Ok(panels) => {
-                    let panels = panels.as_array().expect("an array of panels").clone();
-                    if let Some(panel) = panels.iter().find(|p| p["reader"] == reader) {
-                        if wanted(panel) {
-                            return panel.clone();
-                        }
-                        last = panel.clone();
-                    }
+                    assert!(panels.is_array(), "not an array of panels: {panels}");
+                    *self.latest.borrow_mut() = panels;
                 }
-                Err(_) => panic!("{what}: not within {within:?}; the last panel: {last}"),
+                Err(_) => panic!(
+                    "{what}: not within {within:?}; the last panel: {}",
+                    last.unwrap_or_default()
+                ),
             }
         }
     }
@@ -354,4 +369,36 @@ fn the_desk_refuses_a_bad_trust_anchor_before_it_listens() {
         out.stderr.contains("--trust") && out.stderr.lines().count() == 1,
         "{out:?}"
     );
+}
+
+#[test]
+fn a_card_that_is_not_melli_or_blank_shows_an_error_in_its_panel_once() {
+    let vicc = Vicc::new();
+    let blank = VirtualCard::new();
+    let readers = format!("{},{}", vicc.reader_name(), blank.reader_name());
+    let desk = start_desk(&readers, &root_pem(test_issuer()));
+    let events = Events::open(&desk.url);
+    for (reader, wanted) in [
+        (vicc.reader_name(), "not a melli card"),
+        (blank.reader_name(), "is blank"),
+    ] {
+        let panel = events.wait_for(reader, Duration::from_secs(60), "an error panel", |p| {
+            p["state"] == "error" || p["state"] == "done"
+        });
+        assert_eq!(panel["state"], "error", "{panel}");
+        let message = panel["message"].as_str().expect("a message");
+        assert!(message.contains(wanted), "{reader}: {message}");
+        assert!(!message.contains('\n'), "{message}");
+        assert!(panel.get("card").is_none(), "{panel}");
+    }
+    // The error stays: the desk does not read the same card again and again.
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let Ok(panels) = events.rx.recv_timeout(left) else {
+            break;
+        };
+        for panel in panels.as_array().expect("panels") {
+            assert_eq!(panel["state"], "error", "{panel}");
+        }
+    }
 }

@@ -21,7 +21,7 @@
 //! script or style at all. Request bodies are capped at [`FINGER_CAP`].
 
 use std::convert::Infallible;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -119,9 +119,10 @@ impl Bound {
         self.addr
     }
 
-    /// The page's URL, `http://ADDR:PORT/t/TOKEN/`.
+    /// The page's URL, `http://ADDR:PORT/t/TOKEN/`. A server on every address (0.0.0.0, ::)
+    /// is named by its loopback address, where this machine's browser reaches it.
     pub fn url(&self) -> String {
-        format!("http://{}/t/{}/", self.addr, self.token)
+        page_url(self.addr, &self.token)
     }
 
     /// Watches the readers and serves the page until the process ends.
@@ -157,6 +158,16 @@ impl Bound {
                 .map_err(DeskError::Runtime)
         })
     }
+}
+
+fn page_url(addr: SocketAddr, token: &str) -> String {
+    let mut shown = addr;
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => shown.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        IpAddr::V6(ip) if ip.is_unspecified() => shown.set_ip(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+        _ => {}
+    }
+    format!("http://{shown}/t/{token}/")
 }
 
 /// 128 random bits from the operating system, as 32 hex digits.

@@ -144,8 +144,8 @@ impl CardView {
         at: SystemTime,
     ) -> Result<Self, String> {
         let contents = &checked.contents;
-        let identity = contents.parse_identity().map_err(|e| text(e))?;
-        let address = contents.parse_address().map_err(|e| text(e))?;
+        let identity = contents.parse_identity().map_err(text)?;
+        let address = contents.parse_address().map_err(text)?;
         let verdict = &checked.verdict;
         let address_text = address.text().map(|t| t.as_str().to_string());
         Ok(CardView {

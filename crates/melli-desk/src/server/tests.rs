@@ -173,6 +173,42 @@ fn a_server_on_every_address_takes_any_ip_host_with_its_port_but_no_name() {
 }
 
 #[test]
+fn the_url_names_the_address_a_local_browser_reaches() {
+    let at = |addr: &str| page_url(addr.parse().expect("addr"), TOKEN);
+    assert_eq!(
+        at("127.0.0.1:4567"),
+        "http://127.0.0.1:4567/t/00112233445566778899aabbccddeeff/"
+    );
+    assert_eq!(at("[::1]:80"), format!("http://[::1]:80/t/{TOKEN}/"));
+    assert_eq!(
+        at("0.0.0.0:8080"),
+        format!("http://127.0.0.1:8080/t/{TOKEN}/")
+    );
+    assert_eq!(at("[::]:8080"), format!("http://[::1]:8080/t/{TOKEN}/"));
+    assert_eq!(
+        at("192.0.2.1:81"),
+        format!("http://192.0.2.1:81/t/{TOKEN}/")
+    );
+}
+
+#[test]
+fn a_bound_server_on_port_0_gets_a_free_port_and_a_fresh_token() {
+    let config = Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        desk_name: "d".into(),
+        readers: vec![],
+    };
+    let a = Bound::bind(config.clone()).expect("bind");
+    let b = Bound::bind(config).expect("bind");
+    assert_ne!(a.local_addr().port(), 0);
+    assert_ne!(a.local_addr().port(), b.local_addr().port());
+    assert!(a
+        .url()
+        .starts_with(&format!("http://127.0.0.1:{}/t/", a.local_addr().port())));
+    assert_ne!(a.url().rsplit("/t/").next(), b.url().rsplit("/t/").next());
+}
+
+#[test]
 fn the_token_is_128_random_bits() {
     let a = new_token();
     assert_eq!(a.len(), 32);
