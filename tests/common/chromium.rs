@@ -123,10 +123,7 @@ impl Browser {
                 ]),
             Duration::from_secs(90),
         );
-        // Every process of this browser names its profile directory on its command line.
-        let _ = Command::new("pkill")
-            .args(["-KILL", "-f", path_str(&profile)])
-            .status();
+        end_profile_processes(&profile);
         out
     }
 }
@@ -141,6 +138,14 @@ impl Drop for Browser {
             }
         }
     }
+}
+
+/// Kills every process of the browser whose profile is `profile`: each of them names its
+/// profile directory on its command line.
+pub fn end_profile_processes(profile: &Path) {
+    let _ = Command::new("pkill")
+        .args(["-KILL", "-f", path_str(profile)])
+        .status();
 }
 
 fn tool(program: &str, args: &[&str]) -> Output {

@@ -19,6 +19,8 @@
 mod card_state;
 mod cards;
 pub mod chromium;
+pub mod desk_screen;
+pub mod devtools;
 pub mod documents;
 pub mod feeder;
 mod issuers;

@@ -13,6 +13,7 @@ mod browser_login;
 mod cli;
 mod demo;
 mod desk;
+mod desk_page;
 mod desk_server;
 mod files;
 mod interop;
