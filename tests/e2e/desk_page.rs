@@ -340,9 +340,24 @@ fn a_tampered_card_is_shown_not_genuine_naming_the_failed_check() {
         failed.iter().any(|f| f == "DG1 identity"),
         "DG1 identity did not fail: {shown}"
     );
+    // The banner names every check that did not pass: the failed ones and those that could
+    // not be decided (the bindings rest on chip authentication, which failed).
+    let not_passed: Vec<String> = shown["checks"]
+        .as_array()
+        .expect("the checks")
+        .iter()
+        .filter(|c| c["result"] != "pass")
+        .map(|c| c["name"].as_str().expect("a check name").to_string())
+        .collect();
+    assert!(
+        checks_with(&shown, "unknown")
+            .iter()
+            .any(|u| u == "holder certificate binding"),
+        "the binding is not left undecided: {shown}"
+    );
     assert_eq!(
         shown["banner"],
-        format!("NOT GENUINE: {}", failed.join(", ")),
+        format!("NOT GENUINE: {}", not_passed.join(", ")),
         "{shown}"
     );
     // The rest of the card is still sound: the security object's signature holds.
