@@ -1,4 +1,6 @@
-//! `melli read` and `melli verify`: what a desk does with a citizen's card.
+//! `melli read` and `melli verify`: what a desk does with a citizen's card. Both read the card
+//! once (`read_card`: the SELECT, then one READ BINARY per file); `verify --show` prints what
+//! `read` would from that same reading.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -6,7 +8,7 @@ use std::time::SystemTime;
 
 use melli::applet::{Applet, Lifecycle};
 use melli::display::escaped;
-use melli::model::{Identity, JalaliDate};
+use melli::model::{Address, Identity, JalaliDate};
 use melli::ops::read::{read_card, CardContents};
 use melli::ops::verify::{revocation, verify_card};
 use melli::pki::revocation::{parse_crl, CrlInput, CrlRefused};
@@ -54,22 +56,122 @@ impl From<JalaliDate> for DateJson {
     }
 }
 
+/// The holder's data as `melli read --json` shows them.
 #[derive(serde::Serialize)]
-struct ReadJson<'a> {
+struct HolderJson<'a> {
     serial: &'a str,
     lifecycle: String,
     identity: &'a Identity,
     birth_date: DateJson,
     issue_date: DateJson,
     expiry_date: DateJson,
-    address: melli::model::Address,
+    address: &'a Address,
     photo_bytes: usize,
     holder_certificate: Option<String>,
     /// DG7's login certificate (a version 1.1 card), PEM.
     #[serde(skip_serializing_if = "Option::is_none")]
     authentication_certificate: Option<String>,
-    /// What crossed the reader: APDUs and bytes each way.
-    traffic: melli::transport::Traffic,
+}
+
+/// The holder's data decoded from the card's DG1 and DG4: what `read` shows, and `verify
+/// --show` above its verdict.
+struct Holder {
+    identity: Identity,
+    address: Address,
+}
+
+impl Holder {
+    /// DG1 and DG4 of `contents`, or the first that does not decode.
+    fn of(contents: &CardContents) -> Result<Holder, melli::ops::read::GroupError> {
+        Ok(Holder {
+            identity: contents.parse_identity()?,
+            address: contents.parse_address()?,
+        })
+    }
+
+    /// As JSON, every string from the card escaped; then the certificates, PEM that melli
+    /// wrote from their DER, whose line breaks are meant.
+    fn json(&self, contents: &CardContents) -> Result<serde_json::Value, Failure> {
+        let identity = &self.identity;
+        let mut value = output::json_from_outside(&HolderJson {
+            serial: &contents.serial,
+            lifecycle: contents.lifecycle.to_string(),
+            identity,
+            birth_date: identity.birth_date().into(),
+            issue_date: identity.issue_date().into(),
+            expiry_date: identity.expiry_date().into(),
+            address: &self.address,
+            photo_bytes: contents.photo.len(),
+            holder_certificate: None,
+            authentication_certificate: None,
+        })?;
+        value["holder_certificate"] = contents
+            .parse_certificates()
+            .ok()
+            .and_then(|(holder, _)| cert::to_pem(&holder).ok())
+            .into();
+        if let Some(Ok((login, _))) = contents.parse_authentication() {
+            if let Ok(pem) = cert::to_pem(&login) {
+                value["authentication_certificate"] = pem.into();
+            }
+        }
+        Ok(value)
+    }
+
+    /// As `label  value` rows, every value from the card escaped and Persian text isolated.
+    fn rows(&self, contents: &CardContents) -> Vec<(&'static str, String)> {
+        let (identity, address) = (&self.identity, &self.address);
+        let mut rows = vec![
+            (
+                "card",
+                format!("{} ({})", shown(&contents.serial), contents.lifecycle),
+            ),
+            ("national code", shown(identity.national_code())),
+            (
+                "name",
+                format!(
+                    "{}  ({} {})",
+                    rtl(&format!(
+                        "{} {}",
+                        identity.given_name_fa(),
+                        identity.surname_fa()
+                    )),
+                    shown(identity.given_name_latin()),
+                    shown(identity.surname_latin())
+                ),
+            ),
+            (
+                "father's name",
+                format!(
+                    "{}  ({})",
+                    rtl(identity.father_name_fa().as_str()),
+                    shown(identity.father_name_latin())
+                ),
+            ),
+            ("gender", format!("{:?}", identity.gender())),
+            ("birth date", date(identity.birth_date())),
+            (
+                "birth place",
+                match identity.birth_place_latin() {
+                    Some(latin) => format!(
+                        "{}  ({})",
+                        rtl(identity.birth_place_fa().as_str()),
+                        shown(latin)
+                    ),
+                    None => rtl(identity.birth_place_fa().as_str()),
+                },
+            ),
+            ("certificate no.", shown(identity.certificate_number())),
+            ("issued", date(identity.issue_date())),
+            ("expires", date(identity.expiry_date())),
+            ("postal code", shown(address.postal_code())),
+        ];
+        if let Some(text) = address.text() {
+            rows.push(("address", rtl(text.as_str())));
+        }
+        rows.push(("photo", format!("{} bytes JPEG", contents.photo.len())));
+        rows
+    }
 }
 
 /// Data on the card that do not parse: one line, and what to do about it.
@@ -132,90 +234,19 @@ pub fn read(
     let mut applet = Applet::select(PcscTransport::connect(reader)?)?;
     let contents = read_card(&mut applet)?;
     require_issued(&contents.serial, contents.lifecycle)?;
-    let identity = contents.parse_identity().map_err(card_error)?;
-    let address = contents.parse_address().map_err(card_error)?;
+    let holder = Holder::of(&contents).map_err(card_error)?;
     if let Some(dir) = out {
-        write_out(dir, &contents, &identity, png)?;
+        write_out(dir, &contents, &holder.identity, png)?;
     }
     if json {
-        let holder = contents
-            .parse_certificates()
-            .ok()
-            .and_then(|(holder, _)| cert::to_pem(&holder).ok());
-        // Every string of the card escaped; then the certificate, PEM that melli wrote from
-        // its DER, whose line breaks are meant.
-        let mut value = output::json_from_outside(&ReadJson {
-            serial: &contents.serial,
-            lifecycle: contents.lifecycle.to_string(),
-            identity: &identity,
-            birth_date: identity.birth_date().into(),
-            issue_date: identity.issue_date().into(),
-            expiry_date: identity.expiry_date().into(),
-            address,
-            photo_bytes: contents.photo.len(),
-            holder_certificate: None,
-            authentication_certificate: None,
-            traffic: applet.traffic(),
-        })?;
-        value["holder_certificate"] = holder.into();
-        if let Some(Ok((login, _))) = contents.parse_authentication() {
-            if let Ok(pem) = cert::to_pem(&login) {
-                value["authentication_certificate"] = pem.into();
-            }
-        }
+        let mut value = holder.json(&contents)?;
+        // What crossed the reader: APDUs and bytes each way.
+        value["traffic"] = serde_json::to_value(applet.traffic())
+            .map_err(|e| Failure::card(format!("could not format JSON: {e}")))?;
         output::json(&value)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut rows = vec![
-        (
-            "card",
-            format!("{} ({})", shown(&contents.serial), contents.lifecycle),
-        ),
-        ("national code", shown(identity.national_code())),
-        (
-            "name",
-            format!(
-                "{}  ({} {})",
-                rtl(&format!(
-                    "{} {}",
-                    identity.given_name_fa(),
-                    identity.surname_fa()
-                )),
-                shown(identity.given_name_latin()),
-                shown(identity.surname_latin())
-            ),
-        ),
-        (
-            "father's name",
-            format!(
-                "{}  ({})",
-                rtl(identity.father_name_fa().as_str()),
-                shown(identity.father_name_latin())
-            ),
-        ),
-        ("gender", format!("{:?}", identity.gender())),
-        ("birth date", date(identity.birth_date())),
-        (
-            "birth place",
-            match identity.birth_place_latin() {
-                Some(latin) => format!(
-                    "{}  ({})",
-                    rtl(identity.birth_place_fa().as_str()),
-                    shown(latin)
-                ),
-                None => rtl(identity.birth_place_fa().as_str()),
-            },
-        ),
-        ("certificate no.", shown(identity.certificate_number())),
-        ("issued", date(identity.issue_date())),
-        ("expires", date(identity.expiry_date())),
-        ("postal code", shown(address.postal_code())),
-    ];
-    if let Some(text) = address.text() {
-        rows.push(("address", rtl(text.as_str())));
-    }
-    rows.push(("photo", format!("{} bytes JPEG", contents.photo.len())));
-    output::rows(&rows);
+    output::rows(&holder.rows(&contents));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -316,15 +347,17 @@ pub fn verify(
     json: bool,
 ) -> Result<ExitCode, Failure> {
     let none = crate::cli::RevocationArgs::default();
-    verify_with(reader, trust, finger, &none, json)
+    verify_with(reader, trust, finger, &none, false, json)
 }
 
-/// `melli verify`, with `--crl` when given.
+/// `melli verify`, with `--crl` when given, and with `show` (`--show`) the holder's data as
+/// `melli read` prints them, above the verdict, from the same reading of the card.
 pub fn verify_with(
     reader: Option<&str>,
     trust: &Path,
     finger: Option<&Path>,
     revocation_args: &crate::cli::RevocationArgs,
+    show: bool,
     json: bool,
 ) -> Result<ExitCode, Failure> {
     let root = trust_anchor(trust)?;
@@ -371,14 +404,34 @@ pub fn verify_with(
         );
         crate::cli::revocation_remedy(&mut verdict);
     }
+    // The holder's data, when asked: a DG1 or DG4 that does not decode is said in their place
+    // (the verdict names it too), and the verdict is given all the same.
+    let holder = show.then(|| Holder::of(&contents));
     if json {
-        output::json(&output::json_from_outside(&serde_json::json!({
+        let mut value = output::json_from_outside(&serde_json::json!({
             "serial": contents.serial,
             "passed": verdict.passed(),
             "checks": verdict.checks,
             "traffic": applet.traffic(),
-        }))?)?;
+        }))?;
+        match &holder {
+            Some(Ok(holder)) => value["holder"] = holder.json(&contents)?,
+            Some(Err(e)) => {
+                value["holder"] = serde_json::Value::Null;
+                value["holder_error"] = escaped(&e.to_string()).into();
+            }
+            None => {}
+        }
+        output::json(&value)?;
     } else {
+        match &holder {
+            Some(Ok(holder)) => {
+                output::rows(&holder.rows(&contents));
+                println!();
+            }
+            Some(Err(e)) => println!("holder: cannot be shown — {}\n", escaped(&e.to_string())),
+            None => {}
+        }
         println!("card {}", shown(&contents.serial));
         // One line per check, whatever its detail quotes from the card.
         for check in &verdict.checks {

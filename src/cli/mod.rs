@@ -222,6 +222,10 @@ pub enum Command {
         revocation: RevocationArgs,
         #[command(flatten)]
         reader: ReaderArg,
+        /// Also show the holder's data, as `melli read` does, above the verdict (with --json,
+        /// as "holder"), from the same single reading of the card.
+        #[arg(long)]
+        show: bool,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -602,12 +606,14 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             finger,
             revocation,
             reader,
+            show,
             json,
         } => desk_cmd::verify_with(
             reader.reader.as_deref(),
             &trust,
             finger.as_deref(),
             &revocation,
+            show,
             json,
         ),
         Command::Sign {

@@ -1,5 +1,6 @@
 //! The desk: `melli read` and `melli verify` on personalized cards — the holder's data, the
-//! exported files, fingerprint match-on-card, tampered data groups and a cloned card.
+//! exported files, each file read once in the fewest APDUs (1.1 and 1.0 cards), `verify
+//! --show`, fingerprint match-on-card, tampered data groups and a cloned card.
 
 use std::process::Command;
 use std::time::{Duration, SystemTime};
@@ -27,15 +28,12 @@ fn read_shows_the_holder_and_exports_files() {
     assert_eq!(json["identity"]["national_code"], "0081493721");
     assert_eq!(json["identity"]["given_name_latin"], "Alireza");
     assert_eq!(json["identity"]["surname_latin"], "Mohammadi");
-    // Extended-length READ BINARY: each of the six groups in one SELECT and one READ, after
-    // SELECT applet and GET DATA serial and lifecycle (the photo alone is over 8 KB); DG7 in
-    // one SELECT and one READ on a version 1.1 card, one SELECT answered 6A82 on a 1.0 card.
-    let dg7 = if json["authentication_certificate"].is_string() {
-        2
-    } else {
-        1
-    };
-    assert_eq!(json["traffic"]["apdus"], 3 + 6 * 2 + dg7, "{json}");
+    // One pass, the fewest APDUs: the SELECT of the application answers the lifecycle and,
+    // on this version 1.1 card, the serial (§6.1); then one READ BINARY by SFI for each of
+    // the security object and DG1, DG2, DG4, DG5, DG6 and DG7 (listed in it), extended Le
+    // where a file can be longer than 256 bytes — the photo alone is over 8 KB.
+    assert!(json["authentication_certificate"].is_string(), "{json}");
+    assert_eq!(json["traffic"]["apdus"], 1 + 7, "{json}");
     assert!(json["photo_bytes"].as_u64() > Some(8_000), "{json}");
 
     let dir = card.dir().join("export");
@@ -104,6 +102,14 @@ fn verify_passes_every_check_and_matches_the_holders_finger() {
         assert!(check(&checks, name).1, "{name} failed: {checks:?}");
     }
     assert_eq!(out.json()["serial"], card.serial());
+    // The reading of `melli read` (8 APDUs) and one INTERNAL AUTHENTICATE: no GET DATA, no
+    // public key read back — passive and chip authentication bind DG6 and DG7 to the chip.
+    assert_eq!(out.json()["traffic"]["apdus"], 9, "{out:?}");
+    let binding = check(&checks, "holder certificate binding");
+    assert!(
+        binding.2.contains("the chip proved it holds DG5's key"),
+        "{binding:?}"
+    );
 
     let (out, checks) = verify_card(
         &card,
@@ -112,6 +118,8 @@ fn verify_passes_every_check_and_matches_the_holders_finger() {
     );
     assert_eq!(out.code, 0, "{checks:?}");
     assert!(check(&checks, "fingerprint match").1, "{checks:?}");
+    // And one VERIFY with the live finger.
+    assert_eq!(out.json()["traffic"]["apdus"], 10, "{out:?}");
 
     let (out, checks) = verify_card(
         &card,
@@ -187,7 +195,7 @@ fn a_clone_fails_chip_authentication_and_the_holder_binding_only() {
     let (out, checks) = verify_card(&clone, test_issuer(), &[]);
     assert_eq!(out.code, 1, "the clone verified: {checks:?}");
     // The copied data hold, but no private key came along: the chip cannot answer for DG5,
-    // its signing key is not the one DG6 certifies, nor its login key the one of DG7.
+    // so it is not the card the issuer certified DG6's signing key and DG7's login key for.
     let anti_clone = [
         "chip authentication",
         "holder certificate binding",
@@ -196,13 +204,26 @@ fn a_clone_fails_chip_authentication_and_the_holder_binding_only() {
     for name in anti_clone {
         assert!(!check(&checks, name).1, "{name} passed: {checks:?}");
     }
-    let binding = check(&checks, "holder certificate binding");
+    let chip = check(&checks, "chip authentication");
     assert!(
-        binding
-            .2
-            .contains("another key than the card's signing key"),
-        "{binding:?}"
+        chip.2.contains("does not verify with the key of DG5"),
+        "{chip:?}"
     );
+    for (name, what) in [
+        ("holder certificate binding", "DG6's holder certificate"),
+        (
+            "authentication certificate binding",
+            "DG7's authentication certificate",
+        ),
+    ] {
+        let binding = check(&checks, name);
+        assert!(
+            binding.2.starts_with(&format!(
+                "{what} does not belong to this chip: chip authentication failed"
+            )),
+            "{binding:?}"
+        );
+    }
     for c in checks
         .iter()
         .filter(|c| !anti_clone.contains(&c.0.as_str()))
@@ -243,6 +264,19 @@ fn chip_authentication_is_not_trusted_when_passive_authentication_fails() {
             "{chip:?}"
         );
         assert!(chip.2.contains(failed), "{chip:?}");
+        // Nor is DG6 or DG7 bound to the chip: whose they are cannot be told.
+        for name in [
+            "holder certificate binding",
+            "authentication certificate binding",
+        ] {
+            let binding = check(&checks, name);
+            assert!(!binding.1, "{name} passed: {checks:?}");
+            assert!(
+                binding.2.starts_with("cannot tell whether DG"),
+                "{binding:?}"
+            );
+            assert!(binding.2.contains(failed), "{binding:?}");
+        }
     };
 
     // Another issuer's root: the document signer chain fails, the hashes still match.
@@ -341,7 +375,8 @@ fn an_expired_document_signer_fails_with_that_reason() {
         "{signer:?}"
     );
     // Everything else on the card is still sound; chip authentication is not trusted, because
-    // passive authentication (of which the chain is part) no longer vouches for DG5.
+    // passive authentication (of which the chain is part) no longer vouches for DG5, and so
+    // nothing binds DG6 and DG7 to the chip either.
     let chip = check(&checks, "chip authentication");
     assert!(
         !chip.1
@@ -350,9 +385,26 @@ fn an_expired_document_signer_fails_with_that_reason() {
             ),
         "{chip:?}"
     );
+    let not_established = [
+        "holder certificate binding",
+        "authentication certificate binding",
+    ];
+    for name in not_established {
+        let binding = check(&checks, name);
+        assert!(
+            !binding.1
+                && binding
+                    .2
+                    .contains("passive authentication failed (document signer chain)"),
+            "{binding:?}"
+        );
+    }
     for c in &checks {
         assert!(
-            c.0 == "document signer chain" || c.0 == "chip authentication" || c.1,
+            c.0 == "document signer chain"
+                || c.0 == "chip authentication"
+                || not_established.contains(&c.0.as_str())
+                || c.1,
             "{c:?} failed: {checks:?}"
         );
     }
@@ -510,4 +562,109 @@ fn a_holder_certificate_of_another_holder_fails_the_binding() {
         "{:?}",
         failed[0]
     );
+}
+
+/// `verify --show`: the holder's data exactly as `melli read` prints them, above the verdict,
+/// from the same single reading — the APDU count is verify's alone; with --json, both.
+#[test]
+fn verify_show_prints_the_holder_above_the_verdict_from_one_reading() {
+    let (card, _) = personalized_card();
+    let root = crate::common::root_pem(test_issuer());
+    let read = melli(&["read", "--reader", card.reader_name()]);
+    assert_eq!(read.code, 0, "{read:?}");
+    let shown = melli(&[
+        "verify",
+        "--show",
+        "--trust",
+        &root,
+        "--reader",
+        card.reader_name(),
+    ]);
+    assert_eq!(shown.code, 0, "{shown:?}");
+    // The holder's rows first, as `read` prints them, then a blank line, then the verdict.
+    let (holder, verdict) = shown
+        .stdout
+        .split_once("\n\n")
+        .unwrap_or_else(|| panic!("no blank line between holder and verdict: {shown:?}"));
+    assert_eq!(format!("{holder}\n"), read.stdout, "{shown:?}");
+    assert!(holder.contains("0081493721"), "{shown:?}");
+    assert!(
+        verdict.starts_with(&format!("card {}\n", card.serial())),
+        "{shown:?}"
+    );
+    assert!(
+        verdict.contains("PASS  chip authentication")
+            && verdict.trim_end().ends_with("GENUINE — every check passed"),
+        "{shown:?}"
+    );
+    // Without --show, only the verdict.
+    let plain = melli(&["verify", "--trust", &root, "--reader", card.reader_name()]);
+    assert_eq!(plain.code, 0, "{plain:?}");
+    assert_eq!(plain.stdout, verdict, "{plain:?}");
+
+    let (out, checks) = verify_card(&card, test_issuer(), &["--show"]);
+    assert_eq!(out.code, 0, "{checks:?}");
+    let json = out.json();
+    let read_json = melli(&["read", "--reader", card.reader_name(), "--json"]).json();
+    let mut holder = json["holder"].clone();
+    assert!(holder.is_object(), "{json}");
+    // `read --json`'s object, but for the traffic, which is verify's own: one reading.
+    let mut expected = read_json.clone();
+    expected
+        .as_object_mut()
+        .expect("an object")
+        .remove("traffic");
+    holder.as_object_mut().expect("an object").remove("traffic");
+    assert_eq!(holder, expected, "{json}");
+    assert_eq!(json["holder"]["identity"]["national_code"], "0081493721");
+    assert!(json["holder"]["holder_certificate"]
+        .as_str()
+        .is_some_and(|pem| pem.starts_with("-----BEGIN CERTIFICATE-----\n")));
+    assert_eq!(json["traffic"]["apdus"], 9, "{json}");
+    assert_eq!(json["passed"], true, "{json}");
+}
+
+/// A version 1.0 card gives no serial in its FCP (§6.1): the desk asks GET DATA `DF01`, one
+/// APDU more, and reads no DG7, which its security object does not list — as many APDUs in
+/// all as on a 1.1 card, and the same verdict.
+#[test]
+fn a_version_1_0_card_costs_one_get_data_and_no_dg7() {
+    // A blank card made a version 1.0 card, as someone with its state file would.
+    let mut card = VirtualCard::for_issuer(test_issuer());
+    card.kill();
+    let mut state = read_state(&card);
+    state["spec_version"] = "1.0".into();
+    if let Some(files) = state["files"].as_array_mut() {
+        files.retain(|f| f["fid"].as_str().map(|s| s.eq_ignore_ascii_case("0107")) != Some(true));
+    }
+    write_state(&card, &state);
+    card.restart();
+    let out = personalize_with(&card, "fixtures/records/valid-1.json", test_issuer());
+    assert_eq!(out.code, 0, "personalize: {out:?}\n{}", card.log());
+
+    let read = melli(&["read", "--reader", card.reader_name(), "--json"]);
+    assert_eq!(read.code, 0, "{read:?}");
+    let json = read.json();
+    assert_eq!(json["serial"], card.serial());
+    assert!(json.get("authentication_certificate").is_none(), "{json}");
+    // SELECT, GET DATA serial, the security object and DG1, DG2, DG4, DG5, DG6.
+    assert_eq!(json["traffic"]["apdus"], 1 + 1 + 6, "{json}");
+
+    let (out, checks) = verify_card(&card, test_issuer(), &[]);
+    assert_eq!(out.code, 0, "{checks:?}");
+    assert_eq!(out.json()["traffic"]["apdus"], 9, "{out:?}");
+    assert!(check(&checks, "holder certificate binding").1, "{checks:?}");
+    assert!(
+        !checks
+            .iter()
+            .any(|c| c.0.contains("authentication certificate")),
+        "a 1.0 card has no DG7 to check: {checks:?}"
+    );
+    let (out, checks) = verify_card(
+        &card,
+        test_issuer(),
+        &["--finger", "fixtures/fingerprints/finger-1-live.fmr"],
+    );
+    assert_eq!(out.code, 0, "{checks:?}");
+    assert_eq!(out.json()["traffic"]["apdus"], 10, "{out:?}");
 }

@@ -78,6 +78,9 @@ pub mod select {
     pub const P2_FCI: u8 = 0x00;
     /// P2: return no data.
     pub const P2_NO_DATA: u8 = 0x0C;
+    /// The specification version from which the application's FCP carries the card serial
+    /// (tag [`super::tag::FCP_SERIAL`]). §6.1.
+    pub const SERIAL_IN_FCP_SINCE: (u8, u8) = (1, 1);
 }
 
 /// Elementary files of the application. Their short EF identifier (SFI) is the low byte of the
@@ -264,6 +267,9 @@ pub mod tag {
     pub const EC_POINT: u8 = 0x86;
     /// FCP template.
     pub const FCP: u8 = 0x62;
+    /// Proprietary information in the application's FCP (ISO/IEC 7816-4 §7.4.3, tag `85`,
+    /// primitive): the card serial, ASCII, as GET DATA `DF01` returns it. Version 1.1. §6.1.
+    pub const FCP_SERIAL: u8 = 0x85;
     /// Offset data object of odd-INS READ/UPDATE BINARY.
     pub const OFFSET: u8 = 0x54;
     /// Discretionary data object carrying odd-INS file data.

@@ -23,6 +23,8 @@ mod fcp {
     pub const DESCRIPTOR: u16 = 0x82;
     pub const FILE_ID: u16 = 0x83;
     pub const DF_NAME: u16 = 0x84;
+    /// Proprietary information, primitive: the card serial (version 1.1, §6.1).
+    pub const SERIAL: u16 = crate::spec::tag::FCP_SERIAL as u16;
     pub const SFI: u16 = 0x88;
     pub const LIFECYCLE: u16 = 0x8A;
     /// File descriptor byte of a DF.
@@ -84,7 +86,11 @@ fn select_application(ctx: &mut Ctx<'_>, name: &[u8]) -> Result<Vec<u8>, Status>
         return Err(Status::FILE_NOT_FOUND);
     }
     ctx.session.start_application();
-    Ok(application_fcp(ctx.state().lifecycle.byte()))
+    let state = ctx.state();
+    // The serial rides in the FCP since version 1.1, so that a desk learns it with the
+    // SELECT it sends anyway; a 1.0 card answers the FCP it always did.
+    let serial = (state.spec_version >= select::SERIAL_IN_FCP_SINCE).then(|| state.serial.as_str());
+    Ok(application_fcp(state.lifecycle.byte(), serial))
 }
 
 /// Before the application is selected no file can be found (6A82), nor can the MF (`3F00`)
@@ -104,11 +110,14 @@ fn select_file(ctx: &mut Ctx<'_>, data: &[u8]) -> Result<Vec<u8>, Status> {
     Ok(fcp)
 }
 
-/// `62 { 82 01 38; 84 AID; 8A LCS }`.
-fn application_fcp(lifecycle: u8) -> Vec<u8> {
+/// `62 { 82 01 38; 84 AID; 85 serial; 8A LCS }`, without `85` on a 1.0 card (`serial` none).
+fn application_fcp(lifecycle: u8, serial: Option<&str>) -> Vec<u8> {
     let mut inner = Vec::new();
     tlv::push(&mut inner, fcp::DESCRIPTOR, &[fcp::DF]);
     tlv::push(&mut inner, fcp::DF_NAME, &AID);
+    if let Some(serial) = serial {
+        tlv::push(&mut inner, fcp::SERIAL, serial.as_bytes());
+    }
     tlv::push(&mut inner, fcp::LIFECYCLE, &[lifecycle]);
     tlv::object(tag::FCP.into(), &inner)
 }

@@ -171,7 +171,7 @@ fn select_the_application() {
             (SELECT_AID_FCP, AID_FCP),
             ("00A4040007F04D454C4C490100", AID_FCP), // P2 00: FCI answered as FCP
             ("00A4040C07F04D454C4C4901", "9000"),
-            ("00A4040407F04D454C4C4901", "6111"), // no Le: 61xx
+            ("00A4040407F04D454C4C4901", "611C"), // no Le: 61xx
             ("00C0000000", AID_FCP),
             ("00A4040C07F04D454C4C4902", "6A82"), // another AID
             ("00A4040C06F04D454C4C49", "6A82"),   // a prefix of the AID
@@ -184,6 +184,28 @@ fn select_the_application() {
             ("00A405", "6700"),
             ("00A40500", "6700"), // no data: length before P1-P2
             ("00A4040C", "6700"),
+        ],
+    );
+}
+
+/// §6.1: a 1.1 card's application FCP carries its serial in `85`, exactly as GET DATA `DF01`
+/// returns it, and the template's length follows it — here the longest serial, 16 characters.
+#[test]
+fn the_application_fcp_carries_the_serial() {
+    let serial = "0123456789ABCDEZ";
+    let mut card = Card::manufacture(serial, &MASTER_KEY).unwrap();
+    let fcp = format!(
+        "6221 820138 8407F04D454C4C4901 8510{} 8A0101 9000",
+        hx(serial.as_bytes())
+    );
+    script(
+        &mut card,
+        &[
+            (SELECT_AID_FCP, &fcp),
+            ("00CADF0100", &format!("{}9000", hx(serial.as_bytes()))),
+            // P2 00 answers the same; P2 0C still nothing.
+            ("00A4040007F04D454C4C490100", &fcp),
+            (SELECT_AID, "9000"),
         ],
     );
 }
@@ -532,18 +554,18 @@ fn get_response_rules() {
         &mut card,
         &[
             ("00C0000000", "6985"),
-            ("00A4040407F04D454C4C4901", "6111"),
-            ("00C0000005", "620F820138610C"),
-            ("00C0000003", "8407F06109"),
-            ("00C0000007", "4D454C4C49018A6102"),
-            ("00C0000002", "01019000"),
+            ("00A4040407F04D454C4C4901", "611C"),
+            ("00C0000005", "621A8201386117"),
+            ("00C0000003", "8407F06114"),
+            ("00C0000007", "4D454C4C490185 610D"),
+            ("00C000000D", "094D454C4C4930303031 8A0101 9000"),
             ("00C0000000", "6985"),
             // Any other command discards pending data.
-            ("00A4040407F04D454C4C4901", "6111"),
+            ("00A4040407F04D454C4C4901", "611C"),
             ("00CADF0200", "019000"),
             ("00C0000000", "6985"),
             // A failing GET RESPONSE keeps them.
-            ("00A4040407F04D454C4C4901", "6111"),
+            ("00A4040407F04D454C4C4901", "611C"),
             ("00C0010000", "6A86"),
             ("00C00000", "6700"),
             ("00C000000100", "6700"),
@@ -553,10 +575,10 @@ fn get_response_rules() {
             ("00C0000000", AID_FCP), // ... and its last one
             ("00C0000000", "6985"),
             // An APDU of another instruction discards them even when it fails.
-            ("00A4040407F04D454C4C4901", "6111"),
+            ("00A4040407F04D454C4C4901", "611C"),
             ("80A4", "6700"),
             ("00C0000000", "6985"),
-            ("00A4040407F04D454C4C4901", "6111"),
+            ("00A4040407F04D454C4C4901", "611C"),
             ("00C00000000000", AID_FCP), // extended Le
         ],
     );
@@ -709,7 +731,10 @@ fn a_terminated_card_tells_only_its_serial_and_state() {
     script(
         &mut card,
         &[
-            (SELECT_AID_FCP, "620F 820138 8407F04D454C4C4901 8A010C 9000"),
+            (
+                SELECT_AID_FCP,
+                "621A 820138 8407F04D454C4C4901 85094D454C4C4930303031 8A010C 9000",
+            ),
             ("00CADF0100", &format!("{serial}9000")),
             ("00CADF0200", "0C9000"),
             ("00CADF0300", "6985"),
@@ -742,7 +767,9 @@ fn the_lifecycle_byte_appears_in_fcp_and_get_data() {
             &[
                 (
                     SELECT_AID_FCP,
-                    &format!("620F 820138 8407F04D454C4C4901 8A01{byte} 9000"),
+                    &format!(
+                        "621A 820138 8407F04D454C4C4901 85094D454C4C4930303031 8A01{byte} 9000"
+                    ),
                 ),
                 ("00CADF0200", &format!("{byte}9000")),
             ],
@@ -770,7 +797,7 @@ fn power_off_and_reset_end_the_session() {
     card.power_off();
     card.power_on();
     script(&mut card, &[("00CADF0200", "6985")]);
-    script(&mut card, &[("00A4040407F04D454C4C4901", "6111")]);
+    script(&mut card, &[("00A4040407F04D454C4C4901", "611C")]);
     card.reset();
     script(&mut card, &[("00C0000000", "6985")]);
     script(&mut card, &[("10A4040C03F04D45", "9000")]);

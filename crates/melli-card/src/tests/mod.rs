@@ -141,8 +141,10 @@ pub(super) const SERIAL: &str = "MELLI0001";
 pub(super) const SELECT_AID: &str = "00A4040C07F04D454C4C4901";
 /// SELECT the application asking for the FCP.
 pub(super) const SELECT_AID_FCP: &str = "00A4040407F04D454C4C490100";
-/// The application's FCP on a blank card, with 9000.
-pub(super) const AID_FCP: &str = "620F 820138 8407F04D454C4C4901 8A0101 9000";
+/// The application's FCP on a blank card of version 1.1, with 9000: its serial "MELLI0001"
+/// in `85` (§6.1).
+pub(super) const AID_FCP: &str =
+    "621A 820138 8407F04D454C4C4901 85094D454C4C4930303031 8A0101 9000";
 
 /// Test content: `len` bytes that differ from their neighbours.
 pub(super) fn pattern(len: usize, seed: u8) -> Vec<u8> {

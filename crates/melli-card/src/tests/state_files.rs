@@ -339,8 +339,8 @@ fn a_corrupted_file_is_an_error_naming_the_field() {
 const FORMAT_2_CARD: &str = include_str!("fixtures/state-v2-operational.json");
 
 /// §8.7, §12.7: a card made before version 1.1 still opens, and stays the 1.0 card it was —
-/// `DF03` is `01 00`, and DG7, key `03` and INTERNAL AUTHENTICATE P2 `03` answer as on 1.0 —
-/// while everything it had still works. Its next save is format 3, and it opens again.
+/// `DF03` is `01 00`, its application FCP carries no serial (§6.1), and DG7, key `03` and
+/// INTERNAL AUTHENTICATE P2 `03` answer as on 1.0 — while everything it had still works. Its next save is format 3, and it opens again.
 #[test]
 fn a_format_2_card_opens_as_a_1_0_card() {
     let dir = tempfile::tempdir().unwrap();
@@ -353,7 +353,7 @@ fn a_format_2_card_opens_as_a_1_0_card() {
     script(
         &mut card,
         &[
-            (SELECT_AID, "9000"),
+            (SELECT_AID_FCP, "620F 820138 8407F04D454C4C4901 8A0105 9000"),
             ("00CADF0300", "01009000"),
             ("00A4000C020107", "6A82"),
             ("00B0870000", "6A82"),
@@ -376,7 +376,7 @@ fn a_format_2_card_opens_as_a_1_0_card() {
     script(
         &mut card,
         &[
-            (SELECT_AID, "9000"),
+            (SELECT_AID_FCP, "620F 820138 8407F04D454C4C4901 8A0105 9000"),
             ("00CADF0300", "01009000"),
             ("00CADF0400", "030A059000"),
         ],

@@ -48,7 +48,8 @@ impl Drop for StopOnDrop<'_> {
 }
 
 const SELECT_AID: &str = "00A4040007F04D454C4C490100";
-const SELECT_AID_FCP: &str = "620F8201388407F04D454C4C49018A01019000";
+/// The FCP of card "VPCD1" (version 1.1: its serial in `85`), blank, and `9000`.
+const SELECT_AID_FCP: &str = "62168201388407F04D454C4C4901850556504344318A01019000";
 
 #[test]
 fn serves_controls_and_apdus_and_reconnects() {
@@ -143,7 +144,7 @@ fn a_card_pulled_at_the_kth_command_apdu() {
         let mut vpcd = FakeVpcd::accept(&listener);
         vpcd.send(&[control::POWER_ON]);
         assert_eq!(vpcd.exchange(&[control::ATR]), crate::spec::ATR.to_vec());
-        assert_eq!(vpcd.exchange(&select)[..2], [0x62, 0x0F]); // APDU 1
+        assert_eq!(vpcd.exchange(&select)[..2], [0x62, 0x1A]); // APDU 1
         assert_eq!(hex::encode_upper(vpcd.exchange(&counters)), "030A059000"); // 2
         vpcd.send(&wrong_pin); // 3: processed, then the card is pulled
         let mut rest = Vec::new();
@@ -155,7 +156,7 @@ fn a_card_pulled_at_the_kth_command_apdu() {
         assert_eq!(vpcd.exchange(&[control::ATR]), crate::spec::ATR.to_vec());
         // A fresh session: nothing selected.
         assert_eq!(hex::encode_upper(vpcd.exchange(&counters)), "6985"); // 4
-        assert_eq!(vpcd.exchange(&select)[..2], [0x62, 0x0F]); // 5
+        assert_eq!(vpcd.exchange(&select)[..2], [0x62, 0x1A]); // 5
                                                                // The try of APDU 3 was saved before the card was pulled.
         assert_eq!(hex::encode_upper(vpcd.exchange(&counters)), "020A059000"); // 6
         for _ in 0..5 {
@@ -312,9 +313,10 @@ fn a_timed_card_answers_no_sooner_than_its_profile() {
 
         let started = Instant::now();
         let response = vpcd.exchange(&select);
-        // 13 + 4 and 19 + 4 characters of 11 etu at 9 600 bit/s, and 2 ms of chip: 47.8 ms.
+        // 13 + 4 and 30 + 4 characters (the FCP with the serial, and the status word) of
+        // 11 etu at 9 600 bit/s, and 2 ms of chip: 60.4 ms.
         let expected = profile.delay(select.len(), response.len(), &Work::default());
-        assert_eq!(expected.as_micros(), 45_833 + 2_000);
+        assert_eq!(expected.as_micros(), 58_437 + 2_000);
         assert!(started.elapsed() >= expected, "{:?}", started.elapsed());
 
         let started = Instant::now();

@@ -12,7 +12,7 @@ mod resume;
 
 pub use card_signer::{CardSignatureError, CardSigner};
 pub use desk::FingerMatch;
-pub use fcp::FileControl;
+pub use fcp::{ApplicationControl, FileControl};
 pub use holder::{PinCheckError, PinError, PinVerified, RetryCounters};
 pub use lifecycle::Lifecycle;
 pub use personalization::{Personalization, PublicPoint};
@@ -21,7 +21,7 @@ pub use resume::PinSession;
 
 use zeroize::Zeroizing;
 
-use crate::apdu::{Command, StatusError, StatusWord, EXTENDED_MAX_NE};
+use crate::apdu::{Command, StatusError, StatusWord, EXTENDED_MAX_NE, SHORT_MAX_NE};
 use crate::spec;
 use crate::transport::{Capabilities, CardChannel, Traffic, Transport, TransportError};
 
@@ -87,20 +87,45 @@ pub struct CardInfo {
 /// A melli card whose application is selected.
 pub struct Applet<T: Transport> {
     channel: CardChannel<T>,
+    /// The FCP the card answered to [`Applet::select`] (§6.1); `None` for a handle that did
+    /// not select ([`Applet::resume`]).
+    selected: Option<Vec<u8>>,
+}
+
+/// A card serial as `DF01` and the application's FCP hold it (§6.1, §6.6): 1–16 characters
+/// `0-9`, `A-Z`; `None` for anything else.
+fn valid_serial(raw: &[u8]) -> Option<String> {
+    let valid = (1..=16).contains(&raw.len())
+        && raw
+            .iter()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
+    valid.then(|| String::from_utf8_lossy(raw).into_owned())
+}
+
+/// READ BINARY P1 b8: the file is named by the SFI in b5–b1, the offset is P2 (§6.2).
+const READ_BY_SFI: u8 = 0x80;
+
+/// The most READ BINARY answers [`Applet::read_file_by_sfi`] takes for one file of at most
+/// `max` bytes: what short answers (256 bytes each) need, and one more. A card that gives
+/// less at a time is not followed further.
+fn answers_for(max: usize) -> usize {
+    max.div_ceil(SHORT_MAX_NE) + 1
 }
 
 impl<T: Transport> Applet<T> {
-    /// SELECT the melli application by its AID (§6.1) and use the specification's limits for
-    /// everything sent after it.
+    /// SELECT the melli application by its AID asking for its FCP (§6.1), which tells its
+    /// lifecycle and, on a 1.1 card, its serial ([`Applet::selected_application`]), and use
+    /// the specification's limits for everything sent after it.
     pub fn select(transport: T) -> Result<Self, AppletError> {
         let mut channel = CardChannel::new(transport);
         let select = Command::new(
             spec::cla::PLAIN,
             spec::ins::SELECT,
             spec::select::P1_BY_NAME,
-            spec::select::P2_NO_DATA,
+            spec::select::P2_FCP,
         )
-        .data(spec::AID.to_vec());
+        .data(spec::AID.to_vec())
+        .expect(SHORT_MAX_NE);
         let response = channel.send(&select)?;
         if !response.sw.is_ok() {
             return Err(AppletError::NotMelli(response.sw));
@@ -110,7 +135,24 @@ impl<T: Transport> Applet<T> {
             chaining: true,
             max_command_data: spec::MAX_COMMAND_DATA,
         });
-        Ok(Applet { channel })
+        Ok(Applet {
+            channel,
+            selected: Some(response.data.to_vec()),
+        })
+    }
+
+    /// What the card said of its application when [`Applet::select`] selected it (§6.1): the
+    /// lifecycle then, and on a 1.1 card the serial. `None` for a handle made by
+    /// [`Applet::resume`], which sent no SELECT. An FCP that does not parse, or carries a
+    /// serial `DF01` could not hold, is a malformed card.
+    pub fn selected_application(&self) -> Result<Option<ApplicationControl>, AppletError> {
+        self.selected
+            .as_deref()
+            .map(|fcp| {
+                ApplicationControl::parse(fcp)
+                    .map_err(|detail| AppletError::malformed("application FCP", detail))
+            })
+            .transpose()
     }
 
     pub fn channel(&mut self) -> &mut CardChannel<T> {
@@ -147,18 +189,12 @@ impl<T: Transport> Applet<T> {
     /// The card serial number (GET DATA `DF01`).
     pub fn serial(&mut self) -> Result<String, AppletError> {
         let raw = self.get_data(spec::data_object::SERIAL)?;
-        let valid = !raw.is_empty()
-            && raw.len() <= 16
-            && raw
-                .iter()
-                .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
-        if !valid {
-            return Err(AppletError::malformed(
+        valid_serial(&raw).ok_or_else(|| {
+            AppletError::malformed(
                 "serial number",
                 format!("{} bytes: {}", raw.len(), hex::encode_upper(&*raw)),
-            ));
-        }
-        Ok(String::from_utf8_lossy(&raw).into_owned())
+            )
+        })
     }
 
     /// The lifecycle state (GET DATA `DF02`, §7).
@@ -226,6 +262,83 @@ impl<T: Transport> Applet<T> {
             fid,
             spec::MAX_RESPONSE_DATA,
         )
+    }
+
+    /// Reads a whole elementary file by its short identifier, with no SELECT (§6.2): READ
+    /// BINARY with P1 = `80` | SFI, offset 0 and Le = the file's maximum size (§5), extended
+    /// when over 256. One APDU: the card answers every byte up to the current length, with
+    /// `6282` when the file ended before Le (the usual case) or `9000` when it is full. Le
+    /// `00` (256, DG4's maximum) is a wildcard, answered `9000` whatever the length: fewer
+    /// bytes than 256 then mean the file ended. An empty file is `6282` with no data.
+    ///
+    /// Should a card answer `9000` with fewer bytes than an explicit Le — it ran out of room,
+    /// not of file — the rest is read from where it stopped, on the EF the SFI made current
+    /// (P1 b8 = 0), at most [`answers_for`] times. More bytes than asked is a malformed
+    /// card.
+    pub fn read_file_by_sfi(&mut self, fid: u16) -> Result<Zeroizing<Vec<u8>>, AppletError> {
+        let max = spec::ef::ALL
+            .iter()
+            .find(|(f, _)| *f == fid)
+            .map(|(_, max)| *max)
+            .ok_or_else(|| AppletError::malformed("file", format!("no file {fid:04X} in §5")))?;
+        let [_, sfi] = fid.to_be_bytes();
+        let mut content = Zeroizing::new(Vec::new());
+        for _ in 0..answers_for(max) {
+            let offset = content.len();
+            let want = max - offset;
+            let apdu = if offset == 0 {
+                Command::new(
+                    spec::cla::PLAIN,
+                    spec::ins::READ_BINARY,
+                    READ_BY_SFI | sfi,
+                    0,
+                )
+            } else {
+                // `max` is at most 20 480: the offset fits P1-P2 with b8 = 0.
+                let [p1, p2] = (offset as u16).to_be_bytes();
+                Command::new(spec::cla::PLAIN, spec::ins::READ_BINARY, p1, p2)
+            }
+            .expect(want);
+            let response = self.channel.send(&apdu)?;
+            let ended = match response.sw.check() {
+                Ok(()) => want == SHORT_MAX_NE && response.data.len() < want,
+                Err(StatusError::EndOfFile) => true,
+                Err(status) => {
+                    return Err(AppletError::Status {
+                        command: "READ BINARY",
+                        status,
+                    })
+                }
+            };
+            if response.data.len() > want {
+                return Err(AppletError::malformed(
+                    "READ BINARY answer",
+                    format!(
+                        "file {fid:04X}: {} bytes at offset {offset}, more than the {want} \
+                         asked (its maximum size is {max})",
+                        response.data.len()
+                    ),
+                ));
+            }
+            content.extend_from_slice(&response.data);
+            if ended || content.len() == max {
+                return Ok(content);
+            }
+            if response.data.is_empty() {
+                return Err(AppletError::malformed(
+                    "READ BINARY answer",
+                    format!("file {fid:04X}: no bytes at offset {offset}, and no end of file"),
+                ));
+            }
+        }
+        Err(AppletError::malformed(
+            "READ BINARY answer",
+            format!(
+                "file {fid:04X}: still not ended after {} answers ({} bytes)",
+                answers_for(max),
+                content.len()
+            ),
+        ))
     }
 }
 

@@ -35,7 +35,10 @@ impl<T: Transport> Applet<T> {
             chaining: true,
             max_command_data: spec::MAX_COMMAND_DATA,
         });
-        Applet { channel }
+        Applet {
+            channel,
+            selected: None,
+        }
     }
 
     /// Signing again in a card session in which the PIN was verified ([`PinSession`]). The

@@ -1,10 +1,13 @@
-//! Reading a card at the desk: every readable file, whole, as few APDUs as the card allows.
+//! Reading a card at the desk: every readable file once, whole, in as few APDUs as the
+//! specification allows — the SELECT of the application tells the lifecycle and (1.1) the
+//! serial, then one READ BINARY by SFI per file (applets-spec, "The desk check in the fewest
+//! APDUs").
 
 use zeroize::Zeroizing;
 
 use crate::applet::{Applet, AppletError, Lifecycle};
 use crate::model::{Address, DataGroupError, Identity};
-use crate::pki::Certificate;
+use crate::pki::{Certificate, SecurityObject};
 use crate::spec::ef;
 use crate::transport::Transport;
 
@@ -12,14 +15,20 @@ use crate::transport::Transport;
 #[derive(Debug, Clone)]
 pub struct CardContents {
     pub serial: String,
+    /// Whether the serial came from the application's FCP, which only a version 1.1 card
+    /// fills (§6.1); otherwise from GET DATA `DF01` (a 1.0 card, or an applet handle that sent
+    /// no SELECT).
+    pub serial_from_fcp: bool,
+    /// The lifecycle the card gave when its application was selected.
     pub lifecycle: Lifecycle,
     pub identity: Zeroizing<Vec<u8>>,
     pub photo: Zeroizing<Vec<u8>>,
     pub address: Zeroizing<Vec<u8>>,
     pub chip_auth_key: Zeroizing<Vec<u8>>,
     pub certificates: Zeroizing<Vec<u8>>,
-    /// DG7, the authentication certificate path (applets-spec §12.1): `None` on a version 1.0
-    /// card (no EF `0107`) or a card personalized without it (empty).
+    /// DG7, the authentication certificate path (applets-spec §12.1): `None` when the
+    /// security object does not list it (a version 1.0 card, or one personalized without a
+    /// login key) — it is not read then —, or the card has no EF `0107` or an empty one.
     pub authentication: Option<Zeroizing<Vec<u8>>>,
     pub security_object: Zeroizing<Vec<u8>>,
 }
@@ -124,18 +133,43 @@ fn split_path(
     Ok((holder, certs.collect()))
 }
 
-/// Reads every readable file of the card behind `applet` (already selected).
+/// Reads every readable file of the card behind `applet` (selected by [`Applet::select`]),
+/// each once: the lifecycle and, on a 1.1 card, the serial from the FCP the SELECT answered
+/// (a 1.0 card: GET DATA `DF01`, one APDU more), then one READ BINARY by SFI per file — the
+/// security object first, so that DG7 is read only when it lists DG7 (or does not parse).
+/// On a 1.1 card that is 8 APDUs with the SELECT.
 pub fn read_card<T: Transport>(applet: &mut Applet<T>) -> Result<CardContents, AppletError> {
+    let selected = applet.selected_application()?;
+    let lifecycle = match &selected {
+        Some(control) => control.lifecycle,
+        None => applet.lifecycle()?,
+    };
+    let (serial, serial_from_fcp) = match selected.and_then(|control| control.serial) {
+        Some(serial) => (serial, true),
+        None => (applet.serial()?, false),
+    };
+    let security_object = applet.read_file_by_sfi(ef::SECURITY_OBJECT)?;
+    let identity = applet.read_file_by_sfi(ef::IDENTITY)?;
+    let photo = applet.read_file_by_sfi(ef::PHOTO)?;
+    let address = applet.read_file_by_sfi(ef::ADDRESS)?;
+    let chip_auth_key = applet.read_file_by_sfi(ef::CHIP_AUTH_KEY)?;
+    let certificates = applet.read_file_by_sfi(ef::HOLDER_CERT)?;
+    let authentication = match SecurityObject::parse(&security_object) {
+        Ok(listed) if listed.hash_of(7).is_none() => None,
+        // Listed, or no list to go by: passive authentication judges what is read.
+        _ => read_optional(applet, ef::AUTH_CERT)?,
+    };
     Ok(CardContents {
-        serial: applet.serial()?,
-        lifecycle: applet.lifecycle()?,
-        identity: applet.read_file(ef::IDENTITY)?,
-        photo: applet.read_file(ef::PHOTO)?,
-        address: applet.read_file(ef::ADDRESS)?,
-        chip_auth_key: applet.read_file(ef::CHIP_AUTH_KEY)?,
-        certificates: applet.read_file(ef::HOLDER_CERT)?,
-        authentication: read_optional(applet, ef::AUTH_CERT)?,
-        security_object: applet.read_file(ef::SECURITY_OBJECT)?,
+        serial,
+        serial_from_fcp,
+        lifecycle,
+        identity,
+        photo,
+        address,
+        chip_auth_key,
+        certificates,
+        authentication,
+        security_object,
     })
 }
 
@@ -145,7 +179,7 @@ fn read_optional<T: Transport>(
     applet: &mut Applet<T>,
     fid: u16,
 ) -> Result<Option<Zeroizing<Vec<u8>>>, AppletError> {
-    match applet.read_file(fid) {
+    match applet.read_file_by_sfi(fid) {
         Ok(bytes) if bytes.is_empty() => Ok(None),
         Ok(bytes) => Ok(Some(bytes)),
         Err(AppletError::Status {
@@ -155,3 +189,6 @@ fn read_optional<T: Transport>(
         Err(e) => Err(e),
     }
 }
+
+#[cfg(test)]
+mod tests;

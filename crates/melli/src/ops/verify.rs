@@ -1,7 +1,11 @@
 //! Verifying a card at the desk: passive authentication (the security object and every data
 //! group), chip authentication (the chip holds the private key of DG5), the holder
-//! certificate, the card's expiry, and optionally a live fingerprint matched on the card.
-//! The result is a [`Verdict`] of named checks.
+//! certificate and its binding to the card, the card's expiry, and optionally a live
+//! fingerprint matched on the card. The result is a [`Verdict`] of named checks.
+//!
+//! The checks work on what [`super::read::read_card`] read in its one pass; the card is asked
+//! only for what no file can tell: INTERNAL AUTHENTICATE, and VERIFY of a live finger
+//! (applets-spec, "The desk check in the fewest APDUs").
 
 use std::time::SystemTime;
 
@@ -20,7 +24,6 @@ use crate::pki::{
     verify_path, verify_security_object, Certificate, Check, LeafPurpose, Remedy, Verdict,
     VerifyInput,
 };
-use crate::spec::reference;
 use crate::transport::Transport;
 
 /// Check names, as `melli verify` prints them.
@@ -37,7 +40,8 @@ const CHIP_AUTH_PREFIX: &[u8] = b"MELLI-CA-V1";
 /// Length of the desk's random challenge.
 const CHALLENGE_LEN: usize = 32;
 
-/// Runs every check on a card whose files were read into `contents`.
+/// Runs every check on a card whose files were read into `contents`: one INTERNAL
+/// AUTHENTICATE, and with `live_finger` one VERIFY, are all it sends.
 pub fn verify_card<T: Transport>(
     applet: &mut Applet<T>,
     contents: &CardContents,
@@ -54,10 +58,12 @@ pub fn verify_card<T: Transport>(
         at,
     );
     let vouched = dg5_vouched_for(&verdict);
-    verdict.push(chip_authentication(applet, contents, vouched)?);
+    let chip = chip_authentication(applet, contents, vouched.clone())?;
+    let basis = Basis::of(&verdict, &chip);
+    verdict.push(chip);
     verdict.push(holder_certificate(contents, trusted_root, at));
-    verdict.push(holder_binding(applet, contents)?);
-    for check in super::login::authentication_checks(applet, contents, trusted_root, at)? {
+    verdict.push(holder_binding(contents, &basis));
+    for check in super::login::authentication_checks(contents, trusted_root, at, &basis) {
         verdict.push(check);
     }
     verdict.push(card_expiry(contents, at));
@@ -106,19 +112,78 @@ pub fn passive_authentication(
 /// checks passed (the signature and chain as much as DG5's hash — a hash in a security object
 /// nobody vouches for proves nothing); otherwise why not, naming the failed checks.
 pub fn dg5_vouched_for(passive: &Verdict) -> Result<(), String> {
+    passive_failed(passive).map_or(Ok(()), |failed| {
+        Err(format!(
+            "DG5 is not vouched for: passive authentication failed ({failed}), so its key \
+             proves nothing"
+        ))
+    })
+}
+
+/// The names of the failed checks of a passive-authentication verdict, `None` when it passed.
+fn passive_failed(passive: &Verdict) -> Option<String> {
     if passive.passed() {
-        return Ok(());
+        return None;
     }
     let failed: Vec<&str> = passive.failures().map(|c| c.name.as_str()).collect();
-    let failed = if failed.is_empty() {
+    Some(if failed.is_empty() {
         "no check was made".to_owned()
     } else {
         failed.join(", ")
-    };
-    Err(format!(
-        "DG5 is not vouched for: passive authentication failed ({failed}), so its key proves \
-         nothing"
-    ))
+    })
+}
+
+/// What binds DG6 and DG7 to the chip at the desk, which reads no public key from the card:
+/// passive authentication vouches that the issuer wrote them, with DG5, for this serial, and
+/// chip authentication that this chip holds the private key of that DG5 — so it is the card
+/// the issuer made them for, and the issuer certified in them the keys it saw this chip
+/// generate under the secure channel, checked before it locked the card (§10.8, §12.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Basis {
+    /// Both passed.
+    Established,
+    /// Passive authentication failed (its failed checks named): nothing vouches for the
+    /// certificates, so whose they are cannot be told.
+    PassiveFailed(String),
+    /// Passive authentication passed but chip authentication failed: this chip is not the
+    /// card the certificates were issued for.
+    ChipFailed,
+}
+
+impl Basis {
+    /// The basis given the verdict of passive authentication alone and the
+    /// chip-authentication check.
+    pub fn of(passive: &Verdict, chip: &Check) -> Basis {
+        match passive_failed(passive) {
+            Some(failed) => Basis::PassiveFailed(failed),
+            None if chip.passed => Basis::Established,
+            None => Basis::ChipFailed,
+        }
+    }
+
+    /// The check `name` about `what` ("DG6's holder certificate") when the basis is missing:
+    /// UNKNOWN (not accepted) after a failed passive authentication, FAIL after a failed chip
+    /// authentication, each saying why; `None` when established.
+    pub fn refusal(&self, name: &str, what: &str) -> Option<Check> {
+        match self {
+            Basis::Established => None,
+            Basis::PassiveFailed(failed) => Some(Check::unknown(
+                name,
+                format!(
+                    "cannot tell whether {what} belongs to this card: passive authentication \
+                     failed ({failed}), so nothing vouches that the issuer wrote it for it"
+                ),
+                false,
+            )),
+            Basis::ChipFailed => Some(Check::fail(
+                name,
+                format!(
+                    "{what} does not belong to this chip: chip authentication failed, so this \
+                     chip is not the card the issuer certified it for (a clone?)"
+                ),
+            )),
+        }
+    }
 }
 
 /// A fresh random challenge for INTERNAL AUTHENTICATE (§9.5 step 3).
@@ -263,51 +328,22 @@ fn holder_certificate(contents: &CardContents, root: &Certificate, at: SystemTim
     }
 }
 
-/// The holder certificate belongs to this card and this holder (§9.4.1): its key is the public
-/// key of the card's signing key (read from the card: GENERATE `00 47 81 01`), and its subject
-/// names DG1's holder as the issuer writes it (§9.3.5).
-fn holder_binding<T: Transport>(
-    applet: &mut Applet<T>,
-    contents: &CardContents,
-) -> Result<Check, AppletError> {
+/// The holder certificate belongs to this card and this holder (§9.4.1): its subject names
+/// DG1's holder as the issuer writes it (§9.3.5), and it is the issuer's for this chip on
+/// `basis` — passive and chip authentication — which alone lets it pass.
+fn holder_binding(contents: &CardContents, basis: &Basis) -> Check {
     let name = check::HOLDER_BINDING;
     let holder = match contents.parse_certificates() {
         Ok((holder, _)) => holder,
-        Err(e) => return Ok(Check::fail(name, e.to_string())),
+        Err(e) => return Check::fail(name, e.to_string()),
     };
     let identity = match contents.parse_identity() {
         Ok(identity) => identity,
-        Err(e) => return Ok(Check::fail(name, e.to_string())),
+        Err(e) => return Check::fail(name, e.to_string()),
     };
-    let signing_key = match applet.read_public_key(reference::SIGNING_KEY) {
-        Ok(point) => point,
-        Err(AppletError::Status { status, .. }) => {
-            return Ok(Check::fail(
-                name,
-                format!("the card does not give its signing key's public key ({status})"),
-            ))
-        }
-        Err(e) => return Err(e),
-    };
-    let certified = holder
-        .tbs_certificate
-        .subject_public_key_info
-        .subject_public_key
-        .raw_bytes();
-    if certified != signing_key.as_slice() {
-        return Ok(Check::fail(
-            name,
-            "the holder certificate certifies another key than the card's signing key: DG6 does not belong to this card",
-        ));
-    }
     let subject = match HolderSubject::from_certificate(&holder) {
         Ok(subject) => subject,
-        Err(e) => {
-            return Ok(Check::fail(
-                name,
-                format!("holder certificate subject: {e}"),
-            ))
-        }
+        Err(e) => return Check::fail(name, format!("holder certificate subject: {e}")),
     };
     let expected = [
         ("national code", identity.national_code().to_string()),
@@ -329,16 +365,25 @@ fn holder_binding<T: Transport>(
     ];
     for ((what, want), got) in expected.iter().zip(in_certificate) {
         if want != got {
-            return Ok(Check::fail(
+            return Check::fail(
                 name,
                 format!("the holder certificate's {what} is not DG1's: DG6 names someone else"),
-            ));
+            );
         }
     }
-    Ok(Check::pass(
+    if let Some(refused) = basis.refusal(name, "DG6's holder certificate") {
+        return refused;
+    }
+    Check::pass(
         name,
-        "certifies the card's signing key and names DG1's holder",
-    ))
+        format!(
+            "names DG1's holder, and is the issuer's for this chip: the document signer vouches \
+             for it with DG5 for card {} and the chip proved it holds DG5's key, so it \
+             certifies the signing key the issuer saw this chip generate (§10.8; the key is not \
+             read from the card)",
+            contents.serial
+        ),
+    )
 }
 
 fn card_expiry(contents: &CardContents, at: SystemTime) -> Check {

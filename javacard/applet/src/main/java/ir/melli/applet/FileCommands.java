@@ -69,19 +69,28 @@ final class FileCommands {
         d.responder.clear();
     }
 
+    /**
+     * {@code 62 L { 82 01 38; 84 07 AID; 85 n serial; 8A 01 LCS }}: this applet implements
+     * version 1.1, whose application FCP carries the serial (1–16 characters) in tag 85 (§6.1).
+     */
     private short applicationFcp(byte[] out) {
         out[0] = 0x62;
-        out[1] = 0x0F;
         out[2] = (byte) 0x82;
         out[3] = 0x01;
         out[4] = 0x38;
         out[5] = (byte) 0x84;
         out[6] = 0x07;
         Util.arrayCopyNonAtomic(AID, (short) 0, out, (short) 7, (short) 7);
-        out[14] = (byte) 0x8A;
-        out[15] = 0x01;
-        out[16] = d.state.lifecycle();
-        return 17;
+        out[14] = (byte) 0x85;
+        short n = d.state.copySerial(out, (short) 16);
+        out[15] = (byte) n;
+        short at = (short) (16 + n);
+        out[at] = (byte) 0x8A;
+        out[(short) (at + 1)] = 0x01;
+        out[(short) (at + 2)] = d.state.lifecycle();
+        short len = (short) (at + 3);
+        out[1] = (byte) (len - 2);
+        return len;
     }
 
     private short fileFcp(byte index, byte[] out) {

@@ -11,7 +11,9 @@ class LifecycleTest {
         TestCard card = new TestCard();
         assertEquals("9000", card.send("00A4040C07F04D454C4C4901"));
         assertEquals("019000", card.send("00CADF0200"));
-        assertEquals("620F8201388407F04D454C4C49018A01019000", card.send("00A4040007F04D454C4C490100"));
+        assertEquals(
+                "62208201388407F04D454C4C4901850F4D454C4C49303030303030303030318A01019000",
+                card.send("00A4040007F04D454C4C490100"));
         assertEquals("6282", card.send("00B0810000"));
         assertEquals("6982", card.send("00B0830000"));
         assertEquals("6A88", card.send("00CA7F6100"));

@@ -17,7 +17,8 @@ class RustApduScriptsTest {
     static final String SERIAL = "MELLI0001";
     static final String SELECT_AID = "00A4040C07F04D454C4C4901";
     static final String SELECT_AID_FCP = "00A4040407F04D454C4C490100";
-    static final String AID_FCP = "620F 820138 8407F04D454C4C4901 8A0101 9000";
+    /** The application FCP of a blank card "MELLI0001": version 1.1, the serial in 85 (§6.1). */
+    static final String AID_FCP = "621A 820138 8407F04D454C4C4901 85094D454C4C4930303031 8A0101 9000";
     static final int IDENTITY_LEN = 300;
     static final int PHOTO_LEN = 20_480;
     static final int ADDRESS_LEN = 40;
@@ -207,7 +208,7 @@ class RustApduScriptsTest {
                 {SELECT_AID_FCP, AID_FCP},
                 {"00A4040007F04D454C4C490100", AID_FCP}, // P2 00: FCI answered as FCP
                 {"00A4040C07F04D454C4C4901", "9000"},
-                {"00A4040407F04D454C4C4901", "6111"}, // no Le: 61xx
+                {"00A4040407F04D454C4C4901", "611C"}, // no Le: 61xx
                 {"00C0000000", AID_FCP},
                 {"00A4040C07F04D454C4C4902", "6A82"}, // another AID
                 {"00A4040C06F04D454C4C49", "6A82"},   // a prefix of the AID
@@ -349,18 +350,18 @@ class RustApduScriptsTest {
         card = selected();
         script(card, new String[][] {
                 {"00C0000000", "6985"},
-                {"00A4040407F04D454C4C4901", "6111"},
-                {"00C0000005", "620F820138610C"},
-                {"00C0000003", "8407F06109"},
-                {"00C0000007", "4D454C4C49018A6102"},
-                {"00C0000002", "01019000"},
+                {"00A4040407F04D454C4C4901", "611C"},
+                {"00C0000005", "621A8201386117"},
+                {"00C0000003", "8407F06114"},
+                {"00C0000007", "4D454C4C490185 610D"},
+                {"00C000000D", "094D454C4C4930303031 8A0101 9000"},
                 {"00C0000000", "6985"},
                 // Any other command discards pending data.
-                {"00A4040407F04D454C4C4901", "6111"},
+                {"00A4040407F04D454C4C4901", "611C"},
                 {"00CADF0200", "019000"},
                 {"00C0000000", "6985"},
                 // A failing GET RESPONSE keeps them.
-                {"00A4040407F04D454C4C4901", "6111"},
+                {"00A4040407F04D454C4C4901", "611C"},
                 {"00C0010000", "6A86"},
                 {"00C00000", "6700"},
                 {"00C000000100", "6700"},
@@ -370,10 +371,10 @@ class RustApduScriptsTest {
                 {"00C0000000", AID_FCP}, // ... and its last one
                 {"00C0000000", "6985"},
                 // An APDU of another instruction discards them even when it fails.
-                {"00A4040407F04D454C4C4901", "6111"},
+                {"00A4040407F04D454C4C4901", "611C"},
                 {"80A4", "6700"},
                 {"00C0000000", "6985"},
-                {"00A4040407F04D454C4C4901", "6111"},
+                {"00A4040407F04D454C4C4901", "611C"},
                 {"00C00000000000", AID_FCP}, // extended Le
             });
     }
@@ -637,7 +638,7 @@ class RustApduScriptsTest {
         TestCard card = withLifecycle(card(), CardState.TERMINATED);
         String serial = hx(SERIAL.getBytes());
         script(card, new String[][] {
-            {SELECT_AID_FCP, "620F 820138 8407F04D454C4C4901 8A010C 9000"},
+            {SELECT_AID_FCP, "621A 820138 8407F04D454C4C4901 85094D454C4C4930303031 8A010C 9000"},
             {"00CADF0100", serial + "9000"},
             {"00CADF0200", "0C9000"},
             {"00CADF0300", "6985"},
@@ -662,7 +663,7 @@ class RustApduScriptsTest {
         for (String[] s : states) {
             TestCard card = withLifecycle(card(), (byte) Integer.parseInt(s[1]));
             script(card, new String[][] {
-                {SELECT_AID_FCP, "620F 820138 8407F04D454C4C4901 8A01" + s[0] + " 9000"},
+                {SELECT_AID_FCP, "621A 820138 8407F04D454C4C4901 85094D454C4C4930303031 8A01" + s[0] + " 9000"},
                 {"00CADF0200", s[0] + "9000"},
             });
             String fcp = send(card, "00A40004020101 00");
@@ -681,7 +682,7 @@ class RustApduScriptsTest {
         });
         card.reset();
         script(card, new String[][] {{"00CADF0200", "6985"}});
-        script(card, new String[][] {{"00A4040407F04D454C4C4901", "6111"}});
+        script(card, new String[][] {{"00A4040407F04D454C4C4901", "611C"}});
         card.reset();
         script(card, new String[][] {{"00C0000000", "6985"}});
         script(card, new String[][] {{"10A4040C03F04D45", "9000"}});
