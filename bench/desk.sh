@@ -60,10 +60,26 @@ serve_desk_card() {
     until "$melli" readers 2>/dev/null | grep -q "$reader  card"; do sleep 0.02; done
 }
 
-# APDUs and modelled microseconds the card logged since line $1 of its log $2.
+# The link's bit rate of a built-in T=1 profile (0 for others: no link share shown).
+link_rate() { [[ "$1" =~ ^t1-([0-9]+)$ ]] && echo "${BASH_REMATCH[1]}" || echo 0; }
+
+# From the "timing: C + R bytes, modelled N us" lines of a card log on stdin: APDUs, modelled
+# microseconds, and the microseconds of them that are the T=1 link at bit rate $1 (the model of
+# docs/card-timing.md: 11 etu a character, IFSC 254, 4 bytes of framing a block and an R-block
+# for each chained one).
+timing_sum() {
+    awk -v rate="$1" '
+        function chars(n,  b) { b = (n == 0) ? 1 : int((n + 253) / 254); return n + 4 * b + 4 * (b - 1) }
+        { for (i = 1; i < NF; i++) if ($i == "timing:") {
+              n++; us += $(NF-1)
+              if (rate > 0) link += (chars($(i+1)) + chars($(i+3))) * 11 * 1e6 / rate
+          } }
+        END {printf "%d %d %d", n, us, link}'
+}
+
+# APDUs, modelled and link microseconds the card logged since line $1 of its log $2 (rate $3).
 card_count() {
-    tail -n +"$(($1 + 1))" "$2" |
-        awk '/timing: / {n++; us += $(NF-1)} END {printf "%d %d", n, us}'
+    tail -n +"$(($1 + 1))" "$2" | timing_sum "$3"
 }
 
 # (c)'s APDUs: SELECT of the applet, then each readable file (DG3 never is) by SFI and on.
@@ -93,26 +109,27 @@ for a in "${apdus[@]}"; do opensc_args+=(-s "$a"); done
 for profile in "${profiles[@]}"; do
     serve_desk_card "$profile"
     log="$work/card-$profile.log"
+    rate=$(link_rate "$profile")
     for _ in $(seq "$runs"); do
         # (a)
         mark=$(wc -l <"$log")
         t0=$(now)
         "$melli" verify --trust "$root" --reader "$reader" --json >"$work/a.json"
         t1=$(now)
-        a_card=$(card_count "$mark" "$log")
+        a_card=$(card_count "$mark" "$log" "$rate")
         # (b)
         mark=$(wc -l <"$log")
         t2=$(now)
         "$baseline" read --reader "$reader" --json >"$work/b-read.json"
         "$baseline" verify --trust "$root" --reader "$reader" --json >"$work/b-verify.json"
         t3=$(now)
-        b_card=$(card_count "$mark" "$log")
+        b_card=$(card_count "$mark" "$log" "$rate")
         # (c)
         mark=$(wc -l <"$log")
         t4=$(now)
         opensc-tool -c default -r "$index" "${opensc_args[@]}" >"$work/c.out" 2>&1
         t5=$(now)
-        c_card=$(card_count "$mark" "$log")
+        c_card=$(card_count "$mark" "$log" "$rate")
         python3 - "$work" "$file_bytes" "$t0" "$t1" "$t2" "$t3" "$t4" "$t5" \
             "$a_card" "$b_card" "$c_card" <<'EOF'
 import json, sys
@@ -140,11 +157,11 @@ for l in lines:
         first = False
 assert data == file_bytes, f"(c) opensc-tool read {data} bytes, the files hold {file_bytes}"
 apdus = [a["traffic"]["apdus"], b_read["traffic"]["apdus"] + b_verify["traffic"]["apdus"], len(sent)]
-for what, n, (logged, _) in zip("abc", apdus, card):
+for what, n, (logged, _, _) in zip("abc", apdus, card):
     # A fast card logs nothing; a timed one logs every APDU it answers.
     assert logged in (0, n), f"({what}) {n} APDUs counted by the host, {logged} by the card"
 walls = [t[1] - t[0], t[3] - t[2], t[5] - t[4]]
-print(" ".join(f"{n} {w:.6f} {us / 1e6:.6f}" for n, w, (_, us) in zip(apdus, walls, card)))
+print(" ".join(f"{n} {w:.6f} {us / 1e6:.6f} {link / 1e6:.6f}" for n, w, (_, us, link) in zip(apdus, walls, card)))
 EOF
     done >"$work/desk-$profile.txt"
 done
@@ -175,8 +192,7 @@ for profile in "${profiles[@]}"; do
         { echo "bench/desk.sh: melli batch on $profile failed" >&2; exit 1; }
     kill "$feeder"; wait "$feeder" 2>/dev/null || true
     until "$melli" readers 2>/dev/null | grep -q "$reader  empty"; do sleep 0.02; done
-    awk '/timing: / {n++; us += $(NF-1)} END {printf "%d %d\n", n, us}' "$work/feed-$profile.log" \
-        >"$work/feed-$profile.txt"
+    timing_sum "$(link_rate "$profile")" <"$work/feed-$profile.log" >"$work/feed-$profile.txt"
 done
 
 python3 - "$work" "$runs" "$cards" "${baseline_rev:0:7}" "${profiles[@]}" <<'EOF'
@@ -185,22 +201,22 @@ work, runs, cards, rev, profiles = sys.argv[1], int(sys.argv[2]), int(sys.argv[3
 rows = {p: [list(map(float, l.split())) for l in open(f"{work}/desk-{p}.txt")] for p in profiles}
 def cell(p, i):
     r = rows[p]
-    n = int(r[0][3 * i])
-    assert all(int(x[3 * i]) == n for x in r), f"{p}: the APDU count changed between runs"
-    wall = statistics.median(x[3 * i + 1] for x in r) * 1000
-    modelled = statistics.median(x[3 * i + 2] for x in r) * 1000
-    extra = f" ({modelled:6.0f})" if modelled else " " * 9
+    n = int(r[0][4 * i])
+    assert all(int(x[4 * i]) == n for x in r), f"{p}: the APDU count changed between runs"
+    wall, modelled, link = (statistics.median(x[4 * i + k] for x in r) * 1000 for k in (1, 2, 3))
+    extra = f" {modelled:6.0f} {link:6.0f}" if modelled else " " * 14
     return f"{n:5d} {wall:8.1f}{extra}"
 what = ["(a) melli verify --trust (desk check)",
         f"(b) melli {rev} read + verify",
         "(c) opensc-tool, short APDUs"]
 width = 38
 print(f"desk over pcscd + vpcd, a spec 1.1 card, median of {runs} runs, each command its own process")
-print(f"{'':{width}}" + "".join(f" | {p:>24}" for p in profiles))
-print(f"{'':{width}}" + "".join(f" | {'APDUs':>5} {'ms':>8} {'(model)':>9}" for p in profiles))
+print(f"{'':{width}}" + "".join(f" | {p:>29}" for p in profiles))
+print(f"{'':{width}}" + "".join(f" | {'APDUs':>5} {'wall ms':>8} {'model':>6} {'link':>6}" for p in profiles))
 for i, w in enumerate(what):
     print(f"{w:{width}}" + "".join(f" | {cell(p, i)}" for p in profiles))
-print("(model): the link and chip time the profile gave the card, in ms, inside the wall time")
+print("model: the time the profile gave the card (link and chip), in ms, inside the wall time;")
+print("link: the part of it that is the T=1 link")
 print()
 print(f"personalization on one reader: melli batch of {cards} records, melli card feed --timing PROFILE (gap 500 ms)")
 print(f"{'':{width}}" + "".join(f" | {p:>24}" for p in profiles))
@@ -209,9 +225,11 @@ for p in profiles:
     b = json.load(open(f"{work}/batch-{p}.json"))
     made, seconds = b["made"], b["seconds"]
     assert made == cards, f"{p}: {made} cards made of {cards}"
-    n, us = map(int, open(f"{work}/feed-{p}.txt").read().split())
-    lines.append((made, seconds, 3600 * made / seconds, n / made if n else 0, us / made / 1000))
+    n, us, link = map(int, open(f"{work}/feed-{p}.txt").read().split())
+    lines.append((made, seconds, 3600 * made / seconds, n / made, us / made / 1000, link / made / 1000))
 print(f"{'seconds for the batch':{width}}" + "".join(f" | {l[1]:24.1f}" for l in lines))
 print(f"{'cards per hour per reader':{width}}" + "".join(f" | {l[2]:24.0f}" for l in lines))
-print(f"{'modelled card time per card (ms)':{width}}" + "".join(f" | {l[4]:24.0f}" for l in lines))
+print(f"{'model per card: APDUs':{width}}" + "".join(f" | {l[3]:24.0f}" for l in lines))
+print(f"{'model per card: card time (ms)':{width}}" + "".join(f" | {l[4]:24.0f}" for l in lines))
+print(f"{'model per card: of it, link (ms)':{width}}" + "".join(f" | {l[5]:24.0f}" for l in lines))
 EOF
