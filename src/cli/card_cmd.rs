@@ -150,6 +150,15 @@ pub struct FeedArgs {
     /// Milliseconds each card takes for each command APDU, like a real chip (0: at once).
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub apdu_delay_ms: u64,
+    /// Give every card of the stack a real contact card's time, as `melli card serve --timing`
+    /// does for one: before each answer a card sleeps the link time of the command and response
+    /// bytes and the chip's time for what it did (key generation, signature, AES blocks, PIN
+    /// check, file writes; docs/card-timing.md). So a batch on these readers runs at the pace of
+    /// real cards. PROFILE: `fast` (no delay), `t1-9600`, `t1-115200` or `t1-230400` (T=1 at
+    /// that bit rate, JCOP4-class chip figures), or a JSON profile file. Each card logs one line
+    /// per APDU: its lengths and modelled time.
+    #[arg(long, value_name = "PROFILE", default_value = "fast")]
+    pub timing: String,
     /// Testing: pull the first card once, right after its K-th command APDU (the answer
     /// is never sent), then put it back a second later.
     #[arg(long, value_name = "K", hide = true)]
@@ -174,6 +183,7 @@ pub fn feed(args: &FeedArgs) -> Result<ExitCode, Failure> {
             args.count
         )));
     }
+    let timing = timing_profile(&args.timing)?;
     // Only now, with the arguments good, is the issuer's store opened.
     let keys = key_source(args.master_key.as_deref(), args.issuer.as_deref())?;
     let stack = Stack {
@@ -184,15 +194,17 @@ pub fn feed(args: &FeedArgs) -> Result<ExitCode, Failure> {
     };
     let stop = AtomicBool::new(false);
     eprintln!(
-        "feeding {} cards ({}0001 …) to vpcd at {} (state files in {}); stop with Ctrl-C",
+        "feeding {} cards ({}0001 …) to vpcd at {} (state files in {}, timing {}); stop with Ctrl-C",
         args.count,
         prefix,
         args.vpcd,
-        args.dir.display()
+        args.dir.display(),
+        args.timing.escape_debug()
     );
     let options = vpcd::Options {
         tear_at: args.tear_at,
         apdu_delay: Duration::from_millis(args.apdu_delay_ms),
+        timing,
         ..vpcd::Options::default()
     };
     feeder::feed(

@@ -556,7 +556,10 @@ pub enum CardCommand {
     /// What an issuance machine's hopper does, for `melli batch` on virtual readers. The cards
     /// are state files SERIAL.json in --dir, made blank when first needed; a feeder started
     /// again on the same folder goes on with the first card not yet issued. Stops when the
-    /// stack is done.
+    /// stack is done. With --timing every card takes a real contact card's time for each APDU.
+    ///
+    /// Example: 50 cards that answer like a JCOP4-class chip on a 115 200 bit/s T=1 link:
+    ///   melli card feed --dir cards --count 50 --issuer issuer --timing t1-115200
     Feed(card_cmd::FeedArgs),
 }
 

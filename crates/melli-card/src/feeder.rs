@@ -109,10 +109,21 @@ pub struct Fed {
     pub skipped: u32,
 }
 
+/// The options for the cards after one served with `options`: the same, but a fault to inject
+/// (`tear_at`) is for the first card served only. A timing profile stays, so that every card
+/// of the stack answers in a real chip's time, not only the first.
+pub fn next_card_options(options: Options) -> Options {
+    Options {
+        tear_at: None,
+        ..options
+    }
+}
+
 /// Feeds the cards of `stack` one after another to the vpcd reader at `addr`, until the stack
 /// is empty or `stop` is set. `gap` is how long the reader stays empty between two cards:
 /// pcscd polls a vpcd reader every 400 ms, so a gap shorter than that may hide the change from
-/// it. `options.tear_at` applies to the first card served only.
+/// it. `options.tear_at` applies to the first card served only; everything else in `options`
+/// (the timing profile, the per-APDU delay) to every card ([`next_card_options`]).
 pub fn feed(
     stack: &Stack,
     addr: &str,
@@ -144,8 +155,7 @@ pub fn feed(
         ));
         let mut card_log = |line: &str| log(&format!("card {serial}: {line}"));
         let served = vpcd::serve_with(&mut card, addr, stop, &mut card_log, options)?;
-        // A fault to inject is for the first card served only.
-        options.tear_at = None;
+        options = next_card_options(options);
         match served {
             Served::Stopped => return Ok(fed),
             Served::Ejected => fed.issued = fed.issued.saturating_add(1),
@@ -159,4 +169,102 @@ pub fn feed(
         fed.issued, fed.skipped
     ));
     Ok(fed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timing::{Profile, Work};
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::Ordering;
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    /// One vpcd message: a 2-byte length, then the bytes.
+    fn send(stream: &mut TcpStream, message: &[u8]) {
+        let length = u16::try_from(message.len()).unwrap().to_be_bytes();
+        stream.write_all(&length).unwrap();
+        stream.write_all(message).unwrap();
+    }
+
+    fn receive(stream: &mut TcpStream) -> Vec<u8> {
+        let mut length = [0u8; 2];
+        stream.read_exact(&mut length).unwrap();
+        let mut body = vec![0u8; usize::from(u16::from_be_bytes(length))];
+        stream.read_exact(&mut body).unwrap();
+        body
+    }
+
+    #[test]
+    fn later_cards_keep_the_timing_and_lose_the_fault() {
+        let first = Options {
+            tear_at: Some(3),
+            timing: Profile::t1(115_200),
+            apdu_delay: Duration::from_millis(5),
+            ..Options::default()
+        };
+        let next = next_card_options(first);
+        assert_eq!(next.tear_at, None);
+        assert_eq!(next.timing, Profile::t1(115_200));
+        assert_eq!(next.apdu_delay, Duration::from_millis(5));
+        assert_eq!(next_card_options(next).timing, Profile::t1(115_200));
+    }
+
+    /// A blank card from the stack answers no sooner than the feeder's profile says, and says
+    /// so in its log line.
+    #[test]
+    fn a_fed_card_answers_in_its_profiles_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let stack = Stack {
+            dir: dir.path().join("cards"),
+            serial_prefix: "TIME".into(),
+            count: 2,
+            keys: KeySource::Master(Zeroizing::new([7; 16])),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let stop = AtomicBool::new(false);
+        let profile = Profile::t1(9_600);
+        let options = Options {
+            timing: profile,
+            ..Options::default()
+        };
+        let lines = Mutex::new(Vec::<String>::new());
+        // SELECT of the applet by its AID; a blank card answers with its FCP and 9000.
+        let select = hex::decode("00A4040007F04D454C4C490100").unwrap();
+        std::thread::scope(|scope| {
+            let feeder = scope.spawn(|| {
+                feed(&stack, &addr, &stop, Duration::ZERO, options, |line| {
+                    lines.lock().unwrap().push(line.to_owned());
+                })
+            });
+            let (mut vpcd, _) = listener.accept().unwrap();
+            vpcd.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            send(&mut vpcd, &[0x01]); // power on
+            send(&mut vpcd, &[0x04]); // the ATR
+            assert!(!receive(&mut vpcd).is_empty());
+            let started = Instant::now();
+            send(&mut vpcd, &select);
+            let response = receive(&mut vpcd);
+            let waited = started.elapsed();
+            stop.store(true, Ordering::Relaxed);
+            assert_eq!(response[response.len() - 2..], [0x90, 0x00]);
+            let expected = profile.delay(select.len(), response.len(), &Work::default());
+            assert!(expected >= Duration::from_millis(40), "{expected:?}");
+            assert!(
+                waited >= expected,
+                "answered in {waited:?}, modelled {expected:?}"
+            );
+            let fed = feeder.join().unwrap().unwrap();
+            assert_eq!(fed, Fed::default(), "the card was not issued");
+        });
+        let lines = lines.into_inner().unwrap();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("card TIME0001: timing: 13 + ")),
+            "{lines:?}"
+        );
+    }
 }
