@@ -81,7 +81,7 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
-fn journal_failure(e: JournalError) -> Failure {
+pub(crate) fn journal_failure(e: JournalError) -> Failure {
     let text = journal_message(&e);
     match e {
         JournalError::Open { .. }

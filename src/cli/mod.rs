@@ -11,6 +11,7 @@ mod desk_cmd;
 mod desk_screen_cmd;
 mod issuer_cmd;
 mod issuer_keys;
+mod journal_cmd;
 mod output;
 mod personalize_cmd;
 mod pin_cmd;
@@ -114,7 +115,8 @@ pub fn with_next_step(message: &str, step: Option<&str>) -> String {
 ///
 /// Every command that talks to a card takes --reader NAME (the full name, or any part of it that
 /// matches one reader) and otherwise uses the only reader holding a card.
-/// Exit codes: 0 success, 1 a check failed, 2 bad input or usage, 3 card or reader error.
+/// Exit codes: 0 success, 1 a check failed, 2 bad input or usage, 3 card or reader error (or a
+/// journal server that does not answer or refuses the login).
 #[derive(Debug, Parser)]
 #[command(name = "melli", version, about, long_about)]
 pub struct Cli {
@@ -347,6 +349,9 @@ pub enum Command {
     /// go to one PIN mailer per record. Exit 0 when every record of the file is done, 3 when
     /// some failed or wait for their card.
     Batch(batch_cmd::BatchArgs),
+    /// The batch journal itself: create or upgrade its schema (SQLite or PostgreSQL).
+    #[command(subcommand)]
+    Journal(journal_cmd::JournalCommand),
     /// Say where a card is, from a batch journal: by tracking code, or by national code and
     /// birth date together. Exit 0 when found, 1 when nothing matches.
     Status(batch_cmd::StatusArgs),
@@ -692,6 +697,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Card(CardCommand::Feed(args)) => card_cmd::feed(&args),
         Command::Batch(args) => batch_cmd::batch(&args),
         Command::Status(args) => batch_cmd::status(&args),
+        Command::Journal(command) => journal_cmd::journal(&command),
         Command::Demo {
             vpcd,
             reader,

@@ -604,6 +604,7 @@ const ALL: &[&[&str]] = &[
     CARD_STATE,
     ISSUER_KEYS,
     FILES,
+    JOURNAL_SERVER,
     SIGNATURE_FILES,
     TIMESTAMP_INPUTS,
     LOGIN_INPUTS,
@@ -2927,5 +2928,86 @@ fn files_and_folders_given_for_something_else_are_refused_untouched() {
     names.sort();
     assert_eq!(names, ["empty.db", "open"], "a refused run left something");
     assert_eq!(fs::read_dir(&open).expect("list").count(), 0);
+    t.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The journal on a PostgreSQL server
+// ---------------------------------------------------------------------------------------------
+
+const JOURNAL_SERVER: &[&str] = &[
+    "journal-url-malformed",
+    "journal-url-scheme",
+    "journal-pg-wrong-password",
+    "journal-pg-down",
+    "journal-pg-too-new",
+];
+
+#[test]
+fn journal_connection_strings_and_servers_that_refuse() {
+    use melli_testkit::postgres::Postgres;
+    let mut t = Table::new(JOURNAL_SERVER);
+    let wrong = "Wr0ng-pa55word";
+    let malformed = format!("postgres://melli:{wrong}@localhost:notaport/melli");
+    let out = t.run(
+        "journal-url-malformed",
+        case(&["journal", "migrate", "--journal", &malformed]).var("WRONG", wrong),
+    );
+    crate::common::assert_secret_absent(wrong, &[&out]);
+    t.run(
+        "journal-url-scheme",
+        case(&[
+            "journal",
+            "migrate",
+            "--journal",
+            "mysql://melli@localhost/melli",
+        ]),
+    );
+
+    let pg = Postgres::start_new();
+    let url = pg.url();
+    let pgdir = pg.encoded_socket_dir();
+    let refused = pg.url_with_password(wrong);
+    let out = t.run(
+        "journal-pg-wrong-password",
+        case(&["journal", "migrate", "--journal", &refused])
+            .var("WRONG", wrong)
+            .var("PGDIR", &pgdir),
+    );
+    crate::common::assert_secret_absent(wrong, &[&out]);
+    assert_eq!(
+        pg.superuser_sql("SELECT to_regclass('melli_schema') IS NULL"),
+        "t\n",
+        "a refused login made the schema"
+    );
+
+    let made = melli(&["journal", "migrate", "--journal", &url]);
+    assert_eq!(made.code, 0, "{made:?}");
+    pg.superuser_sql("INSERT INTO melli_schema (version) VALUES (999)");
+    let tables = |pg: &Postgres| {
+        pg.superuser_sql("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+    };
+    let before = tables(&pg);
+    let out = t.run(
+        "journal-pg-too-new",
+        case(&["journal", "migrate", "--journal", &url])
+            .var("URL", &url)
+            .var("PGDIR", &pgdir),
+    );
+    crate::common::assert_secret_absent(pg.password(), &[&out, &made]);
+    assert_eq!(tables(&pg), before);
+    assert_eq!(
+        pg.superuser_sql("SELECT version FROM melli_schema ORDER BY 1"),
+        "1\n999\n"
+    );
+
+    pg.stop();
+    let out = t.run(
+        "journal-pg-down",
+        case(&["journal", "migrate", "--journal", &url])
+            .var("URL", &url)
+            .var("PGDIR", &pgdir),
+    );
+    crate::common::assert_secret_absent(pg.password(), &[&out]);
     t.finish();
 }

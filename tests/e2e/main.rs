@@ -18,6 +18,7 @@ mod desk_server;
 mod files;
 mod interop;
 mod issuer;
+mod journal_pg;
 mod lifecycle;
 mod login;
 mod ocsp;

@@ -15,7 +15,9 @@
 //! - [`run`] — running a program with a timeout, its [`run::Output`];
 //! - [`lock_file`] — lock files between test processes;
 //! - [`http_server`] — a small HTTP server for the peers the tests put behind HTTP;
-//! - [`tsa`] — an OpenSSL time-stamping authority (RFC 3161) made at test time.
+//! - [`tsa`] — an OpenSSL time-stamping authority (RFC 3161) made at test time;
+//! - [`postgres`] — a private PostgreSQL cluster per test, on a Unix socket, for the shared
+//!   journal.
 #![forbid(unsafe_code)]
 #![warn(clippy::unwrap_used)]
 
@@ -25,6 +27,7 @@ pub mod http_server;
 mod in_process;
 pub mod lock_file;
 pub mod pcscd;
+pub mod postgres;
 pub mod process;
 pub mod readers;
 pub mod run;

@@ -10,9 +10,11 @@
 //!
 //! - `schema`: the tables and the version check (`PRAGMA user_version`);
 //! - `queue`: the state changes the batch makes;
-//! - `lookup`: reading one record back, for `melli status`.
+//! - `lookup`: reading one record back, for `melli status`;
+//! - [`postgres`]: the journal on a PostgreSQL server, shared by many stations.
 
 mod lookup;
+pub mod postgres;
 mod queue;
 mod read_only;
 mod schema;
@@ -326,6 +328,13 @@ impl Journal {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The schema version of the file (`PRAGMA user_version`), for `melli journal migrate`.
+    pub fn schema_version(&self) -> Result<i64, JournalError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
 
     /// Every event of a record, oldest first.

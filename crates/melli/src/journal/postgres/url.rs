@@ -1,0 +1,444 @@
+//! What `--journal` (or `MELLI_JOURNAL`) names: a PostgreSQL server, by a `postgres://` URL or
+//! libpq's key-value pairs, or else a SQLite file.
+//!
+//! A connection string may carry a password, and the user's own words come back in error
+//! messages: nothing here ever shows it. [`PgTarget`] shows itself (Display and Debug alike) as
+//! a URL with `***` for the password, and an unparseable string is described without quoting
+//! it — the client crate's own parse errors can quote a character of it, so only the parts
+//! known to be harmless (an option's name, a byte offset) are kept.
+
+use std::error::Error as _;
+use std::fmt::{self, Write as _};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ::postgres::config::Host;
+use ::postgres::Config;
+
+/// How long a connection attempt waits for the server, unless the string says
+/// (`connect_timeout`).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The socket directory of Debian's server: the host when the string names none.
+pub const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
+
+/// Where the journal is.
+#[derive(Debug, Clone)]
+pub enum JournalUrl {
+    /// A SQLite file (the embedded default).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database (the shared queue of many stations).
+    Postgres(PgTarget),
+}
+
+/// A PostgreSQL connection: the client's configuration, and how to show it without its
+/// password.
+#[derive(Clone)]
+pub struct PgTarget {
+    config: Config,
+    shown: String,
+}
+
+/// A connection string that cannot be used. Its message never quotes the string.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    #[error("is empty — give a SQLite file, or a postgres:// URL")]
+    Empty,
+    #[error(
+        "a {0}:// URL is not a journal melli knows — give a postgres:// URL or a SQLite file"
+    )]
+    Scheme(String),
+    #[error(
+        "not a valid PostgreSQL connection string ({0}) — give \
+         postgres://USER:PASSWORD@HOST[:PORT]/DATABASE, or key=value pairs such as \
+         host=/run/postgresql user=melli dbname=melli"
+    )]
+    Malformed(String),
+    #[error("the PostgreSQL connection string names no user — add USER@ to the URL, or user=NAME")]
+    NoUser,
+}
+
+/// libpq's connection keywords (PostgreSQL 15 §34.1.2): a string that begins with one of
+/// these followed by `=` is key-value pairs, anything else without a URL scheme a file.
+const KEYWORDS: &[&str] = &[
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "passfile",
+    "channel_binding",
+    "connect_timeout",
+    "client_encoding",
+    "options",
+    "application_name",
+    "fallback_application_name",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "tcp_user_timeout",
+    "replication",
+    "gssencmode",
+    "sslmode",
+    "requiressl",
+    "sslcompression",
+    "sslcert",
+    "sslkey",
+    "sslpassword",
+    "sslrootcert",
+    "sslcrl",
+    "sslcrldir",
+    "sslsni",
+    "requirepeer",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "krbsrvname",
+    "gsslib",
+    "service",
+    "target_session_attrs",
+    "load_balance_hosts",
+];
+
+impl JournalUrl {
+    /// Reads what the user gave: `postgres://` or `postgresql://` (any case) and key-value
+    /// pairs are PostgreSQL; another `scheme://` is refused; anything else is a file path.
+    pub fn parse(text: &str) -> Result<JournalUrl, UrlError> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(UrlError::Empty);
+        }
+        if let Some(scheme) = url_scheme(trimmed) {
+            let lower = scheme.to_ascii_lowercase();
+            if lower != "postgres" && lower != "postgresql" {
+                return Err(UrlError::Scheme(crate::display::escaped(&lower)));
+            }
+            let url = format!("{lower}{}", &trimmed[scheme.len()..]);
+            return PgTarget::parse(&url).map(JournalUrl::Postgres);
+        }
+        if is_key_value(trimmed) {
+            return PgTarget::parse(trimmed).map(JournalUrl::Postgres);
+        }
+        Ok(JournalUrl::Sqlite(PathBuf::from(text)))
+    }
+}
+
+impl fmt::Display for JournalUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JournalUrl::Sqlite(path) => write!(f, "{}", path.display()),
+            JournalUrl::Postgres(target) => target.fmt(f),
+        }
+    }
+}
+
+/// The scheme of `scheme://…` (RFC 3986 §3.1), if the text begins with one.
+fn url_scheme(text: &str) -> Option<&str> {
+    let (scheme, _) = text.split_once("://")?;
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    (first.is_ascii_alphabetic()
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+    .then_some(scheme)
+}
+
+fn is_key_value(text: &str) -> bool {
+    let Some((key, _)) = text.split_once('=') else {
+        return false;
+    };
+    KEYWORDS.contains(&key.trim_end())
+}
+
+impl PgTarget {
+    /// Parses a `postgres://` URL or key-value pairs; fills in the socket directory when no
+    /// host is named, the connect timeout and the application name.
+    pub fn parse(text: &str) -> Result<PgTarget, UrlError> {
+        let mut config: Config = text
+            .parse()
+            .map_err(|e: ::postgres::Error| UrlError::Malformed(parse_detail(&e)))?;
+        if config.get_user().is_none_or(str::is_empty) {
+            return Err(UrlError::NoUser);
+        }
+        if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
+            config.host_path(DEFAULT_SOCKET_DIR);
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("melli");
+        }
+        let shown = shown(&config);
+        Ok(PgTarget { config, shown })
+    }
+
+    /// The client's configuration (with the password: for connecting only).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// `text` with the password, if the string has one, replaced by `***`: for messages that
+    /// come from the server or the client crate, which should not quote it but are not ours.
+    pub fn redact(&self, text: &str) -> String {
+        match self.config.get_password() {
+            // A password of one or two characters would blank out half a message; one that
+            // short is no secret anyway.
+            Some(password) if password.len() >= 3 => match std::str::from_utf8(password) {
+                Ok(password) => text.replace(password, "***"),
+                Err(_) => text.to_string(),
+            },
+            _ => text.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for PgTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+/// As Display: the password is never shown, not even in a debug dump.
+impl fmt::Debug for PgTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PgTarget({})", self.shown)
+    }
+}
+
+/// The connection as a URL, `***` for the password, escaped for a terminal.
+fn shown(config: &Config) -> String {
+    let mut out = String::from("postgres://");
+    if let Some(user) = config.get_user() {
+        out.push_str(&percent_encoded(user));
+    }
+    if config.get_password().is_some() {
+        out.push_str(":***");
+    }
+    out.push('@');
+    let ports = config.get_ports();
+    let mut hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            Host::Tcp(name) => percent_encoded(name),
+            Host::Unix(path) => percent_encoded(&path.to_string_lossy()),
+        })
+        .collect();
+    if hosts.is_empty() {
+        hosts = config
+            .get_hostaddrs()
+            .iter()
+            .map(|a| match a {
+                std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+                v4 => v4.to_string(),
+            })
+            .collect();
+    }
+    for (i, host) in hosts.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(host);
+        // One port for all hosts, or one each (the client crate's rule).
+        let port = match ports {
+            [one] => Some(one),
+            many => many.get(i),
+        };
+        if let Some(port) = port {
+            let _ = write!(out, ":{port}");
+        }
+    }
+    out.push('/');
+    if let Some(db) = config.get_dbname() {
+        out.push_str(&percent_encoded(db));
+    }
+    crate::display::escaped(&out)
+}
+
+/// Percent-encoding of everything but RFC 3986's unreserved characters (§2.3).
+fn percent_encoded(text: &str) -> String {
+    text.bytes().fold(String::new(), |mut s, b| {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            s.push(char::from(b));
+        } else {
+            let _ = write!(s, "%{b:02X}");
+        }
+        s
+    })
+}
+
+/// What is wrong with a string the client crate could not parse, with nothing of the string
+/// itself but an option's name or a byte offset.
+fn parse_detail(e: &::postgres::Error) -> String {
+    let cause = e.source().map(ToString::to_string).unwrap_or_default();
+    let quoted_name = |prefix: &str| {
+        cause
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix('`'))
+            .filter(|name| {
+                !name.is_empty()
+                    && name.len() <= 64
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+            .map(str::to_string)
+    };
+    if let Some(name) = quoted_name("unknown option `") {
+        return format!("unknown option {name}");
+    }
+    if let Some(name) = quoted_name("invalid value for option `") {
+        return format!("invalid value for {name}");
+    }
+    if let Some(rest) = cause.strip_prefix("unexpected character at byte ") {
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if !digits.is_empty() {
+            return format!("unexpected character at byte {digits}");
+        }
+    }
+    match cause.as_str() {
+        "unexpected EOF" => "it ends too soon".to_string(),
+        "unterminated parameter" => "a quoted value is not closed".to_string(),
+        _ => "it cannot be parsed".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "s3cr3t-Pa55";
+
+    fn pg(text: &str) -> PgTarget {
+        match JournalUrl::parse(text).expect("parses") {
+            JournalUrl::Postgres(t) => t,
+            other => panic!("{text} is not PostgreSQL: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn urls_and_key_values_are_postgres_everything_else_a_file() {
+        let t = pg(&format!("postgres://melli:{SECRET}@db.example:6543/queue"));
+        assert_eq!(t.to_string(), "postgres://melli:***@db.example:6543/queue");
+        assert_eq!(t.config().get_password(), Some(SECRET.as_bytes()));
+        assert_eq!(t.config().get_connect_timeout(), Some(&CONNECT_TIMEOUT));
+
+        let t = pg("postgresql://melli@%2Frun%2Fpg/melli?connect_timeout=3");
+        assert_eq!(t.to_string(), "postgres://melli@%2Frun%2Fpg/melli");
+        assert_eq!(t.config().get_hosts(), [Host::Unix("/run/pg".into())]);
+        assert_eq!(
+            t.config().get_connect_timeout(),
+            Some(&Duration::from_secs(3))
+        );
+
+        // The scheme in any case.
+        let t = pg("POSTGRES://melli@localhost/melli");
+        assert_eq!(t.to_string(), "postgres://melli@localhost/melli");
+
+        let t = pg(&format!("host=/tmp/s port=5432 user=melli password={SECRET} dbname=m"));
+        assert_eq!(t.to_string(), "postgres://melli:***@%2Ftmp%2Fs:5432/m");
+        assert_eq!(t.config().get_hosts(), [Host::Unix("/tmp/s".into())]);
+
+        // No host: Debian's socket directory.
+        let t = pg("user=melli dbname=melli");
+        assert_eq!(
+            t.config().get_hosts(),
+            [Host::Unix(DEFAULT_SOCKET_DIR.into())]
+        );
+
+        for file in [
+            "journal.db",
+            "/var/lib/melli/journal.db",
+            "./a=b.db",
+            "weird=name.db",
+            "postgres.db",
+        ] {
+            match JournalUrl::parse(file).expect("a file") {
+                JournalUrl::Sqlite(p) => assert_eq!(p, PathBuf::from(file)),
+                other => panic!("{file}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn bad_strings_are_refused_without_quoting_them() {
+        assert_eq!(JournalUrl::parse("  ").unwrap_err(), UrlError::Empty);
+        assert_eq!(
+            JournalUrl::parse("mysql://root@db/x").unwrap_err(),
+            UrlError::Scheme("mysql".into())
+        );
+        let cases = [
+            (
+                format!("postgres://melli:{SECRET}@localhost:notaport/melli"),
+                "invalid value for port",
+            ),
+            (
+                format!("host=/tmp user=melli password='{SECRET}"),
+                "a quoted value is not closed",
+            ),
+            (
+                format!("host=/tmp user=melli password={SECRET} hots=x"),
+                "unknown option hots",
+            ),
+            (
+                format!("user=melli password={SECRET} sslmode=sometimes"),
+                "invalid value for sslmode",
+            ),
+        ];
+        for (text, detail) in cases {
+            let e = JournalUrl::parse(&text).unwrap_err();
+            assert_eq!(e, UrlError::Malformed(detail.into()), "{text}");
+            let message = e.to_string();
+            assert!(!message.contains(SECRET), "{message}");
+            assert!(!message.contains("s3cr"), "{message}");
+        }
+        // A character of the string in the client crate's message is dropped; the offset stays.
+        let e = JournalUrl::parse("host=/tmp user 'melli'").unwrap_err();
+        match &e {
+            UrlError::Malformed(d) => assert!(d.starts_with("unexpected character at byte "), "{d}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(!e.to_string().contains('\''), "{e}");
+        assert_eq!(
+            JournalUrl::parse(&format!("postgres://:{SECRET}@localhost/melli")).unwrap_err(),
+            UrlError::NoUser
+        );
+    }
+
+    #[test]
+    fn the_password_is_never_shown() {
+        let texts = [
+            format!("postgres://melli:{SECRET}@localhost/melli"),
+            format!("postgresql://melli:{SECRET}@%2Ftmp%2Fx:5432/melli"),
+            format!("host=localhost user=melli password={SECRET}"),
+            format!("host=localhost user=melli password='{SECRET}'"),
+        ];
+        for text in texts {
+            let url = JournalUrl::parse(&text).expect("parses");
+            let JournalUrl::Postgres(target) = &url else {
+                panic!("{text}")
+            };
+            for shown in [
+                url.to_string(),
+                format!("{url:?}"),
+                target.to_string(),
+                format!("{target:?}"),
+                format!("{:?}", target.config()),
+            ] {
+                assert!(!shown.contains(SECRET), "{shown}");
+            }
+            assert!(url.to_string().contains(":***@"), "{url}");
+            assert_eq!(
+                target.redact(&format!("the server said {SECRET}!")),
+                "the server said ***!"
+            );
+        }
+    }
+
+    #[test]
+    fn what_is_shown_is_escaped() {
+        let t = pg("host=/tmp user=melli dbname='a\u{1b}[2Jb'");
+        assert!(!t.to_string().contains('\u{1b}'), "{t}");
+    }
+}

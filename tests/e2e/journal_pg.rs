@@ -1,0 +1,170 @@
+//! `melli journal migrate` against a real PostgreSQL server (a private cluster of the test kit,
+//! on a Unix socket, password authentication) and on SQLite files: the schema made once, left
+//! alone when current, made once by two stations at once, a newer one refused, and the password
+//! never in anything melli prints. The one-line errors are rows of docs/bad-input.md
+//! (`tests/e2e/bad_input.rs`).
+
+use std::process::Command;
+use std::thread;
+use std::time::Duration;
+
+use melli_testkit::postgres::Postgres;
+
+use crate::common::{assert_secret_absent, melli, Output, MELLI};
+
+fn migrate(url: &str) -> Output {
+    melli(&["journal", "migrate", "--journal", url, "--json"])
+}
+
+fn versions(pg: &Postgres) -> String {
+    pg.superuser_sql("SELECT version FROM melli_schema ORDER BY version")
+}
+
+#[test]
+fn migrate_creates_version_1_once_and_never_prints_the_password() {
+    let pg = Postgres::start_new();
+    let url = pg.url();
+    let first = migrate(&url);
+    assert_eq!(first.code, 0, "{first:?}");
+    let report = first.json();
+    assert_eq!(report["engine"], "postgresql");
+    assert_eq!(report["before"], serde_json::Value::Null);
+    assert_eq!(report["after"], 1);
+    assert_eq!(report["changed"], true);
+    assert_eq!(
+        report["journal"],
+        format!("postgres://melli:***@{}:5432/melli", pg.encoded_socket_dir())
+    );
+    assert_eq!(versions(&pg), "1\n");
+    let tables = pg.superuser_sql(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
+    );
+    assert_eq!(
+        tables,
+        "events\nmelli_schema\nrecords\nreplacements\nstations\n"
+    );
+
+    // Again: nothing to do, nothing changed. In text this time, and by the key-value form.
+    let schema_before = pg.superuser_sql("SELECT applied_at FROM melli_schema");
+    let again = melli(&["journal", "migrate", "--journal", &pg.key_value()]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(
+        again.stdout,
+        format!(
+            "journal postgres://melli:***@{}:5432/melli (postgresql): schema version 1 \
+             (before: 1) — up to date\n",
+            pg.encoded_socket_dir()
+        )
+    );
+    assert_eq!(
+        pg.superuser_sql("SELECT applied_at FROM melli_schema"),
+        schema_before
+    );
+    assert_secret_absent(pg.password(), &[&first, &again]);
+}
+
+#[test]
+fn two_stations_migrating_at_once_both_succeed_with_one_version() {
+    let pg = Postgres::start_new();
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let url = pg.url();
+            thread::spawn(move || migrate(&url))
+        })
+        .collect();
+    let outs: Vec<Output> = runs.into_iter().map(|r| r.join().expect("run")).collect();
+    for out in &outs {
+        assert_eq!(out.code, 0, "{out:?}");
+        assert_eq!(out.json()["after"], 1, "{out:?}");
+    }
+    let changed: Vec<bool> = outs
+        .iter()
+        .map(|o| o.json()["changed"].as_bool().expect("changed"))
+        .collect();
+    assert_eq!(
+        changed.iter().filter(|c| **c).count(),
+        1,
+        "exactly one of the two made the schema: {outs:?}"
+    );
+    assert_eq!(versions(&pg), "1\n");
+    assert_secret_absent(pg.password(), &outs.iter().collect::<Vec<_>>());
+}
+
+#[test]
+fn melli_journal_names_the_journal_when_journal_is_not_given() {
+    let pg = Postgres::start_new();
+    let run = |env: Option<&str>| {
+        let mut command = Command::new(MELLI);
+        command.args(["journal", "migrate", "--json"]);
+        command.env_remove("MELLI_JOURNAL");
+        if let Some(value) = env {
+            command.env("MELLI_JOURNAL", value);
+        }
+        crate::common::run(&mut command, Duration::from_secs(60))
+    };
+    let out = run(Some(&pg.url()));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["after"], 1);
+    assert_eq!(versions(&pg), "1\n");
+    assert_secret_absent(pg.password(), &[&out]);
+
+    // --journal wins over the environment.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("journal.db");
+    let mut command = Command::new(MELLI);
+    command
+        .args(["journal", "migrate", "--json", "--journal"])
+        .arg(&file)
+        .env("MELLI_JOURNAL", pg.url());
+    let out = crate::common::run(&mut command, Duration::from_secs(60));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["engine"], "sqlite");
+    assert!(file.exists());
+
+    // Neither: one line saying what to give.
+    let out = run(None);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "melli: no journal: give --journal URL or FILE.db, or set MELLI_JOURNAL\n"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn migrate_on_a_sqlite_file_makes_the_batch_journal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("journal.db");
+    let path = file.to_str().expect("UTF-8");
+    let first = migrate(path);
+    assert_eq!(first.code, 0, "{first:?}");
+    let report = first.json();
+    assert_eq!(report["engine"], "sqlite");
+    assert_eq!(report["before"], serde_json::Value::Null);
+    assert_eq!(report["after"], melli::journal::SCHEMA_VERSION);
+    let again = migrate(path);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(again.json()["before"], melli::journal::SCHEMA_VERSION);
+    assert_eq!(again.json()["changed"], false);
+    // The file is a journal a batch (and `melli status`) reads.
+    let status = melli(&["status", "--journal", path, "--tracking-code", "AB12CD"]);
+    assert_eq!(status.code, 1, "{status:?}");
+}
+
+#[test]
+fn a_server_killed_and_restarted_is_migrated_after_recovery() {
+    let pg = Postgres::start_new();
+    pg.kill();
+    let down = migrate(&pg.url());
+    assert_eq!(down.code, 3, "{down:?}");
+    assert!(
+        down.stderr
+            .starts_with("melli: cannot reach the PostgreSQL server of the journal "),
+        "{down:?}"
+    );
+    assert_secret_absent(pg.password(), &[&down]);
+    pg.start();
+    let up = migrate(&pg.url());
+    assert_eq!(up.code, 0, "{up:?}");
+    assert_eq!(versions(&pg), "1\n");
+}
