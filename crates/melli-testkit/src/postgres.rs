@@ -571,10 +571,14 @@ mod tests {
             .expect("write");
         drop(client);
 
-        let wrong = connect(&pg.url_with_password("not-the-password")).expect_err("wrong");
+        let wrong = connect(&pg.url_with_password("not-the-password"))
+            .err()
+            .expect("a wrong password is refused");
         assert!(
-            wrong.to_string().contains("password authentication failed"),
-            "{wrong}"
+            wrong
+                .as_db_error()
+                .is_some_and(|e| e.message().contains("password authentication failed")),
+            "{wrong:?}"
         );
         // The key-value form reaches the same database.
         connect(&pg.key_value()).expect("key-value form");

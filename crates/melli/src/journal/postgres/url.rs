@@ -299,7 +299,9 @@ fn parse_detail(e: &::postgres::Error) -> String {
     }
     match cause.as_str() {
         "unexpected EOF" => "it ends too soon".to_string(),
-        "unterminated parameter" => "a quoted value is not closed".to_string(),
+        "unterminated parameter" | "unterminated quoted connection parameter value" => {
+            "a quoted value is not closed".to_string()
+        }
         _ => "it cannot be parsed".to_string(),
     }
 }
@@ -325,7 +327,8 @@ mod tests {
         assert_eq!(t.config().get_connect_timeout(), Some(&CONNECT_TIMEOUT));
 
         let t = pg("postgresql://melli@%2Frun%2Fpg/melli?connect_timeout=3");
-        assert_eq!(t.to_string(), "postgres://melli@%2Frun%2Fpg/melli");
+        // No port given: the client's default is shown.
+        assert_eq!(t.to_string(), "postgres://melli@%2Frun%2Fpg:5432/melli");
         assert_eq!(t.config().get_hosts(), [Host::Unix("/run/pg".into())]);
         assert_eq!(
             t.config().get_connect_timeout(),
@@ -334,7 +337,7 @@ mod tests {
 
         // The scheme in any case.
         let t = pg("POSTGRES://melli@localhost/melli");
-        assert_eq!(t.to_string(), "postgres://melli@localhost/melli");
+        assert_eq!(t.to_string(), "postgres://melli@localhost:5432/melli");
 
         let t = pg(&format!("host=/tmp/s port=5432 user=melli password={SECRET} dbname=m"));
         assert_eq!(t.to_string(), "postgres://melli:***@%2Ftmp%2Fs:5432/m");
