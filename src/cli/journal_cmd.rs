@@ -142,7 +142,11 @@ fn migrate_sqlite(path: &Path) -> Result<Report, Failure> {
         None
     } else {
         let journal = Journal::open_existing(path).map_err(batch_cmd::journal_failure)?;
-        Some(journal.schema_version().map_err(batch_cmd::journal_failure)?)
+        Some(
+            journal
+                .schema_version()
+                .map_err(batch_cmd::journal_failure)?,
+        )
     };
     let journal = Journal::open(path).map_err(batch_cmd::journal_failure)?;
     let after = journal

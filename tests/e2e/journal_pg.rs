@@ -33,7 +33,10 @@ fn migrate_creates_version_1_once_and_never_prints_the_password() {
     assert_eq!(report["changed"], true);
     assert_eq!(
         report["journal"],
-        format!("postgres://melli:***@{}:5432/melli", pg.encoded_socket_dir())
+        format!(
+            "postgres://melli:***@{}:5432/melli",
+            pg.encoded_socket_dir()
+        )
     );
     assert_eq!(versions(&pg), "1\n");
     let tables = pg.superuser_sql(

@@ -498,7 +498,8 @@ fn sweep_dead_clusters(base: &Path, bin: &Path, as_system_user: bool) {
         let dir = entry.path();
         let data = dir.join("data");
         if data.join("postmaster.pid").exists() {
-            let args = ["-D", &path_string(&data), "-m", "immediate", "-w", "stop"].map(str::to_string);
+            let args =
+                ["-D", &path_string(&data), "-m", "immediate", "-w", "stop"].map(str::to_string);
             let _ = run_as(as_system_user, &dir, &bin.join("pg_ctl"), &args, None);
         }
         let _ = fs::remove_dir_all(&dir);
@@ -589,10 +590,16 @@ mod tests {
         let mut client = connect(&pg.url()).expect("after restart");
         pg.kill();
         assert!(!pg.is_running());
-        assert!(client.query_one("SELECT 1", &[]).is_err(), "a killed server answered");
+        assert!(
+            client.query_one("SELECT 1", &[]).is_err(),
+            "a killed server answered"
+        );
         pg.start();
         let mut client = connect(&pg.url()).expect("after the crash");
-        let n: i32 = client.query_one("SELECT n FROM kept", &[]).expect("kept").get(0);
+        let n: i32 = client
+            .query_one("SELECT n FROM kept", &[])
+            .expect("kept")
+            .get(0);
         assert_eq!(n, 7);
         assert_eq!(pg.superuser_sql("SELECT count(*) FROM kept").trim(), "1");
 
@@ -605,6 +612,9 @@ mod tests {
 
     #[test]
     fn socket_directories_are_percent_encoded() {
-        assert_eq!(percent_encoded("/tmp/melli-pg-1_a"), "%2Ftmp%2Fmelli-pg-1_a");
+        assert_eq!(
+            percent_encoded("/tmp/melli-pg-1_a"),
+            "%2Ftmp%2Fmelli-pg-1_a"
+        );
     }
 }

@@ -42,7 +42,13 @@ fn migrate_makes_version_1_once_and_the_checks_hold() {
     );
     assert_eq!(
         tables(&pg),
-        ["events", "melli_schema", "records", "replacements", "stations"]
+        [
+            "events",
+            "melli_schema",
+            "records",
+            "replacements",
+            "stations"
+        ]
     );
     let again = journal.migrate().expect("migrate again");
     assert_eq!(
@@ -65,8 +71,11 @@ fn migrate_makes_version_1_once_and_the_checks_hold() {
     let insert = "INSERT INTO records (tracking_code, national_code, birth_key, content_sha256, \
                   content, state, card_serial) VALUES ($1, '0081493721', $2, $2, $3, $4, $5)";
     let content: Option<Vec<u8>> = Some(b"{}".to_vec());
-    c.execute(insert, &[&"A1", &key, &content, &"personalizing", &Some("S1")])
-        .expect("a bound record");
+    c.execute(
+        insert,
+        &[&"A1", &key, &content, &"personalizing", &Some("S1")],
+    )
+    .expect("a bound record");
     let refused = |c: &mut Client, args: (&str, Option<Vec<u8>>, &str, Option<&str>)| {
         let e = c
             .execute(insert, &[&args.0, &key, &args.1, &args.2, &args.3])
@@ -79,8 +88,11 @@ fn migrate_makes_version_1_once_and_the_checks_hold() {
     refused(c, ("A5", content.clone(), "done", Some("S5")));
     refused(c, ("A6", None, "queued", None));
     refused(c, ("A1", content.clone(), "queued", None));
-    c.execute(insert, &[&"A7", &key, &None::<Vec<u8>>, &"done", &Some("S7")])
-        .expect("a done record without content");
+    c.execute(
+        insert,
+        &[&"A7", &key, &None::<Vec<u8>>, &"done", &Some("S7")],
+    )
+    .expect("a done record without content");
     // A failed record gives its card back.
     c.execute(insert, &[&"A8", &key, &content, &"failed", &Some("S7")])
         .expect("a failed record on a card another record holds");
@@ -184,7 +196,10 @@ fn a_newer_schema_and_another_programs_tables_are_refused_untouched() {
             "the journal {t} has schema version 999, this melli knows up to 1: use a newer melli"
         )
     );
-    assert!(matches!(PgJournal::open(&t), Err(PgError::TooNew { found: 999, .. })));
+    assert!(matches!(
+        PgJournal::open(&t),
+        Err(PgError::TooNew { found: 999, .. })
+    ));
 
     pg.superuser_sql("CREATE DATABASE other OWNER melli");
     let other_url = format!(

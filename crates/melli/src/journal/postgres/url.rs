@@ -44,9 +44,7 @@ pub struct PgTarget {
 pub enum UrlError {
     #[error("is empty — give a SQLite file, or a postgres:// URL")]
     Empty,
-    #[error(
-        "a {0}:// URL is not a journal melli knows — give a postgres:// URL or a SQLite file"
-    )]
+    #[error("a {0}:// URL is not a journal melli knows — give a postgres:// URL or a SQLite file")]
     Scheme(String),
     #[error(
         "not a valid PostgreSQL connection string ({0}) — give \
@@ -279,9 +277,7 @@ fn parse_detail(e: &::postgres::Error) -> String {
             .filter(|name| {
                 !name.is_empty()
                     && name.len() <= 64
-                    && name
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             })
             .map(str::to_string)
     };
@@ -339,7 +335,9 @@ mod tests {
         let t = pg("POSTGRES://melli@localhost/melli");
         assert_eq!(t.to_string(), "postgres://melli@localhost:5432/melli");
 
-        let t = pg(&format!("host=/tmp/s port=5432 user=melli password={SECRET} dbname=m"));
+        let t = pg(&format!(
+            "host=/tmp/s port=5432 user=melli password={SECRET} dbname=m"
+        ));
         assert_eq!(t.to_string(), "postgres://melli:***@%2Ftmp%2Fs:5432/m");
         assert_eq!(t.config().get_hosts(), [Host::Unix("/tmp/s".into())]);
 
@@ -399,7 +397,9 @@ mod tests {
         // A character of the string in the client crate's message is dropped; the offset stays.
         let e = JournalUrl::parse("host=/tmp user 'melli'").unwrap_err();
         match &e {
-            UrlError::Malformed(d) => assert!(d.starts_with("unexpected character at byte "), "{d}"),
+            UrlError::Malformed(d) => {
+                assert!(d.starts_with("unexpected character at byte "), "{d}")
+            }
             other => panic!("{other:?}"),
         }
         assert!(!e.to_string().contains('\''), "{e}");
