@@ -35,7 +35,8 @@ pub enum JournalUrl {
 /// password.
 #[derive(Clone)]
 pub struct PgTarget {
-    config: Config,
+    /// Boxed: a client configuration is large beside a file path.
+    config: Box<Config>,
     shown: String,
 }
 
@@ -168,7 +169,10 @@ impl PgTarget {
             config.application_name("melli");
         }
         let shown = shown(&config);
-        Ok(PgTarget { config, shown })
+        Ok(PgTarget {
+            config: Box::new(config),
+            shown,
+        })
     }
 
     /// The client's configuration (with the password: for connecting only).
@@ -364,9 +368,12 @@ mod tests {
 
     #[test]
     fn bad_strings_are_refused_without_quoting_them() {
-        assert_eq!(JournalUrl::parse("  ").unwrap_err(), UrlError::Empty);
         assert_eq!(
-            JournalUrl::parse("mysql://root@db/x").unwrap_err(),
+            JournalUrl::parse("  ").expect_err("refused"),
+            UrlError::Empty
+        );
+        assert_eq!(
+            JournalUrl::parse("mysql://root@db/x").expect_err("refused"),
             UrlError::Scheme("mysql".into())
         );
         let cases = [
@@ -388,14 +395,14 @@ mod tests {
             ),
         ];
         for (text, detail) in cases {
-            let e = JournalUrl::parse(&text).unwrap_err();
+            let e = JournalUrl::parse(&text).expect_err("refused");
             assert_eq!(e, UrlError::Malformed(detail.into()), "{text}");
             let message = e.to_string();
             assert!(!message.contains(SECRET), "{message}");
             assert!(!message.contains("s3cr"), "{message}");
         }
         // A character of the string in the client crate's message is dropped; the offset stays.
-        let e = JournalUrl::parse("host=/tmp user 'melli'").unwrap_err();
+        let e = JournalUrl::parse("host=/tmp user 'melli'").expect_err("refused");
         match &e {
             UrlError::Malformed(d) => {
                 assert!(d.starts_with("unexpected character at byte "), "{d}")
@@ -404,7 +411,8 @@ mod tests {
         }
         assert!(!e.to_string().contains('\''), "{e}");
         assert_eq!(
-            JournalUrl::parse(&format!("postgres://:{SECRET}@localhost/melli")).unwrap_err(),
+            JournalUrl::parse(&format!("postgres://:{SECRET}@localhost/melli"))
+                .expect_err("refused"),
             UrlError::NoUser
         );
     }
