@@ -26,9 +26,8 @@ pub enum JournalCommand {
     /// before and after. Safe to run from several stations at once, and again: a current
     /// journal is left as it is. A journal of a newer schema is refused (use a newer melli).
     ///
-    /// Examples:
-    ///   melli journal migrate --journal journal.db
-    ///   MELLI_JOURNAL='postgres://melli:PASSWORD@db.example/melli' melli journal migrate
+    /// Example, the password kept off the command line (and out of `ps`):
+    /// MELLI_JOURNAL='postgres://melli:PASSWORD@db.example/melli' melli journal migrate
     Migrate(MigrateArgs),
 }
 
