@@ -58,8 +58,8 @@ pub use {
     opensc::{opensc_send, OpenscExchange},
     personalized::{
         assert_secret_absent, mailer_path, personalize_with, personalized_card,
-        personalized_card_of, pin_block, read_mailer, root_pem, verify_auth_token, verify_card,
-        Mailer,
+        personalized_card_of, personalized_version_1_0_card, pin_block, read_mailer, root_pem,
+        verify_auth_token, verify_card, Mailer,
     },
     vicc::Vicc,
 };

@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::common::{
     assert_secret_absent, make_issuer, melli, melli_stdin, personalize_with, personalized_card,
-    read_state, run, state_file_content, test_issuer, verify_card, write_state, CardOptions,
-    VirtualCard,
+    personalized_version_1_0_card, read_state, run, state_file_content, test_issuer, verify_card,
+    write_state, CardOptions, VirtualCard,
 };
 
 fn check<'a>(checks: &'a [(String, bool, String)], name: &str) -> &'a (String, bool, String) {
@@ -629,18 +629,7 @@ fn verify_show_prints_the_holder_above_the_verdict_from_one_reading() {
 /// all as on a 1.1 card, and the same verdict.
 #[test]
 fn a_version_1_0_card_costs_one_get_data_and_no_dg7() {
-    // A blank card made a version 1.0 card, as someone with its state file would.
-    let mut card = VirtualCard::for_issuer(test_issuer());
-    card.kill();
-    let mut state = read_state(&card);
-    state["spec_version"] = "1.0".into();
-    if let Some(files) = state["files"].as_array_mut() {
-        files.retain(|f| f["fid"].as_str().map(|s| s.eq_ignore_ascii_case("0107")) != Some(true));
-    }
-    write_state(&card, &state);
-    card.restart();
-    let out = personalize_with(&card, "fixtures/records/valid-1.json", test_issuer());
-    assert_eq!(out.code, 0, "personalize: {out:?}\n{}", card.log());
+    let (card, _) = personalized_version_1_0_card();
 
     let read = melli(&["read", "--reader", card.reader_name(), "--json"]);
     assert_eq!(read.code, 0, "{read:?}");
