@@ -44,7 +44,7 @@ use std::time::Duration;
 // The names the tests and benches use; each test binary uses some of them.
 #[allow(unused_imports)]
 pub use {
-    card_state::{read_state, state_file_content, write_state},
+    card_state::{read_state, state_file_content, tamper_file, write_state},
     cards::{card_kind, CardKind, CardOptions, VirtualCard, TEST_MASTER_KEY},
     issuers::{
         issue_document_signer, load_issuer, make_issuer, make_issuer_with, make_plain_issuer,

@@ -15,8 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::common::desk_screen::DeskScreen;
 use crate::common::devtools::Page;
 use crate::common::{
-    melli, path_str, personalized_card, read_state, root_pem, state_file_content, test_issuer,
-    write_state, VirtualCard,
+    melli, path_str, personalized_card, read_state, root_pem, tamper_file, test_issuer, VirtualCard,
 };
 
 /// How long the page may take to show what a test waits for: the issue asks for a second; a
@@ -314,16 +313,8 @@ fn a_genuine_card_shows_its_holder_and_photo_matches_a_finger_and_clears_when_ta
 fn a_tampered_card_is_shown_not_genuine_naming_the_failed_check() {
     let (mut card, _) = personalized_card();
     let reader = card.reader_name().to_string();
-    let mut state = read_state(&card);
-    let content = state_file_content(&mut state, "0101");
-    let mut bytes = hex::decode(content.as_str().expect("hex")).expect("hex content");
-    // A byte in the middle: the same length, the hash in the security object no longer holds.
-    let at = bytes.len() / 2;
-    bytes[at] ^= 0x01;
-    *content = serde_json::Value::String(hex::encode_upper(&bytes));
-    card.kill();
-    write_state(&card, &state);
-    card.restart();
+    let state = read_state(&card);
+    tamper_file(&mut card, state, "0101");
 
     let desk = DeskScreen::start(card.dir(), &root_pem(test_issuer()), "Test desk", &reader);
     let page = Page::open(desk.url());
