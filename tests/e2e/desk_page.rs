@@ -474,19 +474,30 @@ fn utc_now() -> String {
 /// browser cannot complete) replaced by a note that printing was asked for, then the page
 /// printed to PDF by the browser. Poppler's `pdftotext` finds on the paper the time of the
 /// check, the desk's name, the reader, the holder's names and national code, the verdict and
-/// the checks — and none of the page's controls, nothing of a fingerprint, no PIN.
+/// the checks — and none of the page's controls, nothing of a fingerprint, no PIN, and nothing
+/// of the card in the desk's other reader.
 #[test]
 fn the_printed_verification_record_has_the_check_and_nothing_else() {
     let (card, mailer) = personalized_card();
+    let other = VirtualCard::for_issuer(test_issuer());
+    let out = personalize_with(&other, "fixtures/records/valid-2.json", test_issuer());
+    assert_eq!(out.code, 0, "{out:?}\ncard log:\n{}", other.log());
     let reader = card.reader_name().to_string();
     let identity = identity_of(&reader);
+    let other_identity = identity_of(other.reader_name());
     let desk_name = "Post office 12, desk 3";
 
     let before = utc_now();
-    let desk = DeskScreen::start(card.dir(), &root_pem(test_issuer()), desk_name, &reader);
+    let desk = DeskScreen::start(
+        card.dir(),
+        &root_pem(test_issuer()),
+        desk_name,
+        &format!("{reader},{}", other.reader_name()),
+    );
     let page = Page::open(desk.url());
     wait_for_state(&page, &reader, "done");
     let after = utc_now();
+    wait_for_state(&page, other.reader_name(), "done");
     let shown = done_panel(&page, &reader);
     assert_eq!(
         shown["verdict"],
@@ -568,6 +579,26 @@ fn the_printed_verification_record_has_the_check_and_nothing_else() {
         );
     }
     assert!(!text.contains("NOT GENUINE"), "{text}");
+    // The other panel stays off the paper: the button chose this one.
+    for (what, value) in [
+        (
+            "national code",
+            other_identity["national_code"]
+                .as_str()
+                .expect("national code"),
+        ),
+        (
+            "Latin surname",
+            other_identity["surname_latin"].as_str().expect("surname"),
+        ),
+        ("card serial", other.serial()),
+        ("reader", other.reader_name()),
+    ] {
+        assert!(
+            !text.contains(value),
+            "the other card's {what} {value:?} is on the printed record:\n{text}"
+        );
+    }
     for unwanted in [
         "Match on card",
         "Choose File",
