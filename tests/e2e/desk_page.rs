@@ -1,8 +1,9 @@
 //! The desk's web page (`melli desk`, issue 19) in a real headless Chromium, driven through
 //! the DevTools protocol (`tests/common/devtools.rs`): a genuine card's panel (verdict, the
 //! holder's data, the photo's pixels, a fingerprint match on the card), a tampered card's, the
-//! panel emptied when the card is taken out, and the page refused without its token. The
-//! screenshots go to `target/desk-screenshots/`.
+//! panel emptied when the card is taken out, two readers with a panel each, the verification
+//! record as the browser prints it (`Page.printToPDF`, read back with `pdftotext`), and the page
+//! refused without its token. The screenshots go to `target/desk-screenshots/`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
