@@ -62,6 +62,24 @@ fn wait_for_state(page: &Page, reader: &str, state: &str) {
 }
 
 /// What the panel of a read card shows, taken from its DOM.
+/// `melli desk` ("Test desk") on `card`'s reader, the page open in the browser, once the
+/// panel shows the card with the `verdict` expected ("genuine" or "not-genuine"): the desk,
+/// the page and what the panel shows.
+fn desk_showing(card: &VirtualCard, verdict: &str) -> (DeskScreen, Page, serde_json::Value) {
+    let reader = card.reader_name();
+    let desk = DeskScreen::start(card.dir(), &root_pem(test_issuer()), "Test desk", reader);
+    let page = Page::open(desk.url());
+    wait_for_state(&page, reader, "done");
+    let shown = done_panel(&page, reader);
+    assert_eq!(
+        shown["verdict"],
+        verdict,
+        "{shown}\ndesk log:\n{}",
+        desk.log()
+    );
+    (desk, page, shown)
+}
+
 fn done_panel(page: &Page, reader: &str) -> serde_json::Value {
     page.eval(&in_panel(
         reader,
@@ -171,16 +189,7 @@ fn a_genuine_card_shows_its_holder_and_photo_matches_a_finger_and_clears_when_ta
         .expect("the card's JPEG decodes")
         .to_rgba8();
 
-    let desk = DeskScreen::start(card.dir(), &root_pem(test_issuer()), "Test desk", &reader);
-    let page = Page::open(desk.url());
-    wait_for_state(&page, &reader, "done");
-    let shown = done_panel(&page, &reader);
-    assert_eq!(
-        shown["verdict"],
-        "genuine",
-        "{shown}\ndesk log:\n{}",
-        desk.log()
-    );
+    let (_desk, page, shown) = desk_showing(&card, "genuine");
     assert_eq!(shown["banner"], "GENUINE", "{shown}");
     assert_eq!(shown["name_fa"], name_fa.as_str(), "{shown}");
     assert_eq!(shown["name_fa_dir"], "rtl", "{shown}");
@@ -314,20 +323,10 @@ fn a_genuine_card_shows_its_holder_and_photo_matches_a_finger_and_clears_when_ta
 #[test]
 fn a_tampered_card_is_shown_not_genuine_naming_the_failed_check() {
     let (mut card, _) = personalized_card();
-    let reader = card.reader_name().to_string();
     let state = read_state(&card);
     tamper_file(&mut card, state, "0101");
 
-    let desk = DeskScreen::start(card.dir(), &root_pem(test_issuer()), "Test desk", &reader);
-    let page = Page::open(desk.url());
-    wait_for_state(&page, &reader, "done");
-    let shown = done_panel(&page, &reader);
-    assert_eq!(
-        shown["verdict"],
-        "not-genuine",
-        "{shown}\ndesk log:\n{}",
-        desk.log()
-    );
+    let (_desk, page, shown) = desk_showing(&card, "not-genuine");
     let failed = checks_with(&shown, "fail");
     assert!(
         failed.iter().any(|f| f == "DG1 identity"),
