@@ -51,3 +51,17 @@ pub fn state_file_content<'a>(
         .map(|f| &mut f["content"])
         .unwrap_or_else(|| panic!("no file {fid} in the card state"))
 }
+
+/// Changes one bit in the middle of elementary file `fid` of `state` (the same length, so the
+/// card still serves it, but its hash in the security object no longer holds), writes the state
+/// back sealed and restarts the card with it: a data group changed after the issuer signed it.
+pub fn tamper_file(card: &mut VirtualCard, mut state: serde_json::Value, fid: &str) {
+    let content = state_file_content(&mut state, fid);
+    let mut bytes = hex::decode(content.as_str().expect("hex")).expect("hex content");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    *content = serde_json::Value::String(hex::encode_upper(&bytes));
+    card.kill();
+    write_state(card, &state);
+    card.restart();
+}

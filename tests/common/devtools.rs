@@ -1,6 +1,6 @@
 //! A page in Debian's headless Chromium, driven through the DevTools protocol (the
 //! `headless_chrome` crate): open a URL, wait for a condition in the page, evaluate JavaScript,
-//! set a file input's files, click, take a screenshot. Unlike [`super::chromium`] (a browser
+//! set a file input's files, click, take a screenshot, print to PDF. Unlike [`super::chromium`] (a browser
 //! that loads one page and prints its DOM), this browser stays up while the test watches the
 //! page change.
 //!
@@ -218,6 +218,20 @@ impl Page {
             std::fs::create_dir_all(dir).expect("the screenshot's directory");
         }
         std::fs::write(path, png).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+
+    /// Prints the page as the browser's print dialog would — print media, the browser's
+    /// default paper and margins, no header or footer (`Page.printToPDF`) — and writes the PDF
+    /// to `path`, making its directory.
+    pub fn print_to_pdf(&self, path: &Path) {
+        let pdf = self
+            .tab
+            .print_to_pdf(None)
+            .unwrap_or_else(|e| panic!("printing to PDF: {e:#}\npage text:\n{}", self.text()));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("the PDF's directory");
+        }
+        std::fs::write(path, pdf).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     }
 }
 

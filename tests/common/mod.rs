@@ -44,7 +44,7 @@ use std::time::Duration;
 // The names the tests and benches use; each test binary uses some of them.
 #[allow(unused_imports)]
 pub use {
-    card_state::{read_state, state_file_content, write_state},
+    card_state::{read_state, state_file_content, tamper_file, write_state},
     cards::{card_kind, CardKind, CardOptions, VirtualCard, TEST_MASTER_KEY},
     issuers::{
         issue_document_signer, load_issuer, make_issuer, make_issuer_with, make_plain_issuer,
@@ -58,8 +58,8 @@ pub use {
     opensc::{opensc_send, OpenscExchange},
     personalized::{
         assert_secret_absent, mailer_path, personalize_with, personalized_card,
-        personalized_card_of, pin_block, read_mailer, root_pem, verify_auth_token, verify_card,
-        Mailer,
+        personalized_card_of, personalized_version_1_0_card, pin_block, read_mailer, root_pem,
+        verify_auth_token, verify_card, Mailer,
     },
     vicc::Vicc,
 };

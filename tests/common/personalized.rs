@@ -74,6 +74,25 @@ pub fn personalized_card_of(issuer: &Path) -> (VirtualCard, Mailer) {
     (card, mailer)
 }
 
+/// A Rust virtual card made a version 1.0 card (no EF `0107`, applets-spec §12.7) by editing
+/// its blank state file, as someone with the file could, then personalized by [`test_issuer`]
+/// from `fixtures/records/valid-1.json`; and its PIN mailer.
+pub fn personalized_version_1_0_card() -> (VirtualCard, Mailer) {
+    let mut card = VirtualCard::for_issuer(test_issuer());
+    card.kill();
+    let mut state = super::read_state(&card);
+    state["spec_version"] = "1.0".into();
+    if let Some(files) = state["files"].as_array_mut() {
+        files.retain(|f| f["fid"].as_str().map(|s| s.eq_ignore_ascii_case("0107")) != Some(true));
+    }
+    super::write_state(&card, &state);
+    card.restart();
+    let out = personalize_with(&card, "fixtures/records/valid-1.json", test_issuer());
+    assert_eq!(out.code, 0, "personalize: {out:?}\n{}", card.log());
+    let mailer = read_mailer(&mailer_path(&card));
+    (card, mailer)
+}
+
 /// Panics if `secret` appears in any of the outputs (stdout or stderr).
 pub fn assert_secret_absent(secret: &str, outputs: &[&Output]) {
     for out in outputs {

@@ -609,6 +609,7 @@ const ALL: &[&[&str]] = &[
     TIMESTAMP_INPUTS,
     LOGIN_INPUTS,
     PDF_INPUTS,
+    DESK_AND_TIMING_INPUTS,
 ];
 
 /// PDFs that cannot be signed or verified, refused before a card is asked (signed PDFs that
@@ -786,6 +787,68 @@ fn timestamp_inputs_are_refused() {
         !Path::new("README.md.p7s").exists(),
         "a refused --tsa wrote a signature"
     );
+}
+
+/// The desk screen's and the timed card's options that cannot work, refused before anything
+/// listens, is made or is asked of a card.
+const DESK_AND_TIMING_INPUTS: &[&str] = &[
+    "desk-trust-not-a-certificate",
+    "desk-listen-not-an-address",
+    "timing-unknown-profile",
+    "timing-bit-rate-out-of-range",
+];
+
+#[test]
+fn desk_and_timing_inputs_are_refused() {
+    let mut t = Table::new(DESK_AND_TIMING_INPUTS);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    t.run(
+        "desk-trust-not-a-certificate",
+        case(&["desk", "--trust", "README.md", "--no-open"]),
+    );
+    t.run(
+        "desk-listen-not-an-address",
+        case(&[
+            "desk",
+            "--trust",
+            "README.md",
+            "--listen",
+            "nonsense",
+            "--no-open",
+        ]),
+    );
+    let state = d.join("card.json");
+    let state_s = path_str(&state);
+    t.run(
+        "timing-unknown-profile",
+        case(&["card", "serve", "--state", state_s, "--timing", "t1-57600"]).var("FILE", state_s),
+    );
+    assert!(!state.exists(), "a refused --timing made a card");
+    let profile = d.join("slow.json");
+    fs::write(&profile, r#"{"link": {"bit_rate": 5}}"#).expect("write profile");
+    let profile_s = path_str(&profile);
+    let cards = d.join("cards");
+    let cards_s = path_str(&cards);
+    t.run(
+        "timing-bit-rate-out-of-range",
+        case(&[
+            "card",
+            "feed",
+            "--dir",
+            cards_s,
+            "--count",
+            "1",
+            "--master-key",
+            "README.md",
+            "--timing",
+            profile_s,
+        ])
+        .var("DIR", cards_s)
+        .var("FILE", profile_s),
+    );
+    assert!(!cards.exists(), "a refused --timing made a card folder");
+    t.finish();
 }
 
 #[test]

@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::common::{
     assert_secret_absent, make_issuer, melli, melli_stdin, personalize_with, personalized_card,
-    read_state, run, state_file_content, test_issuer, verify_card, write_state, CardOptions,
-    VirtualCard,
+    personalized_version_1_0_card, read_state, run, state_file_content, tamper_file, test_issuer,
+    verify_card, write_state, CardOptions, VirtualCard,
 };
 
 fn check<'a>(checks: &'a [(String, bool, String)], name: &str) -> &'a (String, bool, String) {
@@ -145,16 +145,7 @@ fn a_tampered_data_group_fails_its_check() {
         ("0105", "DG5 chip-authentication key"),
         ("0106", "DG6 holder certificate"),
     ] {
-        let mut state = pristine.clone();
-        let content = state_file_content(&mut state, fid);
-        let mut bytes = hex::decode(content.as_str().expect("hex")).expect("hex content");
-        // A byte in the middle: still the same length, the hash no longer matches.
-        let at = bytes.len() / 2;
-        bytes[at] ^= 0x01;
-        *content = serde_json::Value::String(hex::encode_upper(&bytes));
-        card.kill();
-        write_state(&card, &state);
-        card.restart();
+        tamper_file(&mut card, pristine.clone(), fid);
         let (out, checks) = verify_card(&card, test_issuer(), &[]);
         assert_eq!(out.code, 1, "{fid} flipped, verify passed: {checks:?}");
         assert!(
@@ -629,18 +620,7 @@ fn verify_show_prints_the_holder_above_the_verdict_from_one_reading() {
 /// all as on a 1.1 card, and the same verdict.
 #[test]
 fn a_version_1_0_card_costs_one_get_data_and_no_dg7() {
-    // A blank card made a version 1.0 card, as someone with its state file would.
-    let mut card = VirtualCard::for_issuer(test_issuer());
-    card.kill();
-    let mut state = read_state(&card);
-    state["spec_version"] = "1.0".into();
-    if let Some(files) = state["files"].as_array_mut() {
-        files.retain(|f| f["fid"].as_str().map(|s| s.eq_ignore_ascii_case("0107")) != Some(true));
-    }
-    write_state(&card, &state);
-    card.restart();
-    let out = personalize_with(&card, "fixtures/records/valid-1.json", test_issuer());
-    assert_eq!(out.code, 0, "personalize: {out:?}\n{}", card.log());
+    let (card, _) = personalized_version_1_0_card();
 
     let read = melli(&["read", "--reader", card.reader_name(), "--json"]);
     assert_eq!(read.code, 0, "{read:?}");

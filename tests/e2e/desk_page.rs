@@ -1,8 +1,9 @@
 //! The desk's web page (`melli desk`, issue 19) in a real headless Chromium, driven through
 //! the DevTools protocol (`tests/common/devtools.rs`): a genuine card's panel (verdict, the
 //! holder's data, the photo's pixels, a fingerprint match on the card), a tampered card's, the
-//! panel emptied when the card is taken out, and the page refused without its token. The
-//! screenshots go to `target/desk-screenshots/`.
+//! panel emptied when the card is taken out, two readers with a panel each, the verification
+//! record as the browser prints it (`Page.printToPDF`, read back with `pdftotext`), and the page
+//! refused without its token. The screenshots go to `target/desk-screenshots/`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -15,8 +16,8 @@ use sha2::{Digest, Sha256};
 use crate::common::desk_screen::DeskScreen;
 use crate::common::devtools::Page;
 use crate::common::{
-    melli, path_str, personalized_card, read_state, root_pem, state_file_content, test_issuer,
-    write_state, VirtualCard,
+    melli, path_str, personalize_with, personalized_card, read_state, root_pem, run, tamper_file,
+    test_issuer, VirtualCard,
 };
 
 /// How long the page may take to show what a test waits for: the issue asks for a second; a
@@ -61,6 +62,24 @@ fn wait_for_state(page: &Page, reader: &str, state: &str) {
 }
 
 /// What the panel of a read card shows, taken from its DOM.
+/// `melli desk` ("Test desk") on `card`'s reader, the page open in the browser, once the
+/// panel shows the card with the `verdict` expected ("genuine" or "not-genuine"): the desk,
+/// the page and what the panel shows.
+fn desk_showing(card: &VirtualCard, verdict: &str) -> (DeskScreen, Page, serde_json::Value) {
+    let reader = card.reader_name();
+    let desk = DeskScreen::start(card.dir(), &root_pem(test_issuer()), "Test desk", reader);
+    let page = Page::open(desk.url());
+    wait_for_state(&page, reader, "done");
+    let shown = done_panel(&page, reader);
+    assert_eq!(
+        shown["verdict"],
+        verdict,
+        "{shown}\ndesk log:\n{}",
+        desk.log()
+    );
+    (desk, page, shown)
+}
+
 fn done_panel(page: &Page, reader: &str) -> serde_json::Value {
     page.eval(&in_panel(
         reader,
@@ -170,16 +189,7 @@ fn a_genuine_card_shows_its_holder_and_photo_matches_a_finger_and_clears_when_ta
         .expect("the card's JPEG decodes")
         .to_rgba8();
 
-    let desk = DeskScreen::start(card.dir(), &root_pem(test_issuer()), "Test desk", &reader);
-    let page = Page::open(desk.url());
-    wait_for_state(&page, &reader, "done");
-    let shown = done_panel(&page, &reader);
-    assert_eq!(
-        shown["verdict"],
-        "genuine",
-        "{shown}\ndesk log:\n{}",
-        desk.log()
-    );
+    let (_desk, page, shown) = desk_showing(&card, "genuine");
     assert_eq!(shown["banner"], "GENUINE", "{shown}");
     assert_eq!(shown["name_fa"], name_fa.as_str(), "{shown}");
     assert_eq!(shown["name_fa_dir"], "rtl", "{shown}");
@@ -313,28 +323,10 @@ fn a_genuine_card_shows_its_holder_and_photo_matches_a_finger_and_clears_when_ta
 #[test]
 fn a_tampered_card_is_shown_not_genuine_naming_the_failed_check() {
     let (mut card, _) = personalized_card();
-    let reader = card.reader_name().to_string();
-    let mut state = read_state(&card);
-    let content = state_file_content(&mut state, "0101");
-    let mut bytes = hex::decode(content.as_str().expect("hex")).expect("hex content");
-    // A byte in the middle: the same length, the hash in the security object no longer holds.
-    let at = bytes.len() / 2;
-    bytes[at] ^= 0x01;
-    *content = serde_json::Value::String(hex::encode_upper(&bytes));
-    card.kill();
-    write_state(&card, &state);
-    card.restart();
+    let state = read_state(&card);
+    tamper_file(&mut card, state, "0101");
 
-    let desk = DeskScreen::start(card.dir(), &root_pem(test_issuer()), "Test desk", &reader);
-    let page = Page::open(desk.url());
-    wait_for_state(&page, &reader, "done");
-    let shown = done_panel(&page, &reader);
-    assert_eq!(
-        shown["verdict"],
-        "not-genuine",
-        "{shown}\ndesk log:\n{}",
-        desk.log()
-    );
+    let (_desk, page, shown) = desk_showing(&card, "not-genuine");
     let failed = checks_with(&shown, "fail");
     assert!(
         failed.iter().any(|f| f == "DG1 identity"),
@@ -368,6 +360,260 @@ fn a_tampered_card_is_shown_not_genuine_naming_the_failed_check() {
         "{shown}"
     );
     page.screenshot(&screenshot_path("desk-tampered.png"));
+}
+
+/// What the card in `reader` holds, as `melli read --json` says (its "identity").
+fn identity_of(reader: &str) -> serde_json::Value {
+    let read = melli(&["read", "--reader", reader, "--json"]);
+    assert_eq!(read.code, 0, "{read:?}");
+    read.json()["identity"].clone()
+}
+
+/// Two readers, a card in each, one desk watching both (`--readers A,B`): a panel per reader,
+/// each GENUINE with its own card's holder. Taking one card out empties its panel alone: the
+/// other keeps its holder, not even rebuilt.
+#[test]
+fn two_readers_show_a_panel_each_and_a_card_taken_out_clears_only_its_own() {
+    let (mut first, _) = personalized_card();
+    let second = VirtualCard::for_issuer(test_issuer());
+    let out = personalize_with(&second, "fixtures/records/valid-2.json", test_issuer());
+    assert_eq!(out.code, 0, "{out:?}\ncard log:\n{}", second.log());
+    let readers = [first.reader_name(), second.reader_name()].map(str::to_string);
+    let serials = [first.serial(), second.serial()].map(str::to_string);
+    let codes = readers.each_ref().map(|reader| {
+        identity_of(reader)["national_code"]
+            .as_str()
+            .expect("national code")
+            .to_string()
+    });
+    assert_ne!(codes[0], codes[1], "the two holders must differ");
+
+    // The names are comma-separated, each with spaces in it ("melli-test-PORT 00 01").
+    let desk = DeskScreen::start(
+        first.dir(),
+        &root_pem(test_issuer()),
+        "Test desk",
+        &readers.join(","),
+    );
+    let page = Page::open(desk.url());
+    for reader in &readers {
+        wait_for_state(&page, reader, "done");
+    }
+    let mut panels: Vec<String> = serde_json::from_value(page.eval(
+        "[...document.querySelectorAll('#panels > section.panel')].map(p => p.dataset.reader)",
+    ))
+    .expect("the panels' readers");
+    panels.sort();
+    let mut expected = readers.to_vec();
+    expected.sort();
+    assert_eq!(panels, expected, "one panel per reader, and no other");
+    for ((reader, code), serial) in readers.iter().zip(&codes).zip(&serials) {
+        let shown = done_panel(&page, reader);
+        assert_eq!(
+            shown["verdict"],
+            "genuine",
+            "{reader}: {shown}\ndesk log:\n{}",
+            desk.log()
+        );
+        assert_eq!(shown["banner"], "GENUINE", "{reader}: {shown}");
+        assert_eq!(shown["national_code"], code.as_str(), "{reader}: {shown}");
+        assert_eq!(shown["serial"], serial.as_str(), "{reader}: {shown}");
+    }
+    page.screenshot(&screenshot_path("desk-two-readers.png"));
+
+    // The second panel's banner node, marked (a property, not in the DOM): a panel rebuilt
+    // would have a new one.
+    page.eval(&in_panel(
+        &readers[1],
+        "panel.querySelector('.banner').keptByTest = true; return true;",
+    ));
+    first.kill();
+    wait_for_state(&page, &readers[0], "empty");
+    let kept = done_panel(&page, &readers[1]);
+    assert_eq!(kept["verdict"], "genuine", "{kept}");
+    assert_eq!(kept["national_code"], codes[1].as_str(), "{kept}");
+    assert_eq!(
+        page.eval(&in_panel(
+            &readers[1],
+            "return panel.dataset.state === 'done' \
+             && panel.querySelector('.banner').keptByTest === true;"
+        )),
+        true,
+        "the other card's panel was rebuilt: {}",
+        page.text()
+    );
+    let html = page.eval("document.documentElement.outerHTML");
+    let html = html.as_str().expect("the page's HTML");
+    assert!(
+        !html.contains(codes[0].as_str()) && !html.contains(serials[0].as_str()),
+        "the card taken out is still in the page:\n{html}"
+    );
+    assert!(html.contains(codes[1].as_str()), "{html}");
+}
+
+/// "now" in UTC as `YYYY-MM-DD HH:MM:SS` (`date -u`): strings of this form sort as the times do.
+fn utc_now() -> String {
+    let out = run(
+        Command::new("date").args(["-u", "+%Y-%m-%d %H:%M:%S"]),
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    out.stdout.trim().to_string()
+}
+
+/// The verification record of a genuine card, printed as the desk prints it: the panel's
+/// "Print verification record" button, with the browser's print dialog (which a headless
+/// browser cannot complete) replaced by a note that printing was asked for, then the page
+/// printed to PDF by the browser. Poppler's `pdftotext` finds on the paper the time of the
+/// check, the desk's name, the reader, the holder's names and national code, the verdict and
+/// the checks — and none of the page's controls, nothing of a fingerprint, no PIN, and nothing
+/// of the card in the desk's other reader.
+#[test]
+fn the_printed_verification_record_has_the_check_and_nothing_else() {
+    let (card, mailer) = personalized_card();
+    let other = VirtualCard::for_issuer(test_issuer());
+    let out = personalize_with(&other, "fixtures/records/valid-2.json", test_issuer());
+    assert_eq!(out.code, 0, "{out:?}\ncard log:\n{}", other.log());
+    let reader = card.reader_name().to_string();
+    let identity = identity_of(&reader);
+    let other_identity = identity_of(other.reader_name());
+    let desk_name = "Post office 12, desk 3";
+
+    let before = utc_now();
+    let desk = DeskScreen::start(
+        card.dir(),
+        &root_pem(test_issuer()),
+        desk_name,
+        &format!("{reader},{}", other.reader_name()),
+    );
+    let page = Page::open(desk.url());
+    wait_for_state(&page, &reader, "done");
+    let after = utc_now();
+    wait_for_state(&page, other.reader_name(), "done");
+    let shown = done_panel(&page, &reader);
+    assert_eq!(
+        shown["verdict"],
+        "genuine",
+        "{shown}\ndesk log:\n{}",
+        desk.log()
+    );
+
+    // "1404/07/15 (2025-10-07) 09:41:05 UTC": the Gregorian date and the time lie between the
+    // desk's start and the panel's showing.
+    let time = page.eval(&in_panel(
+        &reader,
+        "return panel.querySelector('.record-time').textContent;",
+    ));
+    let time = time.as_str().expect("the record's time").to_string();
+    let checked_at = time
+        .split_once(" (")
+        .and_then(|(_, rest)| rest.strip_suffix(" UTC"))
+        .map(|rest| rest.replace(") ", " "))
+        .unwrap_or_else(|| panic!("not DATE (YYYY-MM-DD) HH:MM:SS UTC: {time:?}"));
+    assert!(
+        before <= checked_at && checked_at <= after,
+        "the record's time {time:?} is not between {before} and {after}"
+    );
+
+    // The button, as the staff member clicks it; `window.print` is the browser's dialog.
+    page.eval(
+        "(() => { window.print = () => { document.body.dataset.printAsked = \
+         String(Number(document.body.dataset.printAsked || 0) + 1); }; })()",
+    );
+    page.click(&panel_selector(&reader, "button.print"));
+    page.wait_for(
+        "document.body.dataset.printAsked === '1'",
+        SHOWN_WITHIN,
+        "the button to ask for printing",
+    );
+    let pdf = card.dir().join("verification-record.pdf");
+    page.print_to_pdf(&pdf);
+    let pages = run(
+        Command::new("pdfinfo").arg(path_str(&pdf)),
+        Duration::from_secs(30),
+    );
+    assert_eq!(pages.code, 0, "{pages:?}");
+    assert!(
+        pages
+            .stdout
+            .lines()
+            .any(|l| l.split_whitespace().eq(["Pages:", "1"])),
+        "the record is not one page: {pages:?}"
+    );
+    let text = run(
+        Command::new("pdftotext").args(["-enc", "UTF-8", path_str(&pdf), "-"]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(text.code, 0, "{text:?}");
+    let text = text.stdout;
+
+    let field = |name: &str| identity[name].as_str().expect(name).to_string();
+    let name_fa = format!("{} {}", field("given_name_fa"), field("surname_fa"));
+    let name_latin = format!("{} {}", field("given_name_latin"), field("surname_latin"));
+    let mut wanted = vec![
+        ("date and time", time.clone()),
+        ("desk name", desk_name.to_string()),
+        ("reader", reader.clone()),
+        ("Persian name", name_fa),
+        ("Latin name", name_latin),
+        ("national code", field("national_code")),
+        ("card serial", card.serial().to_string()),
+        ("verdict", "GENUINE".to_string()),
+    ];
+    for check in shown["checks"].as_array().expect("the checks") {
+        let name = check["name"].as_str().expect("a check name");
+        wanted.push(("check", name.to_string()));
+    }
+    for (what, value) in &wanted {
+        assert!(
+            text.contains(value.as_str()),
+            "the printed record has not the {what} {value:?}:\n{text}"
+        );
+    }
+    assert!(!text.contains("NOT GENUINE"), "{text}");
+    // The other panel stays off the paper: the button chose this one.
+    for (what, value) in [
+        (
+            "national code",
+            other_identity["national_code"]
+                .as_str()
+                .expect("national code"),
+        ),
+        (
+            "Latin surname",
+            other_identity["surname_latin"].as_str().expect("surname"),
+        ),
+        ("card serial", other.serial()),
+        ("reader", other.reader_name()),
+    ] {
+        assert!(
+            !text.contains(value),
+            "the other card's {what} {value:?} is on the printed record:\n{text}"
+        );
+    }
+    for unwanted in [
+        "Match on card",
+        "Choose File",
+        "No file chosen",
+        "Print verification record",
+        "Live fingerprint",
+        "19794",
+        "FMR",
+        "PIN",
+        "PUK",
+    ] {
+        assert!(
+            !text.contains(unwanted),
+            "the printed record has {unwanted:?}:\n{text}"
+        );
+    }
+    // The card's own PIN and PUK (the page never has them) as words of the text.
+    for secret in [&mailer.pin, &mailer.puk] {
+        assert!(
+            !text.split_whitespace().any(|w| w == secret),
+            "a secret of the card is on the printed record"
+        );
+    }
 }
 
 /// The page, its events and photos are the token's: without it, or with another, 403.

@@ -4,71 +4,24 @@
 //! match on the card through the page's POST.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::common::desk_screen::DeskScreen;
 use crate::common::{
     melli, path_str, personalized_card, root_pem, test_issuer, Vicc, VirtualCard, MELLI,
 };
 
 const NATIONAL_CODE: &str = "0081493721";
 
-/// A running `melli desk`, killed on drop.
-struct Desk {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Desk {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `melli desk` on one reader and reads the URL from the first line of its stdout.
-fn start_desk(reader: &str, root: &str) -> Desk {
-    let mut child = Command::new(MELLI)
-        .args([
-            "desk",
-            "--trust",
-            root,
-            "--readers",
-            reader,
-            "--no-open",
-            "--listen",
-            "127.0.0.1:0",
-            "--desk-name",
-            "E2E desk 7",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start melli desk");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(line) => line,
-        Err(_) => {
-            let _ = child.kill();
-            panic!("melli desk printed no URL within 30 s");
-        }
-    };
-    // Killed on drop from here on, whatever the assertions below say.
-    let desk = Desk {
-        child,
-        url: line.trim_end_matches('\n').to_string(),
-    };
-    assert!(line.ends_with("/\n"), "first line: {line:?}");
-    let url = &desk.url;
+/// Starts `melli desk` on `reader` (its stderr in `dir`) and checks the URL it printed first:
+/// loopback, a real port, and a 128-bit token in hex as the path.
+fn start_desk(dir: &Path, reader: &str, root: &str) -> DeskScreen {
+    let desk = DeskScreen::start(dir, root, "E2E desk 7", reader);
+    let url = desk.url();
     let rest = url
         .strip_prefix("http://127.0.0.1:")
         .unwrap_or_else(|| panic!("not a loopback URL: {url:?}"));
@@ -218,8 +171,8 @@ fn the_desk_shows_the_card_its_photo_and_matches_the_finger() {
     assert_eq!(out.code, 0, "{out:?}");
     let jpeg = std::fs::read(export.join("photo.jpg")).expect("photo.jpg");
 
-    let desk = start_desk(&reader, &root_pem(test_issuer()));
-    let url = desk.url.clone();
+    let desk = start_desk(card.dir(), &reader, &root_pem(test_issuer()));
+    let url = desk.url().to_string();
     let base = url.split("/t/").next().expect("origin").to_string();
 
     // Without the token, or with another, nothing.
@@ -376,8 +329,9 @@ fn a_card_that_is_not_melli_or_blank_shows_an_error_in_its_panel_once() {
     let vicc = Vicc::new();
     let blank = VirtualCard::new();
     let readers = format!("{},{}", vicc.reader_name(), blank.reader_name());
-    let desk = start_desk(&readers, &root_pem(test_issuer()));
-    let events = Events::open(&desk.url);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let desk = start_desk(dir.path(), &readers, &root_pem(test_issuer()));
+    let events = Events::open(desk.url());
     for (reader, wanted) in [
         (vicc.reader_name(), "not a melli card"),
         (blank.reader_name(), "is blank"),

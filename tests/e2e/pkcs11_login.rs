@@ -255,27 +255,12 @@ fn the_signing_key_wants_a_context_specific_login_for_every_signature() {
 /// as before version 1.1, and that key still signs through pkcs11-tool (context login and all).
 #[test]
 fn a_version_1_0_card_shows_only_the_signing_key() {
-    use crate::common::{
-        card_kind, mailer_path, personalize_with, read_mailer, read_state, test_issuer,
-        write_state, CardKind, VirtualCard,
-    };
+    use crate::common::{card_kind, personalized_version_1_0_card, CardKind};
     if card_kind() != CardKind::Rust {
         // The Java Card applet's version comes from its build, not from the state file.
         return;
     }
-    // A blank card made a version 1.0 card, as someone with its state file would.
-    let mut card = VirtualCard::for_issuer(test_issuer());
-    card.kill();
-    let mut state = read_state(&card);
-    state["spec_version"] = "1.0".into();
-    if let Some(files) = state["files"].as_array_mut() {
-        files.retain(|f| f["fid"].as_str().map(|s| s.eq_ignore_ascii_case("0107")) != Some(true));
-    }
-    write_state(&card, &state);
-    card.restart();
-    let out = personalize_with(&card, "fixtures/records/valid-1.json", test_issuer());
-    assert_eq!(out.code, 0, "personalize: {out:?}\n{}", card.log());
-    let mailer = read_mailer(&mailer_path(&card));
+    let (card, mailer) = personalized_version_1_0_card();
     let reader = card.reader_name();
     let dir = card.dir().to_path_buf();
 

@@ -35,6 +35,14 @@
     return dd;
   }
 
+  // A field whose value is Persian text: laid out right to left, in the Persian font.
+  function persianField(list, label, className, value) {
+    const dd = field(list, label, className, value);
+    dd.setAttribute('dir', 'rtl');
+    dd.setAttribute('lang', 'fa');
+    return dd;
+  }
+
   function clearSection(section) {
     // Photos lose their source first, so nothing of the card lingers in the image cache's
     // live references once the nodes are gone.
@@ -69,9 +77,7 @@
       holder.appendChild(el('div', 'photo-error', card.photo_error || 'No photo'));
     }
     const fields = el('dl', 'fields');
-    const nameFa = field(fields, 'Name', 'name-fa', card.name_fa);
-    nameFa.setAttribute('dir', 'rtl');
-    nameFa.setAttribute('lang', 'fa');
+    persianField(fields, 'Name', 'name-fa', card.name_fa);
     field(fields, 'Latin name', 'name-latin', card.name_latin);
     field(fields, 'National code', 'national-code', card.national_code);
     field(fields, 'Birth date', 'birth-date', card.birth_date);
@@ -192,9 +198,7 @@
     field(list, 'Date and time', 'record-time', card.verified_at);
     field(list, 'Desk', 'record-desk', panel.desk);
     field(list, 'Reader', 'record-reader', panel.reader);
-    const name = field(list, 'Holder', 'record-name-fa', card.name_fa);
-    name.setAttribute('dir', 'rtl');
-    name.setAttribute('lang', 'fa');
+    persianField(list, 'Holder', 'record-name-fa', card.name_fa);
     field(list, 'Holder (Latin)', 'record-name-latin', card.name_latin);
     field(list, 'National code', 'record-national-code', card.national_code);
     field(list, 'Card serial', 'record-serial', card.serial);

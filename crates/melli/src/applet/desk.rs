@@ -45,20 +45,6 @@ impl<T: crate::transport::Transport> Applet<T> {
             })
     }
 
-    /// GENERATE ASYMMETRIC KEY PAIR with P1 = 81 (§6.11): the public key of the card's key
-    /// `key` (`spec::reference`), read without generating anything.
-    pub fn read_public_key(&mut self, key: u8) -> Result<super::PublicPoint, AppletError> {
-        let apdu = Command::new(
-            spec::cla::PLAIN,
-            spec::ins::GENERATE_ASYMMETRIC_KEY_PAIR,
-            spec::key_pair::P1_READ_PUBLIC_KEY,
-            key,
-        )
-        .expect(256);
-        let answer = self.run("GENERATE ASYMMETRIC KEY PAIR (read public key)", &apdu)?;
-        super::public_key::parse_public_key(&answer)
-    }
-
     /// VERIFY against the enrolled fingerprint with a live ISO/IEC 19794-2 record (§6.8, §11):
     /// the card matches it and answers.
     pub fn verify_finger(&mut self, live_record: &[u8]) -> Result<FingerMatch, AppletError> {

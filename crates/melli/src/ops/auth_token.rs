@@ -129,15 +129,7 @@ pub fn make_token<T: Transport>(
 ) -> Result<AuthToken, TokenError> {
     check_origin(origin).map_err(TokenError::BadInput)?;
     check_nonce(nonce).map_err(TokenError::BadInput)?;
-    let dg7 = match applet.read_file(ef::AUTH_CERT) {
-        Ok(bytes) if bytes.is_empty() => return Err(TokenError::NoLoginKey),
-        Ok(bytes) => bytes,
-        Err(AppletError::Status {
-            status: crate::apdu::StatusError::FileNotFound,
-            ..
-        }) => return Err(TokenError::NoLoginKey),
-        Err(e) => return Err(e.into()),
-    };
+    let dg7 = super::read::read_optional(applet, ef::AUTH_CERT)?.ok_or(TokenError::NoLoginKey)?;
     let login = login_certificate(&dg7)?;
     let key = cert::verifying_key(&login).map_err(TokenError::Key)?;
     let digest = signed_digest(origin, nonce);

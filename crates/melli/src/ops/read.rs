@@ -175,7 +175,7 @@ pub fn read_card<T: Transport>(applet: &mut Applet<T>) -> Result<CardContents, A
 
 /// A file a card may not have: `None` when it answers "file not found" (a version 1.0 card,
 /// §12.7) or the file is empty.
-fn read_optional<T: Transport>(
+pub(crate) fn read_optional<T: Transport>(
     applet: &mut Applet<T>,
     fid: u16,
 ) -> Result<Option<Zeroizing<Vec<u8>>>, AppletError> {
