@@ -12,6 +12,9 @@
 //! names the server by [`PgTarget`]'s Display: the password never reaches the user's screen,
 //! whatever the server or the client crate put in their errors.
 
+mod progress;
+mod queue;
+mod records;
 pub mod schema;
 mod url;
 
@@ -22,6 +25,8 @@ use ::postgres::{Client, NoTls};
 
 use crate::display::escaped;
 
+pub use progress::{Failure, Progress, StationProgress};
+pub use queue::{ConnectionWatch, PgQueue, StationOptions, DEFAULT_LEASE, DEFAULT_RECONNECT_FOR};
 pub use schema::{Migrated, SCHEMA_VERSION};
 pub use url::{JournalUrl, PgTarget, UrlError, CONNECT_TIMEOUT, DEFAULT_SOCKET_DIR};
 
