@@ -21,6 +21,7 @@
 //!   running it once does.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -44,7 +45,8 @@ const BACKOFF_FIRST: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 /// The columns [`row`] reads, times as milliseconds since 1970.
-pub(super) const COLUMNS: &str = "tracking_code, national_code, state, reason, card_serial, step, attempts, \
+pub(super) const COLUMNS: &str =
+    "tracking_code, national_code, state, reason, card_serial, step, attempts, \
      refusals, (extract(epoch FROM created_at) * 1000)::bigint AS created_ms, \
      (extract(epoch FROM updated_at) * 1000)::bigint AS updated_ms, \
      (extract(epoch FROM finished_at) * 1000)::bigint AS finished_ms";
@@ -64,7 +66,7 @@ pub struct PgQueue {
     /// The lease in seconds, as the server's interval arithmetic takes it.
     lease_seconds: f64,
     reconnect_for: Duration,
-    watch: Option<Box<dyn ConnectionWatch>>,
+    watch: Option<Arc<dyn ConnectionWatch>>,
 }
 
 impl std::fmt::Debug for PgQueue {
@@ -77,12 +79,24 @@ impl std::fmt::Debug for PgQueue {
 }
 
 /// How a station works on the shared queue.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StationOptions {
     /// The station's name (`--station`): unique among the stations of a queue.
     pub station: String,
     pub lease: Duration,
     pub reconnect_for: Duration,
+    /// Told when a connection is lost and back.
+    pub watch: Option<Arc<dyn ConnectionWatch>>,
+}
+
+impl std::fmt::Debug for StationOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StationOptions")
+            .field("station", &self.station)
+            .field("lease", &self.lease)
+            .field("reconnect_for", &self.reconnect_for)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What one statement attempt gives: the server's error (a lost connection is tried again),
@@ -98,23 +112,22 @@ impl PgQueue {
             station: options.station.clone(),
             lease_seconds: options.lease.as_secs_f64(),
             reconnect_for: options.reconnect_for,
-            watch: None,
+            watch: options.watch.clone(),
         };
         queue.run(|c, station, _| {
             c.execute(
                 "INSERT INTO stations (name, host, pid) VALUES ($1, $2, $3)
                  ON CONFLICT (name) DO UPDATE
                  SET last_seen = now(), host = EXCLUDED.host, pid = EXCLUDED.pid",
-                &[&station, &host_name(), &i32::try_from(std::process::id()).ok()],
+                &[
+                    &station,
+                    &host_name(),
+                    &i32::try_from(std::process::id()).ok(),
+                ],
             )
             .map(|_| Ok(()))
         })?;
         Ok(queue)
-    }
-
-    /// Tells `watch` when the connection is lost and back.
-    pub fn watch(&mut self, watch: Box<dyn ConnectionWatch>) {
-        self.watch = Some(watch);
     }
 
     /// Runs `op` (station name and lease in seconds given), again on a new connection when
@@ -283,9 +296,7 @@ impl Queue for PgQueue {
     fn bound(&mut self) -> Result<Vec<RecordRow>, JournalError> {
         self.run(|c, _, _| {
             let found = c.query(
-                &format!(
-                    "SELECT {COLUMNS} FROM records WHERE state = 'personalizing' ORDER BY id"
-                ),
+                &format!("SELECT {COLUMNS} FROM records WHERE state = 'personalizing' ORDER BY id"),
                 &[],
             )?;
             Ok(rows(&found))
@@ -295,7 +306,9 @@ impl Queue for PgQueue {
     fn binding(&mut self, serial: &str) -> Result<Option<RecordRow>, JournalError> {
         self.run(|c, _, _| {
             let found = c.query_opt(
-                &format!("SELECT {COLUMNS} FROM records WHERE card_serial = $1 AND state <> 'failed'"),
+                &format!(
+                    "SELECT {COLUMNS} FROM records WHERE card_serial = $1 AND state <> 'failed'"
+                ),
                 &[&serial],
             )?;
             Ok(found.as_ref().map(row).transpose())
@@ -671,11 +684,9 @@ impl Queue for PgQueue {
         })?;
         content
             .map(|bytes| {
-                ValidRecord::from_package(&bytes).map_err(|e| {
-                    JournalError::Damaged {
-                        tracking_code: tracking_code.to_owned(),
-                        reason: e.to_string(),
-                    }
+                ValidRecord::from_package(&bytes).map_err(|e| JournalError::Damaged {
+                    tracking_code: tracking_code.to_owned(),
+                    reason: e.to_string(),
                 })
             })
             .transpose()

@@ -80,8 +80,8 @@ impl ValidRecord {
     /// A record read back from the shared journal, every part checked again.
     pub fn from_package(bytes: &[u8]) -> Result<ValidRecord, PackageError> {
         let group = |e: DataGroupError| PackageError(e.to_string());
-        let found = data_group::decode(bytes, "package", TEMPLATE, MAX_PACKAGE, FIELDS)
-            .map_err(group)?;
+        let found =
+            data_group::decode(bytes, "package", TEMPLATE, MAX_PACKAGE, FIELDS).map_err(group)?;
         let part = |t: u16| found.get(&t).map_or(&[][..], Vec::as_slice);
         let identity = Identity::from_dg(part(IDENTITY)).map_err(group)?;
         let tracking_code = identity
