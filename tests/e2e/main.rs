@@ -9,6 +9,7 @@ mod common;
 
 mod bad_input;
 mod batch;
+mod batch_pg;
 mod browser_login;
 mod cli;
 mod demo;
