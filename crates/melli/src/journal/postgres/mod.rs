@@ -86,7 +86,7 @@ impl PgJournal {
     /// Connects (within the string's `connect_timeout`, [`CONNECT_TIMEOUT`] unless it says),
     /// without looking at the schema.
     pub fn connect(target: &PgTarget) -> Result<PgJournal, PgError> {
-        let tls = tls::connector(target.tls()).map_err(|reason| PgError::Tls {
+        let tls = tls::connector(&target.tls_in_effect()).map_err(|reason| PgError::Tls {
             target: shown(target),
             reason,
         })?;
@@ -222,7 +222,9 @@ fn connect_error(target: &PgTarget, e: &::postgres::Error) -> PgError {
         reason
     };
     let reason = safe(target, &reason);
-    if e.to_string().contains("password missing") {
+    // The client crate's "invalid configuration" whose cause is "password missing": the
+    // server asked for a password the string does not have.
+    if reason == "password missing" || e.to_string().contains("password missing") {
         return PgError::Refused {
             target: shown(target),
             reason: "the server asks for a password and the connection string has none".into(),

@@ -204,9 +204,22 @@ impl PgTarget {
         &self.config
     }
 
-    /// `sslmode` and `sslrootcert`.
+    /// `sslmode` and `sslrootcert`, as the string gave them.
     pub fn tls(&self) -> &TlsOptions {
         &self.tls
+    }
+
+    /// What TLS the connection will use: none on Unix sockets alone, whatever the string
+    /// says (its root certificate is then not even read); else as the string says.
+    pub fn tls_in_effect(&self) -> TlsOptions {
+        if self.config.get_ssl_mode() == ::postgres::config::SslMode::Disable {
+            TlsOptions {
+                mode: SslMode::Disable,
+                root_cert: None,
+            }
+        } else {
+            self.tls.clone()
+        }
     }
 
     /// The host names given (not sockets, not bare addresses): what verify-full checks the
