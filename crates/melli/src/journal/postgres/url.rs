@@ -677,6 +677,10 @@ mod tests {
             format!("postgresql://melli:{SECRET}@%2Ftmp%2Fx:5432/melli"),
             format!("host=localhost user=melli password={SECRET}"),
             format!("host=localhost user=melli password='{SECRET}'"),
+            format!(
+                "postgres://melli:{SECRET}@localhost/melli?sslmode=verify-full&sslrootcert=/ca.pem"
+            ),
+            format!("sslmode=require host=localhost password={SECRET} user=melli"),
         ];
         for text in texts {
             let url = JournalUrl::parse(&text).expect("parses");
@@ -698,6 +702,122 @@ mod tests {
                 "the server said ***!"
             );
         }
+    }
+
+    #[test]
+    fn sslmode_and_sslrootcert_are_melli_s_the_rest_the_client_crate_s() {
+        use ::postgres::config::SslMode as Wire;
+        let t = pg(&format!(
+            "postgres://melli:{SECRET}@db.example:6543/queue?connect_timeout=4&\
+             sslmode=verify-full&sslrootcert=%2Fetc%2Fmelli%2Fca.pem&application_name=desk"
+        ));
+        assert_eq!(
+            t.tls(),
+            &TlsOptions {
+                mode: SslMode::VerifyFull,
+                root_cert: Some("/etc/melli/ca.pem".into())
+            }
+        );
+        assert_eq!(t.config().get_ssl_mode(), Wire::Require);
+        // The parameters around them still reach the client crate.
+        assert_eq!(
+            t.config().get_connect_timeout(),
+            Some(&Duration::from_secs(4))
+        );
+        assert_eq!(t.config().get_application_name(), Some("desk"));
+        assert_eq!(
+            t.to_string(),
+            "postgres://melli:***@db.example:6543/queue?sslmode=verify-full"
+        );
+
+        // The last parameter, and the only one.
+        let t = pg("postgres://melli@db/m?sslrootcert=/ca.pem&sslmode=verify-ca");
+        assert_eq!(t.tls().mode, SslMode::VerifyCa);
+        assert_eq!(t.tls().root_cert, Some(PathBuf::from("/ca.pem")));
+        let t = pg("postgres://melli@db/m?sslmode=disable");
+        assert_eq!(t.config().get_ssl_mode(), Wire::Disable);
+        assert_eq!(t.to_string(), "postgres://melli@db:5432/m?sslmode=disable");
+        // A `?` in the password is not the query's.
+        let t = pg("postgres://melli:pa?ss@db/m?sslmode=require");
+        assert_eq!(t.config().get_password(), Some(&b"pa?ss"[..]));
+        assert_eq!(t.tls().mode, SslMode::Require);
+
+        // Key-value pairs, quoted or not, with spaces around `=`; the last of two wins.
+        let t = pg(&format!(
+            "host=db.example sslmode=require user=melli password='{SECRET}' \
+             sslrootcert = '/etc/my ca.pem' sslmode=verify-full dbname=m"
+        ));
+        assert_eq!(t.tls().mode, SslMode::VerifyFull);
+        assert_eq!(t.tls().root_cert, Some(PathBuf::from("/etc/my ca.pem")));
+        assert_eq!(t.config().get_dbname(), Some("m"));
+        assert_eq!(t.config().get_password(), Some(SECRET.as_bytes()));
+
+        // No sslmode: libpq's prefer, shown as nothing.
+        let t = pg("postgres://melli@db/m");
+        assert_eq!(t.tls(), &TlsOptions::default());
+        assert_eq!(t.config().get_ssl_mode(), Wire::Prefer);
+        assert_eq!(t.to_string(), "postgres://melli@db:5432/m");
+
+        // On a socket there is no TLS, whatever the string says; the root certificate is
+        // then not needed either.
+        let t = pg("host=/run/pg user=melli sslmode=verify-full sslrootcert=/nonexistent");
+        assert_eq!(t.config().get_ssl_mode(), Wire::Disable);
+        assert_eq!(t.tls().mode, SslMode::VerifyFull);
+        assert_eq!(t.tls_in_effect().mode, SslMode::Disable);
+        assert_eq!(t.tls_in_effect().root_cert, None);
+        // …but a socket with a hostaddr is TCP.
+        let t = pg("host=/run/pg hostaddr=127.0.0.1 user=melli sslmode=require");
+        assert_eq!(t.config().get_ssl_mode(), Wire::Require);
+    }
+
+    #[test]
+    fn tls_settings_melli_cannot_honour_are_refused_with_what_to_do() {
+        let refused = |text: &str| JournalUrl::parse(text).expect_err("refused");
+        for text in [
+            format!("postgres://melli:{SECRET}@db/m?sslmode=verify-full"),
+            format!("host=db user=melli password={SECRET} sslmode=verify-full"),
+            format!("host=db user=melli password={SECRET} sslmode=verify-full sslrootcert=''"),
+        ] {
+            let e = refused(&text);
+            assert_eq!(
+                e.to_string(),
+                "sslmode=verify-full needs sslrootcert=FILE, the CA certificate (PEM) that \
+                 signed the server's certificate",
+                "{text}"
+            );
+        }
+        assert!(refused("postgres://melli@db/m?sslmode=verify-ca")
+            .to_string()
+            .starts_with("sslmode=verify-ca needs sslrootcert=FILE"));
+        for (text, start) in [
+            (
+                "postgres://melli@db/m?sslmode=allow",
+                "sslmode=allow is not supported",
+            ),
+            (
+                "postgres://melli@db/m?sslmode=require&sslcert=c.pem",
+                "sslcert (a client certificate) is not supported yet",
+            ),
+            (
+                "host=db user=melli sslkey=/k.pem",
+                "sslkey (a client certificate) is not supported yet",
+            ),
+            (
+                "host=db user=melli sslcrl=/x.crl",
+                "sslcrl (certificate revocation lists) is not supported yet",
+            ),
+            (
+                "postgres://melli@db/m?sslmode=verify-full&sslrootcert=system",
+                "sslrootcert=system (the system's CAs) is not supported",
+            ),
+        ] {
+            let e = refused(text);
+            assert!(matches!(e, UrlError::Tls(_)), "{text}: {e:?}");
+            assert!(e.to_string().starts_with(start), "{text}: {e}");
+        }
+        let e = refused(&format!("postgres://melli:{SECRET}@db/m?sslmode={SECRET}"));
+        assert_eq!(e, UrlError::Malformed("invalid value for sslmode".into()));
+        assert!(!e.to_string().contains(SECRET), "{e}");
     }
 
     #[test]
