@@ -198,7 +198,8 @@ fn connect_error(target: &PgTarget, e: &::postgres::Error) -> PgError {
         };
     }
     let hosts = target.host_names().join(", ");
-    if let Some(reason) = tls::failure(target.tls(), Some(&hosts), e) {
+    let hosts = (!hosts.is_empty()).then_some(hosts.as_str());
+    if let Some(reason) = tls::failure(target.tls(), hosts, e) {
         return PgError::Tls {
             target: shown(target),
             reason: safe(target, &reason),

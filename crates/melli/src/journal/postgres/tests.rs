@@ -346,6 +346,15 @@ fn verify_full_with_the_servers_ca_migrates_over_tls_and_another_ca_is_refused()
     ));
     let mut journal = PgJournal::connect(&no_root).expect("require checks no certificate");
     assert!(over_tls(&mut journal));
+    // The password login is bound to the TLS channel (SCRAM-SHA-256-PLUS): what keeps a
+    // machine in the middle out when the certificate is not checked.
+    let bound = target(&format!(
+        "host=127.0.0.1 port={} user=melli password={} dbname=melli sslmode=require \
+         channel_binding=require",
+        pg.port(),
+        pg.password()
+    ));
+    PgJournal::connect(&bound).expect("channel binding over TLS");
 
     // The server takes TLS only from here (hostssl): without it, pg_hba.conf refuses.
     let t = target(&pg.tcp_url("localhost", "sslmode=disable"));
@@ -429,6 +438,14 @@ fn require_against_a_server_without_tls_is_refused_and_prefer_goes_plain() {
         PgJournal::connect(&target(&pg.tcp_url("127.0.0.1", "sslmode=prefer"))).expect("prefer");
     assert!(!over_tls(&mut journal));
     journal.migrate().expect("migrate");
+    // Without TLS there is no channel to bind the login to.
+    let t = target(&format!(
+        "host=127.0.0.1 port={} user=melli password={} dbname=melli channel_binding=require",
+        pg.port(),
+        pg.password()
+    ));
+    let e = PgJournal::connect(&t).expect_err("no channel binding without TLS");
+    assert!(!e.to_string().contains(pg.password()), "{e}");
 }
 
 #[test]
