@@ -88,7 +88,7 @@ impl PgJournal {
     pub fn connect(target: &PgTarget) -> Result<PgJournal, PgError> {
         let tls = tls::connector(&target.tls_in_effect()).map_err(|reason| PgError::Tls {
             target: shown(target),
-            reason,
+            reason: target.redact(&reason),
         })?;
         let client = target
             .config()
