@@ -20,18 +20,25 @@ use melli::ops::batch::{
 
 use crate::cli::{exit, output, Failure};
 
+mod station;
+
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct BatchArgs {
+    /// The shared queue on PostgreSQL, for many stations.
+    #[command(subcommand)]
+    pub command: Option<station::StationCommand>,
     /// The records: JSON Lines, one enrolment record per line (photo and fingerprint paths
     /// relative to this file's folder).
-    pub records: PathBuf,
+    #[arg(required = true)]
+    pub records: Option<PathBuf>,
     /// The issuer directory.
-    #[arg(long, value_name = "DIR")]
-    pub issuer: PathBuf,
+    #[arg(long, value_name = "DIR", required = true)]
+    pub issuer: Option<PathBuf>,
     /// The journal (SQLite); created if missing. Run the same command with the same journal
     /// to finish an interrupted batch.
-    #[arg(long, value_name = "FILE.db")]
-    pub journal: PathBuf,
+    #[arg(long, value_name = "FILE.db", required = true)]
+    pub journal: Option<PathBuf>,
     /// Readers to use, comma-separated (full names or unambiguous parts); default: all.
     #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
     pub readers: Vec<String>,
@@ -93,6 +100,7 @@ pub(crate) fn journal_failure(e: JournalError) -> Failure {
         | JournalError::Unknown(_)
         | JournalError::NotBound { .. }
         | JournalError::Conflicts(_) => Failure::bad_input(text),
+        JournalError::Server(e) => crate::cli::journal_cmd::pg_failure(e),
         _ => Failure::card(text),
     }
 }
@@ -176,6 +184,17 @@ fn typed_tracking_code(text: &str) -> Result<TrackingCode, melli::model::Trackin
 }
 
 pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
+    if let Some(command) = &args.command {
+        return station::station(command);
+    }
+    // clap requires these without a subcommand.
+    let given = |p: &Option<PathBuf>, what: &str| {
+        p.clone()
+            .ok_or_else(|| Failure::bad_input(format!("give {what}")))
+    };
+    let records = given(&args.records, "the records file")?;
+    let issuer_dir = given(&args.issuer, "--issuer DIR")?;
+    let journal_path = given(&args.journal, "--journal FILE.db")?;
     // Everything is checked before any card or the journal is touched.
     let release_after = Duration::try_from_secs_f64(args.release_after * 60.0).map_err(|_| {
         Failure::bad_input(format!(
@@ -183,7 +202,7 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
             args.release_after
         ))
     })?;
-    let issuer = crate::cli::issuer_keys::load_issuer(&args.issuer).map_err(|f| Failure {
+    let issuer = crate::cli::issuer_keys::load_issuer(&issuer_dir).map_err(|f| Failure {
         message: escaped(&f.message),
         ..f
     })?;
@@ -192,12 +211,12 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
         .map_err(|e| Failure::bad_input(e.to_string()))?;
     let today =
         JalaliDate::today().map_err(|e| Failure::bad_input(format!("today's date: {e}")))?;
-    let loaded = batch::load(&args.records, today)
-        .map_err(|e| Failure::bad_input(escaped(&e.to_string())))?;
+    let loaded =
+        batch::load(&records, today).map_err(|e| Failure::bad_input(escaped(&e.to_string())))?;
     for (line, warning) in &loaded.warnings {
         eprintln!("warning: line {line}: {warning}");
     }
-    check_against_journal(args, &loaded)?;
+    check_against_journal(&journal_path, &loaded)?;
     if !loaded.invalid.is_empty() && !args.skip_invalid {
         for e in &loaded.invalid {
             eprintln!("melli: {e}");
@@ -207,11 +226,11 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
              --skip-invalid to journal them as failed and make the others",
             loaded.invalid_lines(),
             loaded.invalid_lines() + loaded.records.len(),
-            escaped(&args.records.display().to_string())
+            escaped(&records.display().to_string())
         )));
     }
 
-    let mut journal = Journal::open(&args.journal).map_err(journal_failure)?;
+    let mut journal = Journal::open(&journal_path).map_err(journal_failure)?;
     for code in &args.release {
         let typed = typed_tracking_code(code).map_err(|e| {
             Failure::bad_input(format!("--release {}: {e} — {}", escaped(code), e.hint()))
@@ -245,7 +264,7 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
     if loaded.records.is_empty() {
         return Err(Failure::bad_input(format!(
             "{} holds no valid record: nothing to make",
-            escaped(&args.records.display().to_string())
+            escaped(&records.display().to_string())
         )));
     }
 
@@ -257,14 +276,14 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
     let mailer_dir = args
         .pin_mailers
         .clone()
-        .unwrap_or_else(|| melli::model::enrolment::base_dir_of(&args.journal).join("pin-mailers"));
+        .unwrap_or_else(|| melli::model::enrolment::base_dir_of(&journal_path).join("pin-mailers"));
     let mailers = MailerDir::new(&mailer_dir).map_err(|e| Failure::bad_input(e.to_string()))?;
     let progress = Progress::new(
         u64::try_from(loaded.records.len()).unwrap_or(u64::MAX),
         std::io::stderr().is_terminal(),
     );
     let batch = Batch {
-        journal: &args.journal,
+        journal: journal_path.as_path().into(),
         records: &loaded.records,
         issuer: &issuer,
         secrets: &mailers,
@@ -290,7 +309,7 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
     if args.json {
         output::json(&report)?;
     } else {
-        print_summary(&args.records, &report, mailers.dir());
+        print_summary(&records, &report, mailers.dir());
     }
     Ok(if report.complete() {
         ExitCode::SUCCESS
@@ -301,11 +320,11 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
 
 /// Tracking codes the journal holds for someone else: reported with their lines, before
 /// anything is written.
-fn check_against_journal(args: &BatchArgs, loaded: &Loaded) -> Result<(), Failure> {
-    if !args.journal.exists() {
+fn check_against_journal(path: &Path, loaded: &Loaded) -> Result<(), Failure> {
+    if !path.exists() {
         return Ok(());
     }
-    let journal = Journal::open_existing(&args.journal).map_err(journal_failure)?;
+    let journal = Journal::open_existing(path).map_err(journal_failure)?;
     let conflicts = journal
         .conflicts(&loaded.records.keys())
         .map_err(journal_failure)?;
@@ -319,7 +338,7 @@ fn check_against_journal(args: &BatchArgs, loaded: &Loaded) -> Result<(), Failur
     Err(Failure::bad_input(format!(
         "{} record(s) conflict with the journal {}: no card was touched",
         conflicts.len(),
-        escaped(&args.journal.display().to_string())
+        escaped(&path.display().to_string())
     )))
 }
 

@@ -338,9 +338,10 @@ fn run(args: &DemoArgs, dir: &Path, launcher: Option<&Path>) -> Result<ExitCode,
     );
     let journal = dir.join("journal.db");
     let batch = batch_cmd::batch(&BatchArgs {
-        records: records.clone(),
-        issuer: issuer.clone(),
-        journal: journal.clone(),
+        command: None,
+        records: Some(records.clone()),
+        issuer: Some(issuer.clone()),
+        journal: Some(journal.clone()),
         readers: readers.clone(),
         pin_mailers: None,
         skip_invalid: false,

@@ -45,7 +45,7 @@ pub enum SmError {
     Refused(StatusWord),
 }
 
-fn cmac(key: &[u8; sc::KEY_LEN], parts: &[&[u8]]) -> Zeroizing<[u8; BLOCK]> {
+pub(crate) fn cmac(key: &[u8; sc::KEY_LEN], parts: &[&[u8]]) -> Zeroizing<[u8; BLOCK]> {
     // A 16-byte key always fits AES-128, so new_from_slice cannot fail here.
     let mut mac = <Cmac<Aes128> as KeyInit>::new(key.into());
     for part in parts {

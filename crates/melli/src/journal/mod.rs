@@ -18,6 +18,7 @@ pub mod postgres;
 mod queue;
 mod read_only;
 mod schema;
+mod store;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ use crate::model::{JalaliDate, NationalCode, TrackingCode};
 
 pub use queue::{Counts, Enqueued, Outcome, Released};
 pub use schema::SCHEMA_VERSION;
+pub use store::Queue;
 
 /// Milliseconds since 1970-01-01 UTC: how the journal keeps time.
 pub type Millis = i64;
@@ -231,6 +233,26 @@ pub enum JournalError {
         serial: String,
         tracking_code: String,
     },
+    #[error(
+        "card {serial} is bound to record {tracking_code}, which station {station} holds until \
+         its lease ends: leave the card in that station's reader"
+    )]
+    Leased {
+        serial: String,
+        tracking_code: String,
+        station: String,
+    },
+    #[error(
+        "record {tracking_code} in the journal cannot be made: {reason} — import its records \
+         file again, or release it"
+    )]
+    Damaged {
+        tracking_code: String,
+        reason: String,
+    },
+    /// The shared journal's server (its message already redacted and escaped).
+    #[error(transparent)]
+    Server(#[from] postgres::PgError),
     #[error("{} record(s) conflict with the journal; the first: {}", .0.len(), .0.first().map(ToString::to_string).unwrap_or_default())]
     Conflicts(Vec<Conflict>),
 }

@@ -17,6 +17,7 @@ use crate::input::Kind;
 use crate::spec;
 
 mod checker;
+mod package;
 mod parse;
 mod validate;
 

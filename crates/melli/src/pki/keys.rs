@@ -86,6 +86,15 @@ impl fmt::Debug for MasterKey {
 }
 
 impl MasterKey {
+    /// AES-CMAC of `data` under the master key, for derivations other than the card keys
+    /// (the status key); in a token, computed inside it.
+    pub fn cmac(&self, data: &[u8]) -> Result<Zeroizing<[u8; MASTER_KEY_LEN]>, PkiError> {
+        match self {
+            MasterKey::Software(key) => Ok(crate::sm::cmac(key, &[data])),
+            MasterKey::Token(token) => token.cmac(data),
+        }
+    }
+
     /// The card's static keys (applets-spec §10.1) for `serial`.
     pub fn card_keys(&self, serial: &str) -> Result<StaticKeys, PkiError> {
         match self {

@@ -36,6 +36,7 @@ pub mod name;
 pub mod revocation;
 pub mod security_object;
 pub mod signed_data;
+pub mod status_key;
 pub mod timestamp;
 pub mod token;
 pub mod verdict;

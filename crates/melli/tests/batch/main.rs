@@ -176,7 +176,7 @@ impl Bench {
 
     pub fn batch<'a>(&'a self, observer: &'a dyn Observer) -> Batch<'a> {
         Batch {
-            journal: &self.journal,
+            journal: self.journal.as_path().into(),
             records: &self.records,
             issuer: &self.issuer,
             secrets: &self.secrets,

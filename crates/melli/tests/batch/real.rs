@@ -62,7 +62,7 @@ impl RealBench {
             })
             .collect();
         Batch {
-            journal: &self.journal,
+            journal: self.journal.as_path().into(),
             records: &self.records,
             issuer: &self.issuer,
             secrets: &self.secrets,

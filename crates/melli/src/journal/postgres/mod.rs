@@ -12,6 +12,9 @@
 //! names the server by [`PgTarget`]'s Display: the password never reaches the user's screen,
 //! whatever the server or the client crate put in their errors.
 
+mod progress;
+mod queue;
+mod records;
 pub mod schema;
 mod tls;
 mod url;
@@ -23,6 +26,8 @@ use ::postgres::Client;
 
 use crate::display::escaped;
 
+pub use progress::{Failure, Progress, StationProgress};
+pub use queue::{ConnectionWatch, PgQueue, StationOptions, DEFAULT_LEASE, DEFAULT_RECONNECT_FOR};
 pub use schema::{Migrated, SCHEMA_VERSION};
 pub use tls::{SslMode, TlsOptions, MAX_ROOT_CERT_BYTES};
 pub use url::{JournalUrl, PgTarget, UrlError, CONNECT_TIMEOUT, DEFAULT_SOCKET_DIR};

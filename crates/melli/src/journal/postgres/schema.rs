@@ -30,7 +30,7 @@ const V1_TABLES: &[&str] = &["stations", "records", "events", "replacements"];
 ///   record may still be made: it is cleared when the record is done, and `content_sha256`
 ///   stays, so that importing the same tracking code again is recognised as the same record or
 ///   refused as another. A station holds a record by a lease (station, reader, expiry); the
-///   lease is whole or absent.
+///   lease is whole or absent. `made_by` is the station that finished the card.
 /// - `events`: each record's history, and events about cards that matched no record.
 /// - `replacements`: cards replaced by a later card of the same holder (as in SQLite v2).
 const V1: &str = "
@@ -62,6 +62,7 @@ CREATE TABLE records (
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
     finished_at      timestamptz,
+    made_by          text        REFERENCES stations (name),
     CHECK (state NOT IN ('personalizing', 'done') OR card_serial IS NOT NULL),
     CHECK (state <> 'queued' OR card_serial IS NULL),
     CHECK ((state = 'done') = (content IS NULL)),

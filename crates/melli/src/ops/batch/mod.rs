@@ -58,7 +58,8 @@ mod worker;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::journal::{Counts, Enqueued, Journal, JournalError, RecordRow};
+use crate::journal::postgres::{PgQueue, PgTarget, StationOptions};
+use crate::journal::{Counts, Enqueued, Journal, JournalError, Queue, RecordRow};
 use crate::ops::pin_mailer::MailerError;
 use crate::pki::Issuer;
 use crate::transport::TransportError;
@@ -131,7 +132,7 @@ impl From<RecordRow> for WaitingRecord {
 /// What a run did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BatchReport {
-    /// Records in the records file (valid ones).
+    /// Records in the records file (valid ones), or in the shared queue.
     pub records: u64,
     /// What the journal made of them at the start.
     pub enqueued: Enqueued,
@@ -156,9 +157,45 @@ impl BatchReport {
     }
 }
 
+/// Where a batch journals, and so where its records come from.
+#[derive(Debug, Clone, Copy)]
+pub enum JournalPlace<'a> {
+    /// A SQLite file: the batch's records file is its queue.
+    File(&'a Path),
+    /// The shared queue on PostgreSQL, worked by this station among others: the records were
+    /// imported into it (`melli batch import`), and come from it.
+    Shared {
+        target: &'a PgTarget,
+        station: &'a StationOptions,
+    },
+}
+
+impl<'a> From<&'a Path> for JournalPlace<'a> {
+    fn from(path: &'a Path) -> Self {
+        JournalPlace::File(path)
+    }
+}
+
+impl JournalPlace<'_> {
+    /// A worker's own connection, working on `records` (a file's) or on the whole shared
+    /// queue.
+    fn open(&self, records: &Records) -> Result<Box<dyn Queue>, JournalError> {
+        match self {
+            JournalPlace::File(path) => {
+                let mut journal = Journal::open(path)?;
+                journal.scope(records.iter().map(|r| r.record.tracking_code().as_str()))?;
+                Ok(Box::new(journal))
+            }
+            JournalPlace::Shared { target, station } => {
+                Ok(Box::new(PgQueue::open(target, station)?))
+            }
+        }
+    }
+}
+
 /// A batch: its records, where it journals, the issuer, the secrets, who watches.
 pub struct Batch<'a> {
-    pub journal: &'a Path,
+    pub journal: JournalPlace<'a>,
     pub records: &'a Records,
     pub issuer: &'a Issuer,
     pub secrets: &'a dyn SecretSource,
@@ -174,13 +211,12 @@ impl Batch<'_> {
             return Err(BatchError::NoReaders);
         }
         let clock = Instant::now();
-        let mut journal = Journal::open(self.journal)?;
-        let enqueued = journal.enqueue(&self.records.keys())?;
-        journal.scope(
-            self.records
-                .iter()
-                .map(|r| r.record.tracking_code().as_str()),
-        )?;
+        let enqueued = match self.journal {
+            JournalPlace::File(path) => Journal::open(path)?.enqueue(&self.records.keys())?,
+            // Imported beforehand, by `melli batch import`.
+            JournalPlace::Shared { .. } => Enqueued::default(),
+        };
+        let mut journal = self.journal.open(self.records)?;
 
         let shared = worker::Shared::new(self);
         let counts = journal.counts()?;
@@ -216,8 +252,12 @@ impl Batch<'_> {
             .collect();
         let made = readers.iter().map(|r| r.made).sum::<u64>();
         let seconds = clock.elapsed().as_secs_f64();
+        let records = match self.journal {
+            JournalPlace::File(_) => u64::try_from(self.records.len()).unwrap_or(u64::MAX),
+            JournalPlace::Shared { .. } => counts.total(),
+        };
         Ok(BatchReport {
-            records: u64::try_from(self.records.len()).unwrap_or(u64::MAX),
+            records,
             enqueued,
             made,
             counts,

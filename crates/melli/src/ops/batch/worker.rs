@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::applet::{AppletError, Lifecycle};
-use crate::journal::{self, Journal, JournalError, Millis, RecordRow, RecordState};
+use crate::journal::{self, JournalError, Millis, Queue, RecordRow, RecordState};
 use crate::ops::personalize::{self, PersonalizeError, Step};
 use crate::transport::TransportError;
 
@@ -118,7 +118,7 @@ pub(super) struct Worker<'s, 'a, R: Reader> {
     shared: &'s Shared<'a>,
     reader: R,
     name: String,
-    journal: Journal,
+    journal: Box<dyn Queue>,
     notice: Option<Notice>,
     last_release_check: Millis,
     made: u64,
@@ -126,14 +126,7 @@ pub(super) struct Worker<'s, 'a, R: Reader> {
 
 impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
     pub fn start(shared: &'s Shared<'a>, reader: R) -> Result<Self, BatchError> {
-        let mut journal = Journal::open(shared.batch.journal)?;
-        journal.scope(
-            shared
-                .batch
-                .records
-                .iter()
-                .map(|r| r.record.tracking_code().as_str()),
-        )?;
+        let journal = shared.batch.journal.open(shared.batch.records)?;
         Ok(Worker {
             name: reader.name().to_owned(),
             shared,
@@ -459,7 +452,14 @@ impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
     ) -> Result<After, BatchError> {
         let code = row.tracking_code;
         if resumed {
-            self.journal.resume(&code, &serial, &self.name)?;
+            match self.journal.resume(&code, &serial, &self.name) {
+                Ok(_) => {}
+                // Another station works on this card (the same serial in two stations).
+                Err(e @ JournalError::Leased { .. }) => {
+                    return self.skip(Some(&serial), e.to_string())
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         if self.emit(EventKind::Claimed {
             serial: serial.clone(),
@@ -470,14 +470,27 @@ impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
             return Ok(After::Stop);
         }
         let shared = self.shared;
-        let Some(entry) = shared.batch.records.get(&code) else {
-            // In scope means in the records file; this cannot happen.
-            return Err(BatchError::Journal(JournalError::Unknown(code)));
+        let record = match shared.batch.records.get(&code) {
+            Some(entry) => std::borrow::Cow::Borrowed(&entry.record),
+            // The shared queue keeps the record itself.
+            None => match self.journal.enrolment(&code) {
+                Ok(Some(record)) => std::borrow::Cow::Owned(record),
+                // In scope means in the records file or the shared journal: cannot happen.
+                Ok(None) => return Err(BatchError::Journal(JournalError::Unknown(code))),
+                Err(e @ JournalError::Damaged { .. }) => {
+                    // Nothing was sent to the card; the record can never be made as it is.
+                    let reason = e.to_string();
+                    let outcome = self.journal.refuse(&code, &serial, &reason, 1)?;
+                    self.setback(serial, code, outcome, reason)?;
+                    return Ok(After::Retry);
+                }
+                Err(e) => return Err(e.into()),
+            },
         };
         let (pin, puk) = match shared
             .batch
             .secrets
-            .secrets(entry.record.tracking_code(), &serial)
+            .secrets(record.tracking_code(), &serial)
         {
             Ok(secrets) => secrets,
             Err(e) => {
@@ -511,13 +524,7 @@ impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
                     },
                 )
             };
-            card.personalize(
-                &entry.record,
-                shared.batch.issuer,
-                &pin,
-                &puk,
-                &mut progress,
-            )
+            card.personalize(&record, shared.batch.issuer, &pin, &puk, &mut progress)
         };
         self.notice = None;
         match journal_error {

@@ -1,0 +1,694 @@
+//! The shared queue: a station's worker on the PostgreSQL journal ([`Queue`]).
+//!
+//! What differs from SQLite is that many stations work on one queue and any of them may die,
+//! or lose the server, at any moment:
+//!
+//! - **Claims** take the first queued record with `FOR UPDATE SKIP LOCKED`: two stations never
+//!   wait for each other's row, and never take the same one. The unique index on the card
+//!   serial (unfinished records) makes a second binding of one card fail in the database
+//!   itself, whatever the stations believe.
+//! - **Leases.** A claimed record carries the station, the reader and an expiry; every step
+//!   renews it. A step is written only while the record is still this station's
+//!   (`lease_station`): if another station released it meanwhile, the step finds the binding
+//!   lost and the card is set aside, never finished for a record someone else may make.
+//! - **A station that died**: its records whose lease has run out go back to the queue,
+//!   unless the lock step was begun (the card may hold the record): that record keeps its
+//!   card and waits for it at any station, or for `melli batch release`.
+//! - **The server goes away**: every statement is tried again on a new connection, with
+//!   backoff, for as long as [`PgQueue::reconnect_for`] allows. Nothing moves on meanwhile —
+//!   the card in hand waits at its next step, no record is claimed — and every statement is
+//!   written so that running it twice (the first answer lost with the connection) does what
+//!   running it once does.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ::postgres::error::SqlState;
+use ::postgres::{Client, GenericClient, Row};
+
+use super::{sql_error, PgError, PgJournal, PgTarget};
+use crate::journal::{
+    Counts, JournalError, Millis, Outcome, Queue, RecordRow, RecordState, Released, LOCK_STEP,
+};
+use crate::model::ValidRecord;
+
+/// How long a claim lasts without a step, unless the station says.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+
+/// How long a statement is tried again while the server is away, unless the station says.
+pub const DEFAULT_RECONNECT_FOR: Duration = Duration::from_secs(10 * 60);
+
+/// The first and the longest pause between two connection attempts.
+const BACKOFF_FIRST: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// The columns [`row`] reads, times as milliseconds since 1970.
+pub(super) const COLUMNS: &str =
+    "tracking_code, national_code, state, reason, card_serial, step, attempts, \
+     refusals, (extract(epoch FROM created_at) * 1000)::bigint AS created_ms, \
+     (extract(epoch FROM updated_at) * 1000)::bigint AS updated_ms, \
+     (extract(epoch FROM finished_at) * 1000)::bigint AS finished_ms";
+
+/// What a worker's connection to the shared queue reports about the connection itself.
+pub trait ConnectionWatch: Send + Sync {
+    /// The server went away; attempts to reconnect begin.
+    fn lost(&self, error: &str);
+    /// Connected again after `seconds`.
+    fn back(&self, seconds: f64);
+}
+
+/// One station worker's connection to the shared queue.
+pub struct PgQueue {
+    journal: PgJournal,
+    station: String,
+    /// The lease in seconds, as the server's interval arithmetic takes it.
+    lease_seconds: f64,
+    reconnect_for: Duration,
+    watch: Option<Arc<dyn ConnectionWatch>>,
+}
+
+impl std::fmt::Debug for PgQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgQueue")
+            .field("target", &self.journal.target)
+            .field("station", &self.station)
+            .finish()
+    }
+}
+
+/// How a station works on the shared queue.
+#[derive(Clone)]
+pub struct StationOptions {
+    /// The station's name (`--station`): unique among the stations of a queue.
+    pub station: String,
+    pub lease: Duration,
+    pub reconnect_for: Duration,
+    /// Told when a connection is lost and back.
+    pub watch: Option<Arc<dyn ConnectionWatch>>,
+}
+
+impl std::fmt::Debug for StationOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StationOptions")
+            .field("station", &self.station)
+            .field("lease", &self.lease)
+            .field("reconnect_for", &self.reconnect_for)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one statement attempt gives: the server's error (a lost connection is tried again),
+/// or the journal's answer.
+type Attempt<T> = Result<Result<T, JournalError>, ::postgres::Error>;
+
+impl PgQueue {
+    /// Connects as `station` (registering it) to a migrated journal.
+    pub fn open(target: &PgTarget, options: &StationOptions) -> Result<PgQueue, JournalError> {
+        let journal = PgJournal::open(target)?;
+        let mut queue = PgQueue {
+            journal,
+            station: options.station.clone(),
+            lease_seconds: options.lease.as_secs_f64(),
+            reconnect_for: options.reconnect_for,
+            watch: options.watch.clone(),
+        };
+        queue.run(|c, station, _| {
+            c.execute(
+                "INSERT INTO stations (name, host, pid) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO UPDATE
+                 SET last_seen = now(), host = EXCLUDED.host, pid = EXCLUDED.pid",
+                &[
+                    &station,
+                    &host_name(),
+                    &i32::try_from(std::process::id()).ok(),
+                ],
+            )
+            .map(|_| Ok(()))
+        })?;
+        Ok(queue)
+    }
+
+    /// Runs `op` (station name and lease in seconds given), again on a new connection when
+    /// the server went away, until [`StationOptions::reconnect_for`] has passed.
+    fn run<T>(
+        &mut self,
+        mut op: impl FnMut(&mut Client, &str, f64) -> Attempt<T>,
+    ) -> Result<T, JournalError> {
+        let mut lost: Option<Instant> = None;
+        let mut pause = BACKOFF_FIRST;
+        loop {
+            let error = match op(&mut self.journal.client, &self.station, self.lease_seconds) {
+                Ok(answer) => {
+                    if let (Some(since), Some(watch)) = (lost, &self.watch) {
+                        watch.back(since.elapsed().as_secs_f64());
+                    }
+                    return answer;
+                }
+                Err(e) if connection_lost(&e) => sql_error(&self.journal.target, &e),
+                Err(e) => return Err(sql_error(&self.journal.target, &e).into()),
+            };
+            let since = *lost.get_or_insert_with(|| {
+                if let Some(watch) = &self.watch {
+                    watch.lost(&error.to_string());
+                }
+                Instant::now()
+            });
+            loop {
+                if since.elapsed() >= self.reconnect_for {
+                    return Err(error.into());
+                }
+                thread::sleep(pause);
+                pause = (pause * 2).min(BACKOFF_MAX);
+                match PgJournal::open(&self.journal.target) {
+                    Ok(journal) => {
+                        self.journal = journal;
+                        break;
+                    }
+                    Err(PgError::Unreachable { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+}
+
+/// Whether the server went away (or is going, or not yet back) rather than refused the
+/// statement: then it is tried again on a new connection.
+fn connection_lost(e: &::postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        // Class 08: connection exception; 57P01–57P03: shut down, crash, not yet accepting.
+        Some(code) => {
+            code.code().starts_with("08")
+                || [
+                    SqlState::ADMIN_SHUTDOWN,
+                    SqlState::CRASH_SHUTDOWN,
+                    SqlState::CANNOT_CONNECT_NOW,
+                ]
+                .contains(code)
+        }
+        // No server error: the socket failed under the client.
+        None => true,
+    }
+}
+
+fn host_name() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().chars().take(64).collect())
+}
+
+/// A record's row, from the [`COLUMNS`]. The shared journal keeps no birth date: it is empty.
+pub(super) fn row(r: &Row) -> Result<RecordRow, JournalError> {
+    let state: String = r.get("state");
+    let count = |name: &str| u32::try_from(r.get::<_, i32>(name)).unwrap_or(0);
+    Ok(RecordRow {
+        tracking_code: r.get("tracking_code"),
+        national_code: r.get("national_code"),
+        birth_date: String::new(),
+        state: RecordState::from_name(&state)
+            .ok_or_else(|| JournalError::Unknown(format!("state {state}")))?,
+        reason: r.get("reason"),
+        card_serial: r.get("card_serial"),
+        step: r.get("step"),
+        attempts: count("attempts"),
+        refusals: count("refusals"),
+        created_at: r.get::<_, Option<i64>>("created_ms").unwrap_or(0),
+        updated_at: r.get::<_, Option<i64>>("updated_ms").unwrap_or(0),
+        finished_at: r.get("finished_ms"),
+    })
+}
+
+fn rows(found: &[Row]) -> Result<Vec<RecordRow>, JournalError> {
+    found.iter().map(row).collect()
+}
+
+fn event(
+    c: &mut impl GenericClient,
+    record: Option<i64>,
+    station: &str,
+    text: &str,
+) -> Result<(), ::postgres::Error> {
+    c.execute(
+        "INSERT INTO events (record_id, station, event) VALUES ($1, $2, $3)",
+        &[&record, &station, &text],
+    )?;
+    Ok(())
+}
+
+/// Puts record `id` back in the queue, free for any card and any station.
+fn requeue(c: &mut impl GenericClient, id: i64, reason: &str) -> Result<(), ::postgres::Error> {
+    c.execute(
+        "UPDATE records SET state = 'queued', card_serial = NULL, step = NULL, reason = $2,
+                lease_station = NULL, lease_reader = NULL, lease_expires_at = NULL,
+                updated_at = now()
+         WHERE id = $1",
+        &[&id, &reason],
+    )?;
+    Ok(())
+}
+
+/// The id of the record still bound to `serial` and unfinished, locked for this transaction.
+fn bound_id(
+    c: &mut impl GenericClient,
+    tracking_code: &str,
+    serial: &str,
+) -> Result<Option<i64>, ::postgres::Error> {
+    Ok(c.query_opt(
+        "SELECT id FROM records
+         WHERE tracking_code = $1 AND card_serial = $2 AND state = 'personalizing'
+         FOR UPDATE",
+        &[&tracking_code, &serial],
+    )?
+    .map(|r| r.get(0)))
+}
+
+fn binding_lost(tracking_code: &str, serial: &str) -> JournalError {
+    JournalError::BindingLost {
+        tracking_code: tracking_code.to_owned(),
+        serial: serial.to_owned(),
+    }
+}
+
+impl Queue for PgQueue {
+    fn counts(&mut self) -> Result<Counts, JournalError> {
+        self.run(|c, _, _| {
+            let found = c.query("SELECT state, count(*) FROM records GROUP BY state", &[])?;
+            let mut counts = Counts::default();
+            for r in found {
+                let n = u64::try_from(r.get::<_, i64>(1)).unwrap_or(0);
+                match RecordState::from_name(r.get(0)) {
+                    Some(RecordState::Queued) => counts.queued = n,
+                    Some(RecordState::Personalizing) => counts.personalizing = n,
+                    Some(RecordState::Done) => counts.done = n,
+                    Some(RecordState::Failed) => counts.failed = n,
+                    None => {}
+                }
+            }
+            Ok(Ok(counts))
+        })
+    }
+
+    fn bound(&mut self) -> Result<Vec<RecordRow>, JournalError> {
+        self.run(|c, _, _| {
+            let found = c.query(
+                &format!("SELECT {COLUMNS} FROM records WHERE state = 'personalizing' ORDER BY id"),
+                &[],
+            )?;
+            Ok(rows(&found))
+        })
+    }
+
+    fn binding(&mut self, serial: &str) -> Result<Option<RecordRow>, JournalError> {
+        self.run(|c, _, _| {
+            let found = c.query_opt(
+                &format!(
+                    "SELECT {COLUMNS} FROM records WHERE card_serial = $1 AND state <> 'failed'"
+                ),
+                &[&serial],
+            )?;
+            Ok(found.as_ref().map(row).transpose())
+        })
+    }
+
+    fn in_scope(&mut self, tracking_code: &str) -> Result<bool, JournalError> {
+        // Every record of the shared journal is the queue's.
+        self.run(|c, _, _| {
+            let found = c.query_opt(
+                "SELECT 1 FROM records WHERE tracking_code = $1",
+                &[&tracking_code],
+            )?;
+            Ok(Ok(found.is_some()))
+        })
+    }
+
+    fn claim_next(
+        &mut self,
+        serial: &str,
+        reader: &str,
+    ) -> Result<Option<RecordRow>, JournalError> {
+        self.run(|c, station, lease| {
+            let mut tx = c.transaction()?;
+            if let Some(r) = tx.query_opt(
+                &format!(
+                    "SELECT {COLUMNS}, lease_station FROM records
+                     WHERE card_serial = $1 AND state <> 'failed'"
+                ),
+                &[&serial],
+            )? {
+                let mine = r.get::<_, Option<String>>("lease_station").as_deref() == Some(station)
+                    && r.get::<_, String>("state") == RecordState::Personalizing.name();
+                // Claimed by this very statement before the connection dropped its answer.
+                if mine {
+                    return Ok(row(&r).map(Some));
+                }
+                return Ok(Err(JournalError::CardTaken {
+                    serial: serial.to_owned(),
+                    tracking_code: r.get("tracking_code"),
+                }));
+            }
+            let Some(next) = tx.query_opt(
+                "SELECT id FROM records WHERE state = 'queued' ORDER BY id LIMIT 1
+                 FOR UPDATE SKIP LOCKED",
+                &[],
+            )?
+            else {
+                return Ok(Ok(None));
+            };
+            let id: i64 = next.get(0);
+            let claimed = tx.query_one(
+                &format!(
+                    "UPDATE records SET state = 'personalizing', card_serial = $2, step = NULL,
+                            reason = NULL, attempts = attempts + 1, updated_at = now(),
+                            lease_station = $3, lease_reader = $4,
+                            lease_expires_at = now() + $5 * interval '1 second'
+                     WHERE id = $1
+                     RETURNING {COLUMNS}"
+                ),
+                &[&id, &serial, &station, &reader, &lease],
+            );
+            let claimed = match claimed {
+                Ok(r) => r,
+                // Another station bound this card to a record meanwhile.
+                Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                    return Ok(Err(JournalError::CardTaken {
+                        serial: serial.to_owned(),
+                        tracking_code: "(another station's)".to_owned(),
+                    }))
+                }
+                Err(e) => return Err(e),
+            };
+            event(
+                &mut tx,
+                Some(id),
+                station,
+                &format!("bound to card {serial} in reader {reader} at station {station}"),
+            )?;
+            tx.execute(
+                "UPDATE stations SET last_seen = now() WHERE name = $1",
+                &[&station],
+            )?;
+            tx.commit()?;
+            Ok(row(&claimed).map(Some))
+        })
+    }
+
+    fn resume(
+        &mut self,
+        tracking_code: &str,
+        serial: &str,
+        reader: &str,
+    ) -> Result<RecordRow, JournalError> {
+        self.run(|c, station, lease| {
+            let mut tx = c.transaction()?;
+            let Some(r) = tx.query_opt(
+                "SELECT id, lease_station, lease_expires_at > now() AS live FROM records
+                 WHERE tracking_code = $1 AND card_serial = $2 AND state = 'personalizing'
+                 FOR UPDATE",
+                &[&tracking_code, &serial],
+            )?
+            else {
+                return Ok(Err(binding_lost(tracking_code, serial)));
+            };
+            let id: i64 = r.get("id");
+            let holder: Option<String> = r.get("lease_station");
+            let live = r.get::<_, Option<bool>>("live").unwrap_or(false);
+            if let Some(other) = holder.filter(|h| h != station && live) {
+                return Ok(Err(JournalError::Leased {
+                    serial: serial.to_owned(),
+                    tracking_code: tracking_code.to_owned(),
+                    station: other,
+                }));
+            }
+            let resumed = tx.query_one(
+                &format!(
+                    "UPDATE records SET attempts = attempts + 1, updated_at = now(),
+                            lease_station = $2, lease_reader = $3,
+                            lease_expires_at = now() + $4 * interval '1 second'
+                     WHERE id = $1
+                     RETURNING {COLUMNS}"
+                ),
+                &[&id, &station, &reader, &lease],
+            )?;
+            event(
+                &mut tx,
+                Some(id),
+                station,
+                &format!("resumed on card {serial} in reader {reader} at station {station}"),
+            )?;
+            tx.commit()?;
+            Ok(row(&resumed))
+        })
+    }
+
+    fn record_step(
+        &mut self,
+        tracking_code: &str,
+        serial: &str,
+        step: &str,
+    ) -> Result<(), JournalError> {
+        self.run(|c, station, lease| {
+            let changed = c.execute(
+                "UPDATE records SET step = $3, updated_at = now(),
+                        lease_expires_at = now() + $5 * interval '1 second'
+                 WHERE tracking_code = $1 AND card_serial = $2 AND state = 'personalizing'
+                   AND lease_station = $4",
+                &[&tracking_code, &serial, &step, &station, &lease],
+            )?;
+            Ok(if changed == 0 {
+                Err(binding_lost(tracking_code, serial))
+            } else {
+                Ok(())
+            })
+        })
+    }
+
+    fn mark_done(
+        &mut self,
+        tracking_code: &str,
+        serial: &str,
+        note: &str,
+    ) -> Result<(), JournalError> {
+        self.run(|c, station, _| {
+            let mut tx = c.transaction()?;
+            let Some(id) = bound_id(&mut tx, tracking_code, serial)? else {
+                // Done already by this very statement, its answer lost with the connection.
+                let done = tx.query_opt(
+                    "SELECT 1 FROM records
+                     WHERE tracking_code = $1 AND card_serial = $2 AND state = 'done'",
+                    &[&tracking_code, &serial],
+                )?;
+                return Ok(match done {
+                    Some(_) => Ok(()),
+                    None => Err(binding_lost(tracking_code, serial)),
+                });
+            };
+            tx.execute(
+                "UPDATE records SET state = 'done', content = NULL, reason = NULL, made_by = $2,
+                        lease_station = NULL, lease_reader = NULL, lease_expires_at = NULL,
+                        updated_at = now(), finished_at = now()
+                 WHERE id = $1",
+                &[&id, &station],
+            )?;
+            event(
+                &mut tx,
+                Some(id),
+                station,
+                &format!("done on card {serial} at station {station}{note}"),
+            )?;
+            tx.commit()?;
+            Ok(Ok(()))
+        })
+    }
+
+    fn put_back(
+        &mut self,
+        tracking_code: &str,
+        serial: &str,
+        reason: &str,
+        may_be_locked: bool,
+    ) -> Result<Outcome, JournalError> {
+        self.run(|c, station, _| {
+            let mut tx = c.transaction()?;
+            let Some(id) = bound_id(&mut tx, tracking_code, serial)? else {
+                // No longer bound to this card: put back already (an answer lost with the
+                // connection), or released by another station once the lease ran out.
+                return Ok(Ok(Outcome::Queued));
+            };
+            let outcome = if may_be_locked {
+                tx.execute(
+                    "UPDATE records SET reason = $2, updated_at = now(),
+                            lease_station = NULL, lease_reader = NULL, lease_expires_at = NULL
+                     WHERE id = $1",
+                    &[&id, &reason],
+                )?;
+                event(
+                    &mut tx,
+                    Some(id),
+                    station,
+                    &format!("waits for card {serial}, which may be locked already: {reason}"),
+                )?;
+                Outcome::Held
+            } else {
+                requeue(&mut tx, id, reason)?;
+                event(
+                    &mut tx,
+                    Some(id),
+                    station,
+                    &format!("back in the queue: {reason}"),
+                )?;
+                Outcome::Queued
+            };
+            tx.commit()?;
+            Ok(Ok(outcome))
+        })
+    }
+
+    fn refuse(
+        &mut self,
+        tracking_code: &str,
+        serial: &str,
+        reason: &str,
+        max_refusals: u32,
+    ) -> Result<Outcome, JournalError> {
+        let max = i32::try_from(max_refusals).unwrap_or(i32::MAX);
+        self.run(|c, station, _| {
+            let mut tx = c.transaction()?;
+            let Some(id) = bound_id(&mut tx, tracking_code, serial)? else {
+                return Ok(Ok(Outcome::Queued));
+            };
+            let refusals: i32 = tx
+                .query_one(
+                    "UPDATE records SET refusals = refusals + 1 WHERE id = $1 RETURNING refusals",
+                    &[&id],
+                )?
+                .get(0);
+            let outcome = if refusals >= max {
+                tx.execute(
+                    "UPDATE records SET state = 'failed', reason = $2, updated_at = now(),
+                            lease_station = NULL, lease_reader = NULL, lease_expires_at = NULL
+                     WHERE id = $1",
+                    &[&id, &reason],
+                )?;
+                event(
+                    &mut tx,
+                    Some(id),
+                    station,
+                    &format!("failed on card {serial} (refusal {refusals} of {max}): {reason}"),
+                )?;
+                Outcome::Failed
+            } else {
+                requeue(&mut tx, id, reason)?;
+                event(
+                    &mut tx,
+                    Some(id),
+                    station,
+                    &format!(
+                        "refused on card {serial} (refusal {refusals} of {max}), back in the \
+                         queue: {reason}"
+                    ),
+                )?;
+                Outcome::Queued
+            };
+            tx.commit()?;
+            Ok(Ok(outcome))
+        })
+    }
+
+    fn release_stale(
+        &mut self,
+        _idle_since: Millis,
+        in_readers: &HashSet<String>,
+    ) -> Result<Vec<Released>, JournalError> {
+        // The lease says when a binding is stale, whichever station holds it; this station's
+        // own cards in its readers are never released under it.
+        let own: Vec<String> = in_readers.iter().cloned().collect();
+        self.run(|c, station, _| {
+            let mut tx = c.transaction()?;
+            let stale = tx.query(
+                "SELECT id, tracking_code, card_serial, step, lease_station FROM records
+                 WHERE state = 'personalizing' AND step IS DISTINCT FROM $1
+                   AND (lease_expires_at IS NULL OR lease_expires_at < now())
+                   AND NOT (lease_station IS NOT DISTINCT FROM $2 AND card_serial = ANY($3))
+                 ORDER BY id
+                 FOR UPDATE SKIP LOCKED",
+                &[&LOCK_STEP, &station, &own],
+            )?;
+            let mut released = Vec::new();
+            for r in stale {
+                let id: i64 = r.get("id");
+                let serial: String = r.get("card_serial");
+                let holder = r
+                    .get::<_, Option<String>>("lease_station")
+                    .unwrap_or_else(|| "no station".to_owned());
+                let reason = format!(
+                    "binding to card {serial} released: the lease of station {holder} ran out \
+                     and the card was never locked"
+                );
+                requeue(&mut tx, id, &reason)?;
+                event(&mut tx, Some(id), station, &reason)?;
+                released.push(Released {
+                    tracking_code: r.get("tracking_code"),
+                    card_serial: serial,
+                    step: r.get("step"),
+                });
+            }
+            tx.commit()?;
+            Ok(Ok(released))
+        })
+    }
+
+    fn mark_replaced(&mut self, old_serial: &str, new_serial: &str) -> Result<(), JournalError> {
+        self.run(|c, station, _| {
+            let mut tx = c.transaction()?;
+            let inserted = tx.execute(
+                "INSERT INTO replacements (old_serial, new_serial) VALUES ($1, $2)
+                 ON CONFLICT (old_serial) DO NOTHING",
+                &[&old_serial, &new_serial],
+            )?;
+            if inserted == 1 {
+                if let Some(old) = tx.query_opt(
+                    "SELECT id FROM records WHERE card_serial = $1 AND state = 'done'",
+                    &[&old_serial],
+                )? {
+                    event(
+                        &mut tx,
+                        Some(old.get(0)),
+                        station,
+                        &format!(
+                            "replaced by card {new_serial}: its certificates revoked (superseded)"
+                        ),
+                    )?;
+                }
+            }
+            tx.commit()?;
+            Ok(Ok(()))
+        })
+    }
+
+    fn note_card(&mut self, text: &str) -> Result<(), JournalError> {
+        self.run(|c, station, _| event(c, None, station, text).map(Ok))
+    }
+
+    fn enrolment(&mut self, tracking_code: &str) -> Result<Option<ValidRecord>, JournalError> {
+        let content: Option<Vec<u8>> = self.run(|c, _, _| {
+            let found = c.query_opt(
+                "SELECT content FROM records WHERE tracking_code = $1",
+                &[&tracking_code],
+            )?;
+            Ok(Ok(found.and_then(|r| r.get(0))))
+        })?;
+        content
+            .map(|bytes| {
+                ValidRecord::from_package(&bytes).map_err(|e| JournalError::Damaged {
+                    tracking_code: tracking_code.to_owned(),
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+}
