@@ -69,9 +69,10 @@ pub fn journal_arg(given: Option<&str>) -> Result<JournalUrl, Failure> {
 pub fn pg_failure(e: PgError) -> Failure {
     let text = e.to_string();
     match e {
-        PgError::Unreachable { .. } | PgError::Refused { .. } | PgError::Sql { .. } => {
-            Failure::card(text)
-        }
+        PgError::Unreachable { .. }
+        | PgError::Refused { .. }
+        | PgError::Sql { .. }
+        | PgError::Tls { .. } => Failure::card(text),
         PgError::TooNew { .. } | PgError::NotMigrated { .. } | PgError::Foreign { .. } => {
             Failure::bad_input(text)
         }

@@ -171,3 +171,49 @@ fn a_server_killed_and_restarted_is_migrated_after_recovery() {
     assert_eq!(up.code, 0, "{up:?}");
     assert_eq!(versions(&pg), "1\n");
 }
+
+#[test]
+fn migrate_over_tls_with_verify_full_and_the_servers_ca_never_prints_the_password() {
+    use melli_testkit::postgres::{make_ca, Options, Tcp};
+    let pg = Postgres::start_with(Options {
+        tcp: Tcp::Tls,
+        ..Options::default()
+    });
+    let shown = format!(
+        "postgres://melli:***@localhost:{}/melli?sslmode=verify-full",
+        pg.port()
+    );
+    let url = pg.tcp_url(
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={}", pg.ca_cert().display()),
+    );
+    let out = migrate(&url);
+    assert_eq!(out.code, 0, "{out:?}");
+    let report = out.json();
+    assert_eq!(report["engine"], "postgresql");
+    assert_eq!(report["journal"], shown.as_str());
+    assert_eq!(report["after"], 1);
+    assert_eq!(report["changed"], true);
+    assert_eq!(versions(&pg), "1\n");
+
+    // A CA that did not sign the server's certificate: refused in one line that says so.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let other = make_ca(dir.path(), "other");
+    let url = pg.tcp_url(
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={}", other.display()),
+    );
+    let refused = migrate(&url);
+    assert_eq!(refused.code, 3, "{refused:?}");
+    assert_eq!(
+        refused.stderr,
+        format!(
+            "melli: TLS with the PostgreSQL server of the journal {shown}: the server's \
+             certificate is not signed by the CA in sslrootcert ({}) — give the CA that signed \
+             it, or check that this is the journal's server\n",
+            other.display()
+        )
+    );
+    assert!(refused.stdout.is_empty(), "{refused:?}");
+    assert_secret_absent(pg.password(), &[&out, &refused]);
+}

@@ -8,7 +8,17 @@
 //!   harness uses it, to make roles and to look inside); the role `melli`, owner of the database
 //!   `melli`, logs in with a random password checked by `scram-sha-256`, so the tests go through
 //!   password authentication and can check that the password is never printed. Nothing
-//!   listens on TCP (`listen_addresses = ''`).
+//!   listens on TCP (`listen_addresses = ''`) unless [`Options::tcp`] asks.
+//! - **TCP and TLS** ([`Options::tcp`]). [`Tcp::Plain`]: the cluster also listens on 127.0.0.1,
+//!   on a free port, without TLS; `melli` logs in there by password. [`Tcp::Tls`]: the same
+//!   with `ssl = on` and a `hostssl` line only, so that a connection without TLS is refused by
+//!   pg_hba.conf; the server's certificate (for `localhost` and 127.0.0.1) is issued by a test
+//!   CA made with the `openssl` command for this cluster ([`Postgres::ca_cert`]). The port is
+//!   then the socket's too (`.s.PGSQL.PORT`).
+//! - **Peer authentication** ([`Options::peer_role`]). The role [`PEER_ROLE`], owner of the
+//!   database of the same name, has no password: it logs in on the socket by `peer`, the
+//!   operating-system user running the tests mapped to it in pg_ident.conf (root, when the
+//!   server runs as `postgres`).
 //! - **Crashes.** [`Postgres::kill`] SIGKILLs the postmaster and its children, as a power cut
 //!   or an OOM kill would; [`Postgres::start`] brings it back through crash recovery.
 //! - **Clean-up.** Dropping the cluster stops it and removes its directory. A test process that
@@ -33,6 +43,30 @@ pub const PORT: u16 = 5432;
 pub const ROLE: &str = "melli";
 pub const DATABASE: &str = "melli";
 
+/// The role without a password that logs in by peer ([`Options::peer_role`]), and its
+/// database.
+pub const PEER_ROLE: &str = "melli_peer";
+
+/// Whether, and how, a cluster listens on TCP besides its socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tcp {
+    /// The socket only.
+    #[default]
+    Off,
+    /// 127.0.0.1 too, without TLS (`ssl = off`).
+    Plain,
+    /// 127.0.0.1 too, TLS only (`hostssl`), with a certificate of a test CA.
+    Tls,
+}
+
+/// How [`Postgres::start_with`] makes a cluster; the default is [`Postgres::start_new`]'s.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    pub tcp: Tcp,
+    /// Also the role [`PEER_ROLE`], logging in by peer.
+    pub peer_role: bool,
+}
+
 /// The system user that owns the cluster when the tests run as root.
 const SYSTEM_USER: &str = "postgres";
 
@@ -47,6 +81,9 @@ pub struct Postgres {
     password: String,
     /// Whether server programs must be run as [`SYSTEM_USER`] (this process is root).
     as_system_user: bool,
+    /// The TCP port, and the socket's number.
+    port: u16,
+    options: Options,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -62,6 +99,11 @@ impl Postgres {
     /// Makes a new cluster with the role and database `melli`, and starts it. Panics with the
     /// reason (and the server log, when there is one) if it cannot.
     pub fn start_new() -> Postgres {
+        Self::start_with(Options::default())
+    }
+
+    /// [`Postgres::start_new`], listening on TCP or with the peer role as `options` say.
+    pub fn start_with(options: Options) -> Postgres {
         let bin = bin_dir();
         let as_system_user = running_as_root();
         let base = base_dir();
@@ -72,6 +114,11 @@ impl Postgres {
             dir,
             password: random_password(),
             as_system_user,
+            port: match options.tcp {
+                Tcp::Off => PORT,
+                Tcp::Plain | Tcp::Tls => free_port(),
+            },
+            options,
         };
         pg.init();
         pg.start();
@@ -89,6 +136,53 @@ impl Postgres {
         &self.password
     }
 
+    /// The port: [`PORT`] on the socket alone, a free one when the cluster listens on TCP.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `postgres://melli:PASSWORD@HOST:PORT/melli[?QUERY]` over TCP (`host` such as
+    /// `localhost` or `127.0.0.1`). Panics unless the cluster listens on TCP.
+    pub fn tcp_url(&self, host: &str, query: &str) -> String {
+        assert!(
+            self.options.tcp != Tcp::Off,
+            "tcp_url: this cluster listens on its socket only (Options::tcp)"
+        );
+        let mut url = format!(
+            "postgres://{ROLE}:{}@{host}:{}/{DATABASE}",
+            self.password, self.port
+        );
+        if !query.is_empty() {
+            url.push('?');
+            url.push_str(query);
+        }
+        url
+    }
+
+    /// The test CA's certificate (PEM) that issued the server's. Panics unless the cluster
+    /// was made with [`Tcp::Tls`].
+    pub fn ca_cert(&self) -> PathBuf {
+        assert!(
+            self.options.tcp == Tcp::Tls,
+            "ca_cert: this cluster has no TLS (Options::tcp)"
+        );
+        self.dir.join("ca.pem")
+    }
+
+    /// `host=/socket/dir port=PORT user=melli_peer dbname=melli_peer`: no password, peer
+    /// authentication. Panics unless the cluster was made with [`Options::peer_role`].
+    pub fn peer_key_value(&self) -> String {
+        assert!(
+            self.options.peer_role,
+            "peer_key_value: this cluster has no peer role (Options::peer_role)"
+        );
+        format!(
+            "host={} port={} user={PEER_ROLE} dbname={PEER_ROLE}",
+            self.dir.display(),
+            self.port
+        )
+    }
+
     /// `postgres://melli:PASSWORD@%2Fsocket%2Fdir:5432/melli`: the URL form, the socket
     /// directory percent-encoded as the host.
     pub fn url(&self) -> String {
@@ -98,8 +192,9 @@ impl Postgres {
     /// [`Postgres::url`] with another password (for tests of a wrong one).
     pub fn url_with_password(&self, password: &str) -> String {
         format!(
-            "postgres://{ROLE}:{password}@{}:{PORT}/{DATABASE}",
-            self.encoded_socket_dir()
+            "postgres://{ROLE}:{password}@{}:{}/{DATABASE}",
+            self.encoded_socket_dir(),
+            self.port
         )
     }
 
@@ -112,8 +207,9 @@ impl Postgres {
     /// form.
     pub fn key_value(&self) -> String {
         format!(
-            "host={} port={PORT} user={ROLE} password={} dbname={DATABASE}",
+            "host={} port={} user={ROLE} password={} dbname={DATABASE}",
             self.dir.display(),
+            self.port,
             self.password
         )
     }
@@ -240,20 +336,111 @@ impl Postgres {
             ],
         );
         assert!(out.status.success(), "initdb failed: {}", text(&out));
-        // The superuser by peer (the harness, run as the system user); everyone else by
-        // password, SCRAM only; no TCP at all.
-        let hba = "local all postgres peer\nlocal all all scram-sha-256\n";
-        self.write_owned(&self.data_dir().join("pg_hba.conf"), hba);
+        // The superuser by peer (the harness, run as the system user); the peer role by peer,
+        // mapped from the user running the tests; everyone else by password, SCRAM only; on
+        // TCP from 127.0.0.1 only, and there with TLS only when the cluster has it.
+        let mut hba = String::from("local all postgres peer\n");
+        if self.options.peer_role {
+            let _ = writeln!(hba, "local all {PEER_ROLE} peer map=melli");
+            let ident = format!("melli {} {PEER_ROLE}\n", os_user());
+            self.write_owned(&self.data_dir().join("pg_ident.conf"), &ident);
+        }
+        hba.push_str("local all all scram-sha-256\n");
+        let listen = match self.options.tcp {
+            Tcp::Off => "",
+            Tcp::Plain => {
+                let _ = writeln!(hba, "host all {ROLE} 127.0.0.1/32 scram-sha-256");
+                "127.0.0.1"
+            }
+            Tcp::Tls => {
+                let _ = writeln!(hba, "hostssl all {ROLE} 127.0.0.1/32 scram-sha-256");
+                "127.0.0.1"
+            }
+        };
+        self.write_owned(&self.data_dir().join("pg_hba.conf"), &hba);
         let mut conf = fs::read_to_string(self.data_dir().join("postgresql.conf"))
             .expect("read postgresql.conf");
         let _ = write!(
             conf,
-            "\n# melli-testkit\nlisten_addresses = ''\nunix_socket_directories = '{}'\nport = {PORT}\n\
-             password_encryption = 'scram-sha-256'\nshared_buffers = '16MB'\nmax_connections = 60\n\
-             fsync = off\n",
-            self.dir.display()
+            "\n# melli-testkit\nlisten_addresses = '{listen}'\nunix_socket_directories = '{}'\n\
+             port = {}\npassword_encryption = 'scram-sha-256'\nshared_buffers = '16MB'\n\
+             max_connections = 60\nfsync = off\n",
+            self.dir.display(),
+            self.port
         );
+        if self.options.tcp == Tcp::Tls {
+            self.make_server_certificate();
+            let _ = write!(
+                conf,
+                "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
+                self.dir.join("server.crt").display(),
+                self.dir.join("server.key").display()
+            );
+        }
         self.write_owned(&self.data_dir().join("postgresql.conf"), &conf);
+    }
+
+    /// `ca.pem` (a new test CA) and the server's `server.crt` and `server.key`, for
+    /// `localhost` and 127.0.0.1, in the cluster's directory; the key readable by the server
+    /// alone, as it insists.
+    fn make_server_certificate(&self) {
+        make_ca(&self.dir, "ca");
+        fs::write(
+            self.dir.join("server.ext"),
+            "basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n\
+             extendedKeyUsage = serverAuth\nsubjectAltName = DNS:localhost, IP:127.0.0.1\n\
+             subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n",
+        )
+        .expect("write server.ext");
+        openssl(
+            &self.dir,
+            &[
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=localhost",
+            ],
+        );
+        let serial = format!("0x{}", &random_password()[..16]);
+        openssl(
+            &self.dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-set_serial",
+                &serial,
+                "-days",
+                "30",
+                "-extfile",
+                "server.ext",
+                "-out",
+                "server.crt",
+            ],
+        );
+        let key = self.dir.join("server.key");
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).expect("chmod server.key");
+        }
+        if self.as_system_user {
+            chown(&key, false);
+            chown(&self.dir.join("server.crt"), false);
+        }
     }
 
     fn create_role_and_database(&self) {
@@ -266,6 +453,15 @@ impl Postgres {
                 self.password
             ),
         );
+        if self.options.peer_role {
+            self.psql(
+                "postgres",
+                "postgres",
+                &format!(
+                    "CREATE ROLE {PEER_ROLE} LOGIN;\nCREATE DATABASE {PEER_ROLE} OWNER {PEER_ROLE};\n"
+                ),
+            );
+        }
     }
 
     fn psql(&self, user: &str, database: &str, sql: &str) -> String {
@@ -280,7 +476,7 @@ impl Postgres {
             "-h",
             &path_string(&self.dir),
             "-p",
-            &PORT.to_string(),
+            &self.port.to_string(),
             "-U",
             user,
             "-d",
@@ -420,6 +616,76 @@ pub fn bin_dir() -> PathBuf {
              Debian's postgresql), or set MELLI_PG_BIN to a directory with initdb and pg_ctl"
         )
     })
+}
+
+/// Makes a new CA in `dir`: `NAME.key` (P-256) and `NAME.pem`, a self-signed certificate
+/// valid for 30 days, with the `openssl` command; returns the certificate's path. Also for a
+/// test's "another CA" that did not issue the server's certificate.
+pub fn make_ca(dir: &Path, name: &str) -> PathBuf {
+    let config = format!("{name}.cnf");
+    fs::write(
+        dir.join(&config),
+        format!(
+            "[req]\ndistinguished_name = dn\nx509_extensions = ext\nprompt = no\n[dn]\n\
+             CN = melli test CA {name}\n[ext]\nbasicConstraints = critical, CA:TRUE\n\
+             keyUsage = critical, keyCertSign, cRLSign\nsubjectKeyIdentifier = hash\n"
+        ),
+    )
+    .unwrap_or_else(|e| panic!("write {config}: {e}"));
+    let key = format!("{name}.key");
+    let pem = format!("{name}.pem");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-config",
+            &config,
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &pem,
+            "-days",
+            "30",
+        ],
+    );
+    dir.join(pem)
+}
+
+/// Runs the `openssl` command in `dir`; panics unless it succeeds.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run openssl: {e}"));
+    assert!(out.status.success(), "openssl {args:?}: {}", text(&out));
+}
+
+/// A TCP port on 127.0.0.1 that nobody listens on now (the kernel's choice).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free TCP port on 127.0.0.1")
+}
+
+/// The name of the operating-system user running this process: the one the server sees at
+/// the other end of its socket.
+fn os_user() -> String {
+    let out = Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run id: {e}"));
+    assert!(out.status.success(), "id -un: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// Whether this process is root (then the server must run as [`SYSTEM_USER`]).

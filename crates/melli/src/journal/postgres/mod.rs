@@ -16,18 +16,20 @@ mod progress;
 mod queue;
 mod records;
 pub mod schema;
+mod tls;
 mod url;
 
 use std::error::Error as _;
 
 use ::postgres::error::SqlState;
-use ::postgres::{Client, NoTls};
+use ::postgres::Client;
 
 use crate::display::escaped;
 
 pub use progress::{Failure, Progress, StationProgress};
 pub use queue::{ConnectionWatch, PgQueue, StationOptions, DEFAULT_LEASE, DEFAULT_RECONNECT_FOR};
 pub use schema::{Migrated, SCHEMA_VERSION};
+pub use tls::{SslMode, TlsOptions, MAX_ROOT_CERT_BYTES};
 pub use url::{JournalUrl, PgTarget, UrlError, CONNECT_TIMEOUT, DEFAULT_SOCKET_DIR};
 
 /// What can go wrong with a journal on PostgreSQL. Every text in it is already redacted and
@@ -64,6 +66,11 @@ pub enum PgError {
     Foreign { target: String, tables: String },
     #[error("journal {target}: {reason}")]
     Sql { target: String, reason: String },
+    /// No TLS where the connection string asks for it, a server certificate that fails the
+    /// check, an unusable `sslrootcert`, or a server that takes only TLS when the string
+    /// disables it. The reason says what failed and what to do.
+    #[error("TLS with the PostgreSQL server of the journal {target}: {reason}")]
+    Tls { target: String, reason: String },
 }
 
 /// An open connection to a journal on PostgreSQL.
@@ -84,10 +91,13 @@ impl PgJournal {
     /// Connects (within the string's `connect_timeout`, [`CONNECT_TIMEOUT`] unless it says),
     /// without looking at the schema.
     pub fn connect(target: &PgTarget) -> Result<PgJournal, PgError> {
-        // TLS is for the next step of this work; `sslmode=require` is refused by NoTls.
+        let tls = tls::connector(&target.tls_in_effect()).map_err(|reason| PgError::Tls {
+            target: shown(target),
+            reason: target.redact(&reason),
+        })?;
         let client = target
             .config()
-            .connect(NoTls)
+            .connect(tls)
             .map_err(|e| connect_error(target, &e))?;
         Ok(PgJournal {
             client,
@@ -167,6 +177,18 @@ fn connect_error(target: &PgTarget, e: &::postgres::Error) -> PgError {
         ]
         .contains(db.code());
         let reason = safe(target, db.message());
+        // pg_hba.conf has a `hostssl` line for this client and no plain `host` one.
+        if *db.code() == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            && db.message().contains("no encryption")
+        {
+            return PgError::Tls {
+                target: shown(target),
+                reason: format!(
+                    "{reason} — the server takes only TLS connections from here: use \
+                     sslmode=require, verify-ca or verify-full"
+                ),
+            };
+        }
         return if refused {
             PgError::Refused {
                 target: shown(target),
@@ -178,6 +200,14 @@ fn connect_error(target: &PgTarget, e: &::postgres::Error) -> PgError {
                 target: shown(target),
                 reason,
             }
+        };
+    }
+    let hosts = target.host_names().join(", ");
+    let hosts = (!hosts.is_empty()).then_some(hosts.as_str());
+    if let Some(reason) = tls::failure(target.tls(), hosts, e) {
+        return PgError::Tls {
+            target: shown(target),
+            reason: safe(target, &reason),
         };
     }
     // An I/O error (no socket, connection refused, unknown host) or a timeout: the client
@@ -198,7 +228,9 @@ fn connect_error(target: &PgTarget, e: &::postgres::Error) -> PgError {
         reason
     };
     let reason = safe(target, &reason);
-    if e.to_string().contains("password missing") {
+    // The client crate's "invalid configuration" whose cause is "password missing": the
+    // server asked for a password the string does not have.
+    if reason == "password missing" || e.to_string().contains("password missing") {
         return PgError::Refused {
             target: shown(target),
             reason: "the server asks for a password and the connection string has none".into(),

@@ -244,3 +244,247 @@ fn connection_failures_are_told_apart_and_never_show_the_password() {
     assert!(!text.contains(pg.password()), "{text}");
     assert!(text.contains(":***@"), "{text}");
 }
+
+/// Whether the connection is encrypted, by the server's own account.
+fn over_tls(journal: &mut PgJournal) -> bool {
+    journal
+        .client()
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .expect("pg_stat_ssl")
+        .get(0)
+}
+
+fn tls_error(e: PgError) -> String {
+    match e {
+        PgError::Tls { .. } => e.to_string(),
+        other => panic!("not a TLS error: {other}"),
+    }
+}
+
+#[test]
+fn verify_full_with_the_servers_ca_migrates_over_tls_and_another_ca_is_refused() {
+    use melli_testkit::postgres::{make_ca, Options, Tcp};
+    let pg = Postgres::start_with(Options {
+        tcp: Tcp::Tls,
+        ..Options::default()
+    });
+    let ca = pg.ca_cert();
+    let ca = ca.to_str().expect("UTF-8");
+    // The certificate names localhost and 127.0.0.1: both pass verify-full.
+    for host in ["localhost", "127.0.0.1"] {
+        let t = target(&pg.tcp_url(
+            host,
+            &format!("sslmode=verify-full&sslrootcert={ca}&connect_timeout=5"),
+        ));
+        assert_eq!(t.tls().mode, SslMode::VerifyFull);
+        assert!(t.to_string().ends_with("/melli?sslmode=verify-full"), "{t}");
+        let mut journal = PgJournal::connect(&t).expect("verify-full with the server's CA");
+        assert!(over_tls(&mut journal));
+        journal.migrate().expect("migrate over TLS");
+    }
+    assert_eq!(
+        pg.superuser_sql("SELECT version FROM melli_schema").trim(),
+        "1"
+    );
+    // No sslmode: libpq's prefer, and the server offers TLS.
+    let mut journal = PgJournal::connect(&target(&pg.tcp_url("localhost", ""))).expect("prefer");
+    assert!(over_tls(&mut journal));
+
+    // Another CA: refused, naming the certificate problem, never the password.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let other = make_ca(dir.path(), "other");
+    let other = other.to_str().expect("UTF-8");
+    let t = target(&pg.tcp_url(
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={other}"),
+    ));
+    let e = PgJournal::connect(&t).expect_err("a certificate of another CA");
+    let debug = format!("{e:?}");
+    let text = format!("{debug} {}", tls_error(e));
+    assert!(
+        text.contains(&format!(
+            "the server's certificate is not signed by the CA in sslrootcert ({other})"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains(pg.password()), "{text}");
+    assert!(text.contains(":***@localhost:"), "{text}");
+    // verify-ca checks the CA just the same.
+    let t = target(&pg.tcp_url(
+        "localhost",
+        &format!("sslmode=verify-ca&sslrootcert={other}"),
+    ));
+    let e = tls_error(PgJournal::connect(&t).expect_err("verify-ca, another CA"));
+    assert!(e.contains("is not signed by the CA"), "{e}");
+
+    // A host name the certificate does not hold: verify-full refuses, verify-ca (which checks
+    // the CA only) and require (which checks nothing) connect.
+    let by_name = |mode: &str| {
+        target(&format!(
+            "host=journal.example hostaddr=127.0.0.1 port={} user=melli password={} \
+             dbname=melli sslmode={mode} sslrootcert='{ca}'",
+            pg.port(),
+            pg.password()
+        ))
+    };
+    let e = tls_error(PgJournal::connect(&by_name("verify-full")).expect_err("wrong name"));
+    assert!(
+        e.contains("the server's certificate is not for the host journal.example"),
+        "{e}"
+    );
+    assert!(!e.contains(pg.password()), "{e}");
+    let mut journal = PgJournal::connect(&by_name("verify-ca")).expect("verify-ca");
+    assert!(over_tls(&mut journal));
+    let no_root = target(&format!(
+        "host=journal.example hostaddr=127.0.0.1 port={} user=melli password={} dbname=melli \
+         sslmode=require",
+        pg.port(),
+        pg.password()
+    ));
+    let mut journal = PgJournal::connect(&no_root).expect("require checks no certificate");
+    assert!(over_tls(&mut journal));
+    // The password login is bound to the TLS channel (SCRAM-SHA-256-PLUS): what keeps a
+    // machine in the middle out when the certificate is not checked.
+    let bound = target(&format!(
+        "host=127.0.0.1 port={} user=melli password={} dbname=melli sslmode=require \
+         channel_binding=require",
+        pg.port(),
+        pg.password()
+    ));
+    PgJournal::connect(&bound).expect("channel binding over TLS");
+
+    // The server takes TLS only from here (hostssl): without it, pg_hba.conf refuses.
+    let t = target(&pg.tcp_url("localhost", "sslmode=disable"));
+    let e = tls_error(PgJournal::connect(&t).expect_err("plain to a TLS-only server"));
+    assert!(e.contains("no pg_hba.conf entry"), "{e}");
+    assert!(
+        e.ends_with(
+            "the server takes only TLS connections from here: use sslmode=require, verify-ca \
+             or verify-full"
+        ),
+        "{e}"
+    );
+    assert!(!e.contains(pg.password()), "{e}");
+}
+
+#[test]
+fn an_unusable_sslrootcert_is_a_clear_line_before_any_connection() {
+    use melli_testkit::postgres::{Options, Tcp};
+    let pg = Postgres::start_with(Options {
+        tcp: Tcp::Tls,
+        ..Options::default()
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let not_pem = dir.path().join("not.pem");
+    std::fs::write(&not_pem, b"this is no certificate\n").expect("write");
+    let broken = dir.path().join("broken.pem");
+    std::fs::write(
+        &broken,
+        b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+    .expect("write");
+    let huge = dir.path().join("huge.pem");
+    std::fs::write(&huge, vec![b'A'; MAX_ROOT_CERT_BYTES as usize + 1]).expect("write");
+    let cases = [
+        (dir.path().join("none.pem"), "No such file or directory"),
+        (dir.path().to_path_buf(), "not a regular file"),
+        (not_pem, "holds no certificate"),
+        (broken, "certificate 1 is unusable"),
+        (huge, "larger than 1024 KiB"),
+    ];
+    for (path, why) in cases {
+        let path = path.to_str().expect("UTF-8");
+        let t = target(&pg.tcp_url(
+            "localhost",
+            &format!("sslmode=verify-full&sslrootcert={path}"),
+        ));
+        let e = tls_error(PgJournal::connect(&t).expect_err("unusable sslrootcert"));
+        assert!(
+            e.contains(&format!("cannot use sslrootcert {path}: {why}")),
+            "{e}"
+        );
+        assert!(e.contains("in PEM (-----BEGIN CERTIFICATE-----)"), "{e}");
+        assert!(!e.contains(pg.password()), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+    }
+}
+
+#[test]
+fn require_against_a_server_without_tls_is_refused_and_prefer_goes_plain() {
+    use melli_testkit::postgres::{Options, Tcp};
+    let pg = Postgres::start_with(Options {
+        tcp: Tcp::Plain,
+        ..Options::default()
+    });
+    // A root certificate is read before anything is sent: one that is missing is said first.
+    let ca = pg.socket_dir().join("no-such-ca.pem");
+    let t = target(&pg.tcp_url(
+        "127.0.0.1",
+        &format!("sslmode=verify-full&sslrootcert={}", ca.display()),
+    ));
+    let e = tls_error(PgJournal::connect(&t).expect_err("no root certificate"));
+    assert!(e.contains("cannot use sslrootcert"), "{e}");
+    let t = target(&pg.tcp_url("127.0.0.1", "sslmode=require"));
+    let e = tls_error(PgJournal::connect(&t).expect_err("no TLS on the server"));
+    assert!(
+        e.contains("the server does not offer TLS, and sslmode=require needs it — turn ssl on"),
+        "{e}"
+    );
+    assert!(!e.contains(pg.password()), "{e}");
+    let mut journal =
+        PgJournal::connect(&target(&pg.tcp_url("127.0.0.1", "sslmode=prefer"))).expect("prefer");
+    assert!(!over_tls(&mut journal));
+    journal.migrate().expect("migrate");
+    // Without TLS there is no channel to bind the login to.
+    let t = target(&format!(
+        "host=127.0.0.1 port={} user=melli password={} dbname=melli channel_binding=require",
+        pg.port(),
+        pg.password()
+    ));
+    let e = PgJournal::connect(&t).expect_err("no channel binding without TLS");
+    assert!(!e.to_string().contains(pg.password()), "{e}");
+}
+
+#[test]
+fn the_peer_role_logs_in_on_the_socket_without_a_password() {
+    use melli_testkit::postgres::{Options, PEER_ROLE};
+    let pg = Postgres::start_with(Options {
+        peer_role: true,
+        ..Options::default()
+    });
+    let t = target(&pg.peer_key_value());
+    assert!(t.config().get_password().is_none());
+    let mut journal = PgJournal::connect(&t).expect("peer authentication");
+    let user: String = journal
+        .client()
+        .query_one("SELECT current_user::text", &[])
+        .expect("query")
+        .get(0);
+    assert_eq!(user, PEER_ROLE);
+    journal.migrate().expect("migrate as the peer role");
+    assert_eq!(journal.version().expect("version"), Some(SCHEMA_VERSION));
+    // sslmode means nothing on a socket (as in libpq): even verify-full connects.
+    let ca = pg.socket_dir().join("unused.pem");
+    let t = target(&format!(
+        "{} sslmode=verify-full sslrootcert={}",
+        pg.peer_key_value(),
+        ca.display()
+    ));
+    PgJournal::open(&t).expect("sslmode is ignored on a socket");
+    // Peer maps this system user to the peer role only: as melli, a password is still asked.
+    let t = target(&format!(
+        "host={} port={} user=melli dbname=melli",
+        pg.socket_dir().display(),
+        pg.port()
+    ));
+    let e = PgJournal::connect(&t).expect_err("no password for melli");
+    assert!(matches!(e, PgError::Refused { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains("the server asks for a password and the connection string has none"),
+        "{e}"
+    );
+}

@@ -6,6 +6,9 @@
 //! a URL with `***` for the password, and an unparseable string is described without quoting
 //! it — the client crate's own parse errors can quote a character of it, so only the parts
 //! known to be harmless (an option's name, a byte offset) are kept.
+//!
+//! `sslmode` and `sslrootcert` are read here, not by the client crate, which knows neither
+//! `verify-ca` nor `verify-full` nor root certificates (see `tls.rs`).
 
 use std::error::Error as _;
 use std::fmt::{self, Write as _};
@@ -14,6 +17,9 @@ use std::time::Duration;
 
 use ::postgres::config::Host;
 use ::postgres::Config;
+use percent_encoding::percent_decode_str;
+
+use super::tls::{SslMode, TlsOptions};
 
 /// How long a connection attempt waits for the server, unless the string says
 /// (`connect_timeout`).
@@ -37,6 +43,7 @@ pub enum JournalUrl {
 pub struct PgTarget {
     /// Boxed: a client configuration is large beside a file path.
     config: Box<Config>,
+    tls: TlsOptions,
     shown: String,
 }
 
@@ -55,6 +62,9 @@ pub enum UrlError {
     Malformed(String),
     #[error("the PostgreSQL connection string names no user — add USER@ to the URL, or user=NAME")]
     NoUser,
+    /// A TLS setting melli cannot honour; the text says which and what to do.
+    #[error("{0}")]
+    Tls(String),
 }
 
 /// libpq's connection keywords (PostgreSQL 15 §34.1.2): a string that begins with one of
@@ -153,7 +163,8 @@ impl PgTarget {
     /// Parses a `postgres://` URL or key-value pairs; fills in the socket directory when no
     /// host is named, the connect timeout and the application name.
     pub fn parse(text: &str) -> Result<PgTarget, UrlError> {
-        let mut config: Config = text
+        let (rest, tls) = take_tls_options(text)?;
+        let mut config: Config = rest
             .parse()
             .map_err(|e: ::postgres::Error| UrlError::Malformed(parse_detail(&e)))?;
         if config.get_user().is_none_or(str::is_empty) {
@@ -168,9 +179,22 @@ impl PgTarget {
         if config.get_application_name().is_none() {
             config.application_name("melli");
         }
-        let shown = shown(&config);
+        // libpq ignores sslmode on a Unix socket, where the server offers no TLS: so does
+        // melli, rather than fail `require` against a local server.
+        let only_sockets = config.get_hostaddrs().is_empty()
+            && config
+                .get_hosts()
+                .iter()
+                .all(|h| matches!(h, Host::Unix(_)));
+        config.ssl_mode(if only_sockets {
+            ::postgres::config::SslMode::Disable
+        } else {
+            tls.mode.wire()
+        });
+        let shown = shown(&config, &tls);
         Ok(PgTarget {
             config: Box::new(config),
+            tls,
             shown,
         })
     }
@@ -178,6 +202,37 @@ impl PgTarget {
     /// The client's configuration (with the password: for connecting only).
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// `sslmode` and `sslrootcert`, as the string gave them.
+    pub fn tls(&self) -> &TlsOptions {
+        &self.tls
+    }
+
+    /// What TLS the connection will use: none on Unix sockets alone, whatever the string
+    /// says (its root certificate is then not even read); else as the string says.
+    pub fn tls_in_effect(&self) -> TlsOptions {
+        if self.config.get_ssl_mode() == ::postgres::config::SslMode::Disable {
+            TlsOptions {
+                mode: SslMode::Disable,
+                root_cert: None,
+            }
+        } else {
+            self.tls.clone()
+        }
+    }
+
+    /// The host names given (not sockets, not bare addresses): what verify-full checks the
+    /// server's certificate against.
+    pub fn host_names(&self) -> Vec<&str> {
+        self.config
+            .get_hosts()
+            .iter()
+            .filter_map(|h| match h {
+                Host::Tcp(name) => Some(name.as_str()),
+                Host::Unix(_) => None,
+            })
+            .collect()
     }
 
     /// `text` with the password, if the string has one, replaced by `***`: for messages that
@@ -208,8 +263,9 @@ impl fmt::Debug for PgTarget {
     }
 }
 
-/// The connection as a URL, `***` for the password, escaped for a terminal.
-fn shown(config: &Config) -> String {
+/// The connection as a URL, `***` for the password, the TLS mode unless it is the default,
+/// escaped for a terminal.
+fn shown(config: &Config, tls: &TlsOptions) -> String {
     let mut out = String::from("postgres://");
     if let Some(user) = config.get_user() {
         out.push_str(&percent_encoded(user));
@@ -255,7 +311,204 @@ fn shown(config: &Config) -> String {
     if let Some(db) = config.get_dbname() {
         out.push_str(&percent_encoded(db));
     }
+    if tls.mode != SslMode::Prefer {
+        let _ = write!(out, "?sslmode={}", tls.mode);
+    }
     crate::display::escaped(&out)
+}
+
+/// One `key=value` of a connection string, where it stands in the string.
+struct Param {
+    key: String,
+    value: String,
+    span: std::ops::Range<usize>,
+}
+
+/// Takes the TLS settings melli reads itself out of a connection string, and refuses those it
+/// does not support, each with a line that says what to do; returns the rest of the string for
+/// the client crate. A string that cannot be split into parameters is returned as it is: the
+/// crate then says what is wrong with it.
+fn take_tls_options(text: &str) -> Result<(String, TlsOptions), UrlError> {
+    let (params, base) = if url_scheme(text).is_some() {
+        url_params(text)
+    } else {
+        (key_value_params(text).unwrap_or_default(), 0)
+    };
+    let mut tls = TlsOptions::default();
+    let mut taken = Vec::new();
+    // libpq takes the last of a key given twice.
+    for param in &params {
+        match param.key.as_str() {
+            "sslmode" => {
+                tls.mode = match (SslMode::parse(&param.value), param.value.as_str()) {
+                    (Some(mode), _) => mode,
+                    (None, "allow") => {
+                        return Err(UrlError::Tls(
+                            "sslmode=allow is not supported — use disable, prefer, require, \
+                             verify-ca or verify-full"
+                                .into(),
+                        ))
+                    }
+                    (None, _) => {
+                        return Err(UrlError::Malformed("invalid value for sslmode".into()))
+                    }
+                };
+                taken.push(param.span.clone());
+            }
+            "sslrootcert" => {
+                if param.value == "system" {
+                    return Err(UrlError::Tls(
+                        "sslrootcert=system (the system's CAs) is not supported — give the \
+                         file of the CA that signed the server's certificate"
+                            .into(),
+                    ));
+                }
+                tls.root_cert = (!param.value.is_empty()).then(|| PathBuf::from(&param.value));
+                taken.push(param.span.clone());
+            }
+            "sslcert" | "sslkey" | "sslpassword" => {
+                return Err(UrlError::Tls(format!(
+                    "{} (a client certificate) is not supported yet — log in with a password, \
+                     or by peer on the server's Unix socket",
+                    param.key
+                )))
+            }
+            "sslcrl" | "sslcrldir" => {
+                return Err(UrlError::Tls(format!(
+                    "{} (certificate revocation lists) is not supported yet — leave it out; \
+                     replace a revoked server certificate on the server",
+                    param.key
+                )))
+            }
+            _ => {}
+        }
+    }
+    if matches!(tls.mode, SslMode::VerifyCa | SslMode::VerifyFull) && tls.root_cert.is_none() {
+        return Err(UrlError::Tls(format!(
+            "sslmode={} needs sslrootcert=FILE, the CA certificate (PEM) that signed the \
+             server's certificate",
+            tls.mode
+        )));
+    }
+    let mut rest = String::with_capacity(text.len());
+    let mut at = 0;
+    for span in &taken {
+        rest.push_str(&text[at..base + span.start]);
+        at = base + span.end;
+    }
+    rest.push_str(&text[at..]);
+    if url_scheme(text).is_some() {
+        // No parameter may be left empty between separators, nor a `?` with nothing after.
+        rest = tidy_query(&rest);
+    }
+    Ok((rest, tls))
+}
+
+/// The parameters of a URL's query (`?a=b&c=d`, percent-decoded), their spans counted from the
+/// returned offset, each with its `&` so that it can be cut out whole. The query begins at the
+/// first `?` after the user information, which ends at the first `@` (the client crate's rule).
+fn url_params(text: &str) -> (Vec<Param>, usize) {
+    let after_scheme = text.find("://").map_or(0, |i| i + 3);
+    let after_user = text[after_scheme..]
+        .find('@')
+        .map_or(after_scheme, |i| after_scheme + i + 1);
+    let Some(q) = text[after_user..].find('?') else {
+        return (Vec::new(), text.len());
+    };
+    let base = after_user + q + 1;
+    let query = &text[base..];
+    let mut params = Vec::new();
+    let mut start = 0;
+    for piece in query.split('&') {
+        let end = start + piece.len();
+        if let Some((key, value)) = piece.split_once('=') {
+            let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+            params.push(Param {
+                key: decode(key),
+                value: decode(value),
+                // With the `&` after it, if there is one.
+                span: start..(end + 1).min(query.len()),
+            });
+        }
+        start = end + 1;
+    }
+    (params, base)
+}
+
+/// A URL whose query lost parameters: no `&` at its end, no `?` with nothing after it.
+fn tidy_query(url: &str) -> String {
+    let trimmed = url.trim_end_matches('&');
+    trimmed.strip_suffix('?').unwrap_or(trimmed).to_string()
+}
+
+/// The `key=value` pairs of libpq's key-value form, read as the client crate reads them
+/// (whitespace around `=`, values in single quotes or bare, `\` escaping the next character);
+/// `None` if the string does not split so.
+fn key_value_params(text: &str) -> Option<Vec<Param>> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let at = |i: usize| chars.get(i).map_or(text.len(), |&(b, _)| b);
+    let mut i = 0;
+    let mut params = Vec::new();
+    let skip_ws = |mut i: usize| {
+        while chars.get(i).is_some_and(|(_, c)| c.is_whitespace()) {
+            i += 1;
+        }
+        i
+    };
+    loop {
+        i = skip_ws(i);
+        if i >= chars.len() {
+            return Some(params);
+        }
+        let start = i;
+        while chars
+            .get(i)
+            .is_some_and(|&(_, c)| !c.is_whitespace() && c != '=')
+        {
+            i += 1;
+        }
+        let key = text[at(start)..at(i)].to_string();
+        i = skip_ws(i);
+        if chars.get(i).map(|&(_, c)| c) != Some('=') {
+            return None;
+        }
+        i = skip_ws(i + 1);
+        let mut value = String::new();
+        let quoted = chars.get(i).map(|&(_, c)| c) == Some('\'');
+        if quoted {
+            i += 1;
+        }
+        loop {
+            match chars.get(i).map(|&(_, c)| c) {
+                None if quoted => return None,
+                None => break,
+                Some('\'') if quoted => {
+                    i += 1;
+                    break;
+                }
+                Some(c) if c.is_whitespace() && !quoted => break,
+                Some('\\') => {
+                    if let Some(&(_, next)) = chars.get(i + 1) {
+                        value.push(next);
+                    }
+                    i += 2;
+                }
+                Some(c) => {
+                    value.push(c);
+                    i += 1;
+                }
+            }
+        }
+        if !quoted && value.is_empty() {
+            return None;
+        }
+        let end = at(i.min(chars.len()));
+        params.push(Param {
+            key,
+            value,
+            span: at(start)..end,
+        });
+    }
 }
 
 /// Percent-encoding of everything but RFC 3986's unreserved characters (§2.3).
@@ -424,6 +677,10 @@ mod tests {
             format!("postgresql://melli:{SECRET}@%2Ftmp%2Fx:5432/melli"),
             format!("host=localhost user=melli password={SECRET}"),
             format!("host=localhost user=melli password='{SECRET}'"),
+            format!(
+                "postgres://melli:{SECRET}@localhost/melli?sslmode=verify-full&sslrootcert=/ca.pem"
+            ),
+            format!("sslmode=require host=localhost password={SECRET} user=melli"),
         ];
         for text in texts {
             let url = JournalUrl::parse(&text).expect("parses");
@@ -445,6 +702,122 @@ mod tests {
                 "the server said ***!"
             );
         }
+    }
+
+    #[test]
+    fn sslmode_and_sslrootcert_are_melli_s_the_rest_the_client_crate_s() {
+        use ::postgres::config::SslMode as Wire;
+        let t = pg(&format!(
+            "postgres://melli:{SECRET}@db.example:6543/queue?connect_timeout=4&\
+             sslmode=verify-full&sslrootcert=%2Fetc%2Fmelli%2Fca.pem&application_name=desk"
+        ));
+        assert_eq!(
+            t.tls(),
+            &TlsOptions {
+                mode: SslMode::VerifyFull,
+                root_cert: Some("/etc/melli/ca.pem".into())
+            }
+        );
+        assert_eq!(t.config().get_ssl_mode(), Wire::Require);
+        // The parameters around them still reach the client crate.
+        assert_eq!(
+            t.config().get_connect_timeout(),
+            Some(&Duration::from_secs(4))
+        );
+        assert_eq!(t.config().get_application_name(), Some("desk"));
+        assert_eq!(
+            t.to_string(),
+            "postgres://melli:***@db.example:6543/queue?sslmode=verify-full"
+        );
+
+        // The last parameter, and the only one.
+        let t = pg("postgres://melli@db/m?sslrootcert=/ca.pem&sslmode=verify-ca");
+        assert_eq!(t.tls().mode, SslMode::VerifyCa);
+        assert_eq!(t.tls().root_cert, Some(PathBuf::from("/ca.pem")));
+        let t = pg("postgres://melli@db/m?sslmode=disable");
+        assert_eq!(t.config().get_ssl_mode(), Wire::Disable);
+        assert_eq!(t.to_string(), "postgres://melli@db:5432/m?sslmode=disable");
+        // A `?` in the password is not the query's.
+        let t = pg("postgres://melli:pa?ss@db/m?sslmode=require");
+        assert_eq!(t.config().get_password(), Some(&b"pa?ss"[..]));
+        assert_eq!(t.tls().mode, SslMode::Require);
+
+        // Key-value pairs, quoted or not, with spaces around `=`; the last of two wins.
+        let t = pg(&format!(
+            "host=db.example sslmode=require user=melli password='{SECRET}' \
+             sslrootcert = '/etc/my ca.pem' sslmode=verify-full dbname=m"
+        ));
+        assert_eq!(t.tls().mode, SslMode::VerifyFull);
+        assert_eq!(t.tls().root_cert, Some(PathBuf::from("/etc/my ca.pem")));
+        assert_eq!(t.config().get_dbname(), Some("m"));
+        assert_eq!(t.config().get_password(), Some(SECRET.as_bytes()));
+
+        // No sslmode: libpq's prefer, shown as nothing.
+        let t = pg("postgres://melli@db/m");
+        assert_eq!(t.tls(), &TlsOptions::default());
+        assert_eq!(t.config().get_ssl_mode(), Wire::Prefer);
+        assert_eq!(t.to_string(), "postgres://melli@db:5432/m");
+
+        // On a socket there is no TLS, whatever the string says; the root certificate is
+        // then not needed either.
+        let t = pg("host=/run/pg user=melli sslmode=verify-full sslrootcert=/nonexistent");
+        assert_eq!(t.config().get_ssl_mode(), Wire::Disable);
+        assert_eq!(t.tls().mode, SslMode::VerifyFull);
+        assert_eq!(t.tls_in_effect().mode, SslMode::Disable);
+        assert_eq!(t.tls_in_effect().root_cert, None);
+        // …but a socket with a hostaddr is TCP.
+        let t = pg("host=/run/pg hostaddr=127.0.0.1 user=melli sslmode=require");
+        assert_eq!(t.config().get_ssl_mode(), Wire::Require);
+    }
+
+    #[test]
+    fn tls_settings_melli_cannot_honour_are_refused_with_what_to_do() {
+        let refused = |text: &str| JournalUrl::parse(text).expect_err("refused");
+        for text in [
+            format!("postgres://melli:{SECRET}@db/m?sslmode=verify-full"),
+            format!("host=db user=melli password={SECRET} sslmode=verify-full"),
+            format!("host=db user=melli password={SECRET} sslmode=verify-full sslrootcert=''"),
+        ] {
+            let e = refused(&text);
+            assert_eq!(
+                e.to_string(),
+                "sslmode=verify-full needs sslrootcert=FILE, the CA certificate (PEM) that \
+                 signed the server's certificate",
+                "{text}"
+            );
+        }
+        assert!(refused("postgres://melli@db/m?sslmode=verify-ca")
+            .to_string()
+            .starts_with("sslmode=verify-ca needs sslrootcert=FILE"));
+        for (text, start) in [
+            (
+                "postgres://melli@db/m?sslmode=allow",
+                "sslmode=allow is not supported",
+            ),
+            (
+                "postgres://melli@db/m?sslmode=require&sslcert=c.pem",
+                "sslcert (a client certificate) is not supported yet",
+            ),
+            (
+                "host=db user=melli sslkey=/k.pem",
+                "sslkey (a client certificate) is not supported yet",
+            ),
+            (
+                "host=db user=melli sslcrl=/x.crl",
+                "sslcrl (certificate revocation lists) is not supported yet",
+            ),
+            (
+                "postgres://melli@db/m?sslmode=verify-full&sslrootcert=system",
+                "sslrootcert=system (the system's CAs) is not supported",
+            ),
+        ] {
+            let e = refused(text);
+            assert!(matches!(e, UrlError::Tls(_)), "{text}: {e:?}");
+            assert!(e.to_string().starts_with(start), "{text}: {e}");
+        }
+        let e = refused(&format!("postgres://melli:{SECRET}@db/m?sslmode={SECRET}"));
+        assert_eq!(e, UrlError::Malformed("invalid value for sslmode".into()));
+        assert!(!e.to_string().contains(SECRET), "{e}");
     }
 
     #[test]
