@@ -16,8 +16,8 @@ use clap::{Args, Subcommand};
 
 use melli::display::{escaped, escaped_cut};
 use melli::journal::postgres::{
-    ConnectionWatch, JournalUrl, PgJournal, PgQueue, PgTarget, Progress as QueueProgress,
-    StationOptions, DEFAULT_LEASE, DEFAULT_RECONNECT_FOR,
+    ConnectionWatch, JournalUrl, PgJournal, PgTarget, Progress as QueueProgress, StationOptions,
+    StationPool, DEFAULT_LEASE, DEFAULT_RECONNECT_FOR,
 };
 use melli::journal::{Journal, Queue, Released};
 use melli::model::JalaliDate;
@@ -330,9 +330,8 @@ fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
         })),
     };
     // The server, the schema and the station's name, checked before any reader is touched.
-    let counts = PgQueue::open(&target, &options)
-        .and_then(|mut q| q.counts())
-        .map_err(journal_failure)?;
+    let pool = StationPool::open(&target, &options).map_err(journal_failure)?;
+    let counts = pool.queue().counts().map_err(journal_failure)?;
     let readers = if args.readers.is_empty() {
         PcscReader::all()?
     } else {
@@ -343,10 +342,7 @@ fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
     let progress = Progress::new(counts.total(), std::io::stderr().is_terminal());
     let records = Records::default();
     let batch = Batch {
-        journal: JournalPlace::Shared {
-            target: &target,
-            station: &options,
-        },
+        journal: JournalPlace::Shared(&pool),
         records: &records,
         issuer: &issuer,
         secrets: &mailers,

@@ -27,7 +27,9 @@ use ::postgres::Client;
 use crate::display::escaped;
 
 pub use progress::{Failure, Progress, StationProgress};
-pub use queue::{ConnectionWatch, PgQueue, StationOptions, DEFAULT_LEASE, DEFAULT_RECONNECT_FOR};
+pub use queue::{
+    ConnectionWatch, PgQueue, StationOptions, StationPool, DEFAULT_LEASE, DEFAULT_RECONNECT_FOR,
+};
 pub use schema::{Migrated, SCHEMA_VERSION};
 pub use tls::{SslMode, TlsOptions, MAX_ROOT_CERT_BYTES};
 pub use url::{JournalUrl, PgTarget, UrlError, CONNECT_TIMEOUT, DEFAULT_SOCKET_DIR};
@@ -91,10 +93,7 @@ impl PgJournal {
     /// Connects (within the string's `connect_timeout`, [`CONNECT_TIMEOUT`] unless it says),
     /// without looking at the schema.
     pub fn connect(target: &PgTarget) -> Result<PgJournal, PgError> {
-        let tls = tls::connector(&target.tls_in_effect()).map_err(|reason| PgError::Tls {
-            target: shown(target),
-            reason: target.redact(&reason),
-        })?;
+        let tls = tls_connector(target)?;
         let client = target
             .config()
             .connect(tls)
@@ -155,6 +154,14 @@ impl PgJournal {
     pub fn client(&mut self) -> &mut Client {
         &mut self.client
     }
+}
+
+/// The TLS connector the string's `sslmode` and `sslrootcert` ask for.
+fn tls_connector(target: &PgTarget) -> Result<tokio_postgres_rustls::MakeRustlsConnect, PgError> {
+    tls::connector(&target.tls_in_effect()).map_err(|reason| PgError::Tls {
+        target: shown(target),
+        reason: target.redact(&reason),
+    })
 }
 
 fn shown(target: &PgTarget) -> String {

@@ -27,8 +27,12 @@ use std::time::{Duration, Instant};
 
 use ::postgres::error::SqlState;
 use ::postgres::{Client, GenericClient, Row};
+use r2d2::{NopErrorHandler, Pool};
+use r2d2_postgres::PostgresConnectionManager;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::{sql_error, PgError, PgJournal, PgTarget};
+use super::{sql_error, tls_connector, PgError, PgJournal, PgTarget};
+use crate::display::escaped;
 use crate::journal::{
     Counts, JournalError, Millis, Outcome, Queue, RecordRow, RecordState, Released, LOCK_STEP,
 };
@@ -59,22 +63,86 @@ pub trait ConnectionWatch: Send + Sync {
     fn back(&self, seconds: f64);
 }
 
-/// One station worker's connection to the shared queue.
+/// A station's connections to the shared journal: one pool (`r2d2`) for all its readers'
+/// workers, each worker a [`PgQueue`] drawing from it.
+#[derive(Clone)]
+pub struct StationPool {
+    pool: Pool<PostgresConnectionManager<MakeRustlsConnect>>,
+    target: PgTarget,
+    options: StationOptions,
+}
+
+impl std::fmt::Debug for StationPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StationPool")
+            .field("target", &self.target)
+            .field("station", &self.options.station)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The most connections one station opens.
+const POOL_SIZE: u32 = 16;
+
+/// How long a worker waits for a connection from the pool before it counts as lost.
+const POOL_WAIT: Duration = Duration::from_secs(2);
+
+impl StationPool {
+    /// Connects as `options.station` to a migrated journal, registering the station, and
+    /// makes the pool its workers draw from. The first connection is made here, alone, so
+    /// that a server that refuses, does not answer or has no schema is told as such.
+    pub fn open(target: &PgTarget, options: &StationOptions) -> Result<StationPool, JournalError> {
+        let mut journal = PgJournal::open(target)?;
+        journal
+            .client
+            .execute(
+                "INSERT INTO stations (name, host, pid) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO UPDATE
+                 SET last_seen = now(), host = EXCLUDED.host, pid = EXCLUDED.pid",
+                &[
+                    &options.station,
+                    &host_name(),
+                    &i32::try_from(std::process::id()).ok(),
+                ],
+            )
+            .map_err(|e| sql_error(target, &e))?;
+        let manager =
+            PostgresConnectionManager::new(target.config().clone(), tls_connector(target)?);
+        let pool = Pool::builder()
+            .max_size(POOL_SIZE)
+            .min_idle(Some(0))
+            .connection_timeout(POOL_WAIT)
+            // A broken connection is found by its failing statement, and tried again.
+            .test_on_check_out(false)
+            .error_handler(Box::new(NopErrorHandler))
+            .build_unchecked(manager);
+        Ok(StationPool {
+            pool,
+            target: target.clone(),
+            options: options.clone(),
+        })
+    }
+
+    /// A worker's handle on the queue.
+    pub fn queue(&self) -> PgQueue {
+        PgQueue {
+            pool: self.clone(),
+            lease_seconds: self.options.lease.as_secs_f64(),
+        }
+    }
+}
+
+/// One station worker's handle on the shared queue: its statements, each on a connection of
+/// the station's pool.
 pub struct PgQueue {
-    journal: PgJournal,
-    station: String,
+    pool: StationPool,
     /// The lease in seconds, as the server's interval arithmetic takes it.
     lease_seconds: f64,
-    reconnect_for: Duration,
-    watch: Option<Arc<dyn ConnectionWatch>>,
 }
 
 impl std::fmt::Debug for PgQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgQueue")
-            .field("target", &self.journal.target)
-            .field("station", &self.station)
-            .finish()
+        f.debug_struct("PgQueue").field("pool", &self.pool).finish()
     }
 }
 
@@ -104,72 +172,50 @@ impl std::fmt::Debug for StationOptions {
 type Attempt<T> = Result<Result<T, JournalError>, ::postgres::Error>;
 
 impl PgQueue {
-    /// Connects as `station` (registering it) to a migrated journal.
-    pub fn open(target: &PgTarget, options: &StationOptions) -> Result<PgQueue, JournalError> {
-        let journal = PgJournal::open(target)?;
-        let mut queue = PgQueue {
-            journal,
-            station: options.station.clone(),
-            lease_seconds: options.lease.as_secs_f64(),
-            reconnect_for: options.reconnect_for,
-            watch: options.watch.clone(),
-        };
-        queue.run(|c, station, _| {
-            c.execute(
-                "INSERT INTO stations (name, host, pid) VALUES ($1, $2, $3)
-                 ON CONFLICT (name) DO UPDATE
-                 SET last_seen = now(), host = EXCLUDED.host, pid = EXCLUDED.pid",
-                &[
-                    &station,
-                    &host_name(),
-                    &i32::try_from(std::process::id()).ok(),
-                ],
-            )
-            .map(|_| Ok(()))
-        })?;
-        Ok(queue)
-    }
-
-    /// Runs `op` (station name and lease in seconds given), again on a new connection when
-    /// the server went away, until [`StationOptions::reconnect_for`] has passed.
+    /// Runs `op` (station name and lease in seconds given) on a connection of the pool; when
+    /// the server went away, again on a new connection, with backoff, until
+    /// [`StationOptions::reconnect_for`] has passed.
     fn run<T>(
         &mut self,
         mut op: impl FnMut(&mut Client, &str, f64) -> Attempt<T>,
     ) -> Result<T, JournalError> {
+        let StationPool {
+            pool,
+            target,
+            options,
+        } = &self.pool;
+        let watch = options.watch.as_deref();
         let mut lost: Option<Instant> = None;
         let mut pause = BACKOFF_FIRST;
         loop {
-            let error = match op(&mut self.journal.client, &self.station, self.lease_seconds) {
-                Ok(answer) => {
-                    if let (Some(since), Some(watch)) = (lost, &self.watch) {
-                        watch.back(since.elapsed().as_secs_f64());
+            let error = match pool.get() {
+                Ok(mut client) => match op(&mut client, &options.station, self.lease_seconds) {
+                    Ok(answer) => {
+                        if let (Some(since), Some(watch)) = (lost, watch) {
+                            watch.back(since.elapsed().as_secs_f64());
+                        }
+                        return answer;
                     }
-                    return answer;
-                }
-                Err(e) if connection_lost(&e) => sql_error(&self.journal.target, &e),
-                Err(e) => return Err(sql_error(&self.journal.target, &e).into()),
+                    // The connection is closed now: the pool drops it instead of lending it.
+                    Err(e) if connection_lost(&e) => sql_error(target, &e),
+                    Err(e) => return Err(sql_error(target, &e).into()),
+                },
+                Err(e) => PgError::Unreachable {
+                    target: target.to_string(),
+                    reason: escaped(&target.redact(&e.to_string())),
+                },
             };
             let since = *lost.get_or_insert_with(|| {
-                if let Some(watch) = &self.watch {
+                if let Some(watch) = watch {
                     watch.lost(&error.to_string());
                 }
                 Instant::now()
             });
-            loop {
-                if since.elapsed() >= self.reconnect_for {
-                    return Err(error.into());
-                }
-                thread::sleep(pause);
-                pause = (pause * 2).min(BACKOFF_MAX);
-                match PgJournal::open(&self.journal.target) {
-                    Ok(journal) => {
-                        self.journal = journal;
-                        break;
-                    }
-                    Err(PgError::Unreachable { .. }) => {}
-                    Err(e) => return Err(e.into()),
-                }
+            if since.elapsed() >= options.reconnect_for {
+                return Err(error.into());
             }
+            thread::sleep(pause);
+            pause = (pause * 2).min(BACKOFF_MAX);
         }
     }
 }

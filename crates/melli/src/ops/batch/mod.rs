@@ -58,7 +58,7 @@ mod worker;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::journal::postgres::{PgQueue, PgTarget, StationOptions};
+use crate::journal::postgres::StationPool;
 use crate::journal::{Counts, Enqueued, Journal, JournalError, Queue, RecordRow};
 use crate::ops::pin_mailer::MailerError;
 use crate::pki::Issuer;
@@ -164,10 +164,7 @@ pub enum JournalPlace<'a> {
     File(&'a Path),
     /// The shared queue on PostgreSQL, worked by this station among others: the records were
     /// imported into it (`melli batch import`), and come from it.
-    Shared {
-        target: &'a PgTarget,
-        station: &'a StationOptions,
-    },
+    Shared(&'a StationPool),
 }
 
 impl<'a> From<&'a Path> for JournalPlace<'a> {
@@ -186,9 +183,7 @@ impl JournalPlace<'_> {
                 journal.scope(records.iter().map(|r| r.record.tracking_code().as_str()))?;
                 Ok(Box::new(journal))
             }
-            JournalPlace::Shared { target, station } => {
-                Ok(Box::new(PgQueue::open(target, station)?))
-            }
+            JournalPlace::Shared(pool) => Ok(Box::new(pool.queue())),
         }
     }
 }
@@ -214,7 +209,7 @@ impl Batch<'_> {
         let enqueued = match self.journal {
             JournalPlace::File(path) => Journal::open(path)?.enqueue(&self.records.keys())?,
             // Imported beforehand, by `melli batch import`.
-            JournalPlace::Shared { .. } => Enqueued::default(),
+            JournalPlace::Shared(_) => Enqueued::default(),
         };
         let mut journal = self.journal.open(self.records)?;
 
@@ -254,7 +249,7 @@ impl Batch<'_> {
         let seconds = clock.elapsed().as_secs_f64();
         let records = match self.journal {
             JournalPlace::File(_) => u64::try_from(self.records.len()).unwrap_or(u64::MAX),
-            JournalPlace::Shared { .. } => counts.total(),
+            JournalPlace::Shared(_) => counts.total(),
         };
         Ok(BatchReport {
             records,
