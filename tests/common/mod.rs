@@ -32,6 +32,7 @@ pub mod pdf;
 mod personalized;
 pub mod pinentry;
 pub mod pkcs11;
+pub mod stations;
 pub mod tsa;
 mod vicc;
 

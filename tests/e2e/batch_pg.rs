@@ -7,136 +7,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use melli_testkit::postgres::Postgres;
-use melli_testkit::process::stop_child;
 
-use crate::common::feeder::{batch_records, Feeder, FeederOptions};
-use crate::common::{assert_secret_absent, melli, path_str, test_issuer, Output, MELLI};
-
-/// The records: the 40 of the batch fixture, and 20 more made from them with their own
-/// tracking and national codes.
-fn sixty_records(dir: &Path) -> PathBuf {
-    let path = batch_records(dir, 40);
-    let lines: Vec<String> = fs::read_to_string(&path)
-        .expect("records")
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    let mut all = lines.clone();
-    for (i, line) in lines.iter().take(20).enumerate() {
-        let mut record: serde_json::Value = serde_json::from_str(line).expect("record JSON");
-        record["tracking_code"] = format!("PG{:010}", i + 41).into();
-        record["national_code"] = national_code(500 + u32::try_from(i).unwrap_or(0)).into();
-        all.push(record.to_string());
-    }
-    fs::write(&path, all.join("\n") + "\n").expect("write records");
-    path
-}
-
-/// A valid national code (its check digit by the standard's weights 10…2, mod 11) from `n`.
-fn national_code(n: u32) -> String {
-    let first_nine = format!("{:09}", 123_000_000 + n);
-    let sum: u32 = first_nine
-        .bytes()
-        .zip((2..=10u32).rev())
-        .map(|(d, w)| u32::from(d - b'0') * w)
-        .sum();
-    let r = sum % 11;
-    let check = if r < 2 { r } else { 11 - r };
-    format!("{first_nine}{check}")
-}
-
-/// One station: its feeders, and its `melli batch run` while it runs.
-struct Station {
-    name: String,
-    feeders: Vec<Feeder>,
-    child: Option<Child>,
-    log: PathBuf,
-    mailers: PathBuf,
-}
-
-impl Station {
-    fn new(name: &str, dir: &Path, cards: u32) -> Station {
-        let options = FeederOptions {
-            apdu_delay_ms: 10,
-            ..FeederOptions::new(cards, test_issuer())
-        };
-        Station {
-            name: name.to_owned(),
-            feeders: vec![Feeder::start(options.clone()), Feeder::start(options)],
-            child: None,
-            log: dir.join(format!("{name}.log")),
-            mailers: dir.join(format!("{name}-mailers")),
-        }
-    }
-
-    /// Starts `melli batch run`, the journal named by MELLI_JOURNAL (the password kept off the
-    /// command line).
-    fn start(&mut self, url: &str) {
-        let log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("station log");
-        let readers: Vec<&str> = self.feeders.iter().map(Feeder::reader_name).collect();
-        let child = Command::new(MELLI)
-            .args(["batch", "run", "--station", &self.name, "--issuer"])
-            .arg(test_issuer())
-            .args(["--readers", &readers.join(",")])
-            .arg("--pin-mailers")
-            .arg(&self.mailers)
-            .args(["--lease", "3", "--reconnect-for", "120", "--json"])
-            .env("MELLI_JOURNAL", url)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log)
-            .spawn()
-            .expect("spawn melli batch run");
-        self.child = Some(child);
-    }
-
-    fn kill_9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().expect("kill -9 the station");
-            let _ = child.wait();
-        }
-    }
-
-    /// Waits for the station to end by itself; its exit code.
-    fn wait(&mut self, deadline: Instant) -> i32 {
-        let child = self.child.as_mut().expect("the station runs");
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                self.child = None;
-                return status.code().unwrap_or(-1);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "station {} did not end:\n{}",
-                self.name,
-                self.output()
-            );
-            thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn output(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Station {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            stop_child(&mut child, Duration::ZERO);
-        }
-    }
-}
+use crate::common::stations::{records, Station};
+use crate::common::{assert_secret_absent, melli, path_str, test_issuer, Output};
 
 /// One number from the server.
 fn count(pg: &Postgres, sql: &str) -> u64 {
@@ -148,7 +25,7 @@ fn wait_for(pg: &Postgres, stations: &mut [Station], what: &str, sql: &str, leas
     let deadline = Instant::now() + Duration::from_secs(120);
     while count(pg, sql) < least {
         for s in stations.iter_mut() {
-            if let Some(Ok(Some(status))) = s.child.as_mut().map(Child::try_wait) {
+            if let Some(status) = s.ended() {
                 panic!(
                     "station {} ended ({status}) before {what}:\n{}",
                     s.name,
@@ -194,7 +71,9 @@ const DONE: &str = "SELECT count(*) FROM records WHERE state = 'done'";
 #[test]
 fn three_stations_share_sixty_records_through_kills_and_a_server_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let records = sixty_records(dir.path());
+    // The 40 of the batch fixture, and 20 more made from them with their own tracking and
+    // national codes.
+    let records = records(dir.path(), 60);
     let pg = Postgres::start_new();
     let url = pg.url();
 
@@ -368,16 +247,7 @@ fn three_stations_share_sixty_records_through_kills_and_a_server_restart() {
         .sum();
     assert_eq!(made, 60, "{progress}");
     for station in &stations {
-        let issued_here: usize = station
-            .feeders
-            .iter()
-            .map(|f| {
-                f.cards()
-                    .iter()
-                    .filter(|(_, s)| s["lifecycle"] == "operational")
-                    .count()
-            })
-            .sum();
+        let issued_here = station.issued();
         let row = progress["stations"]
             .as_array()
             .expect("stations")

@@ -10,6 +10,7 @@ mod common;
 mod bad_input;
 mod batch;
 mod batch_pg;
+mod bench_stations;
 mod browser_login;
 mod cli;
 mod demo;
