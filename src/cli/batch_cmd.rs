@@ -10,6 +10,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use melli::display::{escaped, escaped_cut};
+use melli::journal::postgres::{JournalUrl, PgJournal};
 use melli::journal::{Counts, Journal, JournalError, Outcome};
 use melli::model::{JalaliDate, NationalCode, TrackingCode};
 use melli::ops::batch::status::{self, Query};
@@ -17,6 +18,7 @@ use melli::ops::batch::{
     self, Batch, BatchError, BatchOptions, BatchReport, Event, EventKind, Flow, Loaded, MailerDir,
     Observer, PcscReader,
 };
+use melli::pki::status_key::StatusKey;
 
 use crate::cli::{exit, output, Failure};
 
@@ -66,9 +68,14 @@ pub struct BatchArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The journal of the batches.
-    #[arg(long, value_name = "FILE.db")]
-    pub journal: PathBuf,
+    /// The journal of the batches: a SQLite file, or the shared journal (postgres://…).
+    /// Default: the MELLI_JOURNAL environment variable.
+    #[arg(long, value_name = "FILE.db|URL")]
+    pub journal: Option<String>,
+    /// The issuer directory: a shared journal keeps no birth date, only a keyed hash of the
+    /// person, so a look-up by national code and birth date there needs the issuer's key.
+    #[arg(long, value_name = "DIR")]
+    pub issuer: Option<PathBuf>,
     /// The tracking code on the enrolment receipt.
     #[arg(
         long,
@@ -138,8 +145,33 @@ pub fn status_to(args: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode, Fai
             ))
         }
     };
-    let journal = Journal::open_existing(&args.journal).map_err(journal_failure)?;
-    let answer = shown_answer(status::lookup(&journal, &query).map_err(journal_failure)?);
+    let answer = match crate::cli::journal_cmd::journal_arg(args.journal.as_deref())? {
+        JournalUrl::Sqlite(path) => {
+            let journal = Journal::open_existing(&path).map_err(journal_failure)?;
+            status::lookup(&journal, &query).map_err(journal_failure)?
+        }
+        JournalUrl::Postgres(target) => {
+            let key = match (&query, &args.issuer) {
+                (Query::Person { .. }, None) => {
+                    return Err(Failure::bad_input(
+                        "a shared journal keeps no birth date: give --issuer DIR to look a \
+                         person up, or look up by --tracking-code",
+                    ))
+                }
+                (Query::Person { .. }, Some(dir)) => {
+                    let issuer = crate::cli::issuer_keys::load_issuer(dir)?;
+                    StatusKey::derive(issuer.master_key())
+                        .map_err(|e| Failure::card(format!("the status key: {e}")))?
+                }
+                // Not used by a look-up by tracking code.
+                (Query::TrackingCode(_), _) => StatusKey::from_bytes([0; 32]),
+            };
+            let mut journal =
+                PgJournal::open(&target).map_err(crate::cli::journal_cmd::pg_failure)?;
+            status::lookup_shared(&mut journal, &query, &key).map_err(journal_failure)?
+        }
+    };
+    let answer = shown_answer(answer);
     let text = if args.json {
         serde_json::to_string_pretty(&answer)
             .map_err(|e| Failure::card(format!("could not format JSON: {e}")))?

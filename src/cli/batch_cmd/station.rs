@@ -244,18 +244,17 @@ fn import(args: &ImportArgs) -> Result<ExitCode, Failure> {
     let records: Vec<_> = loaded.records.iter().map(|r| &r.record).collect();
     let enqueued = journal.import(&records, &key, "import").map_err(|e| {
         if let melli::journal::JournalError::Conflicts(conflicts) = &e {
-            for c in conflicts {
-                let line = loaded.records.get(&c.tracking_code).map_or(0, |r| r.line);
-                eprintln!(
-                    "melli: line {line}: tracking code {} is in the queue with other \
-                         content",
-                    escaped(&c.tracking_code)
-                );
-            }
+            let first = conflicts.first().map_or("", |c| c.tracking_code.as_str());
+            let line = loaded.records.get(first).map_or(0, |r| r.line);
+            let others = match conflicts.len() {
+                1 => String::new(),
+                n => format!(" (and {} more)", n - 1),
+            };
             return Failure::bad_input(format!(
-                "{} record(s) of {shown} are in the queue with other content: nothing was \
-                     imported; give each record its own tracking code, or fix the file",
-                conflicts.len()
+                "{shown}: line {line}: tracking code {} is in the queue with other \
+                 content{others}: nothing was imported — give each record its own tracking \
+                 code, or fix the file",
+                escaped(first)
             ));
         }
         journal_failure(e)

@@ -3,7 +3,8 @@ use melli::journal::NewRecord;
 
 fn args(journal: &Path, national_code: &str, birth_date: &str, json: bool) -> StatusArgs {
     StatusArgs {
-        journal: journal.to_path_buf(),
+        journal: Some(journal.to_string_lossy().into_owned()),
+        issuer: None,
         tracking_code: None,
         national_code: Some(national_code.to_owned()),
         birth_date: Some(birth_date.to_owned()),
@@ -42,7 +43,8 @@ fn a_wrong_birth_date_gives_the_same_bytes_and_exit_code_as_an_unknown_person() 
         assert_eq!(wrong_date.1, ExitCode::from(exit::CHECK_FAILED));
     }
     let by_code = StatusArgs {
-        journal: path.clone(),
+        journal: Some(path.to_string_lossy().into_owned()),
+        issuer: None,
         tracking_code: Some("T1".into()),
         national_code: None,
         birth_date: None,

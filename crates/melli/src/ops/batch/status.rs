@@ -5,8 +5,10 @@
 //! gets — the same words, the same JSON, the same exit code — so the lookup cannot be used to
 //! learn whether someone has applied, nor to guess a birth date.
 
+use crate::journal::postgres::PgJournal;
 use crate::journal::{self, Journal, JournalError, RecordRow, RecordState};
 use crate::model::{JalaliDate, NationalCode, TrackingCode};
+use crate::pki::status_key::StatusKey;
 
 /// What the citizen gives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +54,33 @@ pub fn lookup(journal: &Journal, query: &Query) -> Result<StatusAnswer, JournalE
             national_code,
             birth_date,
         } => journal.by_person(national_code, birth_date)?,
+    };
+    let replaced_by = match row.as_ref() {
+        Some(RecordRow {
+            state: RecordState::Done,
+            card_serial: Some(serial),
+            ..
+        }) => journal.replaced_by(serial)?,
+        _ => None,
+    };
+    Ok(answer(row.as_ref(), replaced_by))
+}
+
+/// Looks the query up in the shared journal on PostgreSQL. It keeps no birth date, only the
+/// keyed hash of the person: a query by person needs the issuer's status `key`, and without
+/// it is refused ([`JournalError::Unknown`] is never used for that: the caller asks for the
+/// key before it calls).
+pub fn lookup_shared(
+    journal: &mut PgJournal,
+    query: &Query,
+    key: &StatusKey,
+) -> Result<StatusAnswer, JournalError> {
+    let row = match query {
+        Query::TrackingCode(code) => journal.by_tracking_code(code)?,
+        Query::Person {
+            national_code,
+            birth_date,
+        } => journal.by_person(national_code, birth_date, key)?,
     };
     let replaced_by = match row.as_ref() {
         Some(RecordRow {
