@@ -32,8 +32,9 @@ use crate::cli::{exit, output, Failure};
 
 #[derive(Debug, Subcommand)]
 pub enum StationCommand {
-    /// Load a records file into the shared queue, once: every line is validated first, and
-    /// nothing is imported if one is invalid. Importing the same file again changes nothing
+    /// Load a records file into the shared queue on PostgreSQL, once.
+    ///
+    /// Every line is validated first, and nothing is imported if one is invalid. Importing the same file again changes nothing
     /// (failed records are queued again); a tracking code already in the queue with other
     /// content is refused. The birth date is kept only as a keyed hash (the key is derived
     /// from the issuer's master key).
@@ -41,20 +42,23 @@ pub enum StationCommand {
     /// Example: MELLI_JOURNAL='postgres://melli:PASSWORD@db/melli' melli batch import
     /// records.jsonl --issuer issuer
     Import(ImportArgs),
-    /// Work the shared queue at this station, one worker per reader, until it is empty (exit
-    /// 0) or nothing is left that this station can do (exit 3: records failed or wait for
+    /// Work the shared queue at this station until it is empty.
+    ///
+    /// One worker per reader, until the queue is empty (exit 0) or nothing is left that this station can do (exit 3: records failed or wait for
     /// their card). Each record is claimed with a lease that every step renews; a station
     /// that dies leaves its records to the queue once their lease runs out, except one whose
     /// card may be locked: that one waits for its card, at any station, or for `release`.
     /// If the server goes away, the card in hand waits at its next step, no record is
     /// claimed, and the station reconnects with backoff.
     Run(RunArgs),
-    /// Show every station's progress from the shared queue: cards per minute, queue left,
-    /// failures with their reasons. Redrawn every --interval seconds until interrupted, or
+    /// Show every station's progress from the shared queue.
+    ///
+    /// Cards per minute, queue left, failures with their reasons. Redrawn every --interval seconds until interrupted, or
     /// printed once with --once.
     Watch(WatchArgs),
-    /// Release a record from the card it is bound to (a card known lost or destroyed): the
-    /// record goes back to the queue for another card. Works on a shared queue and on a
+    /// Release a record from the card it is bound to (a card known lost or destroyed).
+    ///
+    /// The record goes back to the queue for another card. Works on a shared queue and on a
     /// SQLite journal alike.
     Release(ReleaseArgs),
 }
