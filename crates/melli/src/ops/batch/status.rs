@@ -46,14 +46,19 @@ pub struct StatusAnswer {
 pub const NOT_FOUND: &str =
     "no card application matches these details: check them, or ask the office that enrolled you";
 
-/// Looks the query up in the journal.
-pub fn lookup(journal: &Journal, query: &Query) -> Result<StatusAnswer, JournalError> {
+/// Looks the query up in the journal; a query by person through `key`'s hash of it (the
+/// journal keeps no birth date).
+pub fn lookup(
+    journal: &Journal,
+    query: &Query,
+    key: &StatusKey,
+) -> Result<StatusAnswer, JournalError> {
     let row = match query {
         Query::TrackingCode(code) => journal.by_tracking_code(code)?,
         Query::Person {
             national_code,
             birth_date,
-        } => journal.by_person(national_code, birth_date)?,
+        } => journal.by_person(national_code, birth_date, key)?,
     };
     let replaced_by = match row.as_ref() {
         Some(RecordRow {
@@ -66,10 +71,7 @@ pub fn lookup(journal: &Journal, query: &Query) -> Result<StatusAnswer, JournalE
     Ok(answer(row.as_ref(), replaced_by))
 }
 
-/// Looks the query up in the shared journal on PostgreSQL. It keeps no birth date, only the
-/// keyed hash of the person: a query by person needs the issuer's status `key`, and without
-/// it is refused ([`JournalError::Unknown`] is never used for that: the caller asks for the
-/// key before it calls).
+/// Looks the query up in the shared journal on PostgreSQL, as [`lookup`] does.
 pub fn lookup_shared(
     journal: &mut PgJournal,
     query: &Query,
