@@ -127,16 +127,7 @@ pub fn status(args: &StatusArgs) -> Result<ExitCode, Failure> {
     // by person needs the issuer's status key.
     let key = match (&args.national_code, &args.issuer) {
         (None, _) | (Some(_), None) => None,
-        (Some(_), Some(dir)) => {
-            let issuer = crate::cli::issuer_keys::load_issuer(dir).map_err(|f| Failure {
-                message: escaped(&f.message),
-                ..f
-            })?;
-            Some(
-                StatusKey::derive(issuer.master_key())
-                    .map_err(|e| Failure::card(format!("the issuer's status key: {e}")))?,
-            )
-        }
+        (Some(_), Some(dir)) => Some(crate::cli::issuer_keys::status_key(dir)?),
     };
     let mut out = std::io::stdout().lock();
     status_to(args, key.as_ref(), &mut out)
@@ -265,8 +256,7 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
     for (line, warning) in &loaded.warnings {
         eprintln!("warning: line {line}: {warning}");
     }
-    let status_key = StatusKey::derive(issuer.master_key())
-        .map_err(|e| Failure::card(format!("the issuer's status key: {e}")))?;
+    let status_key = crate::cli::issuer_keys::status_key_of(&issuer)?;
     check_against_journal(&journal_path, &loaded, &status_key)?;
     if !loaded.invalid.is_empty() && !args.skip_invalid {
         for e in &loaded.invalid {
@@ -346,15 +336,7 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
     };
     let report = batch.run(readers).map_err(|e| {
         progress.finish();
-        match e {
-            BatchError::Mailer(_) => Failure::bad_input(escaped(&e.to_string())),
-            BatchError::NoReaders => Failure::bad_input(format!(
-                "{}: name one with --readers, or connect one",
-                escaped(&e.to_string())
-            )),
-            BatchError::Journal(j) => journal_failure(j),
-            other => Failure::card(escaped(&other.to_string())),
-        }
+        batch_failure(e)
     })?;
     progress.finish();
     if args.json {
@@ -367,6 +349,19 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
     } else {
         ExitCode::from(exit::CARD_ERROR)
     })
+}
+
+/// Why a batch (or a station) stopped, as the command line tells it.
+fn batch_failure(e: BatchError) -> Failure {
+    match e {
+        BatchError::Mailer(_) => Failure::bad_input(escaped(&e.to_string())),
+        BatchError::NoReaders => Failure::bad_input(format!(
+            "{}: name one with --readers, or connect one",
+            escaped(&e.to_string())
+        )),
+        BatchError::Journal(j) => journal_failure(j),
+        other => Failure::card(escaped(&other.to_string())),
+    }
 }
 
 /// Tracking codes the journal holds for someone else: reported with their lines, before

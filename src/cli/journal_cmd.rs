@@ -14,7 +14,6 @@ use clap::{Args, Subcommand};
 use melli::display::escaped;
 use melli::journal::postgres::{JournalUrl, PgError, PgJournal};
 use melli::journal::Journal;
-use melli::pki::status_key::StatusKey;
 
 use crate::cli::{batch_cmd, Failure};
 
@@ -163,19 +162,9 @@ fn migrate(args: &MigrateArgs) -> Result<ExitCode, Failure> {
 /// A SQLite journal: made or upgraded as a batch does when it opens one; with the issuer, its
 /// clear birth dates hashed.
 fn migrate_sqlite(path: &Path, issuer: Option<&Path>) -> Result<Report, Failure> {
-    let key = match issuer {
-        None => None,
-        Some(dir) => {
-            let issuer = crate::cli::issuer_keys::load_issuer(dir).map_err(|f| Failure {
-                message: escaped(&f.message),
-                ..f
-            })?;
-            Some(
-                StatusKey::derive(issuer.master_key())
-                    .map_err(|e| Failure::card(format!("the issuer's status key: {e}")))?,
-            )
-        }
-    };
+    let key = issuer
+        .map(crate::cli::issuer_keys::status_key)
+        .transpose()?;
     Journal::check_path(path).map_err(batch_cmd::journal_failure)?;
     let empty = std::fs::metadata(path).map_or(true, |m| m.len() == 0);
     let before = if empty {

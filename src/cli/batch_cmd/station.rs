@@ -21,10 +21,7 @@ use melli::journal::postgres::{
 };
 use melli::journal::{Journal, Queue, Released};
 use melli::model::JalaliDate;
-use melli::ops::batch::{
-    self, Batch, BatchError, BatchOptions, JournalPlace, MailerDir, PcscReader, Records,
-};
-use melli::pki::status_key::StatusKey;
+use melli::ops::batch::{self, Batch, BatchOptions, JournalPlace, MailerDir, PcscReader, Records};
 
 use super::{journal_failure, typed_tracking_code, Progress};
 use crate::cli::journal_cmd::{journal_arg, pg_failure};
@@ -218,8 +215,7 @@ struct ImportReport {
 fn import(args: &ImportArgs) -> Result<ExitCode, Failure> {
     let target = shared_journal(&args.journal, "import")?;
     let issuer = load_issuer(&args.issuer)?;
-    let key = StatusKey::derive(issuer.master_key())
-        .map_err(|e| Failure::card(format!("the status key: {e}")))?;
+    let key = crate::cli::issuer_keys::status_key_of(&issuer)?;
     let today =
         JalaliDate::today().map_err(|e| Failure::bad_input(format!("today's date: {e}")))?;
     let loaded = batch::load(&args.records, today)
@@ -357,15 +353,7 @@ fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
     };
     let report = batch.run(readers).map_err(|e| {
         progress.finish();
-        match e {
-            BatchError::Mailer(_) => Failure::bad_input(escaped(&e.to_string())),
-            BatchError::NoReaders => Failure::bad_input(format!(
-                "{}: name one with --readers, or connect one",
-                escaped(&e.to_string())
-            )),
-            BatchError::Journal(j) => journal_failure(j),
-            other => Failure::card(escaped(&other.to_string())),
-        }
+        super::batch_failure(e)
     })?;
     progress.finish();
     if args.json {

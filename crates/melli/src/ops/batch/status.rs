@@ -60,15 +60,7 @@ pub fn lookup(
             birth_date,
         } => journal.by_person(national_code, birth_date, key)?,
     };
-    let replaced_by = match row.as_ref() {
-        Some(RecordRow {
-            state: RecordState::Done,
-            card_serial: Some(serial),
-            ..
-        }) => journal.replaced_by(serial)?,
-        _ => None,
-    };
-    Ok(answer(row.as_ref(), replaced_by))
+    answered(row, |serial| journal.replaced_by(serial))
 }
 
 /// Looks the query up in the shared journal on PostgreSQL, as [`lookup`] does.
@@ -84,15 +76,24 @@ pub fn lookup_shared(
             birth_date,
         } => journal.by_person(national_code, birth_date, key)?,
     };
-    let replaced_by = match row.as_ref() {
+    answered(row, |serial| journal.replaced_by(serial))
+}
+
+/// The answer for `row`, asking `replaced_by` for the card that replaced its card when it is
+/// done.
+fn answered(
+    row: Option<RecordRow>,
+    replaced_by: impl FnOnce(&str) -> Result<Option<String>, JournalError>,
+) -> Result<StatusAnswer, JournalError> {
+    let replacement = match row.as_ref() {
         Some(RecordRow {
             state: RecordState::Done,
             card_serial: Some(serial),
             ..
-        }) => journal.replaced_by(serial)?,
+        }) => replaced_by(serial)?,
         _ => None,
     };
-    Ok(answer(row.as_ref(), replaced_by))
+    Ok(answer(row.as_ref(), replacement))
 }
 
 /// A row (or none) in words; `replaced_by`: the card that replaced the row's card.
