@@ -10,6 +10,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use melli::display::{escaped, escaped_cut};
+use melli::journal::postgres::{JournalUrl, PgJournal};
 use melli::journal::{Counts, Journal, JournalError, Outcome};
 use melli::model::{JalaliDate, NationalCode, TrackingCode};
 use melli::ops::batch::status::{self, Query};
@@ -17,6 +18,7 @@ use melli::ops::batch::{
     self, Batch, BatchError, BatchOptions, BatchReport, Event, EventKind, Flow, Loaded, MailerDir,
     Observer, PcscReader,
 };
+use melli::pki::status_key::StatusKey;
 
 use crate::cli::{exit, output, Failure};
 
@@ -66,9 +68,14 @@ pub struct BatchArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The journal of the batches.
-    #[arg(long, value_name = "FILE.db")]
-    pub journal: PathBuf,
+    /// The journal of the batches: a SQLite file, or the shared journal (postgres://…).
+    /// Default: the MELLI_JOURNAL environment variable.
+    #[arg(long, value_name = "FILE.db|URL")]
+    pub journal: Option<String>,
+    /// The issuer directory: a journal keeps no birth date, only the issuer's keyed hash of
+    /// the person, so a look-up by national code and birth date needs it.
+    #[arg(long, value_name = "DIR")]
+    pub issuer: Option<PathBuf>,
     /// The tracking code on the enrolment receipt.
     #[arg(
         long,
@@ -116,13 +123,24 @@ pub fn journal_message(e: &JournalError) -> String {
 }
 
 pub fn status(args: &StatusArgs) -> Result<ExitCode, Failure> {
+    // A journal keeps no birth date, only the issuer's keyed hash of the person: a look-up
+    // by person needs the issuer's status key.
+    let key = match (&args.national_code, &args.issuer) {
+        (None, _) | (Some(_), None) => None,
+        (Some(_), Some(dir)) => Some(crate::cli::issuer_keys::status_key(dir)?),
+    };
     let mut out = std::io::stdout().lock();
-    status_to(args, &mut out)
+    status_to(args, key.as_ref(), &mut out)
 }
 
-/// `melli status`, writing to `out`: the answer for an unknown person and for a known one with
-/// a wrong birth date are the same bytes and the same exit code (1).
-pub fn status_to(args: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode, Failure> {
+/// `melli status`, writing to `out`, `key` the issuer's status key (needed by a look-up by
+/// person): the answer for an unknown person and for a known one with a wrong birth date are
+/// the same bytes and the same exit code (1).
+pub fn status_to(
+    args: &StatusArgs,
+    key: Option<&StatusKey>,
+    out: &mut dyn Write,
+) -> Result<ExitCode, Failure> {
     let bad = |e: &dyn std::fmt::Display, what: &str| Failure::bad_input(format!("{what}: {e}"));
     let query = match (&args.tracking_code, &args.national_code, &args.birth_date) {
         (Some(code), _, _) => {
@@ -138,8 +156,30 @@ pub fn status_to(args: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode, Fai
             ))
         }
     };
-    let journal = Journal::open_existing(&args.journal).map_err(journal_failure)?;
-    let answer = shown_answer(status::lookup(&journal, &query).map_err(journal_failure)?);
+    // A look-up by tracking code uses no key.
+    let unused = StatusKey::from_bytes([0; 32]);
+    let key = match (&query, key) {
+        (Query::Person { .. }, None) => {
+            return Err(Failure::bad_input(
+                "the journal keeps no birth date, only the issuer's keyed hash of the person: \
+                 give --issuer DIR to look a person up, or look up by --tracking-code",
+            ))
+        }
+        (_, Some(key)) => key,
+        (Query::TrackingCode(_), None) => &unused,
+    };
+    let answer = match crate::cli::journal_cmd::journal_arg(args.journal.as_deref())? {
+        JournalUrl::Sqlite(path) => {
+            let journal = Journal::open_existing(&path).map_err(journal_failure)?;
+            status::lookup(&journal, &query, key).map_err(journal_failure)?
+        }
+        JournalUrl::Postgres(target) => {
+            let mut journal =
+                PgJournal::open(&target).map_err(crate::cli::journal_cmd::pg_failure)?;
+            status::lookup_shared(&mut journal, &query, key).map_err(journal_failure)?
+        }
+    };
+    let answer = shown_answer(answer);
     let text = if args.json {
         serde_json::to_string_pretty(&answer)
             .map_err(|e| Failure::card(format!("could not format JSON: {e}")))?
@@ -216,7 +256,8 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
     for (line, warning) in &loaded.warnings {
         eprintln!("warning: line {line}: {warning}");
     }
-    check_against_journal(&journal_path, &loaded)?;
+    let status_key = crate::cli::issuer_keys::status_key_of(&issuer)?;
+    check_against_journal(&journal_path, &loaded, &status_key)?;
     if !loaded.invalid.is_empty() && !args.skip_invalid {
         for e in &loaded.invalid {
             eprintln!("melli: {e}");
@@ -258,7 +299,7 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
         }
     }
     if args.skip_invalid {
-        journal_invalid(&mut journal, &loaded)?;
+        journal_invalid(&mut journal, &loaded, &status_key)?;
     }
     drop(journal);
     if loaded.records.is_empty() {
@@ -295,15 +336,7 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
     };
     let report = batch.run(readers).map_err(|e| {
         progress.finish();
-        match e {
-            BatchError::Mailer(_) => Failure::bad_input(escaped(&e.to_string())),
-            BatchError::NoReaders => Failure::bad_input(format!(
-                "{}: name one with --readers, or connect one",
-                escaped(&e.to_string())
-            )),
-            BatchError::Journal(j) => journal_failure(j),
-            other => Failure::card(escaped(&other.to_string())),
-        }
+        batch_failure(e)
     })?;
     progress.finish();
     if args.json {
@@ -318,15 +351,28 @@ pub fn batch(args: &BatchArgs) -> Result<ExitCode, Failure> {
     })
 }
 
+/// Why a batch (or a station) stopped, as the command line tells it.
+fn batch_failure(e: BatchError) -> Failure {
+    match e {
+        BatchError::Mailer(_) => Failure::bad_input(escaped(&e.to_string())),
+        BatchError::NoReaders => Failure::bad_input(format!(
+            "{}: name one with --readers, or connect one",
+            escaped(&e.to_string())
+        )),
+        BatchError::Journal(j) => journal_failure(j),
+        other => Failure::card(escaped(&other.to_string())),
+    }
+}
+
 /// Tracking codes the journal holds for someone else: reported with their lines, before
 /// anything is written.
-fn check_against_journal(path: &Path, loaded: &Loaded) -> Result<(), Failure> {
+fn check_against_journal(path: &Path, loaded: &Loaded, key: &StatusKey) -> Result<(), Failure> {
     if !path.exists() {
         return Ok(());
     }
     let journal = Journal::open_existing(path).map_err(journal_failure)?;
     let conflicts = journal
-        .conflicts(&loaded.records.keys())
+        .conflicts(&loaded.records.keys(), key)
         .map_err(journal_failure)?;
     if conflicts.is_empty() {
         return Ok(());
@@ -343,7 +389,11 @@ fn check_against_journal(path: &Path, loaded: &Loaded) -> Result<(), Failure> {
 }
 
 /// `--skip-invalid`: each invalid line with a usable key is journaled as failed.
-fn journal_invalid(journal: &mut Journal, loaded: &Loaded) -> Result<(), Failure> {
+fn journal_invalid(
+    journal: &mut Journal,
+    loaded: &Loaded,
+    status_key: &StatusKey,
+) -> Result<(), Failure> {
     let mut lines: Vec<usize> = loaded.invalid.iter().map(|e| e.line).collect();
     lines.dedup();
     for line in lines {
@@ -360,7 +410,7 @@ fn journal_invalid(journal: &mut Journal, loaded: &Loaded) -> Result<(), Failure
         match errors.first().and_then(|e| e.key.as_ref()) {
             Some(key) => {
                 if journal
-                    .fail_invalid(key, &reason)
+                    .fail_invalid(key, &reason, status_key)
                     .map_err(journal_failure)?
                 {
                     eprintln!(

@@ -405,7 +405,8 @@ fn run(args: &DemoArgs, dir: &Path, launcher: Option<&Path>) -> Result<ExitCode,
     step(8, TOTAL, "the citizen asks — melli status --tracking-code");
     require(
         batch_cmd::status(&StatusArgs {
-            journal,
+            journal: Some(journal.to_string_lossy().into_owned()),
+            issuer: None,
             tracking_code: Some(row.tracking_code.clone()),
             national_code: None,
             birth_date: None,

@@ -87,6 +87,22 @@ fn ask(prompt: &str) -> Result<Zeroizing<String>, PkiError> {
         .map_err(|e| PkiError::Store(format!("reading the {prompt}: {e}")))
 }
 
+/// The issuer's status key (its keyed hash of a person in the journals), from the issuer
+/// directory `dir`: its master key opened, as [`load_issuer`] does.
+pub fn status_key(dir: &Path) -> Result<melli::pki::status_key::StatusKey, Failure> {
+    let issuer = load_issuer(dir).map_err(|f| Failure {
+        message: melli::display::escaped(&f.message),
+        ..f
+    })?;
+    status_key_of(&issuer)
+}
+
+/// The status key of an issuer already loaded.
+pub fn status_key_of(issuer: &Issuer) -> Result<melli::pki::status_key::StatusKey, Failure> {
+    melli::pki::status_key::StatusKey::derive(issuer.master_key())
+        .map_err(|e| Failure::card(format!("the issuer's status key: {e}")))
+}
+
 /// Loads the issuer directory `dir`, asking for its token PIN or passphrase once.
 pub fn load_issuer(dir: &Path) -> Result<Issuer, Failure> {
     Issuer::load(dir, &mut secret).map_err(|e| {

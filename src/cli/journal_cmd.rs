@@ -38,6 +38,11 @@ pub struct MigrateArgs {
     /// user=… dbname=…). Default: the MELLI_JOURNAL environment variable.
     #[arg(long, value_name = "URL|FILE.db")]
     pub journal: Option<String>,
+    /// The issuer directory: a SQLite journal of an older melli keeps birth dates in clear,
+    /// and with the issuer they are replaced by its keyed hash of the person (what the journal
+    /// keeps now). Not needed otherwise.
+    #[arg(long, value_name = "DIR")]
+    pub issuer: Option<std::path::PathBuf>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -93,12 +98,16 @@ struct Report {
     before: Option<i64>,
     after: i64,
     changed: bool,
+    /// Birth dates replaced by the keyed hash in this run (with --issuer).
+    hashed: u64,
+    /// Records that still keep a birth date in clear.
+    clear_birth_dates: u64,
 }
 
 fn migrate(args: &MigrateArgs) -> Result<ExitCode, Failure> {
     let url = journal_arg(args.journal.as_deref())?;
     let report = match &url {
-        JournalUrl::Sqlite(path) => migrate_sqlite(path)?,
+        JournalUrl::Sqlite(path) => migrate_sqlite(path, args.issuer.as_deref())?,
         JournalUrl::Postgres(target) => {
             let migrated = PgJournal::connect(target)
                 .and_then(|mut j| j.migrate())
@@ -109,6 +118,9 @@ fn migrate(args: &MigrateArgs) -> Result<ExitCode, Failure> {
                 before: migrated.before.map(i64::from),
                 after: i64::from(migrated.after),
                 changed: migrated.before != Some(migrated.after),
+                // The shared journal never kept one.
+                hashed: 0,
+                clear_birth_dates: 0,
             }
         }
     };
@@ -130,12 +142,29 @@ fn migrate(args: &MigrateArgs) -> Result<ExitCode, Failure> {
             "journal {} ({}): schema version {} (before: {before}) — {what}",
             report.journal, report.engine, report.after
         );
+        if report.hashed > 0 {
+            println!(
+                "{} birth date(s) replaced by the issuer's keyed hash of the person",
+                report.hashed
+            );
+        }
+        if report.clear_birth_dates > 0 {
+            eprintln!(
+                "warning: {} record(s) keep their birth date in clear: run again with --issuer DIR \
+                 to replace them by the keyed hash",
+                report.clear_birth_dates
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// A SQLite journal: made or upgraded as a batch does when it opens one.
-fn migrate_sqlite(path: &Path) -> Result<Report, Failure> {
+/// A SQLite journal: made or upgraded as a batch does when it opens one; with the issuer, its
+/// clear birth dates hashed.
+fn migrate_sqlite(path: &Path, issuer: Option<&Path>) -> Result<Report, Failure> {
+    let key = issuer
+        .map(crate::cli::issuer_keys::status_key)
+        .transpose()?;
     Journal::check_path(path).map_err(batch_cmd::journal_failure)?;
     let empty = std::fs::metadata(path).map_or(true, |m| m.len() == 0);
     let before = if empty {
@@ -148,15 +177,26 @@ fn migrate_sqlite(path: &Path) -> Result<Report, Failure> {
                 .map_err(batch_cmd::journal_failure)?,
         )
     };
-    let journal = Journal::open(path).map_err(batch_cmd::journal_failure)?;
+    let mut journal = Journal::open(path).map_err(batch_cmd::journal_failure)?;
     let after = journal
         .schema_version()
+        .map_err(batch_cmd::journal_failure)?;
+    let hashed = match &key {
+        Some(key) => journal
+            .hash_birth_dates(key)
+            .map_err(batch_cmd::journal_failure)?,
+        None => 0,
+    };
+    let clear_birth_dates = journal
+        .clear_birth_dates()
         .map_err(batch_cmd::journal_failure)?;
     Ok(Report {
         journal: escaped(&path.display().to_string()),
         engine: "sqlite",
         before,
         after,
-        changed: before != Some(after),
+        changed: before != Some(after) || hashed > 0,
+        hashed,
+        clear_birth_dates,
     })
 }

@@ -3004,6 +3004,10 @@ const JOURNAL_SERVER: &[&str] = &[
     "journal-pg-wrong-password",
     "journal-pg-down",
     "journal-pg-too-new",
+    "batch-import-other-content",
+    "batch-run-on-a-file",
+    "batch-run-station-name",
+    "status-shared-person-without-issuer",
 ];
 
 #[test]
@@ -3046,6 +3050,7 @@ fn journal_connection_strings_and_servers_that_refuse() {
 
     let made = melli(&["journal", "migrate", "--journal", &url]);
     assert_eq!(made.code, 0, "{made:?}");
+    shared_queue_rows(&mut t, &pg);
     pg.superuser_sql("INSERT INTO melli_schema (version) VALUES (999)");
     let tables = |pg: &Postgres| {
         pg.superuser_sql("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
@@ -3073,4 +3078,92 @@ fn journal_connection_strings_and_servers_that_refuse() {
     );
     crate::common::assert_secret_absent(pg.password(), &[&out]);
     t.finish();
+}
+
+/// The shared queue's refusals, on a migrated journal: a record imported again with other
+/// content (nothing written), `batch run` given a SQLite file or a bad station name, a status
+/// look-up by person without the issuer's key.
+fn shared_queue_rows(t: &mut Table, pg: &melli_testkit::postgres::Postgres) {
+    let url = pg.url();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let records = crate::common::feeder::batch_records(dir.path(), 2);
+    let issuer = path_str(test_issuer());
+    let imported = melli(&[
+        "batch",
+        "import",
+        path_str(&records),
+        "--issuer",
+        issuer,
+        "--journal",
+        &url,
+    ]);
+    assert_eq!(imported.code, 0, "{imported:?}");
+    let contents = || pg.superuser_sql("SELECT tracking_code, content_sha256 FROM records");
+    let before = contents();
+    // The same tracking code, another given name.
+    let other = dir.path().join("other.jsonl");
+    let text = fs::read_to_string(&records).expect("records");
+    fs::write(&other, text.replacen("Alireza", "Alirezaa", 1)).expect("other records");
+    t.run(
+        "batch-import-other-content",
+        case(&[
+            "batch",
+            "import",
+            path_str(&other),
+            "--issuer",
+            issuer,
+            "--journal",
+            &url,
+        ])
+        .var("RECORDS", path_str(&other))
+        .var("ISSUER", issuer)
+        .var("URL", &url),
+    );
+    assert_eq!(contents(), before, "a refused import changed the queue");
+
+    let file = dir.path().join("journal.db");
+    t.run(
+        "batch-run-on-a-file",
+        case(&[
+            "batch",
+            "run",
+            "--station",
+            "north",
+            "--issuer",
+            issuer,
+            "--journal",
+            path_str(&file),
+        ])
+        .var("ISSUER", issuer)
+        .var("JOURNAL", path_str(&file)),
+    );
+    assert!(!file.exists(), "a refused run made a journal file");
+    t.run(
+        "batch-run-station-name",
+        case(&[
+            "batch",
+            "run",
+            "--station",
+            "north 1",
+            "--issuer",
+            issuer,
+            "--journal",
+            &url,
+        ])
+        .var("ISSUER", issuer)
+        .var("URL", &url),
+    );
+    t.run(
+        "status-shared-person-without-issuer",
+        case(&[
+            "status",
+            "--journal",
+            &url,
+            "--national-code",
+            "2710079194",
+            "--birth-date",
+            "1368/06/15",
+        ])
+        .var("URL", &url),
+    );
 }

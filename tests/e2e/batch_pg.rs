@@ -279,4 +279,74 @@ fn three_stations_share_sixty_records_through_kills_and_a_server_restart() {
     let mut refs: Vec<&Output> = outputs.iter().collect();
     refs.extend([&first, &again, &watch, &migrated]);
     assert_secret_absent(pg.password(), &refs);
+
+    // The citizen's status from the shared journal: by tracking code; by national code and
+    // birth date with the issuer's key (the journal has only its keyed hash), where a wrong
+    // birth date answers exactly as an unknown person.
+    let line: serde_json::Value = serde_json::from_str(
+        fs::read_to_string(&records)
+            .expect("records")
+            .lines()
+            .nth(44)
+            .expect("record 45"),
+    )
+    .expect("record JSON");
+    let code = line["tracking_code"].as_str().expect("tracking code");
+    let by_code = melli(&[
+        "status",
+        "--journal",
+        &url,
+        "--tracking-code",
+        code,
+        "--json",
+    ]);
+    assert_eq!(by_code.code, 0, "{by_code:?}");
+    let (serial, _) = by_serial
+        .iter()
+        .find(|(_, (c, _))| c == code)
+        .expect("record 45's card");
+    assert_eq!(by_code.json()["state"], "done", "{by_code:?}");
+    assert_eq!(
+        by_code.json()["card_serial"],
+        serial.as_str(),
+        "{by_code:?}"
+    );
+    let person = |birth_date: &str, issuer: bool| {
+        let mut args = vec![
+            "status",
+            "--journal",
+            &url,
+            "--national-code",
+            line["national_code"].as_str().expect("national code"),
+            "--birth-date",
+            birth_date,
+        ];
+        if issuer {
+            args.extend(["--issuer", path_str(test_issuer())]);
+        }
+        melli(&args)
+    };
+    let found = person(line["birth_date"].as_str().expect("birth date"), true);
+    assert_eq!(found.code, 0, "{found:?}");
+    assert!(found.stdout.contains(serial.as_str()), "{found:?}");
+    let wrong_date = person("1300/01/01", true);
+    let unknown = melli(&[
+        "status",
+        "--journal",
+        &url,
+        "--national-code",
+        &national_code(999),
+        "--birth-date",
+        "1300/01/01",
+        "--issuer",
+        path_str(test_issuer()),
+    ]);
+    assert_eq!(wrong_date.code, 1, "{wrong_date:?}");
+    assert_eq!(
+        (wrong_date.code, &wrong_date.stdout, &wrong_date.stderr),
+        (unknown.code, &unknown.stdout, &unknown.stderr)
+    );
+    let keyless = person(line["birth_date"].as_str().expect("birth date"), false);
+    assert_eq!(keyless.code, 2, "{keyless:?}");
+    assert!(keyless.stderr.contains("give --issuer DIR"), "{keyless:?}");
 }

@@ -22,11 +22,14 @@ fn journal_with_a_record(dir: &Path) -> PathBuf {
     let path = dir.join("journal.db");
     let mut journal = Journal::open(&path).expect("journal");
     journal
-        .enqueue(&[NewRecord {
-            tracking_code: TrackingCode::parse("AB12CD").expect("code"),
-            national_code: NationalCode::parse("0081493721").expect("national code"),
-            birth_date: JalaliDate::parse("1368/06/15").expect("date"),
-        }])
+        .enqueue(
+            &[NewRecord {
+                tracking_code: TrackingCode::parse("AB12CD").expect("code"),
+                national_code: NationalCode::parse("0081493721").expect("national code"),
+                birth_date: JalaliDate::parse("1368/06/15").expect("date"),
+            }],
+            &melli::pki::status_key::StatusKey::from_bytes([5; 32]),
+        )
         .expect("enqueue");
     drop(journal);
     path

@@ -155,6 +155,67 @@ fn migrate_on_a_sqlite_file_makes_the_batch_journal() {
 }
 
 #[test]
+fn migrate_with_the_issuer_replaces_the_birth_dates_of_an_older_sqlite_journal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("journal.db");
+    let path = file.to_str().expect("UTF-8");
+    assert_eq!(migrate(path).code, 0);
+    // As a melli of schema 2 wrote it: the birth date in clear.
+    let conn = rusqlite::Connection::open(&file).expect("open");
+    conn.execute_batch(
+        "DROP INDEX records_by_person_key; ALTER TABLE records DROP COLUMN birth_key;
+         INSERT INTO records (tracking_code, national_code, birth_date, created_at, updated_at)
+         VALUES ('OLD1', '2710079194', '1368/06/15', 0, 0);
+         PRAGMA user_version = 2;",
+    )
+    .expect("downgrade");
+    drop(conn);
+    let plain = migrate(path);
+    assert_eq!(plain.code, 0, "{plain:?}");
+    assert_eq!(plain.json()["after"], melli::journal::SCHEMA_VERSION);
+    assert_eq!(plain.json()["clear_birth_dates"], 1, "{plain:?}");
+    let text = melli(&["journal", "migrate", "--journal", path]);
+    assert!(
+        text.stderr
+            .contains("1 record(s) keep their birth date in clear"),
+        "{text:?}"
+    );
+    let issuer = crate::common::path_str(crate::common::test_issuer());
+    let hashed = melli(&[
+        "journal",
+        "migrate",
+        "--journal",
+        path,
+        "--issuer",
+        issuer,
+        "--json",
+    ]);
+    assert_eq!(hashed.code, 0, "{hashed:?}");
+    assert_eq!(hashed.json()["hashed"], 1, "{hashed:?}");
+    assert_eq!(hashed.json()["clear_birth_dates"], 0, "{hashed:?}");
+    let dates = rusqlite::Connection::open(&file)
+        .expect("open")
+        .query_row("SELECT birth_date FROM records", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .expect("row");
+    assert_eq!(dates, "");
+    // Still found by the person, with the issuer's key.
+    let found = melli(&[
+        "status",
+        "--journal",
+        path,
+        "--issuer",
+        issuer,
+        "--national-code",
+        "2710079194",
+        "--birth-date",
+        "1368/06/15",
+    ]);
+    assert_eq!(found.code, 0, "{found:?}");
+}
+
+#[test]
 fn a_server_killed_and_restarted_is_migrated_after_recovery() {
     let pg = Postgres::start_new();
     pg.kill();

@@ -21,10 +21,7 @@ use melli::journal::postgres::{
 };
 use melli::journal::{Journal, Queue, Released};
 use melli::model::JalaliDate;
-use melli::ops::batch::{
-    self, Batch, BatchError, BatchOptions, JournalPlace, MailerDir, PcscReader, Records,
-};
-use melli::pki::status_key::StatusKey;
+use melli::ops::batch::{self, Batch, BatchOptions, JournalPlace, MailerDir, PcscReader, Records};
 
 use super::{journal_failure, typed_tracking_code, Progress};
 use crate::cli::journal_cmd::{journal_arg, pg_failure};
@@ -32,8 +29,9 @@ use crate::cli::{exit, output, Failure};
 
 #[derive(Debug, Subcommand)]
 pub enum StationCommand {
-    /// Load a records file into the shared queue, once: every line is validated first, and
-    /// nothing is imported if one is invalid. Importing the same file again changes nothing
+    /// Load a records file into the shared queue on PostgreSQL, once.
+    ///
+    /// Every line is validated first, and nothing is imported if one is invalid. Importing the same file again changes nothing
     /// (failed records are queued again); a tracking code already in the queue with other
     /// content is refused. The birth date is kept only as a keyed hash (the key is derived
     /// from the issuer's master key).
@@ -41,20 +39,23 @@ pub enum StationCommand {
     /// Example: MELLI_JOURNAL='postgres://melli:PASSWORD@db/melli' melli batch import
     /// records.jsonl --issuer issuer
     Import(ImportArgs),
-    /// Work the shared queue at this station, one worker per reader, until it is empty (exit
-    /// 0) or nothing is left that this station can do (exit 3: records failed or wait for
+    /// Work the shared queue at this station until it is empty.
+    ///
+    /// One worker per reader, until the queue is empty (exit 0) or nothing is left that this station can do (exit 3: records failed or wait for
     /// their card). Each record is claimed with a lease that every step renews; a station
     /// that dies leaves its records to the queue once their lease runs out, except one whose
     /// card may be locked: that one waits for its card, at any station, or for `release`.
     /// If the server goes away, the card in hand waits at its next step, no record is
     /// claimed, and the station reconnects with backoff.
     Run(RunArgs),
-    /// Show every station's progress from the shared queue: cards per minute, queue left,
-    /// failures with their reasons. Redrawn every --interval seconds until interrupted, or
+    /// Show every station's progress from the shared queue.
+    ///
+    /// Cards per minute, queue left, failures with their reasons. Redrawn every --interval seconds until interrupted, or
     /// printed once with --once.
     Watch(WatchArgs),
-    /// Release a record from the card it is bound to (a card known lost or destroyed): the
-    /// record goes back to the queue for another card. Works on a shared queue and on a
+    /// Release a record from the card it is bound to (a card known lost or destroyed).
+    ///
+    /// The record goes back to the queue for another card. Works on a shared queue and on a
     /// SQLite journal alike.
     Release(ReleaseArgs),
 }
@@ -214,8 +215,7 @@ struct ImportReport {
 fn import(args: &ImportArgs) -> Result<ExitCode, Failure> {
     let target = shared_journal(&args.journal, "import")?;
     let issuer = load_issuer(&args.issuer)?;
-    let key = StatusKey::derive(issuer.master_key())
-        .map_err(|e| Failure::card(format!("the status key: {e}")))?;
+    let key = crate::cli::issuer_keys::status_key_of(&issuer)?;
     let today =
         JalaliDate::today().map_err(|e| Failure::bad_input(format!("today's date: {e}")))?;
     let loaded = batch::load(&args.records, today)
@@ -244,18 +244,17 @@ fn import(args: &ImportArgs) -> Result<ExitCode, Failure> {
     let records: Vec<_> = loaded.records.iter().map(|r| &r.record).collect();
     let enqueued = journal.import(&records, &key, "import").map_err(|e| {
         if let melli::journal::JournalError::Conflicts(conflicts) = &e {
-            for c in conflicts {
-                let line = loaded.records.get(&c.tracking_code).map_or(0, |r| r.line);
-                eprintln!(
-                    "melli: line {line}: tracking code {} is in the queue with other \
-                         content",
-                    escaped(&c.tracking_code)
-                );
-            }
+            let first = conflicts.first().map_or("", |c| c.tracking_code.as_str());
+            let line = loaded.records.get(first).map_or(0, |r| r.line);
+            let others = match conflicts.len() {
+                1 => String::new(),
+                n => format!(" (and {} more)", n - 1),
+            };
             return Failure::bad_input(format!(
-                "{} record(s) of {shown} are in the queue with other content: nothing was \
-                     imported; give each record its own tracking code, or fix the file",
-                conflicts.len()
+                "{shown}: line {line}: tracking code {} is in the queue with other \
+                 content{others}: nothing was imported — give each record its own tracking \
+                 code, or fix the file",
+                escaped(first)
             ));
         }
         journal_failure(e)
@@ -354,15 +353,7 @@ fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
     };
     let report = batch.run(readers).map_err(|e| {
         progress.finish();
-        match e {
-            BatchError::Mailer(_) => Failure::bad_input(escaped(&e.to_string())),
-            BatchError::NoReaders => Failure::bad_input(format!(
-                "{}: name one with --readers, or connect one",
-                escaped(&e.to_string())
-            )),
-            BatchError::Journal(j) => journal_failure(j),
-            other => Failure::card(escaped(&other.to_string())),
-        }
+        super::batch_failure(e)
     })?;
     progress.finish();
     if args.json {

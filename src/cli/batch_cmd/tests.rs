@@ -1,9 +1,15 @@
 use super::*;
 use melli::journal::NewRecord;
 
+/// The issuer's status key, for tests.
+fn test_key() -> StatusKey {
+    StatusKey::from_bytes([9; 32])
+}
+
 fn args(journal: &Path, national_code: &str, birth_date: &str, json: bool) -> StatusArgs {
     StatusArgs {
-        journal: journal.to_path_buf(),
+        journal: Some(journal.to_string_lossy().into_owned()),
+        issuer: None,
         tracking_code: None,
         national_code: Some(national_code.to_owned()),
         birth_date: Some(birth_date.to_owned()),
@@ -13,7 +19,7 @@ fn args(journal: &Path, national_code: &str, birth_date: &str, json: bool) -> St
 
 fn run(args: &StatusArgs) -> (Vec<u8>, ExitCode) {
     let mut out = Vec::new();
-    let code = status_to(args, &mut out).unwrap();
+    let code = status_to(args, Some(&test_key()), &mut out).unwrap();
     (out, code)
 }
 
@@ -23,11 +29,14 @@ fn a_wrong_birth_date_gives_the_same_bytes_and_exit_code_as_an_unknown_person() 
     let path = dir.path().join("j.db");
     let mut journal = Journal::open(&path).unwrap();
     journal
-        .enqueue(&[NewRecord {
-            tracking_code: TrackingCode::parse("T1").unwrap(),
-            national_code: NationalCode::parse("0081493721").unwrap(),
-            birth_date: JalaliDate::parse("1368/06/15").unwrap(),
-        }])
+        .enqueue(
+            &[NewRecord {
+                tracking_code: TrackingCode::parse("T1").unwrap(),
+                national_code: NationalCode::parse("0081493721").unwrap(),
+                birth_date: JalaliDate::parse("1368/06/15").unwrap(),
+            }],
+            &test_key(),
+        )
         .unwrap();
     drop(journal);
     for json in [false, true] {
@@ -42,7 +51,8 @@ fn a_wrong_birth_date_gives_the_same_bytes_and_exit_code_as_an_unknown_person() 
         assert_eq!(wrong_date.1, ExitCode::from(exit::CHECK_FAILED));
     }
     let by_code = StatusArgs {
-        journal: path.clone(),
+        journal: Some(path.to_string_lossy().into_owned()),
+        issuer: None,
         tracking_code: Some("T1".into()),
         national_code: None,
         birth_date: None,
@@ -95,7 +105,7 @@ fn bad_input_is_exit_2_and_a_missing_journal_too() {
     Journal::open(&path).unwrap();
     let mut out = Vec::new();
     let bad = args(&path, "0081493724", "1368/06/15", false);
-    let err = status_to(&bad, &mut out).unwrap_err();
+    let err = status_to(&bad, Some(&test_key()), &mut out).unwrap_err();
     assert_eq!(err.code, exit::BAD_INPUT);
     assert!(
         err.message.starts_with("--national-code: "),
@@ -109,7 +119,9 @@ fn bad_input_is_exit_2_and_a_missing_journal_too() {
         false,
     );
     assert_eq!(
-        status_to(&missing, &mut out).unwrap_err().code,
+        status_to(&missing, Some(&test_key()), &mut out)
+            .unwrap_err()
+            .code,
         exit::BAD_INPUT
     );
     assert!(out.is_empty());

@@ -5,8 +5,9 @@
 //!
 //! Each change of state is one transaction, committed (and so on disk) before the card is sent
 //! the next step's commands. Nothing secret is kept: no PIN, no PUK, no key, no photo; only the
-//! tracking code, the national code and the birth date (for `melli status`), the card serial,
-//! and what happened when.
+//! tracking code, the national code and the issuer's keyed hash of the national code and birth
+//! date (for `melli status`; never the birth date itself, so that a stolen journal does not
+//! give out the pair), the card serial, and what happened when.
 //!
 //! - `schema`: the tables and the version check (`PRAGMA user_version`);
 //! - `queue`: the state changes the batch makes;
@@ -104,7 +105,8 @@ pub const LOCK_STEP: &str = "lock";
 pub struct RecordRow {
     pub tracking_code: String,
     pub national_code: String,
-    /// Solar Hijri, `YYYY/MM/DD`.
+    /// Solar Hijri, `YYYY/MM/DD`, in a row of an older journal; empty where the journal keeps
+    /// only the keyed hash of the person (every row a batch writes now).
     pub birth_date: String,
     pub state: RecordState,
     /// Why it failed, was put back in the queue, or waits for its card.
@@ -274,7 +276,7 @@ fn usable(path: &Path, found: schema::Found) -> Result<(), JournalError> {
     match found {
         schema::Found::Current | schema::Found::Created | schema::Found::Empty => Ok(()),
         // Brought up to date by `schema::prepare`; one it does not know how to is refused.
-        schema::Found::Old(1) => Ok(()),
+        schema::Found::Old(1 | 2) => Ok(()),
         schema::Found::Old(_) => Err(JournalError::Foreign(path.to_path_buf())),
         schema::Found::Foreign => Err(JournalError::Foreign(path.to_path_buf())),
         schema::Found::TooNew(found) => Err(JournalError::TooNew {

@@ -30,6 +30,18 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Counts `n` more records in `state` (a state name from the database; an unknown one is
+    /// not counted).
+    pub fn add(&mut self, state: &str, n: u64) {
+        match RecordState::from_name(state) {
+            Some(RecordState::Queued) => self.queued += n,
+            Some(RecordState::Personalizing) => self.personalizing += n,
+            Some(RecordState::Done) => self.done += n,
+            Some(RecordState::Failed) => self.failed += n,
+            None => {}
+        }
+    }
+
     pub fn total(&self) -> u64 {
         self.queued + self.personalizing + self.done + self.failed
     }
@@ -85,13 +97,7 @@ impl Journal {
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))?;
         for row in rows {
             let (state, n) = row?;
-            match RecordState::from_name(&state) {
-                Some(RecordState::Queued) => counts.queued = n,
-                Some(RecordState::Personalizing) => counts.personalizing = n,
-                Some(RecordState::Done) => counts.done = n,
-                Some(RecordState::Failed) => counts.failed = n,
-                None => {}
-            }
+            counts.add(&state, n);
         }
         Ok(counts)
     }

@@ -87,7 +87,7 @@ fn open_with(path: &Path, name: &Path, uri: bool) -> Result<Journal, JournalErro
     conn.pragma_update(None, "query_only", true)
         .map_err(failed)?;
     match schema::check(&conn).map_err(failed)? {
-        schema::Found::Current | schema::Found::Old(1) => {}
+        schema::Found::Current | schema::Found::Old(1 | 2) => {}
         schema::Found::TooNew(found) => {
             return Err(JournalError::TooNew {
                 path: path.to_path_buf(),

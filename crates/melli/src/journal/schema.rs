@@ -4,7 +4,7 @@
 use rusqlite::Connection;
 
 /// The schema this melli writes and reads.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// `PRAGMA application_id` of a melli journal: "MLLJ".
 pub const APPLICATION_ID: i64 = 0x4D4C_4C4A;
@@ -52,6 +52,17 @@ CREATE TABLE replacements (
     new_serial TEXT    NOT NULL,
     at         INTEGER NOT NULL
 );
+";
+
+/// Version 3: the person's birth date is no longer kept. `birth_key` is the keyed hash of the
+/// national code and birth date under the issuer's status key
+/// ([`StatusKey`](crate::pki::status_key::StatusKey)), and a row written so has an empty
+/// `birth_date`. Rows of an older journal keep their date until `melli journal migrate
+/// --issuer` hashes them (the key is the issuer's: opening the file cannot do it).
+const V3: &str = "
+ALTER TABLE records ADD COLUMN birth_key BLOB
+    CHECK (birth_key IS NULL OR length(birth_key) = 32);
+CREATE INDEX records_by_person_key ON records (national_code, birth_key);
 ";
 
 /// What a database file turned out to hold.
@@ -108,12 +119,19 @@ pub fn prepare(conn: &mut Connection) -> rusqlite::Result<Found> {
         Found::Empty => {
             tx.execute_batch(V1)?;
             tx.execute_batch(V2)?;
+            tx.execute_batch(V3)?;
             tx.pragma_update(None, "application_id", APPLICATION_ID)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             Found::Created
         }
         Found::Old(1) => {
             tx.execute_batch(V2)?;
+            tx.execute_batch(V3)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            Found::Current
+        }
+        Found::Old(2) => {
+            tx.execute_batch(V3)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             Found::Current
         }

@@ -3,6 +3,12 @@
 use std::collections::HashSet;
 
 use super::*;
+use crate::pki::status_key::StatusKey;
+
+/// The issuer's status key, for tests.
+fn status_key() -> StatusKey {
+    StatusKey::from_bytes([9; 32])
+}
 
 fn key(code: &str, national: &str, birth: &str) -> NewRecord {
     NewRecord {
@@ -23,7 +29,7 @@ fn people() -> Vec<NewRecord> {
 
 fn open(dir: &tempfile::TempDir) -> Journal {
     let mut j = Journal::open(&dir.path().join("j.db")).unwrap();
-    j.enqueue(&people()).unwrap();
+    j.enqueue(&people(), &status_key()).unwrap();
     j.scope(["A1", "A2", "A3"]).unwrap();
     j
 }
@@ -119,6 +125,7 @@ fn the_schema_holds_nothing_secret() {
             "created_at",
             "updated_at",
             "finished_at",
+            "birth_key",
             "id",
             "record_id",
             "at",
@@ -131,7 +138,7 @@ fn the_schema_holds_nothing_secret() {
 fn enqueue_is_idempotent_and_requeues_failed_records() {
     let dir = tempfile::tempdir().unwrap();
     let mut j = open(&dir);
-    let again = j.enqueue(&people()).unwrap();
+    let again = j.enqueue(&people(), &status_key()).unwrap();
     assert_eq!(
         again,
         Enqueued {
@@ -147,7 +154,7 @@ fn enqueue_is_idempotent_and_requeues_failed_records() {
         j.refuse(&a2.tracking_code, "S2", "6A80", 1).unwrap(),
         Outcome::Failed
     );
-    let report = j.enqueue(&people()).unwrap();
+    let report = j.enqueue(&people(), &status_key()).unwrap();
     assert_eq!(
         report,
         Enqueued {
@@ -176,8 +183,10 @@ fn a_tracking_code_of_someone_else_is_a_conflict_and_nothing_is_written() {
     let mut other = people();
     other[1].birth_date = JalaliDate::parse("1370/01/02").unwrap();
     other.push(key("A4", "0081493721", "1368/06/15"));
-    assert_eq!(j.conflicts(&other).unwrap().len(), 1);
-    assert!(matches!(j.enqueue(&other), Err(JournalError::Conflicts(c)) if c.len() == 1));
+    assert_eq!(j.conflicts(&other, &status_key()).unwrap().len(), 1);
+    assert!(
+        matches!(j.enqueue(&other, &status_key()), Err(JournalError::Conflicts(c)) if c.len() == 1)
+    );
     assert!(j
         .by_tracking_code(&TrackingCode::parse("A4").unwrap())
         .unwrap()
@@ -371,17 +380,24 @@ fn invalid_records_are_journaled_as_failed_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut j = Journal::open(&dir.path().join("j.db")).unwrap();
     let record = key("B1", "0081493721", "1368/06/15");
-    assert!(j.fail_invalid(&record, "photo: not a JPEG").unwrap());
-    assert!(j.fail_invalid(&record, "photo: still not a JPEG").unwrap());
+    assert!(j
+        .fail_invalid(&record, "photo: not a JPEG", &status_key())
+        .unwrap());
+    assert!(j
+        .fail_invalid(&record, "photo: still not a JPEG", &status_key())
+        .unwrap());
     let row = j.by_tracking_code(&record.tracking_code).unwrap().unwrap();
     assert_eq!(row.state, RecordState::Failed);
     assert_eq!(row.reason.as_deref(), Some("photo: still not a JPEG"));
     // Queued again by a valid line, done: an invalid line later leaves it alone.
-    j.enqueue(std::slice::from_ref(&record)).unwrap();
+    j.enqueue(std::slice::from_ref(&record), &status_key())
+        .unwrap();
     j.scope(["B1"]).unwrap();
     j.claim_next("S1", "r").unwrap();
     j.mark_done("B1", "S1", "").unwrap();
-    assert!(!j.fail_invalid(&record, "photo: broken").unwrap());
+    assert!(!j
+        .fail_invalid(&record, "photo: broken", &status_key())
+        .unwrap());
 }
 
 #[test]
@@ -392,10 +408,13 @@ fn finds_a_person_only_by_national_code_and_birth_date_together() {
     let right = JalaliDate::parse("1370/01/01").unwrap();
     let wrong = JalaliDate::parse("1370/01/02").unwrap();
     assert_eq!(
-        j.by_person(&nc, &right).unwrap().unwrap().tracking_code,
+        j.by_person(&nc, &right, &status_key())
+            .unwrap()
+            .unwrap()
+            .tracking_code,
         "A2"
     );
-    assert!(j.by_person(&nc, &wrong).unwrap().is_none());
+    assert!(j.by_person(&nc, &wrong, &status_key()).unwrap().is_none());
 }
 
 #[test]
@@ -411,7 +430,7 @@ fn two_connections_claim_distinct_records() {
                 birth_date: JalaliDate::parse("1368/06/15").unwrap(),
             })
             .collect();
-        j.enqueue(&many).unwrap();
+        j.enqueue(&many, &status_key()).unwrap();
     }
     let codes: Vec<String> = (0..40).map(|i| format!("R{i}")).collect();
     let claimed: Vec<Vec<String>> = std::thread::scope(|s| {
@@ -485,11 +504,14 @@ fn a_lookup_changes_nothing_and_refuses_what_is_not_a_journal() {
 fn tracking_codes_are_found_whatever_their_case_unless_two_differ_in_case_only() {
     let dir = tempfile::tempdir().unwrap();
     let mut j = Journal::open(&dir.path().join("j.db")).unwrap();
-    j.enqueue(&[
-        key("Ab1", "0081493721", "1368/06/15"),
-        key("XY7", "0013542419", "1370/01/01"),
-        key("xy7", "1234567891", "1380/12/29"),
-    ])
+    j.enqueue(
+        &[
+            key("Ab1", "0081493721", "1368/06/15"),
+            key("XY7", "0013542419", "1370/01/01"),
+            key("xy7", "1234567891", "1380/12/29"),
+        ],
+        &status_key(),
+    )
     .unwrap();
     let find = |code: &str| {
         j.by_tracking_code(&TrackingCode::parse(code).unwrap())
@@ -512,7 +534,11 @@ fn a_version_1_journal_is_read_as_is_and_brought_up_to_date_by_a_batch() {
     drop(j);
     // As melli wrote it before replacements were kept.
     let conn = Connection::open(&path).unwrap();
-    conn.execute_batch("DROP TABLE replacements").unwrap();
+    conn.execute_batch(
+        "DROP TABLE replacements; DROP INDEX records_by_person_key;
+         ALTER TABLE records DROP COLUMN birth_key",
+    )
+    .unwrap();
     conn.pragma_update(None, "user_version", 1).unwrap();
     drop(conn);
     let looked_up = Journal::open_existing(&path).unwrap();
@@ -527,4 +553,62 @@ fn a_version_1_journal_is_read_as_is_and_brought_up_to_date_by_a_batch() {
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
+}
+
+#[test]
+fn a_version_2_journal_keeps_its_birth_dates_until_they_are_hashed_with_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    drop(Journal::open(&path).unwrap());
+    // As melli wrote it before the keyed hash: the birth date in clear.
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP INDEX records_by_person_key; ALTER TABLE records DROP COLUMN birth_key;
+         INSERT INTO records (tracking_code, national_code, birth_date, created_at, updated_at)
+         VALUES ('OLD1', '0081493721', '1368/06/15', 0, 0)",
+    )
+    .unwrap();
+    conn.pragma_update(None, "user_version", 2).unwrap();
+    drop(conn);
+    let person = |j: &Journal, date: &str| {
+        j.by_person(
+            &NationalCode::parse("0081493721").unwrap(),
+            &JalaliDate::parse(date).unwrap(),
+            &status_key(),
+        )
+        .unwrap()
+        .map(|r| r.tracking_code)
+    };
+    // Read as it is, then brought to version 3 by a batch: found by its date either way.
+    let looked_up = Journal::open_existing(&path).unwrap();
+    assert_eq!(person(&looked_up, "1368/06/15").as_deref(), Some("OLD1"));
+    assert_eq!(looked_up.clear_birth_dates().unwrap(), 1);
+    drop(looked_up);
+    let mut j = Journal::open(&path).unwrap();
+    assert_eq!(person(&j, "1368/06/15").as_deref(), Some("OLD1"));
+    assert_eq!(j.clear_birth_dates().unwrap(), 1);
+    // Hashed with the issuer's key: no date left, found by the key alone.
+    assert_eq!(j.hash_birth_dates(&status_key()).unwrap(), 1);
+    assert_eq!(j.clear_birth_dates().unwrap(), 0);
+    let dates: String = j
+        .conn
+        .query_row(
+            "SELECT group_concat(birth_date, '|') FROM records",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(dates, "");
+    assert_eq!(person(&j, "1368/06/15").as_deref(), Some("OLD1"));
+    assert_eq!(person(&j, "1368/06/16"), None);
+    let other_key = StatusKey::from_bytes([1; 32]);
+    assert_eq!(
+        j.by_person(
+            &NationalCode::parse("0081493721").unwrap(),
+            &JalaliDate::parse("1368/06/15").unwrap(),
+            &other_key,
+        )
+        .unwrap(),
+        None
+    );
 }

@@ -5,6 +5,11 @@ use melli::journal::NewRecord;
 use melli::model::NationalCode;
 use melli::ops::batch::status::{lookup, Query, StatusAnswer, NOT_FOUND};
 
+/// The issuer's status key, for tests.
+fn status_key() -> melli::pki::status_key::StatusKey {
+    melli::pki::status_key::StatusKey::from_bytes([9; 32])
+}
+
 fn person(national_code: &str, birth_date: &str) -> Query {
     Query::Person {
         national_code: NationalCode::parse(national_code).unwrap(),
@@ -25,7 +30,7 @@ fn journal_with_every_state(dir: &Path) -> Journal {
             birth_date: JalaliDate::parse("1368/06/15").unwrap(),
         })
         .collect();
-    j.enqueue(&keys).unwrap();
+    j.enqueue(&keys, &status_key()).unwrap();
     j.scope(["T0002", "T0003", "T0004"]).unwrap();
     j.claim_next("C1", "r").unwrap(); // T0002
     j.claim_next("C2", "r").unwrap(); // T0003
@@ -40,10 +45,10 @@ fn journal_with_every_state(dir: &Path) -> Journal {
 fn says_each_state_in_plain_words() {
     let dir = tempfile::tempdir().unwrap();
     let j = journal_with_every_state(dir.path());
-    let message = |q: Query| lookup(&j, &q).unwrap().message;
+    let message = |q: Query| lookup(&j, &q, &status_key()).unwrap().message;
     assert_eq!(message(by_code("T0001")), "your card is waiting to be made");
     assert_eq!(message(by_code("T0002")), "your card is being made");
-    let done = lookup(&j, &by_code("T0003")).unwrap();
+    let done = lookup(&j, &by_code("T0003"), &status_key()).unwrap();
     let today = melli::journal::jalali_date(melli::journal::now()).unwrap();
     assert_eq!(
         done.message,
@@ -66,10 +71,10 @@ fn a_wrong_birth_date_answers_exactly_as_an_unknown_national_code() {
     let dir = tempfile::tempdir().unwrap();
     let j = journal_with_every_state(dir.path());
     let known = national_code(3);
-    let right = lookup(&j, &person(&known, "1368/06/15")).unwrap();
+    let right = lookup(&j, &person(&known, "1368/06/15"), &status_key()).unwrap();
     assert!(right.found);
-    let wrong_date = lookup(&j, &person(&known, "1368/06/16")).unwrap();
-    let unknown = lookup(&j, &person(&national_code(77), "1368/06/15")).unwrap();
+    let wrong_date = lookup(&j, &person(&known, "1368/06/16"), &status_key()).unwrap();
+    let unknown = lookup(&j, &person(&national_code(77), "1368/06/15"), &status_key()).unwrap();
     assert_eq!(wrong_date, unknown);
     assert!(!unknown.found);
     let json = |a: &StatusAnswer| serde_json::to_vec_pretty(a).unwrap();

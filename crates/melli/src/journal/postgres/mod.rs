@@ -262,4 +262,6 @@ fn sql_error(target: &PgTarget, e: &::postgres::Error) -> PgError {
 }
 
 #[cfg(test)]
+mod queue_tests;
+#[cfg(test)]
 mod tests;

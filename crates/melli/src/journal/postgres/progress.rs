@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::PgJournal;
-use crate::journal::{Counts, JournalError, RecordState};
+use crate::journal::{Counts, JournalError};
 
 /// One station, as the journal knows it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -58,14 +58,7 @@ impl PgJournal {
             .query("SELECT state, count(*) FROM records GROUP BY state", &[])
             .map_err(sql)?
         {
-            let n = u64::try_from(r.get::<_, i64>(1)).unwrap_or(0);
-            match RecordState::from_name(r.get(0)) {
-                Some(RecordState::Queued) => counts.queued = n,
-                Some(RecordState::Personalizing) => counts.personalizing = n,
-                Some(RecordState::Done) => counts.done = n,
-                Some(RecordState::Failed) => counts.failed = n,
-                None => {}
-            }
+            counts.add(r.get(0), u64::try_from(r.get::<_, i64>(1)).unwrap_or(0));
         }
         let waiting: i64 = self
             .client

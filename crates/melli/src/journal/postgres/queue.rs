@@ -287,7 +287,11 @@ fn event(
 }
 
 /// Puts record `id` back in the queue, free for any card and any station.
-fn requeue(c: &mut impl GenericClient, id: i64, reason: &str) -> Result<(), ::postgres::Error> {
+pub(super) fn requeue(
+    c: &mut impl GenericClient,
+    id: i64,
+    reason: &str,
+) -> Result<(), ::postgres::Error> {
     c.execute(
         "UPDATE records SET state = 'queued', card_serial = NULL, step = NULL, reason = $2,
                 lease_station = NULL, lease_reader = NULL, lease_expires_at = NULL,
@@ -326,14 +330,7 @@ impl Queue for PgQueue {
             let found = c.query("SELECT state, count(*) FROM records GROUP BY state", &[])?;
             let mut counts = Counts::default();
             for r in found {
-                let n = u64::try_from(r.get::<_, i64>(1)).unwrap_or(0);
-                match RecordState::from_name(r.get(0)) {
-                    Some(RecordState::Queued) => counts.queued = n,
-                    Some(RecordState::Personalizing) => counts.personalizing = n,
-                    Some(RecordState::Done) => counts.done = n,
-                    Some(RecordState::Failed) => counts.failed = n,
-                    None => {}
-                }
+                counts.add(r.get(0), u64::try_from(r.get::<_, i64>(1)).unwrap_or(0));
             }
             Ok(Ok(counts))
         })

@@ -63,14 +63,7 @@ impl PgJournal {
         };
         let id: i64 = r.get("id");
         let reason = format!("binding to card {serial} released: {why}");
-        tx.execute(
-            "UPDATE records SET state = 'queued', card_serial = NULL, step = NULL, reason = $2,
-                    lease_station = NULL, lease_reader = NULL, lease_expires_at = NULL,
-                    updated_at = now()
-             WHERE id = $1",
-            &[&id, &reason],
-        )
-        .map_err(sql)?;
+        super::queue::requeue(&mut tx, id, &reason).map_err(sql)?;
         tx.execute(
             "INSERT INTO events (record_id, event) VALUES ($1, $2)",
             &[&id, &reason],

@@ -132,14 +132,15 @@ pub fn connector(options: &TlsOptions) -> Result<MakeRustlsConnect, String> {
                     .build()
                     .map_err(|e| format!("cannot use sslrootcert {}: {e}", shown_path(path)))?
             } else {
-                Arc::new(CaOnly {
-                    roots,
+                Arc::new(NameUnchecked {
+                    roots: Some(roots),
                     provider: provider.clone(),
                 })
             }
         }
         // `verify-*` without a root certificate is refused when the string is read.
-        _ => Arc::new(NoCheck {
+        _ => Arc::new(NameUnchecked {
+            roots: None,
             provider: provider.clone(),
         }),
     };
@@ -198,69 +199,17 @@ fn shown_path(path: &Path) -> String {
     escaped(&path.display().to_string())
 }
 
-/// `prefer` and `require` without a root certificate: any certificate, as libpq takes it. The
-/// handshake's signature is still checked against the certificate's key, as TLS requires.
+/// A certificate checked without its name: `verify-ca` (`roots`: it must chain to a root of
+/// `sslrootcert` and be valid now), or `prefer` and `require` without a root certificate
+/// (`None`: any certificate, as libpq takes it). Either way the handshake's signature is
+/// checked against the certificate's key, as TLS requires.
 #[derive(Debug)]
-struct NoCheck {
+struct NameUnchecked {
+    roots: Option<Arc<RootCertStore>>,
     provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for NoCheck {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-/// `verify-ca`: the certificate must chain to a root of `sslrootcert` (and be valid now), the
-/// name in it is not looked at.
-#[derive(Debug)]
-struct CaOnly {
-    roots: Arc<RootCertStore>,
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for CaOnly {
+impl ServerCertVerifier for NameUnchecked {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -269,14 +218,16 @@ impl ServerCertVerifier for CaOnly {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let cert = ParsedCertificate::try_from(end_entity)?;
-        rustls::client::verify_server_cert_signed_by_trust_anchor(
-            &cert,
-            &self.roots,
-            intermediates,
-            now,
-            self.provider.signature_verification_algorithms.all,
-        )?;
+        if let Some(roots) = &self.roots {
+            let cert = ParsedCertificate::try_from(end_entity)?;
+            rustls::client::verify_server_cert_signed_by_trust_anchor(
+                &cert,
+                roots,
+                intermediates,
+                now,
+                self.provider.signature_verification_algorithms.all,
+            )?;
+        }
         Ok(ServerCertVerified::assertion())
     }
 

@@ -2,6 +2,7 @@
 
 use super::{event, Enqueued};
 use crate::journal::{now, Conflict, Journal, JournalError, NewRecord, RecordState};
+use crate::pki::status_key::StatusKey;
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 impl Journal {
@@ -24,22 +25,32 @@ impl Journal {
     }
 
     /// The records whose tracking code the journal holds for another national code or birth
-    /// date. Reads only.
-    pub fn conflicts(&self, records: &[NewRecord]) -> Result<Vec<Conflict>, JournalError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT national_code, birth_date FROM records WHERE tracking_code = ?1",
-        )?;
+    /// date (compared by `key`'s hash of the person, or by the date an older row kept). Reads
+    /// only.
+    pub fn conflicts(
+        &self,
+        records: &[NewRecord],
+        key: &StatusKey,
+    ) -> Result<Vec<Conflict>, JournalError> {
+        let keyed = self.keeps_birth_keys()?;
+        let mut stmt = self.conn.prepare_cached(if keyed {
+            "SELECT national_code, birth_date, birth_key FROM records WHERE tracking_code = ?1"
+        } else {
+            "SELECT national_code, birth_date, NULL FROM records WHERE tracking_code = ?1"
+        })?;
         let mut conflicts = Vec::new();
         for record in records {
-            let existing: Option<(String, String)> = stmt
+            let existing: Option<(String, String, Option<Vec<u8>>)> = stmt
                 .query_row([record.tracking_code.as_str()], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                 })
                 .optional()?;
-            if let Some((national_code, birth_date)) = existing {
-                if national_code != record.national_code.to_string()
-                    || birth_date != record.birth_date.to_string()
-                {
+            if let Some((national_code, birth_date, birth_key)) = existing {
+                let same_person = match birth_key {
+                    Some(stored) => stored == key.person(&record.national_code, &record.birth_date),
+                    None => birth_date == record.birth_date.to_string(),
+                };
+                if national_code != record.national_code.to_string() || !same_person {
                     conflicts.push(Conflict {
                         tracking_code: record.tracking_code.to_string(),
                     });
@@ -49,11 +60,25 @@ impl Journal {
         Ok(conflicts)
     }
 
+    /// Whether the file has the `birth_key` column (schema 3); one opened read-only at an
+    /// older version has not.
+    pub(crate) fn keeps_birth_keys(&self) -> Result<bool, JournalError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('records') WHERE name = 'birth_key'",
+        )?;
+        Ok(stmt.query_row([], |r| r.get(0))?)
+    }
+
     /// Puts a batch's records in the journal, in order: new ones queued, failed ones queued
     /// again, unfinished and done ones left as they are. All or nothing:
     /// [`JournalError::Conflicts`] if a tracking code belongs to someone else in the journal.
-    pub fn enqueue(&mut self, records: &[NewRecord]) -> Result<Enqueued, JournalError> {
-        let conflicts = self.conflicts(records)?;
+    /// The person is kept as `key`'s hash of the national code and birth date, never the date.
+    pub fn enqueue(
+        &mut self,
+        records: &[NewRecord],
+        key: &StatusKey,
+    ) -> Result<Enqueued, JournalError> {
+        let conflicts = self.conflicts(records, key)?;
         if !conflicts.is_empty() {
             return Err(JournalError::Conflicts(conflicts));
         }
@@ -74,13 +99,14 @@ impl Journal {
             match existing {
                 None => {
                     tx.execute(
-                        "INSERT INTO records (tracking_code, national_code, birth_date,
+                        "INSERT INTO records (tracking_code, national_code, birth_date, birth_key,
                                               created_at, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?4)",
+                         VALUES (?1, ?2, '', ?3, ?4, ?4)",
                         params![
                             code,
                             record.national_code.to_string(),
-                            record.birth_date.to_string(),
+                            key.person(&record.national_code, &record.birth_date)
+                                .to_vec(),
                             at
                         ],
                     )?;
@@ -113,8 +139,13 @@ impl Journal {
 
     /// Journals a record that cannot be made as failed, with the reason, when it is new or had
     /// failed already; a record queued, bound or done is left alone. Returns whether it wrote.
-    pub fn fail_invalid(&mut self, record: &NewRecord, reason: &str) -> Result<bool, JournalError> {
-        let conflicts = self.conflicts(std::slice::from_ref(record))?;
+    pub fn fail_invalid(
+        &mut self,
+        record: &NewRecord,
+        reason: &str,
+        key: &StatusKey,
+    ) -> Result<bool, JournalError> {
+        let conflicts = self.conflicts(std::slice::from_ref(record), key)?;
         if !conflicts.is_empty() {
             return Err(JournalError::Conflicts(conflicts));
         }
@@ -133,13 +164,14 @@ impl Journal {
         let id = match existing {
             None => {
                 tx.execute(
-                    "INSERT INTO records (tracking_code, national_code, birth_date, state,
-                                          reason, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, 'failed', ?4, ?5, ?5)",
+                    "INSERT INTO records (tracking_code, national_code, birth_date, birth_key,
+                                          state, reason, created_at, updated_at)
+                     VALUES (?1, ?2, '', ?3, 'failed', ?4, ?5, ?5)",
                     params![
                         code,
                         record.national_code.to_string(),
-                        record.birth_date.to_string(),
+                        key.person(&record.national_code, &record.birth_date)
+                            .to_vec(),
                         reason,
                         at
                     ],

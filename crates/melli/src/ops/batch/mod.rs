@@ -61,6 +61,7 @@ use std::time::{Duration, Instant};
 use crate::journal::postgres::StationPool;
 use crate::journal::{Counts, Enqueued, Journal, JournalError, Queue, RecordRow};
 use crate::ops::pin_mailer::MailerError;
+use crate::pki::status_key::StatusKey;
 use crate::pki::Issuer;
 use crate::transport::TransportError;
 
@@ -105,6 +106,8 @@ pub enum BatchError {
     NoReaders,
     #[error("{0}")]
     Readers(#[from] TransportError),
+    #[error("the issuer's status key: {0}")]
+    StatusKey(#[from] crate::pki::PkiError),
     #[error("a worker stopped unexpectedly (a bug in melli); run the batch again to go on")]
     WorkerPanicked,
 }
@@ -207,7 +210,10 @@ impl Batch<'_> {
         }
         let clock = Instant::now();
         let enqueued = match self.journal {
-            JournalPlace::File(path) => Journal::open(path)?.enqueue(&self.records.keys())?,
+            JournalPlace::File(path) => {
+                let key = StatusKey::derive(self.issuer.master_key())?;
+                Journal::open(path)?.enqueue(&self.records.keys(), &key)?
+            }
             // Imported beforehand, by `melli batch import`.
             JournalPlace::Shared(_) => Enqueued::default(),
         };

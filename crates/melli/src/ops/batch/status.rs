@@ -5,8 +5,10 @@
 //! gets — the same words, the same JSON, the same exit code — so the lookup cannot be used to
 //! learn whether someone has applied, nor to guess a birth date.
 
+use crate::journal::postgres::PgJournal;
 use crate::journal::{self, Journal, JournalError, RecordRow, RecordState};
 use crate::model::{JalaliDate, NationalCode, TrackingCode};
+use crate::pki::status_key::StatusKey;
 
 /// What the citizen gives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,24 +46,54 @@ pub struct StatusAnswer {
 pub const NOT_FOUND: &str =
     "no card application matches these details: check them, or ask the office that enrolled you";
 
-/// Looks the query up in the journal.
-pub fn lookup(journal: &Journal, query: &Query) -> Result<StatusAnswer, JournalError> {
+/// Looks the query up in the journal; a query by person through `key`'s hash of it (the
+/// journal keeps no birth date).
+pub fn lookup(
+    journal: &Journal,
+    query: &Query,
+    key: &StatusKey,
+) -> Result<StatusAnswer, JournalError> {
     let row = match query {
         Query::TrackingCode(code) => journal.by_tracking_code(code)?,
         Query::Person {
             national_code,
             birth_date,
-        } => journal.by_person(national_code, birth_date)?,
+        } => journal.by_person(national_code, birth_date, key)?,
     };
-    let replaced_by = match row.as_ref() {
+    answered(row, |serial| journal.replaced_by(serial))
+}
+
+/// Looks the query up in the shared journal on PostgreSQL, as [`lookup`] does.
+pub fn lookup_shared(
+    journal: &mut PgJournal,
+    query: &Query,
+    key: &StatusKey,
+) -> Result<StatusAnswer, JournalError> {
+    let row = match query {
+        Query::TrackingCode(code) => journal.by_tracking_code(code)?,
+        Query::Person {
+            national_code,
+            birth_date,
+        } => journal.by_person(national_code, birth_date, key)?,
+    };
+    answered(row, |serial| journal.replaced_by(serial))
+}
+
+/// The answer for `row`, asking `replaced_by` for the card that replaced its card when it is
+/// done.
+fn answered(
+    row: Option<RecordRow>,
+    replaced_by: impl FnOnce(&str) -> Result<Option<String>, JournalError>,
+) -> Result<StatusAnswer, JournalError> {
+    let replacement = match row.as_ref() {
         Some(RecordRow {
             state: RecordState::Done,
             card_serial: Some(serial),
             ..
-        }) => journal.replaced_by(serial)?,
+        }) => replaced_by(serial)?,
         _ => None,
     };
-    Ok(answer(row.as_ref(), replaced_by))
+    Ok(answer(row.as_ref(), replacement))
 }
 
 /// A row (or none) in words; `replaced_by`: the card that replaced the row's card.

@@ -1,0 +1,249 @@
+//! The shared queue's rules against a real PostgreSQL server: claims by many connections at
+//! once, leases that run out, a card that may be locked, statements run twice.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::Duration;
+
+use melli_testkit::postgres::Postgres;
+
+use super::*;
+use crate::journal::{JournalError, Outcome, Queue, RecordState, LOCK_STEP};
+use crate::model::ValidRecord;
+use crate::pki::status_key::StatusKey;
+
+fn target(url: &str) -> PgTarget {
+    match JournalUrl::parse(url).expect("parses") {
+        JournalUrl::Postgres(t) => t,
+        other => panic!("not PostgreSQL: {other:?}"),
+    }
+}
+
+fn record() -> ValidRecord {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/records/valid-1.json");
+    ValidRecord::load(&path).expect("fixture record")
+}
+
+/// A migrated journal holding the fixture record; its tracking code.
+fn journal_with_one_record(pg: &Postgres) -> (PgTarget, String) {
+    let t = target(&pg.url());
+    let mut journal = PgJournal::connect(&t).expect("connect");
+    journal.migrate().expect("migrate");
+    let record = record();
+    let report = journal
+        .import(&[&record], &StatusKey::from_bytes([3; 32]), "test")
+        .expect("import");
+    assert_eq!(report.new, 1);
+    (t, record.tracking_code().to_string())
+}
+
+fn station(t: &PgTarget, name: &str, lease: Duration) -> PgQueue {
+    StationPool::open(
+        t,
+        &StationOptions {
+            station: name.to_owned(),
+            lease,
+            reconnect_for: Duration::ZERO,
+            watch: None,
+        },
+    )
+    .expect("station")
+    .queue()
+}
+
+#[test]
+fn a_record_is_claimed_once_by_many_stations_at_once() {
+    let pg = Postgres::start_new();
+    let (t, code) = journal_with_one_record(&pg);
+    let winners: Vec<Option<String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6)
+            .map(|i| {
+                let t = t.clone();
+                s.spawn(move || {
+                    let mut q = station(&t, &format!("s{i}"), Duration::from_secs(60));
+                    q.claim_next(&format!("CARD{i}"), "r")
+                        .expect("claim")
+                        .map(|row| row.tracking_code)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    let claimed: Vec<&String> = winners.iter().flatten().collect();
+    assert_eq!(claimed, [&code], "{winners:?}");
+}
+
+#[test]
+fn a_card_holds_one_record_and_a_claim_run_twice_is_one_claim() {
+    let pg = Postgres::start_new();
+    let (t, code) = journal_with_one_record(&pg);
+    let mut north = station(&t, "north", Duration::from_secs(60));
+    let row = north
+        .claim_next("CARD1", "r")
+        .expect("claim")
+        .expect("a record");
+    assert_eq!(row.tracking_code, code);
+    // The same claim again (its first answer lost with the connection): the same record.
+    let again = north
+        .claim_next("CARD1", "r")
+        .expect("claim")
+        .expect("a record");
+    assert_eq!(again.tracking_code, code);
+    // Another station with the same card serial: refused.
+    let mut east = station(&t, "east", Duration::from_secs(60));
+    assert!(matches!(
+        east.claim_next("CARD1", "r"),
+        Err(JournalError::CardTaken { .. })
+    ));
+    // And it cannot resume the card while north's lease lives.
+    assert!(matches!(
+        east.resume(&code, "CARD1", "r"),
+        Err(JournalError::Leased { station, .. }) if station == "north"
+    ));
+    // Done twice (an answer lost) is done once.
+    north.record_step(&code, "CARD1", LOCK_STEP).expect("step");
+    north.mark_done(&code, "CARD1", "").expect("done");
+    north.mark_done(&code, "CARD1", "").expect("done again");
+    let counts = north.counts().expect("counts");
+    assert_eq!((counts.done, counts.total()), (1, 1));
+    assert_eq!(
+        pg.superuser_sql("SELECT made_by, content IS NULL FROM records"),
+        "north|t\n"
+    );
+}
+
+#[test]
+fn a_lease_that_runs_out_sends_the_record_back_unless_the_card_began_locking() {
+    let pg = Postgres::start_new();
+    let (t, code) = journal_with_one_record(&pg);
+    let mut dead = station(&t, "dead", Duration::from_secs(1));
+    dead.claim_next("CARD1", "r")
+        .expect("claim")
+        .expect("a record");
+    dead.record_step(&code, "CARD1", "photo").expect("step");
+    let mut east = station(&t, "east", Duration::from_secs(60));
+    // Still leased: nothing to release.
+    assert!(east
+        .release_stale(0, &HashSet::new())
+        .expect("release")
+        .is_empty());
+    std::thread::sleep(Duration::from_millis(1200));
+    let released = east.release_stale(0, &HashSet::new()).expect("release");
+    assert_eq!(released.len(), 1, "{released:?}");
+    assert_eq!(released[0].card_serial, "CARD1");
+    // The dead station's next step finds its binding gone.
+    assert!(matches!(
+        dead.record_step(&code, "CARD1", "keys"),
+        Err(JournalError::BindingLost { .. })
+    ));
+    // Claimed again for another card, which begins locking; the lease runs out again.
+    let mut dying = station(&t, "dying", Duration::from_secs(1));
+    dying
+        .claim_next("CARD2", "r")
+        .expect("claim")
+        .expect("a record");
+    dying
+        .record_step(&code, "CARD2", LOCK_STEP)
+        .expect("lock step");
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(east
+        .release_stale(0, &HashSet::new())
+        .expect("release")
+        .is_empty());
+    let row = east
+        .binding("CARD2")
+        .expect("binding")
+        .expect("still bound");
+    assert_eq!(row.state, RecordState::Personalizing);
+    assert!(row.may_be_locked());
+    // The card comes back at east: east resumes it.
+    east.resume(&code, "CARD2", "r")
+        .expect("resume at another station");
+    east.mark_done(&code, "CARD2", "").expect("done");
+    assert_eq!(east.counts().expect("counts").done, 1);
+}
+
+#[test]
+fn a_card_pulled_at_the_lock_step_is_held_and_a_supervisor_releases_it() {
+    let pg = Postgres::start_new();
+    let (t, code) = journal_with_one_record(&pg);
+    let mut north = station(&t, "north", Duration::from_secs(60));
+    north
+        .claim_next("CARD1", "r")
+        .expect("claim")
+        .expect("a record");
+    north
+        .record_step(&code, "CARD1", LOCK_STEP)
+        .expect("lock step");
+    let outcome = north
+        .put_back(&code, "CARD1", "card pulled", true)
+        .expect("put back");
+    assert_eq!(outcome, Outcome::Held);
+    // No lease now, and it is never released by itself.
+    assert!(north
+        .release_stale(0, &HashSet::new())
+        .expect("release")
+        .is_empty());
+    let mut supervisor = PgJournal::open(&t).expect("open");
+    let released = supervisor
+        .release(&code, "card destroyed (test)")
+        .expect("release");
+    assert_eq!(released.step.as_deref(), Some(LOCK_STEP));
+    assert_eq!(north.counts().expect("counts").queued, 1);
+    // Released twice: refused, the record is not bound any more.
+    assert!(matches!(
+        supervisor.release(&code, "again"),
+        Err(JournalError::NotBound { .. })
+    ));
+}
+
+#[test]
+fn importing_again_changes_nothing_and_other_content_is_refused() {
+    let pg = Postgres::start_new();
+    let (t, code) = journal_with_one_record(&pg);
+    let mut journal = PgJournal::open(&t).expect("open");
+    let key = StatusKey::from_bytes([3; 32]);
+    let record = record();
+    let again = journal.import(&[&record], &key, "test").expect("import");
+    assert_eq!((again.new, again.unfinished), (0, 1));
+    // The same tracking code, another person's record.
+    let other = {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/records");
+        let text = std::fs::read_to_string(dir.join("valid-2.json")).expect("fixture");
+        let mut other = crate::model::EnrolmentRecord::from_json_str(&text).expect("json");
+        other.tracking_code = code.clone();
+        other.validate(&dir).expect("valid")
+    };
+    let before = pg.superuser_sql("SELECT content_sha256 FROM records");
+    assert!(matches!(
+        journal.import(&[&other], &key, "test"),
+        Err(JournalError::Conflicts(c)) if c.len() == 1
+    ));
+    assert_eq!(
+        pg.superuser_sql("SELECT content_sha256 FROM records"),
+        before
+    );
+    // The person is found by the keyed hash, with the key only.
+    let identity = record.identity();
+    let found = journal
+        .by_person(&identity.national_code(), &identity.birth_date(), &key)
+        .expect("look-up");
+    assert_eq!(found.map(|r| r.tracking_code), Some(code.clone()));
+    let other_key = StatusKey::from_bytes([4; 32]);
+    assert!(journal
+        .by_person(
+            &identity.national_code(),
+            &identity.birth_date(),
+            &other_key
+        )
+        .expect("look-up")
+        .is_none());
+    // The stored record gives back the card data it was made from.
+    let mut q = station(&t, "north", Duration::from_secs(60));
+    let back = q.enrolment(&code).expect("enrolment").expect("kept");
+    assert_eq!(back.identity_dg(), record.identity_dg());
+    assert_eq!(back.photo_dg(), record.photo_dg());
+}
