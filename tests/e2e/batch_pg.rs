@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use melli_testkit::postgres::Postgres;
 
-use crate::common::stations::{records, Station};
+use crate::common::stations::{national_code, records, Station};
 use crate::common::{assert_secret_absent, melli, path_str, test_issuer, Output};
 
 /// One number from the server.

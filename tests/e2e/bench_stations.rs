@@ -443,6 +443,9 @@ fn claim_latency_and_journal_size_per_thousand_records() {
         .map(|r| r.record.tracking_code().to_string())
         .collect();
 
+    // Both journals keep the person as a keyed hash only; a bench key (a test one).
+    let status_key = StatusKey::from_bytes([0x5A; 32]);
+
     // PostgreSQL: the records imported (content and keyed person), then claimed.
     let pg = Postgres::start_new();
     durable(&pg);
@@ -453,7 +456,7 @@ fn claim_latency_and_journal_size_per_thousand_records() {
     let valid: Vec<_> = records.iter().map(|r| &r.record).collect();
     let imported = PgJournal::open(&target)
         .expect("open")
-        .import(&valid, &StatusKey::from_bytes([0x5A; 32]), "bench")
+        .import(&valid, &status_key, "bench")
         .expect("import");
     assert_eq!(imported.new, CLAIMS as u64);
     pg.superuser_sql("VACUUM ANALYZE");
@@ -492,7 +495,7 @@ fn claim_latency_and_journal_size_per_thousand_records() {
     let journal = dir.path().join("journal.db");
     let keys = records.keys();
     Journal::open(&journal)
-        .and_then(|mut j| j.enqueue(&keys))
+        .and_then(|mut j| j.enqueue(&keys, &status_key))
         .expect("enqueue");
     let (sqlite_clients, sqlite_seconds) = claim_all(|_| {
         let mut j = Journal::open(&journal).expect("open the journal");
