@@ -91,6 +91,17 @@ impl Host {
         stdin.flush().expect("flush");
     }
 
+    /// Writes bytes the host may refuse to read: after a length over its cap it answers and
+    /// leaves without reading the body, so a closed pipe here is the host doing its job.
+    fn write_after_refusal(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        match stdin.write_all(bytes).and_then(|()| stdin.flush()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Err(e) => panic!("write to the host: {e}"),
+        }
+    }
+
     fn next(&self) -> Option<Value> {
         self.answers
             .recv_timeout(Duration::from_secs(90))
@@ -461,7 +472,7 @@ fn web_eid_host_ends_on_a_broken_frame_after_answering_it() {
     let mut host = start();
     host.next().expect("version");
     host.write_raw(&(8 * 1024 + 1u32).to_ne_bytes());
-    host.write_raw(&vec![b' '; 8 * 1024 + 1]);
+    host.write_after_refusal(&vec![b' '; 8 * 1024 + 1]);
     assert!(error_code(&host.next().expect("answer")).starts_with("ERR_WEBEID_NATIVE_INVALID"));
     assert_eq!(host.finish().0, 2);
 
