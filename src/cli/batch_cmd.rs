@@ -106,7 +106,8 @@ pub(crate) fn journal_failure(e: JournalError) -> Failure {
         | JournalError::TooNew { .. }
         | JournalError::Unknown(_)
         | JournalError::NotBound { .. }
-        | JournalError::Conflicts(_) => Failure::bad_input(text),
+        | JournalError::Conflicts(_)
+        | JournalError::LocalLog(_) => Failure::bad_input(text),
         JournalError::Server(e) => crate::cli::journal_cmd::pg_failure(e),
         _ => Failure::card(text),
     }

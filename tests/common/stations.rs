@@ -59,6 +59,8 @@ pub struct Station {
     child: Option<Child>,
     log: PathBuf,
     mailers: PathBuf,
+    /// The station's own log (`--local-log`).
+    pub local_log: PathBuf,
 }
 
 impl Station {
@@ -86,6 +88,7 @@ impl Station {
             child: None,
             log: dir.join(format!("{name}.log")),
             mailers: dir.join(format!("{name}-mailers")),
+            local_log: dir.join(format!("{name}-local.log")),
         }
     }
 
@@ -109,6 +112,8 @@ impl Station {
             .args(["--readers", &self.readers()])
             .arg("--pin-mailers")
             .arg(&self.mailers)
+            .arg("--local-log")
+            .arg(&self.local_log)
             .args(["--lease", "3", "--reconnect-for", "120", "--json"])
             .env("MELLI_JOURNAL", url)
             .stdin(Stdio::null())

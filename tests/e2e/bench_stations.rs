@@ -469,6 +469,7 @@ fn claim_latency_and_journal_size_per_thousand_records() {
                 lease: Duration::from_secs(600),
                 reconnect_for: Duration::from_secs(10),
                 watch: None,
+                local_log: None,
             },
         )
         .expect("station pool")

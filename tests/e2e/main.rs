@@ -10,6 +10,7 @@ mod common;
 mod bad_input;
 mod batch;
 mod batch_pg;
+mod batch_pg_offline;
 mod bench_stations;
 mod browser_login;
 mod cli;

@@ -45,8 +45,10 @@ pub enum StationCommand {
     /// their card). Each record is claimed with a lease that every step renews; a station
     /// that dies leaves its records to the queue once their lease runs out, except one whose
     /// card may be locked: that one waits for its card, at any station, or for `release`.
-    /// If the server goes away, the card in hand waits at its next step, no record is
-    /// claimed, and the station reconnects with backoff.
+    /// If the server goes away, the card in hand is finished (kept in the station's --local-log
+    /// until the journal has it), no record is claimed, and the station reconnects with
+    /// backoff. A card finished while the server was away is journaled when it is back, or
+    /// when the station starts again.
     Run(RunArgs),
     /// Show every station's progress from the shared queue.
     ///
@@ -106,6 +108,11 @@ pub struct RunArgs {
     /// Seconds to keep trying to reach a server that went away before the station stops.
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_RECONNECT_FOR.as_secs_f64())]
     pub reconnect_for: f64,
+    /// This station's own log of its cards (JSON Lines, mode 0600): a card finished while the
+    /// server was away is kept there until the journal has it. Default:
+    /// $XDG_STATE_HOME/melli/station-NAME.log (or ~/.local/state/melli/…).
+    #[arg(long, value_name = "FILE")]
+    pub local_log: Option<PathBuf>,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -291,11 +298,24 @@ impl ConnectionWatch for StderrWatch {
         if !*down {
             *down = true;
             eprintln!(
-                "melli: station {}: lost the journal server ({error}); the card in hand waits, \
-                 no record is taken; reconnecting",
+                "melli: station {}: lost the journal server ({error}); no record is taken; \
+                 reconnecting",
                 self.station
             );
         }
+    }
+
+    fn finishing(&self, tracking_code: &str, serial: &str, error: &str) {
+        let mut down = self
+            .down
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *down = true;
+        eprintln!(
+            "melli: station {}: lost the journal server ({error}); finishing card {serial} for \
+             record {tracking_code} in the station's local log; no record is taken; reconnecting",
+            self.station
+        );
     }
 
     fn back(&self, seconds: f64) {
@@ -319,6 +339,10 @@ fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
     let lease = seconds(args.lease, "--lease", 1.0)?;
     let reconnect_for = seconds(args.reconnect_for, "--reconnect-for", 0.0)?;
     let issuer = load_issuer(&args.issuer)?;
+    let local_log = match &args.local_log {
+        Some(path) => path.clone(),
+        None => default_local_log(&station)?,
+    };
     let options = StationOptions {
         station: station.clone(),
         lease,
@@ -327,9 +351,18 @@ fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
             station: station.clone(),
             down: Mutex::new(false),
         })),
+        local_log: Some(local_log),
     };
     // The server, the schema and the station's name, checked before any reader is touched.
     let pool = StationPool::open(&target, &options).map_err(journal_failure)?;
+    // Cards this station locked while the server was away, journaled before anything else.
+    for done in pool.reconcile().map_err(journal_failure)? {
+        eprintln!(
+            "melli: station {station}: record {} on card {}, locked while the journal server \
+             was away, is journaled done now (from the station's local log)",
+            done.tracking_code, done.serial
+        );
+    }
     let counts = pool.queue().counts().map_err(journal_failure)?;
     let readers = if args.readers.is_empty() {
         PcscReader::all()?
@@ -370,6 +403,26 @@ fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
     } else {
         ExitCode::from(exit::CARD_ERROR)
     })
+}
+
+/// Where a station keeps its local log unless told: the XDG state folder.
+fn default_local_log(station: &str) -> Result<PathBuf, Failure> {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .map(|home| home.join(".local/state"))
+        })
+        .ok_or_else(|| {
+            Failure::bad_input(
+                "no folder for the station's local log (neither XDG_STATE_HOME nor HOME is \
+                 set): give --local-log FILE",
+            )
+        })?;
+    Ok(state.join("melli").join(format!("station-{station}.log")))
 }
 
 fn watch(args: &WatchArgs) -> Result<ExitCode, Failure> {

@@ -100,6 +100,11 @@ impl fmt::Display for RecordState {
 /// to another card on its own.
 pub const LOCK_STEP: &str = "lock";
 
+/// The name of the personalization's first step, opening the secure channel: nothing of the
+/// record is on the card yet. On the shared queue, a record whose card went past it is bound
+/// to that card ([`Queue::waits_for_card`]).
+pub const FIRST_STEP: &str = "secure-channel";
+
 /// One record's row.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RecordRow {
@@ -255,6 +260,9 @@ pub enum JournalError {
     /// The shared journal's server (its message already redacted and escaped).
     #[error(transparent)]
     Server(#[from] postgres::PgError),
+    /// A station's own log beside the shared journal.
+    #[error(transparent)]
+    LocalLog(#[from] postgres::LocalLogError),
     #[error("{} record(s) conflict with the journal; the first: {}", .0.len(), .0.first().map(ToString::to_string).unwrap_or_default())]
     Conflicts(Vec<Conflict>),
 }

@@ -17,6 +17,12 @@ pub trait Queue: Send {
     fn counts(&mut self) -> Result<Counts, JournalError>;
     /// The queue's records bound to a card and unfinished.
     fn bound(&mut self) -> Result<Vec<RecordRow>, JournalError>;
+    /// Whether a bound record waits for its own card however long it takes (and so is never
+    /// released by itself): on a SQLite journal once the lock step began, on the shared queue
+    /// once the card was written to.
+    fn waits_for_card(&self, row: &RecordRow) -> bool {
+        row.may_be_locked()
+    }
     /// The record a card is bound to (being made for it, or done on it), if any.
     fn binding(&mut self, serial: &str) -> Result<Option<RecordRow>, JournalError>;
     /// Whether a record is one this connection works on.

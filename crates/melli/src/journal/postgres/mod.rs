@@ -12,6 +12,7 @@
 //! names the server by [`PgTarget`]'s Display: the password never reaches the user's screen,
 //! whatever the server or the client crate put in their errors.
 
+mod local_log;
 mod progress;
 mod queue;
 mod records;
@@ -26,6 +27,7 @@ use ::postgres::Client;
 
 use crate::display::escaped;
 
+pub use local_log::{LocalLog, LocalLogError, Pending, MAX_LOCAL_LOG_BYTES};
 pub use progress::{Failure, Progress, StationProgress};
 pub use queue::{
     ConnectionWatch, PgQueue, StationOptions, StationPool, DEFAULT_LEASE, DEFAULT_RECONNECT_FOR,

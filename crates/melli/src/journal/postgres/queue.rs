@@ -12,13 +12,17 @@
 //!   (`lease_station`): if another station released it meanwhile, the step finds the binding
 //!   lost and the card is set aside, never finished for a record someone else may make.
 //! - **A station that died**: its records whose lease has run out go back to the queue,
-//!   unless the lock step was begun (the card may hold the record): that record keeps its
-//!   card and waits for it at any station, or for `melli batch release`.
+//!   unless their card was already written to (a step after the secure channel was
+//!   journaled): that record is *bound* to its card and waits for it, at any station (the
+//!   card's serial and lifecycle decide), or for `melli batch release`.
 //! - **The server goes away**: every statement is tried again on a new connection, with
-//!   backoff, for as long as [`PgQueue::reconnect_for`] allows. Nothing moves on meanwhile —
-//!   the card in hand waits at its next step, no record is claimed — and every statement is
-//!   written so that running it twice (the first answer lost with the connection) does what
-//!   running it once does.
+//!   backoff, for as long as [`StationOptions::reconnect_for`] allows, and no record is
+//!   claimed meanwhile. A card in hand whose record is bound is *finished*: its steps, and its
+//!   lock, go to the station's [`LocalLog`] (synced before the journal is asked), and the
+//!   journal is told it is done once the server is back — or, if the station stops first, by
+//!   [`StationPool::reconcile`] when it starts again. Nobody else can take a bound record, so
+//!   finishing it unheard doubles nothing. Every statement is written so that running it
+//!   twice (the first answer lost with the connection) does what running it once does.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -31,10 +35,12 @@ use r2d2::{NopErrorHandler, Pool};
 use r2d2_postgres::PostgresConnectionManager;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::local_log::{Entry, LocalLog, Pending, What};
 use super::{sql_error, tls_connector, PgError, PgJournal, PgTarget};
 use crate::display::escaped;
 use crate::journal::{
-    Counts, JournalError, Millis, Outcome, Queue, RecordRow, RecordState, Released, LOCK_STEP,
+    self, Counts, JournalError, Millis, Outcome, Queue, RecordRow, RecordState, Released,
+    FIRST_STEP,
 };
 use crate::model::ValidRecord;
 
@@ -59,6 +65,9 @@ pub(super) const COLUMNS: &str =
 pub trait ConnectionWatch: Send + Sync {
     /// The server went away; attempts to reconnect begin.
     fn lost(&self, error: &str);
+    /// The server went away while card `serial` was being made for `tracking_code`: the card
+    /// is finished, kept in the station's local log until the journal can be told.
+    fn finishing(&self, tracking_code: &str, serial: &str, error: &str);
     /// Connected again after `seconds`.
     fn back(&self, seconds: f64);
 }
@@ -70,6 +79,7 @@ pub struct StationPool {
     pool: Pool<PostgresConnectionManager<MakeRustlsConnect>>,
     target: PgTarget,
     options: StationOptions,
+    log: Option<Arc<LocalLog>>,
 }
 
 impl std::fmt::Debug for StationPool {
@@ -92,6 +102,12 @@ impl StationPool {
     /// makes the pool its workers draw from. The first connection is made here, alone, so
     /// that a server that refuses, does not answer or has no schema is told as such.
     pub fn open(target: &PgTarget, options: &StationOptions) -> Result<StationPool, JournalError> {
+        // Locked first: a second process as this station is refused before it connects.
+        let log = options
+            .local_log
+            .as_deref()
+            .map(|path| LocalLog::open(path, &options.station).map(Arc::new))
+            .transpose()?;
         let mut journal = PgJournal::open(target)?;
         journal
             .client
@@ -120,6 +136,7 @@ impl StationPool {
             pool,
             target: target.clone(),
             options: options.clone(),
+            log,
         })
     }
 
@@ -128,7 +145,29 @@ impl StationPool {
         PgQueue {
             pool: self.clone(),
             lease_seconds: self.options.lease.as_secs_f64(),
+            hand: None,
         }
+    }
+
+    /// Tells the journal of the cards this station locked and could not journal (its local
+    /// log's pending ones: the server was away, and the station stopped before it came back).
+    /// Each is marked done; a record the journal no longer binds to its card is an error
+    /// that names both, and stays pending.
+    pub fn reconcile(&self) -> Result<Vec<Pending>, JournalError> {
+        let Some(log) = &self.log else {
+            return Ok(Vec::new());
+        };
+        let mut queue = self.queue();
+        let mut done = Vec::new();
+        for pending in log.pending() {
+            queue.journal_done(
+                &pending.tracking_code,
+                &pending.serial,
+                " (locked while the journal server was away; from the station's local log)",
+            )?;
+            done.push(pending);
+        }
+        Ok(done)
     }
 }
 
@@ -138,6 +177,26 @@ pub struct PgQueue {
     pool: StationPool,
     /// The lease in seconds, as the server's interval arithmetic takes it.
     lease_seconds: f64,
+    /// The card this worker is making, once claimed.
+    hand: Option<Hand>,
+}
+
+/// The record and card a worker has in hand.
+#[derive(Debug)]
+struct Hand {
+    tracking_code: String,
+    serial: String,
+    /// The journal has a step after the secure channel: no other station takes the record.
+    bound: bool,
+    /// The server went away while the record was bound: the card is being finished without
+    /// it.
+    offline: bool,
+}
+
+impl Hand {
+    fn is(&self, tracking_code: &str, serial: &str) -> bool {
+        self.tracking_code == tracking_code && self.serial == serial
+    }
 }
 
 impl std::fmt::Debug for PgQueue {
@@ -155,6 +214,9 @@ pub struct StationOptions {
     pub reconnect_for: Duration,
     /// Told when a connection is lost and back.
     pub watch: Option<Arc<dyn ConnectionWatch>>,
+    /// The station's own log of its cards ([`LocalLog`]); without it, a card in hand waits
+    /// for the server at its next step instead of being finished.
+    pub local_log: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for StationOptions {
@@ -163,6 +225,7 @@ impl std::fmt::Debug for StationOptions {
             .field("station", &self.station)
             .field("lease", &self.lease)
             .field("reconnect_for", &self.reconnect_for)
+            .field("local_log", &self.local_log)
             .finish_non_exhaustive()
     }
 }
@@ -172,52 +235,159 @@ impl std::fmt::Debug for StationOptions {
 type Attempt<T> = Result<Result<T, JournalError>, ::postgres::Error>;
 
 impl PgQueue {
-    /// Runs `op` (station name and lease in seconds given) on a connection of the pool; when
-    /// the server went away, again on a new connection, with backoff, until
-    /// [`StationOptions::reconnect_for`] has passed.
-    fn run<T>(
+    /// Runs `op` (station name and lease in seconds given) once, on a connection of the pool:
+    /// the journal's answer, or the error of a server that went away.
+    fn run_once<T>(
         &mut self,
-        mut op: impl FnMut(&mut Client, &str, f64) -> Attempt<T>,
-    ) -> Result<T, JournalError> {
+        op: &mut impl FnMut(&mut Client, &str, f64) -> Attempt<T>,
+    ) -> Result<Result<T, JournalError>, PgError> {
         let StationPool {
             pool,
             target,
             options,
+            ..
         } = &self.pool;
-        let watch = options.watch.as_deref();
+        match pool.get() {
+            Ok(mut client) => match op(&mut client, &options.station, self.lease_seconds) {
+                Ok(answer) => Ok(answer),
+                // The connection is closed now: the pool drops it instead of lending it.
+                Err(e) if connection_lost(&e) => Err(sql_error(target, &e)),
+                Err(e) => Ok(Err(sql_error(target, &e).into())),
+            },
+            Err(e) => Err(PgError::Unreachable {
+                target: target.to_string(),
+                reason: escaped(&target.redact(&e.to_string())),
+            }),
+        }
+    }
+
+    /// Runs `op` as [`Self::run_once`] does; when the server went away, again on a new
+    /// connection, with backoff, until [`StationOptions::reconnect_for`] has passed.
+    fn run<T>(
+        &mut self,
+        mut op: impl FnMut(&mut Client, &str, f64) -> Attempt<T>,
+    ) -> Result<T, JournalError> {
         let mut lost: Option<Instant> = None;
         let mut pause = BACKOFF_FIRST;
         loop {
-            let error = match pool.get() {
-                Ok(mut client) => match op(&mut client, &options.station, self.lease_seconds) {
-                    Ok(answer) => {
-                        if let (Some(since), Some(watch)) = (lost, watch) {
-                            watch.back(since.elapsed().as_secs_f64());
-                        }
-                        return answer;
+            let error = match self.run_once(&mut op) {
+                Ok(answer) => {
+                    if let (Some(since), Some(watch)) = (lost, self.watch()) {
+                        watch.back(since.elapsed().as_secs_f64());
                     }
-                    // The connection is closed now: the pool drops it instead of lending it.
-                    Err(e) if connection_lost(&e) => sql_error(target, &e),
-                    Err(e) => return Err(sql_error(target, &e).into()),
-                },
-                Err(e) => PgError::Unreachable {
-                    target: target.to_string(),
-                    reason: escaped(&target.redact(&e.to_string())),
-                },
+                    return answer;
+                }
+                Err(error) => error,
             };
             let since = *lost.get_or_insert_with(|| {
-                if let Some(watch) = watch {
+                if let Some(watch) = self.watch() {
                     watch.lost(&error.to_string());
                 }
                 Instant::now()
             });
-            if since.elapsed() >= options.reconnect_for {
+            if since.elapsed() >= self.pool.options.reconnect_for {
                 return Err(error.into());
             }
             thread::sleep(pause);
             pause = (pause * 2).min(BACKOFF_MAX);
         }
     }
+
+    fn watch(&self) -> Option<&dyn ConnectionWatch> {
+        self.pool.options.watch.as_deref()
+    }
+
+    /// Writes a line of the station's local log about the card in hand, if it keeps one.
+    fn log(
+        &self,
+        what: What,
+        tracking_code: &str,
+        serial: &str,
+        step: Option<&str>,
+    ) -> Result<(), JournalError> {
+        let Some(log) = &self.pool.log else {
+            return Ok(());
+        };
+        log.append(&Entry {
+            at: journal::now(),
+            what,
+            tracking_code: tracking_code.to_owned(),
+            serial: serial.to_owned(),
+            step: step.map(str::to_owned),
+            offline: self.hand.as_ref().is_some_and(|h| h.offline),
+        })?;
+        Ok(())
+    }
+
+    /// A record claimed for (or resumed on) a card: now in hand.
+    fn take_in_hand(&mut self, tracking_code: &str, serial: &str) -> Result<(), JournalError> {
+        self.hand = Some(Hand {
+            tracking_code: tracking_code.to_owned(),
+            serial: serial.to_owned(),
+            bound: false,
+            offline: false,
+        });
+        self.log(What::Claimed, tracking_code, serial, None)
+    }
+
+    /// Whether the card in hand is `serial` made for `tracking_code`, and its record bound.
+    fn bound_in_hand(&self, tracking_code: &str, serial: &str) -> Option<&Hand> {
+        self.hand
+            .as_ref()
+            .filter(|h| h.is(tracking_code, serial) && h.bound)
+    }
+
+    /// The journal's statement that the record is done on the card (with backoff while the
+    /// server is away), then the local log's line that says the journal has it.
+    fn journal_done(
+        &mut self,
+        tracking_code: &str,
+        serial: &str,
+        note: &str,
+    ) -> Result<(), JournalError> {
+        self.run(|c, station, _| done(c, station, tracking_code, serial, note))?;
+        self.log(What::Journaled, tracking_code, serial, None)?;
+        self.hand = None;
+        Ok(())
+    }
+}
+
+/// Marks the record bound to `serial` done; done already (an answer lost with the connection)
+/// is fine.
+fn done(
+    c: &mut Client,
+    station: &str,
+    tracking_code: &str,
+    serial: &str,
+    note: &str,
+) -> Attempt<()> {
+    let mut tx = c.transaction()?;
+    let Some(id) = bound_id(&mut tx, tracking_code, serial)? else {
+        let done = tx.query_opt(
+            "SELECT 1 FROM records
+             WHERE tracking_code = $1 AND card_serial = $2 AND state = 'done'",
+            &[&tracking_code, &serial],
+        )?;
+        return Ok(match done {
+            Some(_) => Ok(()),
+            None => Err(binding_lost(tracking_code, serial)),
+        });
+    };
+    tx.execute(
+        "UPDATE records SET state = 'done', content = NULL, reason = NULL, made_by = $2,
+                lease_station = NULL, lease_reader = NULL, lease_expires_at = NULL,
+                updated_at = now(), finished_at = now()
+         WHERE id = $1",
+        &[&id, &station],
+    )?;
+    event(
+        &mut tx,
+        Some(id),
+        station,
+        &format!("done on card {serial} at station {station}{note}"),
+    )?;
+    tx.commit()?;
+    Ok(Ok(()))
 }
 
 /// Whether the server went away (or is going, or not yet back) rather than refused the
@@ -325,6 +495,10 @@ fn binding_lost(tracking_code: &str, serial: &str) -> JournalError {
 }
 
 impl Queue for PgQueue {
+    fn waits_for_card(&self, row: &RecordRow) -> bool {
+        row.step.as_deref().is_some_and(|step| step != FIRST_STEP)
+    }
+
     fn counts(&mut self) -> Result<Counts, JournalError> {
         self.run(|c, _, _| {
             let found = c.query("SELECT state, count(*) FROM records GROUP BY state", &[])?;
@@ -374,7 +548,8 @@ impl Queue for PgQueue {
         serial: &str,
         reader: &str,
     ) -> Result<Option<RecordRow>, JournalError> {
-        self.run(|c, station, lease| {
+        self.hand = None;
+        let claimed = self.run(|c, station, lease| {
             let mut tx = c.transaction()?;
             if let Some(r) = tx.query_opt(
                 &format!(
@@ -437,7 +612,11 @@ impl Queue for PgQueue {
             )?;
             tx.commit()?;
             Ok(row(&claimed).map(Some))
-        })
+        })?;
+        if let Some(row) = &claimed {
+            self.take_in_hand(&row.tracking_code, serial)?;
+        }
+        Ok(claimed)
     }
 
     fn resume(
@@ -446,7 +625,8 @@ impl Queue for PgQueue {
         serial: &str,
         reader: &str,
     ) -> Result<RecordRow, JournalError> {
-        self.run(|c, station, lease| {
+        self.hand = None;
+        let resumed = self.run(|c, station, lease| {
             let mut tx = c.transaction()?;
             let Some(r) = tx.query_opt(
                 "SELECT id, lease_station, lease_expires_at > now() AS live FROM records
@@ -485,7 +665,9 @@ impl Queue for PgQueue {
             )?;
             tx.commit()?;
             Ok(row(&resumed))
-        })
+        })?;
+        self.take_in_hand(tracking_code, serial)?;
+        Ok(resumed)
     }
 
     fn record_step(
@@ -494,7 +676,7 @@ impl Queue for PgQueue {
         serial: &str,
         step: &str,
     ) -> Result<(), JournalError> {
-        self.run(|c, station, lease| {
+        let mut write = |c: &mut Client, station: &str, lease: f64| -> Attempt<()> {
             let changed = c.execute(
                 "UPDATE records SET step = $3, updated_at = now(),
                         lease_expires_at = now() + $5 * interval '1 second'
@@ -507,7 +689,34 @@ impl Queue for PgQueue {
             } else {
                 Ok(())
             })
-        })
+        };
+        // A bound record's card is finished even while the server is away (with a local log
+        // to keep it in): one try, then on without the journal.
+        let finishing = self.pool.log.is_some();
+        if let Some(hand) = self.bound_in_hand(tracking_code, serial).filter(|_| finishing) {
+            if !hand.offline {
+                match self.run_once(&mut write) {
+                    Ok(answer) => {
+                        answer?;
+                        return self.log(What::Step, tracking_code, serial, Some(step));
+                    }
+                    Err(lost) => {
+                        if let Some(watch) = self.watch() {
+                            watch.finishing(tracking_code, serial, &lost.to_string());
+                        }
+                        if let Some(hand) = self.hand.as_mut() {
+                            hand.offline = true;
+                        }
+                    }
+                }
+            }
+            return self.log(What::Step, tracking_code, serial, Some(step));
+        }
+        self.run(write)?;
+        if let Some(hand) = self.hand.as_mut().filter(|h| h.is(tracking_code, serial)) {
+            hand.bound = step != FIRST_STEP;
+        }
+        self.log(What::Step, tracking_code, serial, Some(step))
     }
 
     fn mark_done(
@@ -516,36 +725,19 @@ impl Queue for PgQueue {
         serial: &str,
         note: &str,
     ) -> Result<(), JournalError> {
-        self.run(|c, station, _| {
-            let mut tx = c.transaction()?;
-            let Some(id) = bound_id(&mut tx, tracking_code, serial)? else {
-                // Done already by this very statement, its answer lost with the connection.
-                let done = tx.query_opt(
-                    "SELECT 1 FROM records
-                     WHERE tracking_code = $1 AND card_serial = $2 AND state = 'done'",
-                    &[&tracking_code, &serial],
-                )?;
-                return Ok(match done {
-                    Some(_) => Ok(()),
-                    None => Err(binding_lost(tracking_code, serial)),
-                });
-            };
-            tx.execute(
-                "UPDATE records SET state = 'done', content = NULL, reason = NULL, made_by = $2,
-                        lease_station = NULL, lease_reader = NULL, lease_expires_at = NULL,
-                        updated_at = now(), finished_at = now()
-                 WHERE id = $1",
-                &[&id, &station],
-            )?;
-            event(
-                &mut tx,
-                Some(id),
-                station,
-                &format!("done on card {serial} at station {station}{note}"),
-            )?;
-            tx.commit()?;
-            Ok(Ok(()))
-        })
+        // On the station's disk first: if the server is away and the station stops before it
+        // is back, the next start tells the journal.
+        self.log(What::Locked, tracking_code, serial, None)?;
+        let offline = self
+            .hand
+            .as_ref()
+            .is_some_and(|h| h.is(tracking_code, serial) && h.offline);
+        let note = if offline {
+            format!("{note} (finished while the journal server was away)")
+        } else {
+            note.to_owned()
+        };
+        self.journal_done(tracking_code, serial, &note)
     }
 
     fn put_back(
@@ -555,6 +747,7 @@ impl Queue for PgQueue {
         reason: &str,
         may_be_locked: bool,
     ) -> Result<Outcome, JournalError> {
+        self.hand = None;
         self.run(|c, station, _| {
             let mut tx = c.transaction()?;
             let Some(id) = bound_id(&mut tx, tracking_code, serial)? else {
@@ -598,6 +791,7 @@ impl Queue for PgQueue {
         reason: &str,
         max_refusals: u32,
     ) -> Result<Outcome, JournalError> {
+        self.hand = None;
         let max = i32::try_from(max_refusals).unwrap_or(i32::MAX);
         self.run(|c, station, _| {
             let mut tx = c.transaction()?;
@@ -647,19 +841,20 @@ impl Queue for PgQueue {
         _idle_since: Millis,
         in_readers: &HashSet<String>,
     ) -> Result<Vec<Released>, JournalError> {
-        // The lease says when a binding is stale, whichever station holds it; this station's
-        // own cards in its readers are never released under it.
+        // The lease says when a claim is stale, whichever station holds it, as long as its card
+        // was not written to (then the record is bound to the card, and waits for it); this
+        // station's own cards in its readers are never released under it.
         let own: Vec<String> = in_readers.iter().cloned().collect();
         self.run(|c, station, _| {
             let mut tx = c.transaction()?;
             let stale = tx.query(
                 "SELECT id, tracking_code, card_serial, step, lease_station FROM records
-                 WHERE state = 'personalizing' AND step IS DISTINCT FROM $1
+                 WHERE state = 'personalizing' AND (step IS NULL OR step = $1)
                    AND (lease_expires_at IS NULL OR lease_expires_at < now())
                    AND NOT (lease_station IS NOT DISTINCT FROM $2 AND card_serial = ANY($3))
                  ORDER BY id
                  FOR UPDATE SKIP LOCKED",
-                &[&LOCK_STEP, &station, &own],
+                &[&FIRST_STEP, &station, &own],
             )?;
             let mut released = Vec::new();
             for r in stale {
@@ -670,7 +865,7 @@ impl Queue for PgQueue {
                     .unwrap_or_else(|| "no station".to_owned());
                 let reason = format!(
                     "binding to card {serial} released: the lease of station {holder} ran out \
-                     and the card was never locked"
+                     before the card was written to"
                 );
                 requeue(&mut tx, id, &reason)?;
                 event(&mut tx, Some(id), station, &reason)?;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use melli_testkit::postgres::Postgres;
 
 use super::*;
-use crate::journal::{JournalError, Outcome, Queue, RecordState, LOCK_STEP};
+use crate::journal::{JournalError, Outcome, Queue, RecordState, FIRST_STEP, LOCK_STEP};
 use crate::model::ValidRecord;
 use crate::pki::status_key::StatusKey;
 
@@ -45,6 +45,7 @@ fn station(t: &PgTarget, name: &str, lease: Duration) -> PgQueue {
             lease,
             reconnect_for: Duration::ZERO,
             watch: None,
+            local_log: None,
         },
     )
     .expect("station")
@@ -116,14 +117,14 @@ fn a_card_holds_one_record_and_a_claim_run_twice_is_one_claim() {
 }
 
 #[test]
-fn a_lease_that_runs_out_sends_the_record_back_unless_the_card_began_locking() {
+fn a_lease_that_runs_out_sends_the_record_back_unless_its_card_was_written_to() {
     let pg = Postgres::start_new();
     let (t, code) = journal_with_one_record(&pg);
     let mut dead = station(&t, "dead", Duration::from_secs(1));
     dead.claim_next("CARD1", "r")
         .expect("claim")
         .expect("a record");
-    dead.record_step(&code, "CARD1", "photo").expect("step");
+    dead.record_step(&code, "CARD1", FIRST_STEP).expect("step");
     let mut east = station(&t, "east", Duration::from_secs(60));
     // Still leased: nothing to release.
     assert!(east
@@ -131,24 +132,29 @@ fn a_lease_that_runs_out_sends_the_record_back_unless_the_card_began_locking() {
         .expect("release")
         .is_empty());
     std::thread::sleep(Duration::from_millis(1200));
+    // Nothing of the record is on the card yet: back to the queue.
     let released = east.release_stale(0, &HashSet::new()).expect("release");
     assert_eq!(released.len(), 1, "{released:?}");
     assert_eq!(released[0].card_serial, "CARD1");
     // The dead station's next step finds its binding gone.
     assert!(matches!(
-        dead.record_step(&code, "CARD1", "keys"),
+        dead.record_step(&code, "CARD1", "identity"),
         Err(JournalError::BindingLost { .. })
     ));
-    // Claimed again for another card, which begins locking; the lease runs out again.
+    // Claimed again for another card, which is written to; the lease runs out again.
     let mut dying = station(&t, "dying", Duration::from_secs(1));
     dying
         .claim_next("CARD2", "r")
         .expect("claim")
         .expect("a record");
     dying
-        .record_step(&code, "CARD2", LOCK_STEP)
-        .expect("lock step");
+        .record_step(&code, "CARD2", FIRST_STEP)
+        .expect("first step");
+    dying
+        .record_step(&code, "CARD2", "identity")
+        .expect("a step that writes");
     std::thread::sleep(Duration::from_millis(1200));
+    // Bound to its card now: it waits for it.
     assert!(east
         .release_stale(0, &HashSet::new())
         .expect("release")
@@ -158,7 +164,7 @@ fn a_lease_that_runs_out_sends_the_record_back_unless_the_card_began_locking() {
         .expect("binding")
         .expect("still bound");
     assert_eq!(row.state, RecordState::Personalizing);
-    assert!(row.may_be_locked());
+    assert!(east.waits_for_card(&row));
     // The card comes back at east: east resumes it.
     east.resume(&code, "CARD2", "r")
         .expect("resume at another station");

@@ -230,8 +230,9 @@ impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
     }
 
     /// Whether any record of the batch is still to be made: queued, or bound to a card that is
-    /// being handled or may still come back. A binding at the lock step whose card has not come
-    /// back within the patience stops counting (it stays bound, for the next run).
+    /// being handled or may still come back. A binding that waits for its card (at the lock
+    /// step; on the shared queue, once the card was written to) whose card has not come back
+    /// within the patience stops counting (it stays bound, for the next run).
     fn work_left(&mut self) -> Result<bool, BatchError> {
         let counts = self.journal.counts()?;
         if counts.queued > 0 {
@@ -248,7 +249,9 @@ impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
                 .card_serial
                 .as_ref()
                 .is_some_and(|s| in_readers.contains(s));
-            handled || !row.may_be_locked() || !self.shared.waited_for(row.updated_at, now)
+            handled
+                || !self.journal.waits_for_card(row)
+                || !self.shared.waited_for(row.updated_at, now)
         }))
     }
 

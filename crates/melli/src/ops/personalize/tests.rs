@@ -15,6 +15,7 @@ fn fixture(path: &str) -> std::path::PathBuf {
 #[test]
 fn the_journal_stores_the_step_names_and_knows_the_lock_by_its_own() {
     assert_eq!(Step::Lock.name(), crate::journal::LOCK_STEP);
+    assert_eq!(Step::SecureChannel.name(), crate::journal::FIRST_STEP);
     for step in Step::ALL {
         assert_eq!(Step::named(step.name()), Some(step));
     }
