@@ -3007,6 +3007,8 @@ const JOURNAL_SERVER: &[&str] = &[
     "batch-import-other-content",
     "batch-run-on-a-file",
     "batch-run-station-name",
+    "batch-run-station-twice",
+    "batch-run-local-log-damaged",
     "status-shared-person-without-issuer",
 ];
 
@@ -3152,6 +3154,53 @@ fn shared_queue_rows(t: &mut Table, pg: &melli_testkit::postgres::Postgres) {
         ])
         .var("ISSUER", issuer)
         .var("URL", &url),
+    );
+    // A station already running on this machine holds its local log.
+    let local_log = dir.path().join("north-local.log");
+    let running = melli::journal::postgres::LocalLog::open(&local_log, "north").expect("lock");
+    t.run(
+        "batch-run-station-twice",
+        case(&[
+            "batch",
+            "run",
+            "--station",
+            "north",
+            "--issuer",
+            issuer,
+            "--journal",
+            &url,
+            "--local-log",
+            path_str(&local_log),
+        ])
+        .var("ISSUER", issuer)
+        .var("URL", &url)
+        .var("LOG", path_str(&local_log)),
+    );
+    drop(running);
+    let damaged = dir.path().join("damaged-local.log");
+    fs::write(&damaged, "{\"at\":1,\"what\":\"locked\"}\n").expect("damaged log");
+    t.run(
+        "batch-run-local-log-damaged",
+        case(&[
+            "batch",
+            "run",
+            "--station",
+            "north",
+            "--issuer",
+            issuer,
+            "--journal",
+            &url,
+            "--local-log",
+            path_str(&damaged),
+        ])
+        .var("ISSUER", issuer)
+        .var("URL", &url)
+        .var("LOG", path_str(&damaged)),
+    );
+    assert_eq!(
+        fs::read(&damaged).expect("damaged log"),
+        b"{\"at\":1,\"what\":\"locked\"}\n",
+        "a refused run changed the log"
     );
     t.run(
         "status-shared-person-without-issuer",

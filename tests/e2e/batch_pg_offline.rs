@@ -30,7 +30,11 @@ fn wait_until(
     while !done(&*stations) {
         for s in stations.iter_mut() {
             if let Some(status) = s.ended() {
-                panic!("station {} ended ({status}) before {what}:\n{}", s.name, s.output());
+                panic!(
+                    "station {} ended ({status}) before {what}:\n{}",
+                    s.name,
+                    s.output()
+                );
             }
         }
         assert!(
@@ -117,11 +121,18 @@ fn a_station_finishes_the_card_in_hand_without_the_server_and_journals_it_later(
     let (first, first_serial) = being_written(&pg, &mut west, &[]);
     pg.stop();
     let touched_at_stop = touched(&west);
-    wait_until(&mut [&mut west], 60, "the card finished without the server", |s| {
-        lifecycle(s[0], &first_serial) == "operational"
-    });
+    wait_until(
+        &mut [&mut west],
+        60,
+        "the card finished without the server",
+        |s| lifecycle(s[0], &first_serial) == "operational",
+    );
     thread::sleep(Duration::from_secs(2));
-    assert_eq!(touched(&west), touched_at_stop, "a card taken while the server is away");
+    assert_eq!(
+        touched(&west),
+        touched_at_stop,
+        "a card taken while the server is away"
+    );
     assert!(
         west.output().contains(&format!(
             "finishing card {first_serial} for record {first} in the station's local log"
@@ -151,7 +162,7 @@ fn a_station_finishes_the_card_in_hand_without_the_server_and_journals_it_later(
 
     // 2. Again, and west is killed before the server is back (the feeder takes the issued card
     // out when west lets go of it).
-    let (second, second_serial) = being_written(&pg, &mut west, &[first.clone()]);
+    let (second, second_serial) = being_written(&pg, &mut west, std::slice::from_ref(&first));
     pg.stop();
     wait_until(&mut [&mut west], 60, "the second card finished", |s| {
         lifecycle(s[0], &second_serial) == "operational"
@@ -177,7 +188,11 @@ fn a_station_finishes_the_card_in_hand_without_the_server_and_journals_it_later(
     let row = pg.superuser_sql(&format!(
         "SELECT state, card_serial FROM records WHERE tracking_code = '{second}'"
     ));
-    assert_eq!(row.trim(), format!("personalizing|{second_serial}"), "east released it");
+    assert_eq!(
+        row.trim(),
+        format!("personalizing|{second_serial}"),
+        "east released it"
+    );
 
     // West starts again: its local log journals the card first.
     west.start(&url);
@@ -203,8 +218,10 @@ fn a_station_finishes_the_card_in_hand_without_the_server_and_journals_it_later(
 
     // Every record done once, each on its own card, and every issued card is a done record's.
     assert_eq!(
-        pg.superuser_sql("SELECT count(*), count(DISTINCT card_serial) FROM records WHERE state = 'done'")
-            .trim(),
+        pg.superuser_sql(
+            "SELECT count(*), count(DISTINCT card_serial) FROM records WHERE state = 'done'"
+        )
+        .trim(),
         format!("{RECORDS}|{RECORDS}")
     );
     let journaled: HashSet<String> = pg
@@ -216,7 +233,10 @@ fn a_station_finishes_the_card_in_hand_without_the_server_and_journals_it_later(
     for station in [&west, &east] {
         for (serial, state) in station.feeders.iter().flat_map(|f| f.cards()) {
             if state["lifecycle"] == "operational" {
-                assert!(journaled.contains(&serial), "card {serial} issued without a record");
+                assert!(
+                    journaled.contains(&serial),
+                    "card {serial} issued without a record"
+                );
                 issued += 1;
             }
         }
@@ -227,7 +247,10 @@ fn a_station_finishes_the_card_in_hand_without_the_server_and_journals_it_later(
     let log = LocalLog::open(&west.local_log, "west").expect("west's local log");
     assert!(log.pending().is_empty(), "{:?}", log.pending());
     let text = std::fs::read_to_string(&west.local_log).expect("local log");
-    assert!(text.contains(&format!("\"tracking_code\":\"{second}\"")), "{text}");
+    assert!(
+        text.contains(&format!("\"tracking_code\":\"{second}\"")),
+        "{text}"
+    );
     assert!(text.contains("\"offline\":true"), "{text}");
     for line in text.lines() {
         let entry: serde_json::Value = serde_json::from_str(line).expect("a JSON line");

@@ -356,11 +356,21 @@ fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
     // The server, the schema and the station's name, checked before any reader is touched.
     let pool = StationPool::open(&target, &options).map_err(journal_failure)?;
     // Cards this station locked while the server was away, journaled before anything else.
-    for done in pool.reconcile().map_err(journal_failure)? {
+    let reconciled = pool.reconcile().map_err(journal_failure)?;
+    for done in &reconciled.journaled {
         eprintln!(
             "melli: station {station}: record {} on card {}, locked while the journal server \
              was away, is journaled done now (from the station's local log)",
             done.tracking_code, done.serial
+        );
+    }
+    for conflict in &reconciled.conflicts {
+        eprintln!(
+            "melli: station {station}: WARNING: card {serial} was locked with record {code} \
+             while the journal server was away, but the record was released meanwhile: revoke \
+             card {serial} (the journal has this as an event)",
+            serial = conflict.serial,
+            code = conflict.tracking_code
         );
     }
     let counts = pool.queue().counts().map_err(journal_failure)?;

@@ -70,6 +70,9 @@ pub enum What {
     Locked,
     /// The journal has the record done on the card.
     Journaled,
+    /// The journal no longer binds the record to the card (released meanwhile): told to the
+    /// journal as a conflict to resolve, and no longer pending here.
+    Conflict,
 }
 
 /// One line of the log.
@@ -108,7 +111,9 @@ pub struct LocalLog {
 
 impl std::fmt::Debug for LocalLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalLog").field("path", &self.path).finish()
+        f.debug_struct("LocalLog")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -180,7 +185,7 @@ impl LocalLog {
                 inner.file.sync_data().map_err(io)?;
                 inner.pending.insert(key);
             }
-            What::Journaled => {
+            What::Journaled | What::Conflict => {
                 inner.pending.remove(&key);
                 if inner.pending.is_empty() {
                     let size = inner.file.metadata().map_err(io)?.len();
@@ -240,7 +245,7 @@ fn read_pending(path: &Path, file: &File) -> Result<BTreeSet<Pending>, LocalLogE
         let entry: Entry = serde_json::from_slice(line).map_err(|e| LocalLogError::Damaged {
             path: path.to_owned(),
             line: index + 1,
-            reason: escaped(&e.to_string()),
+            reason: escaped(&e.to_string()).replace('`', "'"),
         })?;
         let key = Pending {
             tracking_code: entry.tracking_code,
@@ -250,7 +255,7 @@ fn read_pending(path: &Path, file: &File) -> Result<BTreeSet<Pending>, LocalLogE
             What::Locked => {
                 pending.insert(key);
             }
-            What::Journaled => {
+            What::Journaled | What::Conflict => {
                 pending.remove(&key);
             }
             What::Claimed | What::Step => {}
@@ -279,9 +284,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("state/west.log");
         let log = LocalLog::open(&path, "west").expect("open");
-        log.append(&entry(What::Claimed, "T1", "S1")).expect("append");
-        log.append(&entry(What::Locked, "T1", "S1")).expect("append");
-        log.append(&entry(What::Locked, "T2", "S2")).expect("append");
+        log.append(&entry(What::Claimed, "T1", "S1"))
+            .expect("append");
+        log.append(&entry(What::Locked, "T1", "S1"))
+            .expect("append");
+        log.append(&entry(What::Locked, "T2", "S2"))
+            .expect("append");
         log.append(&entry(What::Journaled, "T2", "S2"))
             .expect("append");
         assert_eq!(log.pending().len(), 1);
@@ -312,7 +320,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("west.log");
         let log = LocalLog::open(&path, "west").expect("open");
-        log.append(&entry(What::Locked, "T1", "S1")).expect("append");
+        log.append(&entry(What::Locked, "T1", "S1"))
+            .expect("append");
         drop(log);
         let mut file = OpenOptions::new().append(true).open(&path).expect("open");
         file.write_all(br#"{"at":2,"what":"jour"#).expect("write");

@@ -30,7 +30,8 @@ use crate::display::escaped;
 pub use local_log::{LocalLog, LocalLogError, Pending, MAX_LOCAL_LOG_BYTES};
 pub use progress::{Failure, Progress, StationProgress};
 pub use queue::{
-    ConnectionWatch, PgQueue, StationOptions, StationPool, DEFAULT_LEASE, DEFAULT_RECONNECT_FOR,
+    ConnectionWatch, PgQueue, Reconciled, StationOptions, StationPool, DEFAULT_LEASE,
+    DEFAULT_RECONNECT_FOR,
 };
 pub use schema::{Migrated, SCHEMA_VERSION};
 pub use tls::{SslMode, TlsOptions, MAX_ROOT_CERT_BYTES};

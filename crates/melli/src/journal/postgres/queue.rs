@@ -151,24 +151,47 @@ impl StationPool {
 
     /// Tells the journal of the cards this station locked and could not journal (its local
     /// log's pending ones: the server was away, and the station stopped before it came back).
-    /// Each is marked done; a record the journal no longer binds to its card is an error
-    /// that names both, and stays pending.
-    pub fn reconcile(&self) -> Result<Vec<Pending>, JournalError> {
+    /// Each is marked done — unless the journal no longer binds the record to its card (a
+    /// supervisor released it meanwhile): then the journal gets an event that names both, to
+    /// be resolved by revoking the card, and the card is a conflict here.
+    pub fn reconcile(&self) -> Result<Reconciled, JournalError> {
+        let mut reconciled = Reconciled::default();
         let Some(log) = &self.log else {
-            return Ok(Vec::new());
+            return Ok(reconciled);
         };
         let mut queue = self.queue();
-        let mut done = Vec::new();
         for pending in log.pending() {
-            queue.journal_done(
-                &pending.tracking_code,
-                &pending.serial,
+            let (code, serial) = (&pending.tracking_code, &pending.serial);
+            match queue.journal_done(
+                code,
+                serial,
                 " (locked while the journal server was away; from the station's local log)",
-            )?;
-            done.push(pending);
+            ) {
+                Ok(()) => reconciled.journaled.push(pending),
+                Err(JournalError::BindingLost { .. }) => {
+                    queue.note_card(&format!(
+                        "card {serial} was locked with record {code} at station {} while the \
+                         journal server was away, but the record was released meanwhile: \
+                         revoke card {serial}",
+                        self.options.station
+                    ))?;
+                    queue.log(What::Conflict, code, serial, None)?;
+                    reconciled.conflicts.push(pending);
+                }
+                Err(e) => return Err(e),
+            }
         }
-        Ok(done)
+        Ok(reconciled)
     }
+}
+
+/// What [`StationPool::reconcile`] did with the cards of the station's local log.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Journaled done now.
+    pub journaled: Vec<Pending>,
+    /// Locked with a record the journal had released meanwhile: to be revoked.
+    pub conflicts: Vec<Pending>,
 }
 
 /// One station worker's handle on the shared queue: its statements, each on a connection of
@@ -693,7 +716,10 @@ impl Queue for PgQueue {
         // A bound record's card is finished even while the server is away (with a local log
         // to keep it in): one try, then on without the journal.
         let finishing = self.pool.log.is_some();
-        if let Some(hand) = self.bound_in_hand(tracking_code, serial).filter(|_| finishing) {
+        if let Some(hand) = self
+            .bound_in_hand(tracking_code, serial)
+            .filter(|_| finishing)
+        {
             if !hand.offline {
                 match self.run_once(&mut write) {
                     Ok(answer) => {

@@ -253,3 +253,94 @@ fn importing_again_changes_nothing_and_other_content_is_refused() {
     assert_eq!(back.identity_dg(), record.identity_dg());
     assert_eq!(back.photo_dg(), record.photo_dg());
 }
+
+/// A station keeping its local log at `log`, giving up on a server away at once.
+fn station_with_log(t: &PgTarget, name: &str, log: &Path) -> StationPool {
+    StationPool::open(
+        t,
+        &StationOptions {
+            station: name.to_owned(),
+            lease: Duration::from_secs(1),
+            reconnect_for: Duration::ZERO,
+            watch: None,
+            local_log: Some(log.to_owned()),
+        },
+    )
+    .expect("station")
+}
+
+#[test]
+fn a_bound_card_is_finished_while_the_server_is_away_and_journaled_from_the_local_log() {
+    let pg = Postgres::start_new();
+    let (t, code) = journal_with_one_record(&pg);
+    let dir = tempfile::tempdir().expect("dir");
+    let log = dir.path().join("west.log");
+    let pool = station_with_log(&t, "west", &log);
+    let mut west = pool.queue();
+    west.claim_next("CARD1", "r")
+        .expect("claim")
+        .expect("a record");
+    west.record_step(&code, "CARD1", FIRST_STEP).expect("step");
+    west.record_step(&code, "CARD1", "identity").expect("step");
+    pg.stop();
+    // The record is bound: its card goes on without the journal …
+    west.record_step(&code, "CARD1", "photo")
+        .expect("a step without the server");
+    west.record_step(&code, "CARD1", LOCK_STEP)
+        .expect("the lock step without the server");
+    // … and is locked; the journal cannot be told (no time to wait for it here).
+    assert!(matches!(
+        west.mark_done(&code, "CARD1", ""),
+        Err(JournalError::Server(PgError::Unreachable { .. }))
+    ));
+    drop(west);
+    drop(pool);
+    pg.start();
+    assert_eq!(
+        pg.superuser_sql("SELECT state, step FROM records"),
+        "personalizing|identity\n"
+    );
+    let pool = station_with_log(&t, "west", &log);
+    let reconciled = pool.reconcile().expect("reconcile");
+    assert_eq!(reconciled.journaled.len(), 1, "{reconciled:?}");
+    assert!(reconciled.conflicts.is_empty());
+    assert_eq!(
+        pg.superuser_sql("SELECT state, card_serial, made_by FROM records"),
+        "done|CARD1|west\n"
+    );
+    // Nothing is left to tell.
+    assert_eq!(pool.reconcile().expect("again"), Reconciled::default());
+}
+
+#[test]
+fn a_card_locked_unheard_whose_record_was_released_meanwhile_is_a_conflict_in_the_journal() {
+    let pg = Postgres::start_new();
+    let (t, code) = journal_with_one_record(&pg);
+    let dir = tempfile::tempdir().expect("dir");
+    let log = dir.path().join("west.log");
+    let pool = station_with_log(&t, "west", &log);
+    let mut west = pool.queue();
+    west.claim_next("CARD1", "r")
+        .expect("claim")
+        .expect("a record");
+    west.record_step(&code, "CARD1", FIRST_STEP).expect("step");
+    west.record_step(&code, "CARD1", "identity").expect("step");
+    // A supervisor releases the record (wrongly: its card is being finished).
+    PgJournal::open(&t)
+        .expect("open")
+        .release(&code, "test")
+        .expect("release");
+    assert!(matches!(
+        west.mark_done(&code, "CARD1", ""),
+        Err(JournalError::BindingLost { .. })
+    ));
+    drop(west);
+    drop(pool);
+    let pool = station_with_log(&t, "west", &log);
+    let reconciled = pool.reconcile().expect("reconcile");
+    assert_eq!(reconciled.conflicts.len(), 1, "{reconciled:?}");
+    let events = pg.superuser_sql("SELECT event FROM events WHERE record_id IS NULL");
+    assert!(events.contains("revoke card CARD1"), "{events}");
+    // Told once: no longer pending.
+    assert_eq!(pool.reconcile().expect("again"), Reconciled::default());
+}
