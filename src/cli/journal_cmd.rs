@@ -78,9 +78,10 @@ pub fn pg_failure(e: PgError) -> Failure {
         | PgError::Refused { .. }
         | PgError::Sql { .. }
         | PgError::Tls { .. } => Failure::card(text),
-        PgError::TooNew { .. } | PgError::NotMigrated { .. } | PgError::Foreign { .. } => {
-            Failure::bad_input(text)
-        }
+        PgError::TooNew { .. }
+        | PgError::NotMigrated { .. }
+        | PgError::Foreign { .. }
+        | PgError::TlsSetup { .. } => Failure::bad_input(text),
     }
 }
 

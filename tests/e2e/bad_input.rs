@@ -3010,6 +3010,7 @@ const JOURNAL_SERVER: &[&str] = &[
     "batch-run-station-twice",
     "batch-run-local-log-damaged",
     "status-shared-person-without-issuer",
+    "journal-sslrootcert-missing",
 ];
 
 #[test]
@@ -3079,6 +3080,20 @@ fn journal_connection_strings_and_servers_that_refuse() {
             .var("PGDIR", &pgdir),
     );
     crate::common::assert_secret_absent(pg.password(), &[&out]);
+    // The CA file is read before anything is sent: no server is needed to find it missing.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = dir.path().join("db-ca.pem");
+    let tls_url = format!(
+        "postgres://melli:{wrong}@127.0.0.1:1/melli?sslmode=verify-full&sslrootcert={}",
+        ca.display()
+    );
+    let out = t.run(
+        "journal-sslrootcert-missing",
+        case(&["journal", "migrate", "--journal", &tls_url])
+            .var("WRONG", wrong)
+            .var("CA", path_str(&ca)),
+    );
+    crate::common::assert_secret_absent(wrong, &[&out]);
     t.finish();
 }
 

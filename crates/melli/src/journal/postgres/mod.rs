@@ -76,6 +76,10 @@ pub enum PgError {
     /// disables it. The reason says what failed and what to do.
     #[error("TLS with the PostgreSQL server of the journal {target}: {reason}")]
     Tls { target: String, reason: String },
+    /// TLS cannot be set up on this side (an `sslrootcert` that is missing, unreadable or not
+    /// PEM): nothing was sent to the server.
+    #[error("TLS with the PostgreSQL server of the journal {target}: {reason}")]
+    TlsSetup { target: String, reason: String },
 }
 
 /// An open connection to a journal on PostgreSQL.
@@ -161,7 +165,7 @@ impl PgJournal {
 
 /// The TLS connector the string's `sslmode` and `sslrootcert` ask for.
 fn tls_connector(target: &PgTarget) -> Result<tokio_postgres_rustls::MakeRustlsConnect, PgError> {
-    tls::connector(&target.tls_in_effect()).map_err(|reason| PgError::Tls {
+    tls::connector(&target.tls_in_effect()).map_err(|reason| PgError::TlsSetup {
         target: shown(target),
         reason: target.redact(&reason),
     })

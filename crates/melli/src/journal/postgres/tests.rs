@@ -264,6 +264,14 @@ fn tls_error(e: PgError) -> String {
     }
 }
 
+/// The message of a TLS set-up error (on this side, before anything is sent).
+fn tls_setup_error(e: PgError) -> String {
+    match e {
+        PgError::TlsSetup { .. } => e.to_string(),
+        other => panic!("not a TLS set-up error: {other}"),
+    }
+}
+
 #[test]
 fn verify_full_with_the_servers_ca_migrates_over_tls_and_another_ca_is_refused() {
     use melli_testkit::postgres::{make_ca, Options, Tcp};
@@ -401,7 +409,7 @@ fn an_unusable_sslrootcert_is_a_clear_line_before_any_connection() {
             "localhost",
             &format!("sslmode=verify-full&sslrootcert={path}"),
         ));
-        let e = tls_error(PgJournal::connect(&t).expect_err("unusable sslrootcert"));
+        let e = tls_setup_error(PgJournal::connect(&t).expect_err("unusable sslrootcert"));
         assert!(
             e.contains(&format!("cannot use sslrootcert {path}: {why}")),
             "{e}"
@@ -425,7 +433,7 @@ fn require_against_a_server_without_tls_is_refused_and_prefer_goes_plain() {
         "127.0.0.1",
         &format!("sslmode=verify-full&sslrootcert={}", ca.display()),
     ));
-    let e = tls_error(PgJournal::connect(&t).expect_err("no root certificate"));
+    let e = tls_setup_error(PgJournal::connect(&t).expect_err("no root certificate"));
     assert!(e.contains("cannot use sslrootcert"), "{e}");
     let t = target(&pg.tcp_url("127.0.0.1", "sslmode=require"));
     let e = tls_error(PgJournal::connect(&t).expect_err("no TLS on the server"));
