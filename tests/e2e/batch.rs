@@ -184,6 +184,23 @@ fn a_batch_on_two_readers_makes_every_record_once() {
     );
 }
 
+#[test]
+fn a_feeder_swapping_cards_faster_than_pcscd_looks_does_not_hold_the_batch() {
+    // pcscd looks at a vpcd reader every 400 ms: a feeder that puts the next card in 50 ms
+    // after taking one out hides the swap from it, and the batch must find out by itself.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let records = batch_records(dir.path(), 3);
+    let journal = dir.path().join("journal.db");
+    let feeder = Feeder::start(FeederOptions {
+        gap_ms: 50,
+        ..FeederOptions::new(4, test_issuer())
+    });
+    let out = run_batch(&records, &journal, &[&feeder]);
+    assert_eq!(out.code, 0, "{out:?}\nfeeder:\n{}", feeder.log());
+    assert_eq!(out.json()["made"], 3, "{out:?}");
+    assert_each_record_once(&journal, 3, &[&feeder]);
+}
+
 /// Starts the batch, waits until the journal shows `when`, then kills it with SIGKILL.
 fn kill_when(
     records: &Path,

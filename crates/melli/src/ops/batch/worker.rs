@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::applet::{AppletError, Lifecycle};
 use crate::journal::{self, JournalError, Millis, Queue, RecordRow, RecordState};
@@ -620,10 +620,14 @@ impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
         Ok(())
     }
 
-    /// Waits for the card to be taken out, or for the batch to end.
+    /// Waits for the card to be taken out, or for the batch to end. pcscd looks at a reader
+    /// a few times a second: a card swapped for the next faster than that (a card feeder)
+    /// looks as if it never left, so every [`SWAP_CHECK`] the card in the reader is asked
+    /// its serial.
     fn wait_removal(&mut self, serial: Option<String>) -> Result<(), BatchError> {
         self.reader.set_aside();
         let mut told = false;
+        let mut checked = Instant::now();
         loop {
             if self.shared.stopped() || !self.work_left()? {
                 return Ok(());
@@ -636,6 +640,14 @@ impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
                     });
                     told = true;
                 }
+                Ok(true) if checked.elapsed() >= SWAP_CHECK => {
+                    checked = Instant::now();
+                    if let Some(serial) = &serial {
+                        if self.swapped(serial) {
+                            return Ok(());
+                        }
+                    }
+                }
                 Ok(true) => {}
                 Err(e) if reader_gone(&e) => return Ok(()),
                 Err(e) => self.notice(Notice::Trouble(e.to_string())),
@@ -644,6 +656,21 @@ impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
         }
     }
 }
+
+impl<R: Reader> Worker<'_, '_, R> {
+    /// Whether the card in the reader is another than `serial` (or none): asked, not
+    /// assumed; a card that cannot be asked now counts as the same.
+    fn swapped(&mut self, serial: &str) -> bool {
+        match self.reader.connect() {
+            Ok(Presence::Card(mut card)) => card.serial().is_ok_and(|now| now != serial),
+            Ok(Presence::Empty | Presence::Unusable(_)) => true,
+            Err(_) => false,
+        }
+    }
+}
+
+/// How often a card waited out is asked whether it is still the same card.
+const SWAP_CHECK: Duration = Duration::from_secs(2);
 
 /// Errors after which a reader will not come back by waiting.
 fn reader_gone(error: &TransportError) -> bool {
