@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use melli_testkit::process::stop_child;
 
 use super::feeder::{batch_records, Feeder, FeederOptions};
-use super::{test_issuer, MELLI};
+use super::{melli, path_str, test_issuer, MELLI};
 
 /// Records in `fixtures/records/batch-40.jsonl`.
 pub const FIXTURE_RECORDS: usize = 40;
@@ -182,4 +182,63 @@ impl Drop for Station {
             stop_child(&mut child, Duration::ZERO);
         }
     }
+}
+
+/// Migrates the shared journal at `url` and imports the records file at `records` into it;
+/// the import's JSON report.
+pub fn migrate_and_import(url: &str, records: &Path) -> serde_json::Value {
+    let migrated = melli(&["journal", "migrate", "--journal", url]);
+    assert_eq!(migrated.code, 0, "{migrated:?}");
+    let import = melli(&[
+        "batch",
+        "import",
+        path_str(records),
+        "--issuer",
+        path_str(test_issuer()),
+        "--journal",
+        url,
+        "--json",
+    ]);
+    assert_eq!(import.code, 0, "{import:?}");
+    import.json()
+}
+
+/// Waits up to `seconds` (looking every 10 ms) until `done`, failing with the end of every
+/// station's output if one of them ends first or time runs out.
+pub fn wait_until(
+    stations: &mut [&mut Station],
+    seconds: u64,
+    what: &str,
+    mut done: impl FnMut(&[&mut Station]) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !done(&*stations) {
+        for s in stations.iter_mut() {
+            if let Some(status) = s.ended() {
+                panic!(
+                    "station {} ended ({status}) before {what}:\n{}",
+                    s.name,
+                    s.output()
+                );
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never {what}; stations:\n{}",
+            stations
+                .iter()
+                .map(|s| format!("--- {}:\n{}", s.name, tail(&s.output(), 3000)))
+                .collect::<String>()
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The end of a long text.
+pub fn tail(text: &str, bytes: usize) -> &str {
+    let mut start = text.len().saturating_sub(bytes);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
 }

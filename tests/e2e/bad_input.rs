@@ -3170,51 +3170,36 @@ fn shared_queue_rows(t: &mut Table, pg: &melli_testkit::postgres::Postgres) {
         .var("ISSUER", issuer)
         .var("URL", &url),
     );
+    // `batch run` as station north with its local log at `log`.
+    let run_north = |log: &Path| {
+        case(&[
+            "batch",
+            "run",
+            "--station",
+            "north",
+            "--issuer",
+            issuer,
+            "--journal",
+            &url,
+            "--local-log",
+            path_str(log),
+        ])
+        .var("ISSUER", issuer)
+        .var("URL", &url)
+        .var("LOG", path_str(log))
+    };
     // A station already running on this machine holds its local log.
     let local_log = dir.path().join("north-local.log");
     let running = melli::journal::postgres::LocalLog::open(&local_log, "north").expect("lock");
-    t.run(
-        "batch-run-station-twice",
-        case(&[
-            "batch",
-            "run",
-            "--station",
-            "north",
-            "--issuer",
-            issuer,
-            "--journal",
-            &url,
-            "--local-log",
-            path_str(&local_log),
-        ])
-        .var("ISSUER", issuer)
-        .var("URL", &url)
-        .var("LOG", path_str(&local_log)),
-    );
+    t.run("batch-run-station-twice", run_north(&local_log));
     drop(running);
     let damaged = dir.path().join("damaged-local.log");
-    fs::write(&damaged, "{\"at\":1,\"what\":\"locked\"}\n").expect("damaged log");
-    t.run(
-        "batch-run-local-log-damaged",
-        case(&[
-            "batch",
-            "run",
-            "--station",
-            "north",
-            "--issuer",
-            issuer,
-            "--journal",
-            &url,
-            "--local-log",
-            path_str(&damaged),
-        ])
-        .var("ISSUER", issuer)
-        .var("URL", &url)
-        .var("LOG", path_str(&damaged)),
-    );
+    let line = b"{\"at\":1,\"what\":\"locked\"}\n";
+    fs::write(&damaged, line).expect("damaged log");
+    t.run("batch-run-local-log-damaged", run_north(&damaged));
     assert_eq!(
         fs::read(&damaged).expect("damaged log"),
-        b"{\"at\":1,\"what\":\"locked\"}\n",
+        line,
         "a refused run changed the log"
     );
     t.run(

@@ -7,12 +7,11 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use melli_testkit::postgres::Postgres;
 
-use crate::common::stations::{national_code, records, Station};
+use crate::common::stations::{national_code, records, wait_until, Station};
 use crate::common::{assert_secret_absent, melli, path_str, test_issuer, Output};
 
 /// One number from the server.
@@ -22,40 +21,8 @@ fn count(pg: &Postgres, sql: &str) -> u64 {
 
 /// Waits until `sql` counts at least `least`, every station still running.
 fn wait_for(pg: &Postgres, stations: &mut [Station], what: &str, sql: &str, least: u64) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while count(pg, sql) < least {
-        for s in stations.iter_mut() {
-            if let Some(status) = s.ended() {
-                panic!(
-                    "station {} ended ({status}) before {what}:\n{}",
-                    s.name,
-                    s.output()
-                );
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never reached {what}:\n{}\nstations:\n{}",
-            pg.superuser_sql(
-                "SELECT tracking_code, state, step, lease_station FROM records
-                 WHERE state <> 'done'"
-            ),
-            stations
-                .iter()
-                .map(|s| format!("--- {}:\n{}", s.name, tail(&s.output(), 3000)))
-                .collect::<String>()
-        );
-        thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// The end of a long text.
-fn tail(text: &str, bytes: usize) -> &str {
-    let mut start = text.len().saturating_sub(bytes);
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    &text[start..]
+    let mut all: Vec<&mut Station> = stations.iter_mut().collect();
+    wait_until(&mut all, 120, what, |_| count(pg, sql) >= least);
 }
 
 /// Records of station `name` on a card past the secure channel and before the lock step.

@@ -14,40 +14,10 @@ use melli::journal::postgres::LocalLog;
 use melli_testkit::postgres::Postgres;
 
 use crate::common::feeder::FeederOptions;
-use crate::common::stations::{records, Station};
-use crate::common::{melli, path_str, test_issuer};
+use crate::common::stations::{migrate_and_import, records, wait_until, Station};
+use crate::common::test_issuer;
 
 const RECORDS: usize = 8;
-
-/// Waits for `what` (checked every 10 ms) for up to `seconds`, every station still running.
-fn wait_until(
-    stations: &mut [&mut Station],
-    seconds: u64,
-    what: &str,
-    mut done: impl FnMut(&[&mut Station]) -> bool,
-) {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    while !done(&*stations) {
-        for s in stations.iter_mut() {
-            if let Some(status) = s.ended() {
-                panic!(
-                    "station {} ended ({status}) before {what}:\n{}",
-                    s.name,
-                    s.output()
-                );
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never {what}; stations:\n{}",
-            stations
-                .iter()
-                .map(|s| format!("--- {}:\n{}", s.name, s.output()))
-                .collect::<String>()
-        );
-        thread::sleep(Duration::from_millis(10));
-    }
-}
 
 /// The record west is writing to its card now, early in the card (its DG1 or DG2 being
 /// written): tracking code and card serial.
@@ -95,18 +65,7 @@ fn a_station_finishes_the_card_in_hand_without_the_server_and_journals_it_later(
     let records = records(dir.path(), RECORDS);
     let pg = Postgres::start_new();
     let url = pg.url();
-    let migrated = melli(&["journal", "migrate", "--journal", &url]);
-    assert_eq!(migrated.code, 0, "{migrated:?}");
-    let import = melli(&[
-        "batch",
-        "import",
-        path_str(&records),
-        "--issuer",
-        path_str(test_issuer()),
-        "--journal",
-        &url,
-    ]);
-    assert_eq!(import.code, 0, "{import:?}");
+    migrate_and_import(&url, &records);
 
     // Slow chips: a card takes seconds.
     let slow = FeederOptions {

@@ -30,8 +30,8 @@ use melli::pki::status_key::StatusKey;
 use melli_testkit::postgres::Postgres;
 
 use crate::common::feeder::{Feeder, FeederOptions};
-use crate::common::stations::{records, Station};
-use crate::common::{melli, path_str, run, test_issuer, MELLI};
+use crate::common::stations::{migrate_and_import, records, Station};
+use crate::common::{run, test_issuer, MELLI};
 
 /// Milliseconds per command APDU in the feeders' cards, like a real chip's.
 const APDU_DELAY_MS: u64 = 10;
@@ -168,20 +168,8 @@ fn postgres_run(n: usize, stations: usize) -> Run {
     let pg = Postgres::start_new();
     durable(&pg);
     let url = pg.url();
-    let migrated = melli(&["journal", "migrate", "--journal", &url]);
-    assert_eq!(migrated.code, 0, "{migrated:?}");
-    let import = melli(&[
-        "batch",
-        "import",
-        path_str(&path),
-        "--issuer",
-        path_str(test_issuer()),
-        "--journal",
-        &url,
-        "--json",
-    ]);
-    assert_eq!(import.code, 0, "{import:?}");
-    assert_eq!(import.json()["new"], n, "{import:?}");
+    let import = migrate_and_import(&url, &path);
+    assert_eq!(import["new"], n, "{import}");
 
     // Each feeder holds enough cards for the whole queue: which station makes how many is
     // the queue's business.

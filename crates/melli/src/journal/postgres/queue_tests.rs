@@ -143,16 +143,7 @@ fn a_lease_that_runs_out_sends_the_record_back_unless_its_card_was_written_to() 
     ));
     // Claimed again for another card, which is written to; the lease runs out again.
     let mut dying = station(&t, "dying", Duration::from_secs(1));
-    dying
-        .claim_next("CARD2", "r")
-        .expect("claim")
-        .expect("a record");
-    dying
-        .record_step(&code, "CARD2", FIRST_STEP)
-        .expect("first step");
-    dying
-        .record_step(&code, "CARD2", "identity")
-        .expect("a step that writes");
+    bind(&mut dying, &code, "CARD2");
     std::thread::sleep(Duration::from_millis(1200));
     // Bound to its card now: it waits for it.
     assert!(east
@@ -269,6 +260,16 @@ fn station_with_log(t: &PgTarget, name: &str, log: &Path) -> StationPool {
     .expect("station")
 }
 
+/// Claims the record for card `serial` and writes to the card: the record is bound to it.
+fn bind(queue: &mut PgQueue, code: &str, serial: &str) {
+    queue
+        .claim_next(serial, "r")
+        .expect("claim")
+        .expect("a record");
+    queue.record_step(code, serial, FIRST_STEP).expect("step");
+    queue.record_step(code, serial, "identity").expect("step");
+}
+
 #[test]
 fn a_bound_card_is_finished_while_the_server_is_away_and_journaled_from_the_local_log() {
     let pg = Postgres::start_new();
@@ -277,11 +278,7 @@ fn a_bound_card_is_finished_while_the_server_is_away_and_journaled_from_the_loca
     let log = dir.path().join("west.log");
     let pool = station_with_log(&t, "west", &log);
     let mut west = pool.queue();
-    west.claim_next("CARD1", "r")
-        .expect("claim")
-        .expect("a record");
-    west.record_step(&code, "CARD1", FIRST_STEP).expect("step");
-    west.record_step(&code, "CARD1", "identity").expect("step");
+    bind(&mut west, &code, "CARD1");
     pg.stop();
     // The record is bound: its card goes on without the journal …
     west.record_step(&code, "CARD1", "photo")
@@ -320,11 +317,7 @@ fn a_card_locked_unheard_whose_record_was_released_meanwhile_is_a_conflict_in_th
     let log = dir.path().join("west.log");
     let pool = station_with_log(&t, "west", &log);
     let mut west = pool.queue();
-    west.claim_next("CARD1", "r")
-        .expect("claim")
-        .expect("a record");
-    west.record_step(&code, "CARD1", FIRST_STEP).expect("step");
-    west.record_step(&code, "CARD1", "identity").expect("step");
+    bind(&mut west, &code, "CARD1");
     // A supervisor releases the record (wrongly: its card is being finished).
     PgJournal::open(&t)
         .expect("open")
