@@ -270,27 +270,60 @@ fn bind(queue: &mut PgQueue, code: &str, serial: &str) {
     queue.record_step(code, serial, "identity").expect("step");
 }
 
+/// Station west with a local log, its queue holding the journal's one record bound to CARD1.
+struct West {
+    t: PgTarget,
+    code: String,
+    dir: tempfile::TempDir,
+    log: std::path::PathBuf,
+    pool: StationPool,
+    queue: PgQueue,
+}
+
+impl West {
+    fn with_card1_bound(pg: &Postgres) -> West {
+        let (t, code) = journal_with_one_record(pg);
+        let dir = tempfile::tempdir().expect("dir");
+        let log = dir.path().join("west.log");
+        let pool = station_with_log(&t, "west", &log);
+        let mut queue = pool.queue();
+        bind(&mut queue, &code, "CARD1");
+        West {
+            t,
+            code,
+            dir,
+            log,
+            pool,
+            queue,
+        }
+    }
+}
+
 #[test]
 fn a_bound_card_is_finished_while_the_server_is_away_and_journaled_from_the_local_log() {
     let pg = Postgres::start_new();
-    let (t, code) = journal_with_one_record(&pg);
-    let dir = tempfile::tempdir().expect("dir");
-    let log = dir.path().join("west.log");
-    let pool = station_with_log(&t, "west", &log);
-    let mut west = pool.queue();
-    bind(&mut west, &code, "CARD1");
+    let West {
+        t,
+        code,
+        dir: _dir,
+        log,
+        pool,
+        mut queue,
+    } = West::with_card1_bound(&pg);
     pg.stop();
     // The record is bound: its card goes on without the journal …
-    west.record_step(&code, "CARD1", "photo")
+    queue
+        .record_step(&code, "CARD1", "photo")
         .expect("a step without the server");
-    west.record_step(&code, "CARD1", LOCK_STEP)
+    queue
+        .record_step(&code, "CARD1", LOCK_STEP)
         .expect("the lock step without the server");
     // … and is locked; the journal cannot be told (no time to wait for it here).
     assert!(matches!(
-        west.mark_done(&code, "CARD1", ""),
+        queue.mark_done(&code, "CARD1", ""),
         Err(JournalError::Server(PgError::Unreachable { .. }))
     ));
-    drop(west);
+    drop(queue);
     drop(pool);
     pg.start();
     assert_eq!(
@@ -312,22 +345,24 @@ fn a_bound_card_is_finished_while_the_server_is_away_and_journaled_from_the_loca
 #[test]
 fn a_card_locked_unheard_whose_record_was_released_meanwhile_is_a_conflict_in_the_journal() {
     let pg = Postgres::start_new();
-    let (t, code) = journal_with_one_record(&pg);
-    let dir = tempfile::tempdir().expect("dir");
-    let log = dir.path().join("west.log");
-    let pool = station_with_log(&t, "west", &log);
-    let mut west = pool.queue();
-    bind(&mut west, &code, "CARD1");
+    let West {
+        t,
+        code,
+        dir: _dir,
+        log,
+        pool,
+        mut queue,
+    } = West::with_card1_bound(&pg);
     // A supervisor releases the record (wrongly: its card is being finished).
     PgJournal::open(&t)
         .expect("open")
         .release(&code, "test")
         .expect("release");
     assert!(matches!(
-        west.mark_done(&code, "CARD1", ""),
+        queue.mark_done(&code, "CARD1", ""),
         Err(JournalError::BindingLost { .. })
     ));
-    drop(west);
+    drop(queue);
     drop(pool);
     let pool = station_with_log(&t, "west", &log);
     let reconciled = pool.reconcile().expect("reconcile");
