@@ -37,6 +37,11 @@
 //!   waiting for it after the same time and ends with the record reported as waiting for its
 //!   card; the operator puts the card back, or releases the record by hand
 //!   ([`Journal::release`], `melli batch --release CODE`) once the card is known destroyed.
+//! - **On the shared queue** (PostgreSQL, many stations) the same rules hold with one
+//!   difference: a binding whose card was already written to (a step after the secure channel)
+//!   waits for its card, at any station, instead of going back to the queue when its lease runs
+//!   out — so a station that loses the server can finish the card in hand without it
+//!   (see [`crate::journal::postgres`]'s `queue` module).
 //! - **A card refuses** a command (an error status, the card answered): it is not locked. The
 //!   record goes back to the queue and the card is set aside; after `max_refusals` refusals the
 //!   record fails. An issuer error counts the same but keeps the card.
