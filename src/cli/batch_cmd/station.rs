@@ -44,7 +44,7 @@ pub enum StationCommand {
     /// One worker per reader, until the queue is empty (exit 0) or nothing is left that this station can do (exit 3: records failed or wait for
     /// their card). Each record is claimed with a lease that every step renews; a station
     /// that dies leaves its records to the queue once their lease runs out, except one whose
-    /// card may be locked: that one waits for its card, at any station, or for `release`.
+    /// card was written to: that one waits for its card, at any station, or for `release`.
     /// If the server goes away, the card in hand is finished (kept in the station's --local-log
     /// until the journal has it), no record is claimed, and the station reconnects with
     /// backoff. A card finished while the server was away is journaled when it is back, or
@@ -102,7 +102,8 @@ pub struct RunArgs {
     /// Folder for this station's PIN mailers (TRACKING-CODE.txt, mode 0600).
     #[arg(long, value_name = "DIR", default_value = "pin-mailers")]
     pub pin_mailers: PathBuf,
-    /// Seconds a claim lasts without a step before other stations may take the record back.
+    /// Seconds a claim lasts without a step before other stations may take the record back
+    /// (only while its card was not written to: then the record waits for that card).
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_LEASE.as_secs_f64())]
     pub lease: f64,
     /// Seconds to keep trying to reach a server that went away before the station stops.
