@@ -28,17 +28,10 @@ pub struct MailerDir {
 impl MailerDir {
     /// Uses `dir`, creating it (mode 0700) if needed.
     pub fn new(dir: &Path) -> Result<MailerDir, MailerError> {
-        use std::os::unix::fs::DirBuilderExt;
-        if !dir.is_dir() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|source| MailerError::Write {
-                    path: dir.to_path_buf(),
-                    source,
-                })?;
-        }
+        crate::files::create_private_dir(dir).map_err(|source| MailerError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         Ok(MailerDir {
             dir: dir.to_path_buf(),
         })
