@@ -510,6 +510,13 @@ fn bound_id(
     .map(|r| r.get(0)))
 }
 
+/// Whether a card whose personalization began `step` was written to: then its record is bound
+/// to it, and waits for it. (`release_stale`'s statement says the same in SQL: a claim whose
+/// step is none or the first one may be released.)
+fn written_to(step: &str) -> bool {
+    step != FIRST_STEP
+}
+
 fn binding_lost(tracking_code: &str, serial: &str) -> JournalError {
     JournalError::BindingLost {
         tracking_code: tracking_code.to_owned(),
@@ -519,7 +526,7 @@ fn binding_lost(tracking_code: &str, serial: &str) -> JournalError {
 
 impl Queue for PgQueue {
     fn waits_for_card(&self, row: &RecordRow) -> bool {
-        row.step.as_deref().is_some_and(|step| step != FIRST_STEP)
+        row.step.as_deref().is_some_and(written_to)
     }
 
     fn counts(&mut self) -> Result<Counts, JournalError> {
@@ -716,31 +723,28 @@ impl Queue for PgQueue {
         // A bound record's card is finished even while the server is away (with a local log
         // to keep it in): one try, then on without the journal.
         let finishing = self.pool.log.is_some();
-        if let Some(hand) = self
+        match self
             .bound_in_hand(tracking_code, serial)
             .filter(|_| finishing)
         {
-            if !hand.offline {
-                match self.run_once(&mut write) {
-                    Ok(answer) => {
-                        answer?;
-                        return self.log(What::Step, tracking_code, serial, Some(step));
+            Some(hand) if hand.offline => {}
+            Some(_) => match self.run_once(&mut write) {
+                Ok(answer) => answer?,
+                Err(lost) => {
+                    if let Some(watch) = self.watch() {
+                        watch.finishing(tracking_code, serial, &lost.to_string());
                     }
-                    Err(lost) => {
-                        if let Some(watch) = self.watch() {
-                            watch.finishing(tracking_code, serial, &lost.to_string());
-                        }
-                        if let Some(hand) = self.hand.as_mut() {
-                            hand.offline = true;
-                        }
+                    if let Some(hand) = self.hand.as_mut() {
+                        hand.offline = true;
                     }
                 }
+            },
+            None => {
+                self.run(write)?;
+                if let Some(hand) = self.hand.as_mut().filter(|h| h.is(tracking_code, serial)) {
+                    hand.bound = written_to(step);
+                }
             }
-            return self.log(What::Step, tracking_code, serial, Some(step));
-        }
-        self.run(write)?;
-        if let Some(hand) = self.hand.as_mut().filter(|h| h.is(tracking_code, serial)) {
-            hand.bound = step != FIRST_STEP;
         }
         self.log(What::Step, tracking_code, serial, Some(step))
     }
