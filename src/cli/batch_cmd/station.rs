@@ -290,12 +290,18 @@ struct StderrWatch {
     down: Mutex<bool>,
 }
 
+impl StderrWatch {
+    /// Whether the server is known away.
+    fn down(&self) -> std::sync::MutexGuard<'_, bool> {
+        self.down
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 impl ConnectionWatch for StderrWatch {
     fn lost(&self, error: &str) {
-        let mut down = self
-            .down
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut down = self.down();
         if !*down {
             *down = true;
             eprintln!(
@@ -307,10 +313,7 @@ impl ConnectionWatch for StderrWatch {
     }
 
     fn finishing(&self, tracking_code: &str, serial: &str, error: &str) {
-        let mut down = self
-            .down
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut down = self.down();
         *down = true;
         eprintln!(
             "melli: station {}: lost the journal server ({error}); finishing card {serial} for \
@@ -320,10 +323,7 @@ impl ConnectionWatch for StderrWatch {
     }
 
     fn back(&self, seconds: f64) {
-        let mut down = self
-            .down
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut down = self.down();
         if *down {
             *down = false;
             eprintln!(

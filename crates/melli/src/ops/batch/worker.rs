@@ -655,9 +655,7 @@ impl<'s, 'a, R: Reader> Worker<'s, 'a, R> {
             self.watch(1);
         }
     }
-}
 
-impl<R: Reader> Worker<'_, '_, R> {
     /// Whether the card in the reader is another than `serial` (or none): asked, not
     /// assumed; a card that cannot be asked now counts as the same.
     fn swapped(&mut self, serial: &str) -> bool {
