@@ -162,17 +162,31 @@ impl Station {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Every card of the station's feeders made so far: serial and state (as JSON).
+    pub fn cards(&self) -> Vec<(String, serde_json::Value)> {
+        self.feeders.iter().flat_map(Feeder::cards).collect()
+    }
+
+    /// The lifecycle of card `serial` (empty if no feeder has made it).
+    pub fn lifecycle(&self, serial: &str) -> String {
+        self.cards()
+            .into_iter()
+            .find(|(s, _)| s == serial)
+            .map(|(_, state)| state["lifecycle"].as_str().unwrap_or("?").to_owned())
+            .unwrap_or_default()
+    }
+
+    /// Cards the station's feeders hold in lifecycle `state` ("blank", "operational", …).
+    pub fn count_in(&self, state: &str) -> usize {
+        self.cards()
+            .iter()
+            .filter(|(_, s)| s["lifecycle"] == state)
+            .count()
+    }
+
     /// Cards the station's feeders hold that are issued (operational).
     pub fn issued(&self) -> usize {
-        self.feeders
-            .iter()
-            .map(|f| {
-                f.cards()
-                    .iter()
-                    .filter(|(_, s)| s["lifecycle"] == "operational")
-                    .count()
-            })
-            .sum()
+        self.count_in("operational")
     }
 }
 

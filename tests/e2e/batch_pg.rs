@@ -156,45 +156,43 @@ fn three_stations_share_sixty_records_through_kills_and_a_server_restart() {
     .expect("root certificate");
     let mut issued = HashSet::new();
     for station in &stations {
-        for feeder in &station.feeders {
-            for (serial, state) in feeder.cards() {
-                if state["lifecycle"] == "blank" {
-                    continue;
-                }
-                assert_eq!(state["lifecycle"], "operational", "card {serial}: {state}");
-                let (tracking_code, national_code) = by_serial
-                    .get(&serial)
-                    .unwrap_or_else(|| panic!("card {serial} is issued but has no record"));
-                let file = |fid: &str| -> Vec<u8> {
-                    let mut state = state.clone();
-                    hex::decode(
-                        crate::common::state_file_content(&mut state, fid)
-                            .as_str()
-                            .expect("hex"),
-                    )
-                    .expect("hex content")
-                };
-                let dg1 = file("0101");
-                let text = String::from_utf8_lossy(&dg1);
-                assert!(text.contains(national_code.as_str()), "card {serial}");
-                assert!(text.contains(tracking_code.as_str()), "card {serial}");
-                // Every readable group: DG3 (the fingerprint) never leaves the chip.
-                let groups: Vec<(u8, Vec<u8>)> = [1u8, 2, 4, 5, 6, 7]
-                    .into_iter()
-                    .map(|n| (n, file(&format!("010{n}"))))
-                    .collect();
-                let borrowed: Vec<(u8, &[u8])> =
-                    groups.iter().map(|(n, b)| (*n, b.as_slice())).collect();
-                let verdict = melli::ops::verify::passive_authentication(
-                    &file("011D"),
-                    &serial,
-                    &borrowed,
-                    &root,
-                    SystemTime::now(),
-                );
-                assert!(verdict.passed(), "card {serial}: {verdict:?}");
-                assert!(issued.insert(serial), "a card twice");
+        for (serial, state) in station.cards() {
+            if state["lifecycle"] == "blank" {
+                continue;
             }
+            assert_eq!(state["lifecycle"], "operational", "card {serial}: {state}");
+            let (tracking_code, national_code) = by_serial
+                .get(&serial)
+                .unwrap_or_else(|| panic!("card {serial} is issued but has no record"));
+            let file = |fid: &str| -> Vec<u8> {
+                let mut state = state.clone();
+                hex::decode(
+                    crate::common::state_file_content(&mut state, fid)
+                        .as_str()
+                        .expect("hex"),
+                )
+                .expect("hex content")
+            };
+            let dg1 = file("0101");
+            let text = String::from_utf8_lossy(&dg1);
+            assert!(text.contains(national_code.as_str()), "card {serial}");
+            assert!(text.contains(tracking_code.as_str()), "card {serial}");
+            // Every readable group: DG3 (the fingerprint) never leaves the chip.
+            let groups: Vec<(u8, Vec<u8>)> = [1u8, 2, 4, 5, 6, 7]
+                .into_iter()
+                .map(|n| (n, file(&format!("010{n}"))))
+                .collect();
+            let borrowed: Vec<(u8, &[u8])> =
+                groups.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+            let verdict = melli::ops::verify::passive_authentication(
+                &file("011D"),
+                &serial,
+                &borrowed,
+                &root,
+                SystemTime::now(),
+            );
+            assert!(verdict.passed(), "card {serial}: {verdict:?}");
+            assert!(issued.insert(serial), "a card twice");
         }
     }
     assert_eq!(issued.len(), 60, "cards issued");

@@ -39,24 +39,9 @@ fn being_written(pg: &Postgres, west: &mut Station, not: &[String]) -> (String, 
     found.expect("found")
 }
 
-fn lifecycle(station: &Station, serial: &str) -> String {
-    station
-        .feeders
-        .iter()
-        .flat_map(|f| f.cards())
-        .find(|(s, _)| s == serial)
-        .map(|(_, state)| state["lifecycle"].as_str().unwrap_or("?").to_owned())
-        .unwrap_or_default()
-}
-
 /// Cards of the station's feeders that are not blank.
 fn touched(station: &Station) -> usize {
-    station
-        .feeders
-        .iter()
-        .flat_map(|f| f.cards())
-        .filter(|(_, state)| state["lifecycle"] != "blank")
-        .count()
+    station.cards().len() - station.count_in("blank")
 }
 
 #[test]
@@ -84,7 +69,7 @@ fn a_station_finishes_the_card_in_hand_without_the_server_and_journals_it_later(
         &mut [&mut west],
         60,
         "the card finished without the server",
-        |s| lifecycle(s[0], &first_serial) == "operational",
+        |s| s[0].lifecycle(&first_serial) == "operational",
     );
     thread::sleep(Duration::from_secs(2));
     assert_eq!(
@@ -124,7 +109,7 @@ fn a_station_finishes_the_card_in_hand_without_the_server_and_journals_it_later(
     let (second, second_serial) = being_written(&pg, &mut west, std::slice::from_ref(&first));
     pg.stop();
     wait_until(&mut [&mut west], 60, "the second card finished", |s| {
-        lifecycle(s[0], &second_serial) == "operational"
+        s[0].lifecycle(&second_serial) == "operational"
     });
     // Its lock is on the station's disk before the journal is asked.
     thread::sleep(Duration::from_millis(500));
@@ -190,7 +175,7 @@ fn a_station_finishes_the_card_in_hand_without_the_server_and_journals_it_later(
         .collect();
     let mut issued = 0;
     for station in [&west, &east] {
-        for (serial, state) in station.feeders.iter().flat_map(|f| f.cards()) {
+        for (serial, state) in station.cards() {
             if state["lifecycle"] == "operational" {
                 assert!(
                     journaled.contains(&serial),

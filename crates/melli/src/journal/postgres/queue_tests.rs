@@ -297,40 +297,48 @@ impl West {
             queue,
         }
     }
+
+    /// The station stopped (its local log let go) and started again: its new pool, and the
+    /// folder of its local log.
+    fn restarted(self) -> (StationPool, tempfile::TempDir) {
+        let West {
+            t,
+            dir,
+            log,
+            pool,
+            queue,
+            ..
+        } = self;
+        drop(queue);
+        drop(pool);
+        (station_with_log(&t, "west", &log), dir)
+    }
 }
 
 #[test]
 fn a_bound_card_is_finished_while_the_server_is_away_and_journaled_from_the_local_log() {
     let pg = Postgres::start_new();
-    let West {
-        t,
-        code,
-        dir: _dir,
-        log,
-        pool,
-        mut queue,
-    } = West::with_card1_bound(&pg);
+    let mut west = West::with_card1_bound(&pg);
+    let code = west.code.clone();
     pg.stop();
     // The record is bound: its card goes on without the journal …
-    queue
+    west.queue
         .record_step(&code, "CARD1", "photo")
         .expect("a step without the server");
-    queue
+    west.queue
         .record_step(&code, "CARD1", LOCK_STEP)
         .expect("the lock step without the server");
     // … and is locked; the journal cannot be told (no time to wait for it here).
     assert!(matches!(
-        queue.mark_done(&code, "CARD1", ""),
+        west.queue.mark_done(&code, "CARD1", ""),
         Err(JournalError::Server(PgError::Unreachable { .. }))
     ));
-    drop(queue);
-    drop(pool);
     pg.start();
     assert_eq!(
         pg.superuser_sql("SELECT state, step FROM records"),
         "personalizing|identity\n"
     );
-    let pool = station_with_log(&t, "west", &log);
+    let (pool, _dir) = west.restarted();
     let reconciled = pool.reconcile().expect("reconcile");
     assert_eq!(reconciled.journaled.len(), 1, "{reconciled:?}");
     assert!(reconciled.conflicts.is_empty());
@@ -345,26 +353,18 @@ fn a_bound_card_is_finished_while_the_server_is_away_and_journaled_from_the_loca
 #[test]
 fn a_card_locked_unheard_whose_record_was_released_meanwhile_is_a_conflict_in_the_journal() {
     let pg = Postgres::start_new();
-    let West {
-        t,
-        code,
-        dir: _dir,
-        log,
-        pool,
-        mut queue,
-    } = West::with_card1_bound(&pg);
+    let mut west = West::with_card1_bound(&pg);
+    let code = west.code.clone();
     // A supervisor releases the record (wrongly: its card is being finished).
-    PgJournal::open(&t)
+    PgJournal::open(&west.t)
         .expect("open")
         .release(&code, "test")
         .expect("release");
     assert!(matches!(
-        queue.mark_done(&code, "CARD1", ""),
+        west.queue.mark_done(&code, "CARD1", ""),
         Err(JournalError::BindingLost { .. })
     ));
-    drop(queue);
-    drop(pool);
-    let pool = station_with_log(&t, "west", &log);
+    let (pool, _dir) = west.restarted();
     let reconciled = pool.reconcile().expect("reconcile");
     assert_eq!(reconciled.conflicts.len(), 1, "{reconciled:?}");
     let events = pg.superuser_sql("SELECT event FROM events WHERE record_id IS NULL");
