@@ -153,10 +153,6 @@ impl LocalLog {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn inner(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
